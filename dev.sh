@@ -1,0 +1,41 @@
+#!/usr/bin/env bash
+# The two set-up commands of README.md:  ./dev.sh demo   and   ./dev.sh test [pytest args]
+# Each installs everything it needs into .venv first (idempotent), so a fresh machine needs
+# nothing but python3 >= 3.10 with venv and a C compiler.
+set -euo pipefail
+cd "$(dirname "$0")"
+VENV="${TSPY_VENV:-.venv}"
+PY="$VENV/bin/python"
+
+install() {
+  if [ ! -x "$PY" ]; then
+    python3 -m venv "$VENV"
+  fi
+  # zlib headers for the Cython gzip/zlib kernel (present on most machines; install if not).
+  if [ ! -f /usr/include/zlib.h ] && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && apt-get install -y -qq zlib1g-dev) >/dev/null
+  fi
+  "$PY" -m pip install -q --upgrade pip setuptools wheel "Cython>=3.0" "numpy>=2.0"
+  "$PY" -m pip install -q --no-build-isolation -e ".[test,gcs]"
+  "$PY" -m pip install -q -r requirements-test-extra.txt
+}
+
+cmd="${1:-}"
+shift || true
+case "$cmd" in
+  demo)
+    install
+    exec "$PY" -m tensorstore_py.demo "$@"
+    ;;
+  test)
+    install
+    exec "$PY" -m pytest -q "$@"
+    ;;
+  install)
+    install
+    ;;
+  *)
+    echo "usage: $0 demo|test [pytest args]|install" >&2
+    exit 2
+    ;;
+esac

@@ -1,0 +1,21 @@
+"""tensorstore_py: the TensorStore Python API (``import tensorstore as ts``) in Python + Cython.
+
+Use it as ``import tensorstore_py as ts``.
+"""
+
+from __future__ import annotations
+
+from .dtypes import ALL_DTYPES as _ALL_DTYPES
+from .dtypes import DTypeLike, dtype
+from .future import Future, FutureLike, Promise
+
+# Each layer exports its public names through its package __all__.
+from .index import *  # noqa: F401,F403
+from .schema import *  # noqa: F401,F403
+from .kvstore import *  # noqa: F401,F403
+
+globals().update(_ALL_DTYPES)
+del _ALL_DTYPES
+
+newaxis = None
+inf = (1 << 62) - 1

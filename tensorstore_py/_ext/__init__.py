@@ -1,0 +1,1 @@
+"""Compiled Cython kernels; their sources are in the repository _ext/ folder."""

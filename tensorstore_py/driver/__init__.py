@@ -1,0 +1,1 @@
+"""TensorStore drivers: the shared chunked engine and one package per format."""

@@ -1,0 +1,238 @@
+"""JSON parsing helpers with TensorStore's error messages, and TensorStore's pretty printer.
+
+Parsing: every layer validates JSON specs with these so that errors read like TensorStore's,
+e.g. ``Error parsing object member "metadata": Error parsing object member "shape": Expected
+array, but received: 5``.
+
+Printing: `pretty_repr` lays JSON out as a Python literal the way TensorStore's reprs do
+(``TensorStore({...})``, ``Spec({...})``): a value stays on one line if the line fits in 80
+columns, otherwise each element goes on its own line, indented by 2, with a trailing comma.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from typing import Any, Callable, Iterable, TypeVar
+
+from .errors import StatusError, invalid_argument
+
+T = TypeVar("T")
+
+__all__ = [
+    "dumps", "ObjectReader", "member_error", "expect_object", "expect_array", "expect_int",
+    "expect_number", "expect_string", "expect_bool", "parse_array", "pretty_repr",
+    "python_repr", "INDEX_MAX", "MISSING",
+]  # fmt: skip
+
+#: TensorStore's largest finite index (2**62 - 2); +/- (2**62 - 1) mean infinity.
+INDEX_MAX = (1 << 62) - 2
+MISSING: Any = object()
+
+
+def dumps(j: Any) -> str:
+    """Compact JSON as TensorStore prints it inside messages (``{"a":1}``)."""
+    return json.dumps(j, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
+
+
+def _wrap(prefix: str, exc: BaseException) -> BaseException:
+    if isinstance(exc, StatusError):
+        return exc.with_prefix(prefix)
+    if type(exc) is ValueError:
+        return invalid_argument(f"{prefix}: {exc}")
+    return exc
+
+
+def member_error(name: str, exc: BaseException) -> BaseException:
+    """`exc` re-raised as an error parsing object member `name`."""
+    return _wrap(f'Error parsing object member "{name}"', exc)
+
+
+def position_error(index: int, exc: BaseException) -> BaseException:
+    return _wrap(f"Error parsing value at position {index}", exc)
+
+
+def expect_object(j: Any) -> dict:
+    if not isinstance(j, dict):
+        raise invalid_argument(f"Expected object, but received: {dumps(j)}")
+    return j
+
+
+def expect_string(j: Any) -> str:
+    if not isinstance(j, str):
+        raise invalid_argument(f"Expected string, but received: {dumps(j)}")
+    return j
+
+
+def expect_bool(j: Any) -> bool:
+    if not isinstance(j, bool):
+        raise invalid_argument(f"Expected boolean, but received: {dumps(j)}")
+    return j
+
+
+def expect_int(j: Any, lo: int | None = None, hi: int | None = None) -> int:
+    """An integer (JSON number with integral value), optionally within [lo, hi]."""
+    value: int | None = None
+    if isinstance(j, bool):
+        value = None
+    elif isinstance(j, int):
+        value = j
+    elif isinstance(j, float) and math.isfinite(j) and j == int(j):
+        value = int(j)
+    if value is None or (lo is not None and value < lo) or (hi is not None and value > hi):
+        if lo is not None or hi is not None:
+            lo_s = str(lo if lo is not None else -(1 << 63))
+            hi_s = str(hi if hi is not None else (1 << 63) - 1)
+            raise invalid_argument(f"Expected integer in the range [{lo_s}, {hi_s}], but received: {dumps(j)}")
+        raise invalid_argument(f"Expected integer, but received: {dumps(j)}")
+    return value
+
+
+def expect_number(j: Any) -> float:
+    if isinstance(j, bool) or not isinstance(j, (int, float)):
+        if isinstance(j, str):
+            try:
+                return float(j)
+            except ValueError:
+                pass
+        raise invalid_argument(f"Expected number, but received: {dumps(j)}")
+    return float(j)
+
+
+def expect_array(j: Any, size: int | None = None) -> list:
+    if not isinstance(j, (list, tuple)):
+        raise invalid_argument(f"Expected array, but received: {dumps(j)}")
+    if size is not None and len(j) != size:
+        raise invalid_argument(f"Array has length {len(j)} but should have length {size}")
+    return list(j)
+
+
+def parse_array(j: Any, element: Callable[[Any], T], size: int | None = None) -> list[T]:
+    """An array whose elements are parsed by `element`, errors naming the position."""
+    items = expect_array(j, size)
+    out = []
+    for i, item in enumerate(items):
+        try:
+            out.append(element(item))
+        except (ValueError, TypeError) as exc:
+            raise position_error(i, exc) from None
+    return out
+
+
+class ObjectReader:
+    """Consumes the members of a JSON object, wrapping errors with the member name.
+
+    >>> r = ObjectReader({"a": 1})
+    >>> r.get("a", expect_int)
+    1
+    >>> r.finish()
+    """
+
+    def __init__(self, j: Any):
+        self._j = expect_object(j)
+        self._seen: set[str] = set()
+
+    @property
+    def json(self) -> dict:
+        return self._j
+
+    def has(self, name: str) -> bool:
+        return name in self._j
+
+    def get(self, name: str, parse: Callable[[Any], T] | None = None, default: Any = MISSING) -> Any:
+        """The parsed member, or `default` when absent (absent with no default: an error)."""
+        self._seen.add(name)
+        if name not in self._j:
+            if default is MISSING:
+                raise member_error(name, invalid_argument("Expected member to be present"))
+            return default
+        value = self._j[name]
+        if parse is None:
+            return value
+        try:
+            return parse(value)
+        except (ValueError, TypeError) as exc:
+            raise member_error(name, exc) from None
+
+    def skip(self, *names: str) -> None:
+        self._seen.update(names)
+
+    def remaining(self) -> dict:
+        return {k: v for k, v in self._j.items() if k not in self._seen}
+
+    def finish(self) -> None:
+        """Raises if any member was not consumed."""
+        extra = [k for k in self._j if k not in self._seen]
+        if extra:
+            names = ",".join(f'"{k}"' for k in extra)
+            raise invalid_argument(f"Object includes extra members: {names}")
+
+
+# ---------------------------------------------------------------------------------------------
+# Pretty printing as a Python literal.
+
+
+def python_repr(j: Any) -> str:
+    """Single-line Python literal for a JSON value (``{'a': [1, 2], 'b': None}``)."""
+    if isinstance(j, dict):
+        return "{" + ", ".join(f"{python_repr(k)}: {python_repr(v)}" for k, v in j.items()) + "}"
+    if isinstance(j, (list, tuple)):
+        return "[" + ", ".join(python_repr(v) for v in j) + "]"
+    return repr(j)
+
+
+def pretty_repr(j: Any, prefix: str = "", suffix: str = "", width: int = 80, indent: int = 2) -> str:
+    """`prefix` + `j` as an indented Python literal + `suffix`, as TensorStore lays out reprs."""
+    out: list[str] = [prefix]
+    # Each nesting level leaves one more column free (for the trailing comma at that level).
+    _format(out, j, 0, width, indent)
+    out.append(suffix)
+    return "".join(out)
+
+
+def _current_line_length(out: list[str]) -> int:
+    n = 0
+    for piece in reversed(out):
+        nl = piece.rfind("\n")
+        if nl >= 0:
+            return n + len(piece) - nl - 1
+        n += len(piece)
+    return n
+
+
+def _format(out: list[str], j: Any, cur_indent: int, width: int, indent: int) -> None:
+    single = python_repr(j)
+    is_container = isinstance(j, (dict, list, tuple)) and len(j) > 0
+    if not is_container or _current_line_length(out) + len(single) <= width:
+        out.append(single)
+        return
+    inner = " " * (cur_indent + indent)
+    if isinstance(j, dict):
+        out.append("{")
+        for k, v in j.items():
+            out.append("\n" + inner + python_repr(k) + ": ")
+            _format(out, v, cur_indent + indent, width - 1, indent)
+            out.append(",")
+        out.append("\n" + " " * cur_indent + "}")
+    else:
+        out.append("[")
+        for v in j:
+            out.append("\n" + inner)
+            _format(out, v, cur_indent + indent, width - 1, indent)
+            out.append(",")
+        out.append("\n" + " " * cur_indent + "]")
+
+
+def sorted_json(j: Any) -> Any:
+    """`j` with every object's members in sorted key order (TensorStore's JSON is ordered)."""
+    if isinstance(j, dict):
+        return {k: sorted_json(j[k]) for k in sorted(j)}
+    if isinstance(j, (list, tuple)):
+        return [sorted_json(v) for v in j]
+    return j
+
+
+def iter_members(j: dict, names: Iterable[str]) -> Iterable[tuple[str, Any]]:
+    for name in names:
+        if name in j:
+            yield name, j[name]

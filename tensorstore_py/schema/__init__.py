@@ -1,0 +1,3 @@
+"""See ../shared/DESIGN.md for this layer."""
+
+__all__: list[str] = []
