@@ -12,6 +12,7 @@ from .future import Future, FutureLike, Promise
 # Each layer exports its public names through its package __all__.
 from .index import *  # noqa: F401,F403
 from .schema import *  # noqa: F401,F403
+from .context import *  # noqa: F401,F403
 from .kvstore import *  # noqa: F401,F403
 
 globals().update(_ALL_DTYPES)

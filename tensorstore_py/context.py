@@ -1,0 +1,3 @@
+"""Context and its shared resources (see ../shared/DESIGN.md)."""
+
+__all__: list[str] = []
