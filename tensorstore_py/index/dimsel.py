@@ -1,0 +1,145 @@
+"""Dimension selections: ``ts.d[0, "x", 1:3]`` resolved against a list of labels."""
+
+from __future__ import annotations
+
+import operator
+from typing import Any, Sequence
+
+from ..errors import invalid_argument
+
+__all__ = ["normalize_selection", "resolve_existing", "SelectionTypeError", "DimRange"]
+
+
+class SelectionTypeError(TypeError):
+    """A dimension selection term of an unsupported type."""
+
+
+class DimRange:
+    """A ``start:stop:step`` range of dimension indices (``ts.d[1:3]``)."""
+
+    __slots__ = ("start", "stop", "step")
+
+    def __init__(self, start: int | None, stop: int | None, step: int | None):
+        self.start, self.stop, self.step = start, stop, step
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, DimRange) and (self.start, self.stop, self.step) == (other.start, other.stop, other.step)
+
+    def __repr__(self) -> str:
+        text = ("" if self.start is None else str(self.start)) + ":" + ("" if self.stop is None else str(self.stop))
+        if self.step is not None:
+            text += f":{self.step}"
+        return text
+
+
+def _term(x: Any) -> Any:
+    if isinstance(x, str):
+        return x
+    if isinstance(x, slice):
+        parts = []
+        for p in (x.start, x.stop, x.step):
+            if p is not None:
+                try:
+                    p = operator.index(p)
+                except TypeError:
+                    raise SelectionTypeError from None
+            parts.append(p)
+        return DimRange(*parts)
+    if isinstance(x, (bool, float)) or x is None or x is Ellipsis:
+        raise SelectionTypeError
+    try:
+        return operator.index(x)
+    except TypeError:
+        raise SelectionTypeError from None
+
+
+def normalize_selection(sel: Any) -> tuple:
+    """Flattens a selection (int, str, slice, DimExpression-less sequences) into terms.
+
+    Raises SelectionTypeError for anything TensorStore refuses as a DimSelectionLike.
+    """
+    from .dim_expression import DimExpression
+
+    if isinstance(sel, DimExpression):
+        return sel._selection_terms()
+    if isinstance(sel, (tuple, list)):
+        out: list = []
+        for x in sel:
+            if isinstance(x, DimExpression):
+                out.extend(x._selection_terms())
+            elif isinstance(x, (tuple, list)):
+                raise SelectionTypeError
+            else:
+                out.append(_term(x))
+        return tuple(out)
+    if hasattr(sel, "__array__") and not isinstance(sel, str):
+        import numpy as np
+
+        arr = np.asarray(sel)
+        if arr.ndim == 1 and arr.dtype.kind in "iu":
+            return tuple(int(v) for v in arr)
+        if arr.ndim == 0 and arr.dtype.kind in "iu":
+            return (int(arr),)
+        raise SelectionTypeError
+    return (_term(sel),)
+
+
+def _label_error(label: str, labels: Sequence[str]) -> str:
+    return f'Label "{label}" does not match one of {{' + ", ".join(f'"{x}"' for x in labels) + "}"
+
+
+def resolve_existing(terms: Sequence[Any], labels: Sequence[str]) -> list[int]:
+    """Dimension indices selected by `terms` in a space with `labels` (no new dims).
+
+    Errors are INVALID_ARGUMENT status errors; callers pick the Python exception type.
+    """
+    rank = len(labels)
+    dims: list[int] = []
+    for t in terms:
+        if isinstance(t, str):
+            if t == "" or t not in labels:
+                raise invalid_argument(_label_error(t, labels))
+            dims.append(labels.index(t))
+        elif isinstance(t, DimRange):
+            dims.extend(resolve_range(t, rank))
+        else:
+            if not -rank <= t < rank:
+                raise invalid_argument(f"Dimension index {t} is outside valid range [{-rank}, {rank})")
+            dims.append(t + rank if t < 0 else t)
+    check_unique(dims)
+    return dims
+
+
+def check_unique(dims: Sequence[int]) -> None:
+    seen: set[int] = set()
+    dup: list[int] = []
+    for d in dims:
+        if d in seen and d not in dup:
+            dup.append(d)
+        seen.add(d)
+    if dup:
+        raise invalid_argument("Input dimensions {" + ", ".join(map(str, sorted(dup))) + "} specified more than once")
+
+
+def resolve_range(r: DimRange, rank: int) -> list[int]:
+    """Indices of a dimension range, with TensorStore's bound checks."""
+    step = 1 if r.step is None else r.step
+    if step == 0:
+        raise invalid_argument("step must not be 0")
+    def norm_start(i: int) -> int:
+        if not -rank <= i < rank:
+            raise invalid_argument(f"Dimension index {i} is outside valid range [{-rank}, {rank})")
+        return i + rank if i < 0 else i
+
+    def norm_stop(i: int) -> int:
+        if not -rank - 1 <= i <= rank:
+            raise invalid_argument(f"Dimension exclusive stop index {i} is outside valid range [{-rank - 1}, {rank}]")
+        return i + rank if i < 0 else i
+
+    if step > 0:
+        start = 0 if r.start is None else norm_start(r.start)
+        stop = rank if r.stop is None else norm_stop(r.stop)
+    else:
+        start = rank - 1 if r.start is None else norm_start(r.start)
+        stop = -1 if r.stop is None else norm_stop(r.stop)
+    return list(range(start, stop, step))
