@@ -1,0 +1,217 @@
+"""Blosc codecs (zarr ``blosc``, n5 ``blosc``) on python-blosc 1.x (c-blosc 1.x).
+
+Chunks are written in the Blosc1 frame format (header version 2) that every c-blosc 1.x reader
+accepts.  c-blosc believes the sizes in a frame's 16-byte header, so `parse_header` checks them
+against the buffer before any byte reaches it.
+"""
+
+from __future__ import annotations
+
+import struct
+import threading
+from typing import Any, NamedTuple
+
+import blosc as _blosc
+import numpy as np
+from blosc import blosc_extension as _blosc_ext
+
+from ..errors import data_loss, invalid_argument, unimplemented
+from ..json_util import ObjectReader
+from .base import (
+    N5_COMPRESSIONS, ZARR_COMPRESSORS, Codec, as_byte_view, choice_member, int_member,
+    required_int_member, size_mismatch, uint64_member,
+)  # fmt: skip
+
+__all__ = ["BloscCodec", "ZarrBlosc", "N5Blosc", "BloscHeader", "parse_header", "CNAMES"]
+
+#: The compressors TensorStore accepts, in the order its error message lists them.
+CNAMES = ["blosclz", "lz4", "lz4hc", "snappy", "zlib", "zstd"]
+
+NOSHUFFLE, SHUFFLE, BITSHUFFLE, AUTOSHUFFLE = 0, 1, 2, -1
+
+HEADER_SIZE = 16
+# c-blosc 1.x refuses buffers above 2**31 - 1 - 16 bytes.
+MAX_BUFFER_SIZE = (1 << 31) - 1 - HEADER_SIZE
+_MAX_TYPESIZE = 255
+_FLAG_MEMCPYED = 0x02
+# Compressor codes stored in the top 3 flag bits: blosclz, lz4/lz4hc, snappy, zlib, zstd.
+_MAX_COMPRESSOR_CODE = 4
+# The compressors compiled into python-blosc's c-blosc (its wheels leave out snappy).
+AVAILABLE_CNAMES = frozenset(_blosc.compressor_list())
+
+# Release the GIL inside c-blosc so chunk codecs run in parallel on executor threads.  Each call
+# then uses a private c-blosc context; with one internal thread it does not spawn a thread pool
+# per chunk (our executors already provide the parallelism).
+_blosc.set_releasegil(True)
+_blosc.set_nthreads(1)
+
+
+class BloscHeader(NamedTuple):
+    version: int
+    versionlz: int
+    flags: int
+    typesize: int
+    nbytes: int
+    blocksize: int
+    cbytes: int
+
+
+def parse_header(src: memoryview) -> BloscHeader:
+    """Reads and validates the Blosc1 header of the frame `src` (DATA_LOSS when unsafe)."""
+    if len(src) < HEADER_SIZE:
+        raise data_loss(f"Invalid blosc-compressed data: {len(src)} bytes is shorter than the "
+                        f"{HEADER_SIZE}-byte header")
+    h = BloscHeader(*struct.unpack_from("<BBBBIII", src, 0))
+    if h.version not in (1, 2):
+        raise data_loss(f"Invalid blosc-compressed data: unsupported format version {h.version}")
+    if h.cbytes != len(src):
+        raise data_loss(f"Invalid blosc-compressed data: header gives {h.cbytes} compressed "
+                        f"bytes, but the buffer has {len(src)}")
+    if h.nbytes > MAX_BUFFER_SIZE:
+        raise data_loss(f"Invalid blosc-compressed data: decoded size {h.nbytes} is too large")
+    if h.flags & _FLAG_MEMCPYED:
+        if h.cbytes != h.nbytes + HEADER_SIZE:
+            raise data_loss(f"Invalid blosc-compressed data: stored uncompressed with "
+                            f"{h.cbytes} bytes for {h.nbytes} decoded bytes")
+        return h
+    if (h.flags >> 5) > _MAX_COMPRESSOR_CODE:
+        raise data_loss(f"Invalid blosc-compressed data: unknown compressor code {h.flags >> 5}")
+    if h.nbytes:
+        if h.blocksize == 0 or h.typesize == 0:
+            raise data_loss("Invalid blosc-compressed data: zero block size or type size")
+        nblocks = -(-h.nbytes // h.blocksize)
+        # Each block has a 4-byte start offset after the header, then at least one byte.
+        if HEADER_SIZE + 4 * nblocks > h.cbytes:
+            raise data_loss(f"Invalid blosc-compressed data: {nblocks} blocks cannot fit in "
+                            f"{h.cbytes} bytes")
+        starts = np.frombuffer(src, dtype="<u4", count=nblocks, offset=HEADER_SIZE)
+        if nblocks and (int(starts.min()) < HEADER_SIZE + 4 * nblocks
+                        or int(starts.max()) >= h.cbytes):
+            raise data_loss("Invalid blosc-compressed data: block offsets out of range")
+    return h
+
+
+class _BlocksizeGate:
+    """Serialises changes of python-blosc's process-wide forced block size.
+
+    python-blosc reads the forced block size from a global inside each compress call, so calls
+    that need different block sizes must not overlap; calls that agree run concurrently.
+    """
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._value = 0
+        self._users = 0
+
+    def acquire(self, blocksize: int) -> None:
+        with self._cond:
+            while self._users and self._value != blocksize:
+                self._cond.wait()
+            if self._value != blocksize:
+                _blosc.set_blocksize(blocksize)
+                self._value = blocksize
+            self._users += 1
+
+    def release(self) -> None:
+        with self._cond:
+            self._users -= 1
+            if not self._users:
+                self._cond.notify_all()
+
+
+_GATE = _BlocksizeGate()
+
+
+class BloscCodec(Codec):
+    """Blosc1 frames with the given compressor, level, shuffle mode and forced block size.
+
+    `shuffle` -1 (zarr only) picks bit-shuffle for 1-byte elements, byte-shuffle otherwise;
+    `blocksize` 0 lets c-blosc choose.
+    """
+
+    def __init__(self, cname: str = "lz4", clevel: int = 5, shuffle: int = AUTOSHUFFLE,
+                 blocksize: int = 0):
+        if cname not in CNAMES:
+            raise invalid_argument(f"Expected one of {','.join(CNAMES)}, but received: {cname!r}")
+        self.cname = cname
+        self.clevel = clevel
+        self.shuffle = shuffle
+        self.blocksize = blocksize
+
+    def params(self) -> dict[str, Any]:
+        return {"blocksize": self.blocksize, "clevel": self.clevel, "cname": self.cname,
+                "shuffle": self.shuffle}
+
+    def encode(self, data: Any, itemsize: int = 1) -> bytes:
+        src = as_byte_view(data)
+        if src.nbytes > MAX_BUFFER_SIZE:
+            raise invalid_argument(f"Blosc cannot compress {src.nbytes} bytes; the limit is "
+                                   f"{MAX_BUFFER_SIZE}")
+        if self.cname not in AVAILABLE_CNAMES:
+            raise unimplemented(f"Blosc compressor {self.cname!r} is not available in the "
+                                f"installed c-blosc (available: {sorted(AVAILABLE_CNAMES)})")
+        shuffle = self.shuffle
+        if shuffle == AUTOSHUFFLE:
+            shuffle = BITSHUFFLE if itemsize == 1 else SHUFFLE
+        # c-blosc treats elements wider than 255 bytes as single bytes; say so explicitly.
+        typesize = itemsize if 1 <= itemsize <= _MAX_TYPESIZE else 1
+        blocksize = min(self.blocksize, MAX_BUFFER_SIZE)
+        _GATE.acquire(blocksize)
+        try:
+            return _blosc_ext.compress(src, typesize, self.clevel, shuffle, self.cname)
+        finally:
+            _GATE.release()
+
+    def _decode(self, src: memoryview, expected_size: int | None) -> Any:
+        header = parse_header(src)
+        if expected_size is not None and header.nbytes != expected_size:
+            raise size_mismatch(header.nbytes, expected_size, "blosc")
+        out = bytearray(header.nbytes)
+        self._run(src, memoryview(out), header)
+        return out
+
+    def _decode_into(self, src: memoryview, dst: memoryview) -> None:
+        header = parse_header(src)
+        if header.nbytes != dst.nbytes:
+            raise size_mismatch(header.nbytes, dst.nbytes, "blosc")
+        self._run(src, dst, header)
+
+    @staticmethod
+    def _run(src: memoryview, dst: memoryview, header: BloscHeader) -> None:
+        if header.nbytes == 0:
+            return
+        address = np.frombuffer(dst, dtype=np.uint8).ctypes.data
+        try:
+            _blosc_ext.decompress_ptr(src, address)
+        except Exception as exc:  # python-blosc raises its own error type
+            raise data_loss(f"Invalid blosc-compressed data: {exc}") from None
+
+
+@ZARR_COMPRESSORS.register("blosc")
+class ZarrBlosc(BloscCodec):
+    """zarr v2 ``{"id": "blosc", "cname", "clevel", "shuffle", "blocksize"}``."""
+
+    @classmethod
+    def from_members(cls, reader: ObjectReader) -> "ZarrBlosc":
+        cname = choice_member(reader, "cname", CNAMES, "lz4")
+        clevel = int_member(reader, "clevel", 0, 9, 5)
+        shuffle = int_member(reader, "shuffle", -1, 2, AUTOSHUFFLE)
+        blocksize = uint64_member(reader, "blocksize", 0)
+        return cls(cname, clevel, shuffle, blocksize)
+
+
+@N5_COMPRESSIONS.register("blosc")
+class N5Blosc(BloscCodec):
+    """n5 ``{"type": "blosc", ...}``: cname, clevel and shuffle (0..2) are required."""
+
+    def __init__(self, cname: str = "lz4", clevel: int = 5, shuffle: int = SHUFFLE,
+                 blocksize: int = 0):
+        super().__init__(cname, clevel, shuffle, blocksize)
+
+    @classmethod
+    def from_members(cls, reader: ObjectReader) -> "N5Blosc":
+        cname = choice_member(reader, "cname", CNAMES, None)
+        clevel = required_int_member(reader, "clevel", 0, 9)
+        shuffle = required_int_member(reader, "shuffle", 0, 2)
+        blocksize = uint64_member(reader, "blocksize", 0)
+        return cls(cname, clevel, shuffle, blocksize)
