@@ -10,6 +10,8 @@ from __future__ import annotations
 
 from typing import Any, Callable, ClassVar
 
+import numpy as np
+
 from ..errors import data_loss, invalid_argument
 from ..json_util import ObjectReader, dumps, expect_bool, expect_int, expect_string, member_error
 
@@ -87,7 +89,17 @@ class Codec:
 
 def as_byte_view(data: Any, writable: bool = False) -> memoryview:
     """`data` as a flat unsigned-byte memoryview without copying (copies only if strided)."""
-    view = data if isinstance(data, memoryview) else memoryview(data)
+    try:
+        view = data if isinstance(data, memoryview) else memoryview(data)
+    except (TypeError, ValueError):
+        # numpy dtypes without a buffer format (bfloat16, datetime64): view the raw bytes.
+        if not isinstance(data, np.ndarray):
+            raise
+        if not data.flags.c_contiguous:
+            if writable:
+                raise TypeError("output buffer must be C-contiguous") from None
+            data = np.ascontiguousarray(data)
+        view = memoryview(data.reshape(-1).view(np.uint8))
     if writable and view.readonly:
         raise TypeError("output buffer is read-only")
     if not view.c_contiguous:
@@ -95,6 +107,8 @@ def as_byte_view(data: Any, writable: bool = False) -> memoryview:
             raise TypeError("output buffer must be C-contiguous")
         view = memoryview(view.tobytes())
     if view.ndim != 1 or view.format != "B":
+        if view.nbytes == 0:
+            return memoryview(b"") if not writable else memoryview(bytearray())
         view = view.cast("B")
     return view
 

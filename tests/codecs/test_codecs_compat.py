@@ -211,3 +211,21 @@ def test_blosc_forced_blocksize_matches_reference(tmp_path):
               {"id": "blosc", "blocksize": 256}]:
         written = ref_write_zarr_chunk(str(tmp_path / "b"), j, array)
         assert codecs.zarr_compressor_from_json(j).encode(array, 4) == written
+
+
+def test_buffers_without_a_buffer_format():
+    import ml_dtypes
+
+    for dtype in [ml_dtypes.bfloat16, "M8[s]", "c16", "i4,f8"]:
+        array = np.arange(64).astype(dtype)
+        for j in [{"id": "blosc"}, {"id": "zlib"}, {"id": "zstd"}]:
+            codec = codecs.zarr_compressor_from_json(j)
+            enc = codec.encode(array, array.dtype.itemsize)
+            out = np.zeros_like(array)
+            codec.decode(enc, out=out)
+            assert out.tobytes() == array.tobytes()
+            strided = np.zeros(128, dtype)[::2]
+            assert bytes(codec.decode(codec.encode(strided, 2))) == bytes(strided.nbytes)
+    empty = np.zeros((2, 0))
+    codec = codecs.zarr_compressor_from_json({"id": "zlib"})
+    assert bytes(codec.decode(codec.encode(empty, 8), out=np.zeros((0, 3)))) == b""
