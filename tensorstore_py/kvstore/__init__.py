@@ -1,3 +1,11 @@
-"""See ../shared/DESIGN.md for this layer."""
+"""Key-value stores: ``ts.KvStore``, its spec, generations, key ranges and the drivers.
 
-__all__: list[str] = []
+Drivers register themselves on import (`memory`, `file`); see `driver.py` for the interface
+the chunked engine and later drivers (gcs, http ...) build on.
+"""
+
+from . import file as _file  # noqa: F401  (registers the "file" driver)
+from . import memory as _memory  # noqa: F401  (registers the "memory" driver)
+from .kvstore import KvStore
+
+__all__ = ["KvStore"]

@@ -1,0 +1,464 @@
+"""The key-value store driver interface, the driver registry and kvstore spec/URL parsing.
+
+A driver is registered with a `KvStoreDriverSpec` subclass: it parses the driver's own JSON
+members, names the context resources it needs, converts to and from URLs, and opens a
+`KvStoreDriver` once those resources are bound.  A `KvStoreDriver` serves every `KvStore`
+opened on it; the path of a `KvStore` is simply prepended to its keys, so drivers only ever
+see full keys (bytes).
+
+All driver operations return a `Future` at once; none blocks an executor thread on another
+future.  A failed ``if_equal`` condition is not an error: the write is skipped and the
+returned stamp has generation `UNKNOWN`.
+"""
+
+from __future__ import annotations
+
+import abc
+import dataclasses
+import time
+import urllib.parse
+from typing import Any, ClassVar
+
+from ..context import Context, ContextSpecBuilder, Resource, get_provider
+from ..errors import invalid_argument, out_of_range
+from ..future import Future
+from ..json_util import MISSING, ObjectReader, dumps, member_error
+from . import generation as gen
+from .generation import ReadResult, TimestampedStorageGeneration
+from .key_range import KeyRange
+
+__all__ = [
+    "ReadOptions", "WriteOptions", "KvStoreDriver", "KvStoreDriverSpec", "register_kvstore_driver",
+    "get_driver_spec_class", "parse_kvstore_url", "parse_kvstore_spec", "open_kvstore_driver",
+    "apply_read", "resolve_byte_range", "percent_encode_path", "percent_decode_path",
+    "join_path", "ParsedSpec",
+]  # fmt: skip
+
+
+@dataclasses.dataclass
+class ReadOptions:
+    """Conditions and byte range of a read.
+
+    `byte_range` is ``(inclusive_min, exclusive_max)`` with ``exclusive_max`` None for "to the
+    end"; a negative ``inclusive_min`` (with None) asks for that many bytes from the end.
+    """
+
+    if_equal: bytes | None = None
+    if_not_equal: bytes | None = None
+    staleness_bound: float | None = None
+    byte_range: tuple[int, int | None] | None = None
+
+
+@dataclasses.dataclass
+class WriteOptions:
+    """``if_equal``: write only if the stored generation is this one (`NO_VALUE`: if absent)."""
+
+    if_equal: bytes | None = None
+
+
+def resolve_byte_range(byte_range: tuple[int, int | None] | None, size: int) -> tuple[int, int]:
+    """``[start, stop)`` within a value of `size` bytes, or OUT_OF_RANGE as TensorStore reports."""
+    if byte_range is None:
+        return 0, size
+    lo, hi = byte_range
+    if lo < 0 and hi is None:
+        if -lo > size:
+            raise out_of_range(f"Requested byte range [{lo}, ?) is not valid for value of size {size}")
+        return size + lo, size
+    stop = size if hi is None else hi
+    if lo < 0 or lo > stop or stop > size:
+        shown = "?" if hi is None else str(hi)
+        raise out_of_range(f"Requested byte range [{lo}, {shown}) is not valid for value of size {size}")
+    return lo, stop
+
+
+def apply_read(value: bytes | None, generation: bytes, options: ReadOptions, now: float) -> ReadResult:
+    """The `ReadResult` for a stored `value` (None: absent) under `options`' conditions."""
+    stamp = TimestampedStorageGeneration(generation, now)
+    if value is None:
+        return ReadResult("missing", b"", stamp)
+    if options.if_not_equal and generation == options.if_not_equal:
+        return ReadResult("unspecified", b"", stamp)
+    if options.if_equal and generation != options.if_equal:
+        return ReadResult("unspecified", b"", stamp)
+    start, stop = resolve_byte_range(options.byte_range, len(value))
+    if start == 0 and stop == len(value):
+        return ReadResult("value", value, stamp)
+    return ReadResult("value", value[start:stop], stamp)
+
+
+def condition_matches(stored: bytes, if_equal: bytes | None) -> bool:
+    """Whether a write conditioned on `if_equal` may replace a value whose generation is `stored`."""
+    return not if_equal or stored == if_equal
+
+
+# ---------------------------------------------------------------------------------------------
+# Driver specs and drivers.
+
+
+class KvStoreDriverSpec(abc.ABC):
+    """The driver-specific part of a kvstore spec, not yet bound to a context.
+
+    Subclasses set `id`, `url_scheme` and `resource_members` (JSON member -> context resource
+    provider), and implement `parse_options`, `from_url`, `to_url` and `open`.
+    """
+
+    id: ClassVar[str] = ""
+    url_scheme: ClassVar[str | None] = None
+    resource_members: ClassVar[dict[str, str]] = {}
+
+    def __init__(self, options: dict | None = None):
+        #: driver-specific JSON members other than resources, normalized (defaults omitted)
+        self.options: dict = dict(options or {})
+
+    @classmethod
+    def parse_options(cls, reader: ObjectReader) -> dict:
+        """Consumes the driver's own members from `reader`; returns them normalized."""
+        return {}
+
+    def options_json(self, include_defaults: bool = False) -> dict:
+        return dict(self.options)
+
+    @classmethod
+    def from_url(cls, url: str) -> dict:
+        """Spec JSON for a URL of this driver's scheme (errors: plain messages)."""
+        raise invalid_argument(f"URL not supported by {cls.id!r} driver")
+
+    def to_url(self, path: str) -> str:
+        raise unimplemented_url(self.id)
+
+    def normalize_path(self, path: str) -> str:
+        return path
+
+    @abc.abstractmethod
+    def open(self, resources: dict[str, Resource]) -> "KvStoreDriver":
+        """A driver serving this spec with `resources` (member -> bound resource)."""
+
+
+def unimplemented_url(driver_id: str) -> ValueError:
+    from ..errors import unimplemented
+
+    return unimplemented(f"URL representation not supported by {driver_id!r} driver")
+
+
+class KvStoreDriver(abc.ABC):
+    """An open key-value store.  Keys are full keys (the KvStore path already prepended)."""
+
+    def __init__(self, spec: KvStoreDriverSpec, resources: dict[str, Resource]):
+        self.driver_spec = spec
+        #: JSON member -> bound context resource
+        self.resources = dict(resources)
+
+    @property
+    def context_resources(self) -> tuple[str, ...]:
+        """Provider names of the context resources this driver uses."""
+        return tuple(self.driver_spec.resource_members.values())
+
+    @abc.abstractmethod
+    def read(self, key: bytes, options: ReadOptions) -> "Future[ReadResult]":
+        """Reads `key`; a missing key is a 'missing' result, not an error."""
+
+    @abc.abstractmethod
+    def write(self, key: bytes, value: bytes | None, options: WriteOptions) -> "Future[TimestampedStorageGeneration]":
+        """Writes (`value` None: deletes) `key`, conditionally on `options.if_equal`."""
+
+    @abc.abstractmethod
+    def delete_range(self, key_range: KeyRange) -> "Future[None]":
+        """Deletes every key in `key_range`."""
+
+    @abc.abstractmethod
+    def list(self, key_range: KeyRange, strip_prefix_length: int = 0) -> "Future[list[bytes]]":
+        """Keys in `key_range` (unspecified order), each with its first bytes stripped."""
+
+    def spec_json(self, path: str, builder: ContextSpecBuilder | None = MISSING) -> dict:
+        """The kvstore spec JSON of this driver at `path`.
+
+        `builder` omitted: context stripped (what ``KvStore.spec()`` prints).  With a builder,
+        resource members are written as references and the resources recorded in the builder,
+        whose ``context_json()`` the caller places under ``"context"``.
+        """
+        j: dict[str, Any] = {"driver": self.driver_spec.id}
+        j.update(self.driver_spec.options_json())
+        if path:
+            j["path"] = path
+        if builder is not MISSING and builder is not None:
+            for member, resource in self.resources.items():
+                value = builder.member_json(resource)
+                if value is not MISSING:
+                    j[member] = value
+        return dict(sorted(j.items()))
+
+    def url(self, path: str) -> str:
+        """The URL (``memory://a/``, ``file:///tmp/x``) for `path`."""
+        return self.driver_spec.to_url(path)
+
+    def now(self) -> float:
+        return time.time()
+
+
+# ---------------------------------------------------------------------------------------------
+# Registry.
+
+_DRIVERS: dict[str, type[KvStoreDriverSpec]] = {}
+_URL_SCHEMES: dict[str, type[KvStoreDriverSpec]] = {}
+
+
+def register_kvstore_driver(name: str, factory: type[KvStoreDriverSpec], url_scheme: str | None = None) -> None:
+    """Registers driver `name`; `factory` is its `KvStoreDriverSpec` subclass."""
+    _DRIVERS[name] = factory
+    if url_scheme:
+        _URL_SCHEMES[url_scheme] = factory
+
+
+def get_driver_spec_class(name: str) -> type[KvStoreDriverSpec]:
+    try:
+        return _DRIVERS[name]
+    except KeyError:
+        raise member_error("driver", invalid_argument(f"{dumps(name)} is not a registered KvStore driver")) from None
+
+
+# ---------------------------------------------------------------------------------------------
+# URLs.
+
+# Characters kept verbatim in URL paths (everything else is percent-encoded).
+_URL_SAFE = "!$&'()*+,-./0123456789:;=ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz~"
+
+
+def percent_encode_path(path: str, extra_safe: str = "") -> str:
+    return urllib.parse.quote(path, safe=_URL_SAFE + extra_safe)
+
+
+def percent_decode_path(text: str) -> str:
+    """Decodes ``%XX`` escapes, rejecting malformed ones and invalid UTF-8 as TensorStore does."""
+    out = bytearray()
+    i = 0
+    raw = text.encode("utf-8")
+    while i < len(raw):
+        c = raw[i]
+        if c == 0x25:  # '%'
+            hexpart = raw[i + 1 : i + 3]
+            try:
+                if len(hexpart) != 2:
+                    raise ValueError
+                out.append(int(hexpart, 16))
+            except ValueError:
+                raise invalid_argument(f"Invalid percent-encoding at position {i}: {dumps(text)}") from None
+            i += 3
+        else:
+            out.append(c)
+            i += 1
+    try:
+        return out.decode("utf-8")
+    except UnicodeDecodeError:
+        raise invalid_argument(f"Invalid UTF-8 percent-encoding sequence: {dumps(text)}") from None
+
+
+def split_url(url: str, scheme: str) -> tuple[str, str]:
+    """``scheme://authority/path`` -> (authority-and-path, decoded), errors as TensorStore's."""
+    prefix = scheme + "://"
+    if not url.startswith(prefix):
+        raise invalid_argument(f"Scheme {dumps(prefix)} not present in url")
+    rest = url[len(prefix) :]
+    if "#" in rest:
+        raise invalid_argument("Fragment identifier not supported")
+    if "?" in rest:
+        raise invalid_argument("Query string not supported")
+    return rest, percent_decode_path(rest)
+
+
+def parse_kvstore_url(url: str) -> dict:
+    """Spec JSON for a kvstore URL (``memory://a/``, ``file:///tmp/x``)."""
+    if not url:
+        raise invalid_argument("URL must be non-empty")
+    try:
+        parts = url.split("|")
+        first = parts[0]
+        scheme = _scheme_of(first)
+        cls = _URL_SCHEMES.get(scheme)
+        if cls is None:
+            raise invalid_argument(f"unsupported URL scheme {dumps(scheme)} in {dumps(first)}")
+        try:
+            spec = cls.from_url(first)
+        except ValueError as exc:
+            raise _prefixed(exc, f"Invalid kvstore URL component {dumps(first)}") from None
+        for part in parts[1:]:
+            scheme = _scheme_of(part)
+            # No kvstore adapters (zip, ocdbt ...) are registered yet.
+            raise invalid_argument(f"unsupported URL scheme {dumps(scheme)} in {dumps(part)}")
+        return spec
+    except ValueError as exc:
+        raise _prefixed(exc, f"Parsing spec from url: {dumps(url)}") from None
+
+
+def _scheme_of(component: str) -> str:
+    colon = component.find(":")
+    if colon <= 0:
+        raise invalid_argument(f"URL scheme must be specified in {dumps(component)}")
+    return component[:colon]
+
+
+def _prefixed(exc: ValueError, prefix: str) -> ValueError:
+    from ..errors import annotate
+
+    return annotate(exc, prefix)  # type: ignore[return-value]
+
+
+# ---------------------------------------------------------------------------------------------
+# Spec JSON.
+
+
+@dataclasses.dataclass
+class ParsedSpec:
+    """A kvstore spec: driver part, path, nested context and resource members.
+
+    `resources` maps a JSON member to its unbound JSON (reference string, inline spec) or to a
+    bound `Resource`; members not present are the default reference.
+    """
+
+    driver_spec: KvStoreDriverSpec
+    path: str = ""
+    context: Any = None  # Context.Spec | None
+    resources: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def bound(self) -> bool:
+        return any(isinstance(v, Resource) for v in self.resources.values())
+
+    def copy(self) -> "ParsedSpec":
+        return ParsedSpec(self.driver_spec, self.path, self.context, dict(self.resources))
+
+
+def _expect_present_string(j: Any) -> str:
+    if not isinstance(j, str):
+        raise invalid_argument(f"Expected string, but received: {dumps(j)}")
+    return j
+
+
+def _parse_resource_member(provider_id: str, j: Any) -> Any:
+    if j is None:
+        raise invalid_argument("Expected non-null value, but received: null")
+    from ..context import _parse_member_value
+
+    return _parse_member_value(get_provider(provider_id), j)
+
+
+_ABSENT: Any = object()
+
+
+def parse_kvstore_spec(j: Any) -> ParsedSpec:
+    """Parses a kvstore spec given as JSON object or URL string."""
+    if isinstance(j, str):
+        j = parse_kvstore_url(j)
+    reader = ObjectReader(j)
+    if not reader.has("driver"):
+        raise member_error("driver", invalid_argument("Expected string, but member is missing"))
+    driver_id = reader.get("driver", _expect_present_string)
+    cls = get_driver_spec_class(driver_id)
+    path = reader.get("path", _expect_present_string, "")
+    context = reader.get("context", Context.Spec, None)
+    resources = {}
+    for member, provider_id in cls.resource_members.items():
+        value = reader.get(member, lambda v, p=provider_id: _parse_resource_member(p, v), _ABSENT)
+        if value is not _ABSENT:
+            resources[member] = value
+    options = cls.parse_options(reader)
+    reader.finish()
+    spec = cls(options)
+    return ParsedSpec(spec, spec.normalize_path(path), context, resources)
+
+
+def bind_spec(parsed: ParsedSpec, context: Context) -> ParsedSpec:
+    """`parsed` with every resource member bound in `context` (nested "context" first)."""
+    ctx = context if parsed.context is None else Context(parsed.context, context)
+    resources = {}
+    for member, provider_id in parsed.driver_spec.resource_members.items():
+        value = parsed.resources.get(member)
+        resources[member] = value if isinstance(value, Resource) else ctx.get_resource(provider_id, value)
+    return ParsedSpec(parsed.driver_spec, parsed.path, None, resources)
+
+
+def open_kvstore_driver(spec_json: Any, context: Context) -> tuple[KvStoreDriver, str]:
+    """Opens the driver for a kvstore spec (JSON, URL, `ParsedSpec` or ``KvStore.Spec``)."""
+    parsed = _as_parsed(spec_json)
+    bound = bind_spec(parsed, context)
+    return bound.driver_spec.open(bound.resources), bound.path
+
+
+def _as_parsed(spec: Any) -> ParsedSpec:
+    if isinstance(spec, ParsedSpec):
+        return spec
+    inner = getattr(spec, "_parsed", None)
+    if isinstance(inner, ParsedSpec):
+        return inner
+    return parse_kvstore_spec(spec)
+
+
+def join_path(path: str, component: str) -> str:
+    """``path / component`` with exactly the separators TensorStore adds."""
+    if not component:
+        return path
+    if path and not path.endswith("/") and not component.startswith("/"):
+        return path + "/" + component
+    return path + component
+
+
+def spec_to_json(parsed: ParsedSpec, include_defaults: bool = False) -> dict:
+    """JSON of a (possibly bound) spec; bound members print in TensorStore's ``[...]`` form."""
+    spec = parsed.driver_spec
+    j: dict[str, Any] = {"driver": spec.id}
+    j.update(spec.options_json(include_defaults))
+    if parsed.path or include_defaults:
+        j["path"] = parsed.path
+    builder = ContextSpecBuilder(retain=True)
+    context_json: dict = {}
+    if parsed.context is not None:
+        context_json.update(parsed.context.to_json(include_defaults))
+    for member, provider_id in spec.resource_members.items():
+        value = parsed.resources.get(member, MISSING)
+        if isinstance(value, Resource):
+            value = builder.member_json(value)
+        elif value is not MISSING and not isinstance(value, str):
+            value = get_provider(provider_id).to_json(value, include_defaults)
+        elif value == provider_id and not include_defaults:
+            value = MISSING
+        if value is MISSING and include_defaults:
+            value = provider_id
+        if value is not MISSING:
+            j[member] = value
+    context_json.update(builder.context_json())
+    if context_json or include_defaults:
+        j["context"] = dict(sorted(context_json.items()))
+    return dict(sorted(j.items()))
+
+
+def unbind_spec(parsed: ParsedSpec) -> ParsedSpec:
+    """Bound resources turned back into references plus a nested context spec."""
+    if not parsed.bound:
+        return parsed.copy()
+    builder = ContextSpecBuilder(retain=False)
+    resources: dict = {}
+    for member, value in parsed.resources.items():
+        if isinstance(value, Resource):
+            out = builder.member_json(value)
+            if out is not MISSING:
+                resources[member] = out if isinstance(out, str) else _reparse(value, out)
+        else:
+            resources[member] = value
+    context_json = builder.context_json()
+    context = Context.Spec(context_json) if context_json else None
+    return ParsedSpec(parsed.driver_spec, parsed.path, context, resources)
+
+
+def _reparse(resource: Resource, j: Any) -> Any:
+    return resource.provider.parse(j)
+
+
+def strip_spec(parsed: ParsedSpec) -> ParsedSpec:
+    return ParsedSpec(parsed.driver_spec, parsed.path, None, {})
+
+
+def generation_of(value: Any) -> bytes | None:
+    """An ``if_equal``/``if_not_equal`` argument as bytes (None stays None)."""
+    if value is None:
+        return None
+    return gen.to_bytes(value, "generation")

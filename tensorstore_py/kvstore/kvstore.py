@@ -1,0 +1,374 @@
+"""``ts.KvStore`` and ``ts.KvStore.Spec``: the public face of the key-value store layer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..context import Context, ContextSpecBuilder
+from ..errors import StatusError, unimplemented
+from ..future import Future, chain, failed, gather, ready
+from ..json_util import pretty_repr
+
+from . import driver as drv
+from .driver import KvStoreDriver, ParsedSpec, ReadOptions, WriteOptions
+from .generation import ReadResult, TimestampedStorageGeneration, to_bytes
+from .key_range import KeyRange, add_prefix
+
+__all__ = ["KvStore", "KvStoreSpec"]
+
+
+def wrapped_repr(name: str, j: Any) -> str:
+    """``Name({...})``: TensorStore decides line breaks on the JSON alone, not the prefix."""
+    return f"{name}({pretty_repr(j)})"
+
+
+def _path_arg(value: Any) -> str:
+    if isinstance(value, bytes):
+        return value.decode("utf-8")
+    if isinstance(value, str):
+        return value
+    raise TypeError(f"path must be str or bytes, not {type(value).__name__}")
+
+
+class KvStoreSpec:
+    """A parsed kvstore spec (``KvStore.Spec``): JSON or URL in, JSON, URL and repr out."""
+
+    __slots__ = ("_parsed",)
+
+    def __init__(self, json: Any):
+        self._parsed: ParsedSpec = drv.parse_kvstore_spec(json)
+
+    @classmethod
+    def _wrap(cls, parsed: ParsedSpec) -> "KvStoreSpec":
+        out = cls.__new__(cls)
+        out._parsed = parsed
+        return out
+
+    def to_json(self, include_defaults: bool = False) -> Any:
+        """The spec as JSON (bound context resources print as ``[...]``)."""
+        return drv.spec_to_json(self._parsed, include_defaults)
+
+    @property
+    def url(self) -> str:
+        """URL form, e.g. ``'file:///tmp/data/'``."""
+        return self._parsed.driver_spec.to_url(self._parsed.path)
+
+    @property
+    def path(self) -> str:
+        """Key prefix within the driver."""
+        return self._parsed.path
+
+    @path.setter
+    def path(self, value: str | bytes) -> None:
+        self._parsed.path = _path_arg(value)
+
+    @property
+    def base(self) -> "KvStoreSpec | None":
+        """Underlying spec of an adapter driver; None for these drivers."""
+        return None
+
+    def copy(self) -> "KvStoreSpec":
+        """An independent copy."""
+        return KvStoreSpec._wrap(self._parsed.copy())
+
+    def update(
+        self,
+        *,
+        unbind_context: bool | None = None,
+        strip_context: bool | None = None,
+        context: Context | None = None,
+    ) -> None:
+        """Binds resources in `context`, or unbinds / strips them, in place."""
+        parsed = self._parsed
+        if context is not None:
+            if not isinstance(context, Context):
+                raise TypeError("context must be a tensorstore_py.Context")
+            parsed = drv.bind_spec(parsed, context)
+        if unbind_context:
+            parsed = drv.unbind_spec(parsed)
+        if strip_context:
+            parsed = drv.strip_spec(parsed)
+        self._parsed = parsed
+
+    def __truediv__(self, component: str | bytes) -> "KvStoreSpec":
+        out = self.copy()
+        out._parsed.path = drv.join_path(self._parsed.path, _path_arg(component))
+        return out
+
+    def __add__(self, suffix: str | bytes) -> "KvStoreSpec":
+        out = self.copy()
+        out._parsed.path = self._parsed.path + _path_arg(suffix)
+        return out
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, KvStoreSpec):
+            raise TypeError(f"cannot compare KvStore.Spec with {type(other).__name__}")
+        mine, theirs = self._parsed.resources, other._parsed.resources
+        same_bindings = mine.keys() == theirs.keys() and all(
+            mine[k] is theirs[k] or (not _is_bound(mine[k]) and not _is_bound(theirs[k])) for k in mine
+        )
+        return same_bindings and self.to_json() == other.to_json()
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return wrapped_repr("KvStore.Spec", self.to_json())
+
+    def __reduce__(self):
+        return (KvStoreSpec, (drv.spec_to_json(drv.unbind_spec(self._parsed)),))
+
+
+def _is_bound(value: Any) -> bool:
+    from ..context import Resource
+
+    return isinstance(value, Resource)
+
+
+KvStoreSpec.__name__ = "Spec"
+KvStoreSpec.__qualname__ = "KvStore.Spec"
+
+
+def _byte_range_arg(byte_range: Any) -> tuple[int, int | None] | None:
+    if byte_range is None:
+        return None
+    if not isinstance(byte_range, slice) or byte_range.step is not None:
+        raise TypeError(f"byte_range must be a slice without step, not {byte_range!r}")
+    start = 0 if byte_range.start is None else int(byte_range.start)
+    stop = None if byte_range.stop is None else int(byte_range.stop)
+    if (stop is not None and (stop < 0 or start < 0 or stop < start)):
+        shown_start = "" if byte_range.start is None else str(start)
+        raise ValueError(f"Unsupported byte_range slice: {shown_start}:{stop}")
+    return (start, stop)
+
+
+def _staleness_arg(value: Any) -> float | None:
+    if value is None:
+        return None
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__float__"):
+        raise TypeError(f"staleness_bound must be a number, not {type(value).__name__}")
+    return float(value)
+
+
+def _as_future(fn, *args) -> Future:
+    """Runs a driver call, turning a synchronous exception into a failed future."""
+    try:
+        return fn(*args)
+    except (StatusError, ValueError, OSError) as exc:
+        return failed(exc)
+
+
+class KvStore:
+    """An open key-value store: a driver plus a key prefix (`path`).
+
+    Created by `KvStore.open`; keys given to the methods are appended to `path`.
+    """
+
+    Spec = KvStoreSpec
+    ReadResult = ReadResult
+    TimestampedStorageGeneration = TimestampedStorageGeneration
+    KeyRange = KeyRange
+
+    __slots__ = ("_driver", "_path", "_transaction")
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        raise TypeError("tensorstore_py.KvStore: No constructor defined! Use KvStore.open.")
+
+    @classmethod
+    def _from_driver(cls, driver: KvStoreDriver, path: str, transaction: Any = None) -> "KvStore":
+        """A KvStore over an open driver (used by TensorStore drivers for ``store.kvstore``)."""
+        out = object.__new__(cls)
+        out._driver = driver
+        out._path = path
+        out._transaction = transaction
+        return out
+
+    @staticmethod
+    def open(
+        spec: "KvStoreSpec | dict | str",
+        *,
+        context: Context | None = None,
+        transaction: Any = None,
+    ) -> "Future[KvStore]":
+        """Opens a store from a spec, its JSON or a URL; the result is a `Future`."""
+        if context is not None and not isinstance(context, Context):
+            raise TypeError("Invalid context: expected tensorstore_py.Context")
+        parsed = spec._parsed if isinstance(spec, KvStoreSpec) else drv.parse_kvstore_spec(spec)
+        if transaction is not None:
+            raise unimplemented("Transactions are not supported by tensorstore_py yet")
+        ctx = context if context is not None else Context()
+        try:
+            driver, path = drv.open_kvstore_driver(parsed, ctx)
+        except (StatusError, ValueError) as exc:
+            return failed(exc)
+        return ready(KvStore._from_driver(driver, path, transaction))
+
+    # -- accessors --------------------------------------------------------------------------
+
+    @property
+    def path(self) -> str:
+        """Key prefix within the driver."""
+        return self._path
+
+    @path.setter
+    def path(self, value: str | bytes) -> None:
+        self._path = _path_arg(value)
+
+    @property
+    def url(self) -> str:
+        """URL form of the store, e.g. ``'memory://abc/'``."""
+        return self._driver.url(self._path)
+
+    @property
+    def base(self) -> "KvStore | None":
+        """Underlying store of an adapter; None for these drivers."""
+        return None
+
+    @property
+    def transaction(self) -> Any:
+        """Bound transaction (always None for now)."""
+        return self._transaction
+
+    @property
+    def driver(self) -> KvStoreDriver:
+        return self._driver
+
+    def with_transaction(self, transaction: Any) -> "KvStore":
+        """A view bound to `transaction` (only None is supported yet)."""
+        if transaction is not None:
+            raise unimplemented("Transactions are not supported by tensorstore_py yet")
+        return KvStore._from_driver(self._driver, self._path, None)
+
+    def copy(self) -> "KvStore":
+        """A copy sharing the driver; changing its `path` leaves this one alone."""
+        return KvStore._from_driver(self._driver, self._path, self._transaction)
+
+    def spec(self, *, retain_context: bool | None = None, unbind_context: bool | None = None) -> KvStoreSpec:
+        """Spec to reopen the store: context stripped by default, kept with `unbind_context`
+        (as references plus ``"context"``) or `retain_context` (the very same resources)."""
+        bound = ParsedSpec(self._driver.driver_spec, self._path, None, dict(self._driver.resources))
+        if retain_context:
+            return KvStoreSpec._wrap(bound)
+        if unbind_context:
+            return KvStoreSpec._wrap(drv.unbind_spec(bound))
+        return KvStoreSpec._wrap(drv.strip_spec(bound))
+
+    def _unbound_json(self) -> dict:
+        builder = ContextSpecBuilder()
+        j = self._driver.spec_json(self._path, builder)
+        context = builder.context_json()
+        if context:
+            j["context"] = context
+        return dict(sorted(j.items()))
+
+    def __repr__(self) -> str:
+        return wrapped_repr("KvStore", self._unbound_json())
+
+    def __truediv__(self, component: str | bytes) -> "KvStore":
+        return KvStore._from_driver(self._driver, drv.join_path(self._path, _path_arg(component)), self._transaction)
+
+    def __add__(self, suffix: str | bytes) -> "KvStore":
+        return KvStore._from_driver(self._driver, self._path + _path_arg(suffix), self._transaction)
+
+    def __reduce__(self):
+        return (_reopen, (self._unbound_json(),))
+
+    # -- I/O --------------------------------------------------------------------------------
+
+    def _full_key(self, key: Any) -> bytes:
+        return self._path.encode("utf-8") + to_bytes(key, "key")
+
+    def read(
+        self,
+        key: str | bytes,
+        *,
+        if_not_equal: str | bytes | None = None,
+        staleness_bound: float | None = None,
+        batch: Any = None,
+        byte_range: slice | None = None,
+    ) -> "Future[ReadResult]":
+        """Reads one key; a missing key gives state ``'missing'``, not an error."""
+        full = self._full_key(key)
+        if batch is not None and not hasattr(batch, "submit"):
+            raise TypeError(f"batch must be a tensorstore_py.Batch, not {type(batch).__name__}")
+        options = ReadOptions(
+            if_not_equal=drv.generation_of(if_not_equal),
+            staleness_bound=_staleness_arg(staleness_bound),
+            byte_range=_byte_range_arg(byte_range),
+        )
+        return _as_future(self._driver.read, full, options)
+
+    def write(
+        self, key: str | bytes, value: str | bytes | None, *, if_equal: str | bytes | None = None
+    ) -> "Future[TimestampedStorageGeneration]":
+        """Writes (`value` None: deletes) one key; with `if_equal`, only if the generation
+        matches (otherwise the returned generation is ``b''``)."""
+        full = self._full_key(key)
+        data = None if value is None else to_bytes(value, "value")
+        options = WriteOptions(if_equal=drv.generation_of(if_equal))
+        return _as_future(self._driver.write, full, data, options)
+
+    def delete_range(self, range: KeyRange) -> "Future[None]":
+        """Deletes every key in `range` (relative to `path`)."""
+        if not isinstance(range, KeyRange):
+            raise TypeError(f"range must be a KvStore.KeyRange, not {type(range).__name__}")
+        if range.empty:
+            return ready(None)
+        full = add_prefix(self._path.encode("utf-8"), range)
+        return _as_future(self._driver.delete_range, full)
+
+    def list(self, range: KeyRange | None = None, strip_prefix_length: int = 0) -> "Future[list[bytes]]":
+        """Keys under `path` (within `range`), as bytes relative to `path`."""
+        if range is not None and not isinstance(range, KeyRange):
+            raise TypeError(f"range must be a KvStore.KeyRange, not {type(range).__name__}")
+        if isinstance(strip_prefix_length, bool) or not isinstance(strip_prefix_length, int) or strip_prefix_length < 0:
+            raise TypeError(f"strip_prefix_length must be a non-negative int, not {strip_prefix_length!r}")
+        key_range = range if range is not None else KeyRange()
+        if key_range.empty:
+            return ready([])
+        prefix = self._path.encode("utf-8")
+        full = add_prefix(prefix, key_range)
+        return _as_future(self._driver.list, full, len(prefix) + strip_prefix_length)
+
+    def experimental_copy_range_to(
+        self, target: "KvStore", source_range: KeyRange | None = None, source_staleness_bound: float | None = None
+    ) -> "Future[None]":
+        """Copies the keys of `source_range` (relative to `path`) to the same keys of `target`."""
+
+        def copy_one(rel: bytes) -> Future:
+            def put(result: ReadResult) -> Any:
+                return target.write(rel, result.value) if result.state == "value" else None
+
+            return chain(self.read(rel), put)
+
+        return chain(self.list(source_range), lambda keys: chain(gather([copy_one(k) for k in keys]), _none))
+
+    # -- synchronous helpers ----------------------------------------------------------------
+
+    def __getitem__(self, key: str | bytes) -> bytes:
+        """Reads `key` now; KeyError if it is missing."""
+        result = self.read(key).result()
+        if result.state != "value":
+            raise KeyError(key)
+        return result.value
+
+    def __setitem__(self, key: str | bytes, value: str | bytes | None) -> None:
+        """Writes (None: deletes) `key` now."""
+        self.write(key, value).result()
+
+    def __delitem__(self, key: str | bytes) -> None:
+        """Deletes `key` now (no error if it is absent)."""
+        self.write(key, None).result()
+
+
+# Pickle finds these as tensorstore_py.KvStore.<Name>.
+for _cls in (KvStore, KvStoreSpec, ReadResult, TimestampedStorageGeneration, KeyRange):
+    _cls.__module__ = "tensorstore_py"
+del _cls
+
+
+def _reopen(spec_json: dict) -> KvStore:
+    return KvStore.open(spec_json).result()
+
+
+def _none(_value: Any) -> None:
+    return None

@@ -1,0 +1,103 @@
+"""The ``memory`` driver: keys in the context's shared ``memory_key_value_store`` map.
+
+Every store opened with the same context (and resource reference) sees the same map.  Each
+successful write takes the next value of a per-map counter as its generation, so generations
+never repeat within a map; absent keys have generation `NO_VALUE`.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..context import MemoryKeyValueStoreResource, Resource
+from ..future import Future, ready
+from ..json_util import ObjectReader, expect_bool
+from . import generation as gen
+from .driver import (
+    KvStoreDriver, KvStoreDriverSpec, ReadOptions, WriteOptions, apply_read, condition_matches,
+    percent_encode_path, register_kvstore_driver, split_url,
+)  # fmt: skip
+from .generation import ReadResult, TimestampedStorageGeneration
+from .key_range import KeyRange, contains
+
+__all__ = ["MemoryDriverSpec", "MemoryDriver"]
+
+
+class MemoryDriverSpec(KvStoreDriverSpec):
+    id = "memory"
+    url_scheme = "memory"
+    resource_members = {"memory_key_value_store": "memory_key_value_store"}
+
+    @classmethod
+    def parse_options(cls, reader: ObjectReader) -> dict:
+        atomic = reader.get("atomic", expect_bool, True)
+        return {} if atomic else {"atomic": False}
+
+    def options_json(self, include_defaults: bool = False) -> dict:
+        if include_defaults:
+            return {"atomic": self.options.get("atomic", True)}
+        return dict(self.options)
+
+    @classmethod
+    def from_url(cls, url: str) -> dict:
+        _raw, path = split_url(url, "memory")
+        j: dict[str, Any] = {"driver": "memory"}
+        if path:
+            j["path"] = path
+        return j
+
+    def to_url(self, path: str) -> str:
+        return "memory://" + percent_encode_path(path)
+
+    def open(self, resources: dict[str, Resource]) -> "MemoryDriver":
+        return MemoryDriver(self, resources)
+
+
+class MemoryDriver(KvStoreDriver):
+    """Operations complete synchronously under the map's lock; futures are returned ready."""
+
+    def __init__(self, spec: MemoryDriverSpec, resources: dict[str, Resource]):
+        super().__init__(spec, resources)
+        store = resources["memory_key_value_store"]
+        assert isinstance(store, MemoryKeyValueStoreResource)
+        self.store = store
+
+    def read(self, key: bytes, options: ReadOptions) -> Future[ReadResult]:
+        now = self.now()
+        with self.store.lock:
+            entry = self.store.data.get(key)
+        if entry is None:
+            return ready(apply_read(None, gen.NO_VALUE, options, now))
+        value, generation = entry
+        return ready(apply_read(value, generation, options, now))
+
+    def write(self, key: bytes, value: bytes | None, options: WriteOptions) -> Future[TimestampedStorageGeneration]:
+        store = self.store
+        with store.lock:
+            now = self.now()
+            entry = store.data.get(key)
+            stored = entry[1] if entry is not None else gen.NO_VALUE
+            if not condition_matches(stored, options.if_equal):
+                return ready(TimestampedStorageGeneration(gen.UNKNOWN, now))
+            if value is None:
+                store.data.pop(key, None)
+                return ready(TimestampedStorageGeneration(gen.NO_VALUE, now))
+            generation = gen.from_uint64(store.next_generation)
+            store.next_generation += 1
+            store.data[key] = (bytes(value), generation)
+            return ready(TimestampedStorageGeneration(generation, now))
+
+    def delete_range(self, key_range: KeyRange) -> Future[None]:
+        with self.store.lock:
+            doomed = [k for k in self.store.data if contains(key_range, k)]
+            for k in doomed:
+                del self.store.data[k]
+        return ready(None)
+
+    def list(self, key_range: KeyRange, strip_prefix_length: int = 0) -> Future[list[bytes]]:
+        with self.store.lock:
+            keys = sorted(k for k in self.store.data if contains(key_range, k))
+        return ready([k[strip_prefix_length:] for k in keys])
+
+
+register_kvstore_driver("memory", MemoryDriverSpec, url_scheme="memory")
