@@ -1,3 +1,9 @@
-"""See ../shared/DESIGN.md for this layer."""
+"""The schema layer: pure constraint objects (no I/O).
 
-__all__: list[str] = []
+`ChunkLayout` (+ the chunk-grid choice in `chunk_shape`), `Schema`, `CodecSpec`, `Unit` and the
+fill-value helpers.  See ../shared/DESIGN.md for where this sits among the layers.
+"""
+
+from .chunk_layout import ChunkLayout
+
+__all__: list[str] = ["ChunkLayout"]
