@@ -61,6 +61,15 @@ FORMAT_AUTO = 2
 # zlib counts bytes in 32-bit uInt; larger buffers are fed in slices of this size.
 cdef size_t _SLICE = 1 << 30
 
+
+def _set_slice_size(size_t n) -> int:
+    """Test hook: sets the slice size (so the multi-slice paths run on small data); returns the
+    previous one."""
+    global _SLICE
+    old = _SLICE
+    _SLICE = n if n > 0 else 1
+    return old
+
 # Outcomes of the inflate loop (negative values are failures).
 cdef enum:
     ST_DONE = 0
@@ -113,6 +122,7 @@ cdef int _inflate_loop(z_stream* s, const unsigned char** src, size_t* remaining
     """Inflates into dst[produced:cap] until the stream ends, output is full, or an error."""
     cdef int ret
     cdef size_t before
+    cdef unsigned char second
     while True:
         if produced[0] >= cap:
             return ST_OUTPUT_FULL
@@ -125,11 +135,14 @@ cdef int _inflate_loop(z_stream* s, const unsigned char** src, size_t* remaining
             _feed(s, src, remaining)
             if s.avail_in == 0:
                 return ST_DONE
-            # Concatenated gzip members form one valid gzip file.
-            if multi_member and s.avail_in >= 2 and s.next_in[0] == 0x1f and s.next_in[1] == 0x8b:
-                if inflateReset(s) != Z_OK:
-                    return ST_DATA_ERROR
-                continue
+            # Concatenated gzip members form one valid gzip file.  The next member's magic
+            # bytes may straddle the current input slice and the rest of the input.
+            if multi_member and s.avail_in + remaining[0] >= 2 and s.next_in[0] == 0x1f:
+                second = s.next_in[1] if s.avail_in >= 2 else src[0][0]
+                if second == 0x8b:
+                    if inflateReset(s) != Z_OK:
+                        return ST_DATA_ERROR
+                    continue
             return ST_TRAILING
         if ret == Z_OK:
             continue

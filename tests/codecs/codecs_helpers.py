@@ -100,3 +100,24 @@ def sample_array(dtype: str, size: int, seed: int = 0) -> np.ndarray:
     rng = np.random.default_rng(seed)
     base = np.arange(size) % 251 + rng.integers(0, 4, size)
     return base.astype(dtype)
+
+
+def longest_stall_during(fn) -> tuple[float, float]:
+    """(longest pause of this thread's Python loop, total time) while `fn` runs on a thread.
+
+    A call that holds the GIL stalls the loop for about its whole duration.
+    """
+    import threading
+    import time
+
+    done = threading.Event()
+    worker = threading.Thread(target=lambda: (fn(), done.set()))
+    start = last = time.perf_counter()
+    longest = 0.0
+    worker.start()
+    while not done.is_set():
+        now = time.perf_counter()
+        longest = max(longest, now - last)
+        last = now
+    worker.join()
+    return longest, time.perf_counter() - start

@@ -155,3 +155,26 @@ def test_gil_released_during_bulk_work():
     out = bytearray(len(data) * 20)  # allocated here: zero-filling it holds the GIL
     stall, total = _longest_stall_during(lambda: zk.decompress_into(big, out))
     assert stall < 0.25 * total or total < 0.02
+
+
+@pytest.mark.parametrize("slice_size", [1, 7, 4096])
+def test_inputs_and_outputs_larger_than_one_zlib_slice(slice_size):
+    # Buffers beyond 1 GiB are fed to zlib in slices; a tiny slice exercises that path.
+    old = zk._set_slice_size(slice_size)
+    try:
+        for fmt in (zk.FORMAT_ZLIB, zk.FORMAT_GZIP):
+            enc = zk.compress(PAYLOAD, 6, fmt)
+            assert zlib.decompress(enc, 47) == PAYLOAD
+            assert zk.decompress(enc, fmt) == PAYLOAD
+            out = bytearray(len(PAYLOAD))
+            assert zk.decompress_into(enc, out, fmt) == len(PAYLOAD) and out == PAYLOAD
+            with pytest.raises(zk.ZlibError, match="truncated"):
+                zk.decompress(enc[:-1], fmt)
+            with pytest.raises(zk.ZlibError, match="End of data expected; remaining length: 3"):
+                zk.decompress_into(enc + b"abc", out, fmt)
+            with pytest.raises(zk.ZlibError, match="exceeds"):
+                zk.decompress_into(enc, bytearray(len(PAYLOAD) - 1), fmt)
+        two = zk.compress(b"one", 1, zk.FORMAT_GZIP) + zk.compress(b"two", 1, zk.FORMAT_GZIP)
+        assert zk.decompress(two, zk.FORMAT_GZIP, True) == b"onetwo"
+    finally:
+        zk._set_slice_size(old)
