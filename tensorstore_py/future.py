@@ -274,3 +274,25 @@ def gather(futures: Iterable[concurrent.futures.Future]) -> Future[list]:
     for i, f in enumerate(futures):
         f.add_done_callback(make_done(i))
     return out
+
+
+def map_error(fut: concurrent.futures.Future, fn: Callable[[BaseException], BaseException]) -> Future:
+    """Future with `fut`'s result, or the exception `fn(exc)` if `fut` failed."""
+    out: Future = Future()
+
+    def done(src: concurrent.futures.Future) -> None:
+        if src.cancelled():
+            out.cancel()
+            return
+        exc = src.exception()
+        if exc is None:
+            _settle(out, result=src.result())
+            return
+        try:
+            mapped = fn(exc)
+        except BaseException as new_exc:  # noqa: BLE001
+            mapped = new_exc
+        _settle(out, exception=mapped)
+
+    fut.add_done_callback(done)
+    return out

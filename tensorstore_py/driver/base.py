@@ -1,0 +1,209 @@
+"""Driver specs: the members every TensorStore driver shares, and the driver registry.
+
+A `DriverSpec` is the parsed form of a TensorStore spec JSON for one driver.  It keeps the
+schema constraints (`dtype`, `rank`, `schema`), the `context` member, the optional `transform`,
+and, for drivers stored in a key-value store, the kvstore spec, open mode and cache options.
+Each format subclasses it with its own members (zarr: `metadata`, `field`, ...).
+"""
+
+from __future__ import annotations
+
+import copy as _copy
+from typing import Any, ClassVar
+
+from ..errors import invalid_argument
+from ..json_util import ObjectReader, dumps, expect_bool, expect_int, expect_string
+from ..schema import Schema
+from ..index import IndexTransform
+
+__all__ = ["DriverSpec", "register_driver", "driver_for_id", "driver_for_url_scheme", "OPEN_MODE_MEMBERS"]
+
+_DRIVERS: dict[str, type["DriverSpec"]] = {}
+_URL_SCHEMES: dict[str, type["DriverSpec"]] = {}
+
+OPEN_MODE_MEMBERS = ("open", "create", "delete_existing", "assume_metadata", "assume_cached_metadata")
+
+
+def register_driver(cls: type["DriverSpec"]) -> type["DriverSpec"]:
+    """Class decorator: makes a driver available by its `id`, aliases and URL scheme."""
+    for name in (cls.id, *cls.aliases):
+        _DRIVERS[name] = cls
+    if cls.url_scheme:
+        _URL_SCHEMES[cls.url_scheme] = cls
+    return cls
+
+
+def driver_for_id(name: str) -> type["DriverSpec"]:
+    cls = _DRIVERS.get(name)
+    if cls is None:
+        raise invalid_argument(f'Error parsing object member "driver": {dumps(name)} is not registered')
+    return cls
+
+
+def driver_for_url_scheme(scheme: str) -> type["DriverSpec"] | None:
+    return _URL_SCHEMES.get(scheme)
+
+
+def _recheck(j: Any) -> Any:
+    if isinstance(j, bool) or j == "open":
+        return j
+    if isinstance(j, (int, float)) and not isinstance(j, bool):
+        return j
+    raise invalid_argument(f'Expected boolean, "open", or number, but received: {dumps(j)}')
+
+
+def _resource_ref(j: Any) -> Any:
+    if isinstance(j, (str, dict)) or (isinstance(j, list) and len(j) == 1 and isinstance(j[0], str)):
+        return j
+    raise invalid_argument(f"Expected string or object, but received: {dumps(j)}")
+
+
+class DriverSpec:
+    """Parsed spec of one driver; subclasses add their own members."""
+
+    id: ClassVar[str]
+    aliases: ClassVar[tuple[str, ...]] = ()
+    url_scheme: ClassVar[str | None] = None
+    #: Context resources the driver itself uses (its kvstore adds its own).
+    context_resources: ClassVar[tuple[str, ...]] = ("cache_pool", "data_copy_concurrency")
+
+    def __init__(self) -> None:
+        self.schema = Schema()
+        self.context_spec: dict | None = None
+        self.transform: IndexTransform | None = None
+        self.kvstore: Any = None  # tensorstore_py.kvstore KvStore.Spec or None
+        self.open_mode: dict[str, bool] = {}
+        self.recheck_cached_data: Any = None
+        self.recheck_cached_metadata: Any = None
+        self.resources: dict[str, Any] = {}  # provider -> reference, for drivers' own resources
+        self.extra_flags: dict[str, bool] = {}  # fill_missing_data_reads, store_data_equal_to_fill_value
+
+    # -- JSON ---------------------------------------------------------------------------------
+
+    @classmethod
+    def from_json(cls, j: dict) -> "DriverSpec":
+        self = cls()
+        r = ObjectReader(j)
+        r.get("driver")
+        self.context_spec = r.get("context", _context_json, None)
+        rank = r.get("rank", lambda x: expect_int(x, 0, 32), None)
+        dtype = r.get("dtype", expect_string, None)
+        schema_json = r.get("schema", None, None)
+        try:
+            schema = Schema(json=schema_json) if schema_json is not None else Schema()
+            if dtype is not None:
+                schema.update(dtype=dtype)
+            if rank is not None:
+                schema.update(rank=rank)
+        except (ValueError, TypeError) as exc:
+            raise invalid_argument(str(exc)) from None
+        self.schema = schema
+        self.transform = r.get("transform", lambda x: IndexTransform(json=x), None)
+        for name in OPEN_MODE_MEMBERS:
+            value = r.get(name, expect_bool, None)
+            if value is not None:
+                self.open_mode[name] = value
+        self.recheck_cached_data = r.get("recheck_cached_data", _recheck, None)
+        self.recheck_cached_metadata = r.get("recheck_cached_metadata", _recheck, None)
+        for name in ("fill_missing_data_reads", "store_data_equal_to_fill_value"):
+            value = r.get(name, expect_bool, None)
+            if value is not None:
+                self.extra_flags[name] = value
+        for provider in cls.context_resources:
+            ref = r.get(provider, _resource_ref, None)
+            if ref is not None:
+                self.resources[provider] = ref
+        kvstore = r.get("kvstore", _kvstore_spec, None)
+        path = r.get("path", expect_string, None)
+        if path is not None:
+            if kvstore is None:
+                raise invalid_argument('"path" must be specified in conjunction with "kvstore"')
+            kvstore = kvstore / path if kvstore.path.endswith("/") or not kvstore.path else _kvstore_join(kvstore, path)
+        if kvstore is not None:
+            kvstore = self.normalize_kvstore(kvstore)
+        self.kvstore = kvstore
+        self.parse_driver_members(r)
+        r.finish()
+        self.check_rank_consistency()
+        return self
+
+    def parse_driver_members(self, r: ObjectReader) -> None:
+        """Subclasses consume their own members from `r`."""
+
+    def driver_members_json(self) -> dict:
+        """Subclasses return their own members' JSON."""
+        return {}
+
+    def normalize_kvstore(self, kvstore: Any) -> Any:
+        return kvstore
+
+    def check_rank_consistency(self) -> None:
+        if self.transform is not None and self.schema.rank is not None and self.transform.input_rank != self.schema.rank:
+            raise invalid_argument(
+                f"Rank specified by schema ({self.schema.rank}) does not match rank specified by transform ({self.transform.input_rank})"
+            )
+
+    def to_json(self) -> dict:
+        out: dict[str, Any] = {"driver": self.id}
+        if self.context_spec is not None:
+            out["context"] = _copy.deepcopy(self.context_spec)
+        schema_json = self.schema.to_json()
+        dtype = schema_json.pop("dtype", None)
+        rank = schema_json.pop("rank", None)
+        if dtype is not None:
+            out["dtype"] = dtype
+        if rank is not None and self.transform is None and "domain" not in schema_json:
+            out["rank"] = rank
+        if schema_json:
+            out["schema"] = schema_json
+        if self.transform is not None:
+            out["transform"] = self.transform.to_json()
+        if self.kvstore is not None:
+            out["kvstore"] = self.kvstore.to_json()
+        out.update(self.open_mode)
+        if self.recheck_cached_data is not None:
+            out["recheck_cached_data"] = self.recheck_cached_data
+        if self.recheck_cached_metadata is not None:
+            out["recheck_cached_metadata"] = self.recheck_cached_metadata
+        out.update(self.extra_flags)
+        out.update(self.resources)
+        out.update(self.driver_members_json())
+        return {k: out[k] for k in sorted(out)}
+
+    def copy(self) -> "DriverSpec":
+        return _copy.deepcopy(self)
+
+    # -- what the spec says about the array -----------------------------------------------------
+
+    def effective_domain(self):
+        """The domain implied by the spec (schema, transform, driver members), or None."""
+        return self.schema.domain
+
+    @property
+    def rank(self) -> int | None:
+        if self.transform is not None:
+            return self.transform.input_rank
+        if self.schema.rank is not None:
+            return self.schema.rank
+        return None
+
+
+def _context_json(j: Any) -> dict:
+    if not isinstance(j, dict):
+        raise invalid_argument(f"Expected object, but received: {dumps(j)}")
+    from ..context import Context
+
+    Context.Spec(j)  # validates
+    return _copy.deepcopy(j)
+
+
+def _kvstore_spec(j: Any):
+    from ..kvstore import KvStore
+
+    return KvStore.Spec(j)
+
+
+def _kvstore_join(kvstore, path: str):
+    spec = _copy.deepcopy(kvstore)
+    spec.path = kvstore.path + path
+    return spec

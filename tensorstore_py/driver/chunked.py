@@ -1,0 +1,248 @@
+"""The chunked engine every chunked format shares.
+
+A format package supplies a `ChunkFormat` (keys, encode/decode, fill); this module turns reads
+and writes through an `IndexTransform` into per-chunk kvstore operations:
+
+* read: each chunk is fetched through the kvstore, decoded and copied into the output on the
+  data-copy executor, all chunks in flight at once;
+* write: a chunk the write covers entirely is encoded straight from the source; any other is
+  read, merged and written back on the condition that its generation has not changed, retrying
+  on conflict, so concurrent writers never lose each other's data.  A chunk that ends up equal
+  to the fill value is deleted rather than stored, as TensorStore does.
+"""
+
+from __future__ import annotations
+
+import abc
+import concurrent.futures
+from typing import Any, Callable, Sequence
+
+import numpy as np
+
+from .. import future as futures
+from ..errors import StatusError, data_loss
+from ..future import Future
+from ..json_util import dumps
+from ..kvstore.driver import ReadOptions, WriteOptions
+from ..kvstore.generation import NO_VALUE, UNKNOWN
+from . import partition
+
+try:
+    from .._ext import copy as _copy_ext
+except ImportError:  # pragma: no cover - only before the extension is built
+    _copy_ext = None
+
+__all__ = ["ChunkFormat", "ChunkedArray", "WriteFutures", "copy_array"]
+
+
+class ChunkFormat(abc.ABC):
+    """What a format tells the engine about one opened array (one metadata snapshot)."""
+
+    #: Shape of one grid cell over every array dimension.
+    chunk_shape: tuple[int, ...]
+    #: The array's shape (its domain is [0, shape)).
+    shape: tuple[int, ...]
+    #: User-visible element dtype (native byte order).
+    numpy_dtype: np.dtype
+    #: True when writing the component rewrites the whole stored chunk (no other fields).
+    component_covers_chunk: bool = True
+
+    @abc.abstractmethod
+    def chunk_key(self, cell: tuple[int, ...]) -> bytes:
+        """The kvstore key of a grid cell."""
+
+    @abc.abstractmethod
+    def decode_chunk(self, data: bytes) -> np.ndarray:
+        """The full stored chunk from its encoded bytes (raise on corrupt data)."""
+
+    @abc.abstractmethod
+    def new_chunk(self) -> np.ndarray:
+        """A writable full stored chunk holding the fill value."""
+
+    @abc.abstractmethod
+    def encode_chunk(self, chunk: np.ndarray) -> bytes | None:
+        """Encoded bytes of a full stored chunk; None if it equals the fill value."""
+
+    @abc.abstractmethod
+    def component(self, chunk: np.ndarray) -> np.ndarray:
+        """View of the user-visible component of a full stored chunk (shape `chunk_shape`)."""
+
+    @abc.abstractmethod
+    def fill_value(self) -> np.ndarray:
+        """The fill value, broadcastable to a chunk's component."""
+
+    def describe_chunk(self, cell: tuple[int, ...]) -> str:
+        return dumps(self.chunk_key(cell).decode("utf-8", "replace"))
+
+
+def copy_array(dst: np.ndarray, src: np.ndarray) -> None:
+    """dst[...] = src, through the GIL-free Cython kernel when the layouts allow it."""
+    if (
+        _copy_ext is not None
+        and dst.dtype == src.dtype
+        and dst.shape == src.shape
+        and not dst.dtype.hasobject
+        and dst.size >= 4096
+    ):
+        _copy_ext.strided_copy(dst, src)
+    else:
+        np.copyto(dst, src, casting="unsafe")
+
+
+class WriteFutures(Future):
+    """The result of a write: `copy` (source consumed) and `commit` (data durable)."""
+
+    def __init__(self, copy: Future, commit: Future):
+        super().__init__()
+        self.copy = copy
+        self.commit = commit
+        futures._link(commit, self)
+
+
+class ChunkedArray:
+    """Reads and writes one chunked array through index transforms."""
+
+    def __init__(self, fmt: ChunkFormat, kvstore_driver: Any, copy_executor: concurrent.futures.Executor):
+        self.fmt = fmt
+        self.kv = kvstore_driver
+        self.executor = copy_executor
+
+    # -- planning ---------------------------------------------------------------------------
+
+    def _plan(self, transform):
+        maps, origin, shape = partition.analyze(transform)
+        if partition.is_strided(maps):
+            cells = list(partition.strided_cells(maps, origin, shape, self.fmt.chunk_shape, self.fmt.shape))
+            return "strided", maps, shape, cells
+        cells = partition.point_cells(maps, origin, shape, self.fmt.chunk_shape, self.fmt.shape)
+        return "points", maps, shape, cells
+
+    # -- reading ----------------------------------------------------------------------------
+
+    def read(self, transform) -> Future:
+        """Future of a new array holding the data at every position of `transform`'s domain."""
+        kind, maps, shape, cells = self._plan(transform)
+        out = np.empty(shape, dtype=self.fmt.numpy_dtype)
+        if kind == "strided":
+            perm, missing = partition.strided_axes(maps, len(shape))
+            place = lambda cell, src: _place_strided(out, cell, src, perm, missing)  # noqa: E731
+        else:
+            place = lambda cell, src: _place_points(out, cell, src)  # noqa: E731
+        pending = [self._read_cell(cell, place) for cell in cells]
+        return futures.chain(futures.gather(pending), lambda _: out)
+
+    def _read_cell(self, cell, place: Callable) -> Future:
+        key = self.fmt.chunk_key(cell.cell)
+
+        def copy(result) -> None:
+            if result.state != "value":
+                place(cell, np.broadcast_to(self.fmt.fill_value(), self.fmt.chunk_shape))
+                return
+            place(cell, self.fmt.component(self._decode(key, result.value)))
+
+        return futures.chain(self.kv.read(key, ReadOptions()), copy, self.executor)
+
+    def _decode(self, key: bytes, value: bytes) -> np.ndarray:
+        try:
+            return self.fmt.decode_chunk(value)
+        except StatusError as exc:
+            raise exc.with_prefix(f"Error decoding chunk {dumps(key.decode('utf-8', 'replace'))}") from None
+        except (ValueError, TypeError) as exc:
+            raise data_loss(f"Error decoding chunk {dumps(key.decode('utf-8', 'replace'))}: {exc}") from None
+
+    # -- writing ----------------------------------------------------------------------------
+
+    def write(self, transform, source: np.ndarray) -> WriteFutures:
+        """Writes `source` (shaped like `transform`'s domain, of the array's dtype)."""
+        kind, maps, shape, cells = self._plan(transform)
+        if kind == "strided":
+            perm, missing = partition.strided_axes(maps, len(shape))
+            take = lambda cell, dst: _take_strided(dst, cell, source, perm, missing)  # noqa: E731
+        else:
+            flat_source = np.ascontiguousarray(source).reshape(-1)
+            take = lambda cell, dst: _take_points(dst, cell, flat_source)  # noqa: E731
+        copies, commits = [], []
+        for cell in cells:
+            copied: Future = Future()
+            copies.append(copied)
+            full = kind == "strided" and cell.covers and self.fmt.component_covers_chunk
+            commits.append(self._write_cell(cell, take, full, copied))
+        return WriteFutures(futures.gather(copies), futures.chain(futures.gather(commits), lambda _: None))
+
+    def _write_cell(self, cell, take: Callable, full: bool, copied: Future) -> Future:
+        key = self.fmt.chunk_key(cell.cell)
+
+        def merge(existing: bytes | None) -> bytes | None:
+            chunk = self.fmt.new_chunk() if existing is None else np.array(self._decode(key, existing))
+            take(cell, self.fmt.component(chunk))
+            if not copied.done():
+                copied.set_result(None)
+            return self.fmt.encode_chunk(chunk)
+
+        def fail_copy(f: concurrent.futures.Future) -> None:
+            if f.exception() is not None and not copied.done():
+                copied.set_exception(f.exception())
+
+        if full:
+            encoded = futures.submit(self.executor, merge, None)
+            done = futures.chain(encoded, lambda data: self.kv.write(key, data, WriteOptions()))
+            done.add_done_callback(fail_copy)
+            return futures.chain(done, lambda _: None)
+
+        def attempt() -> Future:
+            read = self.kv.read(key, ReadOptions())
+
+            def merged(result):
+                existing = result.value if result.state == "value" else None
+                generation = result.stamp.generation if result.state == "value" else NO_VALUE
+                return futures.chain(
+                    futures.submit(self.executor, merge, existing),
+                    lambda data: futures.chain(
+                        self.kv.write(key, data, WriteOptions(if_equal=generation)),
+                        lambda stamp: attempt() if stamp.generation == UNKNOWN else None,
+                    ),
+                )
+
+            return futures.chain(read, merged)
+
+        done = attempt()
+        done.add_done_callback(fail_copy)
+        return done
+
+
+# ---------------------------------------------------------------------------------------------
+# Copies between a chunk's component and the user array.
+
+
+def _arrange_for_user(view: np.ndarray, perm: Sequence[int], missing: Sequence[int], shape: tuple) -> np.ndarray:
+    """Chunk view (array-dim order) -> view in input-dim order broadcast to `shape`."""
+    v = view.transpose(perm) if list(perm) != list(range(view.ndim)) else view
+    for j in missing:
+        v = np.expand_dims(v, j)
+    return np.broadcast_to(v, shape) if v.shape != shape else v
+
+
+def _place_strided(out: np.ndarray, cell, src: np.ndarray, perm, missing) -> None:
+    dst = out[cell.user_index]
+    copy_array(dst, _arrange_for_user(src[cell.chunk_index], perm, missing, dst.shape))
+
+
+def _take_strided(dst_chunk: np.ndarray, cell, source: np.ndarray, perm, missing) -> None:
+    region = source[cell.user_index]
+    # Input dimensions no output depends on all map to the same element: any one will do.
+    if missing:
+        index = tuple(0 if j in missing else slice(None) for j in range(region.ndim))
+        region = region[index]
+    inverse = np.argsort(perm) if len(perm) else perm
+    region = region.transpose(inverse) if list(inverse) != list(range(region.ndim)) else region
+    dst = dst_chunk[cell.chunk_index]
+    copy_array(dst, region)
+
+
+def _place_points(out: np.ndarray, cell, src: np.ndarray) -> None:
+    flat = out.reshape(-1)
+    flat[cell.user_positions] = src[cell.chunk_coords]
+
+
+def _take_points(dst_chunk: np.ndarray, cell, flat_source: np.ndarray) -> None:
+    dst_chunk[cell.chunk_coords] = flat_source[cell.user_positions]

@@ -1,0 +1,200 @@
+"""Open-mode logic for formats whose metadata lives under one key of a kvstore.
+
+`open`, `create`, `delete_existing`, `assume_metadata` and `assume_cached_metadata` behave as
+in TensorStore: metadata is read (and validated against the spec), created with a write that
+succeeds only if the key is absent, or assumed from the spec without any I/O.  A format
+subclass supplies the metadata hooks; nothing here knows a format.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+from .. import future as futures
+from ..context import Context, ContextSpecBuilder
+from ..errors import StatusError, already_exists, invalid_argument, not_found
+from ..future import Future
+from ..json_util import dumps
+from ..kvstore.driver import ReadOptions, WriteOptions, open_kvstore_driver
+from ..kvstore.generation import NO_VALUE, UNKNOWN
+from ..kvstore.key_range import KeyRange
+from .base import DriverSpec
+
+__all__ = ["KvsBackedDriverSpec", "OpenedDriver", "describe_key"]
+
+
+def describe_key(kv: Any, key: bytes) -> str:
+    """How TensorStore names a key in messages (`".zarray"`, `local file "/a/.zarray"`)."""
+    describe = getattr(kv, "describe_key", None)
+    if describe is not None:
+        return describe(key)
+    return dumps(key.decode("utf-8", "replace"))
+
+
+class OpenedDriver(abc.ABC):
+    """An open array of some driver: what a `TensorStore` delegates to."""
+
+    spec: DriverSpec
+
+    @property
+    @abc.abstractmethod
+    def domain(self): ...
+
+    @property
+    @abc.abstractmethod
+    def dtype(self): ...
+
+    @abc.abstractmethod
+    def read(self, transform) -> Future: ...
+
+    @abc.abstractmethod
+    def write(self, transform, array) -> Future: ...
+
+    @abc.abstractmethod
+    def spec_json(self, builder: ContextSpecBuilder | None, minimal: bool) -> dict:
+        """The driver's spec JSON without "transform" (context via `builder`)."""
+
+
+class KvsBackedDriverSpec(DriverSpec):
+    """A driver whose array metadata is one kvstore key (zarr `.zarray`, n5 `attributes.json`)."""
+
+    default_metadata_key: str = ""
+
+    # -- hooks for formats ---------------------------------------------------------------------
+
+    @property
+    def metadata_key_or_default(self) -> str:
+        return self.default_metadata_key
+
+    @abc.abstractmethod
+    def parse_stored_metadata(self, data: bytes) -> Any: ...
+
+    @abc.abstractmethod
+    def encode_metadata(self, metadata: Any) -> bytes: ...
+
+    @abc.abstractmethod
+    def create_metadata(self) -> Any:
+        """Metadata for a new array from the spec's constraints (INVALID_ARGUMENT if unsatisfiable)."""
+
+    @abc.abstractmethod
+    def validate_metadata(self, metadata: Any) -> None: ...
+
+    @abc.abstractmethod
+    def metadata_domain(self, metadata: Any): ...
+
+    @abc.abstractmethod
+    def make_driver(self, metadata: Any, kvstore_driver: Any, path: str, context: Context) -> OpenedDriver: ...
+
+    def normalize_kvstore(self, kvstore: Any) -> Any:
+        # Array kvstore paths name a directory.
+        if kvstore.path and not kvstore.path.endswith("/"):
+            kvstore = kvstore / ""
+            if not kvstore.path.endswith("/"):
+                kvstore.path = kvstore.path + "/"
+        return kvstore
+
+    # -- open ----------------------------------------------------------------------------------
+
+    def check_open_mode(self) -> dict[str, bool]:
+        mode = {k: bool(v) for k, v in self.open_mode.items()}
+        if not mode.get("open") and not mode.get("create"):
+            mode["open"] = True
+        if mode.get("delete_existing") and not mode.get("create"):
+            raise invalid_argument("Cannot specify an open mode of `delete_existing` without `create`")
+        if mode.get("delete_existing") and mode.get("open") and self.open_mode.get("open"):
+            raise invalid_argument("Cannot specify an open mode of `delete_existing` with `open`")
+        for name in ("assume_metadata", "assume_cached_metadata"):
+            if mode.get(name) and (not mode.get("open") or mode.get("delete_existing")):
+                raise invalid_argument(f"Cannot specify an open mode of `{name}` without `open`")
+        return mode
+
+    def open(self, context: Context) -> Future:
+        """Future[OpenedDriver] for this spec bound to `context`."""
+        if self.kvstore is None:
+            return futures.failed(invalid_argument('"kvstore" must be specified'))
+        try:
+            mode = self.check_open_mode()
+            kv, path = open_kvstore_driver(self.kvstore, context)
+        except (ValueError, TypeError) as exc:
+            return futures.failed(exc)
+        key = (path + self.metadata_key_or_default).encode()
+
+        def make(metadata: Any) -> OpenedDriver:
+            self.validate_metadata(metadata)
+            return self.make_driver(metadata, kv, path, context)
+
+        def create_new() -> Any:
+            try:
+                return self.create_metadata()
+            except (ValueError, TypeError) as exc:
+                raise _prefixed(exc, f'Error writing {describe_key(kv, key)}: Cannot create using specified "metadata" and schema') from None
+
+        if mode.get("assume_metadata") or mode.get("assume_cached_metadata"):
+            return futures.submit(_inline, lambda: make(create_new()))
+
+        def read_existing(allow_create: bool) -> Future:
+            def got(result) -> Any:
+                if result.state == "value":
+                    try:
+                        metadata = self.parse_stored_metadata(result.value)
+                    except (ValueError, TypeError) as exc:
+                        raise _prefixed(exc, f"Error reading {describe_key(kv, key)}") from None
+                    return make(metadata)
+                if allow_create:
+                    return write_new(True)
+                raise not_found(f"Metadata at {describe_key(kv, key)} does not exist")
+
+            return futures.chain(kv.read(key, ReadOptions()), got)
+
+        def write_new(allow_open: bool) -> Future:
+            metadata = create_new()
+            data = self.encode_metadata(metadata)
+
+            def written(stamp) -> Any:
+                if stamp.generation == UNKNOWN:
+                    if allow_open:
+                        return read_existing(False)
+                    raise already_exists(f"Error writing {describe_key(kv, key)}")
+                return make(metadata)
+
+            return futures.chain(kv.write(key, data, WriteOptions(if_equal=NO_VALUE)), written)
+
+        if mode.get("delete_existing"):
+            def after_delete(_: Any) -> Any:
+                metadata = create_new()
+                return futures.chain(
+                    kv.write(key, self.encode_metadata(metadata), WriteOptions()), lambda _: make(metadata)
+                )
+
+            prefix = path.encode()
+            deleted = kv.delete_range(KeyRange(prefix, _successor(prefix)) if prefix else KeyRange())
+            return futures.chain(deleted, after_delete)
+        if mode.get("open"):
+            return read_existing(bool(mode.get("create")))
+        try:
+            return write_new(False)
+        except (ValueError, TypeError) as exc:
+            return futures.failed(exc)
+
+
+class _InlineExecutor:
+    """Runs a submitted callable at once (for open paths with no I/O)."""
+
+    def submit(self, fn, *args):
+        fn(*args)
+
+
+_inline = _InlineExecutor()
+
+
+def _successor(prefix: bytes) -> bytes:
+    from ..kvstore.key_range import prefix_successor
+
+    return prefix_successor(prefix)
+
+
+def _prefixed(exc: BaseException, prefix: str) -> BaseException:
+    if isinstance(exc, StatusError):
+        return exc.with_prefix(prefix)
+    return invalid_argument(f"{prefix}: {exc}")

@@ -1,0 +1,218 @@
+"""Partitioning an index transform over a regular chunk grid.
+
+The engine reads and writes through an `IndexTransform` whose input domain is the user's view
+and whose outputs are array coordinates.  Two plans exist:
+
+* strided: every output dimension is a constant or `offset + stride * in[j]` with each input
+  dimension feeding at most one output.  Each dimension splits independently into runs that lie
+  in one chunk (`grid.partition_dim`); a chunk's copy is one strided n-d copy.
+* points: anything else (index arrays, diagonals).  Every output coordinate is computed as an
+  array over the input domain, points are grouped by chunk (`grid.group_points`), and each
+  chunk is a gather/scatter.  No Python loop runs per element.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import itertools
+from typing import Iterator, Sequence
+
+import numpy as np
+
+from ..errors import out_of_range
+from ..index import OutputIndexMethod
+
+try:  # the Cython kernels; the pure-Python versions below are the reference they are tested against
+    from .._ext import grid as _grid
+except ImportError:  # pragma: no cover - only before the extension is built
+    _grid = None
+
+__all__ = ["StridedCell", "PointCell", "MapInfo", "analyze", "strided_cells", "point_cells"]
+
+
+@dataclasses.dataclass(frozen=True)
+class MapInfo:
+    """One output dimension of a transform, reduced to what partitioning needs."""
+
+    kind: str  # "constant" | "single" | "array"
+    offset: int
+    stride: int
+    input_dimension: int  # for "single"
+    index_array: np.ndarray | None  # for "array": int64, broadcastable to the input shape
+
+
+@dataclasses.dataclass
+class StridedCell:
+    cell: tuple[int, ...]  # chunk grid indices
+    chunk_index: tuple  # per array dim: int (constant) or slice, into the chunk's component
+    user_index: tuple  # per input dim: slice into the user array
+    covers: bool  # the write covers the whole chunk (clipped to the array bounds)
+
+
+@dataclasses.dataclass
+class PointCell:
+    cell: tuple[int, ...]
+    chunk_coords: tuple[np.ndarray, ...]  # per array dim, in-chunk coordinate of each point
+    user_positions: np.ndarray  # flat positions in the user array (C order)
+
+
+def analyze(transform) -> tuple[list[MapInfo], list[int], list[int]]:
+    """(maps, input_origin, input_shape) of a transform with a bounded input domain."""
+    maps = []
+    for m in transform.output:
+        method = m.method
+        if method == OutputIndexMethod.constant:
+            maps.append(MapInfo("constant", int(m.offset), 0, -1, None))
+        elif method == OutputIndexMethod.single_input_dimension:
+            if int(m.stride) == 0:
+                maps.append(MapInfo("constant", int(m.offset), 0, -1, None))
+            else:
+                maps.append(MapInfo("single", int(m.offset), int(m.stride), int(m.input_dimension), None))
+        else:
+            maps.append(MapInfo("array", int(m.offset), int(m.stride), -1, np.asarray(m.index_array, dtype=np.int64)))
+    return maps, [int(x) for x in transform.input_origin], [int(x) for x in transform.input_shape]
+
+
+def is_strided(maps: Sequence[MapInfo]) -> bool:
+    used = [m.input_dimension for m in maps if m.kind == "single"]
+    return all(m.kind != "array" for m in maps) and len(used) == len(set(used))
+
+
+def _runs_py(start: int, step: int, count: int, size: int) -> list[tuple[int, int, int, int]]:
+    """Maximal runs of positions start + p*step (p < count) inside one cell of size `size`."""
+    runs = []
+    p = 0
+    while p < count:
+        idx = start + p * step
+        k = idx // size
+        off = idx - k * size
+        if step > 0:
+            n = min(count - p, (size - 1 - off) // step + 1)
+        else:
+            n = min(count - p, off // (-step) + 1)
+        runs.append((k, p, n, off))
+        p += n
+    return runs
+
+
+def _runs(start: int, step: int, count: int, size: int) -> list[tuple[int, int, int, int]]:
+    if _grid is None or count == 0:
+        return _runs_py(start, step, count, size)
+    k, p, n, off = _grid.partition_dim(start, step, count, size, 0)
+    return list(zip(k.tolist(), p.tolist(), n.tolist(), off.tolist()))
+
+
+def strided_cells(
+    maps: Sequence[MapInfo],
+    input_origin: Sequence[int],
+    input_shape: Sequence[int],
+    chunk_shape: Sequence[int],
+    array_shape: Sequence[int],
+) -> Iterator[StridedCell]:
+    """The chunks a strided transform touches, in C order of their grid indices."""
+    rank_in = len(input_shape)
+    if any(s == 0 for s in input_shape):
+        return
+    per_dim = []
+    for d, m in enumerate(maps):
+        if m.kind == "constant":
+            per_dim.append(_runs(m.offset, 1, 1, chunk_shape[d]))
+        else:
+            j = m.input_dimension
+            start = m.offset + m.stride * input_origin[j]
+            per_dim.append(_runs(start, m.stride, input_shape[j], chunk_shape[d]))
+    for combo in itertools.product(*per_dim):
+        cell = tuple(r[0] for r in combo)
+        chunk_index: list = []
+        user_index = [slice(0, input_shape[j]) for j in range(rank_in)]
+        covers = True
+        for d, (m, (k, p, n, off)) in enumerate(zip(maps, combo)):
+            valid = min(chunk_shape[d], array_shape[d] - k * chunk_shape[d])
+            if m.kind == "constant":
+                chunk_index.append(off)
+                covers = covers and valid == 1
+                continue
+            step = m.stride
+            stop = off + step * n
+            chunk_index.append(slice(off, stop if stop >= 0 else None, step))
+            user_index[m.input_dimension] = slice(p, p + n)
+            lo = off if step > 0 else off + step * (n - 1)
+            covers = covers and abs(step) == 1 and lo == 0 and n == valid
+        yield StridedCell(cell, tuple(chunk_index), tuple(user_index), covers)
+
+
+def strided_axes(maps: Sequence[MapInfo], rank_in: int) -> tuple[list[int], list[int]]:
+    """How a chunk view (array dims with slices, constants dropped) lines up with input dims.
+
+    Returns (perm, missing): transposing the view by `perm` orders its axes by input
+    dimension; `missing` lists input dimensions no output depends on (broadcast).
+    """
+    singles = [(m.input_dimension, i) for i, m in enumerate(m for m in maps if m.kind != "constant")]
+    perm = [i for _, i in sorted(singles)]
+    used = {j for j, _ in singles}
+    return perm, [j for j in range(rank_in) if j not in used]
+
+
+def output_coordinates(
+    maps: Sequence[MapInfo], input_origin: Sequence[int], input_shape: Sequence[int]
+) -> list[np.ndarray]:
+    """Each output coordinate as an int64 array broadcast to the input shape."""
+    rank_in = len(input_shape)
+    shape = tuple(input_shape)
+    out = []
+    for m in maps:
+        if m.kind == "constant":
+            a = np.full(shape, m.offset, dtype=np.int64)
+        elif m.kind == "single":
+            j = m.input_dimension
+            idx = np.arange(input_origin[j], input_origin[j] + input_shape[j], dtype=np.int64)
+            idx = m.offset + m.stride * idx
+            view = [1] * rank_in
+            view[j] = input_shape[j]
+            a = np.broadcast_to(idx.reshape(view), shape)
+        else:
+            a = np.broadcast_to(m.offset + m.stride * m.index_array, shape)
+        out.append(a)
+    return out
+
+
+def point_cells(
+    maps: Sequence[MapInfo],
+    input_origin: Sequence[int],
+    input_shape: Sequence[int],
+    chunk_shape: Sequence[int],
+    array_shape: Sequence[int],
+) -> list[PointCell]:
+    """Groups every point of the input domain by the chunk holding its output position."""
+    n_points = int(np.prod(input_shape, dtype=np.int64))
+    if n_points == 0:
+        return []
+    coords = [np.ascontiguousarray(c).reshape(-1) for c in output_coordinates(maps, input_origin, input_shape)]
+    for d, c in enumerate(coords):
+        if c.size and (c.min() < 0 or c.max() >= array_shape[d]):
+            bad = int(c[(c < 0) | (c >= array_shape[d])][0])
+            raise out_of_range(f"Index {bad} is outside valid range [0, {array_shape[d]}) for output dimension {d}")
+    chunk_shape_arr = np.asarray(chunk_shape, dtype=np.int64)
+    if not coords:
+        return [PointCell((), (), np.arange(n_points, dtype=np.int64))]
+    cell_coords = np.stack([c // s for c, s in zip(coords, chunk_shape)], axis=1)
+    in_chunk = [c % s for c, s in zip(coords, chunk_shape)]
+    if _grid is not None:
+        unique, order, starts = _grid.group_points(np.ascontiguousarray(cell_coords))
+    else:
+        unique, inverse = np.unique(cell_coords, axis=0, return_inverse=True)
+        order = np.argsort(inverse.reshape(-1), kind="stable")
+        counts = np.bincount(inverse.reshape(-1), minlength=len(unique))
+        starts = np.concatenate([[0], np.cumsum(counts)])
+    del chunk_shape_arr
+    cells = []
+    for i in range(len(unique)):
+        sel = order[starts[i] : starts[i + 1]]
+        cells.append(
+            PointCell(
+                tuple(int(x) for x in unique[i]),
+                tuple(c[sel] for c in in_chunk),
+                sel.astype(np.int64, copy=False),
+            )
+        )
+    return cells

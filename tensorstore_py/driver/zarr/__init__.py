@@ -1,0 +1,5 @@
+"""The zarr v2 driver."""
+
+from .spec import ZarrSpec
+
+__all__ = ["ZarrSpec"]

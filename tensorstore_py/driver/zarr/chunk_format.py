@@ -1,0 +1,111 @@
+"""How zarr v2 stores one chunk: key, byte layout, compression, fill."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ...errors import data_loss
+from ..chunked import ChunkFormat
+from .metadata import ZarrMetadata
+
+__all__ = ["ZarrChunkFormat"]
+
+
+class ZarrChunkFormat(ChunkFormat):
+    def __init__(self, metadata: ZarrMetadata, field_index: int, key_prefix: str, separator: str):
+        self.metadata = metadata
+        self.field_index = field_index
+        self.field = metadata.dtype.fields[field_index]
+        self.key_prefix = key_prefix
+        self.separator = separator
+        self.grid_rank = metadata.rank
+        self.chunk_shape = tuple(metadata.chunks) + self.field.field_shape
+        self.shape = tuple(metadata.shape) + self.field.field_shape
+        self.numpy_dtype = self.field.dtype.numpy_dtype if self.field.dtype.name not in ("char", "byte") else (
+            np.dtype("S1") if self.field.dtype.name == "char" else np.dtype("V1")
+        )
+        self.stored_dtype = metadata.dtype.numpy_dtype
+        self.component_covers_chunk = not metadata.dtype.has_fields or len(metadata.dtype.fields) == 1
+        self._grid_chunks = tuple(metadata.chunks)
+        self._nbytes = int(np.prod(self._grid_chunks, dtype=np.int64)) * self.stored_dtype.itemsize
+        self._fill_chunk: np.ndarray | None = None
+
+    def chunk_key(self, cell: tuple[int, ...]) -> bytes:
+        grid = cell[: self.grid_rank]
+        name = self.separator.join(str(i) for i in grid) if grid else "0"
+        return (self.key_prefix + name).encode()
+
+    def _empty(self) -> np.ndarray:
+        return np.empty(self._grid_chunks, dtype=self.stored_dtype, order=self.metadata.order)
+
+    def decode_chunk(self, data: bytes) -> np.ndarray:
+        compressor = self.metadata.compressor
+        if compressor is not None:
+            # Decompress straight into the chunk buffer; the codec checks the decoded size.
+            out = self._empty()
+            compressor.decode(data, out=_byte_view(out), expected_size=self._nbytes)
+            return out
+        raw = data
+        if len(raw) != self._nbytes:
+            raise data_loss(f"Expected chunk of {self._nbytes} bytes, but received {len(raw)} bytes")
+        flat = np.frombuffer(raw, dtype=self.stored_dtype)
+        return flat.reshape(self._grid_chunks, order=self.metadata.order)
+
+    def new_chunk(self) -> np.ndarray:
+        if self._fill_chunk is None:
+            chunk = self._empty()
+            dtype = self.metadata.dtype
+            for f, v in zip(dtype.fields, self.metadata.fill_values):
+                target = chunk[f.name] if dtype.has_fields else _field_view(chunk, f)
+                target[...] = 0 if v is None else v
+            self._fill_chunk = chunk
+        return self._fill_chunk.copy(order="K")
+
+    def encode_chunk(self, chunk: np.ndarray) -> bytes | None:
+        if self._equals_fill(chunk):
+            return None
+        order = self.metadata.order
+        flat = chunk.ravel(order=order)
+        data = flat.view(np.uint8) if flat.flags.c_contiguous else np.ascontiguousarray(flat).view(np.uint8)
+        compressor = self.metadata.compressor
+        if compressor is None:
+            return data.tobytes()
+        return compressor.encode(data, self.stored_dtype.itemsize)
+
+    def _equals_fill(self, chunk: np.ndarray) -> bool:
+        fill = self.new_chunk() if self._fill_chunk is None else self._fill_chunk
+        dtype = self.metadata.dtype
+        if not dtype.has_fields:
+            return _same_values(chunk, fill)
+        return all(_same_values(chunk[f.name], fill[f.name]) for f in dtype.fields)
+
+    def component(self, chunk: np.ndarray) -> np.ndarray:
+        if self.metadata.dtype.has_fields:
+            return chunk[self.field.name]
+        return _field_view(chunk, self.field)
+
+    def fill_value(self) -> np.ndarray:
+        v = self.metadata.fill_values[self.field_index]
+        if v is None:
+            return np.zeros((), dtype=self.numpy_dtype)
+        return np.asarray(v).astype(self.numpy_dtype, copy=False)
+
+
+def _field_view(chunk: np.ndarray, field) -> np.ndarray:
+    """zarr "|S<n>"/"|V<n>" elements are exposed as n one-byte elements along a last dim."""
+    if field.dtype.name in ("char", "byte") and field.field_shape:
+        one = np.dtype("S1") if field.dtype.name == "char" else np.dtype("V1")
+        return chunk.view(one).reshape(chunk.shape + field.field_shape)
+    return chunk
+
+
+def _byte_view(arr: np.ndarray) -> memoryview:
+    return memoryview(arr.reshape(-1, order="A").view(np.uint8))
+
+
+def _same_values(a: np.ndarray, b: np.ndarray) -> bool:
+    if a.dtype.kind in "fc":
+        return bool(np.array_equal(a, b, equal_nan=True))
+    if a.dtype.kind == "V" and a.dtype.fields is None:
+        return a.tobytes() == b.tobytes()
+    return bool(np.array_equal(a, b))

@@ -1,0 +1,246 @@
+"""The `zarr` driver spec: its JSON members and metadata negotiation with the schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ... import dtypes
+from ...errors import invalid_argument
+from ...index import IndexDomain
+from ...json_util import ObjectReader, expect_string
+from ...schema import ChunkLayout
+from ...schema.chunk_shape import choose_read_write_chunk_grid
+from ... import codecs
+from ..base import register_driver
+from ..kvs_backed import KvsBackedDriverSpec
+from .dtype import ZarrDType, parse_dtype
+from .metadata import (
+    ZarrMetadata,
+    ZarrMetadataConstraints,
+    check_constraints,
+    parse_fill_value,
+    parse_metadata_constraints,
+)
+
+__all__ = ["ZarrSpec", "zarr_dtype_for"]
+
+_DEFAULT_COMPRESSOR_JSON = {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": -1, "blocksize": 0}
+
+# TensorStore dtype name -> zarr spelling (little endian unless one byte).
+_ZARR_CODE = {
+    "bool": "|b1", "int8": "|i1", "uint8": "|u1", "int16": "<i2", "uint16": "<u2", "int32": "<i4",
+    "uint32": "<u4", "int64": "<i8", "uint64": "<u8", "float16": "<f2", "float32": "<f4",
+    "float64": "<f8", "complex64": "<c8", "complex128": "<c16", "bfloat16": "bfloat16",
+}  # fmt: skip
+
+
+def zarr_dtype_for(dtype: dtypes.dtype) -> ZarrDType:
+    code = _ZARR_CODE.get(dtype.name)
+    if code is None:
+        raise invalid_argument(f"Data type not supported: {dtype.name}")
+    return parse_dtype(code)
+
+
+@register_driver
+class ZarrSpec(KvsBackedDriverSpec):
+    id = "zarr"
+    aliases = ("zarr2",)
+    url_scheme = "zarr2"
+    default_metadata_key = ".zarray"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.metadata = ZarrMetadataConstraints()
+        self.metadata_key: str | None = None
+        self.field: str | None = None
+
+    # -- JSON --------------------------------------------------------------------------------
+
+    def parse_driver_members(self, r: ObjectReader) -> None:
+        self.metadata = r.get("metadata", parse_metadata_constraints, ZarrMetadataConstraints())
+        self.metadata_key = r.get("metadata_key", expect_string, None)
+        self.field = r.get("field", expect_string, None)
+        key_encoding = r.get("key_encoding", _parse_key_encoding, None)
+        if key_encoding is not None and self.metadata.dimension_separator is None:
+            self.metadata.dimension_separator = key_encoding
+        if self.metadata.dtype is not None:
+            fi = self.metadata.dtype.field_index(self.field)
+            f = self.metadata.dtype.fields[fi]
+            self._merge_dtype(f.dtype)
+        if self.metadata.shape is not None and self.metadata.dtype is not None:
+            self._merge_rank(len(self.metadata.shape) + len(self.metadata.dtype.fields[self.metadata.dtype.field_index(self.field)].field_shape))
+
+    def _merge_dtype(self, dt: dtypes.dtype) -> None:
+        if self.schema.dtype is not None and self.schema.dtype != dt:
+            raise invalid_argument(f"Mismatch between data type in schema ({self.schema.dtype.name}) and metadata ({dt.name})")
+
+    def _merge_rank(self, rank: int) -> None:
+        if self.schema.rank is not None and self.schema.rank != rank:
+            raise invalid_argument(f"Rank specified by schema ({self.schema.rank}) does not match rank specified by metadata ({rank})")
+
+    def driver_members_json(self) -> dict:
+        out: dict[str, Any] = {}
+        metadata = self.metadata.to_json()
+        if metadata:
+            out["metadata"] = metadata
+        if self.metadata_key is not None:
+            out["metadata_key"] = self.metadata_key
+        if self.field is not None:
+            out["field"] = self.field
+        return out
+
+    @property
+    def metadata_key_or_default(self) -> str:
+        return self.metadata_key if self.metadata_key is not None else self.default_metadata_key
+
+    # -- metadata negotiation ------------------------------------------------------------------
+
+    def parse_stored_metadata(self, data: bytes) -> ZarrMetadata:
+        from .metadata import parse_metadata
+        import json
+
+        try:
+            j = json.loads(data)
+        except ValueError as exc:
+            raise invalid_argument(f"Invalid JSON: {exc}") from None
+        return parse_metadata(j)
+
+    def encode_metadata(self, metadata: ZarrMetadata) -> bytes:
+        return metadata.encode()
+
+    def create_metadata(self) -> ZarrMetadata:
+        c, schema = self.metadata, self.schema
+        dtype = c.dtype
+        if dtype is None:
+            if schema.dtype is None:
+                raise invalid_argument('"dtype" must be specified')
+            dtype = zarr_dtype_for(schema.dtype)
+        field_index = dtype.field_index(self.field)
+        field = dtype.fields[field_index]
+        n_field = len(field.field_shape)
+        shape = c.shape
+        domain = schema.domain
+        if shape is None:
+            if domain is None:
+                raise invalid_argument("domain must be specified")
+            origin = list(domain.origin)
+            if any(o != 0 for o in origin[: len(origin) - n_field]):
+                raise invalid_argument(f"Domain origin must be zero, but received: {domain}")
+            shape = list(domain.shape)[: domain.rank - n_field]
+        rank = len(shape)
+        layout = schema.chunk_layout
+        order = c.order
+        inner_order = None if layout is None else layout.inner_order
+        if inner_order is not None:
+            inner = list(inner_order)[:rank]
+            if inner == list(range(rank)):
+                layout_order = "C"
+            elif inner == list(range(rank))[::-1]:
+                layout_order = "F"
+            else:
+                raise invalid_argument(f'Invalid "inner_order" constraint: {{{", ".join(map(str, inner_order))}}}')
+            if order is None:
+                order = layout_order
+        order = order or "C"
+        chunks = c.chunks
+        if chunks is None:
+            grid_layout = ChunkLayout(rank=rank) if layout is None else layout
+            if grid_layout.rank is None:
+                grid_layout = _with_rank(grid_layout, rank)
+            _, write = choose_read_write_chunk_grid(grid_layout, [0] * rank, list(shape))
+            chunks = list(write)[:rank]
+        if schema.dimension_units is not None and any(u is not None for u in schema.dimension_units):
+            raise invalid_argument("Dimension units not supported by zarr driver")
+        if c.has_compressor:
+            compressor = c.compressor
+        else:
+            compressor = _compressor_from_codec(schema.codec)
+        if c.has_fill_value:
+            fill_values = parse_fill_value(dtype, c.fill_value_json)
+        elif schema.fill_value is not None:
+            fill_values = [None] * len(dtype.fields)
+            fill_values[field_index] = np.asarray(schema.fill_value).astype(field.dtype.numpy_dtype)
+        else:
+            fill_values = [None] * len(dtype.fields)
+        return ZarrMetadata(
+            shape=list(shape),
+            chunks=list(chunks),
+            dtype=dtype,
+            compressor=compressor,
+            order=order,
+            fill_values=fill_values,
+            dimension_separator=c.dimension_separator or ".",
+        )
+
+    def validate_metadata(self, metadata: ZarrMetadata) -> None:
+        """Errors when stored metadata contradicts the spec's constraints."""
+        from ...errors import failed_precondition
+
+        check_constraints(metadata, self.metadata)
+        field_index = metadata.dtype.field_index(self.field)
+        field = metadata.dtype.fields[field_index]
+        if self.schema.dtype is not None and self.schema.dtype != field.dtype:
+            raise failed_precondition(
+                f"dtype from metadata ({field.dtype.name}) does not match dtype in schema ({self.schema.dtype.name})"
+            )
+        if self.schema.rank is not None and self.schema.rank != metadata.rank + len(field.field_shape):
+            raise failed_precondition(
+                f"Rank specified by schema ({self.schema.rank}) does not match rank of metadata ({metadata.rank + len(field.field_shape)})"
+            )
+
+    def metadata_domain(self, metadata: ZarrMetadata) -> IndexDomain:
+        field = metadata.dtype.fields[metadata.dtype.field_index(self.field)]
+        shape = list(metadata.shape) + list(field.field_shape)
+        n = len(metadata.shape)
+        return IndexDomain(
+            inclusive_min=[0] * len(shape),
+            exclusive_max=shape,
+            implicit_lower_bounds=[False] * len(shape),
+            implicit_upper_bounds=[True] * n + [False] * len(field.field_shape),
+        )
+
+    def make_driver(self, metadata: ZarrMetadata, kvstore_driver, path: str, context):
+        from .driver import ZarrDriver
+
+        return ZarrDriver(self, metadata, kvstore_driver, path, context)
+
+    def effective_domain(self):
+        if self.metadata.shape is not None:
+            n = len(self.metadata.shape)
+            return IndexDomain(
+                inclusive_min=[0] * n, exclusive_max=list(self.metadata.shape), implicit_upper_bounds=[True] * n
+            )
+        return self.schema.domain
+
+    def spec_domain_transform_bounds(self, domain: IndexDomain) -> IndexDomain:
+        """zarr dimensions are resizable: a domain constraint gives implicit upper bounds."""
+        return IndexDomain(
+            inclusive_min=list(domain.origin),
+            exclusive_max=list(domain.exclusive_max),
+            implicit_lower_bounds=[False] * domain.rank,
+            implicit_upper_bounds=[True] * domain.rank,
+            labels=list(domain.labels),
+        )
+
+
+def _with_rank(layout: ChunkLayout, rank: int) -> ChunkLayout:
+    merged = ChunkLayout(rank=rank)
+    merged.update(layout)
+    return merged
+
+
+def _parse_key_encoding(j: Any) -> str:
+    s = expect_string(j)
+    if s not in (".", "/"):
+        raise invalid_argument(f"Expected one of [\".\",\"/\"], but received: {j!r}")
+    return s
+
+
+def _compressor_from_codec(codec) -> Any:
+    if codec is not None:
+        j = codec.to_json()
+        if "compressor" in j:
+            return codecs.zarr_compressor_from_json(j["compressor"])
+    return codecs.zarr_compressor_from_json(dict(_DEFAULT_COMPRESSOR_JSON))

@@ -1,0 +1,106 @@
+"""`ts.open`: applies the open options to a spec, opens its driver, returns a Future."""
+
+from __future__ import annotations
+
+from typing import Any, Iterable
+
+from . import future as futures
+from .context import Context, get_provider
+from .errors import StatusError, invalid_argument
+from .future import Future
+from .index import IndexDomain, IndexTransform
+from .json_util import dumps
+from .spec import OpenMode, Spec, apply_options
+from .tensorstore import TensorStore
+
+__all__ = ["open"]
+
+
+def open(  # noqa: A001 - TensorStore's name
+    spec: Any,
+    *,
+    read: bool | None = None,
+    write: bool | None = None,
+    open_mode: OpenMode | None = None,
+    open: bool | None = None,  # noqa: A002
+    create: bool | None = None,
+    delete_existing: bool | None = None,
+    assume_metadata: bool | None = None,
+    assume_cached_metadata: bool | None = None,
+    context: Context | None = None,
+    transaction: Any = None,
+    batch: Any = None,
+    kvstore: Any = None,
+    recheck_cached_metadata: Any = None,
+    recheck_cached_data: Any = None,
+    recheck_cached: Any = None,
+    rank: int | None = None,
+    dtype: Any = None,
+    domain: IndexDomain | None = None,
+    shape: Iterable[int] | None = None,
+    chunk_layout: Any = None,
+    codec: Any = None,
+    fill_value: Any = None,
+    dimension_units: Any = None,
+    schema: Any = None,
+) -> Future:
+    """Opens or creates a `TensorStore` from a `Spec`, spec JSON or URL.
+
+    Returns a Future at once; the open (metadata read, create or validation) runs in the
+    background.  Options override or constrain what the spec says, as in `Spec.update`.
+    """
+    options = {k: v for k, v in locals().items() if k not in ("spec", "read", "write", "context", "transaction", "batch")}
+    try:
+        parsed = Spec(spec) if not isinstance(spec, Spec) else spec.copy()
+        driver_spec = parsed._driver_spec
+        apply_options(driver_spec, options)
+    except (ValueError, TypeError) as exc:
+        return futures.failed(exc)
+    if read is None and write is None:
+        read = write = True
+    read, write = bool(read), bool(write)
+    ctx = context if context is not None else Context()
+    if driver_spec.context_spec is not None:
+        ctx = Context(Context.Spec(driver_spec.context_spec), ctx)
+    opened = driver_spec.open(ctx)
+
+    def make(driver: Any) -> TensorStore:
+        transform = driver_spec.transform
+        if transform is None:
+            transform = IndexTransform(domain=driver.domain)
+        elif transform.output_rank != driver.domain.rank:
+            raise invalid_argument(
+                f"Transform with output rank {transform.output_rank} is incompatible with domain of rank {driver.domain.rank}"
+            )
+        return TensorStore(driver, transform, read, write, transaction)
+
+    def annotate(exc: BaseException) -> BaseException:
+        if not isinstance(exc, (ValueError, TypeError)):
+            return exc
+        suffix = f"[tensorstore_spec={_quote(_error_spec_json(driver_spec))}]"
+        prefix = f"Error opening {dumps(driver_spec.id)} driver"
+        if isinstance(exc, StatusError):
+            return exc.with_prefix(prefix).with_suffix(suffix)
+        return invalid_argument(f"{prefix}: {exc} {suffix}")
+
+    return futures.map_error(futures.chain(opened, make), annotate)
+
+
+def _quote(j: dict) -> str:
+    return "'" + dumps(j).replace('"', '\\"') + "'"
+
+
+def _error_spec_json(driver_spec) -> dict:
+    """The spec TensorStore attaches to open errors: default context resources listed."""
+    j = driver_spec.to_json()
+    context_json = dict(j.get("context", {}))
+    names = list(driver_spec.context_resources)
+    kvstore = driver_spec.kvstore
+    if kvstore is not None:
+        parsed = getattr(kvstore, "_parsed", None)
+        members = getattr(getattr(parsed, "driver_spec", None), "resource_members", {})
+        names.extend(p for p in members.values() if not get_provider(p).config_only)
+    for name in names:
+        context_json.setdefault(name, {})
+    j["context"] = {k: context_json[k] for k in sorted(context_json)}
+    return {k: j[k] for k in sorted(j)}

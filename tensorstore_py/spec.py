@@ -1,0 +1,288 @@
+"""`ts.Spec`: a TensorStore spec (JSON or URL) parsed for its driver, and `ts.OpenMode`."""
+
+from __future__ import annotations
+
+import copy as _copy
+from typing import Any
+
+from . import dtypes
+from .driver import base as driver_base
+from .errors import invalid_argument
+from .index import IndexDomain, IndexTransform, Indexable
+from .json_util import MISSING, dumps, expect_object, expect_string, pretty_repr
+from .schema import ChunkLayout, CodecSpec, Schema
+
+__all__ = ["Spec", "OpenMode"]
+
+
+class OpenMode:
+    """Which of open / create / delete_existing / assume_metadata ts.open may do."""
+
+    _FLAGS = driver_base.OPEN_MODE_MEMBERS
+
+    def __init__(
+        self,
+        *,
+        open: bool = False,
+        create: bool = False,
+        delete_existing: bool = False,
+        assume_metadata: bool = False,
+        assume_cached_metadata: bool = False,
+    ):
+        self.open = open
+        self.create = create
+        self.delete_existing = delete_existing
+        self.assume_metadata = assume_metadata
+        self.assume_cached_metadata = assume_cached_metadata
+
+    def __repr__(self) -> str:
+        set_flags = [f"{f}=True" for f in self._FLAGS if getattr(self, f)]
+        return f"OpenMode({', '.join(set_flags)})"
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, OpenMode):
+            return NotImplemented
+        return all(getattr(self, f) == getattr(other, f) for f in self._FLAGS)
+
+    def __hash__(self) -> int:
+        return hash(tuple(getattr(self, f) for f in self._FLAGS))
+
+
+def _parse_url(url: str) -> dict:
+    """A TensorStore URL pipeline ("file:///a|zarr2:") as spec JSON."""
+    from .kvstore.driver import parse_kvstore_url
+
+    parts = url.split("|")
+    last = parts[-1]
+    scheme = last.split(":", 1)[0]
+    driver_cls = driver_base.driver_for_url_scheme(scheme)
+    if driver_cls is None:
+        # No TensorStore driver named: the URL is just a kvstore (opened by auto-detection).
+        return {"driver": "auto", "kvstore": parse_kvstore_url(url)}
+    if len(parts) < 2:
+        raise invalid_argument(f"{dumps(last)} driver requires a key-value store")
+    rest = last[len(scheme) + 1 :]
+    if rest:
+        raise invalid_argument(f"Invalid {dumps(scheme)} URL component: {dumps(last)}")
+    return {"driver": driver_cls.id, "kvstore": parse_kvstore_url("|".join(parts[:-1]))}
+
+
+def parse_spec_json(j: Any) -> driver_base.DriverSpec:
+    if isinstance(j, str):
+        j = _parse_url(j)
+    expect_object(j)
+    if "driver" not in j:
+        raise invalid_argument('Error parsing object member "driver": Expected member to be present')
+    name = expect_string(j["driver"])
+    cls = driver_base.driver_for_id(name)
+    return cls.from_json(j)
+
+
+class Spec(Indexable):
+    """A TensorStore spec: the JSON description of how to open a TensorStore.
+
+    Constructed from JSON (``ts.Spec({'driver': 'zarr', ...})``), a URL
+    (``ts.Spec('file:///tmp/a.zarr|zarr2:')``) or ``json=``.
+    """
+
+    def __init__(self, json: Any = MISSING):
+        if isinstance(json, Spec):
+            self._driver_spec = json._driver_spec.copy()
+            return
+        if json is MISSING:
+            raise TypeError("Spec() requires a JSON object or URL")
+        self._driver_spec = parse_spec_json(json)
+
+    @classmethod
+    def _from_driver_spec(cls, driver_spec: driver_base.DriverSpec) -> "Spec":
+        self = object.__new__(cls)
+        self._driver_spec = driver_spec
+        return self
+
+    # -- Indexable --------------------------------------------------------------------------
+
+    def _indexable_transform(self) -> IndexTransform:
+        t = self._driver_spec.transform
+        if t is not None:
+            return t
+        domain = self._driver_spec.effective_domain()
+        if domain is None:
+            rank = self._driver_spec.rank
+            if rank is None:
+                raise invalid_argument("Cannot perform indexing operations on Spec with unspecified rank")
+            return IndexTransform(input_rank=rank)
+        return IndexTransform(domain=domain)
+
+    def _indexable_with_transform(self, transform: IndexTransform) -> "Spec":
+        spec = self._driver_spec.copy()
+        spec.transform = transform
+        return Spec._from_driver_spec(spec)
+
+    # -- JSON ---------------------------------------------------------------------------------
+
+    def to_json(self, include_defaults: bool = False) -> Any:
+        return self._driver_spec.to_json()
+
+    def __repr__(self) -> str:
+        return pretty_repr(self.to_json(), "Spec(", ")")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Spec):
+            return NotImplemented
+        return self.to_json() == other.to_json()
+
+    def copy(self) -> "Spec":
+        return Spec(self)
+
+    def __copy__(self) -> "Spec":
+        return self.copy()
+
+    def __deepcopy__(self, memo) -> "Spec":
+        return self.copy()
+
+    def __reduce__(self):
+        return (Spec, (self.to_json(),))
+
+    # -- properties ------------------------------------------------------------------------------
+
+    @property
+    def dtype(self) -> dtypes.dtype | None:
+        return self._driver_spec.schema.dtype
+
+    @property
+    def rank(self) -> int | None:
+        return self._driver_spec.rank
+
+    @property
+    def ndim(self) -> int | None:
+        return self.rank
+
+    @property
+    def transform(self) -> IndexTransform | None:
+        return self._driver_spec.transform
+
+    @property
+    def domain(self) -> IndexDomain | None:
+        t = self._driver_spec.transform
+        if t is not None:
+            return t.domain
+        return self._driver_spec.effective_domain()
+
+    @property
+    def schema(self) -> Schema:
+        return _copy.deepcopy(self._driver_spec.schema)
+
+    @property
+    def chunk_layout(self) -> ChunkLayout | None:
+        return self._driver_spec.schema.chunk_layout
+
+    @property
+    def codec(self) -> CodecSpec | None:
+        return self._driver_spec.schema.codec
+
+    @property
+    def fill_value(self):
+        return self._driver_spec.schema.fill_value
+
+    @property
+    def dimension_units(self):
+        return self._driver_spec.schema.dimension_units
+
+    @property
+    def kvstore(self):
+        return None if self._driver_spec.kvstore is None else _copy.deepcopy(self._driver_spec.kvstore)
+
+    @property
+    def open_mode(self) -> OpenMode:
+        return OpenMode(**{k: v for k, v in self._driver_spec.open_mode.items()})
+
+    @property
+    def url(self) -> str:
+        spec = self._driver_spec
+        if spec.kvstore is None or spec.url_scheme is None:
+            raise invalid_argument(f"URL representation not supported by {dumps(spec.id)} driver")
+        return f"{spec.kvstore.url}|{spec.url_scheme}:"
+
+    # -- update ----------------------------------------------------------------------------------
+
+    def update(
+        self,
+        *,
+        open_mode: OpenMode | None = None,
+        open: bool | None = None,
+        create: bool | None = None,
+        delete_existing: bool | None = None,
+        assume_metadata: bool | None = None,
+        assume_cached_metadata: bool | None = None,
+        unbind_context: bool | None = None,
+        strip_context: bool | None = None,
+        context: Any = None,
+        kvstore: Any = None,
+        minimal_spec: bool | None = None,
+        recheck_cached_metadata: Any = None,
+        recheck_cached_data: Any = None,
+        recheck_cached: Any = None,
+        rank: int | None = None,
+        dtype: dtypes.DTypeLike = None,
+        domain: IndexDomain | None = None,
+        shape: Any = None,
+        chunk_layout: ChunkLayout | None = None,
+        codec: CodecSpec | None = None,
+        fill_value: Any = None,
+        dimension_units: Any = None,
+        schema: Schema | None = None,
+    ) -> None:
+        """Adds open options and schema constraints to this spec, in place."""
+        apply_options(self._driver_spec, locals())
+
+
+def apply_options(spec: driver_base.DriverSpec, options: dict) -> None:
+    """Applies `Spec.update` / `ts.open` keyword options to a driver spec."""
+    mode = options.get("open_mode")
+    if mode is not None:
+        for flag in OpenMode._FLAGS:
+            if getattr(mode, flag):
+                spec.open_mode[flag] = True
+    for flag in OpenMode._FLAGS:
+        value = options.get(flag)
+        if value is not None:
+            spec.open_mode[flag] = bool(value)
+    if options.get("strip_context"):
+        spec.context_spec = None
+    recheck = options.get("recheck_cached")
+    if recheck is not None:
+        spec.recheck_cached_data = recheck
+        spec.recheck_cached_metadata = recheck
+    for name in ("recheck_cached_data", "recheck_cached_metadata"):
+        if options.get(name) is not None:
+            setattr(spec, name, options[name])
+    kvstore = options.get("kvstore")
+    if kvstore is not None:
+        from .kvstore import KvStore
+
+        if isinstance(kvstore, KvStore):
+            kvstore = kvstore.spec()
+        spec.kvstore = spec.normalize_kvstore(KvStore.Spec(kvstore) if not isinstance(kvstore, KvStore.Spec) else kvstore)
+    constraints: dict[str, Any] = {}
+    for name in ("rank", "dtype", "chunk_layout", "codec", "fill_value", "dimension_units"):
+        if options.get(name) is not None:
+            constraints[name] = options[name]
+    domain = options.get("domain")
+    if options.get("shape") is not None:
+        shape = [int(x) for x in options["shape"]]
+        shape_domain = IndexDomain(shape=shape)
+        domain = shape_domain if domain is None else domain
+    if domain is not None:
+        constraints["domain"] = domain
+    if options.get("schema") is not None:
+        constraints["schema"] = options["schema"]
+    if constraints:
+        if "schema" in constraints:
+            spec.schema.update(constraints.pop("schema"))
+        if constraints:
+            spec.schema.update(**constraints)
+        if domain is not None and spec.transform is None:
+            to_bounds = getattr(spec, "spec_domain_transform_bounds", None)
+            bounded = to_bounds(spec.schema.domain) if to_bounds is not None else spec.schema.domain
+            spec.transform = IndexTransform(domain=bounded)
+    spec.check_rank_consistency()

@@ -1,0 +1,196 @@
+"""`ts.TensorStore`: an open driver viewed through an index transform."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from . import dtypes
+from . import future as futures
+from .context import ContextSpecBuilder
+from .errors import invalid_argument, permission_denied
+from .future import Future
+from .index import IndexTransform, Indexable
+from .index.interval import format_plain_interval as format_interval
+from .json_util import pretty_repr
+from .spec import Spec
+
+__all__ = ["TensorStore", "prepare_source"]
+
+
+class TensorStore(Indexable):
+    """An open array: reads and writes go through its index transform to its driver."""
+
+    def __init__(self, driver: Any, transform: IndexTransform, read: bool = True, write: bool = True, transaction: Any = None):
+        self._driver = driver
+        self._transform = transform
+        self._read = read
+        self._write = write
+        self._transaction = transaction
+
+    # -- Indexable ---------------------------------------------------------------------------
+
+    def _indexable_transform(self) -> IndexTransform:
+        return self._transform
+
+    def _indexable_with_transform(self, transform: IndexTransform) -> "TensorStore":
+        return TensorStore(self._driver, transform, self._read, self._write, self._transaction)
+
+    # -- basic properties ----------------------------------------------------------------------
+
+    @property
+    def dtype(self) -> dtypes.dtype:
+        return self._driver.dtype
+
+    @property
+    def readable(self) -> bool:
+        return self._read
+
+    @property
+    def writable(self) -> bool:
+        return self._write
+
+    @property
+    def mode(self) -> str:
+        return ("r" if self._read else "") + ("w" if self._write else "")
+
+    @property
+    def transaction(self) -> Any:
+        return self._transaction
+
+    @property
+    def kvstore(self):
+        from .kvstore import KvStore
+
+        return KvStore._from_driver(self._driver.kv, self._driver.path)
+
+    @property
+    def url(self) -> str:
+        return f"{self._driver.kv.url(self._driver.path)}|{self._driver.url_suffix}"
+
+    @property
+    def schema(self):
+        return self._driver.schema
+
+    @property
+    def chunk_layout(self):
+        return self._driver.chunk_layout
+
+    @property
+    def codec(self):
+        return self._driver.codec
+
+    @property
+    def fill_value(self):
+        return self._driver.fill_value
+
+    @property
+    def dimension_units(self):
+        return self._driver.dimension_units
+
+    # -- spec and repr ------------------------------------------------------------------------
+
+    def _spec_json(self, retain_context: bool, minimal_spec: bool, with_context: bool) -> dict:
+        builder = ContextSpecBuilder(retain=retain_context) if with_context else None
+        j = self._driver.spec_json(builder, minimal_spec)
+        if builder is not None:
+            for resource in self._driver.context_resources():
+                builder.add(resource)
+            context = builder.context_json()
+            if context:
+                j["context"] = context
+        j["transform"] = self._transform.to_json()
+        return {k: j[k] for k in sorted(j)}
+
+    def spec(
+        self,
+        *,
+        minimal_spec: bool = False,
+        retain_context: bool = False,
+        unbind_context: bool = False,
+        **options: Any,
+    ) -> Spec:
+        """The spec that reopens this TensorStore (with `minimal_spec`, without the metadata)."""
+        spec = Spec(self._spec_json(retain_context, minimal_spec, retain_context))
+        if options:
+            spec.update(**options)
+        return spec
+
+    def __repr__(self) -> str:
+        return pretty_repr(self._spec_json(False, False, True), "TensorStore(", ")")
+
+    # -- I/O ---------------------------------------------------------------------------------
+
+    def read(self, *, order: str = "C", batch: Any = None) -> Future:
+        """Future[numpy.ndarray] of the data in this view's domain."""
+        if not self._read:
+            return futures.failed(permission_denied("Source not readable"))
+        try:
+            result = self._driver.read(self._transform)
+        except (ValueError, TypeError, IndexError) as exc:
+            return futures.failed(exc)
+        if order == "F":
+            return futures.chain(result, np.asfortranarray)
+        return result
+
+    def write(self, source: Any, *, batch: Any = None, can_reference_source_data_indefinitely: bool | None = None):
+        """Writes `source` (array-like, broadcast to this view's domain); returns WriteFutures."""
+        if not self._write:
+            return futures.failed(permission_denied("Destination not writable"))
+        if isinstance(source, TensorStore):
+            return futures.chain(source.read(), lambda arr: self.write(arr))
+        try:
+            array = prepare_source(source, self.dtype, self._transform.domain)
+            return self._driver.write(self._transform, array)
+        except (ValueError, TypeError, IndexError) as exc:
+            return futures.failed(exc)
+
+    def __setitem__(self, key: Any, value: Any) -> None:
+        self[key].write(value).result()
+
+    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+        arr = self.read().result()
+        return arr if dtype is None else arr.astype(dtype)
+
+    def resolve(self, *, fix_resizable_bounds: bool = False, batch: Any = None) -> Future:
+        from .index.transform import propagate_bounds
+
+        try:
+            return futures.ready(self._indexable_with_transform(propagate_bounds(self._transform, self._driver.domain)))
+        except (ValueError, IndexError) as exc:
+            return futures.failed(exc)
+
+    def astype(self, dtype: Any) -> "TensorStore":
+        raise NotImplementedError("TensorStore.astype (ts.cast) is not supported yet")
+
+    def __reduce__(self):
+        raise TypeError("TensorStore pickling is not supported yet")
+
+
+def prepare_source(source: Any, dtype: dtypes.dtype, domain) -> np.ndarray:
+    """`source` as an array of `dtype` broadcast to `domain`'s shape, as TensorStore aligns it."""
+    target = dtype.numpy_dtype
+    if isinstance(source, np.ndarray) and source.dtype != target and not target.hasobject:
+        if not np.can_cast(source.dtype, target, "safe"):
+            raise TypeError(f"Cannot cast array data from {source.dtype!r} to {target!r} according to the rule 'safe'")
+    array = np.asarray(source, dtype=target)
+    shape = tuple(domain.shape)
+    if array.shape == shape:
+        return array
+    if array.ndim > len(shape):
+        raise invalid_argument(
+            f"Error aligning dimensions: Cannot align source of rank {array.ndim} to target of rank {len(shape)}"
+        )
+    problems = []
+    for i in range(1, array.ndim + 1):
+        s, t = array.shape[-i], shape[-i]
+        if s != t and s != 1:
+            sd, td = array.ndim - i, len(shape) - i
+            lo = domain.origin[td]
+            problems.append(
+                f"source dimension {sd} {format_interval(0, s - 1)} mismatch with target dimension {td} {format_interval(lo, lo + t - 1)}"
+            )
+    if problems:
+        raise invalid_argument("Error aligning dimensions: " + ", ".join(reversed(problems)))
+    return np.broadcast_to(array, shape)
