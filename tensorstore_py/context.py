@@ -323,7 +323,7 @@ class _SettingsProvider(ResourceProvider):
             if value is not _ABSENT and value != default:
                 out[name] = fmt(value)
         r.finish()
-        return out
+        return dict(sorted(out.items()))
 
     def to_json(self, spec: Any, include_defaults: bool) -> Any:
         if not include_defaults or not self.show_defaults:

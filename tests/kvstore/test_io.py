@@ -1,0 +1,206 @@
+"""KvStore reads, writes, conditions, lists and deletes: both drivers against the reference."""
+
+from __future__ import annotations
+
+import tempfile
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import tensorstore as ref
+import tensorstore_py as ts
+
+from .conftest import outcome
+
+KEYS = ["a", "b", "d/e", "d/f", "g/h/i", "é"]
+
+# strip_prefix_length stays below the shortest key: the reference file driver aborts the
+# process (std::length_error) when asked to strip more than a key's length.
+ops = st.lists(
+    st.one_of(
+        st.tuples(st.just("write"), st.sampled_from(KEYS), st.binary(max_size=8), st.sampled_from([None, "current", "absent", "bogus"])),
+        st.tuples(st.just("delete"), st.sampled_from(KEYS), st.sampled_from([None, "current", "absent", "bogus"])),
+        st.tuples(st.just("read"), st.sampled_from(KEYS), st.sampled_from([None, "current", "absent"]),
+                  st.sampled_from([None, slice(1, 3), slice(-2, None), slice(2, None), slice(None, 2), slice(5, 9)])),
+        st.tuples(st.just("list"), st.sampled_from(["", "a", "d", "d/f"]), st.sampled_from(["", "d/f", "z"]), st.integers(0, 1)),
+        st.tuples(st.just("delete_range"), st.sampled_from(["", "b", "d/", "d/f"]), st.sampled_from(["", "d/f", "e", "z"])),
+    ),
+    max_size=14,
+)
+
+
+def _kind(g: bytes) -> str:
+    return "unknown" if g == b"" else "absent" if g == b"\x02" else "value"
+
+
+class Runner:
+    """Applies operations to one implementation, remembering the generations it returned."""
+
+    def __init__(self, module, store, exact_generations: bool):
+        self.module, self.store, self.exact = module, store, exact_generations
+        self.known: dict[str, bytes] = {}
+
+    def condition(self, key: str, cond):
+        if cond == "current":
+            return self.known.get(key, b"\x02")
+        if cond == "absent":
+            return b"\x02"
+        if cond == "bogus":
+            return b"\x00bogus"
+        return None
+
+    def gen(self, g: bytes):
+        return g if self.exact else _kind(g)
+
+    def apply(self, op):
+        kind = op[0]
+        if kind in ("write", "delete"):
+            key = op[1]
+            value = op[2] if kind == "write" else None
+            cond = self.condition(key, op[-1])
+            stamp = self.store.write(key, value, if_equal=cond).result()
+            if stamp.generation:
+                self.known[key] = stamp.generation
+            return ("stamp", self.gen(stamp.generation))
+        if kind == "read":
+            _, key, cond, byte_range = op
+            r = self.store.read(key, if_not_equal=self.condition(key, cond), byte_range=byte_range).result()
+            if r.state != "unspecified":
+                self.known[key] = r.stamp.generation
+            return ("read", r.state, r.value, self.gen(r.stamp.generation))
+        if kind == "list":
+            _, lo, hi, strip = op
+            return ("list", sorted(self.store.list(self.module.KvStore.KeyRange(lo, hi), strip_prefix_length=strip).result()))
+        _, lo, hi = op
+        self.store.delete_range(self.module.KvStore.KeyRange(lo, hi)).result()
+        return ("list", sorted(self.store.list().result()))
+
+
+@pytest.mark.parametrize("name", ["memory", "file"])
+@settings(max_examples=25, deadline=None)
+@given(ops=ops)
+def test_operation_sequences_match_reference(name, ops):
+    with tempfile.TemporaryDirectory() as tmp:
+        if name == "file":
+            ref_spec = {"driver": "file", "path": tmp + "/ref/"}
+            my_spec = {"driver": "file", "path": tmp + "/mine/"}
+        else:
+            ref_spec = my_spec = {"driver": "memory", "path": "p/"}
+        # Memory generations are a counter in both libraries, so they must agree exactly.
+        exact = name == "memory"
+        mine = Runner(ts, ts.KvStore.open(my_spec).result(), exact)
+        theirs = Runner(ref, ref.KvStore.open(ref_spec).result(), exact)
+        for op in ops:
+            assert outcome(lambda: mine.apply(op)) == outcome(lambda: theirs.apply(op)), op
+
+
+def test_generations_are_consistent(driver_pair):
+    _name, _ref_spec, spec = driver_pair
+    kv = ts.KvStore.open(spec).result()
+    missing = kv.read("k").result()
+    assert (missing.state, missing.stamp.generation) == ("missing", b"\x02")
+    g1 = kv.write("k", b"one").result().generation
+    assert g1[:1] == b"\x00" and kv.read("k").result().stamp.generation == g1
+    # A stale generation loses; the current one wins and yields a new generation.
+    g2 = kv.write("k", b"two", if_equal=g1).result().generation
+    assert g2 not in (b"", g1)
+    failed = kv.write("k", b"three", if_equal=g1).result()
+    assert failed.generation == b"" and kv["k"] == b"two"
+    assert kv.write("k", b"x", if_equal=b"\x02").result().generation == b""
+    assert kv.write("new", b"x", if_equal=b"\x02").result().generation[:1] == b"\x00"
+    assert kv.write("k", None, if_equal=g2).result().generation == b"\x02"
+    assert kv.read("k").result().state == "missing"
+
+
+def test_memory_generations_are_a_counter():
+    kv = ts.KvStore.open("memory://").result()
+    gens = [kv.write(k, b"v").result().generation for k in ("a", "b", "a")]
+    assert gens == [b"\x00" + i.to_bytes(8, "little") for i in range(3)]
+    assert kv.read("a").result().stamp.generation == gens[2]
+
+
+def test_byte_range_errors_match_reference():
+    stores = {m: m.KvStore.open("memory://").result() for m in (ts, ref)}
+    for kv in stores.values():
+        kv["a"] = b"strval"
+    for br in [slice(1, 100), slice(100, None), slice(3, 1), slice(-100, None), slice(-3, -1), slice(1, 3, 2), 5]:
+        results = [outcome(lambda: kv.read("a", byte_range=br).result().value) for kv in stores.values()]
+        assert results[0] == results[1], br
+
+
+def test_argument_errors():
+    kv = ts.KvStore.open("memory://").result()
+    for call in (
+        lambda: kv.write(5, b"x"),
+        lambda: kv.write("k", 5),
+        lambda: kv.write("k", memoryview(b"x")),
+        lambda: kv.list(5),
+        lambda: kv.list(strip_prefix_length=-1),
+        lambda: kv.read("a", staleness_bound="x"),
+        lambda: kv.read("a", batch=5),
+        lambda: kv.delete_range("a"),
+    ):
+        with pytest.raises(TypeError):
+            call()
+    assert kv.write("k", bytearray(b"x")).result().generation
+    assert kv.read("k", staleness_bound=0).result().value == b"x"
+
+
+def test_sync_helpers_and_paths():
+    kv = ts.KvStore.open("memory://p/").result()
+    kv["a"] = b"1"
+    kv["b/c"] = "2"
+    assert kv["a"] == b"1" and kv["b/c"] == b"2"
+    with pytest.raises(KeyError):
+        kv["zz"]
+    del kv["a"]
+    del kv["never"]
+    kv["n"] = None
+    assert kv.list().result() == [b"b/c"]
+    assert kv.list(strip_prefix_length=1).result() == [b"/c"]
+    assert kv.list(strip_prefix_length=10).result() == [b""]
+    sub = kv / "b"
+    assert sub.path == "p/b" and sub.list().result() == [b"/c"]
+    assert (kv + "b/").list().result() == [b"c"]
+    c = kv.copy()
+    c.path = "p/b/"
+    assert kv.path == "p/" and c["c"] == b"2"
+    assert c is not kv and kv == kv and not (kv == c)
+    assert kv.base is None and kv.transaction is None
+    assert kv.with_transaction(None).path == "p/"
+
+
+def test_store_spec_and_repr_match_reference(tmp_path):
+    cases = [
+        "memory://p/b/",
+        {"driver": "memory", "memory_key_value_store": "memory_key_value_store#a", "context": {"memory_key_value_store#a": {}}},
+        {"driver": "memory", "memory_key_value_store": {}},
+        {"driver": "file", "path": str(tmp_path) + "/"},
+        {"driver": "file", "path": str(tmp_path) + "/", "file_io_sync": False, "file_io_concurrency": {"limit": 2}},
+        {"driver": "file", "path": str(tmp_path) + "/", "context": {"file_io_sync": False}},
+        {"driver": "file", "path": "rel/dir"},
+    ]
+    for spec in cases:
+        def describe(module):
+            kv = module.KvStore.open(spec).result()
+            return (
+                repr(kv),
+                repr(kv.spec()),
+                repr(kv.spec(unbind_context=True)),
+                repr(kv.spec(retain_context=True)),
+                outcome(lambda: kv.url),
+                kv.path,
+                repr(kv / "x"),
+            )
+
+        assert describe(ts) == describe(ref), spec
+
+
+def test_copy_range_to():
+    src = ts.KvStore.open("memory://").result()
+    for k in ("x/a", "x/b", "y"):
+        src[k] = k
+    (src / "x/").experimental_copy_range_to(src / "z/").result()
+    assert src.list().result() == [b"x/a", b"x/b", b"y", b"z/a", b"z/b"]
+    assert src["z/a"] == b"x/a"
