@@ -38,6 +38,10 @@ _FLAG_MEMCPYED = 0x02
 _MAX_COMPRESSOR_CODE = 4
 # The compressors compiled into python-blosc's c-blosc (its wheels leave out snappy).
 AVAILABLE_CNAMES = frozenset(_blosc.compressor_list())
+# Frame compressor codes by library (lz4hc writes the lz4 format).
+_FORMAT_NAMES = {0: "blosclz", 1: "lz4", 2: "snappy", 3: "zlib", 4: "zstd"}
+AVAILABLE_FORMATS = frozenset(code for code, name in _FORMAT_NAMES.items()
+                              if name in AVAILABLE_CNAMES)
 
 # Release the GIL inside c-blosc so chunk codecs run in parallel on executor threads.  Each call
 # then uses a private c-blosc context; with one internal thread it does not spawn a thread pool
@@ -76,6 +80,10 @@ def parse_header(src: memoryview) -> BloscHeader:
         return h
     if (h.flags >> 5) > _MAX_COMPRESSOR_CODE:
         raise data_loss(f"Invalid blosc-compressed data: unknown compressor code {h.flags >> 5}")
+    if (h.flags >> 5) not in AVAILABLE_FORMATS:
+        name = _FORMAT_NAMES[h.flags >> 5]
+        raise unimplemented(f"Blosc chunk is compressed with {name}, which the installed c-blosc "
+                            f"lacks")
     if h.nbytes:
         if h.blocksize == 0 or h.typesize == 0:
             raise data_loss("Invalid blosc-compressed data: zero block size or type size")
@@ -166,9 +174,13 @@ class BloscCodec(Codec):
         header = parse_header(src)
         if expected_size is not None and header.nbytes != expected_size:
             raise size_mismatch(header.nbytes, expected_size, "blosc")
-        out = bytearray(header.nbytes)
-        self._run(src, memoryview(out), header)
-        return out
+        if header.nbytes == 0:
+            return b""
+        try:
+            # Allocates the result without zero-filling it first.
+            return _blosc_ext.decompress(src, False)
+        except Exception as exc:  # python-blosc raises its own error type
+            raise data_loss(f"Invalid blosc-compressed data: {exc}") from None
 
     def _decode_into(self, src: memoryview, dst: memoryview) -> None:
         header = parse_header(src)

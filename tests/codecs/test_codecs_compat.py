@@ -205,6 +205,18 @@ def test_snappy_is_reported_as_unavailable():
         codec.encode(b"abcd", 1)
 
 
+def test_snappy_chunks_from_reference_are_reported_as_unsupported(tmp_path):
+    import blosc
+
+    if "snappy" in blosc.compressor_list():
+        pytest.skip("this c-blosc build has snappy")
+    j = {"id": "blosc", "cname": "snappy"}
+    array = sample_array("int32", 1000)
+    written = ref_write_zarr_chunk(str(tmp_path), j, array)
+    with pytest.raises(ValueError, match="^UNIMPLEMENTED: Blosc chunk is compressed with snappy"):
+        codecs.zarr_compressor_from_json(j).decode(written, expected_size=array.nbytes)
+
+
 def test_blosc_forced_blocksize_matches_reference(tmp_path):
     array = sample_array("int32", 6000, seed=4)
     for j in [{"id": "blosc", "blocksize": 4096}, {"id": "blosc", "cname": "zstd", "blocksize": 1000},

@@ -51,7 +51,12 @@ def _encoded(flavour, j):
 
 
 def _is_data_loss(exc: BaseException) -> bool:
-    return isinstance(exc, StatusError) and exc.code == "DATA_LOSS" and "DATA_LOSS: " in str(exc)
+    if not isinstance(exc, StatusError):
+        return False
+    if exc.code == "UNIMPLEMENTED":
+        # A damaged blosc header can name snappy, which python-blosc's c-blosc lacks.
+        return "snappy" in str(exc)
+    return exc.code == "DATA_LOSS" and "DATA_LOSS: " in str(exc)
 
 
 def _check_decode(codec, data: bytes, size: int | None, must_fail: bool,
@@ -135,8 +140,8 @@ def test_corrupted_frames_never_crash(flavour, j, data):
         assert bytes(out) == DATA
 
 
-@settings(max_examples=200, deadline=None)
-@given(nbytes=st.integers(0, 2**32 - 1), blocksize=st.integers(0, 2**32 - 1),
+@settings(max_examples=300, deadline=None)
+@given(nbytes=st.one_of(st.integers(0, 5000), st.integers(0, 2**32 - 1)), blocksize=st.integers(0, 2**32 - 1),
        typesize=st.integers(0, 255), flags=st.integers(0, 255), version=st.integers(0, 4),
        body=st.binary(max_size=200))
 def test_blosc_forged_headers_never_crash(nbytes, blocksize, typesize, flags, version, body):
