@@ -156,7 +156,7 @@ class CachePoolProvider(ResourceProvider):
 
 # -- concurrency pools -----------------------------------------------------------------------
 
-_shared_executors: dict[str, concurrent.futures.ThreadPoolExecutor] = {}
+_shared_executors: dict[tuple[str, int], concurrent.futures.ThreadPoolExecutor] = {}
 _shared_lock = threading.Lock()
 
 
@@ -167,6 +167,7 @@ class ConcurrencyResource(Resource):
     def __init__(self, provider: "ConcurrencyProvider", spec: Any, key: str | None):
         super().__init__(provider, spec, key)
         self._executor: concurrent.futures.ThreadPoolExecutor | None = None
+        self._pid = 0
         self._lock = threading.Lock()
 
     @property
@@ -180,11 +181,16 @@ class ConcurrencyResource(Resource):
 
     @property
     def executor(self) -> concurrent.futures.ThreadPoolExecutor:
-        """The pool, created on first use and kept for the resource's lifetime."""
-        if self._executor is None:
+        """The pool, created on first use and kept for the resource's lifetime.
+
+        A forked child gets a new pool: the parent's worker threads do not exist there.
+        """
+        pid = os.getpid()
+        if self._executor is None or self._pid != pid:
             with self._lock:
-                if self._executor is None:
+                if self._executor is None or self._pid != pid:
                     self._executor = self._make_executor()
+                    self._pid = pid
         return self._executor
 
     def _make_executor(self) -> concurrent.futures.ThreadPoolExecutor:
@@ -192,10 +198,11 @@ class ConcurrencyResource(Resource):
         if not self.shared:
             return concurrent.futures.ThreadPoolExecutor(self.limit, thread_name_prefix=prefix)
         with _shared_lock:
-            pool = _shared_executors.get(self.provider.id)
+            shared_key = (self.provider.id, os.getpid())
+            pool = _shared_executors.get(shared_key)
             if pool is None:
                 pool = concurrent.futures.ThreadPoolExecutor(self.limit, thread_name_prefix=prefix)
-                _shared_executors[self.provider.id] = pool
+                _shared_executors[shared_key] = pool
             return pool
 
 

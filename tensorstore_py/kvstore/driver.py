@@ -378,7 +378,11 @@ def bind_spec(parsed: ParsedSpec, context: Context) -> ParsedSpec:
 
 
 def open_kvstore_driver(spec_json: Any, context: Context) -> tuple[KvStoreDriver, str]:
-    """Opens the driver for a kvstore spec (JSON, URL, `ParsedSpec` or ``KvStore.Spec``)."""
+    """Opens the driver for a kvstore spec (JSON, URL, `ParsedSpec`, ``KvStore.Spec``), or
+    returns the driver and path of an already open ``KvStore``."""
+    driver = getattr(spec_json, "_driver", None)
+    if isinstance(driver, KvStoreDriver):
+        return driver, spec_json.path
     parsed = _as_parsed(spec_json)
     bound = bind_spec(parsed, context)
     return bound.driver_spec.open(bound.resources), bound.path

@@ -249,7 +249,7 @@ class FileDriver(KvStoreDriver):
 
     def __init__(self, spec: FileDriverSpec, resources: dict[str, Resource]):
         super().__init__(spec, resources)
-        self.executor = resources["file_io_concurrency"].executor  # type: ignore[attr-defined]
+        self._io = resources["file_io_concurrency"]
         self.sync: bool = resources["file_io_sync"].spec
         locking = resources["file_io_locking"].spec
         self.locking_mode: str = locking.get("mode", "os")
@@ -264,6 +264,11 @@ class FileDriver(KvStoreDriver):
         if not _valid_key_path(path):
             raise invalid_argument(f"Invalid key: {quote(path)}")
         return path
+
+    @property
+    def executor(self) -> Any:
+        """The context's file I/O pool (looked up per call so forked children get their own)."""
+        return self._io.executor  # type: ignore[attr-defined]
 
     def _run(self, fn: Callable[..., Any], *args: Any) -> Future:
         return submit(self.executor, fn, *args)

@@ -36,7 +36,10 @@ class KvStoreSpec:
     __slots__ = ("_parsed",)
 
     def __init__(self, json: Any):
-        self._parsed: ParsedSpec = drv.parse_kvstore_spec(json)
+        if isinstance(json, KvStoreSpec):
+            self._parsed: ParsedSpec = json._parsed.copy()
+        else:
+            self._parsed = drv.parse_kvstore_spec(json)
 
     @classmethod
     def _wrap(cls, parsed: ParsedSpec) -> "KvStoreSpec":

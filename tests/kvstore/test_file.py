@@ -173,3 +173,19 @@ def test_processes_writing_different_keys(tmp_path):
     kv = ts.KvStore.open({"driver": "file", "path": path}).result()
     assert sorted(kv.list().result()) == sorted(f"c/{i}".encode() for i in range(40))
     assert all(kv[f"c/{i}"] == str(i).encode() for i in range(40))
+
+
+def test_forked_child_gets_working_pool(tmp_path):
+    """A store opened before fork() keeps working in the child (fresh I/O threads there)."""
+    kv = ts.KvStore.open({"driver": "file", "path": str(tmp_path) + "/"}).result()
+    kv["before"] = b"1"
+    ctx = multiprocessing.get_context("fork")
+    proc = ctx.Process(target=_child_write, args=(kv,))
+    proc.start()
+    proc.join(30)
+    assert proc.exitcode == 0
+    assert kv["from_child"] == b"1"
+
+
+def _child_write(kv):
+    kv["from_child"] = kv["before"]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import tempfile
 
 import pytest
@@ -204,3 +205,41 @@ def test_copy_range_to():
     (src / "x/").experimental_copy_range_to(src / "z/").result()
     assert src.list().result() == [b"x/a", b"x/b", b"y", b"z/a", b"z/b"]
     assert src["z/a"] == b"x/a"
+
+
+def test_open_kvstore_driver_forms():
+    from tensorstore_py.kvstore.driver import open_kvstore_driver, parse_kvstore_url
+
+    ctx = ts.Context()
+    d1, p1 = open_kvstore_driver("memory://a/", ctx)
+    d2, p2 = open_kvstore_driver(ts.KvStore.Spec({"driver": "memory", "path": "b"}), ctx)
+    assert (p1, p2) == ("a/", "b") and d1.store is d2.store
+    kv = ts.KvStore._from_driver(d1, p1)
+    assert open_kvstore_driver(kv, ts.Context()) == (d1, "a/")
+    assert parse_kvstore_url("memory://x/") == {"driver": "memory", "path": "x/"}
+    assert d1.context_resources == ("memory_key_value_store",)
+    assert d1.url("q") == "memory://q"
+    from tensorstore_py.context import ContextSpecBuilder
+
+    builder = ContextSpecBuilder()
+    assert d1.spec_json("a/", builder) == {"driver": "memory", "path": "a/"}
+    assert builder.context_json() == {"memory_key_value_store": {}}
+    assert repr(ts.KvStore.Spec(ts.KvStore.Spec("memory://x"))) == "KvStore.Spec({'driver': 'memory', 'path': 'x'})"
+
+
+def test_os_errors_become_status_codes(tmp_path, monkeypatch):
+    from tensorstore_py.kvstore import file as file_driver
+
+    kv = ts.KvStore.open({"driver": "file", "path": str(tmp_path) + "/"}).result()
+    kv["k"] = b"v"
+    real_open = os.open
+
+    def deny(path, *args, **kwargs):
+        if str(path).endswith("/k"):
+            raise PermissionError(13, "Permission denied")
+        return real_open(path, *args, **kwargs)
+
+    monkeypatch.setattr(file_driver.os, "open", deny)
+    with pytest.raises(ValueError) as info:
+        kv.read("k").result()
+    assert str(info.value) == f"PERMISSION_DENIED: Error opening file: \"{tmp_path}/k\": Permission denied [os_error_code='13']"
