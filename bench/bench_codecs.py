@@ -11,6 +11,7 @@ A final section decodes many chunks on a thread pool, which shows whether the GI
 from __future__ import annotations
 
 import argparse
+import lzma
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
@@ -32,6 +33,8 @@ CASES: list[tuple[dict, Callable[[], Any]]] = [
     ({"id": "bz2", "level": 1}, lambda: numcodecs.BZ2(1)),
     ({"id": "zstd", "level": 1}, lambda: numcodecs.Zstd(1)),
     ({"id": "zstd", "level": 9}, lambda: numcodecs.Zstd(9)),
+    # n5-only codec: JSON with "type" instead of "id".
+    ({"type": "xz", "preset": 1}, lambda: numcodecs.LZMA(format=lzma.FORMAT_XZ, preset=1)),
 ]
 
 
@@ -53,8 +56,13 @@ def best_time(fn: Callable[[], Any], repeat: int) -> float:
 
 
 def label(j: dict) -> str:
-    params = ",".join(f"{k}={v}" for k, v in j.items() if k != "id")
-    return f"{j['id']}({params})" if params else j["id"]
+    kind = j.get("id") or j["type"]
+    params = ",".join(f"{k}={v}" for k, v in j.items() if k not in ("id", "type"))
+    return f"{kind}({params})" if params else kind
+
+
+def parse(j: dict) -> codecs.Codec:
+    return codecs.zarr_compressor_from_json(j) if "id" in j else codecs.n5_compression_from_json(j)
 
 
 def single_thread(chunk: np.ndarray, repeat: int) -> None:
@@ -62,7 +70,7 @@ def single_thread(chunk: np.ndarray, repeat: int) -> None:
     print(f"single thread, chunk of {chunk.nbytes / (1 << 20):.2f} MiB int32, best of {repeat}")
     print(f"{'codec':38s} {'op':12s} {'ours MB/s':>10s} {'numcodecs':>10s} {'ratio':>7s}")
     for j, make_nc in CASES:
-        ours, nc = codecs.zarr_compressor_from_json(j), make_nc()
+        ours, nc = parse(j), make_nc()
         enc_ours, enc_nc = ours.encode(chunk, 4), nc.encode(chunk)
         out_ours, out_nc = np.empty_like(chunk), np.empty_like(chunk)
         ops = [
@@ -87,7 +95,7 @@ def threaded(chunk: np.ndarray, threads: int, count: int) -> None:
           f"the GIL is released)")
     print(f"{'codec':38s} {'lib':10s} {'1 thread':>10s} {f'{threads} threads':>10s} {'scaling':>8s}")
     for j, make_nc in CASES:
-        ours, nc = codecs.zarr_compressor_from_json(j), make_nc()
+        ours, nc = parse(j), make_nc()
         enc_ours, enc_nc = ours.encode(chunk, 4), nc.encode(chunk)
         outs = [np.empty_like(chunk) for _ in range(count)]
         for lib, fn in (
