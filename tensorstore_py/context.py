@@ -374,13 +374,28 @@ class RetriesProvider(_SettingsProvider):
 
     show_defaults = True
 
-    def __init__(self, provider_id: str, max_retries: int):
+    def __init__(self, provider_id: str, max_retries: int, config_only: bool):
         self.id = provider_id  # type: ignore[misc]
+        self.config_only = config_only  # type: ignore[misc]
         self.members = {
             "max_retries": (lambda j: expect_int(j, 0, _INT64_MAX), _identity, max_retries),
             "initial_delay": (parse_duration, format_duration, 10**9),
             "max_delay": (parse_duration, format_duration, 32 * 10**9),
         }
+
+
+def _expect_string(j: Any) -> str:
+    if not isinstance(j, str):
+        raise invalid_argument(f"Expected string, but received: {dumps(j)}")
+    return j
+
+
+class GcsUserProjectProvider(_SettingsProvider):
+    """Billing project for requester-pays buckets (shared through the context)."""
+
+    id = "gcs_user_project"
+    config_only = False
+    members = {"project_id": (_expect_string, _identity, None)}
 
 
 class FileIoSyncProvider(ResourceProvider):
@@ -402,7 +417,16 @@ for _p in (
     FileIoSyncProvider(),
     FileIoLockingProvider(),
     FileIoModeProvider(),
-    RetriesProvider("file_io_retries", 0),
+    RetriesProvider("file_io_retries", 0, config_only=True),
+    # Network drivers (gcs, http, s3) share these; registered here so context specs naming them
+    # parse as in TensorStore before those drivers exist.
+    ConcurrencyProvider("gcs_request_concurrency", lambda: 32),
+    RetriesProvider("gcs_request_retries", 32, config_only=False),
+    GcsUserProjectProvider(),
+    ConcurrencyProvider("http_request_concurrency", lambda: 32),
+    RetriesProvider("http_request_retries", 32, config_only=False),
+    ConcurrencyProvider("s3_request_concurrency", lambda: 32),
+    RetriesProvider("s3_request_retries", 32, config_only=False),
 ):
     register_resource_provider(_p)
 del _p

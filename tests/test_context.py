@@ -38,7 +38,9 @@ SPECS = [
     {"file_io_mode": {"mode": "direct"}},
     {"file_io_retries": {"max_retries": 2, "initial_delay": "2s"}},
     {"memory_key_value_store": {}},
+    {"gcs_user_project": {"project_id": "p"}, "gcs_request_retries": {"max_retries": 3}},
     # errors
+    {"gcs_user_project": {"project_id": 5}},
     5,
     [],
     None,
@@ -78,11 +80,13 @@ def test_context_spec_matches_reference(spec):
 RESOURCE_IDS = [
     "cache_pool", "data_copy_concurrency", "file_io_concurrency", "memory_key_value_store",
     "file_io_sync", "file_io_locking", "file_io_mode", "file_io_retries", "cache_pool#a",
-    "cache_pool#", "foo", "cache_poolx", "", "data_copy_concurrency#a",
+    "cache_pool#", "foo", "cache_poolx", "", "data_copy_concurrency#a", "gcs_request_concurrency",
+    "gcs_request_retries", "gcs_user_project", "http_request_concurrency", "http_request_retries",
+    "s3_request_concurrency", "s3_request_retries",
 ]  # fmt: skip
 
 
-@pytest.mark.parametrize("spec", [s for s in SPECS if isinstance(s, dict)][:17])
+@pytest.mark.parametrize("spec", [s for s in SPECS if isinstance(s, dict)][:18])
 @pytest.mark.parametrize("key", RESOURCE_IDS)
 def test_resources_match_reference(spec, key):
     def describe(module):

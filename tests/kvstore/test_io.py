@@ -79,7 +79,7 @@ class Runner:
 
 
 @pytest.mark.parametrize("name", ["memory", "file"])
-@settings(max_examples=25, deadline=None)
+@settings(max_examples=50, deadline=None)
 @given(ops=ops)
 def test_operation_sequences_match_reference(name, ops):
     with tempfile.TemporaryDirectory() as tmp:
