@@ -1,0 +1,279 @@
+"""Transform algebra: bound propagation and composition (``t[x]``), as TensorStore does them.
+
+Every indexing operation is expressed as a transform `x` from a new input space to the old
+one, then composed: ``result = t ∘ x``.  Before composing, `x` is checked against `t`'s
+domain (explicit bounds only) and its implicit input bounds are tightened: that is
+`propagate_bounds`, which the chunked engine also calls to resolve a transform against an
+array's current domain.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..errors import StatusError, invalid_argument, out_of_range
+from .interval import INF_INDEX, format_plain_interval, interval_size
+from .output_map import OutputIndexMap, OutputIndexMethod
+
+if TYPE_CHECKING:
+    from .domain import IndexDomain
+    from .transform import IndexTransform
+
+__all__ = ["compose", "propagate_bounds", "slice_by_domain", "compose_with_domain", "finish_composed"]
+
+CONSTANT = OutputIndexMethod.constant
+SINGLE = OutputIndexMethod.single_input_dimension
+ARRAY = OutputIndexMethod.array
+
+
+def _ceil_div(a: int, b: int) -> int:
+    return -((-a) // b)
+
+
+def inverse_image(lo: int, hi: int, il: bool, iu: bool, offset: int, stride: int) -> tuple:
+    """{x : offset + stride * x in [lo, hi]} with the matching implicit flags."""
+    if stride > 0:
+        new_lo = -INF_INDEX if lo == -INF_INDEX else _ceil_div(lo - offset, stride)
+        new_hi = INF_INDEX if hi == INF_INDEX else (hi - offset) // stride
+    else:
+        # A negative stride reverses the interval: the old upper bound becomes the new lower.
+        new_lo = -INF_INDEX if hi == INF_INDEX else _ceil_div(hi - offset, stride)
+        new_hi = INF_INDEX if lo == -INF_INDEX else (lo - offset) // stride
+        il, iu = iu, il
+    new_lo = max(new_lo, -INF_INDEX)
+    new_hi = min(new_hi, INF_INDEX)
+    return new_lo, max(new_hi, new_lo - 1), il, iu
+
+
+def _effective(domain: "IndexDomain", j: int) -> tuple[int, int]:
+    # Implicit bounds do not constrain: treat them as infinite.
+    lo = -INF_INDEX if domain._il[j] else domain._lo[j]
+    hi = INF_INDEX if domain._iu[j] else domain._hi[j]
+    return lo, hi
+
+
+def propagate_bounds(transform: "IndexTransform", domain: "IndexDomain", check_arrays: bool = True) -> "IndexTransform":
+    """`transform` resolved against `domain` (the space its outputs index into).
+
+    Implicit input bounds are replaced by the bounds `domain` implies through single-input
+    maps; explicit input bounds, constant outputs and (with `check_arrays`) index array values
+    outside `domain`'s explicit bounds raise OUT_OF_RANGE.  Index array maps get their
+    ``index_range`` narrowed to what `domain` allows.
+    """
+    from .domain import IndexDomain
+    from .transform import IndexTransform, status_payload
+
+    if transform.output_rank != domain.rank:
+        raise invalid_argument(
+            f"Cannot resolve rank {transform.input_rank} -> {transform.output_rank} transform against "
+            f"domain of rank {domain.rank}"
+        )
+    a = transform._domain
+    lo, hi, il, iu = list(a._lo), list(a._hi), list(a._il), list(a._iu)
+    outputs = []
+    try:
+        for j, m in enumerate(transform._outputs):
+            elo, ehi = _effective(domain, j)
+            if m._method == CONSTANT:
+                if not elo <= m._offset <= ehi:
+                    raise out_of_range(
+                        f"Checking bounds of constant output index map for dimension {j}: Index {m._offset} "
+                        f"is outside valid range {format_plain_interval(elo, ehi)}"
+                    )
+                outputs.append(m)
+            elif m._method == SINGLE:
+                k = m._dim
+                plo, phi, pil, piu = inverse_image(domain._lo[j], domain._hi[j], domain._il[j], domain._iu[j],
+                                                   m._offset, m._stride)  # fmt: skip
+                qlo, qhi, _, _ = inverse_image(elo, ehi, False, False, m._offset, m._stride)
+                empty = hi[k] < lo[k]
+                if not empty and ((not il[k] and lo[k] < qlo) or (not iu[k] and hi[k] > qhi)):
+                    raise out_of_range(
+                        f"Propagated bounds {format_plain_interval(qlo, qhi)}, with size={interval_size(qlo, qhi)}, "
+                        f"for dimension {k} are incompatible with existing bounds "
+                        f"{format_plain_interval(lo[k], hi[k])}, with size={interval_size(lo[k], hi[k])}."
+                    )
+                if il[k]:
+                    lo[k], il[k] = plo, pil
+                if iu[k]:
+                    hi[k], iu[k] = phi, piu
+                if hi[k] < lo[k] - 1:
+                    hi[k] = lo[k] - 1
+                outputs.append(m)
+            else:
+                qlo, qhi, _, _ = inverse_image(elo, ehi, False, False, m._offset, m._stride)
+                rlo, rhi = max(m._lo, qlo), min(m._hi, qhi)
+                rhi = max(rhi, rlo - 1)
+                if check_arrays and m._array.size:
+                    bad = (m._array < rlo) | (m._array > rhi)
+                    if bad.any():
+                        v = int(m._array[bad].flat[0])
+                        raise out_of_range(f"Index {v} is outside valid range {format_plain_interval(rlo, rhi)}")
+                outputs.append(OutputIndexMap.from_array(m._array, m._offset, m._stride, (rlo, rhi)))
+    except StatusError as e:
+        raise e.with_suffix(status_payload("transform", transform).strip() + status_payload("domain", domain)) from None
+    new_domain = IndexDomain._make(lo, hi, il, iu, a._labels)
+    return IndexTransform._make(new_domain, outputs)
+
+
+def _positions(xm: OutputIndexMap, x_domain: "IndexDomain", origin: int, extent: int, rank: int) -> np.ndarray:
+    """Zero-based positions into an index array dimension, as an array broadcastable over x's domain."""
+    ones = [1] * rank
+    if xm._method == CONSTANT:
+        pos = np.full(ones, xm._offset, dtype=np.int64)
+    elif xm._method == SINGLE:
+        k = xm._dim
+        if x_domain._lo[k] == -INF_INDEX or x_domain._hi[k] == INF_INDEX:
+            raise out_of_range("Index array composition requires finite bounds")
+        shape = list(ones)
+        shape[k] = x_domain._hi[k] - x_domain._lo[k] + 1
+        pos = xm._offset + xm._stride * np.arange(x_domain._lo[k], x_domain._hi[k] + 1, dtype=np.int64).reshape(shape)
+    else:
+        pos = xm._offset + xm._stride * xm._array
+    if pos.size:
+        bad = (pos < origin) | (pos >= origin + extent)
+        if bad.any():
+            v = int(pos[bad].flat[0])
+            raise out_of_range(f"Index {v} is outside valid range {format_plain_interval(origin, origin + extent - 1)}")
+    return pos - origin
+
+
+def _compose_map(m: OutputIndexMap, t: "IndexTransform", x: "IndexTransform") -> OutputIndexMap:
+    if m._method == CONSTANT:
+        return m
+    if m._method == SINGLE:
+        xm = x._outputs[m._dim]
+        if xm._method == CONSTANT:
+            return OutputIndexMap.constant(m._offset + m._stride * xm._offset)
+        offset = m._offset + m._stride * xm._offset
+        stride = m._stride * xm._stride
+        if xm._method == SINGLE:
+            return OutputIndexMap.single(xm._dim, offset, stride)
+        return OutputIndexMap.from_array(xm._array, offset, stride, xm._range)
+    rank = x.input_rank
+    if any(s == 0 for s in x._domain.shape):
+        return OutputIndexMap.constant(0)
+    index = []
+    for j in range(t.input_rank):
+        if m._array.shape[j] == 1:
+            index.append(np.zeros([1] * rank, dtype=np.int64))
+        else:
+            index.append(_positions(x._outputs[j], x._domain, t._domain._lo[j], m._array.shape[j], rank))
+    values = m._array[tuple(index)] if index else m._array.reshape([1] * rank)
+    if values.ndim != rank:
+        values = values.reshape([1] * rank)
+    return OutputIndexMap.from_array(np.ascontiguousarray(values), m._offset, m._stride, m._range)
+
+
+def finish_composed(t: "IndexTransform") -> "IndexTransform":
+    """TensorStore's post-composition normalization of output maps.
+
+    Zero strides and index arrays with at most one element become constant maps (checking
+    the single element against the index range).
+    """
+    from .transform import IndexTransform
+
+    empty = any(s == 0 for s in t._domain.shape)
+    out = []
+    for m in t._outputs:
+        if m._method == SINGLE and m._stride == 0:
+            m = OutputIndexMap.constant(m._offset)
+        elif m._method == ARRAY:
+            if m._stride == 0:
+                m = OutputIndexMap.constant(m._offset)
+            elif empty:
+                m = OutputIndexMap.constant(0)
+            elif m._array.size == 1:
+                v = int(m._array.flat[0])
+                if not m._lo <= v <= m._hi:
+                    raise out_of_range(f"Index {v} is outside valid range {format_plain_interval(m._lo, m._hi)}")
+                m = OutputIndexMap.constant(m._offset + m._stride * v)
+        out.append(m)
+    return IndexTransform._make(t._domain, out)
+
+
+def compose(t: "IndexTransform", x: "IndexTransform", python_errors: bool = False,
+            propagate: bool = True) -> "IndexTransform":  # fmt: skip
+    """``t[x]``: the transform mapping x's input space through x and then t.
+
+    With `python_errors`, failures surface as IndexError (as TensorStore's indexing does).
+    """
+    from .transform import IndexTransform, status_payload
+
+    try:
+        if x.output_rank != t.input_rank:
+            raise invalid_argument(
+                f"Rank {t.input_rank} -> {t.output_rank} transform cannot be composed with rank "
+                f"{x.input_rank} -> {x.output_rank} transform."
+            ).with_suffix(status_payload("transform", x).strip() + status_payload("left_transform", t))
+        xp = propagate_bounds(x, t._domain, check_arrays=False) if propagate else x
+        try:
+            outputs = [_compose_map(m, t, xp) for m in t._outputs]
+            return finish_composed(IndexTransform._make(xp._domain, outputs))
+        except StatusError as e:
+            raise e.with_suffix(status_payload("transform", x).strip() + status_payload("left_transform", t)) from None
+    except StatusError as e:
+        if python_errors:
+            raise IndexError(str(e)) from None
+        raise
+
+
+def compose_with_domain(domain: "IndexDomain", x: "IndexTransform") -> "IndexDomain":
+    """``domain[x]``: x's domain after resolving it against `domain`."""
+    from .transform import IndexTransform
+
+    return compose(IndexTransform._make(domain, ()), x, python_errors=True).domain
+
+
+def slice_by_domain(t: "IndexTransform", target: "IndexDomain", python_errors: bool = False) -> "IndexTransform":
+    """``t[domain]``: restricts t's input dimensions to `target` (matched by label when labeled)."""
+    from .domain import IndexDomain
+    from .interval import format_labeled, merge_labels
+    from .transform import IndexTransform, identity_transform
+
+    try:
+        d = t._domain
+        labeled = any(target._labels) and any(d._labels)
+        if labeled:
+            dims = []
+            free = [i for i in range(d.rank) if not d._labels[i]]
+            for i, label in enumerate(target._labels):
+                if label:
+                    if label not in d._labels:
+                        raise invalid_argument(
+                            f'Label "{label}" does not match one of {{'
+                            + ", ".join(f'"{x}"' for x in d._labels) + "}"
+                        )
+                    dims.append(d._labels.index(label))
+                else:
+                    if not free:
+                        raise invalid_argument("Unlabeled index domain dimension has no matching target dimension")
+                    dims.append(free.pop(0))
+        else:
+            if target.rank != d.rank:
+                raise invalid_argument(
+                    f"Rank of index domain ({target.rank}) must match rank of slice target ({d.rank}) "
+                    "when the index domain or slice target is unlabeled"
+                )
+            dims = list(range(d.rank))
+        lo, hi, il, iu, labels = list(d._lo), list(d._hi), list(d._il), list(d._iu), list(d._labels)
+        for i, k in enumerate(dims):
+            tl, th = target._lo[i], target._hi[i]
+            elo = -INF_INDEX if d._il[k] else d._lo[k]
+            ehi = INF_INDEX if d._iu[k] else d._hi[k]
+            if th >= tl and (tl < elo or th > ehi):
+                raise out_of_range(
+                    f"Cannot slice target dimension {k} {{{format_labeled(d._labels[k], d._lo[k], d._hi[k], d._il[k], d._iu[k])}}} "
+                    f"with index domain dimension {i} "
+                    f"{{{format_labeled(target._labels[i], tl, th, target._il[i], target._iu[i])}}}"
+                )
+            lo[k], hi[k], il[k], iu[k] = tl, th, target._il[i], target._iu[i]
+            labels[k] = merge_labels(d._labels[k], target._labels[i])
+        new = identity_transform(IndexDomain._make(lo, hi, il, iu, labels))
+        return compose(t, new, propagate=False)
+    except StatusError as e:
+        if python_errors:
+            raise IndexError(str(e)) from None
+        raise

@@ -1,0 +1,373 @@
+"""NumPy-style indexing (plain, ``.oindex``, ``.vindex``) turned into index transforms.
+
+TensorStore's rules differ from NumPy's in a few ways that matter here: indices are absolute
+coordinates in the domain (no wrap-around of negative values), slices must lie within the
+explicit bounds (implicit ones may be exceeded), boolean arrays select positions counted from 0,
+and integers never count as "advanced" indices when deciding where index-array dimensions go.
+
+The result of parsing a key is a transform ``N`` from the new input space to the old one;
+the caller composes ``t ∘ N``.
+"""
+
+from __future__ import annotations
+
+import operator
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any, Optional, Sequence
+
+import numpy as np
+
+from ..errors import StatusError, invalid_argument, out_of_range
+from .interval import INF_INDEX, closed_or_error, format_interval
+from .output_map import OutputIndexMap
+
+if TYPE_CHECKING:
+    from .domain import IndexDomain
+    from .transform import IndexTransform
+
+__all__ = ["apply_numpy_key", "parse_key", "build_index_transform", "key_repr"]
+
+_BAD_TERM = (
+    "Only integers, slices (`:`), ellipsis (`...`), tensorstore.newaxis (`None`) and integer or boolean "
+    "arrays are valid indices"
+)
+
+
+@dataclass(eq=False)
+class Term:
+    kind: str  # "int", "slice", "new", "ellipsis", "array", "bool"
+    value: Any = None
+    consumed: int = 0
+    dims: list = field(default_factory=list)  # old dims consumed
+
+
+def _index(v: Any) -> Optional[int]:
+    if v is None:
+        return None
+    if isinstance(v, (float, bool, str)):
+        raise IndexError(_BAD_TERM)
+    try:
+        return operator.index(v)
+    except TypeError:
+        raise IndexError(_BAD_TERM) from None
+
+
+def parse_key(key: Any) -> list[Term]:
+    """Splits a NumPy-style key into typed terms (raising TensorStore's IndexErrors)."""
+    items = key if isinstance(key, tuple) else (key,)
+    terms: list[Term] = []
+    for x in items:
+        if x is None:
+            terms.append(Term("new"))
+        elif x is Ellipsis:
+            terms.append(Term("ellipsis"))
+        elif isinstance(x, slice):
+            terms.append(Term("slice", (_index(x.start), _index(x.stop), _index(x.step)), 1))
+        elif isinstance(x, bool) or isinstance(x, np.bool_):
+            terms.append(Term("bool", np.asarray(x, dtype=bool), 0))
+        elif isinstance(x, (int, np.integer)):
+            terms.append(Term("int", int(x), 1))
+        elif isinstance(x, (list, np.ndarray)) or hasattr(x, "__array__"):
+            arr = np.asarray(x)
+            if arr.dtype == bool:
+                terms.append(Term("bool", arr, arr.ndim))
+            elif arr.dtype.kind in "iu":
+                terms.append(Term("array", arr.astype(np.int64), 1))
+            elif arr.size == 0 and isinstance(x, list):
+                terms.append(Term("array", arr.astype(np.int64), 1))
+            else:
+                raise IndexError("Arrays used as indices must be of integer (or boolean) type")
+        else:
+            try:
+                v = operator.index(x)
+            except TypeError:
+                raise IndexError(_BAD_TERM) from None
+            terms.append(Term("int", v, 1))
+    if sum(1 for t in terms if t.kind == "ellipsis") > 1:
+        raise IndexError("An index can only have a single ellipsis (`...`)")
+    return terms
+
+
+def _c_remainder(a: int, b: int) -> int:
+    r = abs(a) % abs(b)
+    return -r if a < 0 else r
+
+
+def slice_interval(domain: "IndexDomain", j: int, start: Optional[int], stop: Optional[int],
+                   step: Optional[int]) -> tuple:  # fmt: skip
+    """New (lo, hi, il, iu) and the (offset, stride) mapping new indices to old ones."""
+    lo, hi, il, iu = domain._lo[j], domain._hi[j], domain._il[j], domain._iu[j]
+    step = 1 if step is None else step
+    if step == 0:
+        raise invalid_argument("Invalid stride 0")
+    # Implicitness follows which slice bound was omitted, for either sign of step; with a negative
+    # step TensorStore then takes an implicit side's value from the domain, ignoring the other bound.
+    s_il = start is None and il
+    s_iu = stop is None and iu
+    if step > 0:
+        s_lo = lo if start is None else start
+        s_hi = hi if stop is None else stop - 1
+    else:
+        s_lo = lo if (s_il or stop is None) else stop + 1
+        s_hi = hi if (s_iu or start is None) else start
+    closed_or_error(s_lo, s_hi)
+    elo = -INF_INDEX if il else lo
+    ehi = INF_INDEX if iu else hi
+    if s_hi >= s_lo and (s_lo < elo or s_hi > ehi):
+        raise out_of_range(
+            f"Slice interval {format_interval(s_lo, s_hi, False, False)} is not contained within domain "
+            f"{format_interval(elo, ehi, False, False)}"
+        )
+    if step == 1:
+        return (s_lo, s_hi, s_il, s_iu), (0, 1)
+    first = s_lo if step > 0 else s_hi
+    if abs(step) != 1 and abs(first) == INF_INDEX:
+        raise invalid_argument(f"Slicing with non-unit stride of {step} requires a finite start index")
+    offset = 0 if abs(first) == INF_INDEX else _c_remainder(first, step)
+    if step > 0:
+        new_lo = (s_lo - offset) // step
+        new_hi = INF_INDEX if s_hi == INF_INDEX else (s_hi - offset) // step
+        new_hi = max(new_hi, new_lo - 1)
+        return (new_lo, new_hi, s_il, s_iu), (offset, step)
+    new_lo = -INF_INDEX if s_hi == INF_INDEX else (s_hi - offset) // step
+    new_hi = INF_INDEX if s_lo == -INF_INDEX else (s_lo - offset) // step
+    new_hi = max(new_hi, new_lo - 1)
+    return (new_lo, new_hi, s_iu, s_il), (offset, step)
+
+
+def _broadcast(shapes: Sequence[tuple]) -> tuple:
+    result: tuple = ()
+    for s in shapes:
+        try:
+            result = np.broadcast_shapes(result, s) if result or s else result
+        except ValueError:
+            raise invalid_argument(
+                f"Incompatible index array shapes: {{{', '.join(map(str, s))}}} vs {{{', '.join(map(str, result))}}}"
+            ) from None
+        if not result and s == ():
+            result = ()
+    return result
+
+
+def build_index_transform(domain: "IndexDomain", terms: list[Term], mode: str,
+                          selection: Optional[Sequence[int]] = None) -> tuple["IndexTransform", list[int]]:  # fmt: skip
+    """The transform N (new -> old input space) for `terms` applied to `selection` of `domain`.
+
+    `selection` (old dimension indices, in order) defaults to all dimensions, NumPy style.
+    Returns N and the new dimensions the terms produced (for chaining dimension expressions).
+    """
+    from .domain import IndexDomain
+    from .transform import IndexTransform
+
+    rank = domain.rank
+    full = selection is None
+    sel = list(range(rank)) if full else list(selection)
+    consumed = sum(t.consumed for t in terms)
+    has_ellipsis = any(t.kind == "ellipsis" for t in terms)
+    if consumed > len(sel) or (not full and not has_ellipsis and consumed != len(sel)):
+        if full:
+            raise invalid_argument(
+                f"Indexing expression requires {consumed} dimensions, and cannot be applied to a domain of rank {rank}"
+            )
+        raise invalid_argument(f"Indexing expression requires {consumed} dimensions but selection has {len(sel)} dimensions")
+    expanded: list[Term] = []
+    fill = len(sel) - consumed
+    for t in terms:
+        if t.kind == "ellipsis":
+            expanded.extend(Term("slice", (None, None, None), 1) for _ in range(fill))
+        else:
+            expanded.append(t)
+    if not has_ellipsis:
+        expanded.extend(Term("slice", (None, None, None), 1) for _ in range(fill))
+    pos = 0
+    for t in expanded:
+        t.dims = sel[pos:pos + t.consumed]
+        pos += t.consumed
+
+    # Convert boolean arrays to index arrays (positions counted from 0, like NumPy's nonzero).
+    arrays: list[tuple[Term, list[np.ndarray]]] = []
+    for t in expanded:
+        if t.kind == "array":
+            arrays.append((t, [t.value]))
+        elif t.kind == "bool":
+            if t.value.ndim == 0:
+                arrays.append((t, [np.zeros(int(bool(t.value)), dtype=np.int64)]))
+            else:
+                arrays.append((t, [a.astype(np.int64) for a in np.nonzero(t.value)]))
+
+    # Location of each produced dimension: (old-dim location, term order, sub-index).
+    loc_next: dict[int, float] = {}
+    location_of_term: dict[int, float] = {}
+    pending_new: list[int] = []
+    for idx, t in enumerate(expanded):
+        if t.kind == "new":
+            pending_new.append(idx)
+            continue
+        if t.dims:
+            here = float(min(t.dims) if not full else t.dims[0])
+            location_of_term[idx] = here
+            for p in pending_new:
+                location_of_term[p] = here
+            pending_new = []
+        elif pending_new is not None and t.kind == "bool":
+            location_of_term[idx] = None  # type: ignore[assignment]
+    end = float(rank)
+    for p in pending_new:
+        location_of_term[p] = end
+
+    array_terms = [i for i, t in enumerate(expanded) if t.kind in ("array", "bool")]
+    bcast_shape: tuple = ()
+    group_loc: Optional[float] = None
+    if mode in ("default", "vindex") and array_terms:
+        bcast_shape = _broadcast([a.shape for _, lst in arrays for a in lst])
+        if mode == "vindex":
+            group_loc = -1.0
+        else:
+            between = [expanded[i].kind for i in range(array_terms[0], array_terms[-1] + 1)]
+            adjacent = all(k in ("array", "bool", "int") for k in between)
+            first = expanded[array_terms[0]]
+            if adjacent:
+                first_loc = location_of_term.get(array_terms[0])
+                if first_loc is None:
+                    # A 0-d boolean consumes nothing: use the next consumed dimension's spot.
+                    later = [location_of_term[i] for i in range(array_terms[0], len(expanded))
+                             if location_of_term.get(i) is not None]  # fmt: skip
+                    first_loc = later[0] if later else end
+                group_loc = first_loc
+            else:
+                group_loc = -1.0
+            del first
+
+    # Produce the new dimensions.
+    items: list[tuple] = []  # (location, order, sub, kind, payload)
+    for d in range(rank):
+        if d not in sel:
+            items.append((float(d), 0, 0, "keep", d))
+    new_selection_order: list[tuple] = []
+    group_done = False
+    for idx, t in enumerate(expanded):
+        loc = location_of_term.get(idx)
+        if t.kind == "slice":
+            items.append((loc, 1, idx, "slice", idx))
+            new_selection_order.append(("slice", idx))
+        elif t.kind == "new":
+            items.append((loc, 1, idx, "new", idx))
+            new_selection_order.append(("new", idx))
+        elif t.kind in ("array", "bool"):
+            if mode == "oindex":
+                shape = arrays[[a[0] for a in arrays].index(t)][1][0].shape
+                if loc is None:
+                    later = [location_of_term[i] for i in range(idx, len(expanded)) if location_of_term.get(i) is not None]
+                    loc = later[0] if later else end
+                for k in range(len(shape)):
+                    items.append((loc, 1, idx + k / 100.0, "odim", (idx, k)))
+                    new_selection_order.append(("odim", (idx, k)))
+            elif not group_done:
+                group_done = True
+                for k in range(len(bcast_shape)):
+                    items.append((group_loc, 1, idx + k / 100.0, "gdim", k))
+                    new_selection_order.append(("gdim", k))
+    items.sort(key=lambda it: (it[0], it[1], it[2]))
+    new_rank = len(items)
+    position = {(it[3], it[4]): n for n, it in enumerate(items)}
+
+    lo, hi, il, iu, labels = [], [], [], [], []
+    slice_maps: dict[int, tuple] = {}
+    for it in items:
+        kind, payload = it[3], it[4]
+        if kind == "keep":
+            d = payload
+            lo.append(domain._lo[d]); hi.append(domain._hi[d]); il.append(domain._il[d]); iu.append(domain._iu[d])  # noqa: E702
+            labels.append(domain._labels[d])
+        elif kind == "slice":
+            t = expanded[payload]
+            j = t.dims[0]
+            try:
+                bounds, mapping = slice_interval(domain, j, *t.value)
+            except StatusError as e:
+                raise e.with_prefix(f"Computing interval slice for dimension {j}") from None
+            slice_maps[payload] = mapping
+            lo.append(bounds[0]); hi.append(bounds[1]); il.append(bounds[2]); iu.append(bounds[3])  # noqa: E702
+            labels.append(domain._labels[j])
+        elif kind == "new":
+            lo.append(0); hi.append(0); il.append(True); iu.append(True); labels.append("")  # noqa: E702
+        elif kind == "gdim":
+            lo.append(0); hi.append(bcast_shape[payload] - 1); il.append(False); iu.append(False); labels.append("")  # noqa: E702
+        else:
+            tidx, k = payload
+            shape = arrays[[a[0] for a in arrays].index(expanded[tidx])][1][0].shape
+            lo.append(0); hi.append(shape[k] - 1); il.append(False); iu.append(False); labels.append("")  # noqa: E702
+
+    outputs: list[OutputIndexMap] = [None] * rank  # type: ignore[list-item]
+    for d in range(rank):
+        if d not in sel:
+            outputs[d] = OutputIndexMap.single(position[("keep", d)])
+    for idx, t in enumerate(expanded):
+        if t.kind == "int":
+            outputs[t.dims[0]] = OutputIndexMap.constant(t.value)
+        elif t.kind == "slice":
+            offset, stride = slice_maps[idx]
+            outputs[t.dims[0]] = OutputIndexMap.single(position[("slice", idx)], offset, stride)
+    for t, lst in arrays:
+        idx = expanded.index(t)
+        if mode == "oindex":
+            dims_new = [position[("odim", (idx, k))] for k in range(lst[0].ndim)]
+        else:
+            dims_new = [position[("gdim", k)] for k in range(len(bcast_shape))]
+        for j, a in zip(t.dims, lst):
+            if mode != "oindex":
+                a = np.broadcast_to(a, bcast_shape)
+                # Keep size-1 extents where the array itself was broadcast (stride 0).
+                a = _compact(a)
+            shape = [1] * new_rank
+            for k, nd in enumerate(dims_new):
+                shape[nd] = a.shape[k]
+            arr = np.ascontiguousarray(a).reshape(shape)
+            outputs[j] = OutputIndexMap.from_array(arr, 0, 1)
+    new_domain = IndexDomain._make(lo, hi, il, iu, labels)
+    new_sel = [position[key] for key in new_selection_order]
+    return IndexTransform._make(new_domain, outputs), new_sel
+
+
+def _compact(a: np.ndarray) -> np.ndarray:
+    """A broadcast view reduced to extent 1 along its zero-stride dimensions."""
+    index = tuple(slice(0, 1) if (s == 0 and n > 1) else slice(None) for s, n in zip(a.strides, a.shape))
+    return a[index]
+
+
+def apply_numpy_key(t: "IndexTransform", key: Any, mode: str) -> "IndexTransform":
+    """``t[key]`` / ``t.oindex[key]`` / ``t.vindex[key]`` (errors as IndexError)."""
+    from .compose import compose
+
+    terms = parse_key(key)
+    try:
+        n, _ = build_index_transform(t._domain, terms, mode)
+    except StatusError as e:
+        raise IndexError(str(e)) from None
+    return compose(t, n, python_errors=True)
+
+
+def key_repr(key: Any) -> str:
+    """A key as TensorStore's DimExpression repr prints it (``1:3,...,array([1, 2])``)."""
+    items = key if isinstance(key, tuple) else (key,)
+    parts = []
+    for x in items:
+        if x is None:
+            parts.append("None")
+        elif x is Ellipsis:
+            parts.append("...")
+        elif isinstance(x, slice):
+            s = ("" if x.start is None else str(x.start)) + ":" + ("" if x.stop is None else str(x.stop))
+            if x.step is not None:
+                s += f":{x.step}"
+            parts.append(s)
+        elif isinstance(x, (list, np.ndarray)):
+            parts.append(repr(np.asarray(x)))
+        else:
+            parts.append(str(x))
+    text = ",".join(parts)
+    # TensorStore wraps a lone array or ellipsis key in a 1-tuple, which shows as a trailing comma.
+    lone_wrapped = not isinstance(key, tuple) and (key is Ellipsis or isinstance(key, (list, np.ndarray)))
+    if (isinstance(key, tuple) and len(key) == 1) or lone_wrapped:
+        text += ","
+    return text
