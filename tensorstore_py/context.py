@@ -587,12 +587,13 @@ class ContextSpecBuilder:
     ``"context"`` object.  With ``retain=True`` members are printed bound (``[...]``).
     """
 
-    def __init__(self, retain: bool = False):
+    def __init__(self, retain: bool = False, include_defaults: bool = False):
         self.retain = retain
+        self.include_defaults = include_defaults
         self._context: dict[str, Any] = {}
 
     def member_json(self, resource: Resource) -> Any:
-        spec_json = resource.to_json()
+        spec_json = resource.to_json(self.include_defaults)
         if resource.provider.config_only or resource.key is None:
             return [spec_json] if self.retain else spec_json
         self._context[resource.key] = spec_json

@@ -413,7 +413,9 @@ def spec_to_json(parsed: ParsedSpec, include_defaults: bool = False) -> dict:
     j.update(spec.options_json(include_defaults))
     if parsed.path or include_defaults:
         j["path"] = parsed.path
-    builder = ContextSpecBuilder(retain=True)
+    # TensorStore prints bound members as ``[...]``, except with defaults, where they print
+    # as references again.
+    builder = ContextSpecBuilder(retain=not include_defaults, include_defaults=include_defaults)
     context_json: dict = {}
     if parsed.context is not None:
         context_json.update(parsed.context.to_json(include_defaults))

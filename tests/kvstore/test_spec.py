@@ -145,3 +145,39 @@ def test_open_errors_sync_and_async():
             fut.result()
     with pytest.raises(TypeError):
         ts.KvStore.open("memory://", context=5)
+
+
+def _binding_scenarios(module, tmp):
+    out = []
+    c = module.Context({"memory_key_value_store": "memory_key_value_store#a", "memory_key_value_store#a": {}})
+    out.append(repr(module.KvStore.open("memory://", context=c).result()))
+    parent = module.Context({"file_io_concurrency#x": {"limit": 3}})
+    child = module.Context({"file_io_concurrency": "file_io_concurrency#x"}, parent)
+    out.append(repr(module.KvStore.open(f"file://{tmp}/q/", context=child).result()))
+    kv = module.KvStore.open(
+        {"driver": "file", "path": f"{tmp}/q/", "file_io_concurrency": "file_io_concurrency#x"}, context=parent
+    ).result()
+    out.append(repr(kv.spec(retain_context=True)))
+    out.append(repr(module.KvStore.open(
+        {"driver": "file", "path": f"{tmp}/q/", "file_io_sync": "file_io_sync#x", "context": {"file_io_sync#x": False}}
+    ).result()))  # fmt: skip
+    out.append(repr(module.KvStore.Spec({"driver": "memory", "memory_key_value_store": "memory_key_value_store"})))
+    s = module.KvStore.Spec({"driver": "file", "path": "/x/"})
+    s.update(context=module.Context())
+    out += [repr(s), s.to_json(include_defaults=True)]
+    s2 = module.KvStore.Spec({"driver": "file", "path": "/x/", "context": {"file_io_concurrency": {"limit": 2}}})
+    out.append(repr(s2))
+    s2.update(context=module.Context())
+    out.append(repr(s2))
+    s2.update(unbind_context=True)
+    out.append(repr(s2))
+    s3 = module.KvStore.Spec({"driver": "memory", "context": {"memory_key_value_store": {}}})
+    s3.update(unbind_context=True)
+    out.append(repr(s3))
+    s3.update(strip_context=True)
+    out.append(repr(s3))
+    return out
+
+
+def test_binding_scenarios_match_reference(tmp_path):
+    assert _binding_scenarios(ts, tmp_path) == _binding_scenarios(ref, tmp_path)
