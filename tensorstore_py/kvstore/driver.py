@@ -9,6 +9,29 @@ see full keys (bytes).
 All driver operations return a `Future` at once; none blocks an executor thread on another
 future.  A failed ``if_equal`` condition is not an error: the write is skipped and the
 returned stamp has generation `UNKNOWN`.
+
+Adding a driver (sketch)::
+
+    class GcsDriverSpec(KvStoreDriverSpec):
+        id = "gcs"
+        url_scheme = "gs"
+        resource_members = {"gcs_request_concurrency": "gcs_request_concurrency", ...}
+
+        @classmethod
+        def parse_options(cls, reader):        # consume "bucket" etc. from the ObjectReader
+            return {"bucket": reader.get("bucket", expect_string)}
+
+        @classmethod
+        def from_url(cls, url): ...            # "gs://b/p" -> {"driver": "gcs", ...}
+        def to_url(self, path): ...
+        def open(self, resources):             # resources: member -> bound context Resource
+            return GcsDriver(self, resources)
+
+    register_kvstore_driver("gcs", GcsDriverSpec, url_scheme="gs")
+
+Users of drivers (the chunked engine, TensorStore drivers) call `open_kvstore_driver(spec,
+context)` and then `read`/`write`/`list`/`delete_range` with full keys, and
+``driver.spec_json(path, builder)`` / ``driver.url(path)`` for spec output.
 """
 
 from __future__ import annotations
