@@ -243,3 +243,19 @@ def test_os_errors_become_status_codes(tmp_path, monkeypatch):
     with pytest.raises(ValueError) as info:
         kv.read("k").result()
     assert str(info.value) == f"PERMISSION_DENIED: Error opening file: \"{tmp_path}/k\": Permission denied [os_error_code='13']"
+
+
+def test_awaitable_and_transactions():
+    import asyncio
+
+    async def main():
+        kv = await ts.KvStore.open("memory://")
+        await kv.write("a", b"1")
+        return (await kv.read("a")).value, await kv.list()
+
+    assert asyncio.run(main()) == (b"1", [b"a"])
+    kv = ts.KvStore.open("memory://").result()
+    with pytest.raises(ValueError, match="UNIMPLEMENTED"):
+        kv.with_transaction(object())
+    with pytest.raises(ValueError, match="UNIMPLEMENTED"):
+        ts.KvStore.open("memory://", transaction=object())
