@@ -374,7 +374,7 @@ class RetriesProvider(_SettingsProvider):
 
     show_defaults = True
 
-    def __init__(self, provider_id: str, max_retries: int, config_only: bool):
+    def __init__(self, provider_id: str, max_retries: int, config_only: bool = False):
         self.id = provider_id  # type: ignore[misc]
         self.config_only = config_only  # type: ignore[misc]
         self.members = {
