@@ -22,16 +22,7 @@ newaxis = None
 inf = (1 << 62) - 1
 
 
-def __getattr__(name: str):
-    # The driver-level API loads on first use, so the lower layers import on their own.
-    if name in ("Spec", "OpenMode", "TensorStore", "open"):
-        import importlib
-
-        _open_module = importlib.import_module(__name__ + ".open")
-        importlib.import_module(__name__ + ".driver.zarr")  # registers the driver
-        from .spec import OpenMode, Spec
-        from .tensorstore import TensorStore
-
-        globals().update(Spec=Spec, OpenMode=OpenMode, TensorStore=TensorStore, open=_open_module.open)
-        return globals()[name]
-    raise AttributeError(f"module 'tensorstore_py' has no attribute {name!r}")
+from .spec import OpenMode, Spec
+from .tensorstore import TensorStore
+from .open import open
+from .driver import zarr as _zarr_driver  # noqa: F401  (registers the driver)

@@ -154,7 +154,7 @@ class TensorStore(Indexable):
         return arr if dtype is None else arr.astype(dtype)
 
     def resolve(self, *, fix_resizable_bounds: bool = False, batch: Any = None) -> Future:
-        from .index.transform import propagate_bounds
+        from .index.compose import propagate_bounds
 
         try:
             return futures.ready(self._indexable_with_transform(propagate_bounds(self._transform, self._driver.domain)))

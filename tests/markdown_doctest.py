@@ -35,12 +35,34 @@ def examples(path: str) -> list[doctest.Example]:
     return doctest.DocTestParser().get_examples(text, path)
 
 
+def blocks(path: str) -> list[list[doctest.Example]]:
+    """The examples of `path` grouped into blocks: runs of examples with only blank text between."""
+    with open(path, encoding="utf-8") as f:
+        text = f.read()
+    out: list[list[doctest.Example]] = []
+    current: list[doctest.Example] = []
+    for piece in doctest.DocTestParser().parse(text, path):
+        if isinstance(piece, doctest.Example):
+            current.append(piece)
+        elif piece.strip() and current:
+            out.append(current)
+            current = []
+    if current:
+        out.append(current)
+    return out
+
+
 def run_file(path: str, globs: dict) -> list[ExampleFailure]:
-    """Runs every example of `path` in order; returns the mismatches (stops at an exception)."""
+    """Runs every example of `path` in order; returns the mismatches."""
+    return run_examples(examples(path), globs)
+
+
+def run_examples(exs: list[doctest.Example], globs: dict) -> list[ExampleFailure]:
+    """Runs `exs` in order in `globs`; returns the mismatches (stops at an unexpected exception)."""
     loop = asyncio.new_event_loop()
     failures = []
     try:
-        for ex in examples(path):
+        for ex in exs:
             got = _run(ex.source, globs, loop, ex.lineno)
             if got != ex.want:
                 failures.append(ExampleFailure(ex.lineno + 1, ex.source, ex.want, got))

@@ -13,7 +13,7 @@ from typing import Any
 
 from .. import future as futures
 from ..context import Context, ContextSpecBuilder
-from ..errors import StatusError, already_exists, invalid_argument, not_found
+from ..errors import StatusError, already_exists, failed_precondition, invalid_argument, not_found
 from ..future import Future
 from ..json_util import dumps
 from ..kvstore.driver import ReadOptions, WriteOptions, open_kvstore_driver
@@ -139,7 +139,9 @@ class KvsBackedDriverSpec(DriverSpec):
                     try:
                         metadata = self.parse_stored_metadata(result.value)
                     except (ValueError, TypeError) as exc:
-                        raise _prefixed(exc, f"Error reading {describe_key(kv, key)}") from None
+                        # Unusable stored metadata is a precondition failure, not bad input.
+                        message = exc.message if isinstance(exc, StatusError) else str(exc)
+                        raise failed_precondition(f"Error reading {describe_key(kv, key)}: {message}") from None
                     return make(metadata)
                 if allow_create:
                     return write_new(True)

@@ -256,6 +256,10 @@ class FileDriver(KvStoreDriver):
         timeout = locking.get("acquire_timeout")
         self.lock_timeout_s = 60.0 if timeout is None else _duration_seconds(timeout)
 
+    def describe_key(self, key: bytes) -> str:
+        """How TensorStore names a key of this driver in messages."""
+        return f"local file {quote(os.fsdecode(key))}"
+
     # -- helpers ----------------------------------------------------------------------------
 
     @staticmethod

@@ -8,7 +8,7 @@ import numpy as np
 
 from ...context import Context, ContextSpecBuilder
 from ...index import IndexDomain
-from ...index.transform import propagate_bounds
+from ...index.compose import propagate_bounds
 from ...schema import ChunkLayout, CodecSpec, Schema
 from ..chunked import ChunkedArray
 from ..kvs_backed import OpenedDriver
@@ -31,6 +31,8 @@ class ZarrDriver(OpenedDriver):
         self.format = ZarrChunkFormat(metadata, self.field_index, path, metadata.dimension_separator)
         self.engine = ChunkedArray(self.format, kvstore_driver, self.data_copy.executor)
         self._domain = spec.metadata_domain(metadata)
+        # I/O resolves against the bounds as they are now: resizable bounds are not open-ended.
+        self._io_domain = IndexDomain(inclusive_min=list(self._domain.origin), shape=list(self._domain.shape))
 
     @property
     def domain(self) -> IndexDomain:
@@ -41,10 +43,10 @@ class ZarrDriver(OpenedDriver):
         return self.metadata.dtype.fields[self.field_index].dtype
 
     def read(self, transform):
-        return self.engine.read(propagate_bounds(transform, self._domain))
+        return self.engine.read(propagate_bounds(transform, self._io_domain))
 
     def write(self, transform, array):
-        return self.engine.write(propagate_bounds(transform, self._domain), array)
+        return self.engine.write(propagate_bounds(transform, self._io_domain), array)
 
     # -- introspection -----------------------------------------------------------------------
 

@@ -67,6 +67,8 @@ class ZarrMetadataConstraints:
     fill_value_json: Any = None
     has_fill_value: bool = False
     dimension_separator: str | None = None
+    has_filters: bool = False
+    zarr_format: int | None = None
 
     def to_json(self) -> dict:
         out: dict[str, Any] = {}
@@ -84,9 +86,13 @@ class ZarrMetadataConstraints:
             out["fill_value"] = self.fill_value_json
         if self.order is not None:
             out["order"] = self.order
+        if self.has_filters:
+            out["filters"] = None
         if self.shape is not None:
             out["shape"] = list(self.shape)
-        return out
+        if self.zarr_format is not None:
+            out["zarr_format"] = self.zarr_format
+        return {k: out[k] for k in sorted(out)}
 
     @property
     def rank(self) -> int | None:
@@ -139,6 +145,7 @@ def _read_members(r: ObjectReader) -> dict[str, Any]:
     out["order"] = r.get("order", _parse_order, None)
     out["has_fill_value"] = r.has("fill_value")
     out["fill_value_json"] = r.get("fill_value", None, None)
+    out["has_filters"] = r.has("filters")
     r.get("filters", _parse_filters, None)
     out["dimension_separator"] = r.get("dimension_separator", _parse_separator, None)
     r.finish()
@@ -155,9 +162,7 @@ def _read_members(r: ObjectReader) -> dict[str, Any]:
 
 
 def parse_metadata_constraints(j: Any) -> ZarrMetadataConstraints:
-    m = _read_members(ObjectReader(j))
-    m.pop("zarr_format")
-    return ZarrMetadataConstraints(**m)
+    return ZarrMetadataConstraints(**_read_members(ObjectReader(j)))
 
 
 def parse_metadata(j: Any) -> ZarrMetadata:
@@ -170,6 +175,8 @@ def parse_metadata(j: Any) -> ZarrMetadata:
         if not m[f"has_{name}"]:
             raise invalid_argument(f'Error parsing object member "{name}": Expected member to be present')
     dtype: ZarrDType = m["dtype"]
+    if not m["has_filters"]:
+        raise invalid_argument('Error parsing object member "filters": Expected member to be present')
     return ZarrMetadata(
         shape=m["shape"],
         chunks=m["chunks"],
