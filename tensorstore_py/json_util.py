@@ -183,11 +183,11 @@ def python_repr(j: Any) -> str:
 
 def pretty_repr(j: Any, prefix: str = "", suffix: str = "", width: int = 80, indent: int = 2) -> str:
     """`prefix` + `j` as an indented Python literal + `suffix`, as TensorStore lays out reprs."""
-    out: list[str] = [prefix]
-    # Each nesting level leaves one more column free (for the trailing comma at that level).
+    # The layout depends on the JSON alone (TensorStore ignores the prefix when measuring), and
+    # each nesting level leaves one more column free for its trailing comma.
+    out: list[str] = []
     _format(out, j, 0, width, indent)
-    out.append(suffix)
-    return "".join(out)
+    return prefix + "".join(out) + suffix
 
 
 def _current_line_length(out: list[str]) -> int:

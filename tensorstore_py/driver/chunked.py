@@ -40,8 +40,10 @@ class ChunkFormat(abc.ABC):
 
     #: Shape of one grid cell over every array dimension.
     chunk_shape: tuple[int, ...]
-    #: The array's shape (its domain is [0, shape)).
+    #: The array's shape; its domain is [origin, origin + shape).
     shape: tuple[int, ...]
+    #: Where the domain and the chunk grid start (cell k of dim d begins at origin + k * chunk).
+    origin: tuple[int, ...] | None = None
     #: User-visible element dtype (native byte order).
     numpy_dtype: np.dtype
     #: True when writing the component rewrites the whole stored chunk (no other fields).
@@ -111,6 +113,9 @@ class ChunkedArray:
 
     def _plan(self, transform):
         maps, origin, shape = partition.analyze(transform)
+        if self.fmt.origin is not None and any(self.fmt.origin):
+            # Partition in grid-relative coordinates: cell k starts at k * chunk.
+            maps = [partition.shift(m, -o) for m, o in zip(maps, self.fmt.origin)]
         if partition.is_strided(maps):
             cells = list(partition.strided_cells(maps, origin, shape, self.fmt.chunk_shape, self.fmt.shape))
             return "strided", maps, shape, cells

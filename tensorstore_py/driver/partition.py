@@ -73,6 +73,11 @@ def analyze(transform) -> tuple[list[MapInfo], list[int], list[int]]:
     return maps, [int(x) for x in transform.input_origin], [int(x) for x in transform.input_shape]
 
 
+def shift(m: MapInfo, delta: int) -> MapInfo:
+    """`m` with its output translated by `delta`."""
+    return dataclasses.replace(m, offset=m.offset + delta)
+
+
 def is_strided(maps: Sequence[MapInfo]) -> bool:
     used = [m.input_dimension for m in maps if m.kind == "single"]
     return all(m.kind != "array" for m in maps) and len(used) == len(set(used))
