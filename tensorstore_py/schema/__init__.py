@@ -5,5 +5,8 @@ fill-value helpers.  See ../shared/DESIGN.md for where this sits among the layer
 """
 
 from .chunk_layout import ChunkLayout
+from .codec_spec import CodecSpec, register_codec_spec
+from .schema import Schema
+from .unit import Unit
 
-__all__: list[str] = ["ChunkLayout"]
+__all__: list[str] = ["ChunkLayout", "CodecSpec", "Schema", "Unit"]

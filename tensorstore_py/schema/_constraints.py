@@ -30,12 +30,27 @@ def format_number(x: Any) -> str:
     """A number as TensorStore's messages print it (doubles with six significant digits)."""
     if isinstance(x, float):
         if math.isnan(x):
-            return "nan"
+            return "-nan" if math.copysign(1.0, x) < 0 else "nan"
         if math.isinf(x):
             return "inf" if x > 0 else "-inf"
         text = "%.6g" % x
         return text
     return str(x)
+
+
+def json_number_text(x: float) -> str:
+    """A double as TensorStore's JSON printer writes it (exponent form from 1e15 up, unlike
+    Python's repr, which switches at 1e16); non-finite values print as ``null``."""
+    if not math.isfinite(x):
+        return "null"
+    if not 1e15 <= abs(x) < 1e16:
+        return repr(float(x))
+    from decimal import Decimal
+
+    sign, digits, exponent = Decimal(repr(float(x))).normalize().as_tuple()
+    text = "".join(map(str, digits))
+    mantissa = text[0] + ("." + text[1:] if len(text) > 1 else "")
+    return ("-" if sign else "") + f"{mantissa}e+{len(text) - 1 + exponent:02d}"
 
 
 def format_vector(values: Iterable[Any]) -> str:
@@ -109,6 +124,19 @@ def merge_elements(current: int, current_hard: bool, value: int, hard: bool) -> 
                 f"New hard constraint ({value}) does not match existing hard constraint ({current})"
             )
     return value, current_hard or hard
+
+
+def valid_sized(inclusive_min: int, size: int) -> bool:
+    """Whether [inclusive_min, inclusive_min + size) is a valid TensorStore interval: its closed
+    form [min, max] may not start at +inf nor end at -inf, and must lie within [-inf, +inf]."""
+    inclusive_max = inclusive_min + size - 1
+    return (
+        inclusive_min != INF_INDEX
+        and inclusive_max != -INF_INDEX
+        and inclusive_max >= inclusive_min - 1
+        and inclusive_min >= -INF_INDEX
+        and inclusive_max <= INF_INDEX
+    )
 
 
 def rank_mismatch(new_rank: int, existing_rank: int):

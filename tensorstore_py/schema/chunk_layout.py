@@ -516,7 +516,7 @@ class ChunkLayout:
                 if not g.shape_hard[dim]:
                     g.shape[dim] = 0
                 end = origin[dim] + g.shape[dim]
-                if g.shape[dim] < 0 or not -C.MAX_FINITE_INDEX <= end <= C.MAX_FINITE_INDEX:
+                if not C.valid_sized(origin[dim], g.shape[dim]) or not -C.MAX_FINITE_INDEX <= end <= C.MAX_FINITE_INDEX:
                     raise invalid_argument(
                         f"Invalid {USAGES[usage]} chunk grid: Invalid origin/shape: "
                         f"origin={C.format_vector(origin)}, shape={C.format_vector(g.shape)}"
@@ -792,7 +792,7 @@ class ChunkLayout:
                 lo.append(-C.INF_INDEX)
                 hi.append(C.INF_INDEX + 1)
                 continue
-            if size < 0 or origin + size > C.INF_INDEX:
+            if not C.valid_sized(origin, size):
                 raise invalid_argument(
                     f"Incompatible grid origin/chunk shape for dimension {dim}: ({origin}, {size}) "
                     "do not specify a valid sized index interval"

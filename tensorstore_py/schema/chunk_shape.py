@@ -175,7 +175,7 @@ def _choose_grid(
         if origin[i] == C.IMPLICIT:
             origin[i] = 0 if lo[i] <= -_INF else lo[i] % shape[i]
         o, s = origin[i], shape[i]
-        if not (-_INF <= o < _INF and s >= 0 and o + s <= _INF + 1):
+        if not C.valid_sized(o, s):
             raise invalid_argument(
                 f"Invalid chunk constraints for dimension {i}: ({o}, {s}) do not specify a valid sized index interval"
             )
