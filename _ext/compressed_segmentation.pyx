@@ -144,13 +144,34 @@ cdef void _cache_free(Cache* c) noexcept nogil:
     free(c.lengths)
 
 
+cdef struct Scratch:
+    # Per-block working space, allocated once per encode: the block's values in C order,
+    # its distinct values, and an open-addressing map value -> table index + 1 (0 = free).
+    void* vals
+    void* table
+    void* keys
+    uint32_t* slot_index
+    size_t* used_slots
+    size_t mask
+
+
+cdef inline size_t _slot_of(uint64_t v, size_t mask) noexcept nogil:
+    cdef uint64_t x = v * 0x9E3779B97F4A7C15ULL
+    return <size_t>(x ^ (x >> 32)) & mask
+
+
 cdef int _encode_block(label_t* tag, const char* src, const Py_ssize_t* ext,
                        const Py_ssize_t* strides, const Py_ssize_t* bshape, size_t bvol,
-                       label_t* vals, label_t* table, Buf* out, size_t base, Cache* cache,
+                       Scratch* sc, Buf* out, size_t base, Cache* cache,
                        size_t header_word, Err* err) noexcept nogil:
     """Encodes one block (``ext`` = its extent inside the volume, z/y/x) and writes its
-    header.  ``vals`` and ``table`` are scratch space of ``bvol`` labels each."""
-    cdef Py_ssize_t z, y, x, k = 0, m, lo, hi, mid
+    header at ``out.w[header_word]``."""
+    cdef label_t* vals = <label_t*>sc.vals
+    cdef label_t* table = <label_t*>sc.table
+    cdef label_t* keys = <label_t*>sc.keys
+    cdef uint32_t* slot_index = sc.slot_index
+    cdef size_t mask = sc.mask
+    cdef Py_ssize_t z, y, x, k = 0, m = 0
     cdef label_t v, prev
     cdef size_t i, bits, enc_words, enc_off, tab_off, wpl = sizeof(label_t) // 4
     cdef uint32_t idx = 0
@@ -160,20 +181,37 @@ cdef int _encode_block(label_t* tag, const char* src, const Py_ssize_t* ext,
     cdef bint found
     cdef const char* pz
     cdef const char* py
+    # Pass 1: gather the block and collect its distinct values (runs of one value skip the
+    # map).
+    memcpy(&prev, src, sizeof(label_t))
+    prev = prev + 1
     for z in range(ext[0]):
         pz = src + z * strides[0]
         for y in range(ext[1]):
             py = pz + y * strides[1]
             for x in range(ext[2]):
-                memcpy(&vals[k], py + x * strides[2], sizeof(label_t))
+                memcpy(&v, py + x * strides[2], sizeof(label_t))
+                vals[k] = v
                 k += 1
-    memcpy(table, vals, k * sizeof(label_t))
-    qsort(table, k, sizeof(label_t), _cmp32 if label_t is uint32_t else _cmp64)
-    m = 1
-    for i in range(1, k):
-        if table[i] != table[m - 1]:
-            table[m] = table[i]
-            m += 1
+                if v == prev:
+                    continue
+                prev = v
+                slot = _slot_of(v, mask)
+                while slot_index[slot] != 0 and keys[slot] != v:
+                    slot = (slot + 1) & mask
+                if slot_index[slot] == 0:
+                    keys[slot] = v
+                    slot_index[slot] = 1
+                    sc.used_slots[m] = slot
+                    table[m] = v
+                    m += 1
+    if m > 1:
+        qsort(table, m, sizeof(label_t), _cmp32 if label_t is uint32_t else _cmp64)
+    for i in range(<size_t>m):
+        slot = _slot_of(table[i], mask)
+        while keys[slot] != table[i]:
+            slot = (slot + 1) & mask
+        slot_index[slot] = <uint32_t>(i + 1)
     bits = 0
     if m > 1:
         bits = 1
@@ -185,10 +223,10 @@ cdef int _encode_block(label_t* tag, const char* src, const Py_ssize_t* ext,
         err.code = E_NOMEM
         return -1
     if bits:
+        # Pass 2: pack each voxel's table index at its position in the full block.
         p = out.w + base + enc_off
         k = 0
-        prev = table[0]
-        idx = 0
+        prev = vals[0] + 1
         for z in range(ext[0]):
             for y in range(ext[1]):
                 pos = <size_t>(bshape[2] * (y + bshape[1] * z))
@@ -196,18 +234,15 @@ cdef int _encode_block(label_t* tag, const char* src, const Py_ssize_t* ext,
                     v = vals[k]
                     k += 1
                     if v != prev:
-                        lo = 0
-                        hi = m - 1
-                        while lo < hi:
-                            mid = (lo + hi) >> 1
-                            if table[mid] < v:
-                                lo = mid + 1
-                            else:
-                                hi = mid
-                        idx = <uint32_t>lo
+                        slot = _slot_of(v, mask)
+                        while keys[slot] != v:
+                            slot = (slot + 1) & mask
+                        idx = slot_index[slot] - 1
                         prev = v
                     p[(pos * bits) >> 5] |= idx << ((pos * bits) & 31)
                     pos += 1
+    for i in range(<size_t>m):
+        slot_index[sc.used_slots[i]] = 0
     # The table goes right after the indices; dropped again if the channel already has it.
     tab_off = out.size - base
     p = _extend(out, m * wpl)
@@ -245,6 +280,31 @@ cdef int _encode_block(label_t* tag, const char* src, const Py_ssize_t* ext,
     return 0
 
 
+cdef int _scratch_init(Scratch* sc, size_t bvol, size_t label_size) noexcept nogil:
+    cdef size_t size = 16
+    while size < 2 * bvol:
+        size *= 2
+    sc.mask = size - 1
+    sc.vals = malloc(bvol * label_size)
+    sc.table = malloc(bvol * label_size)
+    sc.keys = malloc(size * label_size)
+    sc.slot_index = <uint32_t*>malloc(size * sizeof(uint32_t))
+    sc.used_slots = <size_t*>malloc(bvol * sizeof(size_t))
+    if (sc.vals == NULL or sc.table == NULL or sc.keys == NULL or sc.slot_index == NULL
+            or sc.used_slots == NULL):
+        return -1
+    memset(sc.slot_index, 0, size * sizeof(uint32_t))
+    return 0
+
+
+cdef void _scratch_free(Scratch* sc) noexcept nogil:
+    free(sc.vals)
+    free(sc.table)
+    free(sc.keys)
+    free(sc.slot_index)
+    free(sc.used_slots)
+
+
 cdef int _encode(label_t* tag, const char* src, const Py_ssize_t* shape,
                  const Py_ssize_t* strides, const Py_ssize_t* bshape, Buf* out,
                  Err* err) noexcept nogil:
@@ -255,8 +315,7 @@ cdef int _encode(label_t* tag, const char* src, const Py_ssize_t* shape,
     cdef size_t nblocks = 1, bvol = 1, base, bi
     cdef const char* bsrc
     cdef Cache cache
-    cdef label_t* vals
-    cdef label_t* table
+    cdef Scratch sc
     cdef int rc = 0
     for i in range(3):
         grid[i] = (shape[i + 1] + bshape[i] - 1) // bshape[i]
@@ -265,11 +324,13 @@ cdef int _encode(label_t* tag, const char* src, const Py_ssize_t* shape,
     if _extend(out, shape[0]) == NULL:
         err.code = E_NOMEM
         return -1
-    vals = <label_t*>malloc(bvol * sizeof(label_t))
-    table = <label_t*>malloc(bvol * sizeof(label_t))
-    if vals == NULL or table == NULL:
-        free(vals)
-        free(table)
+    if shape[0] == 0 or nblocks == 0:
+        # Only channel offsets (each channel's empty header table starts at the end).
+        for c in range(shape[0]):
+            out.w[c] = <uint32_t>shape[0]
+        return 0
+    if _scratch_init(&sc, bvol, sizeof(label_t)) < 0:
+        _scratch_free(&sc)
         err.code = E_NOMEM
         return -1
     for c in range(shape[0]):
@@ -289,7 +350,7 @@ cdef int _encode(label_t* tag, const char* src, const Py_ssize_t* shape,
                     ext[2] = min(bshape[2], shape[3] - gx * bshape[2])
                     bsrc = (src + c * strides[0] + gz * bshape[0] * strides[1]
                             + gy * bshape[1] * strides[2] + gx * bshape[2] * strides[3])
-                    rc = _encode_block(tag, bsrc, ext, strides + 1, bshape, bvol, vals, table,
+                    rc = _encode_block(tag, bsrc, ext, strides + 1, bshape, bvol, &sc,
                                        out, base, &cache, base + 2 * bi, err)
                     if rc < 0:
                         err.channel = c
@@ -305,8 +366,7 @@ cdef int _encode(label_t* tag, const char* src, const Py_ssize_t* shape,
         _cache_free(&cache)
         if rc < 0:
             break
-    free(vals)
-    free(table)
+    _scratch_free(&sc)
     return rc
 
 
