@@ -532,6 +532,13 @@ cdef tuple _block_zyx(object block_size):
     return (bz, by, bx)
 
 
+cdef object _num_blocks(tuple shape_zyx, tuple bshape_zyx):
+    n = 1
+    for extent, b in zip(shape_zyx, bshape_zyx):
+        n *= -(-extent // b)
+    return n
+
+
 cdef object _label_dtype(object dtype, str name):
     dt = np.dtype(dtype)
     if dt.kind != "u" or dt.itemsize not in (4, 8):
@@ -582,6 +589,9 @@ def encode(volume: np.ndarray, block_size) -> bytes:
     for i, n in enumerate(volume.shape):
         if n >= (1 << 32):
             raise ValueError(f"volume dimension {i} has extent {n}, above 2**32")
+    if volume.shape[0] and 2 * _num_blocks(volume.shape[1:], bshape_t) >= _MAX_OFFSET:
+        raise ValueError(f"compressed_segmentation: a {volume.shape[1:]} volume has too many "
+                         f"{bshape_t} blocks for the format's 2**24-word offsets")
     cdef Py_ssize_t bshape[3]
     cdef Py_ssize_t shape[4]
     cdef Py_ssize_t strides[4]
@@ -632,6 +642,10 @@ def decode(data, shape, block_size, dtype, out: np.ndarray | None = None) -> np.
     for i, n in enumerate(shape_t):
         if n >= (1 << 32):
             raise ValueError(f"shape[{i}] = {n} is above 2**32")
+    if _num_blocks(shape_t[1:], bshape_t) > (1 << 40):
+        # More block headers than any buffer could hold; also keeps the size arithmetic safe.
+        raise data_loss(f"Corrupt compressed_segmentation data: {len(memoryview(data))} bytes "
+                        f"cannot hold the block headers of a {shape_t} volume")
     if out is None:
         out = np.empty(shape_t, dt)
     else:

@@ -250,6 +250,12 @@ def test_argument_errors():
         cs.decode(data, (-1, 2, 2, 2), (2, 2, 2), np.uint32)
     with pytest.raises(ValueError, match="out has shape"):
         cs.decode(data, vol.shape, (2, 2, 2), np.uint32, out=np.zeros((1, 2, 2), np.uint32))
+    with pytest.raises(ValueError, match="too many"):
+        cs.encode(np.broadcast_to(np.uint32(1), (1, 4096, 4096, 4096)), (1, 1, 1))
+    with pytest.raises(ValueError, match="cannot hold the block headers"):
+        cs.decode(data, (1, 2**20, 2**20, 2**20), (1, 1, 1), np.uint32,
+                  out=np.lib.stride_tricks.as_strided(np.zeros(1, np.uint32),
+                                                      (1, 2**20, 2**20, 2**20), (0,) * 4))
     # Big-endian input is accepted and encodes like native.
     assert cs.encode(vol.astype(">u4"), (2, 2, 2)) == data
     assert cs.encode(np.zeros((0, 3, 3, 3), np.uint64), (2, 2, 2)) == b""

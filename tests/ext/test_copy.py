@@ -93,6 +93,26 @@ def test_strided_copy_matches_numpy(data, shape, dtype, seed, broadcast):
     assert _bytes_equal(dst, src)
 
 
+@settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(data=st.data(), shape=st.lists(st.integers(4, 40), min_size=2, max_size=3).map(tuple),
+       dtype=st.sampled_from([np.uint8, np.int16, np.float32, np.float64, np.complex128,
+                              np.dtype("S3")]),
+       seed=st.integers(0, 2**32 - 1), swap=st.booleans())
+def test_large_random_layouts(data, shape, dtype, seed, swap):
+    """Extents large enough for the tiled transpose path (source strides >= a cache line)."""
+    dbase, dst = data.draw(strided_views(shape, dtype, seed))
+    _, src = data.draw(strided_views(shape, dtype, seed + 1))
+    expected_base = dbase.copy()
+    native = np.dtype(dtype)
+    if swap and native.kind in "iufc":
+        _same_view(expected_base, dbase, dst)[...] = src.view(native.newbyteorder(">"))
+        kc.strided_copy_byteswap(dst, src)
+    else:
+        _same_view(expected_base, dbase, dst)[...] = src
+        kc.strided_copy(dst, src)
+    assert _bytes_equal(dbase, expected_base)
+
+
 @SETTINGS
 @given(data=st.data(), shape=layouts(), dtype=st.sampled_from(DTYPES),
        seed=st.integers(0, 2**32 - 1))
