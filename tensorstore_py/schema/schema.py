@@ -55,6 +55,13 @@ def _domain_shape(domain) -> list[int]:
     return [hi - lo + 1 for lo, hi in zip(domain._lo, domain._hi)]
 
 
+def _index_mixin():
+    # Schema takes the indexing surface of the index layer (imported at class creation).
+    from ..index.indexable import Indexable
+
+    return Indexable
+
+
 def merge_index_domains(a, b):
     """Merges two IndexDomains of equal rank (TensorStore's MergeIndexDomains).
 
@@ -97,10 +104,12 @@ def merge_index_domains(a, b):
     return index.IndexDomain._make(lo, hi, il, iu, labels)
 
 
-class Schema:
+class Schema(_index_mixin()):  # type: ignore[misc]
     """Constraints on a TensorStore: rank, dtype, domain, chunk layout, codec, fill value, units.
 
     ``Schema(json)`` parses the JSON form; keyword arguments are merged as by `update`.
+    Indexing (``schema[...]``, ``.T``, ``.translate_to[...]`` ...) re-expresses every
+    constraint for the new dimensions.
     """
 
     __slots__ = ("_rank", "_dtype", "_domain", "_chunk_layout", "_codec", "_fill_value", "_units")
@@ -350,6 +359,35 @@ class Schema:
 
     def __reduce__(self):
         return (Schema, (self.to_json(),))
+
+    # ------------------------------------------------------------------ indexing
+
+    def _indexable_transform(self):
+        index = _index()
+        from ..index.transform import identity_transform
+
+        if self._domain is not None:
+            return identity_transform(self._domain)
+        if self._rank == -1:
+            raise invalid_argument("Cannot index a schema of unknown rank")
+        return identity_transform(index.IndexDomain(rank=self._rank))
+
+    def _indexable_with_transform(self, t) -> "Schema":
+        from .transform import transform_chunk_layout, transform_dimension_units, transform_fill_value
+
+        out = Schema()
+        out._rank = t.input_rank
+        out._dtype = self._dtype
+        out._codec = self._codec
+        out._domain = t.domain if self._domain is not None else None
+        out._chunk_layout = transform_chunk_layout(self._chunk_layout, t)
+        # Over an empty domain the reference drops the fill value.
+        if self._fill_value is not None and 0 not in t.domain.shape:
+            origin = self._domain.origin if self._domain is not None else None
+            shape = _domain_shape(self._domain) if self._domain is not None else None
+            out._fill_value = transform_fill_value(self._fill_value, t, origin, shape)
+        out._units = transform_dimension_units(self._units, t)
+        return out
 
     # ------------------------------------------------------------------ properties
 
