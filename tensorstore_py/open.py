@@ -93,6 +93,7 @@ def _quote(j: dict) -> str:
 def _error_spec_json(driver_spec) -> dict:
     """The spec TensorStore attaches to open errors: default context resources listed."""
     j = driver_spec.to_json()
+    j.pop("open", None)  # TensorStore leaves the default open mode out of the payload
     context_json = dict(j.get("context", {}))
     names = list(driver_spec.context_resources)
     kvstore = driver_spec.kvstore

@@ -72,7 +72,7 @@ def parse_spec_json(j: Any) -> driver_base.DriverSpec:
         j = _parse_url(j)
     expect_object(j)
     if "driver" not in j:
-        raise invalid_argument('Error parsing object member "driver": Expected member to be present')
+        raise invalid_argument('Error parsing object member "driver": Expected string, but member is missing')
     name = expect_string(j["driver"])
     cls = driver_base.driver_for_id(name)
     return cls.from_json(j)
@@ -273,6 +273,11 @@ def apply_options(spec: driver_base.DriverSpec, options: dict) -> None:
         shape_domain = IndexDomain(shape=shape)
         domain = shape_domain if domain is None else domain
     if domain is not None:
+        base = spec.base_domain(domain.rank)
+        if base is not None:
+            from .schema.schema import merge_index_domains
+
+            merge_index_domains(base, domain)
         constraints["domain"] = domain
     if options.get("schema") is not None:
         constraints["schema"] = options["schema"]

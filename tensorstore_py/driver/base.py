@@ -36,7 +36,7 @@ def register_driver(cls: type["DriverSpec"]) -> type["DriverSpec"]:
 def driver_for_id(name: str) -> type["DriverSpec"]:
     cls = _DRIVERS.get(name)
     if cls is None:
-        raise invalid_argument(f'Error parsing object member "driver": {dumps(name)} is not registered')
+        raise invalid_argument(f'Error parsing object member "driver": {dumps(name)} is not a registered TensorStore driver')
     return cls
 
 
@@ -87,7 +87,7 @@ class DriverSpec:
         r.get("driver")
         self.context_spec = r.get("context", _context_json, None)
         rank = r.get("rank", lambda x: expect_int(x, 0, 32), None)
-        dtype = r.get("dtype", expect_string, None)
+        dtype = r.get("dtype", _parse_dtype, None)
         schema_json = r.get("schema", None, None)
         try:
             schema = Schema(json=schema_json) if schema_json is not None else Schema()
@@ -175,6 +175,10 @@ class DriverSpec:
 
     # -- what the spec says about the array -----------------------------------------------------
 
+    def base_domain(self, rank: int):
+        """The bounds every array of this driver has (e.g. zarr: origin 0), or None."""
+        return None
+
     def effective_domain(self):
         """The domain implied by the spec (schema, transform, driver members), or None."""
         return self.schema.domain
@@ -186,6 +190,15 @@ class DriverSpec:
         if self.schema.rank is not None:
             return self.schema.rank
         return None
+
+
+def _parse_dtype(j: Any) -> str:
+    from .. import dtypes
+
+    name = expect_string(j)
+    if name not in dtypes.ALL_DTYPES:
+        raise invalid_argument(f"Unsupported data type: {dumps(name)}")
+    return name
 
 
 def _context_json(j: Any) -> dict:

@@ -11,7 +11,7 @@ import numpy as np
 
 from ... import codecs
 from ...errors import failed_precondition, invalid_argument
-from ...json_util import INDEX_MAX, ObjectReader, dumps, expect_array, expect_int, expect_string, parse_array
+from ...json_util import ObjectReader, dumps, expect_array, expect_int, expect_string, parse_array
 from .dtype import ZarrDType, ZarrField, parse_dtype
 
 __all__ = ["ZarrMetadata", "ZarrMetadataConstraints", "parse_metadata", "parse_metadata_constraints"]
@@ -103,26 +103,31 @@ class ZarrMetadataConstraints:
         return None
 
 
+# zarr sizes are bounded by TensorStore's largest finite index plus one, as its JSON binder says.
+_SIZE_MAX = (1 << 63) - 2
+
+
 def _parse_shape(j: Any) -> list[int]:
-    return parse_array(j, lambda x: expect_int(x, 0, INDEX_MAX))
+    return parse_array(j, lambda x: expect_int(x, 0, _SIZE_MAX))
 
 
 def _parse_chunks(j: Any) -> list[int]:
-    return parse_array(j, lambda x: expect_int(x, 1, INDEX_MAX))
+    return parse_array(j, lambda x: expect_int(x, 1, _SIZE_MAX))
+
+
+def _expect_one_of(j: Any, choices: tuple[str, ...]) -> str:
+    if j not in choices:
+        listed = ", ".join(dumps(c) for c in choices)
+        raise invalid_argument(f"Expected one of {listed}, but received: {dumps(j)}")
+    return j
 
 
 def _parse_order(j: Any) -> str:
-    s = expect_string(j)
-    if s not in ("C", "F"):
-        raise invalid_argument(f"Expected one of [\"C\",\"F\"], but received: {dumps(j)}")
-    return s
+    return _expect_one_of(j, ("C", "F"))
 
 
 def _parse_separator(j: Any) -> str:
-    s = expect_string(j)
-    if s not in (".", "/"):
-        raise invalid_argument(f"Expected one of [\".\",\"/\"], but received: {dumps(j)}")
-    return s
+    return _expect_one_of(j, (".", "/"))
 
 
 def _parse_filters(j: Any) -> None:

@@ -185,10 +185,23 @@ class ZarrSpec(KvsBackedDriverSpec):
             raise failed_precondition(
                 f"dtype from metadata ({field.dtype.name}) does not match dtype in schema ({self.schema.dtype.name})"
             )
+        if self.schema.domain is not None:
+            from ...schema.schema import merge_index_domains
+
+            try:
+                merge_index_domains(self.metadata_domain(metadata), self.schema.domain)
+            except ValueError as exc:
+                raise invalid_argument(f"domain from metadata does not match domain in schema: {exc}") from None
         if self.schema.rank is not None and self.schema.rank != metadata.rank + len(field.field_shape):
             raise failed_precondition(
                 f"Rank specified by schema ({self.schema.rank}) does not match rank of metadata ({metadata.rank + len(field.field_shape)})"
             )
+
+    def base_domain(self, rank: int) -> IndexDomain:
+        inf = (1 << 62) - 1
+        return IndexDomain(
+            inclusive_min=[0] * rank, inclusive_max=[inf] * rank, implicit_upper_bounds=[True] * rank
+        )
 
     def metadata_domain(self, metadata: ZarrMetadata) -> IndexDomain:
         field = metadata.dtype.fields[metadata.dtype.field_index(self.field)]
