@@ -23,7 +23,8 @@ from .chunk_layout import READ, WRITE, ChunkLayout, Grid, _GridData
 
 __all__ = [
     "DEFAULT_CHUNK_ELEMENTS", "choose_chunk_shape", "choose_chunk_grid",
-    "choose_read_write_chunk_grid", "choose_read_write_chunk_template", "format_interval",
+    "choose_read_write_chunk_grid", "choose_read_write_chunk_template", "choose_inner_order",
+    "format_interval",
 ]  # fmt: skip
 
 DEFAULT_CHUNK_ELEMENTS = 1024 * 1024
@@ -224,3 +225,29 @@ def choose_read_write_chunk_grid(
 def _check_domain(lo: Sequence[int], hi: Sequence[int]) -> None:
     if len(lo) != len(hi):
         raise invalid_argument(f"Domain bounds have different ranks: {len(lo)} and {len(hi)}")
+
+
+def choose_inner_order(
+    layout: ChunkLayout,
+    rank: int,
+    supported: Optional[Sequence[Sequence[int]]] = None,
+    default: Optional[Sequence[int]] = None,
+) -> list[int]:
+    """The storage order within a chunk for a new array.
+
+    A hard `inner_order` constraint is taken as is (an error if the format supports only the
+    orders in `supported`, e.g. zarr's C and Fortran orders); a soft one is taken when the format
+    supports it; otherwise `default` (C order, ``[0, 1, ..., rank-1]``, when not given).
+    """
+    fallback = list(default) if default is not None else list(range(rank))
+    allowed = None if supported is None else [list(p) for p in supported]
+    order = layout._inner_order
+    if order is not None and len(order) != rank:
+        raise invalid_argument(f"Rank of constraints ({len(order)}) does not match rank of domain ({rank})")
+    if order is not None and layout._inner_order_hard:
+        if allowed is not None and list(order) not in allowed:
+            raise invalid_argument(f'Invalid "inner_order" constraint: {C.format_vector(order)}')
+        return list(order)
+    if order is not None and (allowed is None or list(order) in allowed):
+        return list(order)
+    return fallback

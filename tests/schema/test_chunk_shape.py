@@ -150,3 +150,32 @@ def test_virtual_chunked_grid_matches_reference(case):
         assert result[0] == "error" and result[1] in str(exc)
         return
     assert list(_ours(kw, lo, hi)) == list(expected)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.integers(1, 3).flatmap(lambda r: st.tuples(
+    st.just(r), st.sampled_from(["inner_order", "inner_order_soft_constraint", None]),
+    st.permutations(list(range(r))))))
+def test_inner_order_matches_reference(case):
+    from tensorstore_py.schema.chunk_shape import choose_inner_order
+
+    rank, key, perm = case
+    kw = {} if key is None else {key: perm}
+    shape = [4] * rank
+    # Any order (virtual_chunked) ...
+    expected = list(ref.virtual_chunked(lambda domain, array: None, dtype=ref.uint8,
+                                        domain=ref.IndexDomain(shape=shape),
+                                        chunk_layout=ref.ChunkLayout(**kw)).chunk_layout.inner_order)
+    assert choose_inner_order(ts.ChunkLayout(**kw), rank) == expected
+    # ... and a format limited to C and Fortran order (zarr).
+    c, f = list(range(rank)), list(reversed(range(rank)))
+    try:
+        store = ref.open({"driver": "zarr", "kvstore": "memory://"}, create=True, dtype=ref.uint8, shape=shape,
+                         chunk_layout=ref.ChunkLayout(**kw)).result()
+        expected = list(store.chunk_layout.inner_order)
+    except ValueError as exc:
+        with pytest.raises(ValueError) as info:
+            choose_inner_order(ts.ChunkLayout(**kw), rank, supported=[c, f])
+        assert str(info.value) in str(exc)
+        return
+    assert choose_inner_order(ts.ChunkLayout(**kw), rank, supported=[c, f]) == expected
