@@ -32,63 +32,7 @@ cnp.import_array()
 __all__ = ["strided_copy", "strided_fill", "strided_copy_byteswap", "gather", "scatter",
            "MAX_RANK"]
 
-cdef extern from *:
-    """
-    #include <stdint.h>
-    static inline uint16_t tsx_bswap16(uint16_t v) { return __builtin_bswap16(v); }
-    static inline uint32_t tsx_bswap32(uint32_t v) { return __builtin_bswap32(v); }
-    static inline uint64_t tsx_bswap64(uint64_t v) { return __builtin_bswap64(v); }
-    typedef struct { uint64_t lo, hi; } tsx_u128;
-
-    /* Contiguous byte-swapping loops, compiled for several x86 instruction sets and chosen
-       at load time: the baseline (SSE2) has no byte shuffle, AVX2/SSSE3 swap 16-32 bytes at
-       once. */
-    #if defined(__GNUC__) && !defined(__clang__) && defined(__x86_64__) && defined(__linux__)
-    #define TSX_CLONES __attribute__((target_clones("avx2", "ssse3", "default")))
-    #else
-    #define TSX_CLONES
-    #endif
-    TSX_CLONES static void tsx_fill16(char* d, const char* s, Py_ssize_t n) {
-        Py_ssize_t i; uint16_t v; memcpy(&v, s, 2);
-        for (i = 0; i < n; i++) memcpy(d + 2 * i, &v, 2);
-    }
-    TSX_CLONES static void tsx_fill32(char* d, const char* s, Py_ssize_t n) {
-        Py_ssize_t i; uint32_t v; memcpy(&v, s, 4);
-        for (i = 0; i < n; i++) memcpy(d + 4 * i, &v, 4);
-    }
-    TSX_CLONES static void tsx_fill64(char* d, const char* s, Py_ssize_t n) {
-        Py_ssize_t i; uint64_t v; memcpy(&v, s, 8);
-        for (i = 0; i < n; i++) memcpy(d + 8 * i, &v, 8);
-    }
-    TSX_CLONES static void tsx_fill128(char* d, const char* s, Py_ssize_t n) {
-        Py_ssize_t i; uint64_t v[2]; memcpy(v, s, 16);
-        for (i = 0; i < n; i++) { memcpy(d + 16 * i, &v[0], 8); memcpy(d + 16 * i + 8, &v[1], 8); }
-    }
-    TSX_CLONES static void tsx_swap16_contig(char* d, const char* s, Py_ssize_t n, int rev) {
-        Py_ssize_t i; uint16_t v;
-        if (rev) {
-            for (i = 0; i < n; i++) { memcpy(&v, s - 2 * i, 2); v = __builtin_bswap16(v); memcpy(d + 2 * i, &v, 2); }
-        } else {
-            for (i = 0; i < n; i++) { memcpy(&v, s + 2 * i, 2); v = __builtin_bswap16(v); memcpy(d + 2 * i, &v, 2); }
-        }
-    }
-    TSX_CLONES static void tsx_swap32_contig(char* d, const char* s, Py_ssize_t n, int rev) {
-        Py_ssize_t i; uint32_t v;
-        if (rev) {
-            for (i = 0; i < n; i++) { memcpy(&v, s - 4 * i, 4); v = __builtin_bswap32(v); memcpy(d + 4 * i, &v, 4); }
-        } else {
-            for (i = 0; i < n; i++) { memcpy(&v, s + 4 * i, 4); v = __builtin_bswap32(v); memcpy(d + 4 * i, &v, 4); }
-        }
-    }
-    TSX_CLONES static void tsx_swap64_contig(char* d, const char* s, Py_ssize_t n, int rev) {
-        Py_ssize_t i; uint64_t v;
-        if (rev) {
-            for (i = 0; i < n; i++) { memcpy(&v, s - 8 * i, 8); v = __builtin_bswap64(v); memcpy(d + 8 * i, &v, 8); }
-        } else {
-            for (i = 0; i < n; i++) { memcpy(&v, s + 8 * i, 8); v = __builtin_bswap64(v); memcpy(d + 8 * i, &v, 8); }
-        }
-    }
-    """
+cdef extern from "tsx_copy_kernels.h":
     uint16_t tsx_bswap16(uint16_t v) nogil
     uint32_t tsx_bswap32(uint32_t v) nogil
     uint64_t tsx_bswap64(uint64_t v) nogil

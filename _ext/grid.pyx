@@ -329,5 +329,5 @@ def group_points(chunk_coords: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
         raise MemoryError()
     order = order_b if where else order_a
     starts = starts[:m + 1].copy()
-    unique = a[order[starts[:-1]]]
+    unique = a[order[starts[:m]]]
     return unique, order, starts
