@@ -227,20 +227,23 @@ def _arrange_for_user(view: np.ndarray, perm: Sequence[int], missing: Sequence[i
     return np.broadcast_to(v, shape) if v.shape != shape else v
 
 
+# Indexing with a trailing Ellipsis keeps 0-d results as views rather than scalars.
+
+
 def _place_strided(out: np.ndarray, cell, src: np.ndarray, perm, missing) -> None:
-    dst = out[cell.user_index]
-    copy_array(dst, _arrange_for_user(src[cell.chunk_index], perm, missing, dst.shape))
+    dst = out[cell.user_index + (Ellipsis,)]
+    copy_array(dst, _arrange_for_user(src[cell.chunk_index + (Ellipsis,)], perm, missing, dst.shape))
 
 
 def _take_strided(dst_chunk: np.ndarray, cell, source: np.ndarray, perm, missing) -> None:
-    region = source[cell.user_index]
+    region = source[cell.user_index + (Ellipsis,)]
     # Input dimensions no output depends on all map to the same element: any one will do.
     if missing:
         index = tuple(0 if j in missing else slice(None) for j in range(region.ndim))
         region = region[index]
     inverse = np.argsort(perm) if len(perm) else perm
     region = region.transpose(inverse) if list(inverse) != list(range(region.ndim)) else region
-    dst = dst_chunk[cell.chunk_index]
+    dst = dst_chunk[cell.chunk_index + (Ellipsis,)]
     copy_array(dst, region)
 
 
