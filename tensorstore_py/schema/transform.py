@@ -7,6 +7,9 @@ of the transform, must be re-expressed for its *input* dimensions:
 * dimension units: `transform_dimension_units`;
 * fill values: `transform_fill_value`.
 
+and back (`inverse_transform_chunk_layout`, `inverse_transform_dimension_units`) for constraints
+given on a transformed view that must reach the driver in its own (output) space.
+
 Only output dimensions computed from a single input dimension (``offset + stride * x``)
 carry a constraint over, and only to input dimensions that feed exactly one output dimension.
 """
@@ -26,7 +29,8 @@ from .unit import Unit
 
 __all__ = [
     "transform_chunk_layout", "transform_dimension_units", "transform_fill_value",
-    "transform_output_dimension_order",
+    "transform_output_dimension_order", "inverse_transform_chunk_layout", "inverse_transform_dimension_units",
+    "transform_input_dimension_order",
 ]  # fmt: skip
 
 _SINGLE = 1
@@ -196,3 +200,119 @@ def _check_index_array(m, out_dim: int, lo: int, size: int) -> None:
             f"Error transforming fill_value: In index array map for output dimension {out_dim}: "
             f"Index {int(bad.flat[0])} is outside valid range [{lo}, {hi})"
         )
+
+
+# ---------------------------------------------------------------------------------------------
+# Input space -> output space (TensorStore's ApplyInverseIndexTransform), used when constraints
+# given for a transformed view (e.g. a Spec with a transform) are handed to the driver.
+
+
+def transform_input_dimension_order(transform, input_order: Sequence[int]) -> list[int]:
+    """The output-space order implied by an input-space order: output dimensions fed by a single
+    input dimension follow that dimension's position; the others come last, ties by index."""
+    position = {d: i for i, d in enumerate(input_order)}
+    maps = _maps(transform)
+
+    def key(out_dim: int) -> tuple:
+        m = maps[out_dim]
+        if int(m.method) == _SINGLE:
+            return (position[m.input_dimension], out_dim)
+        return (C.MAX_RANK, out_dim)
+
+    return sorted(range(transform.output_rank), key=key)
+
+
+def _origin_forward(value: int, offset: int, stride: int) -> int:
+    if stride < 0:
+        value -= 1
+    new = stride * value + offset
+    if not -C.MAX_FINITE_INDEX <= new <= C.MAX_FINITE_INDEX:
+        raise out_of_range(f"Integer overflow transforming input origin {value} by offset {offset} and stride {stride}")
+    return new
+
+
+def _shape_forward(value: int, offset: int, stride: int) -> int:
+    new = abs(stride) * value
+    if new > C.INT64_MAX:
+        raise out_of_range(f"Integer overflow computing abs({stride}) * {value}")
+    return new
+
+
+def inverse_transform_chunk_layout(layout: ChunkLayout, transform) -> ChunkLayout:
+    """`layout` (constraints on the transform's input space) expressed on its output space."""
+    if not layout._has_storage:
+        return layout.copy()
+    out_rank, in_rank = transform.output_rank, transform.input_rank
+    if layout._rank != -1 and layout._rank != in_rank:
+        raise invalid_argument(
+            f"Cannot transform constraints of rank {layout._rank} by index transform of rank {in_rank} -> {out_rank}"
+        )
+    if layout._rank <= 0:
+        return layout.copy()
+    maps = _maps(transform)
+    out = ChunkLayout()
+    out._ensure_rank(out_rank)
+    if layout._inner_order is not None:
+        out._inner_order = transform_input_dimension_order(transform, layout._inner_order)
+        out._inner_order_hard = layout._inner_order_hard
+    for usage in range(3):
+        src, dst = layout._grids[usage], out._grids[usage]
+        dst.elements, dst.elements_hard = src.elements, src.elements_hard
+
+    def carry(values, hard, default, convert, dst_values, dst_hard, what):
+        unmapped = {i for i, (v, h) in enumerate(zip(values, hard)) if h and v != default}
+        for out_dim, m in enumerate(maps):
+            if not _single(m):
+                continue
+            d = m.input_dimension
+            unmapped.discard(d)
+            v = values[d]
+            if v == default:
+                continue
+            try:
+                dst_values[out_dim] = convert(v, m.offset, m.stride)
+            except ValueError as exc:
+                prefix = f"{what}: Error transforming input dimension {d} -> output dimension {out_dim}"
+                raise exc.with_prefix(prefix) if hasattr(exc, "with_prefix") else exc
+            dst_hard[out_dim] = hard[d]
+        if in_rank == out_rank:
+            # The reference transforms equal-rank vectors in place, so this check then reads
+            # the already-transformed value at the input dimension's index.
+            unmapped = {d for d in unmapped if dst_values[d] != default}
+        if unmapped:
+            raise invalid_argument(f"{what}: No output dimension corresponds to input dimension {min(unmapped)}")
+
+    carry(layout._origin, layout._origin_hard, C.IMPLICIT, _origin_forward, out._origin, out._origin_hard,
+          "Error transforming grid_origin")
+    for usage in range(3):
+        src, dst = layout._grids[usage], out._grids[usage]
+        name = f"Error transforming {('write', 'read', 'codec')[usage]}_chunk"
+        carry(src.shape, src.shape_hard, 0, _shape_forward, dst.shape, dst.shape_hard,
+              f"{name}: Error transforming shape")
+        carry(src.aspect, src.aspect_hard, 0.0, lambda v, o, s: v * abs(float(s)), dst.aspect, dst.aspect_hard,
+              f"{name}: Error transforming aspect_ratio")
+    return out
+
+
+def inverse_transform_dimension_units(
+    units: Optional[Sequence[Optional[Unit]]], transform
+) -> Optional[list[Optional[Unit]]]:
+    """Per-output-dimension units: an input unit divided by |stride|."""
+    if units is None:
+        return None
+    out: list[Optional[Unit]] = [None] * transform.output_rank
+    mapped: set[int] = set()
+    for out_dim, m in enumerate(_maps(transform)):
+        if not _single(m):
+            continue
+        mapped.add(m.input_dimension)
+        u = units[m.input_dimension]
+        if u is not None:
+            out[out_dim] = u / abs(m.stride)
+    for d, u in enumerate(units):
+        if u is not None and d not in mapped:
+            raise invalid_argument(
+                f"Error transforming dimension_units: No output dimension corresponds to input dimension {d} "
+                f"with unit {u}"
+            )
+    return out
