@@ -90,7 +90,7 @@ class DriverSpec:
         dtype = r.get("dtype", _parse_dtype, None)
         schema_json = r.get("schema", None, None)
         try:
-            schema = Schema(json=schema_json) if schema_json is not None else Schema()
+            schema = Schema(json=schema_json) if schema_json is not None else self.schema
             if dtype is not None:
                 schema.update(dtype=dtype)
             if rank is not None:
