@@ -9,12 +9,13 @@ array's current domain.
 
 from __future__ import annotations
 
+import contextvars
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..errors import StatusError, invalid_argument, out_of_range
-from .interval import INF_INDEX, format_plain_interval, interval_size
+from .interval import INF_INDEX, format_interval, format_plain_interval, interval_size
 from .output_map import OutputIndexMap, OutputIndexMethod
 
 if TYPE_CHECKING:
@@ -22,6 +23,10 @@ if TYPE_CHECKING:
     from .transform import IndexTransform
 
 __all__ = ["compose", "propagate_bounds", "slice_by_domain", "compose_with_domain", "finish_composed"]
+
+#: Set while an expression is applied for its domain only (``domain[expr]``): output maps are
+#: discarded then, so TensorStore does not check index array values.
+domain_only = contextvars.ContextVar("domain_only", default=False)
 
 CONSTANT = OutputIndexMethod.constant
 SINGLE = OutputIndexMethod.single_input_dimension
@@ -34,6 +39,10 @@ def _ceil_div(a: int, b: int) -> int:
 
 def inverse_image(lo: int, hi: int, il: bool, iu: bool, offset: int, stride: int) -> tuple:
     """{x : offset + stride * x in [lo, hi]} with the matching implicit flags."""
+    if hi < lo:
+        # An empty interval maps to an empty one positioned where its lower bound lands.
+        v = _ceil_div(lo - offset, stride)
+        return (v, v - 1, il, iu) if stride > 0 else (v, v - 1, iu, il)
     if stride > 0:
         new_lo = -INF_INDEX if lo == -INF_INDEX else _ceil_div(lo - offset, stride)
         new_hi = INF_INDEX if hi == INF_INDEX else (hi - offset) // stride
@@ -45,6 +54,11 @@ def inverse_image(lo: int, hi: int, il: bool, iu: bool, offset: int, stride: int
     new_lo = max(new_lo, -INF_INDEX)
     new_hi = min(new_hi, INF_INDEX)
     return new_lo, max(new_hi, new_lo - 1), il, iu
+
+
+def explicitly_empty(domain: "IndexDomain") -> bool:
+    """Whether some dimension is empty with both bounds explicit (implicit ones may still grow)."""
+    return any(h < l and not a and not b for l, h, a, b in zip(domain._lo, domain._hi, domain._il, domain._iu))
 
 
 def _effective(domain: "IndexDomain", j: int) -> tuple[int, int]:
@@ -72,12 +86,32 @@ def propagate_bounds(transform: "IndexTransform", domain: "IndexDomain", check_a
         )
     a = transform._domain
     lo, hi, il, iu = list(a._lo), list(a._hi), list(a._il), list(a._iu)
+    explicit_lo = [not x for x in il]
+    explicit_hi = [not x for x in iu]
+    effective: dict[int, tuple] = {}
+    # Pass 1: implicit input bounds take the bounds implied by `domain`.
+    for j, m in enumerate(transform._outputs):
+        if m._method != SINGLE:
+            continue
+        k = m._dim
+        plo, phi, pil, piu = inverse_image(domain._lo[j], domain._hi[j], domain._il[j], domain._iu[j],
+                                           m._offset, m._stride)  # fmt: skip
+        effective[j] = (plo, phi, pil, piu)
+        if il[k]:
+            lo[k], il[k] = plo, pil
+        if iu[k]:
+            hi[k], iu[k] = phi, piu
+        if hi[k] < lo[k] - 1:
+            hi[k] = lo[k] - 1
+    # Pass 2: validation, skipped entirely when the resulting domain is empty (nothing is accessed).
+    # (Emptiness is judged on the original bounds, implicit ones counting as unbounded.)
+    empty = explicitly_empty(a)
     outputs = []
     try:
         for j, m in enumerate(transform._outputs):
             elo, ehi = _effective(domain, j)
             if m._method == CONSTANT:
-                if not elo <= m._offset <= ehi:
+                if not empty and not elo <= m._offset <= ehi:
                     raise out_of_range(
                         f"Checking bounds of constant output index map for dimension {j}: Index {m._offset} "
                         f"is outside valid range {format_plain_interval(elo, ehi)}"
@@ -85,28 +119,20 @@ def propagate_bounds(transform: "IndexTransform", domain: "IndexDomain", check_a
                 outputs.append(m)
             elif m._method == SINGLE:
                 k = m._dim
-                plo, phi, pil, piu = inverse_image(domain._lo[j], domain._hi[j], domain._il[j], domain._iu[j],
-                                                   m._offset, m._stride)  # fmt: skip
-                qlo, qhi, _, _ = inverse_image(elo, ehi, False, False, m._offset, m._stride)
-                empty = hi[k] < lo[k]
-                if not empty and ((not il[k] and lo[k] < qlo) or (not iu[k] and hi[k] > qhi)):
+                qlo, qhi, qil, qiu = effective[j]
+                # Implicit propagated bounds do not constrain.
+                if not empty and ((explicit_lo[k] and not qil and lo[k] < qlo) or (explicit_hi[k] and not qiu and hi[k] > qhi)):
                     raise out_of_range(
-                        f"Propagated bounds {format_plain_interval(qlo, qhi)}, with size={interval_size(qlo, qhi)}, "
+                        f"Propagated bounds {format_interval(qlo, qhi, qil, qiu)}, with size={interval_size(qlo, qhi)}, "
                         f"for dimension {k} are incompatible with existing bounds "
                         f"{format_plain_interval(lo[k], hi[k])}, with size={interval_size(lo[k], hi[k])}."
                     )
-                if il[k]:
-                    lo[k], il[k] = plo, pil
-                if iu[k]:
-                    hi[k], iu[k] = phi, piu
-                if hi[k] < lo[k] - 1:
-                    hi[k] = lo[k] - 1
                 outputs.append(m)
             else:
                 qlo, qhi, _, _ = inverse_image(elo, ehi, False, False, m._offset, m._stride)
                 rlo, rhi = max(m._lo, qlo), min(m._hi, qhi)
                 rhi = max(rhi, rlo - 1)
-                if check_arrays and m._array.size:
+                if check_arrays and not empty and m._array.size:
                     bad = (m._array < rlo) | (m._array > rhi)
                     if bad.any():
                         v = int(m._array[bad].flat[0])
@@ -153,14 +179,18 @@ def _compose_map(m: OutputIndexMap, t: "IndexTransform", x: "IndexTransform") ->
             return OutputIndexMap.single(xm._dim, offset, stride)
         return OutputIndexMap.from_array(xm._array, offset, stride, xm._range)
     rank = x.input_rank
-    if any(s == 0 for s in x._domain.shape):
+    if explicitly_empty(x._domain):
         return OutputIndexMap.constant(0)
     index = []
     for j in range(t.input_rank):
         if m._array.shape[j] == 1:
             index.append(np.zeros([1] * rank, dtype=np.int64))
         else:
-            index.append(_positions(x._outputs[j], x._domain, t._domain._lo[j], m._array.shape[j], rank))
+            try:
+                index.append(_positions(x._outputs[j], x._domain, t._domain._lo[j], m._array.shape[j], rank))
+            except StatusError as e:
+                # Named after the dimension of x whose values index outside t's index array.
+                raise e.with_prefix(f"In index array map for output dimension {j}") from None
     values = m._array[tuple(index)] if index else m._array.reshape([1] * rank)
     if values.ndim != rank:
         values = values.reshape([1] * rank)
@@ -175,7 +205,7 @@ def finish_composed(t: "IndexTransform") -> "IndexTransform":
     """
     from .transform import IndexTransform
 
-    empty = any(s == 0 for s in t._domain.shape)
+    empty = explicitly_empty(t._domain)
     out = []
     for m in t._outputs:
         if m._method == SINGLE and m._stride == 0:
@@ -187,7 +217,7 @@ def finish_composed(t: "IndexTransform") -> "IndexTransform":
                 m = OutputIndexMap.constant(0)
             elif m._array.size == 1:
                 v = int(m._array.flat[0])
-                if not m._lo <= v <= m._hi:
+                if not m._lo <= v <= m._hi and not domain_only.get():
                     raise out_of_range(f"Index {v} is outside valid range {format_plain_interval(m._lo, m._hi)}")
                 m = OutputIndexMap.constant(m._offset + m._stride * v)
         out.append(m)
@@ -195,7 +225,7 @@ def finish_composed(t: "IndexTransform") -> "IndexTransform":
 
 
 def compose(t: "IndexTransform", x: "IndexTransform", python_errors: bool = False,
-            propagate: bool = True) -> "IndexTransform":  # fmt: skip
+            propagate: bool = True, normalize: bool = True) -> "IndexTransform":  # fmt: skip
     """``t[x]``: the transform mapping x's input space through x and then t.
 
     With `python_errors`, failures surface as IndexError (as TensorStore's indexing does).
@@ -211,7 +241,8 @@ def compose(t: "IndexTransform", x: "IndexTransform", python_errors: bool = Fals
         xp = propagate_bounds(x, t._domain, check_arrays=False) if propagate else x
         try:
             outputs = [_compose_map(m, t, xp) for m in t._outputs]
-            return finish_composed(IndexTransform._make(xp._domain, outputs))
+            result = IndexTransform._make(xp._domain, outputs)
+            return finish_composed(result) if normalize else result
         except StatusError as e:
             raise e.with_suffix(status_payload("transform", x).strip() + status_payload("left_transform", t)) from None
     except StatusError as e:

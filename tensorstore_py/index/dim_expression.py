@@ -92,7 +92,8 @@ class _OpIndexer:
         if self._name in ("oindex", "vindex", "index"):
             from .numpy_indexing import key_repr, parse_key
 
-            parse_key(arg)  # validate early, as TensorStore does when building the expression
+            # Validate now: TensorStore rejects a bad key when the expression is built.
+            parse_key(arg, "default" if self._name == "index" else self._name)
             prefix = "" if self._name == "index" else f".{self._name}"
             return self._expr._chain(_Op(self._name, arg, f"{prefix}[{key_repr(arg)}]"))
         return self._expr._chain(_Op(self._name, arg, f".{self._name}[{self._fmt(arg)}]"))
@@ -186,14 +187,30 @@ class DimExpression:
 
     # -- application ---------------------------------------------------------------------------
 
-    def _apply_to(self, t: "IndexTransform", domain_only: bool = False) -> "IndexTransform":
-        """The transform after applying this expression to `t` (errors as IndexError)."""
+    def _apply_to(self, t: "IndexTransform", domain_only: bool = False, index_errors: bool = True) -> "IndexTransform":
+        """The transform after applying this expression to `t`.
+
+        Errors surface as IndexError (``x[expr]``) or, with `index_errors` False, as the status
+        error itself (ValueError), as the ``x.label[...]`` style shorthands report them.
+        """
+        from .compose import domain_only as _domain_only
+
+        token = _domain_only.set(domain_only)
         try:
             if not self._ops:
                 raise invalid_argument("Must specify at least one operation in dimension expression")
             sel: Optional[list[int]] = None
             for i, op in enumerate(self._ops):
-                if sel is None and not (op.name in ("index", "oindex", "vindex") and _has_newaxis(op.arg)):
+                if op.name in ("index", "oindex", "vindex") and (
+                        op.arg is None or isinstance(op.arg, slice) or _is_scalar_int(op.arg)):
+                    # A lone scalar term (not a tuple) applies to every selected dimension.
+                    if op.arg is None and sel is None:
+                        check_unique(_count_selection(self._terms, t._domain.labels, True, t.input_rank))
+                    n = len(_count_selection(self._terms, t._domain.labels, op.arg is None) if sel is None else sel)
+                    op = _Op(op.name, (op.arg,) * n, op.text)
+                if sel is None and op.name in ("index", "oindex", "vindex") and not _has_newaxis(op.arg):
+                    sel = _resolve_for_indexing(self._terms, t._domain.labels)
+                elif sel is None and op.name not in ("index", "oindex", "vindex"):
                     sel = _resolve(self._terms, t._domain.labels)
                 if sel is None:
                     t, sel = _apply_indexing_with_newaxis(t, self._terms, op)
@@ -201,7 +218,11 @@ class DimExpression:
                     t, sel = _APPLY[op.name](t, sel, op.arg)
             return t
         except StatusError as e:
+            if not index_errors:
+                raise
             raise IndexError(str(e)) from None
+        finally:
+            _domain_only.reset(token)
 
 
 class DimSelection(DimExpression):
@@ -226,9 +247,73 @@ class _DimsBuilder:
 d = _DimsBuilder()
 
 
+def _is_scalar_int(x: Any) -> bool:
+    return isinstance(x, (int, np.integer)) and not isinstance(x, bool)
+
+
+def _count_selection(terms: Sequence[Any], labels: Sequence[str], new_dims: bool, rank: Optional[int] = None) -> list:
+    """The selected positions, counted the way the indexing operation will resolve them.
+
+    With `new_dims` (a lone ``None``), every selected dimension is a new one; given `rank`, the
+    positions are normalized against the resulting rank.
+    """
+    if not new_dims:
+        return _resolve_for_indexing(terms, labels)
+    if rank is not None:
+        n_new = len(_count_selection(terms, labels, True))
+        new_rank = rank + n_new
+        resolved: list[int] = []
+        for term in terms:
+            if isinstance(term, DimRange):
+                resolved.extend(resolve_range(term, new_rank))
+            else:
+                if not -new_rank <= term < new_rank:
+                    raise invalid_argument(f"Dimension index {term} is outside valid range [-{new_rank}, {new_rank})")
+                resolved.append(term + new_rank if term < 0 else term)
+        return resolved
+    out: list = []
+    for term in terms:
+        if isinstance(term, DimRange):
+            out.extend([None] * _num_new_dims(term))
+        elif isinstance(term, str):
+            raise invalid_argument("New dimensions cannot be specified by label")
+        else:
+            out.append(term)
+    return out
+
+
 def _has_newaxis(key: Any) -> bool:
     items = key if isinstance(key, tuple) else (key,)
     return any(x is None for x in items)
+
+
+def _resolve_for_indexing(terms: Sequence[Any], labels: Sequence[str]) -> list[int]:
+    """Selection for an indexing operation: TensorStore resolves these with its own duplicate check."""
+    from .dimsel import resolve_existing
+
+    dims: list[int] = []
+    for term in terms:
+        dims.extend(resolve_existing_single(term, labels))
+    seen: set[int] = set()
+    for x in dims:
+        if x in seen:
+            raise invalid_argument(f"Dimension {x} specified more than once")
+        seen.add(x)
+    del resolve_existing
+    return dims
+
+
+def resolve_existing_single(term: Any, labels: Sequence[str]) -> list[int]:
+    from .dimsel import resolve_existing
+
+    if isinstance(term, DimRange):
+        return resolve_range(term, len(labels))
+    rank = len(labels)
+    if isinstance(term, str):
+        return resolve_existing((term,), labels)
+    if not -rank <= term < rank:
+        raise invalid_argument(f"Dimension index {term} is outside valid range [-{rank}, {rank})")
+    return [term + rank if term < 0 else term]
 
 
 def _resolve(terms: Sequence[Any], labels: Sequence[str]) -> list[int]:
@@ -327,7 +412,7 @@ def _op_stride(t, sel, arg):
     from .domain import IndexDomain
     from .transform import IndexTransform
 
-    strides = _as_vector(arg, len(sel), "strides")
+    strides = _as_vector(arg, len(sel))
     lo, hi, il, iu, labels = _parts(t)
     outputs = [OutputIndexMap.single(i) for i in range(len(lo))]
     for k, s in zip(sel, strides):
@@ -347,6 +432,14 @@ def _op_mark_bounds_implicit(t, sel, arg):
     else:
         lower = upper = arg
     lo, hi, il, iu, labels = _parts(t)
+    if lower or upper:
+        for k in sel:
+            for j, m in enumerate(t._outputs):
+                if m._method == OutputIndexMethod.array and m._array.shape[k] != 1:
+                    raise invalid_argument(
+                        f"Cannot mark input dimension {k} as having implicit bounds because it indexes the index "
+                        f"array map for output dimension {j}"
+                    )
     for k in sel:
         if lower is not None:
             il[k] = bool(lower)
@@ -377,11 +470,13 @@ def _permute(t, perm: list[int]):
 def _op_transpose(t, sel, terms):
     rank = t.input_rank
     n = len(sel)
+    if n == 0 and len(terms) == 1 and not isinstance(terms[0], (str, DimRange)):
+        return t, []
     if len(terms) == 1 and not isinstance(terms[0], (str, DimRange)):
         start = terms[0]
         limit = rank - n + 1
         if not -limit <= start < limit:
-            raise invalid_argument(f"Dimension index {start} is outside valid range [{-limit}, {limit})")
+            raise invalid_argument(f"Dimension index {start} is outside valid range [-{limit}, {limit})")
         start = start + limit if start < 0 else start
         targets = list(range(start, start + n))
     else:
@@ -393,7 +488,7 @@ def _op_transpose(t, sel, terms):
                 raise invalid_argument("Target dimensions cannot be specified by label")
             else:
                 if not -rank <= term < rank:
-                    raise invalid_argument(f"Dimension index {term} is outside valid range [{-rank}, {rank})")
+                    raise invalid_argument(f"Dimension index {term} is outside valid range [-{rank}, {rank})")
                 targets.append(term + rank if term < 0 else term)
         seen: set[int] = set()
         for x in targets:
@@ -422,9 +517,11 @@ def _op_diagonal(t, sel, _arg):
     pos = 0  # the diagonal dimension always comes first
     bounds = (-INF_INDEX, INF_INDEX, True, True)
     label = ""
-    for k in sel:
-        bounds = intersect_intervals(bounds, (dm._lo[k], dm._hi[k], dm._il[k], dm._iu[k])) if k != sel[0] else (
-            dm._lo[k], dm._hi[k], dm._il[k], dm._iu[k])  # fmt: skip
+    if sel:
+        # Plain interval intersection; a bound stays implicit only if it is implicit in every dim.
+        lo_ = max(dm._lo[k] for k in sel)
+        hi_ = max(min(dm._hi[k] for k in sel), lo_ - 1)
+        bounds = (lo_, hi_, all(dm._il[k] for k in sel), all(dm._iu[k] for k in sel))
     rest = [k for k in range(rank) if k not in sel]
     new_order: list[Any] = rest[:pos] + ["diag"] + rest[pos:] if sel else ["diag"] + rest
     lo, hi, il, iu, labels = [], [], [], [], []
@@ -449,7 +546,7 @@ def _index_op(mode: str):
         from .compose import compose
         from .numpy_indexing import build_index_transform, parse_key
 
-        terms = parse_key(key)
+        terms = parse_key(key, mode)
         n, new_sel = build_index_transform(t._domain, terms, mode, selection=sel)
         return compose(t, n), new_sel
 
@@ -466,26 +563,39 @@ def _apply_indexing_with_newaxis(t, sel_terms, op):
     key = op.arg
     terms = parse_key(key)
     consumed = sum(tm.consumed for tm in terms) + sum(1 for tm in terms if tm.kind == "new")
-    if any(isinstance(x, str) for x in sel_terms):
-        n_sel = len(_resolve(sel_terms, t._domain.labels))
-        if consumed > n_sel or (consumed != n_sel and not any(tm.kind == "ellipsis" for tm in terms)):
-            raise invalid_argument(f"Indexing expression requires {consumed} dimensions but selection has {n_sel} dimensions")
-        raise invalid_argument("Dimensions specified by label cannot be used with newaxis")
     n_new = sum(1 for tm in terms if tm.kind == "new")
     rank = t.input_rank + n_new
-    result_sel = []
+    labels = t._domain.labels
+    # Positions in the intermediate space (old dims plus new ones); labels name old dims and are
+    # placed once the new dims' positions are known.
+    resolved: list = []
     for term in sel_terms:
         if isinstance(term, DimRange):
-            result_sel.extend(resolve_range(term, rank))
+            resolved.extend(resolve_range(term, rank))
+        elif isinstance(term, str):
+            resolved.append(("label", _resolve((term,), labels)[0]))
         else:
             if not -rank <= term < rank:
-                raise invalid_argument(f"Dimension index {term} is outside valid range [{-rank}, {rank})")
-            result_sel.append(term + rank if term < 0 else term)
-    check_unique(result_sel)
-    if consumed > len(result_sel) or (consumed != len(result_sel) and not any(tm.kind == "ellipsis" for tm in terms)):
+                raise invalid_argument(f"Dimension index {term} is outside valid range [-{rank}, {rank})")
+            resolved.append(term + rank if term < 0 else term)
+    _check_no_repeats([x for x in resolved if isinstance(x, int)])
+    if consumed > len(resolved) or (consumed != len(resolved) and not any(tm.kind == "ellipsis" for tm in terms)):
         raise invalid_argument(
-            f"Indexing expression requires {consumed} dimensions but selection has {len(result_sel)} dimensions"
+            f"Indexing expression requires {consumed} dimensions but selection has {len(resolved)} dimensions"
         )
+    fill = len(resolved) - consumed
+    flat_kinds: list[str] = []
+    for tm in terms:
+        flat_kinds.extend(["slice"] * fill if tm.kind == "ellipsis" else [tm.kind] * max(tm.consumed, 1 if tm.kind == "new" else 0))
+    new_positions_tmp = []
+    for x, kind in zip(resolved, flat_kinds):
+        if kind == "new":
+            if not isinstance(x, int):
+                raise invalid_argument("Dimensions specified by label cannot be used with newaxis")
+            new_positions_tmp.append(x)
+    old_positions = [p for p in range(rank) if p not in new_positions_tmp]
+    result_sel = [x if isinstance(x, int) else old_positions[x[1]] for x in resolved]
+    _check_no_repeats(result_sel)
     # Expand the ellipsis so that terms line up with the selection.
     expanded = []
     fill = len(result_sel) - consumed
@@ -509,24 +619,50 @@ def _apply_indexing_with_newaxis(t, sel_terms, op):
             labels.append(dm._labels[k])
     n = IndexTransform._make(IndexDomain._make(lo, hi, il, iu, labels),
                              [OutputIndexMap.single(where[k]) for k in range(dm.rank)])  # fmt: skip
-    t = compose(t, n, propagate=False)
-    rest_terms = []
-    rest_sel = []
-    for p, tm in zip(result_sel, expanded):
-        if isinstance(tm, slice):
-            rest_terms.append(tm)
-            rest_sel.append(p)
-        elif tm.kind != "new":
-            rest_terms.append(_term_to_key(tm))
-            rest_sel.append(p)
-    new_dims_sel = list(new_positions)
-    if not rest_terms:
-        return t, new_dims_sel
-    from .numpy_indexing import parse_key as pk
+    # In the intermediate space the new dims exist as [0*, 1*); a ``None`` term is then just ``:``
+    # on its dim, which keeps TensorStore's placement rules (a newaxis breaks index-array runs).
+    key_terms = [slice(None) if (not isinstance(tm, slice) and tm.kind == "new") else
+                 (tm if isinstance(tm, slice) else _term_to_key(tm)) for tm in expanded]  # fmt: skip
+    mode = "default" if op.name == "index" else op.name
+    names = [-1] * rank
+    for k, p in where.items():
+        names[p] = k
+    n2, produced = build_index_transform(n._domain, parse_key(tuple(key_terms)), mode, selection=result_sel,
+                                         dim_names=names)  # fmt: skip
+    return compose(t, compose(n, n2, propagate=False, normalize=False)), produced
 
-    n2, produced = build_index_transform(t._domain, pk(tuple(rest_terms)), op.name if op.name != "index" else "default",
-                                         selection=rest_sel)  # fmt: skip
-    return compose(t, n2), produced
+
+def _num_new_dims(r: DimRange) -> int:
+    """How many new dimensions a range names; ranges open towards unknown positions are refused."""
+    step = 1 if r.step is None else r.step
+    if step == 0:
+        raise invalid_argument("step must not be 0")
+
+    def ceil_div(a: int, b: int) -> int:
+        return -((-a) // b)
+
+    if r.start is not None:
+        if r.stop is not None:
+            if (r.stop < 0) == (r.start < 0) and ((step > 0 and r.stop >= r.start) or (step < 0 and r.stop <= r.start)):
+                return ceil_div(r.stop - r.start, step)
+        elif step > 0 and r.start < 0:
+            return ceil_div(-r.start, step)
+        elif step < 0 and r.start >= 0:
+            return ceil_div(r.start + 1, -step)
+    elif r.stop is not None:
+        if step > 0 and r.stop >= 0:
+            return ceil_div(r.stop, step)
+        if step < 0 and r.stop < 0:
+            return ceil_div(-(r.stop + 1), -step)
+    raise invalid_argument(f"`{r!r}` is not a valid specification for new dimensions")
+
+
+def _check_no_repeats(dims: Sequence[int]) -> None:
+    seen: set[int] = set()
+    for x in dims:
+        if x in seen:
+            raise invalid_argument(f"Dimension {x} specified more than once")
+        seen.add(x)
 
 
 def _term_to_key(tm) -> Any:

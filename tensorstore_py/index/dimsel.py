@@ -27,7 +27,7 @@ class DimRange:
 
     def __repr__(self) -> str:
         text = ("" if self.start is None else str(self.start)) + ":" + ("" if self.stop is None else str(self.stop))
-        if self.step is not None:
+        if self.step is not None and self.step != 1:
             text += f":{self.step}"
         return text
 
@@ -97,49 +97,50 @@ def resolve_existing(terms: Sequence[Any], labels: Sequence[str]) -> list[int]:
     dims: list[int] = []
     for t in terms:
         if isinstance(t, str):
-            if t == "" or t not in labels:
+            if t == "":
+                raise invalid_argument("Dimension cannot be specified by empty label")
+            if t not in labels:
                 raise invalid_argument(_label_error(t, labels))
             dims.append(labels.index(t))
         elif isinstance(t, DimRange):
             dims.extend(resolve_range(t, rank))
         else:
             if not -rank <= t < rank:
-                raise invalid_argument(f"Dimension index {t} is outside valid range [{-rank}, {rank})")
+                raise invalid_argument(f"Dimension index {t} is outside valid range [-{rank}, {rank})")
             dims.append(t + rank if t < 0 else t)
+    if len(dims) > rank:
+        raise invalid_argument(f"Number of dimensions ({len(dims)}) exceeds input rank ({rank}).")
     check_unique(dims)
     return dims
 
 
 def check_unique(dims: Sequence[int]) -> None:
-    seen: set[int] = set()
-    dup: list[int] = []
-    for d in dims:
-        if d in seen and d not in dup:
-            dup.append(d)
-        seen.add(d)
-    if dup:
-        raise invalid_argument("Input dimensions {" + ", ".join(map(str, sorted(dup))) + "} specified more than once")
+    """Rejects repeated dimensions; each repeat is listed once per earlier occurrence, as TensorStore does."""
+    repeats = [d for i, d in enumerate(dims) for e in dims[:i] if e == d]
+    if repeats:
+        raise invalid_argument("Input dimensions {" + ", ".join(map(str, repeats)) + "} specified more than once")
 
 
 def resolve_range(r: DimRange, rank: int) -> list[int]:
-    """Indices of a dimension range, with TensorStore's bound checks."""
+    """Indices of a dimension range, normalized and checked the way TensorStore does."""
     step = 1 if r.step is None else r.step
     if step == 0:
         raise invalid_argument("step must not be 0")
-    def norm_start(i: int) -> int:
-        if not -rank <= i < rank:
-            raise invalid_argument(f"Dimension index {i} is outside valid range [{-rank}, {rank})")
-        return i + rank if i < 0 else i
-
-    def norm_stop(i: int) -> int:
-        if not -rank - 1 <= i <= rank:
-            raise invalid_argument(f"Dimension exclusive stop index {i} is outside valid range [{-rank - 1}, {rank}]")
-        return i + rank if i < 0 else i
-
-    if step > 0:
-        start = 0 if r.start is None else norm_start(r.start)
-        stop = rank if r.stop is None else norm_stop(r.stop)
+    if r.start is not None:
+        if not -rank <= r.start < rank:
+            raise invalid_argument(f"Dimension index {r.start} is outside valid range [-{rank}, {rank})")
+        start = r.start + rank if r.start < 0 else r.start
     else:
-        start = rank - 1 if r.start is None else norm_start(r.start)
-        stop = -1 if r.stop is None else norm_stop(r.stop)
-    return list(range(start, stop, step))
+        start = 0 if step > 0 else rank - 1
+    if r.stop is not None:
+        if not -rank - 1 <= r.stop <= rank:
+            raise invalid_argument(
+                f"Dimension exclusive stop index {r.stop} is outside valid range [-{rank + 1}, {rank}]"
+            )
+        stop = r.stop + rank if r.stop < 0 else r.stop
+        if (step > 0 and stop < start) or (step < 0 and stop > start):
+            raise invalid_argument(f"{r!r} is not a valid range")
+    else:
+        stop = rank if step > 0 else -1
+    count = -((start - stop) // step)  # ceil((stop - start) / step)
+    return [start + step * i for i in range(max(count, 0))]

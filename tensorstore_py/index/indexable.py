@@ -36,7 +36,7 @@ def _whole_selection_op(op: str):
         from .dim_expression import d as _d
 
         expr = getattr(_d[:], op)[key]
-        return obj._indexable_with_transform(expr._apply_to(obj._indexable_transform()))
+        return obj._indexable_with_transform(expr._apply_to(obj._indexable_transform(), index_errors=False))
 
     return apply
 
@@ -111,7 +111,7 @@ class Indexable:
         if axes is None:
             axes = list(range(t.input_rank - 1, -1, -1))
         expr = _d[axes].transpose[:]
-        return self._indexable_with_transform(expr._apply_to(t))
+        return self._indexable_with_transform(expr._apply_to(t, index_errors=False))
 
     @property
     def T(self) -> Any:

@@ -19,7 +19,7 @@ import numpy as np
 
 from ..errors import StatusError, invalid_argument, out_of_range
 from .interval import INF_INDEX, closed_or_error, format_interval
-from .output_map import OutputIndexMap
+from .output_map import OutputIndexMap, OutputIndexMethod
 
 if TYPE_CHECKING:
     from .domain import IndexDomain
@@ -52,8 +52,12 @@ def _index(v: Any) -> Optional[int]:
         raise IndexError(_BAD_TERM) from None
 
 
-def parse_key(key: Any) -> list[Term]:
-    """Splits a NumPy-style key into typed terms (raising TensorStore's IndexErrors)."""
+def parse_key(key: Any, mode: str = "default") -> list[Term]:
+    """Splits a NumPy-style key into typed terms (raising TensorStore's IndexErrors).
+
+    Outside ``oindex`` mode the index arrays must broadcast together; that is checked here,
+    before the key meets any domain, as TensorStore does.
+    """
     items = key if isinstance(key, tuple) else (key,)
     terms: list[Term] = []
     for x in items:
@@ -85,6 +89,11 @@ def parse_key(key: Any) -> list[Term]:
             terms.append(Term("int", v, 1))
     if sum(1 for t in terms if t.kind == "ellipsis") > 1:
         raise IndexError("An index can only have a single ellipsis (`...`)")
+    if mode != "oindex":
+        try:
+            _broadcast([_array_term_shape(t) for t in terms if t.kind in ("array", "bool")])
+        except StatusError as e:
+            raise IndexError(str(e)) from None
     return terms
 
 
@@ -108,9 +117,13 @@ def slice_interval(domain: "IndexDomain", j: int, start: Optional[int], stop: Op
         s_lo = lo if start is None else start
         s_hi = hi if stop is None else stop - 1
     else:
-        s_lo = lo if (s_il or stop is None) else stop + 1
-        s_hi = hi if (s_iu or start is None) else start
+        s_lo = lo if stop is None else stop + 1
+        s_hi = hi if start is None else start
     closed_or_error(s_lo, s_hi)
+    if step < 0:
+        # With a negative step an implicit side then extends to cover the domain's bound too.
+        s_lo = min(s_lo, lo) if s_il else s_lo
+        s_hi = max(s_hi, hi) if s_iu else s_hi
     elo = -INF_INDEX if il else lo
     ehi = INF_INDEX if iu else hi
     if s_hi >= s_lo and (s_lo < elo or s_hi > ehi):
@@ -136,24 +149,44 @@ def slice_interval(domain: "IndexDomain", j: int, start: Optional[int], stop: Op
 
 
 def _broadcast(shapes: Sequence[tuple]) -> tuple:
-    result: tuple = ()
-    for s in shapes:
-        try:
-            result = np.broadcast_shapes(result, s) if result or s else result
-        except ValueError:
-            raise invalid_argument(
-                f"Incompatible index array shapes: {{{', '.join(map(str, s))}}} vs {{{', '.join(map(str, result))}}}"
-            ) from None
-        if not result and s == ():
-            result = ()
-    return result
+    """Joint shape of index arrays, NumPy-style, reporting conflicts as TensorStore does."""
+    joint: list[int] = []
+    for shape in shapes:
+        if len(joint) < len(shape):
+            joint[:0] = [1] * (len(shape) - len(joint))
+        for i, size in enumerate(shape):
+            k = len(joint) - (len(shape) - i)
+            if size != 1:
+                if joint[k] != 1 and joint[k] != size:
+                    raise invalid_argument(
+                        f"Incompatible index array shapes: {{{', '.join(map(str, shape))}}} vs "
+                        f"{{{', '.join(map(str, joint))}}}"
+                    )
+                joint[k] = size
+    return tuple(joint)
+
+
+def arrays_consecutive(terms: Sequence[Term]) -> bool:
+    """Whether the index arrays of a key are not separated by a slice, ``None`` or ``...``."""
+    seen_array = False
+    broken = False
+    for t in terms:
+        if t.kind in ("array", "bool"):
+            if broken:
+                return False
+            seen_array = True
+        elif t.kind in ("slice", "new", "ellipsis") and seen_array:
+            broken = True
+    return True
 
 
 def build_index_transform(domain: "IndexDomain", terms: list[Term], mode: str,
-                          selection: Optional[Sequence[int]] = None) -> tuple["IndexTransform", list[int]]:  # fmt: skip
+                          selection: Optional[Sequence[int]] = None,
+                          dim_names: Optional[Sequence[int]] = None) -> tuple["IndexTransform", list[int]]:  # fmt: skip
     """The transform N (new -> old input space) for `terms` applied to `selection` of `domain`.
 
     `selection` (old dimension indices, in order) defaults to all dimensions, NumPy style.
+    `dim_names` renumbers dimensions in error messages (when `domain` is an intermediate space).
     Returns N and the new dimensions the terms produced (for chaining dimension expressions).
     """
     from .domain import IndexDomain
@@ -161,7 +194,13 @@ def build_index_transform(domain: "IndexDomain", terms: list[Term], mode: str,
 
     rank = domain.rank
     full = selection is None
+    if not full and any(t.kind == "bool" and t.value.ndim == 0 for t in terms):
+        if mode == "oindex":
+            raise IndexError("Zero-rank bool array incompatible with outer indexing of a dimension selection")
     sel = list(range(rank)) if full else list(selection)
+    if mode != "oindex":
+        # TensorStore checks that index arrays broadcast together before anything else.
+        _broadcast([_array_term_shape(t) for t in terms if t.kind in ("array", "bool")])
     consumed = sum(t.consumed for t in terms)
     has_ellipsis = any(t.kind == "ellipsis" for t in terms)
     if consumed > len(sel) or (not full and not has_ellipsis and consumed != len(sel)):
@@ -223,8 +262,9 @@ def build_index_transform(domain: "IndexDomain", terms: list[Term], mode: str,
         if mode == "vindex":
             group_loc = -1.0
         else:
-            between = [expanded[i].kind for i in range(array_terms[0], array_terms[-1] + 1)]
-            adjacent = all(k in ("array", "bool", "int") for k in between)
+            adjacent = arrays_consecutive(terms)
+            if not full and any(t.kind == "bool" and t.value.ndim == 0 for t in expanded):
+                adjacent = False
             first = expanded[array_terms[0]]
             if adjacent:
                 first_loc = location_of_term.get(array_terms[0])
@@ -271,8 +311,18 @@ def build_index_transform(domain: "IndexDomain", terms: list[Term], mode: str,
     new_rank = len(items)
     position = {(it[3], it[4]): n for n, it in enumerate(items)}
 
-    lo, hi, il, iu, labels = [], [], [], [], []
+    # Slices are evaluated in term order so that the first bad one is the one reported.
     slice_maps: dict[int, tuple] = {}
+    slice_bounds: dict[int, tuple] = {}
+    for idx, t in enumerate(expanded):
+        if t.kind == "slice":
+            j = t.dims[0]
+            try:
+                slice_bounds[idx], slice_maps[idx] = slice_interval(domain, j, *t.value)
+            except StatusError as e:
+                name = j if dim_names is None else dim_names[j]
+                raise e.with_prefix(f"Computing interval slice for dimension {name}") from None
+    lo, hi, il, iu, labels = [], [], [], [], []
     for it in items:
         kind, payload = it[3], it[4]
         if kind == "keep":
@@ -282,11 +332,7 @@ def build_index_transform(domain: "IndexDomain", terms: list[Term], mode: str,
         elif kind == "slice":
             t = expanded[payload]
             j = t.dims[0]
-            try:
-                bounds, mapping = slice_interval(domain, j, *t.value)
-            except StatusError as e:
-                raise e.with_prefix(f"Computing interval slice for dimension {j}") from None
-            slice_maps[payload] = mapping
+            bounds = slice_bounds[payload]
             lo.append(bounds[0]); hi.append(bounds[1]); il.append(bounds[2]); iu.append(bounds[3])  # noqa: E702
             labels.append(domain._labels[j])
         elif kind == "new":
@@ -325,8 +371,21 @@ def build_index_transform(domain: "IndexDomain", terms: list[Term], mode: str,
             arr = np.ascontiguousarray(a).reshape(shape)
             outputs[j] = OutputIndexMap.from_array(arr, 0, 1)
     new_domain = IndexDomain._make(lo, hi, il, iu, labels)
+    from .compose import explicitly_empty
+
+    if explicitly_empty(new_domain):
+        # As when TensorStore builds any transform: index arrays over an empty domain become 0.
+        outputs = [OutputIndexMap.constant(0) if m._method == OutputIndexMethod.array else m for m in outputs]
     new_sel = [position[key] for key in new_selection_order]
     return IndexTransform._make(new_domain, outputs), new_sel
+
+
+def _array_term_shape(t: Term) -> tuple:
+    if t.kind == "array":
+        return t.value.shape
+    if t.value.ndim == 0:
+        return (int(bool(t.value)),)
+    return (int(np.count_nonzero(t.value)),)
 
 
 def _compact(a: np.ndarray) -> np.ndarray:
@@ -339,7 +398,7 @@ def apply_numpy_key(t: "IndexTransform", key: Any, mode: str) -> "IndexTransform
     """``t[key]`` / ``t.oindex[key]`` / ``t.vindex[key]`` (errors as IndexError)."""
     from .compose import compose
 
-    terms = parse_key(key)
+    terms = parse_key(key, mode)
     try:
         n, _ = build_index_transform(t._domain, terms, mode)
     except StatusError as e:

@@ -283,7 +283,9 @@ def build_transform(domain: IndexDomain, outputs: Sequence[OutputIndexMap]) -> I
     """
     rank = domain.rank
     shape = domain.shape
-    empty = any(s == 0 for s in shape)
+    from .compose import explicitly_empty
+
+    empty = explicitly_empty(domain)
     result = []
     for j, m in enumerate(outputs):
         if m._method == SINGLE:
