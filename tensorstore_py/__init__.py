@@ -25,4 +25,5 @@ inf = (1 << 62) - 1
 from .spec import OpenMode, Spec
 from .tensorstore import TensorStore
 from .open import open
-from .driver import zarr as _zarr_driver  # noqa: F401  (registers the driver)
+from .driver import auto as _auto_driver  # noqa: F401  (registers the drivers)
+from .driver import zarr as _zarr_driver  # noqa: F401

@@ -74,8 +74,21 @@ def parse_spec_json(j: Any) -> driver_base.DriverSpec:
     if "driver" not in j:
         raise invalid_argument('Error parsing object member "driver": Expected string, but member is missing')
     name = expect_string(j["driver"])
+    if not driver_base.is_registered(name) and _is_kvstore_driver(name):
+        # A kvstore spec: open whatever array it holds, by format auto-detection.
+        return driver_base.driver_for_id("auto").from_json({"driver": "auto", "kvstore": j})
     cls = driver_base.driver_for_id(name)
     return cls.from_json(j)
+
+
+def _is_kvstore_driver(name: str) -> bool:
+    from .kvstore.driver import get_driver_spec_class
+
+    try:
+        get_driver_spec_class(name)
+    except ValueError:
+        return False
+    return True
 
 
 class Spec(Indexable):
@@ -91,6 +104,11 @@ class Spec(Indexable):
             return
         if json is MISSING:
             raise TypeError("Spec() requires a JSON object or URL")
+        from .kvstore import KvStore
+
+        if isinstance(json, (KvStore, KvStore.Spec)):
+            # A kvstore (open or spec): the array it holds, by format auto-detection.
+            json = {"driver": "auto", "kvstore": json}
         self._driver_spec = parse_spec_json(json)
 
     @classmethod
@@ -291,3 +309,4 @@ def apply_options(spec: driver_base.DriverSpec, options: dict) -> None:
             bounded = to_bounds(spec.schema.domain) if to_bounds is not None else spec.schema.domain
             spec.transform = IndexTransform(domain=bounded)
     spec.check_rank_consistency()
+    spec.validate_options()

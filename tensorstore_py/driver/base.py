@@ -16,7 +16,7 @@ from ..json_util import ObjectReader, dumps, expect_bool, expect_int, expect_str
 from ..schema import Schema
 from ..index import IndexTransform
 
-__all__ = ["DriverSpec", "register_driver", "driver_for_id", "driver_for_url_scheme", "OPEN_MODE_MEMBERS"]
+__all__ = ["DriverSpec", "register_driver", "driver_for_id", "registered_drivers", "is_registered", "driver_for_url_scheme", "OPEN_MODE_MEMBERS"]
 
 _DRIVERS: dict[str, type["DriverSpec"]] = {}
 _URL_SCHEMES: dict[str, type["DriverSpec"]] = {}
@@ -31,6 +31,15 @@ def register_driver(cls: type["DriverSpec"]) -> type["DriverSpec"]:
     if cls.url_scheme:
         _URL_SCHEMES[cls.url_scheme] = cls
     return cls
+
+
+def registered_drivers() -> list[type["DriverSpec"]]:
+    """Every registered driver class once."""
+    return list(dict.fromkeys(_DRIVERS.values()))
+
+
+def is_registered(name: str) -> bool:
+    return name in _DRIVERS
 
 
 def driver_for_id(name: str) -> type["DriverSpec"]:
@@ -66,6 +75,15 @@ class DriverSpec:
     url_scheme: ClassVar[str | None] = None
     #: Context resources the driver itself uses (its kvstore adds its own).
     context_resources: ClassVar[tuple[str, ...]] = ("cache_pool", "data_copy_concurrency")
+    #: The key (below the kvstore path) whose presence identifies this format to the `auto`
+    #: driver, and the order in which formats are tried (lower first).
+    auto_detect_key: ClassVar[str | None] = None
+    auto_detect_priority: ClassVar[int] = 100
+
+    @classmethod
+    def auto_detect_matches(cls, value: bytes) -> bool:
+        """Whether the value at `auto_detect_key` really is this format's metadata."""
+        return True
 
     def __init__(self) -> None:
         self.schema = Schema()
@@ -137,6 +155,9 @@ class DriverSpec:
     def normalize_kvstore(self, kvstore: Any) -> Any:
         return kvstore
 
+    def validate_options(self) -> None:
+        """Raises for option combinations this driver cannot honour (checked on update/open)."""
+
     def check_rank_consistency(self) -> None:
         if self.transform is not None and self.schema.rank is not None and self.transform.input_rank != self.schema.rank:
             raise invalid_argument(
@@ -159,7 +180,7 @@ class DriverSpec:
         if self.transform is not None:
             out["transform"] = self.transform.to_json()
         if self.kvstore is not None:
-            out["kvstore"] = self.kvstore.to_json()
+            out["kvstore"] = kvstore_json(self.kvstore)
         out.update(self.open_mode)
         if self.recheck_cached_data is not None:
             out["recheck_cached_data"] = self.recheck_cached_data
@@ -201,6 +222,12 @@ def _parse_dtype(j: Any) -> str:
     return name
 
 
+def kvstore_json(kvstore: Any) -> dict:
+    """JSON of a kvstore member, which is a KvStore.Spec or an open KvStore."""
+    to_json = getattr(kvstore, "to_json", None)
+    return to_json() if to_json is not None else kvstore.spec().to_json()
+
+
 def _context_json(j: Any) -> dict:
     if not isinstance(j, dict):
         raise invalid_argument(f"Expected object, but received: {dumps(j)}")
@@ -212,6 +239,9 @@ def _context_json(j: Any) -> dict:
 
 def _kvstore_spec(j: Any):
     from ..kvstore import KvStore
+
+    if isinstance(j, KvStore):
+        return j.copy()  # an open KvStore keeps its bound context resources
 
     return KvStore.Spec(j)
 

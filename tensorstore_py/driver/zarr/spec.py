@@ -49,6 +49,8 @@ class ZarrSpec(KvsBackedDriverSpec):
     aliases = ("zarr2",)
     url_scheme = "zarr2"
     default_metadata_key = ".zarray"
+    auto_detect_key = ".zarray"
+    auto_detect_priority = 20
 
     def __init__(self) -> None:
         super().__init__()
