@@ -1,0 +1,241 @@
+"""An open scale of a precomputed volume: chunk format, engine hookup and introspection."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ...context import Context, ContextSpecBuilder
+from ...index import IndexDomain
+from ...index.compose import propagate_bounds
+from ...json_util import MISSING as _MISSING
+from ...schema import ChunkLayout, CodecSpec, Schema
+from ..chunked import ChunkedArray, ChunkFormat
+from ..kvs_backed import OpenedDriver
+from .chunk_encoding import DECODERS, ENCODERS
+from .metadata import MultiscaleMetadata, ScaleMetadata, resolve_scale_key
+from .schema_rules import metadata_chunk_layout, metadata_codec, metadata_domain, metadata_units
+from .sharded_kvstore import ShardedKvStore
+from .sharding import compressed_z_index_bits, decode_compressed_z_index, encode_compressed_z_index, key_chunk_id
+
+__all__ = ["PrecomputedDriver", "PrecomputedChunkFormat"]
+
+
+class PrecomputedChunkFormat(ChunkFormat):
+    """Chunks of one scale: ``(x, y, z, channel)`` arrays in Fortran order (``[c][z][y][x]``)."""
+
+    def __init__(self, metadata: MultiscaleMetadata, scale: ScaleMetadata, chunk_size: list[int], key_prefix: str):
+        self.scale = scale
+        self.num_channels = metadata.num_channels
+        self.chunk_shape = tuple(chunk_size) + (metadata.num_channels,)
+        self.shape = tuple(scale.size) + (metadata.num_channels,)
+        self.origin = tuple(scale.voxel_offset) + (0,)
+        self.numpy_dtype = np.dtype(metadata.dtype.numpy_dtype)
+        self.component_covers_chunk = True
+        self.key_prefix = key_prefix
+        self.sharded = scale.sharding is not None
+        self.z_bits = compressed_z_index_bits(scale.size, chunk_size)
+        self._encode = ENCODERS[scale.encoding]
+        self._decode = DECODERS[scale.encoding]
+        self.params = {
+            "block_size": scale.compressed_segmentation_block_size,
+            "jpeg_quality": scale.jpeg_quality,
+            "png_level": scale.png_level,
+        }
+
+    # -- keys -----------------------------------------------------------------------------------
+
+    def chunk_key(self, cell: tuple[int, ...]) -> bytes:
+        if self.sharded:
+            from .sharding import chunk_id_key
+
+            return chunk_id_key(encode_compressed_z_index(cell[:3], self.z_bits))
+        parts = []
+        for i in range(3):
+            lo = self.origin[i] + cell[i] * self.chunk_shape[i]
+            hi = min(lo + self.chunk_shape[i], self.origin[i] + self.shape[i])
+            parts.append(f"{lo}-{hi}")
+        return (self.key_prefix + "_".join(parts)).encode()
+
+    def cell_of_key(self, key: bytes) -> tuple[int, int, int]:
+        if self.sharded:
+            return decode_compressed_z_index(key_chunk_id(key), self.z_bits)
+        name = key[len(self.key_prefix) :].decode()
+        cell = []
+        for i, part in enumerate(name.split("_")):
+            lo = int(part.split("-")[0])
+            cell.append((lo - self.origin[i]) // self.chunk_shape[i])
+        return cell[0], cell[1], cell[2]
+
+    def extent(self, cell) -> tuple[int, int, int]:
+        """The stored (edge-truncated) extent of a cell."""
+        return tuple(  # type: ignore[return-value]
+            min(self.chunk_shape[i], self.shape[i] - cell[i] * self.chunk_shape[i]) for i in range(3)
+        )
+
+    # -- codec --------------------------------------------------------------------------------
+
+    def decode_at(self, cell, data: bytes) -> np.ndarray:
+        extent = self.extent(cell)
+        stored = self._decode(data, extent, self.num_channels, self.numpy_dtype, self.params)
+        as_xyzc = stored.transpose(3, 2, 1, 0)
+        if extent == self.chunk_shape[:3]:
+            return as_xyzc
+        chunk = self.new_chunk()
+        chunk[: extent[0], : extent[1], : extent[2], :] = as_xyzc
+        return chunk
+
+    def encode_at(self, cell, chunk: np.ndarray) -> bytes | None:
+        if not chunk.any():
+            return None
+        return self._encode(chunk, self.extent(cell), self.params)
+
+    def decode_chunk(self, data: bytes) -> np.ndarray:  # pragma: no cover - the engine uses decode_at
+        raise NotImplementedError("precomputed chunks decode through PrecomputedChunkFormat.decode_at")
+
+    def encode_chunk(self, chunk: np.ndarray) -> bytes | None:  # pragma: no cover
+        raise NotImplementedError("precomputed chunks encode through PrecomputedChunkFormat.encode_at")
+
+    def new_chunk(self) -> np.ndarray:
+        return np.zeros(self.chunk_shape, dtype=self.numpy_dtype, order="F")
+
+    def component(self, chunk: np.ndarray) -> np.ndarray:
+        return chunk
+
+    def fill_value(self) -> np.ndarray:
+        return np.zeros((), dtype=self.numpy_dtype)
+
+
+class _CellFormat(ChunkFormat):
+    """The format bound to one grid cell, so edge chunks encode and decode at their extent."""
+
+    def __init__(self, base: PrecomputedChunkFormat, cell) -> None:
+        self.base = base
+        self.cell = cell
+        self.chunk_shape = base.chunk_shape
+        self.shape = base.shape
+        self.origin = base.origin
+        self.numpy_dtype = base.numpy_dtype
+        self.component_covers_chunk = True
+
+    def chunk_key(self, cell):
+        return self.base.chunk_key(cell)
+
+    def decode_chunk(self, data: bytes) -> np.ndarray:
+        return self.base.decode_at(self.cell, data)
+
+    def encode_chunk(self, chunk: np.ndarray) -> bytes | None:
+        return self.base.encode_at(self.cell, chunk)
+
+    def new_chunk(self) -> np.ndarray:
+        return self.base.new_chunk()
+
+    def component(self, chunk: np.ndarray) -> np.ndarray:
+        return chunk
+
+    def fill_value(self) -> np.ndarray:
+        return self.base.fill_value()
+
+
+class _PrecomputedArray(ChunkedArray):
+    """The shared engine, handing each cell a format that knows the cell's stored extent."""
+
+    def _for_cell(self, cell) -> ChunkedArray:
+        return ChunkedArray(_CellFormat(self.fmt, tuple(cell.cell)), self.kv, self.executor)
+
+    def _read_cell(self, cell, place):
+        return self._for_cell(cell)._read_cell(cell, place)
+
+    def _write_cell(self, cell, take, full, copied):
+        return self._for_cell(cell)._write_cell(cell, take, full, copied)
+
+
+class PrecomputedDriver(OpenedDriver):
+    def __init__(self, spec: Any, metadata: MultiscaleMetadata, scale_index: int, kvstore_driver: Any, path: str, context: Context):
+        self.spec = spec
+        self.metadata = metadata
+        self.scale_index = scale_index
+        self.scale = metadata.scales[scale_index]
+        self.kv = kvstore_driver
+        self.path = path
+        self.cache_pool = context.get_resource("cache_pool", spec.resources.get("cache_pool"))
+        self.data_copy = context.get_resource("data_copy_concurrency", spec.resources.get("data_copy_concurrency"))
+        chunk_size = list(self.scale.chunk_sizes[0])
+        if spec.constraints.scale.chunk_size is not None:
+            chunk_size = list(spec.constraints.scale.chunk_size)
+        self.chunk_size = chunk_size
+        scale_path = resolve_scale_key(path, self.scale.key) + "/"
+        self.format = PrecomputedChunkFormat(metadata, self.scale, chunk_size, scale_path)
+        executor = self.data_copy.executor
+        chunk_kv = kvstore_driver
+        if self.scale.sharding is not None:
+            chunk_kv = ShardedKvStore(kvstore_driver, scale_path, self.scale.sharding, executor)
+        self.chunk_kv = chunk_kv
+        self.engine = _PrecomputedArray(self.format, chunk_kv, executor)
+        self._domain = metadata_domain(metadata, self.scale)
+
+    @property
+    def domain(self) -> IndexDomain:
+        return self._domain
+
+    @property
+    def dtype(self):
+        return self.metadata.dtype
+
+    def read(self, transform):
+        return self.engine.read(propagate_bounds(transform, self._domain))
+
+    def write(self, transform, array):
+        return self.engine.write(propagate_bounds(transform, self._domain), array)
+
+    # -- introspection ------------------------------------------------------------------------
+
+    def spec_json(self, builder: ContextSpecBuilder | None, minimal: bool) -> dict:
+        j: dict[str, Any] = {"driver": "neuroglancer_precomputed", "dtype": self.metadata.data_type}
+        j["kvstore"] = self.kv.spec_json(self.path, builder) if builder is not None else self.kv.spec_json(self.path)
+        j["scale_index"] = self.scale_index
+        if not minimal:
+            j["multiscale_metadata"] = {"num_channels": self.metadata.num_channels, "type": self.metadata.type}
+            scale_json = self.scale.spec_json()
+            scale_json["chunk_size"] = list(self.chunk_size)
+            j["scale_metadata"] = scale_json
+        if builder is not None:
+            for name, resource in (("cache_pool", self.cache_pool), ("data_copy_concurrency", self.data_copy)):
+                member = builder.member_json(resource)
+                if member is not _MISSING:
+                    j[name] = member
+        return j
+
+    def context_resources(self) -> list:
+        return [self.cache_pool, self.data_copy]
+
+    @property
+    def url_suffix(self) -> str:
+        return "neuroglancer-precomputed:"
+
+    @property
+    def chunk_layout(self) -> ChunkLayout:
+        return metadata_chunk_layout(self.metadata, self.scale, self.chunk_size)
+
+    @property
+    def codec(self) -> CodecSpec:
+        return metadata_codec(self.scale)
+
+    @property
+    def fill_value(self) -> None:
+        return None
+
+    @property
+    def dimension_units(self) -> tuple:
+        return metadata_units(self.scale)
+
+    @property
+    def schema(self) -> Schema:
+        return Schema(
+            dtype=self.dtype,
+            domain=self._domain,
+            chunk_layout=self.chunk_layout,
+            codec=self.codec,
+            dimension_units=self.dimension_units,
+        )

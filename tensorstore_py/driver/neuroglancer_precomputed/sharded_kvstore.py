@@ -1,0 +1,283 @@
+"""A kvstore view of a sharded scale: 8-byte chunk-id keys mapped onto shard files.
+
+The chunk engine reads and writes chunk keys as with any kvstore; this adapter finds each
+chunk through the shard index and minishard index of its shard file (byte-range reads, with
+the decoded indices cached per shard generation) and writes by rewriting whole shards.
+Writes to one shard are queued and applied together in one read-modify-write of the shard
+file, conditional on the shard's generation, retried on conflict.
+
+A chunk's generation is a digest of its stored bytes, so a conditional write of one chunk
+only fails when that chunk changed, not when a neighbour in the same shard did.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import threading
+from typing import Any, Callable
+
+from ... import future as futures
+from ...errors import StatusError, data_loss, unimplemented
+from ...future import Future
+from ...kvstore.driver import KvStoreDriver, ReadOptions, WriteOptions, apply_read
+from ...kvstore.generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, from_string
+from ...kvstore.generation import ReadResult
+from ...kvstore.key_range import KeyRange
+from .sharding import (
+    ShardingSpec,
+    decode_minishard_index,
+    decode_shard,
+    decode_shard_index,
+    encode_shard,
+    key_chunk_id,
+    shard_key,
+)
+
+__all__ = ["ShardedKvStore", "chunk_generation"]
+
+_MAX_READ_ATTEMPTS = 64
+
+
+def chunk_generation(data: bytes) -> bytes:
+    """The generation of one chunk inside a shard: a digest of its (decoded) bytes."""
+    return from_string(hashlib.blake2b(data, digest_size=16).digest())
+
+
+class _ShardIndex:
+    __slots__ = ("generation", "table", "minishards")
+
+    def __init__(self, generation: bytes, table) -> None:
+        self.generation = generation
+        self.table = table
+        self.minishards: dict[int, dict[int, tuple[int, int]]] = {}
+
+
+class _Pending:
+    __slots__ = ("chunk_id", "value", "if_equal", "future")
+
+    def __init__(self, chunk_id: int, value: bytes | None, if_equal: bytes | None) -> None:
+        self.chunk_id = chunk_id
+        self.value = value
+        self.if_equal = if_equal
+        self.future: Future = Future()
+
+
+class ShardedKvStore(KvStoreDriver):
+    """Chunk-id keys (8 bytes, big endian) of one scale, stored in shard files under `prefix`."""
+
+    def __init__(self, base: KvStoreDriver, prefix: str, spec: ShardingSpec, executor: Any) -> None:
+        self.driver_spec = base.driver_spec
+        self.resources = {}
+        self.base = base
+        self.prefix = prefix
+        self.spec = spec
+        self.executor = executor
+        self._lock = threading.Lock()
+        self._indices: dict[bytes, _ShardIndex] = {}
+        self._queues: dict[bytes, list[_Pending]] = {}
+        self._busy: set[bytes] = set()
+        self._index_size = 16 * spec.num_minishards
+
+    def shard_file_key(self, chunk_id: int) -> tuple[bytes, int]:
+        shard, minishard = self.spec.locate(chunk_id)
+        return (self.prefix + shard_key(self.spec, shard)).encode(), minishard
+
+    def describe_key(self, key: bytes) -> str:
+        return f"chunk {key_chunk_id(key)}"
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read(self, key: bytes, options: ReadOptions) -> Future:
+        try:
+            chunk_id = key_chunk_id(key)
+        except ValueError as exc:
+            return futures.failed(exc)
+        return self._read_chunk(chunk_id, options, 0)
+
+    def _result(self, data: bytes | None, options: ReadOptions) -> ReadResult:
+        generation = NO_VALUE if data is None else chunk_generation(data)
+        return apply_read(data, generation, options, self.base.now())
+
+    def _read_chunk(self, chunk_id: int, options: ReadOptions, attempt: int) -> Future:
+        if attempt >= _MAX_READ_ATTEMPTS:
+            return futures.failed(data_loss(f"Shard for chunk {chunk_id} kept changing while being read"))
+        file_key, minishard = self.shard_file_key(chunk_id)
+        with self._lock:
+            cached = self._indices.get(file_key)
+        index_read = self.base.read(
+            file_key,
+            ReadOptions(byte_range=(0, self._index_size), if_not_equal=cached.generation if cached else None),
+        )
+
+        def got_index(res: ReadResult) -> Any:
+            if res.state == "missing":
+                with self._lock:
+                    self._indices.pop(file_key, None)
+                return self._result(None, options)
+            if res.state == "unspecified" and cached is not None:
+                index = cached
+            else:
+                try:
+                    table = decode_shard_index(self.spec, res.value)
+                except StatusError as exc:
+                    raise exc.with_prefix(f"Error reading shard index in {self._describe(file_key)}") from None
+                index = _ShardIndex(res.stamp.generation, table)
+                with self._lock:
+                    self._indices[file_key] = index
+            start, end = int(index.table[minishard, 0]), int(index.table[minishard, 1])
+            if start == end:
+                return self._result(None, options)
+            entries = index.minishards.get(minishard)
+            if entries is not None:
+                return self._read_entry(file_key, index, entries, chunk_id, options, attempt)
+            base = self._index_size
+            mi_read = self.base.read(
+                file_key, ReadOptions(byte_range=(base + start, base + end), if_equal=index.generation)
+            )
+
+            def got_minishard(mres: ReadResult) -> Any:
+                if mres.state != "value":
+                    return self._retry(file_key, chunk_id, options, attempt)
+                try:
+                    decoded = decode_minishard_index(self.spec, mres.value)
+                except StatusError as exc:
+                    raise exc.with_prefix(
+                        f"Error decoding minishard index for minishard {minishard} in {self._describe(file_key)}"
+                    ) from None
+                index.minishards[minishard] = decoded
+                return self._read_entry(file_key, index, decoded, chunk_id, options, attempt)
+
+            return futures.chain(_checked(mi_read, file_key, self._describe), got_minishard, self.executor)
+
+        return futures.chain(_checked(index_read, file_key, self._describe), got_index, self.executor)
+
+    def _read_entry(self, file_key, index, entries, chunk_id, options, attempt) -> Any:
+        span = entries.get(chunk_id)
+        if span is None:
+            return self._result(None, options)
+        base = self._index_size
+        data_read = self.base.read(
+            file_key, ReadOptions(byte_range=(base + span[0], base + span[1]), if_equal=index.generation)
+        )
+
+        def got_data(res: ReadResult) -> Any:
+            if res.state != "value":
+                return self._retry(file_key, chunk_id, options, attempt)
+            data = res.value
+            if self.spec.data_encoding == "gzip":
+                from .sharding import _decode_data
+
+                data = _decode_data("gzip", data, f"chunk {chunk_id}")
+            return self._result(data, options)
+
+        return futures.chain(_checked(data_read, file_key, self._describe), got_data, self.executor)
+
+    def _retry(self, file_key: bytes, chunk_id: int, options: ReadOptions, attempt: int) -> Future:
+        with self._lock:
+            self._indices.pop(file_key, None)
+        return self._read_chunk(chunk_id, options, attempt + 1)
+
+    def _describe(self, file_key: bytes) -> str:
+        describe = getattr(self.base, "describe_key", None)
+        return describe(file_key) if describe is not None else repr(file_key.decode("utf-8", "replace"))
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def write(self, key: bytes, value: bytes | None, options: WriteOptions) -> Future:
+        try:
+            chunk_id = key_chunk_id(key)
+        except ValueError as exc:
+            return futures.failed(exc)
+        file_key, _ = self.shard_file_key(chunk_id)
+        pending = _Pending(chunk_id, value, options.if_equal)
+        with self._lock:
+            self._queues.setdefault(file_key, []).append(pending)
+            start = file_key not in self._busy
+            if start:
+                self._busy.add(file_key)
+        if start:
+            self._start_batch(file_key)
+        return pending.future
+
+    def _start_batch(self, file_key: bytes) -> None:
+        with self._lock:
+            batch = self._queues.pop(file_key, [])
+            if not batch:
+                self._busy.discard(file_key)
+                return
+        self._writeback(file_key, batch)
+
+    def _writeback(self, file_key: bytes, batch: list[_Pending]) -> None:
+        """One read-modify-write of a shard applying `batch`; retried while the shard changes."""
+
+        def fail(exc: BaseException) -> None:
+            for p in batch:
+                if not p.future.done():
+                    p.future.set_exception(exc)
+            self._start_batch(file_key)
+
+        def got(res: ReadResult) -> Any:
+            if res.state == "value":
+                chunks = decode_shard(self.spec, res.value)
+                generation = res.stamp.generation
+            else:
+                chunks = {}
+                generation = NO_VALUE
+            outcomes: list[tuple[_Pending, bytes]] = []
+            for p in batch:
+                current = chunks.get(p.chunk_id)
+                current_gen = NO_VALUE if current is None else chunk_generation(current)
+                if p.if_equal and p.if_equal != current_gen:
+                    outcomes.append((p, UNKNOWN))
+                    continue
+                if p.value is None:
+                    chunks.pop(p.chunk_id, None)
+                    outcomes.append((p, NO_VALUE))
+                else:
+                    chunks[p.chunk_id] = p.value
+                    outcomes.append((p, chunk_generation(p.value)))
+            if all(g == UNKNOWN for _, g in outcomes):
+                return outcomes, None
+            encoded = encode_shard(self.spec, chunks)
+            if encoded is None and generation == NO_VALUE:
+                return outcomes, None
+            written = self.base.write(file_key, encoded, WriteOptions(if_equal=generation))
+            return futures.chain(written, lambda stamp: (outcomes, stamp))
+
+        def done(f) -> None:
+            exc = f.exception()
+            if exc is not None:
+                fail(exc)
+                return
+            outcomes, stamp = f.result()
+            if stamp is not None and stamp.generation == UNKNOWN:
+                self._writeback(file_key, batch)  # the shard changed under us: start over
+                return
+            now = self.base.now() if stamp is None else stamp.time
+            with self._lock:
+                self._indices.pop(file_key, None)
+            for p, generation in outcomes:
+                p.future.set_result(TimestampedStorageGeneration(generation, now))
+            self._start_batch(file_key)
+
+        read = self.base.read(file_key, ReadOptions())
+        futures.chain(_checked(read, file_key, self._describe), got, self.executor).add_done_callback(done)
+
+    # -- the rest of the kvstore interface ----------------------------------------------------
+
+    def delete_range(self, key_range: KeyRange) -> Future:
+        return futures.failed(unimplemented("DeleteRange not supported for sharded chunk keys"))
+
+    def list(self, key_range: KeyRange, strip_prefix_length: int = 0) -> Future:
+        return futures.failed(unimplemented("List not supported for sharded chunk keys"))
+
+
+def _checked(fut: Future, file_key: bytes, describe: Callable[[bytes], str]) -> Future:
+    """Read errors on a shard file name the shard file."""
+
+    def annotate(exc: BaseException) -> BaseException:
+        if isinstance(exc, StatusError) and exc.code == "OUT_OF_RANGE":
+            return data_loss(f"Error reading {describe(file_key)}: {exc.message}")
+        return exc
+
+    return futures.map_error(fut, annotate)

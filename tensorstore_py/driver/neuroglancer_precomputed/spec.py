@@ -1,0 +1,216 @@
+"""The `neuroglancer_precomputed` driver spec and its open / create logic.
+
+The metadata is the volume's `info` file, shared by all scales, so creating a scale is a
+read-modify-write of `info` (conditional on its generation) rather than a create-if-absent
+write as for single-array formats.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ... import future as futures
+from ...context import Context
+from ...errors import StatusError, already_exists, failed_precondition, invalid_argument, not_found
+from ...future import Future
+from ...index import IndexDomain
+from ...json_util import ObjectReader, dumps, expect_int
+from ...kvstore.driver import ReadOptions, WriteOptions, open_kvstore_driver
+from ...kvstore.generation import NO_VALUE, UNKNOWN
+from ...kvstore.key_range import KeyRange, prefix_successor
+from ..base import register_driver
+from ..kvs_backed import KvsBackedDriverSpec, describe_key
+from .metadata import MultiscaleConstraints, MultiscaleMetadata, OpenConstraints, ScaleConstraints, parse_info
+from .schema_rules import LABELS, create_scale, open_scale, validate_schema
+
+__all__ = ["PrecomputedSpec"]
+
+_NEG_INF = -(2**62 - 1)
+_POS_INF = 2**62
+
+
+@register_driver
+class PrecomputedSpec(KvsBackedDriverSpec):
+    id = "neuroglancer_precomputed"
+    url_scheme = "neuroglancer-precomputed"
+    default_metadata_key = "info"
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.constraints = OpenConstraints()
+
+    # -- JSON ------------------------------------------------------------------------------------
+
+    def parse_driver_members(self, r: ObjectReader) -> None:
+        c = self.constraints
+        c.scale_index = r.get("scale_index", lambda v: expect_int(v, 0), None)
+        c.multiscale = r.get("multiscale_metadata", MultiscaleConstraints.from_json, MultiscaleConstraints())
+        c.scale = r.get("scale_metadata", ScaleConstraints.from_json, ScaleConstraints())
+        if c.multiscale.data_type is not None:
+            if self.schema.dtype is not None and self.schema.dtype.name != c.multiscale.data_type:
+                raise invalid_argument(
+                    f"Mismatch between data type in schema ({self.schema.dtype.name}) and metadata ({c.multiscale.data_type})"
+                )
+            self.schema.update(dtype=c.multiscale.data_type)
+            c.multiscale.data_type = None
+        if self.schema.rank is not None and self.schema.rank != 4:
+            raise invalid_argument(f"Rank specified by schema ({self.schema.rank}) does not match rank specified by metadata (4)")
+
+    def driver_members_json(self) -> dict:
+        c = self.constraints
+        out: dict[str, Any] = {}
+        if c.scale_index is not None:
+            out["scale_index"] = c.scale_index
+        multiscale = c.multiscale.to_json()
+        if multiscale:
+            out["multiscale_metadata"] = multiscale
+        scale = c.scale.to_json()
+        if scale:
+            out["scale_metadata"] = scale
+        return out
+
+    def effective_domain(self):
+        c = self.constraints
+        lo = [_NEG_INF] * 3 + [0]
+        hi = [_POS_INF] * 4
+        il = [True, True, True, False]
+        iu = [True] * 4
+        if c.multiscale.num_channels is not None:
+            hi[3], iu[3] = c.multiscale.num_channels, False
+        if c.scale.size is not None:
+            for i in range(3):
+                lo[i] = c.scale.voxel_offset[i]
+                hi[i] = lo[i] + c.scale.size[i]
+                il[i] = iu[i] = False
+        domain = IndexDomain(
+            inclusive_min=lo, exclusive_max=hi, implicit_lower_bounds=il, implicit_upper_bounds=iu, labels=LABELS
+        )
+        if self.schema.domain is not None:
+            from ...schema.schema import merge_index_domains
+
+            domain = merge_index_domains(self.schema.domain, domain)
+        return domain
+
+    def spec_domain_transform_bounds(self, domain: IndexDomain) -> IndexDomain:
+        """A domain constraint from options gets the format's dimension labels."""
+        if domain.rank != 4 or any(domain.labels):
+            return domain
+        return IndexDomain(
+            inclusive_min=list(domain.inclusive_min),
+            exclusive_max=list(domain.exclusive_max),
+            implicit_lower_bounds=list(domain.implicit_lower_bounds),
+            implicit_upper_bounds=list(domain.implicit_upper_bounds),
+            labels=LABELS,
+        )
+
+    # -- metadata hooks (used by the generic parts) ---------------------------------------------------
+
+    def parse_stored_metadata(self, data: bytes) -> MultiscaleMetadata:
+        try:
+            j = json.loads(data)
+        except ValueError as exc:
+            raise invalid_argument(f"Invalid JSON: {exc}") from None
+        return parse_info(j)
+
+    def encode_metadata(self, metadata: MultiscaleMetadata) -> bytes:
+        return metadata.encode()
+
+    def create_metadata(self) -> Any:
+        return create_scale(None, self.constraints, self.schema)
+
+    def validate_metadata(self, metadata: Any) -> None:
+        pass
+
+    def metadata_domain(self, metadata: Any):
+        from .schema_rules import metadata_domain
+
+        m, index = metadata
+        return metadata_domain(m, m.scales[index])
+
+    def make_driver(self, metadata: Any, kvstore_driver: Any, path: str, context: Context):
+        from .driver import PrecomputedDriver
+
+        m, index = metadata
+        return PrecomputedDriver(self, m, index, kvstore_driver, path, context)
+
+    # -- open -------------------------------------------------------------------------------------
+
+    def _open_existing(self, m: MultiscaleMetadata) -> tuple[MultiscaleMetadata, int]:
+        index = open_scale(m, self.constraints, self.schema)
+        scale = m.scales[index]
+        chunk_size = self.constraints.scale.chunk_size or scale.chunk_sizes[0]
+        validate_schema(m, index, list(chunk_size), self.schema)
+        return m, index
+
+    def open(self, context: Context) -> Future:
+        """Future[PrecomputedDriver] for this spec bound to `context`."""
+        if self.kvstore is None:
+            return futures.failed(invalid_argument('"kvstore" must be specified'))
+        try:
+            mode = self.check_open_mode()
+            kv, path = open_kvstore_driver(self.kvstore, context)
+        except (ValueError, TypeError) as exc:
+            return futures.failed(exc)
+        key = (path + "info").encode()
+
+        def make(pair: tuple[MultiscaleMetadata, int]):
+            return self.make_driver(pair, kv, path, context)
+
+        def writing(fn):
+            try:
+                return fn()
+            except StatusError as exc:
+                raise exc.with_prefix(f"Error writing {describe_key(kv, key)}") from None
+            except (ValueError, TypeError) as exc:
+                raise invalid_argument(f"Error writing {describe_key(kv, key)}: {exc}") from None
+
+        if mode.get("assume_metadata") or mode.get("assume_cached_metadata"):
+            try:
+                return futures.ready(make(writing(lambda: create_scale(None, self.constraints, self.schema))))
+            except (ValueError, TypeError) as exc:
+                return futures.failed(exc)
+
+        def parse(data: bytes) -> MultiscaleMetadata:
+            try:
+                return self.parse_stored_metadata(data)
+            except (ValueError, TypeError) as exc:
+                message = exc.message if isinstance(exc, StatusError) else str(exc)
+                raise failed_precondition(f"Error reading {describe_key(kv, key)}: {message}") from None
+
+        def attempt() -> Future:
+            def got(result) -> Any:
+                if result.state == "value":
+                    existing = parse(result.value)
+                    generation = result.stamp.generation
+                    if mode.get("open"):
+                        try:
+                            return make(self._open_existing(existing))
+                        except StatusError as exc:
+                            if not (mode.get("create") and exc.code == "NOT_FOUND"):
+                                raise
+                else:
+                    if not mode.get("create"):
+                        raise not_found(f"Metadata at {describe_key(kv, key)} does not exist")
+                    existing = None
+                    generation = NO_VALUE
+                if not mode.get("create"):
+                    raise not_found(f"Metadata at {describe_key(kv, key)} does not exist")
+                created = writing(lambda: create_scale(existing, self.constraints, self.schema))
+
+                def written(stamp) -> Any:
+                    if stamp.generation == UNKNOWN:
+                        return attempt()  # info changed meanwhile: start over
+                    return make(created)
+
+                return futures.chain(
+                    kv.write(key, created[0].encode(), WriteOptions(if_equal=generation)), written
+                )
+
+            return futures.chain(kv.read(key, ReadOptions()), got)
+
+        if mode.get("delete_existing"):
+            prefix = path.encode()
+            deleted = kv.delete_range(KeyRange(prefix, prefix_successor(prefix)) if prefix else KeyRange())
+            return futures.chain(deleted, lambda _: attempt())
+        return attempt()
