@@ -1,0 +1,59 @@
+"""How n5 stores one chunk: key `"i/j/k"`, block header, big-endian Fortran-order elements."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ..chunked import ChunkFormat
+from .block import decode_block, encode_block
+from .metadata import N5Metadata
+
+__all__ = ["N5ChunkFormat"]
+
+
+class N5ChunkFormat(ChunkFormat):
+    """The engine's view of one n5 array (one metadata snapshot).
+
+    Chunks are held in memory in native byte order and Fortran layout, the layout of the block
+    on disk, so decoding is a decompression plus an in-place byte swap.
+    """
+
+    def __init__(self, metadata: N5Metadata, key_prefix: str):
+        self.metadata = metadata
+        self.key_prefix = key_prefix
+        self.chunk_shape = tuple(metadata.chunk_shape)
+        self.shape = tuple(metadata.shape)
+        self.numpy_dtype = metadata.dtype.numpy_dtype
+        self._codec = metadata.compressor
+        self._zero = np.zeros((), dtype=self.numpy_dtype)
+
+    def chunk_key(self, cell: tuple[int, ...]) -> bytes:
+        # Rank 0 arrays have a single chunk named "0", as in TensorStore.
+        name = "/".join(str(i) for i in cell) if cell else "0"
+        return (self.key_prefix + name).encode()
+
+    def decode_chunk(self, data: bytes) -> np.ndarray:
+        return decode_block(data, self.chunk_shape, self.numpy_dtype, self._codec)
+
+    def new_chunk(self) -> np.ndarray:
+        return np.zeros(self.chunk_shape, dtype=self.numpy_dtype, order="F")
+
+    def encode_chunk(self, chunk: np.ndarray) -> bytes | None:
+        # n5 has no fill value: a chunk whose bytes are all zero is not stored (it reads back as
+        # zeros).  Bytes, not values, as TensorStore compares: -0.0 is stored.
+        if not _bytes(chunk).any():
+            return None
+        return encode_block(chunk, self._codec)
+
+    def component(self, chunk: np.ndarray) -> np.ndarray:
+        return chunk
+
+    def fill_value(self) -> np.ndarray:
+        return self._zero
+
+
+def _bytes(chunk: np.ndarray) -> np.ndarray:
+    flat = chunk.reshape(-1, order="F" if chunk.flags.f_contiguous else "C")
+    if not flat.flags.c_contiguous:
+        flat = np.ascontiguousarray(flat)
+    return flat.view(np.uint8)

@@ -1,0 +1,10 @@
+"""Makes n5_helpers (beside this file) importable under pytest's importlib import mode."""
+
+import os
+import sys
+
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
+
+import tensorstore_py.driver.n5  # noqa: E402,F401 - registers "n5" for every test here
