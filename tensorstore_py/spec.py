@@ -165,11 +165,11 @@ class Spec(Indexable):
 
     @property
     def dtype(self) -> dtypes.dtype | None:
-        return self._driver_spec.schema.dtype
+        return self._driver_spec.effective_dtype()
 
     @property
     def rank(self) -> int | None:
-        return self._driver_spec.rank
+        return self._driver_spec.effective_rank()
 
     @property
     def ndim(self) -> int | None:
@@ -188,23 +188,23 @@ class Spec(Indexable):
 
     @property
     def schema(self) -> Schema:
-        return _copy.deepcopy(self._driver_spec.schema)
+        return self._driver_spec.effective_schema()
 
     @property
     def chunk_layout(self) -> ChunkLayout | None:
-        return self._driver_spec.schema.chunk_layout
+        return self.schema.chunk_layout
 
     @property
     def codec(self) -> CodecSpec | None:
-        return self._driver_spec.schema.codec
+        return self.schema.codec
 
     @property
     def fill_value(self):
-        return self._driver_spec.schema.fill_value
+        return self.schema.fill_value
 
     @property
     def dimension_units(self):
-        return self._driver_spec.schema.dimension_units
+        return self.schema.dimension_units
 
     @property
     def kvstore(self):
@@ -212,14 +212,18 @@ class Spec(Indexable):
 
     @property
     def open_mode(self) -> OpenMode:
-        return OpenMode(**{k: v for k, v in self._driver_spec.open_mode.items()})
+        flags = dict(self._driver_spec.open_mode)
+        if not flags.get("open") and not flags.get("create"):
+            flags["open"] = True  # what opening without open/create does
+        return OpenMode(**flags)
 
     @property
     def url(self) -> str:
         spec = self._driver_spec
-        if spec.kvstore is None or spec.url_scheme is None:
+        component = spec.url_component()
+        if spec.kvstore is None:
             raise invalid_argument(f"URL representation not supported by {dumps(spec.id)} driver")
-        return f"{spec.kvstore.url}|{spec.url_scheme}:"
+        return f"{spec.kvstore.url}|{component}"
 
     # -- update ----------------------------------------------------------------------------------
 

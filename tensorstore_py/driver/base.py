@@ -155,6 +155,12 @@ class DriverSpec:
     def normalize_kvstore(self, kvstore: Any) -> Any:
         return kvstore
 
+    def url_component(self) -> str:
+        """This driver's part of a URL pipeline (``zarr2:``)."""
+        if self.url_scheme is None:
+            raise invalid_argument(f"URL representation not supported by {dumps(self.id)} driver")
+        return f"{self.url_scheme}:"
+
     def validate_options(self) -> None:
         """Raises for option combinations this driver cannot honour (checked on update/open)."""
 
@@ -195,6 +201,17 @@ class DriverSpec:
         return _copy.deepcopy(self)
 
     # -- what the spec says about the array -----------------------------------------------------
+
+    def effective_dtype(self):
+        """The data type the spec implies (schema or driver members), or None."""
+        return self.schema.dtype
+
+    def effective_rank(self) -> int | None:
+        return self.rank
+
+    def effective_schema(self) -> Schema:
+        """Every constraint the spec implies, as `Spec.schema` reports it."""
+        return _copy.deepcopy(self.schema)
 
     def base_domain(self, rank: int):
         """The bounds every array of this driver has (e.g. zarr: origin 0), or None."""

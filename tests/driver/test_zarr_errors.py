@@ -186,3 +186,28 @@ def test_corrupt_metadata_is_reported(tmp_path):
             ref.open(spec).result()
         assert str(ours.value).startswith("FAILED_PRECONDITION: Error opening \"zarr\" driver: Error reading local file")
         assert str(theirs.value).startswith("FAILED_PRECONDITION: Error opening \"zarr\" driver: Error reading local file")
+
+
+SPEC_PROPERTY_CASES = [
+    {"driver": "zarr", "kvstore": "memory://"},
+    {"driver": "zarr", "kvstore": "memory://", "metadata": {"shape": [5, 6], "chunks": [2, 3], "dtype": "<i4",
+                                                             "order": "F", "compressor": None, "fill_value": 7}},
+    {"driver": "zarr", "kvstore": "memory://", "metadata": {"dtype": [["a", "<i4"], ["b", "<f4", [2]]]}, "field": "b"},
+    {"driver": "zarr", "kvstore": "memory://", "rank": 3},
+    {"driver": "zarr", "kvstore": "memory://", "metadata": {"shape": [5, 6]}},
+    {"driver": "zarr", "kvstore": "memory://", "metadata": {"shape": [5, 6], "dtype": ">f8", "compressor": {"id": "zlib"}}},
+    {"driver": "zarr", "kvstore": "memory://", "create": True, "dtype": "uint16"},
+]
+
+
+@pytest.mark.parametrize("index", range(len(SPEC_PROPERTY_CASES)))
+def test_spec_reports_what_the_reference_reports(index):
+    j = SPEC_PROPERTY_CASES[index]
+    ours, theirs = ts.Spec(j), ref.Spec(j)
+    for attr in ("schema", "dtype", "rank", "domain", "open_mode", "url"):
+        a = _outcome(ours, lambda spec: repr(getattr(spec, attr)))
+        b = _outcome(theirs, lambda spec: repr(getattr(spec, attr)))
+        assert a == b, attr
+        if a is None:
+            assert repr(getattr(ours, attr)) == repr(getattr(theirs, attr)), attr
+    assert repr(ours) == repr(theirs)

@@ -212,6 +212,10 @@ class PrecomputedDriver(OpenedDriver):
 
     @property
     def url_suffix(self) -> str:
+        if self.scale_index != 0:
+            from ...errors import invalid_argument
+
+            raise invalid_argument("neuroglancer-precomputed URL syntax not supported with non-zero scale_index")
         return "neuroglancer-precomputed:"
 
     @property

@@ -35,6 +35,17 @@ class PrecomputedSpec(KvsBackedDriverSpec):
     id = "neuroglancer_precomputed"
     url_scheme = "neuroglancer-precomputed"
     default_metadata_key = "info"
+    auto_detect_key = "info"
+    auto_detect_priority = 40
+
+    @classmethod
+    def auto_detect_matches(cls, value: bytes) -> bool:
+        """An `info` file is a precomputed volume's when it is an object listing scales."""
+        try:
+            j = json.loads(value)
+        except ValueError:
+            return False
+        return isinstance(j, dict) and (j.get("@type") == "neuroglancer_multiscale_volume" or "scales" in j)
 
     def __init__(self) -> None:
         super().__init__()

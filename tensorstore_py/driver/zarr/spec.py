@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 import numpy as np
 
 from ... import dtypes
 from ...errors import invalid_argument
-from ...index import IndexDomain
+from ...index import IndexDomain, IndexTransform
 from ...json_util import ObjectReader, expect_string
-from ...schema import ChunkLayout
+from ...schema import ChunkLayout, CodecSpec, Schema
 from ...schema.chunk_shape import choose_read_write_chunk_grid
 from ... import codecs
 from ..base import register_driver
@@ -73,6 +74,12 @@ class ZarrSpec(KvsBackedDriverSpec):
             self._merge_dtype(f.dtype)
         if self.metadata.shape is not None and self.metadata.dtype is not None:
             self._merge_rank(len(self.metadata.shape) + len(self.metadata.dtype.fields[self.metadata.dtype.field_index(self.field)].field_shape))
+        # What the metadata implies becomes part of the spec, as TensorStore normalises it.
+        dtype = self.effective_dtype()
+        if dtype is not None and self.schema.dtype is None:
+            self.schema.update(dtype=dtype)
+        if self.transform is None and self.metadata.shape is not None and self.metadata.dtype is not None:
+            self.transform = IndexTransform(domain=self.effective_domain())
 
     def _merge_dtype(self, dt: dtypes.dtype) -> None:
         if self.schema.dtype is not None and self.schema.dtype != dt:
@@ -221,13 +228,77 @@ class ZarrSpec(KvsBackedDriverSpec):
 
         return ZarrDriver(self, metadata, kvstore_driver, path, context)
 
+    def url_component(self) -> str:
+        if self.field is not None:
+            raise invalid_argument("zarr2 URL syntax not supported with selected_field specified")
+        return super().url_component()
+
+    def _field(self):
+        dtype = self.metadata.dtype
+        return None if dtype is None else dtype.fields[dtype.field_index(self.field)]
+
+    def effective_dtype(self):
+        field = self._field()
+        return field.dtype if field is not None else self.schema.dtype
+
+    def effective_rank(self) -> int | None:
+        field = self._field()
+        if self.metadata.shape is not None and field is not None:
+            return len(self.metadata.shape) + len(field.field_shape)
+        return super().effective_rank()
+
     def effective_domain(self):
-        if self.metadata.shape is not None:
+        field = self._field()
+        if self.metadata.shape is not None and field is not None:
             n = len(self.metadata.shape)
-            return IndexDomain(
-                inclusive_min=[0] * n, exclusive_max=list(self.metadata.shape), implicit_upper_bounds=[True] * n
+            extra = list(field.field_shape)
+            domain = IndexDomain(
+                inclusive_min=[0] * (n + len(extra)),
+                exclusive_max=list(self.metadata.shape) + extra,
+                implicit_upper_bounds=[True] * n + [False] * len(extra),
             )
+            if self.schema.domain is not None:
+                from ...schema.schema import merge_index_domains
+
+                domain = merge_index_domains(domain, self.schema.domain)
+            return domain
         return self.schema.domain
+
+    def effective_schema(self) -> Schema:
+        """The constraints this spec implies, as TensorStore's `Spec.schema` reports them."""
+        schema = copy.deepcopy(self.schema)
+        dtype = self.effective_dtype()
+        if dtype is not None and schema.dtype is None:
+            schema.update(dtype=dtype)
+        rank = self.effective_rank()
+        domain = self.effective_domain()
+        if domain is not None:
+            schema = _replace_domain(schema, domain)
+        elif rank is not None and schema.rank is None:
+            schema.update(rank=rank)
+        if rank is not None:
+            field = self._field()
+            extra = list(field.field_shape) if field is not None else []
+            layout: dict = {"grid_origin": [0] * rank}
+            if self.metadata.order is not None:
+                grid_rank = rank - len(extra)
+                order = list(range(grid_rank)) if self.metadata.order == "C" else list(range(grid_rank))[::-1]
+                layout["inner_order"] = order + list(range(grid_rank, rank))
+            if self.metadata.chunks is not None:
+                shape = list(self.metadata.chunks) + extra
+                layout["read_chunk_shape"] = shape
+                layout["write_chunk_shape"] = shape
+            schema.update(chunk_layout=ChunkLayout(**layout))
+        codec: dict = {"driver": "zarr", "filters": None}
+        if self.metadata.has_compressor:
+            compressor = self.metadata.compressor
+            codec["compressor"] = None if compressor is None else compressor.to_json()
+        schema.update(codec=CodecSpec(codec))
+        if self.metadata.has_fill_value and self.metadata.dtype is not None:
+            value = parse_fill_value(self.metadata.dtype, self.metadata.fill_value_json)[self.metadata.dtype.field_index(self.field)]
+            if value is not None and schema.fill_value is None:
+                schema.update(fill_value=value)
+        return schema
 
     def spec_domain_transform_bounds(self, domain: IndexDomain) -> IndexDomain:
         """zarr dimensions are resizable: a domain constraint gives implicit upper bounds."""
@@ -238,6 +309,13 @@ class ZarrSpec(KvsBackedDriverSpec):
             implicit_upper_bounds=[True] * domain.rank,
             labels=list(domain.labels),
         )
+
+
+def _replace_domain(schema: Schema, domain: IndexDomain) -> Schema:
+    j = schema.to_json()
+    j["domain"] = domain.to_json()
+    j.pop("rank", None)
+    return Schema(json=j)
 
 
 def _with_rank(layout: ChunkLayout, rank: int) -> ChunkLayout:
