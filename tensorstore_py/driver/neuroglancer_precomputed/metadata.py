@@ -23,7 +23,7 @@ __all__ = [
 ]  # fmt: skip
 
 SUPPORTED_DTYPES = ("uint8", "uint16", "uint32", "int8", "int16", "int32", "uint64", "float32")
-ENCODINGS = ("raw", "jpeg", "png", "compressed_segmentation")
+ENCODINGS = ("raw", "png", "jpeg", "compressed_segmentation")
 _INF_SIZE = 2**62
 _MAX_INDEX = 2**62 - 2
 _TYPE_ID = "neuroglancer_multiscale_volume"
@@ -31,8 +31,8 @@ _TYPE_ID = "neuroglancer_multiscale_volume"
 
 def _encoding(j: Any) -> str:
     if not isinstance(j, str) or j not in ENCODINGS:
-        choices = ",".join(dumps(e) for e in ENCODINGS)
-        raise invalid_argument(f"Expected one of [{choices}], but received: {dumps(j)}")
+        choices = ", ".join(dumps(e) for e in ENCODINGS)
+        raise invalid_argument(f"Expected one of {choices}, but received: {dumps(j)}")
     return j
 
 

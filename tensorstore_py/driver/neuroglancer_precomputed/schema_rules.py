@@ -57,7 +57,7 @@ def _parse_codec(j: dict) -> dict:
     def one_of(values):
         def parse(v: Any) -> str:
             if v not in values:
-                raise invalid_argument(f"Expected one of [{','.join(dumps(x) for x in values)}], but received: {dumps(v)}")
+                raise invalid_argument(f"Expected one of {', '.join(dumps(x) for x in values)}, but received: {dumps(v)}")
             return v
 
         return parse

@@ -36,8 +36,8 @@ _MASK64 = (1 << 64) - 1
 def _one_of(values: tuple[str, ...]):
     def parse(j: Any) -> str:
         if not isinstance(j, str) or j not in values:
-            choices = ",".join(dumps(v) for v in values)
-            raise invalid_argument(f"Expected one of [{choices}], but received: {dumps(j)}")
+            choices = ", ".join(dumps(v) for v in values)
+            raise invalid_argument(f"Expected one of {choices}, but received: {dumps(j)}")
         return j
 
     return parse

@@ -64,9 +64,21 @@ class PrecomputedSpec(KvsBackedDriverSpec):
                     f"Mismatch between data type in schema ({self.schema.dtype.name}) and metadata ({c.multiscale.data_type})"
                 )
             self.schema.update(dtype=c.multiscale.data_type)
-            c.multiscale.data_type = None
         if self.schema.rank is not None and self.schema.rank != 4:
             raise invalid_argument(f"Rank specified by schema ({self.schema.rank}) does not match rank specified by metadata (4)")
+
+    def to_json(self) -> dict:
+        out = super().to_json()
+        if "transform" not in out:
+            # The format fixes rank and labels, so a spec always carries its (partial) domain.
+            try:
+                from ...index import IndexTransform
+
+                out["transform"] = IndexTransform(domain=self.effective_domain()).to_json()
+                out.pop("rank", None)
+            except ValueError:
+                pass
+        return {k: out[k] for k in sorted(out)}
 
     def driver_members_json(self) -> dict:
         c = self.constraints
