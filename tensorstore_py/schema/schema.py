@@ -353,7 +353,22 @@ class Schema(_index_mixin()):  # type: ignore[misc]
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Schema):
             return NotImplemented
-        return self.to_json() == other.to_json()
+        # Member by member, as the reference: e.g. units known to be all unknown ([None]) differ
+        # from no units, although both print the same JSON.
+        a, b = self._fill_value, other._fill_value
+        same_fill = (a is None) == (b is None) and (
+            a is None or (a.dtype == b.dtype and a.shape == b.shape and bool(np.all((a == b) | _both_nan(a, b))))
+        )
+        return (
+            self._rank == other._rank
+            and self._dtype == other._dtype
+            and self._domain == other._domain
+            and self._chunk_layout == other._chunk_layout
+            and (None if self._codec is None else self._codec.to_json())
+            == (None if other._codec is None else other._codec.to_json())
+            and same_fill
+            and self._units == other._units
+        )
 
     __hash__ = None  # type: ignore[assignment]
 
