@@ -208,3 +208,14 @@ def test_extra_attributes_preserved(tmp_path):
                   "metadata": attrs}, create=True).result()
     with open(tmp_path / "a" / "attributes.json", "rb") as a, open(tmp_path / "b" / "attributes.json", "rb") as b:
         assert a.read() == b.read()
+
+
+@pytest.mark.parametrize("writer", ["ours", "ref"])
+def test_auto_driver_detects_n5(tmp_path, writer):
+    lib = ts if writer == "ours" else ref
+    path = str(tmp_path) + "/"
+    lib.open(_spec(path, "int16", {"type": "gzip"}), create=True).result().write(np.arange(35, dtype=np.int16).reshape(SHAPE)).result()
+    store = ts.open(f"file://{path}").result()
+    assert store.url == f"file://{path}|n5:"
+    np.testing.assert_array_equal(store.read().result(), np.arange(35).reshape(SHAPE))
+    assert store.spec().to_json() == ref.open(f"file://{path}").result().spec().to_json()

@@ -72,6 +72,10 @@ class N5Spec(KvsBackedDriverSpec):
     id = "n5"
     url_scheme = "n5"
     default_metadata_key = "attributes.json"
+    # As in TensorStore, the key's presence alone identifies n5 to the `auto` driver (a group's
+    # attributes.json then fails to parse as an array, with the reference's message).
+    auto_detect_key = "attributes.json"
+    auto_detect_priority = 30
 
     def __init__(self) -> None:
         super().__init__()
@@ -87,7 +91,7 @@ class N5Spec(KvsBackedDriverSpec):
             validate_dtype(self.schema.dtype)
         self.metadata = r.get("metadata", self._parse_metadata_member, N5MetadataConstraints())
         if self.transform is None:
-            self._initial_domain = self.effective_domain()
+            self._initial_domain = self._merged_domain()
 
     def _parse_metadata_member(self, j: Any) -> N5MetadataConstraints:
         c = parse_metadata_constraints(j)
@@ -105,7 +109,7 @@ class N5Spec(KvsBackedDriverSpec):
     def to_json(self) -> dict:
         out = super().to_json()
         if self.transform is None:
-            domain = self._spec_domain()
+            domain = self.effective_domain()
             if domain is not None:
                 out["transform"] = IndexTransform(domain=domain).to_json()
                 out.pop("rank", None)
@@ -118,6 +122,12 @@ class N5Spec(KvsBackedDriverSpec):
         return max(ranks) if ranks else None
 
     def effective_domain(self) -> Optional[IndexDomain]:
+        """The spec's domain: as fixed when it was parsed, else metadata merged with the schema."""
+        if self._initial_domain is not None:
+            return self._initial_domain
+        return self._merged_domain()
+
+    def _merged_domain(self) -> Optional[IndexDomain]:
         """Domain from `dimensions`/`axes` merged with the schema's: origin 0, resizable upper bounds."""
         c, schema_domain = self.metadata, self.schema.domain
         if c.shape is None and c.axes is None and schema_domain is None:
@@ -145,18 +155,13 @@ class N5Spec(KvsBackedDriverSpec):
             labels=list(domain.labels),
         )
 
-    def _spec_domain(self) -> Optional[IndexDomain]:
-        if self._initial_domain is not None:
-            return self._initial_domain
-        return self.effective_domain()
-
     def spec_domain_transform_bounds(self, domain: IndexDomain) -> IndexDomain:
         """The transform a domain constraint gives the spec: merged with the metadata, resizable."""
-        effective = self._spec_domain()
+        effective = self.effective_domain()
         if effective is not None and any(hi > INDEX_MAX for hi in effective.inclusive_max):
             # TensorStore resolves a parse-time transform's open bounds when opening; resolve
             # them against the new constraint now so the opened store gets finite bounds.
-            effective = self.effective_domain()
+            effective = self._merged_domain()
         return effective if effective is not None else domain
 
     def effective_chunk_layout(self) -> ChunkLayout:
@@ -192,7 +197,7 @@ class N5Spec(KvsBackedDriverSpec):
             schema.update(rank=rank)
         if self.schema.dtype is not None:
             schema.update(dtype=self.schema.dtype)
-        domain = self.transform.domain if self.transform is not None else self._spec_domain()
+        domain = self.transform.domain if self.transform is not None else self.effective_domain()
         if domain is not None:
             schema.update(domain=domain)
         schema.update(chunk_layout=self.effective_chunk_layout())
@@ -217,7 +222,7 @@ class N5Spec(KvsBackedDriverSpec):
     def create_metadata(self) -> N5Metadata:
         """New metadata from the spec's metadata constraints and schema, as TensorStore picks it."""
         c, schema = self.metadata, self.schema
-        domain = self.effective_domain()
+        domain = self._merged_domain()
         if domain is None or any(hi > INDEX_MAX for hi in domain.inclusive_max) or any(
             lo < -INDEX_MAX for lo in domain.inclusive_min
         ):
