@@ -274,3 +274,48 @@ def test_spec_json_round_trip():
                            "size": [4, 5, 6], "chunk_size": [2, 2, 2], "sharding": None},
     }  # fmt: skip
     assert ts.Spec(j).to_json() == ref.Spec(j).to_json()
+
+
+_GOOD_INFO = {
+    "@type": "neuroglancer_multiscale_volume", "type": "image", "data_type": "uint8", "num_channels": 1,
+    "scales": [{"key": "a", "size": [4, 4, 4], "resolution": [1, 1, 1], "chunk_sizes": [[2, 2, 2]], "encoding": "raw"}],
+}  # fmt: skip
+
+_INFO_MUTATIONS = [
+    lambda j: j.update(data_type="int64"),
+    lambda j: j.update(num_channels=0),
+    lambda j: j.pop("data_type"),
+    lambda j: j["scales"][0].update(encoding="jpeg", jpeg_quality=500),
+    lambda j: j["scales"][0].update(chunk_sizes=[]),
+    lambda j: j["scales"][0].pop("key"),
+    lambda j: j["scales"][0].update(size=[4, 4]),
+    lambda j: j["scales"][0].update(encoding="compressed_segmentation"),
+    lambda j: j["scales"][0].update(sharding={"@type": "neuroglancer_uint64_sharded_v1"}),
+    lambda j: j["scales"][0].update(jpeg_quality=5),
+    lambda j: j.update({"@type": "other"}),
+    lambda j: j["scales"][0].update(encoding="jpeg"),
+    lambda j: j.update(extra_member={"kept": True}),
+]
+
+
+@pytest.mark.parametrize("mutation", range(len(_INFO_MUTATIONS) + 1))
+def test_stored_info_errors_match_reference(tmp_path, mutation):
+    import copy
+
+    info = copy.deepcopy(_GOOD_INFO)
+    if mutation < len(_INFO_MUTATIONS):
+        _INFO_MUTATIONS[mutation](info)
+        blob = json.dumps(info).encode()
+    else:
+        blob = b"not json"
+    outcomes = []
+    for lib, name in ((ts, "ours"), (ref, "theirs")):
+        path = tmp_path / name
+        path.mkdir()
+        (path / "info").write_bytes(blob)
+        try:
+            store = lib.open(_spec(str(path) + "/")).result()
+            outcomes.append(store.spec().to_json()["scale_metadata"])
+        except ValueError as exc:
+            outcomes.append(str(exc).split(" [tensorstore_spec=")[0].replace(str(path), "P"))
+    assert outcomes[0] == outcomes[1]

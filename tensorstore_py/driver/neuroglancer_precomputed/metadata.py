@@ -15,7 +15,7 @@ from typing import Any
 from ... import dtypes
 from ...errors import failed_precondition, invalid_argument
 from ...json_util import ObjectReader, dumps, expect_int, expect_number, expect_string, parse_array
-from .sharding import ShardingSpec, compressed_z_index_bits, parse_sharding
+from .sharding import ShardingSpec, compressed_z_index_bits, missing_enum, missing_int, need, parse_sharding
 
 __all__ = [
     "ScaleMetadata", "MultiscaleMetadata", "ScaleConstraints", "MultiscaleConstraints", "OpenConstraints",
@@ -110,16 +110,14 @@ class ScaleMetadata:
     def from_json(cls, j: Any) -> "ScaleMetadata":
         r = ObjectReader(j)
         self = cls()
-        self.key = r.get("key", expect_string)
-        self.resolution = r.get("resolution", _vec3_float)
+        self.key = need(r, "key", expect_string, "Expected string, but member is missing")
+        self.resolution = need(r, "resolution", _vec3_float, "Expected array, but member is missing")
         self.sharding = r.get("sharding", _sharding_member, None)
-        self.encoding = r.get("encoding", _encoding)
+        self.encoding = need(r, "encoding", _encoding, missing_enum(ENCODINGS))
         _parse_encoding_members_existing(r, self)
-        self.size = r.get("size", _vec3_int(0, _INF_SIZE - 1))
+        self.size = need(r, "size", _vec3_int(0, _INF_SIZE - 1), "Expected array, but member is missing")
         self.voxel_offset = r.get("voxel_offset", _vec3_int(-_MAX_INDEX, _MAX_INDEX), [0, 0, 0])
-        self.chunk_sizes = r.get(
-            "chunk_sizes", lambda v: parse_array(v, _vec3_int(1, _INF_SIZE - 1))
-        )
+        self.chunk_sizes = need(r, "chunk_sizes", lambda v: parse_array(v, _vec3_int(1, _INF_SIZE - 1)), "Expected array, but member is missing")
         self.extra = r.remaining()
         if not self.chunk_sizes:
             raise invalid_argument("At least one chunk size must be specified")
@@ -129,7 +127,7 @@ class ScaleMetadata:
             _check_sharded_chunk_size(c, self.size, self.sharding)
         _check_bounds(self.voxel_offset, self.size)
         if self.encoding == "compressed_segmentation" and self.compressed_segmentation_block_size is None:
-            raise invalid_argument('Error parsing object member "compressed_segmentation_block_size": Expected member to be present')
+            raise invalid_argument('Error parsing object member "compressed_segmentation_block_size": Expected array, but member is missing')
         return self
 
     def to_json(self) -> dict:
@@ -230,7 +228,7 @@ def parse_info(j: Any) -> MultiscaleMetadata:
 
     r.get("@type", type_id, None)
     m = MultiscaleMetadata()
-    m.type = r.get("type", expect_string)
+    m.type = need(r, "type", expect_string, "Expected string, but member is missing")
 
     def data_type(v: Any) -> str:
         name = expect_string(v)
@@ -241,9 +239,9 @@ def parse_info(j: Any) -> MultiscaleMetadata:
         check_dtype(name)
         return name
 
-    m.data_type = r.get("data_type", data_type)
-    m.num_channels = r.get("num_channels", lambda v: expect_int(v, 1))
-    m.scales = r.get("scales", lambda v: parse_array(v, ScaleMetadata.from_json))
+    m.data_type = need(r, "data_type", data_type, "Expected string, but member is missing")
+    m.num_channels = need(r, "num_channels", lambda v: expect_int(v, 1, 2**31 - 1), missing_int(1, 2**31 - 1))
+    m.scales = need(r, "scales", lambda v: parse_array(v, ScaleMetadata.from_json), "Expected array, but member is missing")
     m.extra = r.remaining()
     for s in m.scales:
         validate_encoding_dtype(s.encoding, m.data_type, m.num_channels)
@@ -342,7 +340,7 @@ class MultiscaleConstraints:
             return name
 
         self.data_type = r.get("data_type", data_type, None)
-        self.num_channels = r.get("num_channels", lambda v: expect_int(v, 1), None)
+        self.num_channels = r.get("num_channels", lambda v: expect_int(v, 1, 2**31 - 1), None)
         r.finish()
         return self
 

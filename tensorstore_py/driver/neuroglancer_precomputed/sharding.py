@@ -19,7 +19,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ...errors import data_loss, invalid_argument
-from ...json_util import ObjectReader, dumps, expect_int, expect_string
+from ...json_util import ObjectReader, dumps, expect_int, expect_string, member_error
 
 __all__ = [
     "ShardingSpec", "parse_sharding", "murmurhash3_x86_128_lo64", "encode_shard", "decode_shard_index",
@@ -31,6 +31,22 @@ _TYPE = "neuroglancer_uint64_sharded_v1"
 _HASHES = ("identity", "murmurhash3_x86_128")
 _ENCODINGS = ("raw", "gzip")
 _MASK64 = (1 << 64) - 1
+
+
+def need(r: ObjectReader, name: str, parse, missing: str) -> Any:
+    """A required member; `missing` is the reference's message for its absence."""
+    if not r.has(name):
+        r.skip(name)
+        raise member_error(name, invalid_argument(missing))
+    return r.get(name, parse)
+
+
+def missing_int(lo: int, hi: int) -> str:
+    return f"Expected integer in the range [{lo}, {hi}], but received: <discarded>"
+
+
+def missing_enum(values: tuple[str, ...]) -> str:
+    return f"Expected one of {', '.join(dumps(v) for v in values)}, but received: <discarded>"
 
 
 def _one_of(values: tuple[str, ...]):
@@ -92,11 +108,11 @@ def parse_sharding(j: Any) -> ShardingSpec:
             raise invalid_argument(f"Expected {dumps(_TYPE)}, but received: {dumps(v)}")
         return v
 
-    r.get("@type", type_id)
-    preshift = r.get("preshift_bits", lambda v: expect_int(v, 0, 64))
-    hash_name = r.get("hash", _one_of(_HASHES))
-    minishard = r.get("minishard_bits", lambda v: expect_int(v, 0, 32))
-    shard = r.get("shard_bits", lambda v: expect_int(v, 0, 64 - minishard))
+    need(r, "@type", type_id, f"Expected {dumps(_TYPE)}, but received: <discarded>")
+    preshift = need(r, "preshift_bits", lambda v: expect_int(v, 0, 64), missing_int(0, 64))
+    hash_name = need(r, "hash", _one_of(_HASHES), missing_enum(_HASHES))
+    minishard = need(r, "minishard_bits", lambda v: expect_int(v, 0, 32), missing_int(0, 32))
+    shard = need(r, "shard_bits", lambda v: expect_int(v, 0, 64 - minishard), missing_int(0, 64 - minishard))
     mi_encoding = r.get("minishard_index_encoding", _one_of(_ENCODINGS), "raw")
     data_encoding = r.get("data_encoding", _one_of(_ENCODINGS), "raw")
     r.finish()

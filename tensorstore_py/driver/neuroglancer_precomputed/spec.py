@@ -133,7 +133,7 @@ class PrecomputedSpec(KvsBackedDriverSpec):
         try:
             j = json.loads(data)
         except ValueError as exc:
-            raise invalid_argument(f"Invalid JSON: {exc}") from None
+            raise invalid_argument("Invalid JSON") from None
         return parse_info(j)
 
     def encode_metadata(self, metadata: MultiscaleMetadata) -> bytes:
