@@ -198,6 +198,13 @@ BAD_STORED = [
     {"dimensions": [3, 4], "blockSize": [2, 3], "dataType": "uint8", "compression": {"type": "gzip", "level": 99}},
     {"dimensions": [3, 4], "blockSize": [2, 3], "dataType": "uint8", "compression": {"type": "lz4"}},
     {"dimensions": [3, 4], "blockSize": [2**20, 2**20], "dataType": "uint8", "compression": {"type": "raw"}},
+    {"dimensions": [2**62 - 2], "blockSize": [2], "dataType": "uint8", "compression": {"type": "raw"}},
+    {"dimensions": [2**63 - 2], "blockSize": [2], "dataType": "uint8", "compression": {"type": "raw"}},
+    {"dimensions": [4] * 33, "blockSize": [1] * 33, "dataType": "uint8", "compression": {"type": "raw"}},
+    {"dimensions": [4.5], "blockSize": [2], "dataType": "uint8", "compression": {"type": "raw"}},
+    b'{"dimensions": [4], "blockSize": [2], "dataType": "uint8", "compression": {"type": "raw"}, "resolution": [1e400]}',
+    b'{"dimensions": [NaN]}',
+    b"\xff\xfe{",
 ]
 
 

@@ -32,6 +32,8 @@ SUPPORTED_DTYPES = ("uint8", "uint16", "uint32", "uint64", "int8", "int16", "int
 #: The n5 specification caps a block at 2 GiB; TensorStore applies it to the decoded block.
 MAX_CHUNK_BYTES = 1 << 31
 
+MAX_RANK = 32
+
 # TensorStore bounds shapes by its largest index for a JSON shape vector (2**63 - 2).
 _SHAPE_MAX = (1 << 63) - 2
 
@@ -84,6 +86,8 @@ class _RankTracker:
 
     def vector(self, element: Callable[[Any], Any]) -> Callable[[Any], list]:
         def parse(j: Any) -> list:
+            if self.rank is None and isinstance(j, list) and len(j) > MAX_RANK:
+                raise invalid_argument(f"Rank {len(j)} is outside valid range [0, {MAX_RANK}]")
             out = parse_array(j, element, self.rank)
             self.rank = len(out)
             return out
@@ -91,6 +95,8 @@ class _RankTracker:
         return parse
 
     def labels(self, j: Any) -> list[str]:
+        if self.rank is None and isinstance(j, list) and len(j) > MAX_RANK:
+            raise invalid_argument(f"Rank {len(j)} is outside valid range [0, {MAX_RANK}]")
         out = _parse_labels(j, self.rank)
         self.rank = len(out)
         return out
@@ -200,6 +206,25 @@ def _read(j: Any, required: bool) -> dict[str, Any]:
 def parse_metadata_constraints(j: Any) -> N5MetadataConstraints:
     """Parses the spec's `metadata` member."""
     return N5MetadataConstraints(**_read(j, required=False))
+
+
+def _reject_constant(name: str) -> Any:
+    raise ValueError(f"non-standard JSON constant {name}")
+
+
+def _finite_float(text: str) -> float:
+    value = float(text)
+    if not math.isfinite(value):
+        raise ValueError(f"number out of range: {text}")
+    return value
+
+
+def loads(data: bytes) -> Any:
+    """Strict JSON as TensorStore parses it: no NaN/Infinity, no out-of-range numbers."""
+    try:
+        return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
+    except (ValueError, UnicodeDecodeError, RecursionError):
+        raise invalid_argument("Invalid JSON") from None
 
 
 def parse_metadata(j: Any) -> N5Metadata:

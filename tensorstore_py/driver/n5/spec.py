@@ -7,7 +7,6 @@ TensorStore would create, and the checks made when opening an existing array all
 
 from __future__ import annotations
 
-import json
 from typing import Any, Optional
 
 from ...errors import StatusError, failed_precondition, invalid_argument
@@ -29,6 +28,7 @@ from .metadata import (
     check_chunk_size,
     check_constraints,
     format_doubles,
+    loads,
     parse_metadata,
     parse_metadata_constraints,
     validate_dtype,
@@ -210,11 +210,7 @@ class N5Spec(KvsBackedDriverSpec):
     # -- metadata negotiation ----------------------------------------------------------------
 
     def parse_stored_metadata(self, data: bytes) -> N5Metadata:
-        try:
-            j = json.loads(data)
-        except (ValueError, UnicodeDecodeError):
-            raise invalid_argument("Invalid JSON") from None
-        return parse_metadata(j)
+        return parse_metadata(loads(data))
 
     def encode_metadata(self, metadata: N5Metadata) -> bytes:
         return metadata.encode()
@@ -316,7 +312,7 @@ class N5Spec(KvsBackedDriverSpec):
         rank = metadata.rank
         return IndexDomain(
             inclusive_min=[0] * rank,
-            exclusive_max=list(metadata.shape),
+            shape=list(metadata.shape),
             implicit_lower_bounds=[False] * rank,
             implicit_upper_bounds=[True] * rank,
             labels=list(metadata.axes),
