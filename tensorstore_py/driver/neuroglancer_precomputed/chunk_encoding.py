@@ -107,7 +107,7 @@ def _open_image(data: bytes, kind: str):
     try:
         image = Image.open(io.BytesIO(data))
         image.load()
-    except (UnidentifiedImageError, OSError, ValueError, SyntaxError) as exc:
+    except (UnidentifiedImageError, Image.DecompressionBombError, OSError, ValueError, SyntaxError, EOFError) as exc:
         raise data_loss(f"Error decoding {kind}: {exc}") from None
     if image.format != kind.upper():
         raise data_loss(f"Error decoding {kind}: not a {kind} image")
@@ -222,34 +222,43 @@ def _read_png(data: bytes, depth: int, nc: int) -> np.ndarray:
         raise data_loss("Error decoding png: wrong amount of image data")
     rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride + 1)
     out = np.zeros((height, stride), dtype=np.uint8)
-    prev = np.zeros(stride, dtype=np.int32)
+    prev = np.zeros(stride, dtype=np.int64)
     for r in range(height):
         kind = rows[r, 0]
-        line = rows[r, 1:].astype(np.int32)
+        line = rows[r, 1:].astype(np.int64)
         if kind == 0:
             cur = line
+        elif kind == 1:
+            # Sub: a running sum per byte lane.
+            cur = line.reshape(width, bpp).cumsum(axis=0).reshape(stride) & 0xFF
         elif kind == 2:
             cur = (line + prev) & 0xFF
-        elif kind in (1, 3, 4):
-            cur = np.zeros(stride, dtype=np.int32)
-            for i in range(stride):
-                left = int(cur[i - bpp]) if i >= bpp else 0
-                up = int(prev[i])
-                if kind == 1:
-                    pred = left
-                elif kind == 3:
-                    pred = (left + up) >> 1
-                else:
-                    upleft = int(prev[i - bpp]) if i >= bpp else 0
-                    p = left + up - upleft
-                    pa, pb, pc = abs(p - left), abs(p - up), abs(p - upleft)
-                    pred = left if pa <= pb and pa <= pc else (up if pb <= pc else upleft)
-                cur[i] = (int(line[i]) + pred) & 0xFF
+        elif kind in (3, 4):
+            cur = np.array(_unfilter_sequential(int(kind), line.tolist(), prev.tolist(), bpp), dtype=np.int64)
         else:
             raise data_loss(f"Error decoding png: invalid filter type {kind}")
         out[r] = cur
         prev = cur
+    if depth == 8:
+        return out.reshape(height, width, nc)
     return out.view(">u2").astype(np.uint16).reshape(height, width, nc)
+
+
+def _unfilter_sequential(kind: int, line: list, prev: list, bpp: int) -> list:
+    """PNG Average (3) and Paeth (4) filters, which depend on the byte just decoded."""
+    cur = [0] * len(line)
+    for i, value in enumerate(line):
+        left = cur[i - bpp] if i >= bpp else 0
+        up = prev[i]
+        if kind == 3:
+            pred = (left + up) >> 1
+        else:
+            upleft = prev[i - bpp] if i >= bpp else 0
+            p = left + up - upleft
+            pa, pb, pc = abs(p - left), abs(p - up), abs(p - upleft)
+            pred = left if pa <= pb and pa <= pc else (up if pb <= pc else upleft)
+        cur[i] = (value + pred) & 0xFF
+    return cur
 
 
 # ---------------------------------------------------------------------------------------------
