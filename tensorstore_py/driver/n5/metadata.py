@@ -20,6 +20,7 @@ from ... import codecs
 from ... import dtypes as _dtypes
 from ...errors import failed_precondition, invalid_argument
 from ...json_util import ObjectReader, dumps, expect_int, expect_string, member_error, parse_array
+from ...schema import Unit
 
 __all__ = [
     "N5Metadata", "N5MetadataConstraints", "SUPPORTED_DTYPES", "parse_metadata",
@@ -164,12 +165,22 @@ class N5Metadata:
 
     def dimension_units(self) -> list:
         """One `Unit` per dimension when `units` is present (multiplier from `resolution`)."""
-        from ...schema.unit import _make as make_unit
+        return units_from(self.rank, self.units, self.resolution)
 
-        if self.units is None:
-            return [None] * self.rank
-        resolution = self.resolution if self.resolution is not None else [1.0] * self.rank
-        return [make_unit(r, u) for r, u in zip(resolution, self.units)]
+
+def units_from(rank: Optional[int], units: Optional[list[str]], resolution: Optional[list[float]]) -> list:
+    """Dimension units the attributes imply ([] when the rank is unknown, None where unknown)."""
+    if rank is None:
+        return []
+    if units is None:
+        return [None] * rank
+    multipliers = resolution if resolution is not None else [1.0] * rank
+    return [Unit(float(m), u) for m, u in zip(multipliers, units)]
+
+
+def format_units(units: list) -> str:
+    """Dimension units as TensorStore prints them in messages (`["4 nm", null]`)."""
+    return "[" + ", ".join("null" if u is None else json.dumps(str(u), ensure_ascii=False) for u in units) + "]"
 
 
 def _sorted(j: Any) -> Any:

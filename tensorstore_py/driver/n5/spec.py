@@ -16,7 +16,6 @@ from ...schema import ChunkLayout, CodecSpec, Schema
 from ...schema.chunk_shape import choose_read_write_chunk_grid
 from ...schema.codec_spec import merge_codec_specs
 from ...schema.schema import merge_index_domains
-from ...schema.unit import _units_text as units_text
 from ...schema.unit import merge_dimension_units
 from ... import codecs
 from ..base import register_driver
@@ -28,9 +27,11 @@ from .metadata import (
     check_chunk_size,
     check_constraints,
     format_doubles,
+    format_units,
     loads,
     parse_metadata,
     parse_metadata_constraints,
+    units_from,
     validate_dtype,
 )
 
@@ -175,7 +176,7 @@ class N5Spec(KvsBackedDriverSpec):
 
     def effective_dimension_units(self) -> Optional[tuple]:
         """Units from `units`/`resolution` merged with the schema's (None: rank unknown)."""
-        units = _units_from(self.metadata.rank, self.metadata.units, self.metadata.resolution)
+        units = units_from(self.metadata.rank, self.metadata.units, self.metadata.resolution)
         schema_units = self.schema.dimension_units
         if schema_units is not None:
             units = _merge_units(units, list(schema_units))
@@ -238,7 +239,7 @@ class N5Spec(KvsBackedDriverSpec):
         else:
             compressor = codecs.N5Blosc(cname="lz4", clevel=5, shuffle=2 if dtype.numpy_dtype.itemsize == 1 else 1)
         units, resolution = c.units, c.resolution
-        effective_units = _units_from(c.rank, c.units, c.resolution)
+        effective_units = units_from(c.rank, c.units, c.resolution)
         if schema.dimension_units is not None:
             effective_units = _merge_units(effective_units, list(schema.dimension_units))
             _check_resolution(effective_units, c.units, c.resolution)
@@ -297,7 +298,7 @@ class N5Spec(KvsBackedDriverSpec):
         if schema.fill_value is not None:
             raise invalid_argument("fill_value not supported by N5 format")
         if schema.dimension_units is not None:
-            stored = _units_from(metadata.rank, metadata.units, metadata.resolution)
+            stored = units_from(metadata.rank, metadata.units, metadata.resolution)
             wanted = list(schema.dimension_units)
             try:
                 merged = _merge_units(wanted, stored)
@@ -305,7 +306,7 @@ class N5Spec(KvsBackedDriverSpec):
                 raise failed_precondition(exc.message) from None
             if merged != stored:
                 raise failed_precondition(
-                    f"Dimension units in metadata {units_text(stored)} do not match dimension units in schema {units_text(wanted)}"
+                    f"Dimension units in metadata {format_units(stored)} do not match dimension units in schema {format_units(wanted)}"
                 )
 
     def metadata_domain(self, metadata: N5Metadata) -> IndexDomain:
@@ -342,25 +343,13 @@ def _layout_from_metadata(layout: ChunkLayout, rank: Optional[int], chunk_shape:
     return layout
 
 
-def _units_from(rank: Optional[int], units: Optional[list[str]], resolution: Optional[list[float]]) -> list:
-    """Dimension units the metadata implies ([] when its rank is unknown)."""
-    from ...schema.unit import _make as make_unit
-
-    if rank is None:
-        return []
-    if units is None:
-        return [None] * rank
-    multipliers = resolution if resolution is not None else [1.0] * rank
-    return [make_unit(m, u) for m, u in zip(multipliers, units)]
-
-
 def _merge_units(existing: list, new: list) -> list:
     if not new:
         return list(existing)
     if not existing:
         return list(new)
     if len(existing) != len(new):
-        raise invalid_argument(f"Cannot merge dimension units {units_text(new)} and {units_text(existing)}")
+        raise invalid_argument(f"Cannot merge dimension units {format_units(new)} and {format_units(existing)}")
     return merge_dimension_units(existing, new)
 
 
@@ -372,5 +361,5 @@ def _check_resolution(units: list, metadata_units: Optional[list], resolution: O
         if unit is not None and resolution[i] != unit.multiplier:
             raise invalid_argument(
                 f'"resolution" from metadata {format_doubles(resolution)} does not match dimension units '
-                f"from schema {units_text(units)}"
+                f"from schema {format_units(units)}"
             )
