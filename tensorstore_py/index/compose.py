@@ -118,15 +118,6 @@ def propagate_bounds(transform: "IndexTransform", domain: "IndexDomain", check_a
                     )
                 outputs.append(m)
             elif m._method == SINGLE:
-                k = m._dim
-                qlo, qhi, qil, qiu = effective[j]
-                # Implicit propagated bounds do not constrain.
-                if not empty and ((explicit_lo[k] and not qil and lo[k] < qlo) or (explicit_hi[k] and not qiu and hi[k] > qhi)):
-                    raise out_of_range(
-                        f"Propagated bounds {format_interval(qlo, qhi, qil, qiu)}, with size={interval_size(qlo, qhi)}, "
-                        f"for dimension {k} are incompatible with existing bounds "
-                        f"{format_plain_interval(lo[k], hi[k])}, with size={interval_size(lo[k], hi[k])}."
-                    )
                 outputs.append(m)
             else:
                 qlo, qhi, _, _ = inverse_image(elo, ehi, False, False, m._offset, m._stride)
@@ -138,6 +129,19 @@ def propagate_bounds(transform: "IndexTransform", domain: "IndexDomain", check_a
                         v = int(m._array[bad].flat[0])
                         raise out_of_range(f"Index {v} is outside valid range {format_plain_interval(rlo, rhi)}")
                 outputs.append(OutputIndexMap.from_array(m._array, m._offset, m._stride, (rlo, rhi)))
+        # Input bounds are validated last, after constant maps (TensorStore's order of checks).
+        for j, m in enumerate(transform._outputs):
+            if m._method != SINGLE:
+                continue
+            k = m._dim
+            qlo, qhi, qil, qiu = effective[j]
+            # Implicit propagated bounds do not constrain.
+            if not empty and ((explicit_lo[k] and not qil and lo[k] < qlo) or (explicit_hi[k] and not qiu and hi[k] > qhi)):
+                raise out_of_range(
+                    f"Propagated bounds {format_interval(qlo, qhi, qil, qiu)}, with size={interval_size(qlo, qhi)}, "
+                    f"for dimension {k} are incompatible with existing bounds "
+                    f"{format_plain_interval(lo[k], hi[k])}, with size={interval_size(lo[k], hi[k])}."
+                )
     except StatusError as e:
         raise e.with_suffix(status_payload("transform", transform).strip() + status_payload("domain", domain)) from None
     new_domain = IndexDomain._make(lo, hi, il, iu, a._labels)

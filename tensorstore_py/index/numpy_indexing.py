@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import numpy as np
 
 from ..errors import StatusError, invalid_argument, out_of_range
-from .interval import INF_INDEX, closed_or_error, format_interval
+from .interval import INF_INDEX, MAX_FINITE_INDEX, closed_or_error, format_interval
 from .output_map import OutputIndexMap, OutputIndexMethod
 
 if TYPE_CHECKING:
@@ -102,50 +102,59 @@ def _c_remainder(a: int, b: int) -> int:
     return -r if a < 0 else r
 
 
+def _trunc_div(a: int, b: int) -> int:
+    q = abs(a) // abs(b)
+    return q if (a >= 0) == (b > 0) else -q
+
+
 def slice_interval(domain: "IndexDomain", j: int, start: Optional[int], stop: Optional[int],
                    step: Optional[int]) -> tuple:  # fmt: skip
-    """New (lo, hi, il, iu) and the (offset, stride) mapping new indices to old ones."""
+    """New (lo, hi, il, iu) and the (offset, stride) mapping new indices to old ones.
+
+    Follows TensorStore's strided-slice rules: a given start/stop makes the corresponding
+    bound explicit; the result starts at ``start / step`` (truncated), so that a later bound
+    propagation may still widen a bound left implicit.
+    """
     lo, hi, il, iu = domain._lo[j], domain._hi[j], domain._il[j], domain._iu[j]
-    step = 1 if step is None else step
-    if step == 0:
-        raise invalid_argument("Invalid stride 0")
-    # Implicitness follows which slice bound was omitted, for either sign of step; with a negative
-    # step TensorStore then takes an implicit side's value from the domain, ignoring the other bound.
-    s_il = start is None and il
-    s_iu = stop is None and iu
-    if step > 0:
-        s_lo = lo if start is None else start
-        s_hi = hi if stop is None else stop - 1
+    stride = 1 if step is None else step
+    c_lo = -INF_INDEX if il else lo
+    c_hi = INF_INDEX if iu else hi
+    if stride == 0:
+        raise invalid_argument(f"Invalid stride {stride}")
+    if start is None:
+        start = lo if stride > 0 else hi
     else:
-        s_lo = lo if stop is None else stop + 1
-        s_hi = hi if start is None else start
-    closed_or_error(s_lo, s_hi)
-    if step < 0:
-        # With a negative step an implicit side then extends to cover the domain's bound too.
-        s_lo = min(s_lo, lo) if s_il else s_lo
-        s_hi = max(s_hi, hi) if s_iu else s_hi
-    elo = -INF_INDEX if il else lo
-    ehi = INF_INDEX if iu else hi
-    if s_hi >= s_lo and (s_lo < elo or s_hi > ehi):
+        if not -INF_INDEX <= start <= INF_INDEX:
+            raise invalid_argument(f"Invalid start index {start}")
+        il = False
+    if stop is None:
+        inclusive_stop = hi if stride > 0 else lo
+    else:
+        iu = False
+        if abs(stop) > MAX_FINITE_INDEX:
+            inclusive_stop = stop
+        else:
+            inclusive_stop = stop + (-1 if stride > 0 else 1)
+    if abs(stride) != 1 and abs(start) >= INF_INDEX:
+        raise invalid_argument(f"Slicing with non-unit stride of {stride} requires a finite start index")
+    if stride > 0:
+        a_lo, a_hi = start, inclusive_stop
+    else:
+        a_lo, a_hi = inclusive_stop, start
+        il, iu = iu, il
+    closed_or_error(a_lo, a_hi)
+    if a_hi >= a_lo and (a_lo < c_lo or a_hi > c_hi):
         raise out_of_range(
-            f"Slice interval {format_interval(s_lo, s_hi, False, False)} is not contained within domain "
-            f"{format_interval(elo, ehi, False, False)}"
+            f"Slice interval {format_interval(a_lo, a_hi, False, False)} is not contained within domain "
+            f"{format_interval(c_lo, c_hi, False, False)}"
         )
-    if step == 1:
-        return (s_lo, s_hi, s_il, s_iu), (0, 1)
-    first = s_lo if step > 0 else s_hi
-    if abs(step) != 1 and abs(first) == INF_INDEX:
-        raise invalid_argument(f"Slicing with non-unit stride of {step} requires a finite start index")
-    offset = 0 if abs(first) == INF_INDEX else _c_remainder(first, step)
-    if step > 0:
-        new_lo = (s_lo - offset) // step
-        new_hi = INF_INDEX if s_hi == INF_INDEX else (s_hi - offset) // step
-        new_hi = max(new_hi, new_lo - 1)
-        return (new_lo, new_hi, s_il, s_iu), (offset, step)
-    new_lo = -INF_INDEX if s_hi == INF_INDEX else (s_hi - offset) // step
-    new_hi = INF_INDEX if s_lo == -INF_INDEX else (s_lo - offset) // step
-    new_hi = max(new_hi, new_lo - 1)
-    return (new_lo, new_hi, s_iu, s_il), (offset, step)
+    new_start = _trunc_div(start, stride)
+    if abs(inclusive_stop) == INF_INDEX:
+        new_size = INF_INDEX + 1 - new_start
+    else:
+        new_size = -((-(a_hi - a_lo + 1)) // abs(stride))
+    offset = start - new_start * stride
+    return (new_start, new_start + new_size - 1, il, iu), (offset, stride)
 
 
 def _broadcast(shapes: Sequence[tuple]) -> tuple:

@@ -108,6 +108,14 @@ def operations(draw) -> str:
     return f"[ts.d[{sel}]{arg}]"
 
 
+def _crashes_reference(j: dict) -> bool:
+    """tensorstore 0.1.86 segfaults when further indexing a transform that keeps an index array
+    map over an empty domain (an empty dimension with an implicit bound); stop the chain there."""
+    t = ts.IndexTransform(json=j)
+    has_array = any(m.method == ts.OutputIndexMethod.array for m in t.output)
+    return has_array and 0 in t.domain.shape
+
+
 def _eval(expr: str, mod):
     return eval(expr, {"ts": mod, "np": np})
 
@@ -126,6 +134,8 @@ def test_random_chains_match_reference(domain: str, ops: list[str]):
         # JSON round trip through both libraries.
         j = ours[3]
         assert ts.IndexTransform(json=j).to_json() == j
+        if _crashes_reference(j):
+            break
         assert ref.IndexTransform(json=j).to_json() == j
 
 

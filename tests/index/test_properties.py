@@ -56,7 +56,8 @@ def numpy_cases(draw):
     arrays = [t for t in terms if isinstance(t, np.ndarray)]
     if len(arrays) > 1:
         # NumPy and TensorStore agree on placement only for a single (or adjacent) index array.
-        terms = [t for t in terms if not isinstance(t, np.ndarray)] + [arrays[0]]
+        first = next(i for i, t in enumerate(terms) if isinstance(t, np.ndarray))
+        terms = [slice(None) if isinstance(t, np.ndarray) and i != first else t for i, t in enumerate(terms)]
     return shape, tuple(terms)
 
 
