@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import math
 import sys
-from typing import Optional, Sequence
+from typing import Callable, Optional, Sequence
 
 from ..errors import StatusError, invalid_argument
 from . import _constraints as C
@@ -24,6 +24,7 @@ from .chunk_layout import READ, WRITE, ChunkLayout, Grid, _GridData
 __all__ = [
     "DEFAULT_CHUNK_ELEMENTS", "choose_chunk_shape", "choose_chunk_grid",
     "choose_read_write_chunk_grid", "choose_read_write_chunk_template", "choose_inner_order",
+    "choose_read_write_chunk_shapes",
     "format_interval",
 ]  # fmt: skip
 
@@ -48,7 +49,12 @@ def format_interval(lo: int, hi: int) -> str:
 
 
 def _sizes_from_aspect_ratio(
-    aspect: Sequence[float], shape: list[int], target: int, lo: Sequence[int], hi: Sequence[int]
+    aspect: Sequence[float],
+    shape: list[int],
+    target: int,
+    lo: Sequence[int],
+    hi: Sequence[int],
+    adjust: Optional[Callable[[int, int], int]] = None,
 ) -> None:
     """Fills the zero entries of `shape` following `aspect`, aiming at `target` elements.
 
@@ -92,7 +98,9 @@ def _sizes_from_aspect_ratio(
     def size(i: int, factor: float) -> int:
         if shape[i] != 0:
             return shape[i]
-        return max(1, int(min(limit[i], factor * norm[i])))
+        n = max(1, int(min(limit[i], factor * norm[i])))
+        # `adjust` lets a two-level format keep read and write chunks commensurate.
+        return adjust(i, n) if adjust is not None else n
 
     def total(factor: float) -> int:
         n = 1
@@ -133,14 +141,15 @@ def choose_chunk_shape(grid: Grid, inclusive_min: Sequence[int], exclusive_max: 
     return _choose_shape(grid._rank, grid._data, inclusive_min, exclusive_max)
 
 
-def _choose_shape(grid_rank: int, g: _GridData, lo: Sequence[int], hi: Sequence[int]) -> list[int]:
+def _initial_shape(grid_rank: int, g: _GridData, lo: Sequence[int], hi: Sequence[int]) -> tuple[list[int], list[bool]]:
+    """Explicit sizes (``-1`` resolved to the domain extent, 0 = still free) and hard flags."""
     rank = len(lo)
     if grid_rank > 0:
         if grid_rank != rank:
             raise invalid_argument(f"Rank of constraints ({grid_rank}) does not match rank of domain ({rank})")
-        shape = list(g.shape)
+        shape, hard = list(g.shape), list(g.shape_hard)
     else:
-        shape = [0] * rank
+        shape, hard = [0] * rank, [False] * rank
     for i in range(rank):
         if shape[i] == -1:
             if not _finite(lo[i], hi[i]):
@@ -148,11 +157,84 @@ def _choose_shape(grid_rank: int, g: _GridData, lo: Sequence[int], hi: Sequence[
                     f"Cannot match chunk size for dimension {i} to unbounded domain {format_interval(lo[i], hi[i])}"
                 )
             shape[i] = max(1, hi[i] - lo[i])
+    return shape, hard
+
+
+def _complete_shape(
+    grid_rank: int, g: _GridData, shape: list[int], lo: Sequence[int], hi: Sequence[int], adjust=None
+) -> None:
     if any(x == 0 for x in shape):
+        rank = len(shape)
         aspect = [1.0 if a == 0 else a for a in g.aspect] if grid_rank > 0 else [1.0] * rank
         target = g.elements if g.elements != C.IMPLICIT else DEFAULT_CHUNK_ELEMENTS
-        _sizes_from_aspect_ratio(aspect, shape, target, lo, hi)
+        _sizes_from_aspect_ratio(aspect, shape, target, lo, hi, adjust)
+
+
+def _choose_shape(grid_rank: int, g: _GridData, lo: Sequence[int], hi: Sequence[int]) -> list[int]:
+    shape, _ = _initial_shape(grid_rank, g, lo, hi)
+    _complete_shape(grid_rank, g, shape, lo, hi)
     return shape
+
+
+_DIVISOR_SEARCH = 1_000_000
+
+
+def _nearby_divisor(size: int, whole: int) -> int:
+    """A divisor of `whole` near `size` (searching outwards, smaller first), else `whole`."""
+    if size >= whole:
+        return whole
+    if whole % size == 0:
+        return size
+    for step in range(1, _DIVISOR_SEARCH):
+        if size > step and whole % (size - step) == 0:
+            return size - step
+        if whole % (size + step) == 0:
+            return size + step
+    return whole
+
+
+def _nearest_multiple(size: int, unit: int) -> int:
+    """The multiple of `unit` nearest `size` (ties go down; never below `unit`)."""
+    if unit > size:
+        return unit
+    lower = unit * (size // unit)
+    upper = lower + unit
+    if upper > C.MAX_FINITE_INDEX:
+        return lower
+    return upper if size % unit > upper - size else lower
+
+
+def choose_read_write_chunk_shapes(
+    read: Grid, write: Grid, inclusive_min: Sequence[int], exclusive_max: Sequence[int]
+) -> tuple[list[int], list[int]]:
+    """(read_chunk_shape, write_chunk_shape) for a two-level format (zarr3 sharding, ...).
+
+    Each write chunk must be a whole number of read chunks.  Explicit sizes come first; where
+    they disagree, a soft read size moves to a nearby divisor of the write size, or a soft
+    write size to the nearest multiple of the read size (two hard sizes: an error).  Free read
+    sizes are then chosen (kept dividing any explicit write size), then free write sizes
+    (rounded to multiples of the read size).
+    """
+    _check_domain(inclusive_min, exclusive_max)
+    lo, hi = inclusive_min, exclusive_max
+    write_shape, write_hard = _initial_shape(write._rank, write._data, lo, hi)
+    read_shape, read_hard = _initial_shape(read._rank, read._data, lo, hi)
+    for i in range(len(lo)):
+        r, w = read_shape[i], write_shape[i]
+        if r == 0 or w == 0 or w % r == 0:
+            continue
+        if write_hard[i] and read_hard[i]:
+            raise invalid_argument(
+                f"Incompatible chunk size constraints for dimension {i}: read size of {r}, write size of {w}"
+            )
+        if read_hard[i]:
+            write_shape[i] = _nearest_multiple(w, r)
+        else:
+            read_shape[i] = _nearby_divisor(r, w)
+    _complete_shape(read._rank, read._data, read_shape, lo, hi,
+                    lambda i, n: n if write_shape[i] == 0 else _nearby_divisor(n, write_shape[i]))
+    _complete_shape(write._rank, write._data, write_shape, lo, hi, lambda i, n: _nearest_multiple(n, read_shape[i]))
+    return read_shape, write_shape
 
 
 def _choose_grid(

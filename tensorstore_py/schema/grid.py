@@ -125,7 +125,9 @@ class Grid:
         self._rank = -1
         self._data = _GridData(-1)
         if args:
-            raise TypeError("ChunkLayout.Grid() takes no positional arguments")
+            if len(args) > 1 or json is not MISSING:
+                raise TypeError("ChunkLayout.Grid() takes at most one positional argument (json)")
+            json = args[0]
         if json is not MISSING:
             if kwargs:
                 raise TypeError("ChunkLayout.Grid(json=...) takes no other arguments")

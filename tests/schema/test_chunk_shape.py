@@ -179,3 +179,48 @@ def test_inner_order_matches_reference(case):
         assert str(info.value) in str(exc)
         return
     assert choose_inner_order(ts.ChunkLayout(**kw), rank, supported=[c, f]) == expected
+
+
+@st.composite
+def two_level_constraints(draw, rank):
+    kw = {}
+    vec = lambda e: st.lists(e, min_size=rank, max_size=rank)  # noqa: E731
+    for key in ("read_chunk_shape", "write_chunk_shape", "read_chunk_shape_soft_constraint",
+                "write_chunk_shape_soft_constraint", "chunk_shape"):
+        if draw(st.integers(0, 3)) == 0:
+            kw[key] = draw(vec(st.one_of(st.none(), st.sampled_from([-1, 1, 3, 7, 20, 64]), st.integers(1, 300))))
+    for key in ("read_chunk_aspect_ratio", "write_chunk_aspect_ratio"):
+        if draw(st.integers(0, 4)) == 0:
+            kw[key] = draw(vec(ratio))
+    for key in ("read_chunk_elements", "write_chunk_elements", "write_chunk_elements_soft_constraint"):
+        if draw(st.integers(0, 3)) == 0:
+            kw[key] = draw(elements)
+    return kw
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.integers(1, 4).flatmap(lambda r: st.tuples(st.lists(size.filter(bool), min_size=r, max_size=r),
+                                                     two_level_constraints(r))))
+def test_two_level_choice_matches_zarr3_sharding(case):
+    """Read chunk = sub-chunk, write chunk = shard, as zarr3's sharding codec chooses them."""
+    from tensorstore_py.schema.chunk_shape import choose_read_write_chunk_shapes
+
+    shape, kw = case
+    try:
+        ref.ChunkLayout(**kw)
+    except ValueError:
+        event("conflicting keywords")
+        return
+    layout = ts.ChunkLayout(**kw)
+    try:
+        store = ref.open({"driver": "zarr3", "kvstore": "memory://", "metadata": {"codecs": [{"name": "sharding_indexed"}]}},
+                         create=True, dtype=ref.uint8, shape=shape, chunk_layout=ref.ChunkLayout(**kw)).result()
+    except ValueError as exc:
+        event("reference rejects")
+        with pytest.raises(ValueError) as info:
+            choose_read_write_chunk_shapes(layout.read_chunk, layout.write_chunk, [0] * len(shape), shape)
+        assert str(info.value) in str(exc)
+        return
+    expected = list(store.chunk_layout.read_chunk.shape), list(store.chunk_layout.write_chunk.shape)
+    got = choose_read_write_chunk_shapes(layout.read_chunk, layout.write_chunk, [0] * len(shape), shape)
+    assert tuple(got) == expected
