@@ -10,6 +10,8 @@ import struct
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import tensorstore_py as ts
 from n5_helpers import COMPRESSIONS, NUMERIC_DTYPES, random_data, ref
@@ -219,3 +221,32 @@ def test_auto_driver_detects_n5(tmp_path, writer):
     assert store.url == f"file://{path}|n5:"
     np.testing.assert_array_equal(store.read().result(), np.arange(35).reshape(SHAPE))
     assert store.spec().to_json() == ref.open(f"file://{path}").result().spec().to_json()
+
+
+@st.composite
+def _layouts(draw):
+    rank = draw(st.integers(1, 3))
+    shape = [draw(st.integers(1, 9)) for _ in range(rank)]
+    block = [draw(st.integers(1, 5)) for _ in range(rank)]
+    region = []
+    for s in shape:
+        lo = draw(st.integers(0, s - 1))
+        region.append(slice(lo, draw(st.integers(lo + 1, s))))
+    return shape, block, tuple(region)
+
+
+@settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(layout=_layouts(), dtype=st.sampled_from(NUMERIC_DTYPES), compression=st.sampled_from(sorted(COMPRESSIONS)),
+       ours_writes=st.booleans(), seed=st.integers(0, 2**16))
+def test_random_layouts_round_trip_between_libraries(tmp_path_factory, layout, dtype, compression, ours_writes, seed):
+    shape, block, region = layout
+    path = str(tmp_path_factory.mktemp("n5"))
+    spec = {"driver": "n5", "kvstore": {"driver": "file", "path": path},
+            "metadata": {"dimensions": shape, "blockSize": block, "dataType": dtype, "compression": COMPRESSIONS[compression]}}
+    writer, reader = (ts, ref) if ours_writes else (ref, ts)
+    data = random_data(dtype, tuple(r.stop - r.start for r in region), seed=seed)
+    writer.open(spec, create=True).result()[region].write(data).result()
+    expected = np.zeros(shape, dtype=dtype)
+    expected[region] = data
+    got = reader.open({"driver": "n5", "kvstore": {"driver": "file", "path": path}}).result().read().result()
+    np.testing.assert_array_equal(got, expected)
