@@ -319,3 +319,27 @@ def test_stored_info_errors_match_reference(tmp_path, mutation):
         except ValueError as exc:
             outcomes.append(str(exc).split(" [tensorstore_spec=")[0].replace(str(path), "P"))
     assert outcomes[0] == outcomes[1]
+
+
+def test_spec_json_and_pickle_reopen_with_resolved_bounds(hemibrain):
+    import pickle
+
+    for lib in (ts, ref):
+        spec = lib.Spec(_spec(hemibrain))
+        for again in (lib.Spec(spec.to_json()), pickle.loads(pickle.dumps(spec))):
+            store = lib.open(again).result()
+            assert store.domain.to_json() == ref.open(_spec(hemibrain)).result().domain.to_json()
+            assert store[10:20].spec().to_json()["transform"] == {
+                "input_exclusive_max": [20, 39552, 41408, 1], "input_inclusive_min": [10, 0, 0, 0],
+                "input_labels": ["x", "y", "z", "channel"],
+            }  # fmt: skip
+
+
+def test_spec_update_with_shape_matches_reference():
+    outs = []
+    for lib in (ts, ref):
+        spec = lib.Spec(_spec("/tmp/unused/", scale_metadata={"size": [7, 7, 7]}))
+        spec.update(shape=[7, 7, 7, 2])
+        outs.append((spec.to_json(), spec.domain.to_json()))
+        outs.append((lib.Spec(_spec("/tmp/unused/")).to_json(), lib.Spec(_spec("/tmp/unused/")).domain.to_json()))
+    assert outs[:2] == outs[2:]

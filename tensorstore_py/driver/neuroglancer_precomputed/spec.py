@@ -94,6 +94,15 @@ class PrecomputedSpec(KvsBackedDriverSpec):
         return out
 
     def effective_domain(self):
+        domain = self._constraint_domain()
+        if self.schema.domain is not None:
+            from ...schema.schema import merge_index_domains
+
+            domain = merge_index_domains(self.schema.domain, domain)
+        return domain
+
+    def _constraint_domain(self) -> IndexDomain:
+        """What `multiscale_metadata` and `scale_metadata` alone say about the domain."""
         c = self.constraints
         lo = [_NEG_INF] * 3 + [0]
         hi = [_POS_INF] * 4
@@ -106,26 +115,14 @@ class PrecomputedSpec(KvsBackedDriverSpec):
                 lo[i] = c.scale.voxel_offset[i]
                 hi[i] = lo[i] + c.scale.size[i]
                 il[i] = iu[i] = False
-        domain = IndexDomain(
+        return IndexDomain(
             inclusive_min=lo, exclusive_max=hi, implicit_lower_bounds=il, implicit_upper_bounds=iu, labels=LABELS
         )
-        if self.schema.domain is not None:
-            from ...schema.schema import merge_index_domains
-
-            domain = merge_index_domains(self.schema.domain, domain)
-        return domain
 
     def spec_domain_transform_bounds(self, domain: IndexDomain) -> IndexDomain:
-        """A domain constraint from options gets the format's dimension labels."""
-        if domain.rank != 4 or any(domain.labels):
-            return domain
-        return IndexDomain(
-            inclusive_min=list(domain.inclusive_min),
-            exclusive_max=list(domain.exclusive_max),
-            implicit_lower_bounds=list(domain.implicit_lower_bounds),
-            implicit_upper_bounds=list(domain.implicit_upper_bounds),
-            labels=LABELS,
-        )
+        """The transform a domain option gives a spec: the format's own partial domain (the
+        schema keeps the constraint), resolved against the volume when opened."""
+        return self._constraint_domain()
 
     # -- metadata hooks (used by the generic parts) ---------------------------------------------------
 
@@ -178,7 +175,14 @@ class PrecomputedSpec(KvsBackedDriverSpec):
         key = (path + "info").encode()
 
         def make(pair: tuple[MultiscaleMetadata, int]):
-            return self.make_driver(pair, kv, path, context)
+            driver = self.make_driver(pair, kv, path, context)
+            if self.transform is not None and self.transform.output_rank == 4:
+                # A spec's transform may leave bounds implicit (-inf/+inf when it came from
+                # `Spec.to_json`); the opened volume resolves them, as TensorStore does.
+                from ...index.compose import propagate_bounds
+
+                self.transform = propagate_bounds(self.transform, driver.domain)
+            return driver
 
         def writing(fn):
             try:
