@@ -572,3 +572,27 @@ def chunk_layout_from_json(j: Any) -> ChunkLayout:
         return j.copy()
     expect_object(j)
     return ChunkLayout(j)
+
+
+def make_chunk_layout(
+    grid_origin: Sequence[int],
+    inner_order: Sequence[int],
+    write_chunk_shape: Sequence[int],
+    read_chunk_shape: Optional[Sequence[int]] = None,
+    codec_chunk_shape: Optional[Sequence[int]] = None,
+) -> ChunkLayout:
+    """The precise (finalized) layout of an existing array, as drivers report `store.chunk_layout`.
+
+    All values are hard constraints; `read_chunk_shape` defaults to the write chunk shape.
+    (Use this rather than the ``codec_chunk_shape`` keyword, which the reference binds to the
+    read chunk.)
+    """
+    layout = ChunkLayout()
+    layout._set_origin(list(grid_origin), True)
+    layout._set_inner_order(list(inner_order), True)
+    layout._set_shape(WRITE, list(write_chunk_shape), True)
+    layout._set_shape(READ, list(read_chunk_shape if read_chunk_shape is not None else write_chunk_shape), True)
+    if codec_chunk_shape is not None:
+        layout._set_shape(CODEC, list(codec_chunk_shape), True)
+    layout._finalize()
+    return layout

@@ -216,3 +216,13 @@ def test_pickle_and_copy_round_trip():
     assert layout.copy() == layout
     g = ts.ChunkLayout.Grid(rank=3, elements=4)
     assert pickle.loads(pickle.dumps(g)) == g
+
+
+def test_make_chunk_layout_matches_a_zarr_store():
+    from tensorstore_py.schema.chunk_layout import make_chunk_layout
+
+    store = ref.open({"driver": "zarr", "kvstore": "memory://"}, create=True, dtype=ref.int32,
+                     shape=[1000, 2000, 3000], chunk_layout=ref.ChunkLayout(inner_order=[2, 1, 0])).result()
+    ours = make_chunk_layout([0, 0, 0], [2, 1, 0], [101, 101, 101])
+    assert repr(ours) == repr(store.chunk_layout)
+    assert ours == ts.ChunkLayout(store.chunk_layout.to_json())
