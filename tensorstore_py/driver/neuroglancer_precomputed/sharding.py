@@ -230,7 +230,9 @@ def shard_key(spec: ShardingSpec, shard: int) -> str:
 
 def _encode_data(encoding: str, data: bytes) -> bytes:
     if encoding == "gzip":
-        return gzip.compress(data, compresslevel=6, mtime=0)
+        # zlib's own gzip wrapper at level 9, as TensorStore writes it.
+        c = zlib.compressobj(9, zlib.DEFLATED, 31)
+        return c.compress(data) + c.flush()
     return data
 
 
