@@ -60,15 +60,20 @@ def _object_array(value: Any, dtype: _dtypes.dtype) -> np.ndarray:
 def convert_fill_value(value: Any, dtype: Optional[_dtypes.dtype]) -> np.ndarray:
     """A Python/NumPy fill value as an array of `dtype` (inferred when `dtype` is None).
 
-    NumPy arrays must convert safely (``TypeError`` otherwise); Python scalars and lists are
-    converted as NumPy converts them (an out-of-range integer is an ``OverflowError``).
+    NumPy arrays must convert safely (``TypeError`` otherwise); NumPy scalars convert like C
+    casts; Python scalars and lists as NumPy converts them (an out-of-range integer is an
+    ``OverflowError``).
     """
     if dtype is None:
         return np.array(value)
     if dtype.numpy_dtype == np.dtype(object):
         return _object_array(value, dtype)
-    if isinstance(value, np.ndarray) or isinstance(value, np.generic):
-        return np.asarray(value).astype(dtype.numpy_dtype, casting="safe")
+    if isinstance(value, np.ndarray):
+        return value.astype(dtype.numpy_dtype, casting="safe")
+    if isinstance(value, np.generic):
+        # NumPy scalars convert like C casts in the reference (np.int64(300) -> uint8 44).
+        with np.errstate(all="ignore"):
+            return np.asarray(value).astype(dtype.numpy_dtype)
     return np.array(value, dtype=dtype.numpy_dtype)
 
 

@@ -151,8 +151,21 @@ def test_docstring_example():
     )
 
 
-def test_fill_value_conversion_errors_match_reference():
-    for kw in (dict(dtype="uint8", fill_value=300), dict(dtype="int16", fill_value=np.array([1, 2])),
-               dict(dtype="uint8", fill_value=-1)):
-        a, b = outcome(lambda: ts.Schema(**kw)), outcome(lambda: ref.Schema(**kw))
-        assert a[0] == b[0]
+FILL_CONVERSIONS = [
+    dict(dtype="uint8", fill_value=300), dict(dtype="int16", fill_value=np.array([1, 2])),
+    dict(dtype="uint8", fill_value=-1), dict(dtype="float32", fill_value=np.float64(1.5)),
+    dict(dtype="float32", fill_value=np.array(1.5)), dict(dtype="uint8", fill_value=np.int64(300)),
+    dict(dtype="uint8", fill_value=np.float64(2.7)), dict(dtype="uint8", fill_value=2.5),
+    dict(dtype="bool", fill_value=3), dict(dtype="int32", fill_value=True),
+    dict(dtype="string", fill_value="ab"), dict(dtype="string", fill_value=b"ab"),
+    dict(dtype="ustring", fill_value="ab"), dict(dtype="json", fill_value={"a": 1}),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("kw", FILL_CONVERSIONS, ids=repr)
+def test_fill_value_conversion_matches_reference(kw):
+    def run(mod):
+        fv = mod.Schema(**kw).fill_value
+        return fv.dtype.str, repr(fv.tolist())
+
+    assert outcome(lambda: run(ts)) == outcome(lambda: run(ref))
