@@ -423,7 +423,7 @@ def _op_stride(t, sel, arg):
         lo[k], hi[k], il[k], iu[k] = inverse_image(lo[k], hi[k], il[k], iu[k], 0, s)
         outputs[k] = OutputIndexMap.single(k, 0, s)
     n = IndexTransform._make(IndexDomain._make(lo, hi, il, iu, labels), outputs)
-    return compose(t, n, propagate=False), sel
+    return compose(t, n, propagate=False, normalize=False), sel
 
 
 def _op_mark_bounds_implicit(t, sel, arg):
@@ -538,7 +538,7 @@ def _op_diagonal(t, sel, _arg):
     diag = new_order.index("diag")
     outputs = [OutputIndexMap.single(diag if k in sel else where[k]) for k in range(rank)]
     n = IndexTransform._make(IndexDomain._make(lo, hi, il, iu, labels), outputs)
-    return compose(t, n, propagate=False), [diag]
+    return compose(t, n, propagate=False, normalize=False), [diag]
 
 
 def _index_op(mode: str):
