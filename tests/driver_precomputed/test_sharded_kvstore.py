@@ -71,3 +71,29 @@ def test_bad_keys_are_rejected(store):
         kv.read(b"abc", ReadOptions()).result()
     with pytest.raises(ValueError, match="UNIMPLEMENTED"):
         kv.list(None).result()
+
+
+def test_reads_share_index_fetches_and_see_completed_writes(store):
+    kv, base = store
+    for i in range(0, 16):
+        kv.write(chunk_id_key(i), bytes([i + 1]), WriteOptions()).result()
+    calls = []
+    original = base.read
+
+    def counting(key, options):
+        calls.append(options.byte_range)
+        return original(key, options)
+
+    base.read = counting
+    try:
+        results = [kv.read(chunk_id_key(i), ReadOptions()) for i in range(16)]
+        assert [r.result().value for r in results] == [bytes([i + 1]) for i in range(16)]
+        # 2 shards x (index + 2 minishard indices) + 16 chunk reads at most, not 3 per chunk.
+        assert len(calls) <= 2 * 3 + 16
+        for i in range(16):
+            pending = kv.read(chunk_id_key(i), ReadOptions())
+            kv.write(chunk_id_key(i), b"new", WriteOptions()).result()
+            pending.result()
+            assert _read(kv, i).value == b"new"
+    finally:
+        base.read = original

@@ -44,12 +44,13 @@ def chunk_generation(data: bytes) -> bytes:
 
 
 class _ShardIndex:
-    __slots__ = ("generation", "table", "minishards")
+    __slots__ = ("generation", "table", "minishards", "pending")
 
     def __init__(self, generation: bytes, table) -> None:
         self.generation = generation
         self.table = table
         self.minishards: dict[int, dict[int, tuple[int, int]]] = {}
+        self.pending: dict[int, Future] = {}
 
 
 class _Pending:
@@ -74,6 +75,7 @@ class ShardedKvStore(KvStoreDriver):
         self.executor = executor
         self._lock = threading.Lock()
         self._indices: dict[bytes, _ShardIndex] = {}
+        self._index_reads: dict[bytes, Future] = {}
         self._queues: dict[bytes, list[_Pending]] = {}
         self._busy: set[bytes] = set()
         self._index_size = 16 * spec.num_minishards
@@ -102,54 +104,96 @@ class ShardedKvStore(KvStoreDriver):
         if attempt >= _MAX_READ_ATTEMPTS:
             return futures.failed(data_loss(f"Shard for chunk {chunk_id} kept changing while being read"))
         file_key, minishard = self.shard_file_key(chunk_id)
+
+        def got_index(index: _ShardIndex | None) -> Any:
+            if index is None:
+                return self._result(None, options)
+            start, end = int(index.table[minishard, 0]), int(index.table[minishard, 1])
+            if start == end:
+                return self._result(None, options)
+
+            def got_entries(entries: dict | None) -> Any:
+                if entries is None:
+                    return self._retry(file_key, chunk_id, options, attempt)
+                return self._read_entry(file_key, index, entries, chunk_id, options, attempt)
+
+            return futures.chain(self._minishard(file_key, index, minishard, start, end), got_entries)
+
+        return futures.chain(self._shard_index(file_key), got_index, self.executor)
+
+    def _shard_index(self, file_key: bytes) -> Future:
+        """Future of the shard's current index (None: no shard), one fetch shared by concurrent reads."""
         with self._lock:
+            pending = self._index_reads.get(file_key)
+            if pending is not None:
+                return pending
             cached = self._indices.get(file_key)
-        index_read = self.base.read(
+            pending = Future()
+            self._index_reads[file_key] = pending
+        read = self.base.read(
             file_key,
             ReadOptions(byte_range=(0, self._index_size), if_not_equal=cached.generation if cached else None),
         )
 
-        def got_index(res: ReadResult) -> Any:
+        def got(res: ReadResult) -> _ShardIndex | None:
             if res.state == "missing":
                 with self._lock:
                     self._indices.pop(file_key, None)
-                return self._result(None, options)
+                return None
             if res.state == "unspecified" and cached is not None:
-                index = cached
-            else:
-                try:
-                    table = decode_shard_index(self.spec, res.value)
-                except StatusError as exc:
-                    raise exc.with_prefix(f"Error reading shard index in {self._describe(file_key)}") from None
-                index = _ShardIndex(res.stamp.generation, table)
-                with self._lock:
-                    self._indices[file_key] = index
-            start, end = int(index.table[minishard, 0]), int(index.table[minishard, 1])
-            if start == end:
-                return self._result(None, options)
-            entries = index.minishards.get(minishard)
-            if entries is not None:
-                return self._read_entry(file_key, index, entries, chunk_id, options, attempt)
-            base = self._index_size
-            mi_read = self.base.read(
-                file_key, ReadOptions(byte_range=(base + start, base + end), if_equal=index.generation)
-            )
+                return cached
+            try:
+                table = decode_shard_index(self.spec, res.value)
+            except StatusError as exc:
+                raise exc.with_prefix(f"Error reading shard index in {self._describe(file_key)}") from None
+            index = _ShardIndex(res.stamp.generation, table)
+            with self._lock:
+                self._indices[file_key] = index
+            return index
 
-            def got_minishard(mres: ReadResult) -> Any:
-                if mres.state != "value":
-                    return self._retry(file_key, chunk_id, options, attempt)
-                try:
-                    decoded = decode_minishard_index(self.spec, mres.value)
-                except StatusError as exc:
-                    raise exc.with_prefix(
-                        f"Error decoding minishard index for minishard {minishard} in {self._describe(file_key)}"
-                    ) from None
+        def settle(f) -> None:
+            with self._lock:
+                if self._index_reads.get(file_key) is pending:
+                    del self._index_reads[file_key]
+            _forward(f, pending)
+
+        futures.chain(_checked(read, file_key, self._describe), got, self.executor).add_done_callback(settle)
+        return pending
+
+    def _minishard(self, file_key: bytes, index: _ShardIndex, minishard: int, start: int, end: int) -> Future:
+        """Future of a minishard's entries (None: the shard changed), fetched once per index."""
+        with self._lock:
+            known = index.minishards.get(minishard)
+            if known is not None:
+                return futures.ready(known)
+            pending = index.pending.get(minishard)
+            if pending is not None:
+                return pending
+            pending = Future()
+            index.pending[minishard] = pending
+        base = self._index_size
+        read = self.base.read(file_key, ReadOptions(byte_range=(base + start, base + end), if_equal=index.generation))
+
+        def got(res: ReadResult) -> dict | None:
+            if res.state != "value":
+                return None
+            try:
+                decoded = decode_minishard_index(self.spec, res.value)
+            except StatusError as exc:
+                raise exc.with_prefix(
+                    f"Error decoding minishard index for minishard {minishard} in {self._describe(file_key)}"
+                ) from None
+            with self._lock:
                 index.minishards[minishard] = decoded
-                return self._read_entry(file_key, index, decoded, chunk_id, options, attempt)
+            return decoded
 
-            return futures.chain(_checked(mi_read, file_key, self._describe), got_minishard, self.executor)
+        def settle(f) -> None:
+            with self._lock:
+                index.pending.pop(minishard, None)
+            _forward(f, pending)
 
-        return futures.chain(_checked(index_read, file_key, self._describe), got_index, self.executor)
+        futures.chain(_checked(read, file_key, self._describe), got, self.executor).add_done_callback(settle)
+        return pending
 
     def _read_entry(self, file_key, index, entries, chunk_id, options, attempt) -> Any:
         span = entries.get(chunk_id)
@@ -255,7 +299,9 @@ class ShardedKvStore(KvStoreDriver):
                 return
             now = self.base.now() if stamp is None else stamp.time
             with self._lock:
+                # Reads that start from now on must see this write: no cached or shared index.
                 self._indices.pop(file_key, None)
+                self._index_reads.pop(file_key, None)
             for p, generation in outcomes:
                 p.future.set_result(TimestampedStorageGeneration(generation, now))
             self._start_batch(file_key)
@@ -270,6 +316,18 @@ class ShardedKvStore(KvStoreDriver):
 
     def list(self, key_range: KeyRange, strip_prefix_length: int = 0) -> Future:
         return futures.failed(unimplemented("List not supported for sharded chunk keys"))
+
+
+def _forward(source: Future, target: Future) -> None:
+    """Settle `target` with `source`'s (finished) outcome."""
+    if source.cancelled():
+        target.cancel()
+        return
+    exc = source.exception()
+    if exc is not None:
+        target.set_exception(exc)
+    else:
+        target.set_result(source.result())
 
 
 def _checked(fut: Future, file_key: bytes, describe: Callable[[bytes], str]) -> Future:
