@@ -6,7 +6,7 @@ import pytest
 
 from tensorstore_py.context import Context
 from tensorstore_py.driver.neuroglancer_precomputed.sharded_kvstore import ShardedKvStore, chunk_generation
-from tensorstore_py.driver.neuroglancer_precomputed.sharding import ShardingSpec, chunk_id_key, decode_shard
+from tensorstore_py.driver.neuroglancer_precomputed.sharding import ShardingSpec, chunk_id_key, decode_shard, decode_shard_index
 from tensorstore_py.kvstore import KvStore
 from tensorstore_py.kvstore.driver import ReadOptions, WriteOptions, open_kvstore_driver
 from tensorstore_py.kvstore.generation import NO_VALUE, UNKNOWN
@@ -88,8 +88,15 @@ def test_reads_share_index_fetches_and_see_completed_writes(store):
     try:
         results = [kv.read(chunk_id_key(i), ReadOptions()) for i in range(16)]
         assert [r.result().value for r in results] == [bytes([i + 1]) for i in range(16)]
-        # 2 shards x (index + 2 minishard indices) + 16 chunk reads at most, not 3 per chunk.
-        assert len(calls) <= 2 * 3 + 16
+        # Each minishard index is fetched once (2 shards x 2 minishards); shard indices at most
+        # once per chunk read (shared while in flight); one read per chunk: not 3 per chunk.
+        ranges = set()
+        for name in (b"vol/s/0.shard", b"vol/s/1.shard"):
+            table = decode_shard_index(kv.spec, original(name, ReadOptions()).result().value)
+            ranges |= {(32 + int(a), 32 + int(b)) for a, b in table if b > a}
+        assert len(ranges) == 4
+        assert sum(r in ranges for r in calls) == 4
+        assert len(calls) <= 16 + 16 + 4
         for i in range(16):
             pending = kv.read(chunk_id_key(i), ReadOptions())
             kv.write(chunk_id_key(i), b"new", WriteOptions()).result()
