@@ -160,6 +160,14 @@ class ChunkLayout:
         except StatusError as exc:
             raise _annotate(exc, "Error setting grid_origin") from None
 
+    @staticmethod
+    def _for_usages(setter, usages: Sequence[int], value: Any, hard: bool) -> None:
+        # An empty vector constrains nothing (not even the rank), as in the reference.
+        if isinstance(value, list) and not value:
+            return
+        for usage in usages:
+            setter(usage, value, hard)
+
     def _set_grid(self, usage: int, rank: int, data: _GridData, hard: bool) -> None:
         """Merges one grid's constraints into the `usage` grid (shape, aspect, elements)."""
         if rank > 0:
@@ -414,21 +422,21 @@ class ChunkLayout:
                 name = f"{prefix}_shape{suffix}"
                 if given[name] is not None:
                     vec = C.py_index_vector(name, given[name], 0)
-                    add(name, lambda v=vec, h=hard, us=usages: [self._set_shape_annotated(u, v, h) for u in us if v])
+                    add(name, lambda v=vec, h=hard, us=usages: self._for_usages(self._set_shape_annotated, us, v, h))
         targets["chunk"] = (WRITE, READ, CODEC)
         for prefix, usages in targets.items():
             for suffix, hard in (("", True), ("_soft_constraint", False)):
                 name = f"{prefix}_aspect_ratio{suffix}"
                 if given[name] is not None:
                     vec = C.py_double_vector(name, given[name])
-                    add(name, lambda v=vec, h=hard, us=usages: [self._set_aspect_annotated(u, v, h) for u in us if v])
+                    add(name, lambda v=vec, h=hard, us=usages: self._for_usages(self._set_aspect_annotated, us, v, h))
         targets = {"chunk": (WRITE, READ), "write_chunk": (WRITE,), "read_chunk": (READ,), "codec_chunk": (CODEC,)}
         for prefix, usages in targets.items():
             for suffix, hard in (("", True), ("_soft_constraint", False)):
                 name = f"{prefix}_elements{suffix}"
                 if given[name] is not None:
                     value = C.py_index(name, given[name])
-                    add(name, lambda v=value, h=hard, us=usages: [self._set_elements_annotated(u, v, h) for u in us])
+                    add(name, lambda v=value, h=hard, us=usages: self._for_usages(self._set_elements_annotated, us, v, h))
         if finalize:
             add("finalize", self._finalize)
         for name, fn in steps:

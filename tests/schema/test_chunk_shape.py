@@ -106,6 +106,10 @@ def test_zarr_choice_matches_reference(case):
     try:
         expected = _ref_zarr(shape, kw)
     except ValueError as exc:
+        if "Product of chunk dimensions" in str(exc):
+            # zarr's own metadata limit on the chunk size, checked by the driver, not the chooser.
+            event("zarr chunk size limit")
+            return
         event("reference rejects")
         result = _ours(kw, [0] * len(shape), shape)
         assert result[0] == "error" and result[1] in str(exc)
