@@ -81,7 +81,7 @@ def test_reads_share_index_fetches_and_see_completed_writes(store):
     original = base.read
 
     def counting(key, options):
-        calls.append(options.byte_range)
+        calls.append((key, options.byte_range))
         return original(key, options)
 
     base.read = counting
@@ -93,7 +93,7 @@ def test_reads_share_index_fetches_and_see_completed_writes(store):
         ranges = set()
         for name in (b"vol/s/0.shard", b"vol/s/1.shard"):
             table = decode_shard_index(kv.spec, original(name, ReadOptions()).result().value)
-            ranges |= {(32 + int(a), 32 + int(b)) for a, b in table if b > a}
+            ranges |= {(name, (32 + int(a), 32 + int(b))) for a, b in table if b > a}
         assert len(ranges) == 4
         assert sum(r in ranges for r in calls) == 4
         assert len(calls) <= 16 + 16 + 4
