@@ -266,7 +266,7 @@ def slice_by_domain(t: "IndexTransform", target: "IndexDomain", python_errors: b
     """``t[domain]``: restricts t's input dimensions to `target` (matched by label when labeled)."""
     from .domain import IndexDomain
     from .interval import format_labeled, merge_labels
-    from .transform import IndexTransform, identity_transform
+    from .transform import identity_transform
 
     try:
         d = t._domain

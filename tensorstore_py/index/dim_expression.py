@@ -14,7 +14,7 @@ import numpy as np
 
 from ..errors import StatusError, invalid_argument, out_of_range
 from .dimsel import DimRange, SelectionTypeError, check_unique, normalize_selection, resolve_range
-from .interval import INF_INDEX, MAX_FINITE_INDEX, format_interval, intersect_intervals
+from .interval import INF_INDEX, MAX_FINITE_INDEX, format_interval
 from .output_map import OutputIndexMap, OutputIndexMethod
 
 if TYPE_CHECKING:
@@ -289,17 +289,10 @@ def _has_newaxis(key: Any) -> bool:
 
 def _resolve_for_indexing(terms: Sequence[Any], labels: Sequence[str]) -> list[int]:
     """Selection for an indexing operation: TensorStore resolves these with its own duplicate check."""
-    from .dimsel import resolve_existing
-
     dims: list[int] = []
     for term in terms:
         dims.extend(resolve_existing_single(term, labels))
-    seen: set[int] = set()
-    for x in dims:
-        if x in seen:
-            raise invalid_argument(f"Dimension {x} specified more than once")
-        seen.add(x)
-    del resolve_existing
+    _check_no_repeats(dims)
     return dims
 
 
@@ -423,7 +416,7 @@ def _op_stride(t, sel, arg):
         lo[k], hi[k], il[k], iu[k] = inverse_image(lo[k], hi[k], il[k], iu[k], 0, s)
         outputs[k] = OutputIndexMap.single(k, 0, s)
     n = IndexTransform._make(IndexDomain._make(lo, hi, il, iu, labels), outputs)
-    return compose(t, n, propagate=False, normalize=False), sel
+    return compose(t, n, propagate=False), sel
 
 
 def _op_mark_bounds_implicit(t, sel, arg):
@@ -583,28 +576,26 @@ def _apply_indexing_with_newaxis(t, sel_terms, op):
         raise invalid_argument(
             f"Indexing expression requires {consumed} dimensions but selection has {len(resolved)} dimensions"
         )
+    # Line the selected positions up with the terms (an ellipsis stands for the leftover ones).
     fill = len(resolved) - consumed
     flat_kinds: list[str] = []
+    expanded: list = []
     for tm in terms:
-        flat_kinds.extend(["slice"] * fill if tm.kind == "ellipsis" else [tm.kind] * max(tm.consumed, 1 if tm.kind == "new" else 0))
-    new_positions_tmp = []
+        if tm.kind == "ellipsis":
+            flat_kinds.extend(["slice"] * fill)
+            expanded.extend([slice(None)] * fill)
+        else:
+            flat_kinds.extend([tm.kind] * (1 if tm.kind == "new" else tm.consumed))
+            expanded.append(tm)
+    new_positions = []
     for x, kind in zip(resolved, flat_kinds):
         if kind == "new":
             if not isinstance(x, int):
                 raise invalid_argument("Dimensions specified by label cannot be used with newaxis")
-            new_positions_tmp.append(x)
-    old_positions = [p for p in range(rank) if p not in new_positions_tmp]
+            new_positions.append(x)
+    old_positions = [p for p in range(rank) if p not in new_positions]
     result_sel = [x if isinstance(x, int) else old_positions[x[1]] for x in resolved]
     _check_no_repeats(result_sel)
-    # Expand the ellipsis so that terms line up with the selection.
-    expanded = []
-    fill = len(result_sel) - consumed
-    for tm in terms:
-        if tm.kind == "ellipsis":
-            expanded.extend([slice(None)] * fill)
-        else:
-            expanded.append(tm)
-    new_positions = [p for p, tm in zip(result_sel, expanded) if not isinstance(tm, slice) and tm.kind == "new"]
     dm = t._domain
     lo, hi, il, iu, labels = [], [], [], [], []
     old = iter(range(dm.rank))
@@ -627,7 +618,7 @@ def _apply_indexing_with_newaxis(t, sel_terms, op):
     names = [-1] * rank
     for k, p in where.items():
         names[p] = k
-    n2, produced = build_index_transform(n._domain, parse_key(tuple(key_terms)), mode, selection=result_sel,
+    n2, produced = build_index_transform(n._domain, parse_key(tuple(key_terms), mode), mode, selection=result_sel,
                                          dim_names=names)  # fmt: skip
     return compose(t, compose(n, n2, propagate=False, normalize=False)), produced
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import operator
-from typing import Any, Iterable, Iterator, Optional, Sequence
+from typing import Any, Iterator, Optional, Sequence
 
 from ..errors import StatusError, invalid_argument
 from ..json_util import ObjectReader, expect_array, expect_int, expect_string, parse_array
@@ -58,7 +58,6 @@ class IndexDomain(Indexable):
                 [x.implicit_lower for x in dims], [x.implicit_upper for x in dims], [x.label for x in dims],
             )  # fmt: skip
             return
-        names = ("rank",)
         if len(args) > 1:
             raise TypeError("IndexDomain() takes at most 1 positional argument")
         if args:
@@ -70,7 +69,6 @@ class IndexDomain(Indexable):
         unknown = set(kwargs) - allowed
         if unknown:
             raise TypeError(f"IndexDomain() got an unexpected keyword argument '{sorted(unknown)[0]}'")
-        del names
         lo, hi, il, iu, labels = components_from_kwargs(kwargs, "")
         self._set(lo, hi, il, iu, labels)
 
@@ -416,12 +414,10 @@ def _parse_bound(upper: bool):
             ok = True
         elif isinstance(v, float) and v.is_integer():
             v, ok = int(v), True
-        lo = -INF_INDEX if not upper else -(1 << 63)
         if ok and ((not upper and -INF_INDEX <= v < (1 << 63)) or (upper and -(1 << 63) <= v <= INF_INDEX + 1)):
             return v
         from ..json_util import dumps
 
-        del lo
         raise invalid_argument(f'Expected 64-bit signed integer or "{inf_text}", but received: {dumps(v)}')
 
     def parse(v: Any) -> tuple[int, bool]:

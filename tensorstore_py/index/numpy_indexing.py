@@ -244,7 +244,6 @@ def build_index_transform(domain: "IndexDomain", terms: list[Term], mode: str,
                 arrays.append((t, [a.astype(np.int64) for a in np.nonzero(t.value)]))
 
     # Location of each produced dimension: (old-dim location, term order, sub-index).
-    loc_next: dict[int, float] = {}
     location_of_term: dict[int, float] = {}
     pending_new: list[int] = []
     for idx, t in enumerate(expanded):
@@ -274,7 +273,6 @@ def build_index_transform(domain: "IndexDomain", terms: list[Term], mode: str,
             adjacent = arrays_consecutive(terms)
             if not full and any(t.kind == "bool" and t.value.ndim == 0 for t in expanded):
                 adjacent = False
-            first = expanded[array_terms[0]]
             if adjacent:
                 first_loc = location_of_term.get(array_terms[0])
                 if first_loc is None:
@@ -285,7 +283,6 @@ def build_index_transform(domain: "IndexDomain", terms: list[Term], mode: str,
                 group_loc = first_loc
             else:
                 group_loc = -1.0
-            del first
 
     # Produce the new dimensions.
     items: list[tuple] = []  # (location, order, sub, kind, payload)

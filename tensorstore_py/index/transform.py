@@ -7,12 +7,12 @@ Also the entry points the chunked engine uses: `identity_transform`, `propagate_
 from __future__ import annotations
 
 import operator
-from typing import Any, Optional, Sequence
+from typing import Any, Sequence
 
 import numpy as np
 
 from ..errors import StatusError, invalid_argument, out_of_range
-from ..json_util import ObjectReader, dumps, expect_array, expect_int, parse_array
+from ..json_util import ObjectReader, dumps, expect_array, parse_array
 from .domain import IndexDomain, check_rank, components_from_kwargs, domain_to_json, parse_domain_components
 from .indexable import Indexable
 from .interval import INF_INDEX, Dim, format_interval, format_plain_interval
