@@ -343,3 +343,22 @@ def test_spec_update_with_shape_matches_reference():
         outs.append((spec.to_json(), spec.domain.to_json()))
         outs.append((lib.Spec(_spec("/tmp/unused/")).to_json(), lib.Spec(_spec("/tmp/unused/")).domain.to_json()))
     assert outs[:2] == outs[2:]
+
+
+@pytest.mark.parametrize("j", [
+    {"driver": "neuroglancer_precomputed", "encoding": "raw"},
+    {"driver": "neuroglancer_precomputed", "encoding": "jpeg", "jpeg_quality": 3, "shard_data_encoding": "gzip"},
+    {"driver": "neuroglancer_precomputed", "encoding": "png", "png_level": 9},
+    {"driver": "neuroglancer_precomputed", "encoding": "raw", "jpeg_quality": 3},
+    {"driver": "neuroglancer_precomputed", "foo": 1},
+    {"driver": "neuroglancer_precomputed", "encoding": "png", "png_level": 10},
+    {"driver": "neuroglancer_precomputed", "shard_data_encoding": "zstd"},
+], ids=range(7))  # fmt: skip
+def test_codec_spec_json_matches_reference(j):
+    got = []
+    for lib in (ts, ref):
+        try:
+            got.append(repr(lib.CodecSpec(j)))
+        except ValueError as exc:
+            got.append(str(exc))
+    assert got[0] == got[1]
