@@ -1,12 +1,15 @@
 """Context resources of the ``gcs`` driver.
 
 - ``gcs_request_concurrency`` (``{"limit": n | "shared"}``): a thread pool of ``limit`` workers
-  that issue the HTTP requests, plus the one HTTP client (connection pool) they share.  The
-  ``"shared"`` default is one process-wide pool of 32, as in TensorStore.
+  that issue the HTTP requests, plus the one HTTP client (connection pool) they share
+  (`client_for`).  The ``"shared"`` default is one process-wide pool of 32, as in TensorStore.
 - ``gcs_request_retries`` (``max_retries`` 32, ``initial_delay`` 1s, ``max_delay`` 32s): the
-  backoff policy for transient failures.  A plain setting: printed inline in specs.
+  backoff policy for transient failures (`retry_policy`).
 - ``gcs_user_project`` (``{"project_id": ...}``): the project billed for requester-pays buckets,
-  sent as ``userProject``.  Also a plain setting.
+  sent as ``userProject`` (`user_project_of`).
+
+The context layer registers these providers; this module registers its own only where one is
+missing, so the driver works whichever layer defines them.
 """
 
 from __future__ import annotations
@@ -17,68 +20,52 @@ import threading
 from typing import Any
 
 from ...context import (
-    ConcurrencyProvider, ConcurrencyResource, ResourceProvider, RetriesProvider, parse_duration,
+    ConcurrencyProvider, ResourceProvider, RetriesProvider, get_provider, parse_duration,
     register_resource_provider,
 )  # fmt: skip
 from ...json_util import ObjectReader, expect_object, expect_string
 
-__all__ = [
-    "GcsConcurrencyResource", "RetryPolicy", "retry_policy", "user_project_of", "SHARED_LIMIT",
-    "parse_rate_limiter",
-]  # fmt: skip
+__all__ = ["RetryPolicy", "client_for", "retry_policy", "user_project_of", "SHARED_LIMIT", "parse_rate_limiter"]
 
 #: the process-wide request limit behind ``{"limit": "shared"}``
 SHARED_LIMIT = 32
 
-_shared_clients: dict[int, Any] = {}
-_shared_clients_lock = threading.Lock()
+_clients: dict[Any, Any] = {}
+_clients_lock = threading.Lock()
 
 
-class GcsConcurrencyResource(ConcurrencyResource):
-    """A request pool and the HTTP client its workers share.
+def client_for(resource: Any) -> Any:
+    """The `HttpClient` of a bound ``gcs_request_concurrency`` resource.
 
-    A shared resource uses the process-wide pool and client, so every store opened with the
-    default context reuses the same connections.
+    One client per resource (a shared resource: one per process), sized to the resource's
+    limit and created on first use; a forked child gets its own.
     """
+    pid = os.getpid()
+    client = getattr(resource, "_gcs_http_client", None)
+    if client is not None and client[0] == pid:
+        return client[1]
+    from .http import HttpClient
 
-    def __init__(self, provider: ConcurrencyProvider, spec: Any, key: str | None):
-        super().__init__(provider, spec, key)
-        self._client: Any = None
-        self._client_pid = 0
-        self._client_lock = threading.Lock()
-
-    @property
-    def client(self) -> Any:
-        """The `HttpClient` of this resource (created on first use; a forked child gets its own)."""
-        pid = os.getpid()
-        if self._client is None or self._client_pid != pid:
-            with self._client_lock:
-                if self._client is None or self._client_pid != pid:
-                    self._client = self._make_client(pid)
-                    self._client_pid = pid
-        return self._client
-
-    def _make_client(self, pid: int) -> Any:
-        from .http import HttpClient
-
-        if not self.shared:
-            return HttpClient(self.limit)
-        with _shared_clients_lock:
-            client = _shared_clients.get(pid)
-            if client is None:
-                client = _shared_clients[pid] = HttpClient(self.limit)
-            return client
+    with _clients_lock:
+        client = getattr(resource, "_gcs_http_client", None)
+        if client is not None and client[0] == pid:
+            return client[1]
+        shared = "limit" not in resource.spec
+        limit = resource.spec.get("limit", SHARED_LIMIT)
+        if shared:
+            made = _clients.get((resource.provider.id, pid))
+            if made is None:
+                made = _clients[(resource.provider.id, pid)] = HttpClient(limit)
+        else:
+            made = HttpClient(limit)
+        resource._gcs_http_client = (pid, made)
+        return made
 
 
-class GcsConcurrencyProvider(ConcurrencyProvider):
-    resource_class = GcsConcurrencyResource
-
-
-class GcsUserProjectProvider(ResourceProvider):
+class _UserProjectProvider(ResourceProvider):
     """``{"project_id": "..."}``; an empty object bills the bucket's own project."""
 
     id = "gcs_user_project"
-    config_only = True
 
     def parse(self, j: Any) -> Any:
         reader = ObjectReader(expect_object(j))
@@ -86,17 +73,21 @@ class GcsUserProjectProvider(ResourceProvider):
         reader.finish()
         return {} if project is None else {"project_id": project}
 
-    def to_json(self, spec: Any, include_defaults: bool) -> Any:
-        return dict(spec)
+
+def _register_missing() -> None:
+    fallbacks = {
+        "gcs_request_concurrency": lambda: ConcurrencyProvider("gcs_request_concurrency", lambda: SHARED_LIMIT),
+        "gcs_request_retries": lambda: RetriesProvider("gcs_request_retries", 32),
+        "gcs_user_project": _UserProjectProvider,
+    }
+    for provider_id, make in fallbacks.items():
+        try:
+            get_provider(provider_id)
+        except ValueError:
+            register_resource_provider(make())
 
 
-for _provider in (
-    GcsConcurrencyProvider("gcs_request_concurrency", lambda: SHARED_LIMIT),
-    RetriesProvider("gcs_request_retries", 32),
-    GcsUserProjectProvider(),
-):
-    register_resource_provider(_provider)
-del _provider
+_register_missing()
 
 
 # ---------------------------------------------------------------------------------------------
