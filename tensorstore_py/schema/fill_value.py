@@ -20,8 +20,20 @@ from ._constraints import format_number
 
 __all__ = [
     "convert_fill_value", "unbroadcast", "check_broadcastable", "normalize_fill_value",
-    "fill_value_to_json", "fill_value_from_json", "format_array", "format_shape",
+    "fill_value_to_json", "fill_value_from_json", "format_array", "format_shape", "same_fill_value",
 ]  # fmt: skip
+
+
+def same_fill_value(a: np.ndarray, b: np.ndarray) -> bool:
+    """Whether two fill values are the same constraint: equal dtype, unbroadcast shape and
+    elements (NaN matching NaN)."""
+    a, b = unbroadcast(np.asarray(a)), unbroadcast(np.asarray(b))
+    if a.dtype != b.dtype or a.shape != b.shape:
+        return False
+    equal = a == b
+    if a.dtype.kind in "fc":
+        equal = equal | (np.isnan(a) & np.isnan(b))
+    return bool(np.all(equal))
 
 
 def format_array(a: np.ndarray) -> str:

@@ -25,6 +25,7 @@ from .fill_value import (
     fill_value_to_json,
     format_array,
     format_shape,
+    same_fill_value,
     unbroadcast,
 )
 from .unit import (
@@ -210,12 +211,7 @@ class Schema(_index_mixin()):  # type: ignore[misc]
             raise invalid_argument(f"Invalid fill_value for rank {self._rank}: {format_array(value)}")
         if self._fill_value is not None:
             old = self._fill_value
-            same = (
-                old.dtype == value.dtype
-                and old.shape == value.shape
-                and bool(np.all((old == value) | _both_nan(old, value)))
-            )
-            if not same:
+            if not same_fill_value(old, value):
                 raise invalid_argument(
                     f"Specified fill_value ({format_array(value)}) does not match existing value in schema "
                     f"({format_array(old)})"
@@ -356,9 +352,7 @@ class Schema(_index_mixin()):  # type: ignore[misc]
         # Member by member, as the reference: e.g. units known to be all unknown ([None]) differ
         # from no units, although both print the same JSON.
         a, b = self._fill_value, other._fill_value
-        same_fill = (a is None) == (b is None) and (
-            a is None or (a.dtype == b.dtype and a.shape == b.shape and bool(np.all((a == b) | _both_nan(a, b))))
-        )
+        same_fill = (a is None) == (b is None) and (a is None or same_fill_value(a, b))
         return (
             self._rank == other._rank
             and self._dtype == other._dtype
@@ -490,13 +484,6 @@ def _nonfinite_to_null(j: Any) -> Any:
     if isinstance(j, list):
         return [_nonfinite_to_null(v) for v in j]
     return j
-
-
-def _both_nan(a: np.ndarray, b: np.ndarray) -> np.ndarray:
-    try:
-        return np.isnan(a) & np.isnan(b)
-    except TypeError:
-        return np.zeros(np.broadcast(a, b).shape, dtype=bool)
 
 
 def _shape_domain(shape: Sequence[int]):

@@ -300,6 +300,11 @@ def inverse_transform_dimension_units(
     """Per-output-dimension units: an input unit divided by |stride|."""
     if units is None:
         return None
+    if len(units) != transform.input_rank:
+        raise invalid_argument(
+            f"Cannot inverse transform schema of rank {len(units)} by index transform of rank "
+            f"{transform.input_rank} -> {transform.output_rank}"
+        )
     out: list[Optional[Unit]] = [None] * transform.output_rank
     mapped: set[int] = set()
     for out_dim, m in enumerate(_maps(transform)):

@@ -30,14 +30,14 @@ def cases(draw):
                       ("chunk_shape", st.integers(1, 9)), ("read_chunk_shape_soft_constraint", st.integers(1, 9)),
                       ("chunk_aspect_ratio", st.sampled_from([0.5, 1.0, 2.0]))):
         if draw(st.booleans()):
-            kw[key] = draw(st.lists(st.one_of(st.none(), elem), min_size=rank + 2, max_size=rank + 2))
+            kw[key] = draw(st.lists(st.one_of(st.none(), elem), min_size=rank + 4, max_size=rank + 4))
     if draw(st.booleans()):
         kw["chunk_elements"] = draw(st.integers(1, 100))
-    perm = draw(st.permutations(list(range(rank + 2))))
+    perm = draw(st.permutations(list(range(rank + 4))))
     if draw(st.booleans()):
         kw[draw(st.sampled_from(["inner_order", "inner_order_soft_constraint"]))] = perm
-    units = draw(st.lists(st.one_of(st.none(), st.sampled_from(["4nm", "s", "2um"])), min_size=rank + 2,
-                          max_size=rank + 2))
+    units = draw(st.lists(st.one_of(st.none(), st.sampled_from(["4nm", "s", "2um"])), min_size=rank + 4,
+                          max_size=rank + 4))
     return ops, kw, units
 
 
