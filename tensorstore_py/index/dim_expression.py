@@ -473,25 +473,31 @@ def _op_transpose(t, sel, terms):
         start = start + limit if start < 0 else start
         targets = list(range(start, start + n))
     else:
-        targets = []
+        # Ranges are expanded first; the count is checked before single indices are validated.
+        raw: list = []
         for term in terms:
             if isinstance(term, DimRange):
-                targets.extend(resolve_range(term, rank))
+                raw.extend(("ok", x) for x in resolve_range(term, rank))
             elif isinstance(term, str):
                 raise invalid_argument("Target dimensions cannot be specified by label")
             else:
-                if not -rank <= term < rank:
-                    raise invalid_argument(f"Dimension index {term} is outside valid range [-{rank}, {rank})")
-                targets.append(term + rank if term < 0 else term)
+                raw.append(("raw", term))
+        if len(raw) != n:
+            raise invalid_argument(
+                f"Number of selected dimensions ({n}) must equal number of target dimensions ({len(raw)})"
+            )
+        targets = []
+        for kind, x in raw:
+            if kind == "raw":
+                if not -rank <= x < rank:
+                    raise invalid_argument(f"Dimension index {x} is outside valid range [-{rank}, {rank})")
+                x = x + rank if x < 0 else x
+            targets.append(x)
         seen: set[int] = set()
         for x in targets:
             if x in seen:
                 raise invalid_argument(f"Target dimension {x} occurs more than once")
             seen.add(x)
-        if len(targets) != n:
-            raise invalid_argument(
-                f"Number of selected dimensions ({n}) must equal number of target dimensions ({len(targets)})"
-            )
     perm: list[Optional[int]] = [None] * rank
     for s, tg in zip(sel, targets):
         perm[tg] = s
