@@ -382,16 +382,23 @@ class Schema(_index_mixin()):  # type: ignore[misc]
         return identity_transform(index.IndexDomain(rank=self._rank))
 
     def _indexable_with_transform(self, t) -> "Schema":
-        from .transform import transform_chunk_layout, transform_dimension_units, transform_fill_value
+        from .transform import (
+            check_fill_transform,
+            transform_chunk_layout,
+            transform_dimension_units,
+            transform_fill_value,
+        )
 
         out = Schema()
         out._rank = t.input_rank
         out._dtype = self._dtype
         out._codec = self._codec
-        out._domain = t.domain if self._domain is not None else None
+        out._domain = _propagate_explicit_bounds(self._domain, t) if self._domain is not None else None
         out._chunk_layout = transform_chunk_layout(self._chunk_layout, t)
         # Over an empty domain the reference drops the fill value.
         if self._fill_value is not None and 0 not in t.domain.shape:
+            if self._domain is not None:
+                check_fill_transform(t, self._domain)
             origin = self._domain.origin if self._domain is not None else None
             shape = _domain_shape(self._domain) if self._domain is not None else None
             out._fill_value = transform_fill_value(self._fill_value, t, origin, shape)
@@ -484,6 +491,32 @@ def _nonfinite_to_null(j: Any) -> Any:
     if isinstance(j, list):
         return [_nonfinite_to_null(v) for v in j]
     return j
+
+
+def _propagate_explicit_bounds(domain, t):
+    """`t`'s input domain, with implicit bounds made explicit where they map onto an explicit
+    bound of the schema's domain (the reference keeps a schema's explicit bounds explicit)."""
+    index = _index()
+    new = t.domain
+    lo, hi = list(new._lo), list(new._hi)
+    il, iu = list(new._il), list(new._iu)
+    for out_dim, m in enumerate(t.output):
+        if int(m.method) != 1 or not m.stride:
+            continue
+        d, stride, offset = m.input_dimension, m.stride, m.offset
+        olo, ohi, oil, oiu = domain._dim_tuple(out_dim)
+        # The input bound that maps onto the output lower / upper bound depends on the sign.
+        lower_src, upper_src = (oil, oiu) if stride > 0 else (oiu, oil)
+        # Smallest / largest input index whose image stays within the output bounds.
+        if il[d] and not lower_src:
+            bound = olo if stride > 0 else ohi
+            lo[d] = -((offset - bound) // stride)
+            il[d] = False
+        if iu[d] and not upper_src:
+            bound = ohi if stride > 0 else olo
+            hi[d] = (bound - offset) // stride
+            iu[d] = False
+    return index.IndexDomain._make(lo, hi, il, iu, new._labels)
 
 
 def _shape_domain(shape: Sequence[int]):

@@ -101,7 +101,7 @@ def transform_chunk_layout(layout: ChunkLayout, transform) -> ChunkLayout:
     one_to_one = one_to_one_input_dims(transform)
     out = ChunkLayout()
     out._ensure_rank(in_rank)
-    if layout._inner_order is not None:
+    if layout._inner_order is not None and in_rank > 0:
         out._inner_order = transform_output_dimension_order(transform, layout._inner_order)
         out._inner_order_hard = layout._inner_order_hard
     for usage in range(3):
@@ -252,7 +252,7 @@ def inverse_transform_chunk_layout(layout: ChunkLayout, transform) -> ChunkLayou
     maps = _maps(transform)
     out = ChunkLayout()
     out._ensure_rank(out_rank)
-    if layout._inner_order is not None:
+    if layout._inner_order is not None and out_rank > 0:
         out._inner_order = transform_input_dimension_order(transform, layout._inner_order)
         out._inner_order_hard = layout._inner_order_hard
     for usage in range(3):
@@ -321,3 +321,28 @@ def inverse_transform_dimension_units(
                 f"with unit {u}"
             )
     return out
+
+
+def check_fill_transform(transform, output_domain) -> None:
+    """Raises as the reference does when `transform` reaches outside the fill value's box.
+
+    The fill value is broadcast to `output_domain` with every bound explicit; constant maps and
+    single-input-dimension maps must stay within that box (index arrays are checked while the
+    fill value is transformed).
+    """
+    from ..errors import StatusError
+    from ..index.compose import propagate_bounds
+    from ..index.domain import IndexDomain
+    from ..index.transform import status_payload
+
+    box = IndexDomain._make(output_domain._lo, output_domain._hi, [False] * output_domain.rank,
+                            [False] * output_domain.rank, [""] * output_domain.rank)
+    try:
+        propagate_bounds(transform, box, check_arrays=False)
+    except StatusError as exc:
+        shape = [h - l + 1 for l, h in zip(box._lo, box._hi)]
+        box_text = (f" [domain='{{origin={{{', '.join(map(str, box._lo))}}}, "
+                    f"shape={{{', '.join(map(str, shape))}}}}}']")
+        # (The reference's payload order varies between cases; the index layer's is kept.)
+        message = exc.message.replace(status_payload("domain", box), box_text)
+        raise type(exc)(exc.code, f"Error transforming fill_value: {message}") from None

@@ -34,6 +34,10 @@ def apply_op(mod, s, op):
         return s[mod.d[0].stride[arg]]
     if kind == "diagonal":
         return s[mod.d[0, 1].diagonal]
+    if kind == "implicit":
+        return s[mod.d[0].mark_bounds_implicit[arg]]
+    if kind == "label":
+        return s[mod.d[0].label["x"]]
     raise AssertionError(kind)
 
 
@@ -59,9 +63,9 @@ def cases(draw):
     units = draw(st.one_of(st.none(), st.lists(st.one_of(st.none(), st.sampled_from(["nm", "4um", ""])),
                                                min_size=rank, max_size=rank)))
     ops = []
-    for _ in range(draw(st.integers(1, 2))):
+    for _ in range(draw(st.integers(1, 3))):
         kind = draw(st.sampled_from(["getitem", "getitem", "oindex", "vindex", "T", "translate_to", "stride",
-                                     "diagonal"]))
+                                     "diagonal", "implicit", "label"]))
         if kind in ("getitem",):
             d0 = draw(st.sampled_from([slice(None), slice(None, None, 2), slice(None, None, -1), "int",
                                        None, Ellipsis]))
@@ -72,6 +76,8 @@ def cases(draw):
             arg = draw(st.integers(-2, 2))
         elif kind == "stride":
             arg = draw(st.sampled_from([1, 2, 3, -1, -2]))
+        elif kind == "implicit":
+            arg = draw(st.sampled_from([True, False, slice(None, True), slice(True, None)]))
         else:
             arg = None
         ops.append((kind, arg))
