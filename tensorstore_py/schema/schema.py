@@ -78,6 +78,9 @@ def merge_index_domains(a, b):
     for i in range(a.rank):
         alo, ahi, ail, aiu = a._dim_tuple(i)
         blo, bhi, bil, biu = b._dim_tuple(i)
+        la, lb = a._labels[i], b._labels[i]
+        if la and lb and la != lb:
+            raise invalid_argument(f"{prefix}: Mismatch in dimension {i}: Dimension labels do not match")
         if ail and alo == -inf:
             l, lflag = blo, bil
         elif bil and blo == -inf:
@@ -94,9 +97,10 @@ def merge_index_domains(a, b):
             h, hflag = ahi, aiu and biu
         else:
             raise invalid_argument(f"{prefix}: Mismatch in dimension {i}: Upper bounds do not match")
-        la, lb = a._labels[i], b._labels[i]
-        if la and lb and la != lb:
-            raise invalid_argument(f"{prefix}: Mismatch in dimension {i}: Dimension labels do not match")
+        if not (l != inf and h != -inf and h >= l - 1):
+            raise invalid_argument(
+                f"{prefix}: Mismatch in dimension {i}: ({l}, {h}) do not specify a valid closed index interval"
+            )
         lo.append(l)
         hi.append(h)
         il.append(lflag)

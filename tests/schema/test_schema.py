@@ -169,3 +169,30 @@ def test_fill_value_conversion_matches_reference(kw):
         return fv.dtype.str, repr(fv.tolist())
 
     assert outcome(lambda: run(ts)) == outcome(lambda: run(ref))
+
+
+INF = ref.inf
+bound_lo = st.sampled_from([-INF, 0, 2, 5])
+
+
+@st.composite
+def one_dim_domain(draw):
+    lo = draw(bound_lo)
+    hi = draw(st.sampled_from([v for v in (0, 2, 5, INF) if v >= lo - 1]))
+    return [lo], [hi], [draw(st.booleans())], [draw(st.booleans())], [draw(st.sampled_from(["", "x", "y"]))]
+
+
+@settings(max_examples=300, deadline=None)
+@given(one_dim_domain(), one_dim_domain())
+def test_domain_merge_matches_reference(a, b):
+    def dom(mod, spec):
+        lo, hi, il, iu, labels = spec
+        return mod.IndexDomain(inclusive_min=lo, inclusive_max=hi, implicit_lower_bounds=il,
+                               implicit_upper_bounds=iu, labels=labels)
+
+    def run(mod):
+        s = mod.Schema(domain=dom(mod, a))
+        s.update(domain=dom(mod, b))
+        return repr(s.domain)
+
+    assert outcome(lambda: run(ts)) == outcome(lambda: run(ref))
