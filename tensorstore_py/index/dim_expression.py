@@ -94,6 +94,8 @@ class _OpIndexer:
 
             # Validate now: TensorStore rejects a bad key when the expression is built.
             parse_key(arg, "default" if self._name == "index" else self._name)
+            if self._expr._ops and _has_newaxis(arg):
+                raise IndexError("tensorstore.newaxis (`None`) not valid in chained indexing operations")
             prefix = "" if self._name == "index" else f".{self._name}"
             return self._expr._chain(_Op(self._name, arg, f"{prefix}[{key_repr(arg)}]"))
         return self._expr._chain(_Op(self._name, arg, f".{self._name}[{self._fmt(arg)}]"))

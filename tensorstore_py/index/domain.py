@@ -191,7 +191,7 @@ class IndexDomain(Indexable):
         from .dimsel import SelectionTypeError, normalize_selection, resolve_existing
         from .transform import IndexTransform
 
-        if isinstance(key, (str, int)) and not isinstance(key, bool) or (_is_int(key) and not isinstance(key, bool)):
+        if isinstance(key, (str, int)) or _is_int(key):
             try:
                 (i,) = resolve_existing((key if isinstance(key, str) else operator.index(key),), self._labels)
             except StatusError as e:

@@ -42,14 +42,13 @@ class Term:
 
 
 def _index(v: Any) -> Optional[int]:
+    """A slice bound: None or an integer."""
     if v is None:
         return None
-    if isinstance(v, (float, bool, str)):
-        raise IndexError(_BAD_TERM)
     try:
         return operator.index(v)
     except TypeError:
-        raise IndexError(_BAD_TERM) from None
+        raise TypeError("slice indices must be integers or None or have an __index__ method") from None
 
 
 def parse_key(key: Any, mode: str = "default") -> list[Term]:

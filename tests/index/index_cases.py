@@ -18,7 +18,8 @@ _KEYS_1D = [
     "[[12,-3]]", "[[[1,2],[3,4]]]", "[[True]*10]", "[[True]*3]", "[np.array(True)]", "[np.array(False)]", "[()]",
     "[1,2]", "[...,...]", "[1.5]", "['a']", "[1:2:0]", "[np.array([1.0])]", "[[12]]", "[[3]]",
     "[np.array([3,3])[None]]", "[..., None]", "[None]", "[3]", "[8:2:-2]", "[:2:-1]", "[8::-1]", "[:5:-1]",
-    "[:5:-3]", "[8:2:-1]", "[2:8:2]", "[:8:2]", "[2::2]", "[2::3]", "[:7:3]",
+    "[:5:-3]", "[8:2:-1]", "[2:8:2]", "[:8:2]", "[2::2]", "[2::3]", "[:7:3]", "[np.int64(1)]", "[np.bool_(True)]",
+    "[True]", "[[]]", "[np.array([], dtype=float)]", "[1:2:None, ...]", "[slice(1.0, 2)]", "[slice(np.int32(1), 2)]",
 ]  # fmt: skip
 
 _KEYS_2D = [
@@ -58,7 +59,8 @@ _DIM_KEYS_LABELED = [
     "[ts.d[:].transpose[::-1]]", "[ts.d['d'].transpose[0].label['z']]", "[ts.d['x']]", "[ts.d[0].label['b']]",
     "[ts.d[0][[1,2]].translate_to[5]]", "[ts.d[0,1].oindex[[1,2],[3,4]].diagonal]",
     "[ts.d[-1].mark_bounds_implicit[True][2:30]]", "[ts.d[-1].mark_bounds_implicit[:True][2:30]]",
-    "[ts.d[-1].mark_bounds_implicit[True:][2:30]]",
+    "[ts.d[-1].mark_bounds_implicit[True:][2:30]]", "[ts.d[0].label['a'][None]]", "[ts.d[0][1:2][None]]",
+    "[ts.d[0].translate_by[1][2:3, None]]",
 ]  # fmt: skip
 
 _DIM_KEYS_RANK2 = [
@@ -120,6 +122,7 @@ DOMAIN_INDEXING = [_D + k for k in [
     "[ts.IndexTransform(input_shape=[5], output=[ts.OutputIndexMap(2), ts.OutputIndexMap(input_dimension=0)])]",
     "[ts.d[0]]", "[ts.d[0][1]]", "[ts.d[0].label['x'].translate_to[2]]", "[1,]", "[...]", "[()]", "[1.5]", "[None]",
     "[[0,0]]", ".T", ".label['a','b']", ".translate_to[3]", ".transpose()", ".mark_bounds_implicit[True]",
+    "[True]", "[np.int64(0)]",
 ]]  # fmt: skip
 
 _TRANSFORM_JSON = [
