@@ -1,6 +1,14 @@
 """The index-space layer: Dim, IndexDomain, IndexTransform, output maps and ``ts.d`` expressions.
 
-Pure algebra (no I/O); see ../shared/DESIGN.md.
+Pure algebra (no I/O); see ../shared/DESIGN.md.  Entry points for the other layers:
+
+- `Indexable` (indexable.py): mixin giving ``x[...]``, ``.oindex``/``.vindex``, ``.T``,
+  ``.label[...]``, ``.translate_*[...]``, ``.mark_bounds_implicit[...]``, ``.transpose()`` and the
+  domain properties to any class defining ``_indexable_transform()`` and
+  ``_indexable_with_transform(t)``; ``_indexable_resolve(key, mode)`` returns the new transform.
+- transform.py: `identity_transform(domain)`, `propagate_bounds(transform, domain)` (resolve a
+  transform against an array's current domain, raising TensorStore's OUT_OF_RANGE errors) and
+  `compose(t, x)` (``t[x]``).
 """
 
 from .interval import Dim

@@ -141,7 +141,8 @@ class IndexDomain(Indexable):
         n = 1
         for s in self.shape:
             n *= s
-        return n
+        # TensorStore saturates at the largest Index value.
+        return min(n, INF_SIZE)
 
     @property
     def index_exp(self) -> tuple[slice, ...]:

@@ -55,7 +55,8 @@ DOMAIN_CASES = [
     "IndexDomain(shape=[3], implicit_lower_bounds=[True,False])", "IndexDomain(labels=['a'], rank=2)",
     "IndexDomain(shape=[4], inclusive_min=[1,2])", "IndexDomain(shape=[-1])",
     "IndexDomain(inclusive_min=[5], exclusive_max=[3])", "IndexDomain(inclusive_min=[-2**62])",
-    "IndexDomain(shape=[5, 3]).T", "IndexDomain(shape=[5, 3]).size", "IndexDomain([])",
+    "IndexDomain(shape=[5, 3]).T", "IndexDomain(shape=[5, 3]).size", "IndexDomain([])", "IndexDomain(rank=2).size",
+    "IndexDomain(shape=[2**40, 2**40]).size", "IndexDomain(shape=[0, 2**62]).size",
 ]  # fmt: skip
 
 
