@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import StatusError, invalid_argument, out_of_range
-from .interval import INF_INDEX, format_interval, format_plain_interval, interval_size
+from .interval import INF_INDEX, format_interval, format_plain_interval, intersect_intervals, interval_size
 from .output_map import OutputIndexMap, OutputIndexMethod
 
 if TYPE_CHECKING:
@@ -88,15 +88,16 @@ def propagate_bounds(transform: "IndexTransform", domain: "IndexDomain", check_a
     lo, hi, il, iu = list(a._lo), list(a._hi), list(a._il), list(a._iu)
     explicit_lo = [not x for x in il]
     explicit_hi = [not x for x in iu]
-    effective: dict[int, tuple] = {}
-    # Pass 1: implicit input bounds take the bounds implied by `domain`.
+    # Pass 1: the bounds `domain` implies for each input dimension (intersected over every map
+    # that reads it) replace that dimension's implicit bounds.
+    implied: dict[int, tuple] = {}
     for j, m in enumerate(transform._outputs):
         if m._method != SINGLE:
             continue
+        p = inverse_image(domain._lo[j], domain._hi[j], domain._il[j], domain._iu[j], m._offset, m._stride)
         k = m._dim
-        plo, phi, pil, piu = inverse_image(domain._lo[j], domain._hi[j], domain._il[j], domain._iu[j],
-                                           m._offset, m._stride)  # fmt: skip
-        effective[j] = (plo, phi, pil, piu)
+        implied[k] = intersect_intervals(implied[k], p) if k in implied else p
+    for k, (plo, phi, pil, piu) in implied.items():
         if il[k]:
             lo[k], il[k] = plo, pil
         if iu[k]:
@@ -130,12 +131,9 @@ def propagate_bounds(transform: "IndexTransform", domain: "IndexDomain", check_a
                         raise out_of_range(f"Index {v} is outside valid range {format_plain_interval(rlo, rhi)}")
                 outputs.append(OutputIndexMap.from_array(m._array, m._offset, m._stride, (rlo, rhi)))
         # Input bounds are validated last, after constant maps (TensorStore's order of checks).
-        for j, m in enumerate(transform._outputs):
-            if m._method != SINGLE:
-                continue
-            k = m._dim
-            qlo, qhi, qil, qiu = effective[j]
-            # Implicit propagated bounds do not constrain.
+        for k in sorted(implied):
+            qlo, qhi, qil, qiu = implied[k]
+            # Implicit implied bounds do not constrain.
             if not empty and ((explicit_lo[k] and not qil and lo[k] < qlo) or (explicit_hi[k] and not qiu and hi[k] > qhi)):
                 raise out_of_range(
                     f"Propagated bounds {format_interval(qlo, qhi, qil, qiu)}, with size={interval_size(qlo, qhi)}, "

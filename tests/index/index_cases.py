@@ -201,6 +201,13 @@ COMPOSITION = [
         "ts.IndexTransform(input_rank=1, output=[ts.OutputIndexMap(input_dimension=0, stride=-2, offset=3)])"]
 ] + [
     "ts.IndexTransform(input_shape=[10])[[12]]", "ts.IndexTransform(input_shape=[10])[[[12]]]",
+    # An input dimension read by several maps gets the intersection of the implied bounds.
+    "ts.IndexTransform(input_shape=[9,7])[ts.IndexTransform(input_rank=1, output=[ts.OutputIndexMap(input_dimension=0), "
+    "ts.OutputIndexMap(input_dimension=0)])]",
+    "ts.IndexTransform(input_shape=[9,7], implicit_upper_bounds=[True,False])[ts.IndexTransform(input_rank=1, "
+    "output=[ts.OutputIndexMap(input_dimension=0), ts.OutputIndexMap(input_dimension=0)])]",
+    "ts.IndexTransform(input_shape=[9,7])[ts.IndexTransform(input_shape=[8], output=[ts.OutputIndexMap(input_dimension=0), "
+    "ts.OutputIndexMap(input_dimension=0)])]",
     "ts.IndexTransform(input_shape=[2], output=[ts.OutputIndexMap([4,5], index_range=ts.Dim(0,5))])[[1]]",
     "ts.IndexTransform(input_shape=[2], output=[ts.OutputIndexMap([4,5], index_range=ts.Dim(0,5))])[[1,1]]",
     "ts.IndexTransform(input_shape=[2], output=[ts.OutputIndexMap([4,5], index_range=ts.Dim(0,5))])[1]",

@@ -17,7 +17,8 @@ READ_KEYS = [
     "[1:30]", "[[1, 30]]", "[ts.d[0].translate_by[5]]", "[ts.d[0].mark_bounds_implicit[True]][5:20]", "[2:5, 3]",
     "[12]", "[:, 25]", "[-1:4]", "[[9, 3], [19, 0]]", "[..., [25]]", "[::-1]", "[ts.d[0].translate_to[-3]]",
     "[ts.d[1].stride[3]]", "[3:9:2, 15:]", "[np.array([True] * 12)]", "[5:40][ts.d[0].translate_by[-5]]",
-    "[ts.d[0].mark_bounds_implicit[True]][-5:3]",
+    "[ts.d[0].mark_bounds_implicit[True]][-5:3]", "[ts.d[0, 1].diagonal]", "[ts.d[1, 0].diagonal][2:15]",
+    "[ts.d[0].stride[-3]]",
 ]  # fmt: skip
 
 
