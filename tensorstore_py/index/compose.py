@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import StatusError, invalid_argument, out_of_range
-from .interval import INF_INDEX, format_interval, format_plain_interval, intersect_intervals, interval_size
+from .interval import INF_INDEX, INF_SIZE, format_interval, format_plain_interval, interval_size
 from .output_map import OutputIndexMap, OutputIndexMethod
 
 if TYPE_CHECKING:
@@ -68,13 +68,33 @@ def _effective(domain: "IndexDomain", j: int) -> tuple[int, int]:
     return lo, hi
 
 
+def _intersect_preferring_explicit(a: tuple, b: tuple) -> tuple:
+    """Per bound: an explicit bound beats an implicit one; otherwise the tighter one wins."""
+    if a[2] == b[2]:
+        lo = max(a[0], b[0])
+    else:
+        lo = b[0] if a[2] else a[0]
+    if a[3] == b[3]:
+        hi = min(a[1], b[1])
+    else:
+        hi = b[1] if a[3] else a[1]
+    return lo, max(hi, lo - 1), a[2] and b[2], a[3] and b[3]
+
+
+def _with_size(text: str, lo: int, hi: int) -> str:
+    # TensorStore leaves the size out for an unbounded interval.
+    size = interval_size(lo, hi)
+    return text if size == INF_SIZE else f"{text}, with size={size}"
+
+
 def propagate_bounds(transform: "IndexTransform", domain: "IndexDomain", check_arrays: bool = True) -> "IndexTransform":
     """`transform` resolved against `domain` (the space its outputs index into).
 
     Implicit input bounds are replaced by the bounds `domain` implies through single-input
-    maps; explicit input bounds, constant outputs and (with `check_arrays`) index array values
-    outside `domain`'s explicit bounds raise OUT_OF_RANGE.  Index array maps get their
-    ``index_range`` narrowed to what `domain` allows.
+    maps (a dimension read by several maps gets their intersection); explicit input bounds
+    and constant outputs outside `domain`'s explicit bounds raise OUT_OF_RANGE.  Index array
+    maps get their ``index_range`` narrowed to what `domain` allows and, with `check_arrays`
+    (what a read or write needs), their values are checked against it too.
     """
     from .domain import IndexDomain
     from .transform import IndexTransform, status_payload
@@ -85,64 +105,64 @@ def propagate_bounds(transform: "IndexTransform", domain: "IndexDomain", check_a
             f"domain of rank {domain.rank}"
         )
     a = transform._domain
-    lo, hi, il, iu = list(a._lo), list(a._hi), list(a._il), list(a._iu)
-    explicit_lo = [not x for x in il]
-    explicit_hi = [not x for x in iu]
-    # Pass 1: the bounds `domain` implies for each input dimension (intersected over every map
-    # that reads it) replace that dimension's implicit bounds.
-    implied: dict[int, tuple] = {}
-    for j, m in enumerate(transform._outputs):
-        if m._method != SINGLE:
-            continue
-        p = inverse_image(domain._lo[j], domain._hi[j], domain._il[j], domain._iu[j], m._offset, m._stride)
-        k = m._dim
-        implied[k] = intersect_intervals(implied[k], p) if k in implied else p
-    for k, (plo, phi, pil, piu) in implied.items():
-        if il[k]:
-            lo[k], il[k] = plo, pil
-        if iu[k]:
-            hi[k], iu[k] = phi, piu
-        if hi[k] < lo[k] - 1:
-            hi[k] = lo[k] - 1
-    # Pass 2: validation, skipped entirely when the resulting domain is empty (nothing is accessed).
-    # (Emptiness is judged on the original bounds, implicit ones counting as unbounded.)
+    # Nothing is accessed through a domain that is empty for sure: checks are skipped then.
     empty = explicitly_empty(a)
-    outputs = []
+    implied: dict[int, tuple] = {}
     try:
         for j, m in enumerate(transform._outputs):
-            elo, ehi = _effective(domain, j)
-            if m._method == CONSTANT:
+            if m._method == ARRAY:
+                continue
+            if m._method == CONSTANT or m._stride == 0:
+                elo, ehi = _effective(domain, j)
                 if not empty and not elo <= m._offset <= ehi:
                     raise out_of_range(
                         f"Checking bounds of constant output index map for dimension {j}: Index {m._offset} "
                         f"is outside valid range {format_plain_interval(elo, ehi)}"
                     )
-                outputs.append(m)
-            elif m._method == SINGLE:
-                outputs.append(m)
-            else:
-                qlo, qhi, _, _ = inverse_image(elo, ehi, False, False, m._offset, m._stride)
-                rlo, rhi = max(m._lo, qlo), min(m._hi, qhi)
-                rhi = max(rhi, rlo - 1)
-                if check_arrays and not empty and m._array.size:
-                    bad = (m._array < rlo) | (m._array > rhi)
-                    if bad.any():
-                        v = int(m._array[bad].flat[0])
-                        raise out_of_range(f"Index {v} is outside valid range {format_plain_interval(rlo, rhi)}")
-                outputs.append(OutputIndexMap.from_array(m._array, m._offset, m._stride, (rlo, rhi)))
-        # Input bounds are validated last, after constant maps (TensorStore's order of checks).
-        for k in sorted(implied):
+                continue
+            p = inverse_image(domain._lo[j], domain._hi[j], domain._il[j], domain._iu[j], m._offset, m._stride)
+            k = m._dim
+            implied[k] = _intersect_preferring_explicit(p, implied.get(k, (-INF_INDEX, INF_INDEX, True, True)))
+        lo, hi, il, iu = list(a._lo), list(a._hi), list(a._il), list(a._iu)
+        for k in range(a.rank):
+            if k not in implied:
+                continue
             qlo, qhi, qil, qiu = implied[k]
+            new_lo = qlo if a._il[k] else a._lo[k]
+            new_hi = max(new_lo - 1, qhi if a._iu[k] else a._hi[k])
             # Implicit implied bounds do not constrain.
-            if not empty and ((explicit_lo[k] and not qil and lo[k] < qlo) or (explicit_hi[k] and not qiu and hi[k] > qhi)):
+            elo = -INF_INDEX if qil else qlo
+            ehi = INF_INDEX if qiu else qhi
+            if not empty and new_hi >= new_lo and (new_lo < elo or new_hi > ehi):
+                implied_text = _with_size(f"Propagated bounds {format_interval(qlo, qhi, qil, qiu)}", qlo, qhi)
+                sep = ", " if interval_size(qlo, qhi) != INF_SIZE else ""
                 raise out_of_range(
-                    f"Propagated bounds {format_interval(qlo, qhi, qil, qiu)}, with size={interval_size(qlo, qhi)}, "
-                    f"for dimension {k} are incompatible with existing bounds "
-                    f"{format_plain_interval(lo[k], hi[k])}, with size={interval_size(lo[k], hi[k])}."
+                    f"{implied_text}{sep}for dimension {k} are incompatible with existing bounds "
+                    + _with_size(format_plain_interval(new_lo, new_hi), new_lo, new_hi) + "."
                 )
+            lo[k], hi[k] = new_lo, new_hi
+            il[k], iu[k] = a._il[k] and qil, a._iu[k] and qiu
+        new_domain = IndexDomain._make(lo, hi, il, iu, a._labels)
+        outputs = []
+        for j, m in enumerate(transform._outputs):
+            if m._method != ARRAY:
+                outputs.append(m)
+                continue
+            if explicitly_empty(new_domain):
+                outputs.append(OutputIndexMap.constant(0))
+                continue
+            elo, ehi = _effective(domain, j)
+            qlo, qhi, _, _ = inverse_image(elo, ehi, False, False, m._offset, m._stride)
+            rlo, rhi = max(m._lo, qlo), min(m._hi, qhi)
+            rhi = max(rhi, rlo - 1)
+            if check_arrays and not empty and m._array.size:
+                bad = (m._array < rlo) | (m._array > rhi)
+                if bad.any():
+                    v = int(m._array[bad].flat[0])
+                    raise out_of_range(f"Index {v} is outside valid range {format_plain_interval(rlo, rhi)}")
+            outputs.append(OutputIndexMap.from_array(m._array, m._offset, m._stride, (rlo, rhi)))
     except StatusError as e:
         raise e.with_suffix(status_payload("transform", transform).strip() + status_payload("domain", domain)) from None
-    new_domain = IndexDomain._make(lo, hi, il, iu, a._labels)
     return IndexTransform._make(new_domain, outputs)
 
 
@@ -234,6 +254,16 @@ def compose(t: "IndexTransform", x: "IndexTransform", python_errors: bool = Fals
     """
     from .transform import IndexTransform, status_payload
 
+    # An index array must not depend on a dimension whose bounds may still change; TensorStore
+    # reports this as a plain ValueError even from indexing.
+    xd = x._domain
+    for j, m in enumerate(x._outputs):
+        if m._method == ARRAY:
+            for k, extent in enumerate(m._array.shape):
+                if extent != 1 and (xd._il[k] or xd._iu[k]):
+                    raise invalid_argument(
+                        f"Index array for output dimension {j} depends on input dimension {k} with implicit bounds"
+                    )
     try:
         if x.output_rank != t.input_rank:
             raise invalid_argument(
