@@ -3,8 +3,9 @@
     .venv/bin/python bench/bench_gcs.py [--keys N] [--size BYTES] [--limits 1,8,32] [--repeat R]
 
 Starts the emulator used by the tests (``tests/kvstore_gcs/gcs_emulator.py``: in-memory
-gcp-storage-emulator, one thread per connection, storage behind one lock) and points both
-libraries at it with ``TENSORSTORE_GCS_HTTP_URL``.  For each ``gcs_request_concurrency`` limit,
+gcp-storage-emulator, one thread per connection, storage behind one lock) in a child process,
+so that its Python threads do not compete with the clients for this interpreter's GIL, and
+points both libraries at it with ``TENSORSTORE_GCS_HTTP_URL``.  For each ``gcs_request_concurrency`` limit,
 each library writes N keys (all futures issued at once), then reads them back, then lists them;
 the time is the best of R repeats.  Ratio = tensorstore_py time / tensorstore time (lower is
 better).  The emulator is a single Python process, so absolute numbers measure it as much as
@@ -15,17 +16,32 @@ asserts on time.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import subprocess
 import sys
 import time
 import uuid
 
 HERE = os.path.dirname(os.path.abspath(__file__))
-sys.path.insert(0, os.path.join(HERE, "..", "tests", "kvstore_gcs"))
-
-from gcs_emulator import Emulator  # noqa: E402
-
+EMULATOR = os.path.join(HERE, "..", "tests", "kvstore_gcs", "gcs_emulator.py")
 BUCKET = "bench-bucket"
+
+
+@contextlib.contextmanager
+def emulator_process(bucket: str):
+    """Runs the test emulator in a child process; yields its URL."""
+    child = subprocess.Popen(
+        [sys.executable, EMULATOR, bucket], stdout=subprocess.PIPE, text=True, cwd=os.path.dirname(EMULATOR)
+    )
+    try:
+        url = child.stdout.readline().strip()
+        if not url.startswith("http://"):
+            raise RuntimeError(f"emulator did not start: {url!r}")
+        yield url
+    finally:
+        child.terminate()
+        child.wait(10)
 
 
 def run_library(module, limit: int, keys: list[str], value: bytes, repeat: int) -> dict[str, float]:
@@ -60,8 +76,8 @@ def main() -> None:
     parser.add_argument("--repeat", type=int, default=2)
     args = parser.parse_args()
 
-    with Emulator((BUCKET,)) as emulator:
-        os.environ["TENSORSTORE_GCS_HTTP_URL"] = emulator.url
+    with emulator_process(BUCKET) as url:
+        os.environ["TENSORSTORE_GCS_HTTP_URL"] = url
         import tensorstore as ref
 
         import tensorstore_py as ts
@@ -69,7 +85,7 @@ def main() -> None:
 
         keys = [f"key{i:05d}" for i in range(args.keys)]
         value = os.urandom(args.size)
-        print(f"{args.keys} keys x {args.size} B, emulator {emulator.url}, best of {args.repeat}")
+        print(f"{args.keys} keys x {args.size} B, emulator {url}, best of {args.repeat}")
         header = f"{'limit':>5} {'op':>6} {'tensorstore_py':>15} {'tensorstore':>12} {'ratio':>6} {'py ops/s':>9}"
         print(header)
         print("-" * len(header))

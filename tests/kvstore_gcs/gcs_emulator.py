@@ -295,10 +295,11 @@ class Emulator:
         self.stop()
 
 
-if __name__ == "__main__":  # pragma: no cover - manual use: python gcs_emulator.py
+if __name__ == "__main__":  # pragma: no cover - python gcs_emulator.py [bucket ...]
+    import sys
     import time
 
-    with Emulator() as emulator:
+    with Emulator(tuple(sys.argv[1:]) or ("ts-bucket",)) as emulator:
         print(emulator.url, flush=True)
         while True:
             time.sleep(3600)

@@ -253,3 +253,50 @@ def test_zarr_array_on_gcs_cross_library(emulator, prefix):
     other = ref.open(spec_ref, create=True, dtype=ref.int16, shape=[6, 10], chunk_layout=ref.ChunkLayout(chunk_shape=[3, 5])).result()
     other.write(data * 2).result()
     np.testing.assert_array_equal(ts.open(spec_ref).result().read().result(), data * 2)
+
+
+def test_storage_emulator_host_is_honoured(emulator, monkeypatch, prefix):
+    """google-cloud-storage's variable (``host:port``) works when TensorStore's is unset."""
+    from tensorstore_py.kvstore.gcs import http
+
+    monkeypatch.delenv("TENSORSTORE_GCS_HTTP_URL")
+    monkeypatch.setenv("STORAGE_EMULATOR_HOST", f"127.0.0.1:{emulator.port}")
+    assert http.endpoint() == (emulator.url, True)
+    store = ts.KvStore.open(gcs_spec(prefix)).result()
+    store["k"] = b"via STORAGE_EMULATOR_HOST"
+    assert emulator.objects(BUCKET)[prefix + "k"] == b"via STORAGE_EMULATOR_HOST"
+    monkeypatch.delenv("STORAGE_EMULATOR_HOST")
+    assert http.endpoint() == ("https://storage.googleapis.com", False)
+
+
+def test_emulator_requests_are_anonymous(proxy, prefix):
+    store = ts.KvStore.open(gcs_spec(prefix)).result()
+    store["k"] = b"v"
+    assert all("Authorization" not in headers for _m, _p, headers in proxy.requests)
+
+
+def test_pickle_and_await(stores):
+    import asyncio
+    import pickle
+
+    _theirs, mine = stores
+    mine["k"] = b"v"
+    copy = pickle.loads(pickle.dumps(mine))
+    assert copy.url == mine.url and copy["k"] == b"v"
+
+    async def main():
+        result = await copy.read("k")
+        await copy.write("k2", b"w")
+        return result.value, await copy.list()
+
+    value, keys = asyncio.run(main())
+    assert value == b"v" and sorted(keys) == [b"k", b"k2"]
+
+
+def test_list_with_non_utf8_bounds(stores):
+    _theirs, mine = stores
+    for key in ["a", "a\u00e9", "b", "\u00ff"]:
+        mine[key] = b"v"
+    # b"a\xc3" cuts a two-byte character; b"\xff" is never UTF-8.
+    assert mine.list(ts.KvStore.KeyRange(b"a\xc3", b"\xff")).result() == ["a\u00e9".encode(), b"b", "\u00ff".encode()]
+    assert mine.list(ts.KvStore.KeyRange(b"", b"a\xc3")).result() == [b"a"]

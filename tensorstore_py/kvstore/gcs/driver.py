@@ -300,7 +300,8 @@ class GcsDriver(KvStoreDriver):
         headers = {"Content-Type": "application/octet-stream"}
         # A media upload is atomic on GCS: the object appears only once the whole body arrived.
         response, started = self._send("POST", url, headers=headers, body=value, passthrough=(304, 404, 412))
-        if response.status in (304, 412) or (response.status == 404 and if_equal):
+        # 404 under a generation condition: the object the condition named is gone.
+        if response.status in (304, 412) or (response.status == 404 and if_equal and if_equal != gen.NO_VALUE):
             return TimestampedStorageGeneration(gen.UNKNOWN, started)
         if response.status == 404:
             error = http.status_from_response(response)
@@ -328,10 +329,16 @@ class GcsDriver(KvStoreDriver):
 
     def _list_task(self, key_range: KeyRange, strip: int) -> list[bytes]:
         base: list[tuple[str, Any]] = []
-        if key_range.inclusive_min:
-            base.append(("startOffset", key_range.inclusive_min.decode("utf-8", "replace")))
+        # Object names are UTF-8.  A bound that is not is widened (the start to its longest
+        # UTF-8 prefix, the end dropped) and the keys are filtered below.
+        start = _utf8_prefix(key_range.inclusive_min)
+        if start:
+            base.append(("startOffset", start))
         if key_range.exclusive_max:
-            base.append(("endOffset", key_range.exclusive_max.decode("utf-8", "replace")))
+            try:
+                base.append(("endOffset", key_range.exclusive_max.decode("utf-8")))
+            except UnicodeDecodeError:
+                pass
         keys: list[bytes] = []
         token = ""
         while True:
@@ -365,6 +372,14 @@ class GcsDriver(KvStoreDriver):
 
 # ---------------------------------------------------------------------------------------------
 # Response helpers.
+
+
+def _utf8_prefix(data: bytes) -> str:
+    """The longest prefix of `data` that is valid UTF-8."""
+    try:
+        return data.decode("utf-8")
+    except UnicodeDecodeError as exc:
+        return data[: exc.start].decode("utf-8")
 
 
 def _format_range(byte_range: tuple[int, int | None]) -> str:
