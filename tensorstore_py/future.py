@@ -195,7 +195,10 @@ def submit(executor: concurrent.futures.Executor, fn: Callable[..., T], *args: A
             return
         _resolve(out, value)
 
-    executor.submit(run)
+    try:
+        executor.submit(run)
+    except RuntimeError as exc:  # the pool was shut down (interpreter exit)
+        _settle(out, exception=exc)
     return out
 
 
@@ -236,7 +239,10 @@ def chain(
         elif executor is None:
             run(src.result())
         else:
-            executor.submit(run, src.result())
+            try:
+                executor.submit(run, src.result())
+            except RuntimeError as exc:  # the pool was shut down (interpreter exit)
+                _settle(out, exception=exc)
 
     fut.add_done_callback(done)
     return out

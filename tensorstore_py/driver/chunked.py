@@ -20,7 +20,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import future as futures
-from ..errors import StatusError, data_loss
+from ..errors import StatusError, failed_precondition
 from ..future import Future
 from ..json_util import dumps
 from ..kvstore.driver import ReadOptions, WriteOptions
@@ -54,16 +54,16 @@ class ChunkFormat(abc.ABC):
         """The kvstore key of a grid cell."""
 
     @abc.abstractmethod
-    def decode_chunk(self, data: bytes) -> np.ndarray:
-        """The full stored chunk from its encoded bytes (raise on corrupt data)."""
+    def decode_chunk(self, data: bytes, cell: tuple[int, ...]) -> np.ndarray:
+        """The full stored chunk of grid cell `cell` from its encoded bytes (raise on corrupt data)."""
 
     @abc.abstractmethod
     def new_chunk(self) -> np.ndarray:
         """A writable full stored chunk holding the fill value."""
 
     @abc.abstractmethod
-    def encode_chunk(self, chunk: np.ndarray) -> bytes | None:
-        """Encoded bytes of a full stored chunk; None if it equals the fill value."""
+    def encode_chunk(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes | None:
+        """Encoded bytes of the full stored chunk of `cell`; None if it equals the fill value."""
 
     @abc.abstractmethod
     def component(self, chunk: np.ndarray) -> np.ndarray:
@@ -143,17 +143,17 @@ class ChunkedArray:
             if result.state != "value":
                 place(cell, np.broadcast_to(self.fmt.fill_value(), self.fmt.chunk_shape))
                 return
-            place(cell, self.fmt.component(self._decode(key, result.value)))
+            place(cell, self.fmt.component(self._decode(key, result.value, cell.cell)))
 
         return futures.chain(self.kv.read(key, ReadOptions()), copy, self.executor)
 
-    def _decode(self, key: bytes, value: bytes) -> np.ndarray:
+    def _decode(self, key: bytes, value: bytes, cell: tuple[int, ...]) -> np.ndarray:
         try:
-            return self.fmt.decode_chunk(value)
-        except StatusError as exc:
-            raise exc.with_prefix(f"Error decoding chunk {dumps(key.decode('utf-8', 'replace'))}") from None
+            return self.fmt.decode_chunk(value, cell)
         except (ValueError, TypeError) as exc:
-            raise data_loss(f"Error decoding chunk {dumps(key.decode('utf-8', 'replace'))}: {exc}") from None
+            # As TensorStore: undecodable stored bytes are a failed precondition of the read.
+            message = exc.message if isinstance(exc, StatusError) else str(exc)
+            raise failed_precondition(f"Error reading {self.kv.describe_key(key)}: {message}") from None
 
     # -- writing ----------------------------------------------------------------------------
 
@@ -178,11 +178,11 @@ class ChunkedArray:
         key = self.fmt.chunk_key(cell.cell)
 
         def merge(existing: bytes | None) -> bytes | None:
-            chunk = self.fmt.new_chunk() if existing is None else np.array(self._decode(key, existing))
+            chunk = self.fmt.new_chunk() if existing is None else np.array(self._decode(key, existing, cell.cell))
             take(cell, self.fmt.component(chunk))
             if not copied.done():
                 copied.set_result(None)
-            return self.fmt.encode_chunk(chunk)
+            return self.fmt.encode_chunk(chunk, cell.cell)
 
         def fail_copy(f: concurrent.futures.Future) -> None:
             if f.exception() is not None and not copied.done():

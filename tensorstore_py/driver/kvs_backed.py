@@ -26,10 +26,7 @@ __all__ = ["KvsBackedDriverSpec", "OpenedDriver", "describe_key"]
 
 def describe_key(kv: Any, key: bytes) -> str:
     """How TensorStore names a key in messages (`".zarray"`, `local file "/a/.zarray"`)."""
-    describe = getattr(kv, "describe_key", None)
-    if describe is not None:
-        return describe(key)
-    return dumps(key.decode("utf-8", "replace"))
+    return kv.describe_key(key)
 
 
 class OpenedDriver(abc.ABC):

@@ -211,6 +211,10 @@ class KvStoreDriver(abc.ABC):
                     j[member] = value
         return dict(sorted(j.items()))
 
+    def describe_key(self, key: bytes) -> str:
+        """How TensorStore names `key` in messages (``".zarray"``; files: ``local file "..."``)."""
+        return dumps(key.decode("utf-8", "replace"))
+
     def url(self, path: str) -> str:
         """The URL (``memory://a/``, ``file:///tmp/x``) for `path`."""
         return self.driver_spec.to_url(path)

@@ -181,15 +181,19 @@ def test_concurrent_writes_to_one_shard_lose_nothing(tmp_path):
     assert os.listdir(path + "1_1_1") == ["0.shard"]
 
 
-def test_corrupt_chunk_reports_data_loss(tmp_path):
+def test_corrupt_chunk_reports_what_the_reference_reports(tmp_path):
     path = str(tmp_path / "vol") + "/"
     scale, dtype, nc = CASES["raw_uint16_2ch"]
     store = ts.open(_spec(path, scale, dtype, nc), create=True).result()
     store[3:11, -2:6, 5:13, :] = 1
     with open(path + "4_4_40/3-11_-2-6_5-13", "wb") as f:
         f.write(b"short")
-    with pytest.raises(ValueError, match="DATA_LOSS"):
+    with pytest.raises(ValueError) as exc:
         store.read().result()
+    assert str(exc.value) == (
+        f'FAILED_PRECONDITION: Error reading local file "{path}4_4_40/3-11_-2-6_5-13": '
+        "Expected chunk length to be 2048, but received 5 bytes"
+    )
 
 
 def test_corrupt_shard_reports_data_loss(tmp_path):

@@ -32,13 +32,13 @@ class N5ChunkFormat(ChunkFormat):
         name = "/".join(str(i) for i in cell) if cell else "0"
         return (self.key_prefix + name).encode()
 
-    def decode_chunk(self, data: bytes) -> np.ndarray:
+    def decode_chunk(self, data: bytes, cell: tuple[int, ...] = ()) -> np.ndarray:
         return decode_block(data, self.chunk_shape, self.numpy_dtype, self._codec)
 
     def new_chunk(self) -> np.ndarray:
         return np.zeros(self.chunk_shape, dtype=self.numpy_dtype, order="F")
 
-    def encode_chunk(self, chunk: np.ndarray) -> bytes | None:
+    def encode_chunk(self, chunk: np.ndarray, cell: tuple[int, ...] = ()) -> bytes | None:
         # n5 has no fill value: a chunk whose bytes are all zero is not stored (it reads back as
         # zeros).  Bytes, not values, as TensorStore compares: -0.0 is stored.
         if not _bytes(chunk).any():

@@ -91,11 +91,11 @@ class PrecomputedChunkFormat(ChunkFormat):
             return None
         return self._encode(chunk, self.extent(cell), self.params)
 
-    def decode_chunk(self, data: bytes) -> np.ndarray:  # pragma: no cover - the engine uses decode_at
-        raise NotImplementedError("precomputed chunks decode through PrecomputedChunkFormat.decode_at")
+    def decode_chunk(self, data: bytes, cell: tuple[int, ...]) -> np.ndarray:
+        return self.decode_at(cell, data)
 
-    def encode_chunk(self, chunk: np.ndarray) -> bytes | None:  # pragma: no cover
-        raise NotImplementedError("precomputed chunks encode through PrecomputedChunkFormat.encode_at")
+    def encode_chunk(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes | None:
+        return self.encode_at(cell, chunk)
 
     def new_chunk(self) -> np.ndarray:
         return np.zeros(self.chunk_shape, dtype=self.numpy_dtype, order="F")
@@ -105,50 +105,6 @@ class PrecomputedChunkFormat(ChunkFormat):
 
     def fill_value(self) -> np.ndarray:
         return np.zeros((), dtype=self.numpy_dtype)
-
-
-class _CellFormat(ChunkFormat):
-    """The format bound to one grid cell, so edge chunks encode and decode at their extent."""
-
-    def __init__(self, base: PrecomputedChunkFormat, cell) -> None:
-        self.base = base
-        self.cell = cell
-        self.chunk_shape = base.chunk_shape
-        self.shape = base.shape
-        self.origin = base.origin
-        self.numpy_dtype = base.numpy_dtype
-        self.component_covers_chunk = True
-
-    def chunk_key(self, cell):
-        return self.base.chunk_key(cell)
-
-    def decode_chunk(self, data: bytes) -> np.ndarray:
-        return self.base.decode_at(self.cell, data)
-
-    def encode_chunk(self, chunk: np.ndarray) -> bytes | None:
-        return self.base.encode_at(self.cell, chunk)
-
-    def new_chunk(self) -> np.ndarray:
-        return self.base.new_chunk()
-
-    def component(self, chunk: np.ndarray) -> np.ndarray:
-        return chunk
-
-    def fill_value(self) -> np.ndarray:
-        return self.base.fill_value()
-
-
-class _PrecomputedArray(ChunkedArray):
-    """The shared engine, handing each cell a format that knows the cell's stored extent."""
-
-    def _for_cell(self, cell) -> ChunkedArray:
-        return ChunkedArray(_CellFormat(self.fmt, tuple(cell.cell)), self.kv, self.executor)
-
-    def _read_cell(self, cell, place):
-        return self._for_cell(cell)._read_cell(cell, place)
-
-    def _write_cell(self, cell, take, full, copied):
-        return self._for_cell(cell)._write_cell(cell, take, full, copied)
 
 
 class PrecomputedDriver(OpenedDriver):
@@ -172,7 +128,7 @@ class PrecomputedDriver(OpenedDriver):
         if self.scale.sharding is not None:
             chunk_kv = ShardedKvStore(kvstore_driver, scale_path, self.scale.sharding, executor)
         self.chunk_kv = chunk_kv
-        self.engine = _PrecomputedArray(self.format, chunk_kv, executor)
+        self.engine = ChunkedArray(self.format, chunk_kv, executor)
         self._domain = metadata_domain(metadata, self.scale)
 
     @property

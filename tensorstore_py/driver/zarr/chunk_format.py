@@ -38,7 +38,7 @@ class ZarrChunkFormat(ChunkFormat):
     def _empty(self) -> np.ndarray:
         return np.empty(self._grid_chunks, dtype=self.stored_dtype, order=self.metadata.order)
 
-    def decode_chunk(self, data: bytes) -> np.ndarray:
+    def decode_chunk(self, data: bytes, cell: tuple[int, ...] = ()) -> np.ndarray:
         compressor = self.metadata.compressor
         if compressor is not None:
             # Decompress straight into the chunk buffer; the codec checks the decoded size.
@@ -61,7 +61,7 @@ class ZarrChunkFormat(ChunkFormat):
             self._fill_chunk = chunk
         return self._fill_chunk.copy(order="K")
 
-    def encode_chunk(self, chunk: np.ndarray) -> bytes | None:
+    def encode_chunk(self, chunk: np.ndarray, cell: tuple[int, ...] = ()) -> bytes | None:
         if self._equals_fill(chunk):
             return None
         order = self.metadata.order
