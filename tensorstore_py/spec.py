@@ -61,10 +61,18 @@ def _parse_url(url: str) -> dict:
         return {"driver": "auto", "kvstore": parse_kvstore_url(url)}
     if len(parts) < 2:
         raise invalid_argument(f"{dumps(last)} driver requires a key-value store")
+    from .kvstore.driver import join_path, percent_decode_path
+
+    kvstore = parse_kvstore_url("|".join(parts[:-1]))
     rest = last[len(scheme) + 1 :]
+    if rest and not driver_cls.url_path_supported:
+        raise invalid_argument(
+            f"Parsing spec from url: {dumps(url)}: Invalid TensorStore URL component {dumps(last)}: Path not supported"
+        )
     if rest:
-        raise invalid_argument(f"Invalid {dumps(scheme)} URL component: {dumps(last)}")
-    return {"driver": driver_cls.id, "kvstore": parse_kvstore_url("|".join(parts[:-1]))}
+        # A path after the driver scheme continues the kvstore path ("memory://x|zarr2:a").
+        kvstore["path"] = join_path(kvstore.get("path", ""), percent_decode_path(rest))
+    return {"driver": driver_cls.id, "kvstore": kvstore}
 
 
 def parse_spec_json(j: Any) -> driver_base.DriverSpec:

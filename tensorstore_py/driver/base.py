@@ -73,6 +73,8 @@ class DriverSpec:
     id: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
     url_scheme: ClassVar[str | None] = None
+    #: Whether a path may follow the scheme in a URL ("zarr2:sub/dir").
+    url_path_supported: ClassVar[bool] = True
     #: Context resources the driver itself uses (its kvstore adds its own).
     context_resources: ClassVar[tuple[str, ...]] = ("cache_pool", "data_copy_concurrency")
     #: The key (below the kvstore path) whose presence identifies this format to the `auto`

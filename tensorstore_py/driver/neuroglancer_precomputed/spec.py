@@ -34,6 +34,7 @@ _POS_INF = 2**62
 class PrecomputedSpec(KvsBackedDriverSpec):
     id = "neuroglancer_precomputed"
     url_scheme = "neuroglancer-precomputed"
+    url_path_supported = False
     default_metadata_key = "info"
     auto_detect_key = "info"
     auto_detect_priority = 40
