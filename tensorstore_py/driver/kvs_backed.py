@@ -171,10 +171,14 @@ class KvsBackedDriverSpec(DriverSpec):
             return futures.chain(deleted, after_delete)
         if mode.get("open"):
             return read_existing(bool(mode.get("create")))
-        try:
+
+        def create_only(result) -> Any:
+            # As TensorStore: an existing array is ALREADY_EXISTS before any constraint is checked.
+            if result.state == "value":
+                raise already_exists(f"Error writing {describe_key(kv, key)}")
             return write_new(False)
-        except (ValueError, TypeError) as exc:
-            return futures.failed(exc)
+
+        return futures.chain(kv.read(key, ReadOptions()), create_only)
 
 
 class _InlineExecutor:
