@@ -26,11 +26,20 @@ def _outcome(lib, fn):
     return None
 
 
+def _payloads_as_set(outcome):
+    # TensorStore's status payloads ("[transform='...'] [domain='...']") come in no fixed order.
+    if outcome is None:
+        return None
+    kind, message = outcome
+    head, *payloads = message.split(" [")
+    return kind, head, frozenset(payloads)
+
+
 def _same(fn):
     theirs = _outcome(ref, fn)
     ours = _outcome(ts, fn)
     assert theirs is not None, "the reference accepted this input"
-    assert ours == theirs
+    assert _payloads_as_set(ours) == _payloads_as_set(theirs)
 
 
 SPEC_CASES = {
