@@ -20,10 +20,8 @@ import tensorstore_py as ts  # noqa: E402
 import tensorstore_py.kvstore.gcs  # noqa: E402,F401  (registers the driver)
 from gcs_emulator import Emulator  # noqa: E402
 from gcs_faults import FaultProxy  # noqa: E402
+from gcs_testing import BUCKET, gcs_spec  # noqa: E402
 
-BUCKET = "ts-bucket"
-#: fast retries, so fault tests take milliseconds
-FAST_RETRIES = {"max_retries": 3, "initial_delay": "1ms", "max_delay": "4ms"}
 
 
 @pytest.fixture(scope="session")
@@ -43,12 +41,6 @@ def emulator():
 def prefix(emulator) -> str:
     """A fresh key prefix, so tests sharing the session emulator never see each other's keys."""
     return f"t{uuid.uuid4().hex[:12]}/"
-
-
-def gcs_spec(path: str = "", bucket: str = BUCKET, **members) -> dict:
-    spec = {"driver": "gcs", "bucket": bucket, "path": path}
-    spec.update(members)
-    return spec
 
 
 @pytest.fixture

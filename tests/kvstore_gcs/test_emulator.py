@@ -16,7 +16,7 @@ from hypothesis import strategies as st
 
 import tensorstore as ref
 import tensorstore_py as ts
-from conftest import BUCKET, gcs_spec
+from gcs_testing import BUCKET, gcs_spec
 from gcs_emulator import Emulator
 
 

@@ -10,7 +10,7 @@ import pytest
 
 import tensorstore as ref
 import tensorstore_py as ts
-from conftest import BUCKET, FAST_RETRIES, gcs_spec
+from gcs_testing import BUCKET, FAST_RETRIES, gcs_spec
 from tensorstore_py.kvstore.gcs import http
 from tensorstore_py.kvstore.gcs.resources import RetryPolicy
 
