@@ -186,3 +186,39 @@ def test_send_backoff_schedule():
     assert len(waits) == 4
     for attempt, wait in enumerate(waits):
         assert min(0.01 * 2**attempt, 0.05) <= wait <= min(0.01 * 2**attempt + 0.01, 0.05)
+
+
+def test_application_default_credentials_are_sent_and_refreshed(monkeypatch, proxy):
+    """With credentials available (a stand-in here), requests carry a bearer token, refreshed
+    when it expires; a failed refresh is UNAUTHENTICATED and not retried."""
+
+    class FakeCredentials:
+        def __init__(self):
+            self.valid = False
+            self.token = None
+            self.refreshes = 0
+            self.fail = False
+
+        def refresh(self, _request):
+            if self.fail:
+                raise RuntimeError("token endpoint unreachable")
+            self.refreshes += 1
+            self.token = f"tok{self.refreshes}"
+            self.valid = True
+
+    fake = FakeCredentials()
+    monkeypatch.setattr(http, "_default_credentials", lambda scope: fake)
+    creds = http.Credentials(anonymous=False)
+    client = http.HttpClient(2)
+    policy = RetryPolicy(0, 0.001, 0.001)
+    url = proxy.url + "/storage/v1/b/ts-bucket/o"
+    http.send(client, policy, creds, "GET", url)
+    http.send(client, policy, creds, "GET", url)
+    assert [h.get("Authorization") for _m, _p, h in proxy.requests] == ["Bearer tok1", "Bearer tok1"]
+    fake.valid = False
+    http.send(client, policy, creds, "GET", url)
+    assert proxy.requests[-1][2]["Authorization"] == "Bearer tok2" and fake.refreshes == 2
+    fake.valid, fake.fail = False, True
+    with pytest.raises(ValueError, match="^UNAUTHENTICATED: Failed to refresh GCS credentials"):
+        http.send(client, policy, creds, "GET", url)
+    assert len(proxy.requests) == 3
