@@ -6,7 +6,7 @@ import operator
 from typing import Any, Iterator, Optional, Sequence
 
 from ..errors import StatusError, invalid_argument
-from ..json_util import ObjectReader, expect_array, expect_int, expect_string, parse_array
+from ..json_util import ObjectReader, expect_array, expect_int, expect_string, parse_array, sorted_json
 from .indexable import Indexable
 from .interval import (
     INF_INDEX, INF_SIZE, MAX_RANK, Dim, closed_or_error, format_labeled, half_open_or_error,
@@ -441,24 +441,29 @@ def _parse_size(v: Any) -> tuple[int, bool]:
 
             raise invalid_argument(f"Expected array of size 1 indicating an implicit value, but received: {dumps(v)}")
         v, implicit = v[0], True
-    if v == "+inf":
+    if v == "+inf" and isinstance(v, str):
         return INF_SIZE, implicit
-    return expect_int(v, -(1 << 63), (1 << 63) - 1), implicit
+    if isinstance(v, float) and v.is_integer():
+        v = int(v)
+    if isinstance(v, bool) or not isinstance(v, int) or not -(1 << 63) <= v < (1 << 63):
+        from ..json_util import dumps
+
+        raise invalid_argument(f'Expected 64-bit signed integer or "+inf", but received: {dumps(v)}')
+    return v, implicit
 
 
-def parse_domain_components(r: ObjectReader, prefix: str, rank: Optional[int] = None) -> Optional[IndexDomain]:
+def parse_domain_components(r: ObjectReader, prefix: str, rank: Optional[int] = None):
     """Reads the domain members (``rank``/``inclusive_min``/...) of a JSON object.
 
-    Returns None when none is present.  `prefix` is ``"input_"`` inside a transform.
+    Returns None when none is present, else a function building the IndexDomain: TensorStore
+    validates the intervals only after the whole object (extra members included) was read.
+    `prefix` is ``"input_"`` inside a transform.
     """
     names = [prefix + k for k in ("rank", "inclusive_min", "shape", "inclusive_max", "exclusive_max", "labels")]
     if not any(r.has(n) for n in names):
         for n in names:
             r.skip(n)
         return None
-    upper_names = [n for n in names[2:5] if r.has(n)]
-    if len(upper_names) > 1:
-        raise invalid_argument("At most one of " + ", ".join(f'"{n}"' for n in names[2:5]) + " members is allowed")
 
     def with_rank(parse):
         def f(j):
@@ -473,6 +478,8 @@ def parse_domain_components(r: ObjectReader, prefix: str, rank: Optional[int] = 
     lower = r.get(names[1], with_rank(_parse_bound(False)), None)
     if lower is not None:
         rank = len(lower)
+    if sum(1 for n in names[2:5] if r.has(n)) > 1:
+        raise invalid_argument("At most one of " + ", ".join(f'"{n}"' for n in names[2:5]) + " members is allowed")
     shape = r.get(names[2], with_rank(_parse_size), None)
     if shape is not None:
         rank = len(shape)
@@ -491,50 +498,55 @@ def parse_domain_components(r: ObjectReader, prefix: str, rank: Optional[int] = 
     labels = r.get(names[5], parse_labels, None)
     if labels is not None:
         rank = len(labels)
-    assert rank is not None
-    lo, hi, il, iu = [], [], [], []
-    for i in range(rank):
-        if lower is not None:
-            a, ail = lower[i]
-        else:
-            a, ail = (0, False) if shape is not None else (-INF_INDEX, True)
-        if shape is not None:
-            size, iu_i = shape[i]
-            if size == INF_SIZE:
-                a, b = a, INF_INDEX
+
+    def build() -> IndexDomain:
+        assert rank is not None
+        lo, hi, il, iu = [], [], [], []
+        for i in range(rank):
+            if lower is not None:
+                a, ail = lower[i]
             else:
-                a, b = sized_or_error(a, size)
-        elif imax is not None:
-            b, iu_i = imax[i]
-            if b == INF_INDEX + 1:
-                b -= 1
-            a, b = closed_or_error(a, b)
-        elif emax is not None:
-            e, iu_i = emax[i]
-            a, b = half_open_or_error(a, e)
-        else:
-            b, iu_i = INF_INDEX, True
-            a, b = half_open_or_error(a, b + 1)
-        lo.append(a)
-        hi.append(b)
-        il.append(ail)
-        iu.append(iu_i)
-    return IndexDomain._make(lo, hi, il, iu, labels if labels is not None else [""] * rank)
+                a, ail = (0, False) if shape is not None else (-INF_INDEX, True)
+            if shape is not None:
+                size, iu_i = shape[i]
+                if size == INF_SIZE:
+                    a, b = a, INF_INDEX
+                else:
+                    a, b = sized_or_error(a, size)
+            elif imax is not None:
+                b, iu_i = imax[i]
+                if b == INF_INDEX + 1:
+                    b -= 1
+                a, b = closed_or_error(a, b)
+            elif emax is not None:
+                e, iu_i = emax[i]
+                a, b = half_open_or_error(a, e)
+            else:
+                b, iu_i = INF_INDEX, True
+                a, b = half_open_or_error(a, b + 1)
+            lo.append(a)
+            hi.append(b)
+            il.append(ail)
+            iu.append(iu_i)
+        return IndexDomain._make(lo, hi, il, iu, labels if labels is not None else [""] * rank)
+
+    return build
 
 
 def parse_domain_json(j: Any, prefix: str, wrap: str = "") -> IndexDomain:
     """An IndexDomain from its JSON object; errors prefixed with `wrap` when given."""
     try:
-        r = ObjectReader(j)
-        d = parse_domain_components(r, prefix)
-        if d is None:
+        # TensorStore's JSON objects keep their members sorted, which shows in its messages.
+        r = ObjectReader(sorted_json(j))
+        build = parse_domain_components(r, prefix)
+        if build is None:
             raise invalid_argument(
                 "At least one of " + ", ".join(
                     f'"{prefix}{k}"' for k in ("rank", "inclusive_min", "shape", "inclusive_max", "exclusive_max", "labels")
                 ) + " members must be specified"
             )
         r.finish()
-        return d
+        return build()
     except StatusError as e:
         if wrap:
             raise e.with_prefix(wrap) from None

@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import StatusError, invalid_argument, out_of_range
-from ..json_util import ObjectReader, dumps, expect_array, parse_array
+from ..json_util import ObjectReader, dumps, expect_array, parse_array, sorted_json
 from .domain import IndexDomain, check_rank, components_from_kwargs, domain_to_json, parse_domain_components
 from .indexable import Indexable
 from .interval import INF_INDEX, Dim, format_interval, format_plain_interval
@@ -397,50 +397,53 @@ def _parse_index_array(j: Any) -> np.ndarray:
     return out
 
 
+def _member_error(r: ObjectReader, name: str, message: str) -> None:
+    r.get(name, lambda _: (_ for _ in ()).throw(invalid_argument(message)))
+
+
+def _parse_bounds_member(b: Any) -> tuple:
+    from .interval import closed_or_error
+
+    lo, hi = parse_array(expect_array(b, 2), _parse_bound_any)
+    return closed_or_error(lo, hi)
+
+
 def _parse_output_map(j: Any) -> OutputIndexMap:
+    # Member order follows TensorStore's, which decides which error is reported first.
     r = ObjectReader(j)
+    offset = r.get("offset", _expect_int64, 0)
     if r.has("input_dimension") and r.has("index_array"):
         raise invalid_argument('At most one of "input_dimension", "index_array" members is allowed')
-    offset = r.get("offset", _expect_int64, 0)
-    if r.has("stride") and not (r.has("input_dimension") or r.has("index_array")):
-        r.get("stride", lambda _: (_ for _ in ()).throw(invalid_argument(
-            'Either "input_dimension" or "index_array" must be specified in conjunction with "stride"')))  # fmt: skip
+    dim = r.get("input_dimension", _expect_int64, None)
+    arr = r.get("index_array", _parse_index_array, None)
+    if r.has("index_array_bounds") and arr is None:
+        _member_error(r, "index_array_bounds", '"index_array_bounds" is only valid with "index_array"')
+    rng = r.get("index_array_bounds", _parse_bounds_member, (-INF_INDEX, INF_INDEX))
+    if r.has("stride") and dim is None and arr is None:
+        _member_error(r, "stride", 'Either "input_dimension" or "index_array" must be specified in conjunction with "stride"')
     stride = r.get("stride", _expect_int64, 1)
-    if r.has("index_array_bounds") and not r.has("index_array"):
-        r.get("index_array_bounds", lambda _: (_ for _ in ()).throw(invalid_argument(
-            '"index_array_bounds" is only valid with "index_array"')))  # fmt: skip
-    if r.has("input_dimension"):
-        dim = r.get("input_dimension", _expect_int64)
-        r.finish()
-        return OutputIndexMap.single(dim, offset, stride)
-    if r.has("index_array"):
-        arr = r.get("index_array", _parse_index_array)
-
-        def parse_bounds(b: Any) -> tuple:
-            lo, hi = parse_array(expect_array(b, 2), _parse_bound_any)
-            from .interval import closed_or_error
-
-            return closed_or_error(lo, hi)
-
-        rng = r.get("index_array_bounds", parse_bounds, (-INF_INDEX, INF_INDEX))
-        r.finish()
-        return OutputIndexMap.from_array(arr, offset, stride, rng)
     r.finish()
+    if dim is not None:
+        return OutputIndexMap.single(dim, offset, stride)
+    if arr is not None:
+        return OutputIndexMap.from_array(arr, offset, stride, rng)
     return OutputIndexMap.constant(offset)
 
 
 def parse_transform_json(j: Any) -> IndexTransform:
     """An IndexTransform from TensorStore's JSON; errors prefixed as TensorStore does."""
     try:
-        r = ObjectReader(j)
-        domain = parse_domain_components(r, "input_")
-        if domain is None:
+        # TensorStore's JSON objects keep their members sorted, which shows in its messages.
+        r = ObjectReader(sorted_json(j))
+        build = parse_domain_components(r, "input_")
+        if build is None:
             names = ("rank", "inclusive_min", "shape", "inclusive_max", "exclusive_max", "labels")
             raise invalid_argument(
                 "At least one of " + ", ".join(f'"input_{k}"' for k in names) + " members must be specified"
             )
         outputs = r.get("output", lambda v: parse_array(v, _parse_output_map), None)
         r.finish()
+        domain = build()
         if outputs is None:
             return identity_transform(domain)
         check_rank(len(outputs))

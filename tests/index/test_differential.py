@@ -238,3 +238,39 @@ def test_random_compositions_match_reference(pair):
         return  # see _crashes_reference
     theirs = outcome(lambda m: _eval(expr, m), ref)
     assert ours == theirs, f"{expr}\n ours: {ours}\n  ref: {theirs}"
+
+
+_JSON_VALUES = st.one_of(
+    st.integers(-3, 5), st.sampled_from(["-inf", "+inf", "a", 1.5, None, True, [], {}]),
+    st.lists(st.one_of(st.integers(-3, 5), st.sampled_from(["-inf", "+inf", [2], [1, 2], "x"])), max_size=3),
+)
+_OUTPUT_MAPS = st.dictionaries(
+    st.sampled_from(["offset", "stride", "input_dimension", "index_array", "index_array_bounds", "bogus"]),
+    st.one_of(st.integers(-2, 3), st.sampled_from([[1, 2], [[1], [2]], [0, "+inf"], "a", [[1, 2, 3]]])),
+    max_size=3,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(
+    st.sampled_from(["input_rank", "input_inclusive_min", "input_exclusive_max", "input_inclusive_max", "input_shape",
+                     "input_labels", "output", "extra"]),
+    st.one_of(_JSON_VALUES, st.lists(_OUTPUT_MAPS, max_size=3)),
+    max_size=4,
+))  # fmt: skip
+def test_transform_json_parsing_matches_reference(j):
+    ours = outcome(lambda m: m.IndexTransform(json=j), ts)
+    if ours[0] == "ok" and _has_array(ours[3]) and _has_empty_dim(ours[3]):
+        return  # see _crashes_reference
+    theirs = outcome(lambda m: m.IndexTransform(json=j), ref)
+    assert ours == theirs, f"{j}\n ours: {ours}\n  ref: {theirs}"
+
+
+@settings(max_examples=200, deadline=None)
+@given(st.dictionaries(
+    st.sampled_from(["rank", "inclusive_min", "exclusive_max", "inclusive_max", "shape", "labels", "extra"]),
+    _JSON_VALUES, max_size=4,
+))  # fmt: skip
+def test_domain_json_parsing_matches_reference(j):
+    same_outcome = outcome(lambda m: m.IndexDomain(json=j), ts), outcome(lambda m: m.IndexDomain(json=j), ref)
+    assert same_outcome[0] == same_outcome[1], f"{j}\n ours: {same_outcome[0]}\n  ref: {same_outcome[1]}"
