@@ -5,6 +5,8 @@ from __future__ import annotations
 import operator
 from typing import Any, Iterator, Optional, Sequence
 
+import numpy as np
+
 from ..errors import StatusError, invalid_argument
 from ..json_util import ObjectReader, expect_array, expect_int, expect_string, parse_array, sorted_json
 from .indexable import Indexable
@@ -320,32 +322,51 @@ def components_from_kwargs(kw: dict, prefix: str) -> tuple[list, list, list, lis
     `prefix` is ``"input_"`` for IndexTransform, whose messages name ``input_shape`` etc.
     """
     vals = {k: kw.get(prefix + k) for k in _COMPONENT_ORDER}
-    uppers = [k for k in ("exclusive_max", "inclusive_max", "shape") if vals[k] is not None]
-    if len(uppers) > 1:
-        raise invalid_argument(f"Cannot specify both `{prefix}{uppers[0]}` and `{prefix}{uppers[1]}`")
-    rank: Optional[int] = None
-    rank_from = ""
+    # Argument types are checked first (TensorStore's binding refuses them before any logic).
     lists: dict[str, list] = {}
     for k in _COMPONENT_ORDER:
         v = vals[k]
         if v is None:
             continue
         if k == "rank":
-            n = operator.index(v)
+            if not _is_int(v):
+                raise TypeError(f"incompatible constructor arguments: `{prefix}rank` must be an integer")
+            continue
+        if isinstance(v, (str, bytes)) or not hasattr(v, "__iter__"):
+            raise TypeError(f"incompatible constructor arguments: `{prefix}{k}` must be a sequence")
+        items = list(v)
+        if k == "labels":
+            if not all(x is None or isinstance(x, str) for x in items):
+                raise TypeError(f"incompatible constructor arguments: `{prefix}labels` must hold strings or None")
+            lists[k] = ["" if x is None else x for x in items]
+        elif k.startswith("implicit"):
+            if not all(x is None or isinstance(x, (bool, int, float, np.bool_, np.number)) for x in items):
+                raise TypeError(f"incompatible constructor arguments: `{k}` must hold booleans")
+            lists[k] = [bool(x) for x in items]
         else:
-            if k == "labels":
-                lists[k] = [("" if x is None else _label_str(x)) for x in v]
-            elif k.startswith("implicit"):
-                lists[k] = [bool(x) for x in v]
-            else:
-                lists[k] = [operator.index(x) for x in v]
-            n = len(lists[k])
+            if not all(_is_int(x) for x in items):
+                raise TypeError(f"incompatible constructor arguments: `{prefix}{k}` must hold integers")
+            lists[k] = [operator.index(x) for x in items]
+    if vals["rank"] is not None:
+        check_rank(operator.index(vals["rank"]))
+    rank: Optional[int] = None
+    rank_from = ""
+    upper_from = ""
+    for k in _COMPONENT_ORDER:
+        if vals[k] is None:
+            continue
+        if k in ("exclusive_max", "inclusive_max", "shape"):
+            if upper_from:
+                raise invalid_argument(f"Cannot specify both `{prefix}{upper_from}` and `{prefix}{k}`")
+            upper_from = k
+        n = operator.index(vals[k]) if k == "rank" else len(lists[k])
         if rank is None:
             rank, rank_from = n, k
         elif n != rank:
             raise invalid_argument(
                 f"Rank specified by `{prefix}{k}` ({n}) does not match rank specified by `{prefix}{rank_from}` ({rank})"
             )
+    uppers = [k for k in ("exclusive_max", "inclusive_max", "shape") if vals[k] is not None]
     if rank is None:
         raise invalid_argument(f"Must specify `{prefix}rank`")
     check_rank(rank)
@@ -369,12 +390,6 @@ def components_from_kwargs(kw: dict, prefix: str) -> tuple[list, list, list, lis
     labels = lists.get("labels", [""] * rank)
     check_labels_unique(labels)
     return lo, hi, il, iu, labels
-
-
-def _label_str(x: Any) -> str:
-    if not isinstance(x, str):
-        raise TypeError(f"Dimension label must be a string, not {type(x).__name__}")
-    return x
 
 
 # ---------------------------------------------------------------------------------------------

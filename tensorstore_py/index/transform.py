@@ -259,6 +259,7 @@ def _is_dim_sequence(x: Any) -> bool:
 
 def _rename_message(msg: str) -> str:
     # components_from_kwargs speaks IndexDomain's argument names; the transform's differ.
+    msg = msg.replace("Invalid rank:", "Invalid input_rank:")
     for ours, theirs in (("`rank`", "`input_rank`"), ("`inclusive_min`", "`input_inclusive_min`"),
                          ("`exclusive_max`", "`input_exclusive_max`"), ("`inclusive_max`", "`input_inclusive_max`"),
                          ("`shape`", "`input_shape`"), ("`labels`", "`input_labels`")):  # fmt: skip
