@@ -10,6 +10,8 @@ from __future__ import annotations
 import operator
 from typing import Any, Iterator, Optional
 
+import numpy as np
+
 from ..errors import invalid_argument
 
 __all__ = ["Dim", "INF_INDEX", "MAX_FINITE_INDEX", "INF_SIZE", "MAX_RANK"]
@@ -146,7 +148,20 @@ def _bind(args: tuple, kwargs: dict, positional: tuple, keyword_only: tuple) -> 
     return bound
 
 
-def _check_types(bound: dict, ints: tuple = (), bools: tuple = (), opt_bools: tuple = ()) -> None:
+def _as_bool(v: Any, convert: bool, optional: bool) -> Any:
+    """pybind11's bool conversion: strict first; with conversion None is False and numbers use truthiness."""
+    if isinstance(v, (bool, np.bool_)):
+        return bool(v)
+    if v is None and optional:
+        return None
+    if convert and (v is None or isinstance(v, (int, float, np.number))):
+        return bool(v)
+    raise _NoMatch
+
+
+def _check_types(bound: dict, convert: bool, ints: tuple = (), bools: tuple = (), opt_bools: tuple = ()) -> dict:
+    """Validates bound arguments against one overload; returns them with bools converted."""
+    out = dict(bound)
     for k, v in bound.items():
         if k == "label":
             if v is not None and not isinstance(v, str):
@@ -155,10 +170,8 @@ def _check_types(bound: dict, ints: tuple = (), bools: tuple = (), opt_bools: tu
             if v is not None and (isinstance(v, float) or not _is_int_like(v)):
                 raise _NoMatch
         elif k in bools or k in opt_bools:
-            if v is None and k in opt_bools:
-                continue
-            if not isinstance(v, bool):
-                raise _NoMatch
+            out[k] = _as_bool(v, convert, k in opt_bools)
+    return out
 
 
 def _arg_text(args: tuple, kwargs: dict) -> str:
@@ -180,41 +193,45 @@ class Dim:
     __slots__ = ("_lo", "_hi", "_il", "_iu", "_label")
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
-        for overload in (self._init_unbounded, self._init_sized, self._init_half_open, self._init_closed):
-            try:
-                overload(args, kwargs)
-                return
-            except _NoMatch:
-                continue
+        # Like pybind11: every overload is tried without implicit conversions first, then with.
+        for convert in (False, True):
+            for overload in (self._init_unbounded, self._init_sized, self._init_half_open, self._init_closed):
+                try:
+                    overload(args, kwargs, convert)
+                    return
+                except _NoMatch:
+                    continue
         raise TypeError(_DIM_SIGNATURES + "\nInvoked with: " + _arg_text(args, kwargs))
 
     def _set(self, lo: int, hi: int, il: bool, iu: bool, label: Optional[str]) -> None:
         self._lo, self._hi, self._il, self._iu = lo, hi, bool(il), bool(iu)
         self._label = label or ""
 
-    def _init_unbounded(self, args: tuple, kwargs: dict) -> None:
+    def _init_unbounded(self, args: tuple, kwargs: dict, convert: bool) -> None:
         b = _bind(args, kwargs, ("label",), ("implicit_lower", "implicit_upper"))
-        _check_types(b, bools=("implicit_lower", "implicit_upper"))
+        b = _check_types(b, convert, bools=("implicit_lower", "implicit_upper"))
         self._set(-INF_INDEX, INF_INDEX, b.get("implicit_lower", True), b.get("implicit_upper", True), b.get("label"))
 
-    def _init_sized(self, args: tuple, kwargs: dict) -> None:
+    def _init_sized(self, args: tuple, kwargs: dict, convert: bool) -> None:
         b = _bind(args, kwargs, ("size", "label"), ("inclusive_min", "implicit_lower", "implicit_upper"))
         if "size" not in b:
             raise _NoMatch
-        _check_types(b, ints=("size", "inclusive_min"), bools=("implicit_lower",), opt_bools=("implicit_upper",))
+        b = _check_types(b, convert, ints=("size", "inclusive_min"), bools=("implicit_lower",),
+                         opt_bools=("implicit_upper",))  # fmt: skip
         lo = 0 if b.get("inclusive_min") is None else as_index(b["inclusive_min"])
         size = b["size"]
         if size is None:
-            hi, iu_default = INF_INDEX, True
+            lo, hi = half_open_or_error(lo, INF_INDEX + 1)
+            iu_default = True
         else:
             lo, hi = sized_or_error(lo, as_index(size))
             iu_default = False
         iu = b.get("implicit_upper")
         self._set(lo, hi, b.get("implicit_lower", False), iu_default if iu is None else iu, b.get("label"))
 
-    def _init_half_open(self, args: tuple, kwargs: dict) -> None:
+    def _init_half_open(self, args: tuple, kwargs: dict, convert: bool) -> None:
         b = _bind(args, kwargs, ("inclusive_min", "exclusive_max"), ("label", "implicit_lower", "implicit_upper"))
-        _check_types(b, ints=("inclusive_min", "exclusive_max"), opt_bools=("implicit_lower", "implicit_upper"))
+        b = _check_types(b, convert, ints=("inclusive_min", "exclusive_max"), opt_bools=("implicit_lower", "implicit_upper"))
         lo_given = b.get("inclusive_min") is not None
         hi_given = b.get("exclusive_max") is not None
         lo = as_index(b["inclusive_min"]) if lo_given else -INF_INDEX
@@ -222,9 +239,10 @@ class Dim:
         lo, hi = half_open_or_error(lo, emax)
         self._set_defaults(lo, hi, lo_given, hi_given, b)
 
-    def _init_closed(self, args: tuple, kwargs: dict) -> None:
+    def _init_closed(self, args: tuple, kwargs: dict, convert: bool) -> None:
         b = _bind(args, kwargs, (), ("inclusive_min", "inclusive_max", "label", "implicit_lower", "implicit_upper"))
-        _check_types(b, ints=("inclusive_min", "inclusive_max"), opt_bools=("implicit_lower", "implicit_upper"))
+        # The reference binds this overload's flags without conversion (1 is not accepted as True).
+        b = _check_types(b, False, ints=("inclusive_min", "inclusive_max"), opt_bools=("implicit_lower", "implicit_upper"))
         lo_given = b.get("inclusive_min") is not None
         hi_given = b.get("inclusive_max") is not None
         lo = as_index(b["inclusive_min"]) if lo_given else -INF_INDEX

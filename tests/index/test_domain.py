@@ -116,3 +116,21 @@ def test_domain_random_against_reference(kw, kw2):
         assert pickle.loads(pickle.dumps(d)) == d
         assert ts.IndexDomain(list(d)) == d
         assert ts.IndexDomain(json=d.to_json()) == d
+
+
+_DIM_ARG = st.one_of(st.none(), st.integers(-3, 6), st.sampled_from(["x", True, False, 1.5, 2**62, -(2**62), 2**62 - 1]))
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(_DIM_ARG, max_size=3), st.dictionaries(
+    st.sampled_from(["inclusive_min", "exclusive_max", "inclusive_max", "size", "label", "implicit_lower",
+                     "implicit_upper"]), _DIM_ARG, max_size=3))  # fmt: skip
+def test_dim_construction_matches_reference(args, kwargs):
+    """Overload resolution (including pybind11's implicit bool conversions) and validation."""
+    from index_helpers import outcome
+    import tensorstore as ref
+
+    ours, theirs = outcome(lambda m: m.Dim(*args, **kwargs), ts), outcome(lambda m: m.Dim(*args, **kwargs), ref)
+    if ours[0] == theirs[0] == "TypeError":
+        return
+    assert ours == theirs
