@@ -63,8 +63,10 @@ def numpy_keys(draw):
 def _outcome(fn):
     try:
         return "ok", fn()
-    except (ValueError, IndexError, TypeError) as exc:
-        return "error", type(exc).__name__
+    except (IndexError, TypeError, ValueError) as exc:
+        # What a caller catches (tensorstore_py's status errors subclass ValueError) and the text.
+        kind = next(t for t in (IndexError, TypeError, ValueError) if isinstance(exc, t))
+        return "error", (kind.__name__, str(exc).split(" [")[0])
 
 
 def _compare(ours_fn, ref_fn):
