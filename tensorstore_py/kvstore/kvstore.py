@@ -257,6 +257,8 @@ class KvStore:
 
     def _unbound_json(self) -> dict:
         builder = ContextSpecBuilder()
+        # A bare KvStore prints request settings (gcs retries, billing project) inline, as 0.1.86.
+        builder.settings_inline = True
         j = self._driver.spec_json(self._path, builder)
         context = builder.context_json()
         if context:
