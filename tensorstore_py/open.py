@@ -72,6 +72,11 @@ def open(  # noqa: A001 - TensorStore's name
             raise invalid_argument(
                 f"Transform with output rank {transform.output_rank} is incompatible with domain of rank {driver.domain.rank}"
             )
+        else:
+            # Implicit bounds of the spec's transform take the opened array's bounds.
+            from .index.compose import propagate_bounds
+
+            transform = propagate_bounds(transform, driver.domain)
         return TensorStore(driver, transform, read, write, transaction)
 
     def annotate(exc: BaseException) -> BaseException:

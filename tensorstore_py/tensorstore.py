@@ -69,13 +69,26 @@ class TensorStore(Indexable):
     def url(self) -> str:
         return f"{self._driver.kv.url(self._driver.path)}|{self._driver.url_suffix}"
 
+    # What the driver reports is in its own index space; a view sees it through its transform.
+
     @property
     def schema(self):
-        return self._driver.schema
+        from .schema import Schema
+
+        schema = Schema(dtype=self.dtype, domain=self.domain, chunk_layout=self.chunk_layout, codec=self.codec)
+        fill = self.fill_value
+        if fill is not None:
+            schema.update(fill_value=fill)
+        units = self.dimension_units
+        if units is not None and any(u is not None for u in units):
+            schema.update(dimension_units=units)
+        return schema
 
     @property
     def chunk_layout(self):
-        return self._driver.chunk_layout
+        from .schema.transform import transform_chunk_layout
+
+        return transform_chunk_layout(self._driver.chunk_layout, self._transform)
 
     @property
     def codec(self):
@@ -83,11 +96,19 @@ class TensorStore(Indexable):
 
     @property
     def fill_value(self):
-        return self._driver.fill_value
+        from .schema.transform import transform_fill_value
+
+        fill = self._driver.fill_value
+        if fill is None:
+            return None
+        return transform_fill_value(np.asarray(fill), self._transform, list(self._driver.domain.origin))
 
     @property
     def dimension_units(self):
-        return self._driver.dimension_units
+        from .schema.transform import transform_dimension_units
+
+        units = transform_dimension_units(self._driver.dimension_units, self._transform)
+        return None if units is None else tuple(units)
 
     # -- spec and repr ------------------------------------------------------------------------
 
@@ -148,6 +169,9 @@ class TensorStore(Indexable):
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self[key].write(value).result()
+
+    def _indexable_assign(self, view: "TensorStore", value: Any) -> None:
+        view.write(value).result()
 
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         arr = self.read().result()

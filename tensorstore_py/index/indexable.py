@@ -28,6 +28,13 @@ class _Helper:
     def __getitem__(self, key: Any) -> Any:
         return self._fn(self._obj, key)
 
+    def __setitem__(self, key: Any, value: Any) -> None:
+        # ``store.vindex[...] = v``: objects that can be written say how (TensorStore writes).
+        assign = getattr(self._obj, "_indexable_assign", None)
+        if assign is None:
+            raise TypeError(f"'{type(self._obj).__name__}' indexing helper does not support item assignment")
+        assign(self._fn(self._obj, key), value)
+
 
 def _whole_selection_op(op: str):
     """A shorthand op (``x.label[...]``) applied to all dimensions, as ``x[ts.d[:].op[...]]``."""

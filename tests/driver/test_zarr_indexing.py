@@ -192,3 +192,34 @@ def test_store_reports_schema_like_tensorstore():
             np.testing.assert_array_equal(f_ours, f_theirs)
         assert ours.spec(minimal_spec=True).to_json() == theirs.spec(minimal_spec=True).to_json()
         assert repr(ours) == repr(theirs)
+
+
+def test_item_assignment_through_oindex_and_vindex():
+    ours, theirs = _pair()
+    for s in (ours, theirs):
+        s.vindex[[1, 2], [3, 4], [0, 1]] = [-1, -2]
+        s.oindex[[0, 8], [0, 6]] = -3
+    np.testing.assert_array_equal(ours.read().result(), theirs.read().result())
+
+
+@pytest.mark.parametrize("index", range(6))
+def test_views_report_schema_through_their_transform(index):
+    def view(lib, s):
+        return [s, s[1:3], s[lib.d[0].translate_by[5]], s.T, s[1], s[:, lib.newaxis]][index]
+
+    results = []
+    for lib in (ts, ref):
+        s = lib.open({"driver": "zarr", "kvstore": "memory://"}, create=True, dtype=lib.int32, shape=[4, 5], fill_value=3).result()
+        v = view(lib, s)
+        results.append((v.schema.to_json(), v.chunk_layout.to_json(), v.dimension_units, np.asarray(v.fill_value).tolist()))
+    assert results[0] == results[1]
+
+
+def test_spec_transform_bounds_resolve_on_open(tmp_path):
+    path = str(tmp_path / "a") + "/"
+    ref.open({"driver": "zarr", "kvstore": {"driver": "file", "path": path}}, create=True, dtype=ref.int32, shape=[4, 6]).result()
+    for t in ({"input_inclusive_min": [1, 0], "input_exclusive_max": [[3], [2]]},
+              {"input_inclusive_min": [[0], 0], "input_exclusive_max": [[10], [6]]},
+              {"input_inclusive_min": [1, 2], "input_exclusive_max": [3, 4]}):
+        spec = {"driver": "zarr", "kvstore": {"driver": "file", "path": path}, "transform": t}
+        assert repr(ts.open(spec).result().domain) == repr(ref.open(spec).result().domain)
