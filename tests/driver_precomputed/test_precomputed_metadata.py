@@ -1,6 +1,7 @@
 """neuroglancer_precomputed metadata, spec and schema, differential against tensorstore 0.1.86."""
 
 import json
+import os
 
 import pytest
 
@@ -9,7 +10,7 @@ import tensorstore_py.driver.neuroglancer_precomputed  # noqa: F401  (registers 
 
 ref = pytest.importorskip("tensorstore")
 
-SEED = "/work/shared/seed/000_88b9d1ef209e1fc1.txt"
+SEED = os.path.join(os.path.dirname(__file__), "..", "seed", "000_88b9d1ef209e1fc1.txt")
 
 HEMIBRAIN_INFO = {
     "@type": "neuroglancer_multiscale_volume",
