@@ -32,7 +32,8 @@ class ZarrDriver(OpenedDriver):
         self.engine = ChunkedArray(self.format, kvstore_driver, self.data_copy.executor)
         self._domain = spec.metadata_domain(metadata)
         # I/O resolves against the bounds as they are now: resizable bounds are not open-ended.
-        self._io_domain = IndexDomain(inclusive_min=list(self._domain.origin), shape=list(self._domain.shape))
+        d = self._domain
+        self._io_domain = IndexDomain._make(d._lo, d._hi, [False] * d.rank, [False] * d.rank, d._labels)
 
     @property
     def domain(self) -> IndexDomain:

@@ -215,12 +215,10 @@ class ZarrSpec(KvsBackedDriverSpec):
     def metadata_domain(self, metadata: ZarrMetadata) -> IndexDomain:
         field = metadata.dtype.fields[metadata.dtype.field_index(self.field)]
         shape = list(metadata.shape) + list(field.field_shape)
-        n = len(metadata.shape)
-        return IndexDomain(
-            inclusive_min=[0] * len(shape),
-            exclusive_max=shape,
-            implicit_lower_bounds=[False] * len(shape),
-            implicit_upper_bounds=[True] * n + [False] * len(field.field_shape),
+        n, rank = len(metadata.shape), len(shape)
+        # Opened on every ts.open: built directly (bounds are valid by construction).
+        return IndexDomain._make(
+            [0] * rank, [s - 1 for s in shape], [False] * rank, [True] * n + [False] * (rank - n), [""] * rank
         )
 
     def make_driver(self, metadata: ZarrMetadata, kvstore_driver, path: str, context):
