@@ -254,3 +254,66 @@ def _place_points(out: np.ndarray, cell, src: np.ndarray) -> None:
 
 def _take_points(dst_chunk: np.ndarray, cell, flat_source: np.ndarray) -> None:
     dst_chunk[cell.chunk_coords] = flat_source[cell.user_positions]
+
+
+class ChunkedDriver:
+    """What every opened chunked-format array shares (a mixin for `OpenedDriver`s).
+
+    Binds the spec's `cache_pool` and `data_copy_concurrency` resources, runs reads and writes
+    through the engine after resolving the view's transform against the array's current
+    bounds, and writes the spec JSON members all formats have.  A format supplies its
+    `ChunkFormat`, its domain and `format_members_json`.
+    """
+
+    driver_id: str = ""
+
+    def _bind(self, spec: Any, kvstore_driver: Any, path: str, context: Any) -> None:
+        self.spec = spec
+        self.kv = kvstore_driver
+        self.path = path
+        self.cache_pool = context.get_resource("cache_pool", spec.resources.get("cache_pool"))
+        self.data_copy = context.get_resource("data_copy_concurrency", spec.resources.get("data_copy_concurrency"))
+
+    def _start_engine(self, fmt: ChunkFormat, domain: Any, chunk_kvstore: Any = None) -> None:
+        from ..index import IndexDomain
+
+        self.format = fmt
+        self.engine = ChunkedArray(fmt, self.kv if chunk_kvstore is None else chunk_kvstore, self.data_copy.executor)
+        self._domain = domain
+        # I/O resolves against the bounds as they are now: resizable bounds are not open-ended.
+        d = domain
+        self._io_domain = IndexDomain._make(d._lo, d._hi, [False] * d.rank, [False] * d.rank, d._labels)
+
+    @property
+    def domain(self) -> Any:
+        return self._domain
+
+    def read(self, transform) -> Future:
+        from ..index.compose import propagate_bounds
+
+        return self.engine.read(propagate_bounds(transform, self._io_domain))
+
+    def write(self, transform, array: np.ndarray) -> WriteFutures:
+        from ..index.compose import propagate_bounds
+
+        return self.engine.write(propagate_bounds(transform, self._io_domain), array)
+
+    def format_members_json(self, minimal: bool) -> dict:
+        """The format's own spec members (metadata unless `minimal`)."""
+        return {}
+
+    def spec_json(self, builder: Any, minimal: bool) -> dict:
+        from ..json_util import MISSING
+
+        j: dict[str, Any] = {"driver": self.driver_id, "dtype": self.dtype.name}
+        j["kvstore"] = self.kv.spec_json(self.path, builder) if builder is not None else self.kv.spec_json(self.path)
+        j.update(self.format_members_json(minimal))
+        if builder is not None:
+            for name, resource in (("cache_pool", self.cache_pool), ("data_copy_concurrency", self.data_copy)):
+                member = builder.member_json(resource)
+                if member is not MISSING:
+                    j[name] = member
+        return j
+
+    def context_resources(self) -> list:
+        return [self.cache_pool, self.data_copy]

@@ -15,7 +15,6 @@ from .. import future as futures
 from ..context import Context, ContextSpecBuilder
 from ..errors import StatusError, already_exists, failed_precondition, invalid_argument, not_found
 from ..future import Future
-from ..json_util import dumps
 from ..kvstore.driver import ReadOptions, WriteOptions, open_kvstore_driver
 from ..kvstore.generation import NO_VALUE, UNKNOWN
 from ..kvstore.key_range import KeyRange

@@ -6,12 +6,9 @@ from typing import Any
 
 import numpy as np
 
-from ...context import Context, ContextSpecBuilder
-from ...index import IndexDomain
-from ...index.compose import propagate_bounds
-from ...json_util import MISSING as _MISSING
+from ...context import Context
 from ...schema import ChunkLayout, CodecSpec, Schema
-from ..chunked import ChunkedArray, ChunkFormat
+from ..chunked import ChunkedDriver, ChunkFormat
 from ..kvs_backed import OpenedDriver
 from .chunk_encoding import DECODERS, ENCODERS
 from .metadata import MultiscaleMetadata, ScaleMetadata, resolve_scale_key
@@ -107,64 +104,38 @@ class PrecomputedChunkFormat(ChunkFormat):
         return np.zeros((), dtype=self.numpy_dtype)
 
 
-class PrecomputedDriver(OpenedDriver):
+class PrecomputedDriver(ChunkedDriver, OpenedDriver):
+    driver_id = "neuroglancer_precomputed"
+
     def __init__(self, spec: Any, metadata: MultiscaleMetadata, scale_index: int, kvstore_driver: Any, path: str, context: Context):
-        self.spec = spec
+        self._bind(spec, kvstore_driver, path, context)
         self.metadata = metadata
         self.scale_index = scale_index
         self.scale = metadata.scales[scale_index]
-        self.kv = kvstore_driver
-        self.path = path
-        self.cache_pool = context.get_resource("cache_pool", spec.resources.get("cache_pool"))
-        self.data_copy = context.get_resource("data_copy_concurrency", spec.resources.get("data_copy_concurrency"))
         chunk_size = list(self.scale.chunk_sizes[0])
         if spec.constraints.scale.chunk_size is not None:
             chunk_size = list(spec.constraints.scale.chunk_size)
         self.chunk_size = chunk_size
         scale_path = resolve_scale_key(path, self.scale.key) + "/"
-        self.format = PrecomputedChunkFormat(metadata, self.scale, chunk_size, scale_path)
-        executor = self.data_copy.executor
+        fmt = PrecomputedChunkFormat(metadata, self.scale, chunk_size, scale_path)
         chunk_kv = kvstore_driver
         if self.scale.sharding is not None:
-            chunk_kv = ShardedKvStore(kvstore_driver, scale_path, self.scale.sharding, executor)
+            chunk_kv = ShardedKvStore(kvstore_driver, scale_path, self.scale.sharding, self.data_copy.executor)
         self.chunk_kv = chunk_kv
-        self.engine = ChunkedArray(self.format, chunk_kv, executor)
-        self._domain = metadata_domain(metadata, self.scale)
-
-    @property
-    def domain(self) -> IndexDomain:
-        return self._domain
+        self._start_engine(fmt, metadata_domain(metadata, self.scale), chunk_kv)
 
     @property
     def dtype(self):
         return self.metadata.dtype
 
-    def read(self, transform):
-        return self.engine.read(propagate_bounds(transform, self._domain))
-
-    def write(self, transform, array):
-        return self.engine.write(propagate_bounds(transform, self._domain), array)
-
-    # -- introspection ------------------------------------------------------------------------
-
-    def spec_json(self, builder: ContextSpecBuilder | None, minimal: bool) -> dict:
-        j: dict[str, Any] = {"driver": "neuroglancer_precomputed", "dtype": self.metadata.data_type}
-        j["kvstore"] = self.kv.spec_json(self.path, builder) if builder is not None else self.kv.spec_json(self.path)
-        j["scale_index"] = self.scale_index
+    def format_members_json(self, minimal: bool) -> dict:
+        j: dict[str, Any] = {"scale_index": self.scale_index}
         if not minimal:
             j["multiscale_metadata"] = {"num_channels": self.metadata.num_channels, "type": self.metadata.type}
             scale_json = self.scale.spec_json()
             scale_json["chunk_size"] = list(self.chunk_size)
             j["scale_metadata"] = scale_json
-        if builder is not None:
-            for name, resource in (("cache_pool", self.cache_pool), ("data_copy_concurrency", self.data_copy)):
-                member = builder.member_json(resource)
-                if member is not _MISSING:
-                    j[name] = member
         return j
-
-    def context_resources(self) -> list:
-        return [self.cache_pool, self.data_copy]
 
     @property
     def url_suffix(self) -> str:
