@@ -176,14 +176,8 @@ class PrecomputedSpec(KvsBackedDriverSpec):
         key = (path + "info").encode()
 
         def make(pair: tuple[MultiscaleMetadata, int]):
-            driver = self.make_driver(pair, kv, path, context)
-            if self.transform is not None and self.transform.output_rank == 4:
-                # A spec's transform may leave bounds implicit (-inf/+inf when it came from
-                # `Spec.to_json`); the opened volume resolves them, as TensorStore does.
-                from ...index.compose import propagate_bounds
-
-                self.transform = propagate_bounds(self.transform, driver.domain)
-            return driver
+            # (ts.open resolves a spec transform's implicit bounds against the opened volume.)
+            return self.make_driver(pair, kv, path, context)
 
         def writing(fn):
             try:
