@@ -105,13 +105,18 @@ class KvsBackedDriverSpec(DriverSpec):
                 raise invalid_argument(f"Cannot specify an open mode of `{name}` without `open`")
         return mode
 
+    def open_storage(self, context: Context) -> tuple[dict[str, bool], Any, str]:
+        """(open mode, kvstore driver, path) for opening; raises for bad options."""
+        if self.kvstore is None:
+            raise invalid_argument('"kvstore" must be specified')
+        mode = self.check_open_mode()
+        kv, path = open_kvstore_driver(self.kvstore, context)
+        return mode, kv, path
+
     def open(self, context: Context) -> Future:
         """Future[OpenedDriver] for this spec bound to `context`."""
-        if self.kvstore is None:
-            return futures.failed(invalid_argument('"kvstore" must be specified'))
         try:
-            mode = self.check_open_mode()
-            kv, path = open_kvstore_driver(self.kvstore, context)
+            mode, kv, path = self.open_storage(context)
         except (ValueError, TypeError) as exc:
             return futures.failed(exc)
         key = (path + self.metadata_key_or_default).encode()

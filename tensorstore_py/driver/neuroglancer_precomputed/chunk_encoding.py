@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import data_loss, invalid_argument
 
-__all__ = ["ENCODERS", "DECODERS", "Encoding"]
+__all__ = ["ENCODERS", "DECODERS"]
 
 
 def _stored_view(chunk: np.ndarray, extent: tuple[int, int, int]) -> np.ndarray:
@@ -84,10 +84,7 @@ _MODES_8 = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
 
 def encode_jpeg(chunk: np.ndarray, extent, params) -> bytes:
-    from PIL import Image
-
     pixels = _image_array(chunk, extent)
-    nc = pixels.shape[2]
     image = _image_8bit(pixels)
     out = io.BytesIO()
     image.save(out, format="JPEG", quality=int(params["jpeg_quality"]))
@@ -133,7 +130,6 @@ def decode_jpeg(data: bytes, extent, nc: int, dtype: np.dtype, params) -> np.nda
 
 def encode_png(chunk: np.ndarray, extent, params) -> bytes:
     pixels = _image_array(chunk, extent)
-    nc = pixels.shape[2]
     level = params.get("png_level")
     level = 6 if level is None else int(level)
     if pixels.dtype == np.uint8:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from ... import dtypes
 from ...errors import StatusError, already_exists, failed_precondition, invalid_argument, not_found
 from ...index import IndexDomain
 from ...json_util import dumps

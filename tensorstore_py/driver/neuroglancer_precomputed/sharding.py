@@ -19,7 +19,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from ...errors import data_loss, invalid_argument
-from ...json_util import ObjectReader, dumps, expect_int, expect_string, member_error
+from ...json_util import ObjectReader, dumps, expect_int, member_error
 
 __all__ = [
     "ShardingSpec", "parse_sharding", "murmurhash3_x86_128_lo64", "encode_shard", "decode_shard_index",

@@ -12,11 +12,11 @@ from typing import Any
 
 from ... import future as futures
 from ...context import Context
-from ...errors import StatusError, already_exists, failed_precondition, invalid_argument, not_found
+from ...errors import StatusError, failed_precondition, invalid_argument, not_found
 from ...future import Future
 from ...index import IndexDomain
-from ...json_util import ObjectReader, dumps, expect_int
-from ...kvstore.driver import ReadOptions, WriteOptions, open_kvstore_driver
+from ...json_util import ObjectReader, expect_int
+from ...kvstore.driver import ReadOptions, WriteOptions
 from ...kvstore.generation import NO_VALUE, UNKNOWN
 from ...kvstore.key_range import KeyRange, prefix_successor
 from ..base import register_driver
@@ -130,7 +130,7 @@ class PrecomputedSpec(KvsBackedDriverSpec):
     def parse_stored_metadata(self, data: bytes) -> MultiscaleMetadata:
         try:
             j = json.loads(data)
-        except ValueError as exc:
+        except ValueError:
             raise invalid_argument("Invalid JSON") from None
         return parse_info(j)
 
@@ -166,11 +166,8 @@ class PrecomputedSpec(KvsBackedDriverSpec):
 
     def open(self, context: Context) -> Future:
         """Future[PrecomputedDriver] for this spec bound to `context`."""
-        if self.kvstore is None:
-            return futures.failed(invalid_argument('"kvstore" must be specified'))
         try:
-            mode = self.check_open_mode()
-            kv, path = open_kvstore_driver(self.kvstore, context)
+            mode, kv, path = self.open_storage(context)
         except (ValueError, TypeError) as exc:
             return futures.failed(exc)
         key = (path + "info").encode()
