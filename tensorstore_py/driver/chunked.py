@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import concurrent.futures
+import time
 from typing import Any, Callable, Sequence
 
 import numpy as np
@@ -104,10 +105,21 @@ class WriteFutures(Future):
 class ChunkedArray:
     """Reads and writes one chunked array through index transforms."""
 
-    def __init__(self, fmt: ChunkFormat, kvstore_driver: Any, copy_executor: concurrent.futures.Executor):
+    def __init__(
+        self,
+        fmt: ChunkFormat,
+        kvstore_driver: Any,
+        copy_executor: concurrent.futures.Executor,
+        cache: Any = None,
+        staleness: Callable[[], float] | None = None,
+    ):
         self.fmt = fmt
         self.kv = kvstore_driver
         self.executor = copy_executor
+        #: `chunk_cache.ChunkCache` or None; `staleness()` is the time before which cached
+        #: chunks must be revalidated (see chunk_cache.py).
+        self.cache = cache
+        self.staleness = staleness
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -138,14 +150,37 @@ class ChunkedArray:
 
     def _read_cell(self, cell, place: Callable) -> Future:
         key = self.fmt.chunk_key(cell.cell)
+        cache = self.cache
+        if cache is None:
 
-        def copy(result) -> None:
-            if result.state != "value":
+            def copy(result) -> None:
+                if result.state != "value":
+                    place(cell, np.broadcast_to(self.fmt.fill_value(), self.fmt.chunk_shape))
+                    return
+                place(cell, self.fmt.component(self._decode(key, result.value, cell.cell)))
+
+            return futures.chain(self.kv.read(key, ReadOptions()), copy, self.executor)
+
+        cache_key = (id(self.kv), key)
+        entry = cache.get(cache_key)
+        if entry is not None and entry.time >= self.staleness():
+            return futures.submit(self.executor, lambda: place(cell, self.fmt.component(entry.chunk)))
+        options = ReadOptions() if entry is None else ReadOptions(if_not_equal=entry.generation)
+
+        def copy_cached(result) -> None:
+            if result.state == "unspecified" and entry is not None:  # unchanged since cached
+                cache.confirm(cache_key, entry.generation, result.stamp.time)
+                chunk = entry.chunk
+            elif result.state == "value":
+                chunk = self._decode(key, result.value, cell.cell)
+                cache.put(cache_key, chunk, result.stamp.generation, result.stamp.time)
+            else:
+                cache.discard(cache_key)
                 place(cell, np.broadcast_to(self.fmt.fill_value(), self.fmt.chunk_shape))
                 return
-            place(cell, self.fmt.component(self._decode(key, result.value, cell.cell)))
+            place(cell, self.fmt.component(chunk))
 
-        return futures.chain(self.kv.read(key, ReadOptions()), copy, self.executor)
+        return futures.chain(self.kv.read(key, options), copy_cached, self.executor)
 
     def _decode(self, key: bytes, value: bytes, cell: tuple[int, ...]) -> np.ndarray:
         try:
@@ -185,6 +220,8 @@ class ChunkedArray:
             return self.fmt.encode_chunk(chunk, cell.cell)
 
         def fail_copy(f: concurrent.futures.Future) -> None:
+            if self.cache is not None:
+                self.cache.discard((id(self.kv), key))  # the cached chunk is replaced
             if f.exception() is not None and not copied.done():
                 copied.set_exception(f.exception())
 
@@ -277,8 +314,16 @@ class ChunkedDriver:
     def _start_engine(self, fmt: ChunkFormat, domain: Any, chunk_kvstore: Any = None) -> None:
         from ..index import IndexDomain
 
+        from .chunk_cache import cache_for_pool, staleness_bound
+
         self.format = fmt
-        self.engine = ChunkedArray(fmt, self.kv if chunk_kvstore is None else chunk_kvstore, self.data_copy.executor)
+        self.engine = ChunkedArray(
+            fmt,
+            self.kv if chunk_kvstore is None else chunk_kvstore,
+            self.data_copy.executor,
+            cache=cache_for_pool(self.cache_pool),
+            staleness=staleness_bound(self.spec.recheck_cached_data, time.time()),
+        )
         self._domain = domain
         # I/O resolves against the bounds as they are now: resizable bounds are not open-ended.
         d = domain
