@@ -31,8 +31,29 @@ MISSING: Any = object()
 
 
 def dumps(j: Any) -> str:
-    """Compact JSON as TensorStore prints it inside messages (``{"a":1}``)."""
-    return json.dumps(j, separators=(",", ":"), ensure_ascii=False, allow_nan=True)
+    """Compact JSON as TensorStore prints it inside messages (``{"a":1}``).
+
+    Object members come out sorted (TensorStore's JSON objects are ordered maps) and doubles
+    as nlohmann::json writes them, which differs from Python only for magnitudes in [1e15, 1e16).
+    """
+    if isinstance(j, dict):
+        return "{" + ",".join(f"{_dumps_key(k)}:{dumps(j[k])}" for k in sorted(j, key=str)) + "}"
+    if isinstance(j, (list, tuple)):
+        return "[" + ",".join(dumps(v) for v in j) + "]"
+    if isinstance(j, float) and math.isfinite(j) and 1e15 <= abs(j) < 1e16:
+        return f"{_shortest_mantissa(j)}e+15"
+    return json.dumps(j, ensure_ascii=False, allow_nan=True)
+
+
+def _dumps_key(k: Any) -> str:
+    return json.dumps(k if isinstance(k, str) else str(k), ensure_ascii=False)
+
+
+def _shortest_mantissa(x: float) -> str:
+    """The shortest round-tripping digits of `x` as d.ddd (x in [1e15, 1e16))."""
+    digits = repr(abs(x)).replace(".", "").rstrip("0") or "0"  # 16 integer digits, maybe a fraction
+    sign = "-" if x < 0 else ""
+    return sign + (digits if len(digits) == 1 else f"{digits[0]}.{digits[1:]}")
 
 
 def _wrap(prefix: str, exc: BaseException) -> BaseException:
