@@ -25,6 +25,7 @@ inf = (1 << 62) - 1
 from .spec import OpenMode, Spec
 from .tensorstore import TensorStore
 from .driver.chunked import WriteFutures
+from .batch import *  # noqa: F401,F403
 from .open import open
 from .driver import auto as _auto_driver  # noqa: F401  (registers the drivers)
 from .driver import zarr as _zarr_driver  # noqa: F401

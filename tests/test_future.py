@@ -108,3 +108,13 @@ def test_force_is_harmless():
     f = ts.Future(1)
     f.force()
     assert f.result() == 1
+
+
+def test_write_futures_and_batch_like_tensorstore():
+    store = ts.open({"driver": "zarr", "kvstore": "memory://"}, create=True, dtype=ts.int32, shape=[4]).result()
+    w = store.write([1, 2, 3, 4])
+    assert isinstance(w, ts.WriteFutures)
+    assert (w.copy.result(), w.commit.result(), w.result()) == (None, None, None)
+    with ts.Batch() as batch:
+        part = store[1:3].read(batch=batch)
+    assert part.result().tolist() == [2, 3]

@@ -207,7 +207,10 @@ class ChunkedArray:
             copies.append(copied)
             full = kind == "strided" and cell.covers and self.fmt.component_covers_chunk
             commits.append(self._write_cell(cell, take, full, copied))
-        return WriteFutures(futures.gather(copies), futures.chain(futures.gather(commits), lambda _: None))
+        return WriteFutures(
+            futures.chain(futures.gather(copies), lambda _: None),
+            futures.chain(futures.gather(commits), lambda _: None),
+        )
 
     def _write_cell(self, cell, take: Callable, full: bool, copied: Future) -> Future:
         key = self.fmt.chunk_key(cell.cell)
