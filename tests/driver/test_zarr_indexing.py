@@ -79,7 +79,7 @@ def _compare(ours_fn, ref_fn):
         assert a[1] == b[1]
 
 
-SETTINGS = settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+SETTINGS = settings(max_examples=int(__import__("os").environ.get("TSPY_EXAMPLES", 60)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
 
 @SETTINGS
