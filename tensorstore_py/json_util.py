@@ -45,6 +45,22 @@ def dumps(j: Any) -> str:
     return json.dumps(j, ensure_ascii=False, allow_nan=True)
 
 
+_C_ESCAPES = {ord("\n"): "\\n", ord("\r"): "\\r", ord("\t"): "\\t", ord('"'): '\\"', ord("'"): "\\'", ord("\\"): "\\\\"}
+
+
+def quote_string(s: str) -> str:
+    """A string quoted C-style, as TensorStore quotes strings outside JSON (``"\\xc3\\xa9"``)."""
+    out = []
+    for b in s.encode("utf-8"):
+        if b in _C_ESCAPES:
+            out.append(_C_ESCAPES[b])
+        elif 0x20 <= b < 0x7F:
+            out.append(chr(b))
+        else:
+            out.append(f"\\x{b:02x}")
+    return '"' + "".join(out) + '"'
+
+
 def _dumps_key(k: Any) -> str:
     return json.dumps(k if isinstance(k, str) else str(k), ensure_ascii=False)
 

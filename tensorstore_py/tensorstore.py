@@ -185,6 +185,80 @@ class TensorStore(Indexable):
         except (ValueError, IndexError) as exc:
             return futures.failed(exc)
 
+    def resize(
+        self,
+        inclusive_min: Any = None,
+        exclusive_max: Any = None,
+        resize_metadata_only: bool = False,
+        resize_tied_bounds: bool = False,
+        expand_only: bool = False,
+        shrink_only: bool = False,
+    ) -> Future:
+        """Future of this TensorStore with resizable (implicit) bounds changed in storage.
+
+        `inclusive_min` / `exclusive_max` give a new bound per dimension of this view, None to
+        keep it.  Chunks wholly outside a shrunken array are deleted unless
+        `resize_metadata_only`.
+        """
+        try:
+            return self._resize(inclusive_min, exclusive_max, resize_metadata_only, resize_tied_bounds, expand_only, shrink_only)
+        except (ValueError, TypeError) as exc:
+            return futures.failed(exc)
+
+    def _resize(self, inclusive_min, exclusive_max, metadata_only, resize_tied_bounds, expand_only, shrink_only) -> Future:
+        from .driver.kvs_backed import resize_stored
+        from .errors import failed_precondition, unimplemented
+        from .index import OutputIndexMethod
+
+        t = self._transform
+        rank = t.input_rank
+        lows = [None] * rank if inclusive_min is None else list(inclusive_min)
+        highs = [None] * rank if exclusive_max is None else list(exclusive_max)
+        if len(lows) != rank or len(highs) != rank:
+            raise invalid_argument(f"Resize bounds must have length {rank}")
+        new_output_max: list = [None] * t.output_rank
+        for i in range(rank):
+            if lows[i] is not None and lows[i] != t.input_inclusive_min[i]:
+                if not t.implicit_lower_bounds[i]:
+                    raise invalid_argument(f"Invalid resize request for input dimension {i}: Cannot change explicit lower bound")
+                raise unimplemented("Resizing lower bounds is not supported by this driver")
+            if highs[i] is None:
+                continue
+            if not t.implicit_upper_bounds[i]:
+                raise invalid_argument(f"Invalid resize request for input dimension {i}: Cannot change explicit upper bound")
+            outputs = [d for d, m in enumerate(t.output)
+                       if m.method == OutputIndexMethod.single_input_dimension and m.input_dimension == i]
+            if len(outputs) != 1 or t.output[outputs[0]].stride != 1:
+                raise unimplemented(f"Resizing input dimension {i} through this transform is not supported")
+            d = outputs[0]
+            view_lo = t.output[d].offset + t.input_inclusive_min[i]
+            array_lo = self._driver.domain.origin[d]
+            if view_lo > array_lo and not resize_tied_bounds:
+                # The rest of the dimension, outside this view, would be resized as well.
+                raise failed_precondition(
+                    f"Resize operation would also affect output dimension {d} over the interval "
+                    f"[{array_lo}, {view_lo}) but `resize_tied_bounds` was not specified"
+                )
+            new_output_max[d] = t.output[d].offset + int(highs[i])
+        driver = self._driver
+        resized = resize_stored(driver.spec, driver, new_output_max, expand_only=expand_only,
+                                shrink_only=shrink_only, metadata_only=metadata_only)
+
+        def rebind(new_driver: Any) -> "TensorStore":
+            from .index.compose import propagate_bounds
+
+            # Implicit bounds of the view follow the array's new shape.
+            j = t.to_json()
+            bounds = list(j.get("input_exclusive_max", [[x] if imp else x for x, imp in zip(t.input_exclusive_max, t.implicit_upper_bounds)]))
+            for i, h in enumerate(highs):
+                if h is not None:
+                    bounds[i] = [int(h)]
+            j["input_exclusive_max"] = bounds
+            transform = propagate_bounds(IndexTransform(json=j), new_driver.domain)
+            return TensorStore(new_driver, transform, self._read, self._write, self._transaction)
+
+        return futures.chain(resized, rebind)
+
     def astype(self, dtype: Any) -> "TensorStore":
         raise NotImplementedError("TensorStore.astype (ts.cast) is not supported yet")
 

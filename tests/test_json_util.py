@@ -28,3 +28,13 @@ def test_pretty_repr_layout_matches_the_reference():
 
 def test_dumps_is_compact():
     assert dumps({"b": [1, 2], "a": None}) == '{"a":null,"b":[1,2]}'
+
+
+@pytest.mark.parametrize("name", ["'", '"', "\\", "\n", "\t", "é", "\x01", "a b", "\x7f"])
+def test_strings_quoted_c_style_where_tensorstore_does(name):
+    def message(lib):
+        with pytest.raises(ValueError) as exc:
+            lib.Spec({"driver": "zarr", "kvstore": "memory://", "metadata": {"compressor": {"id": "blosc", "cname": name}}})
+        return str(exc.value)
+
+    assert message(ts) == message(ref)

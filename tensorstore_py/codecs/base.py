@@ -13,7 +13,7 @@ from typing import Any, Callable, ClassVar
 import numpy as np
 
 from ..errors import data_loss, invalid_argument
-from ..json_util import ObjectReader, dumps, expect_bool, expect_int, expect_string, member_error
+from ..json_util import ObjectReader, dumps, expect_bool, expect_int, expect_string, member_error, quote_string
 
 __all__ = [
     "Codec", "Registry", "ZARR_COMPRESSORS", "N5_COMPRESSIONS", "as_byte_view", "deliver",
@@ -211,7 +211,7 @@ def choice_member(reader: ObjectReader, name: str, choices: list[str], default: 
     def parse(v: Any) -> str:
         s = expect_string(v)
         if s not in choices:
-            raise invalid_argument(f"Expected one of {','.join(choices)}, but received: {dumps(v)}")
+            raise invalid_argument(f"Expected one of {','.join(choices)}, but received: {quote_string(s)}")
         return s
 
     if default is None and not reader.has(name):

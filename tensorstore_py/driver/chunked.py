@@ -74,6 +74,10 @@ class ChunkFormat(abc.ABC):
     def fill_value(self) -> np.ndarray:
         """The fill value, broadcastable to a chunk's component."""
 
+    def cell_of_key(self, key: bytes) -> tuple[int, ...] | None:
+        """The grid cell a stored key names, or None if it is not a chunk of this array."""
+        return None
+
     def describe_chunk(self, cell: tuple[int, ...]) -> str:
         return dumps(self.chunk_key(cell).decode("utf-8", "replace"))
 
@@ -309,6 +313,7 @@ class ChunkedDriver:
 
     def _bind(self, spec: Any, kvstore_driver: Any, path: str, context: Any) -> None:
         self.spec = spec
+        self.context = context
         self.kv = kvstore_driver
         self.path = path
         self.cache_pool = context.get_resource("cache_pool", spec.resources.get("cache_pool"))
@@ -365,3 +370,21 @@ class ChunkedDriver:
 
     def context_resources(self) -> list:
         return [self.cache_pool, self.data_copy]
+
+    def delete_chunks_outside(self, shape: Sequence[int]) -> Future:
+        """Deletes the stored chunks that lie wholly outside [0, shape) (after a shrink)."""
+        from ..kvstore.key_range import KeyRange, prefix_successor
+
+        prefix = self.path.encode()
+        chunk_shape = self.format.chunk_shape
+
+        def delete(keys: list) -> Future:
+            doomed = []
+            for rel in keys:
+                cell = self.format.cell_of_key(prefix + rel)
+                if cell is not None and any(c * n >= s for c, n, s in zip(cell, chunk_shape, shape)):
+                    doomed.append(self.kv.write(prefix + rel, None, WriteOptions()))
+            return futures.chain(futures.gather(doomed), lambda _: None)
+
+        listed = self.kv.list(KeyRange(prefix, prefix_successor(prefix)) if prefix else KeyRange(), len(prefix))
+        return futures.chain(listed, delete)

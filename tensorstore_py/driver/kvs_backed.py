@@ -15,6 +15,7 @@ from .. import future as futures
 from ..context import Context, ContextSpecBuilder
 from ..errors import StatusError, already_exists, failed_precondition, invalid_argument, not_found
 from ..future import Future
+from ..json_util import dumps
 from ..kvstore.driver import ReadOptions, WriteOptions, open_kvstore_driver
 from ..kvstore.generation import NO_VALUE, UNKNOWN
 from ..kvstore.key_range import KeyRange
@@ -81,6 +82,18 @@ class KvsBackedDriverSpec(DriverSpec):
 
     @abc.abstractmethod
     def make_driver(self, metadata: Any, kvstore_driver: Any, path: str, context: Context) -> OpenedDriver: ...
+
+    def metadata_shape(self, metadata: Any) -> list[int]:
+        """The resizable extent of each array dimension in stored metadata."""
+        from ..errors import unimplemented
+
+        raise unimplemented(f"Resizing is not supported by the {dumps(self.id)} driver")
+
+    def resized_metadata(self, metadata: Any, shape: list[int]) -> Any:
+        """`metadata` with a new shape (same length as `metadata_shape`)."""
+        from ..errors import unimplemented
+
+        raise unimplemented(f"Resizing is not supported by the {dumps(self.id)} driver")
 
     def normalize_kvstore(self, kvstore: Any) -> Any:
         # Array kvstore paths name a directory.
@@ -183,6 +196,58 @@ class KvsBackedDriverSpec(DriverSpec):
             return write_new(False)
 
         return futures.chain(kv.read(key, ReadOptions()), create_only)
+
+
+def resize_stored(
+    spec: "KvsBackedDriverSpec",
+    driver: Any,
+    new_exclusive_max: list,
+    *,
+    expand_only: bool,
+    shrink_only: bool,
+    metadata_only: bool,
+) -> Future:
+    """Future of a driver for the array after resizing its stored metadata.
+
+    The metadata is read fresh and rewritten only if unchanged since (retrying otherwise), so
+    concurrent resizes serialise; then chunks wholly outside a shrunken shape are deleted.
+    """
+    kv, path = driver.kv, driver.path
+    key = (path + spec.metadata_key_or_default).encode()
+    where = f"Error writing {describe_key(kv, key)}"
+
+    def attempt() -> Future:
+        def got(result) -> Any:
+            if result.state != "value":
+                raise not_found(f"Metadata at {describe_key(kv, key)} does not exist")
+            metadata = spec.parse_stored_metadata(result.value)
+            old = spec.metadata_shape(metadata)
+            new = [o if n is None else int(n) for o, n in zip(old, new_exclusive_max)]
+            for d, (o, n) in enumerate(zip(old, new)):
+                if expand_only and n < o:
+                    raise failed_precondition(
+                        f"{where}: Resize operation would shrink output dimension {d} from [0, {o}) to [0, {n}) but `expand_only` was specified"
+                    )
+                if shrink_only and n > o:  # (TensorStore reports this one without the key)
+                    raise failed_precondition(
+                        f"Resize operation would expand output dimension {d} from [0, {o}) to [0, {n}) but `shrink_only` was specified"
+                    )
+            resized = spec.resized_metadata(metadata, new)
+            written = kv.write(key, spec.encode_metadata(resized), WriteOptions(if_equal=result.stamp.generation))
+
+            def done(stamp) -> Any:
+                if stamp.generation == UNKNOWN:
+                    return attempt()  # someone else changed the metadata meanwhile
+                new_driver = spec.make_driver(resized, kv, path, driver.context)
+                if metadata_only or all(n >= o for o, n in zip(old, new)):
+                    return new_driver
+                return futures.chain(new_driver.delete_chunks_outside(new), lambda _: new_driver)
+
+            return futures.chain(written, done)
+
+        return futures.chain(kv.read(key, ReadOptions()), got)
+
+    return attempt()
 
 
 class _InlineExecutor:

@@ -32,6 +32,18 @@ class N5ChunkFormat(ChunkFormat):
         name = "/".join(str(i) for i in cell) if cell else "0"
         return (self.key_prefix + name).encode()
 
+    def cell_of_key(self, key: bytes) -> tuple[int, ...] | None:
+        prefix = self.key_prefix.encode()
+        if not key.startswith(prefix):
+            return None
+        parts = key[len(prefix) :].split(b"/")
+        rank = len(self.chunk_shape)
+        if rank == 0:
+            return () if parts == [b"0"] else None
+        if len(parts) != rank or not all(p.isdigit() for p in parts):
+            return None
+        return tuple(int(p) for p in parts)
+
     def decode_chunk(self, data: bytes, cell: tuple[int, ...] = ()) -> np.ndarray:
         return decode_block(data, self.chunk_shape, self.numpy_dtype, self._codec)
 

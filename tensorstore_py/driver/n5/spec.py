@@ -319,6 +319,14 @@ class N5Spec(KvsBackedDriverSpec):
             labels=list(metadata.axes),
         )
 
+    def metadata_shape(self, metadata: N5Metadata) -> list[int]:
+        return list(metadata.shape)
+
+    def resized_metadata(self, metadata: N5Metadata, shape: list[int]) -> N5Metadata:
+        import dataclasses
+
+        return dataclasses.replace(metadata, shape=list(shape))
+
     def make_driver(self, metadata: N5Metadata, kvstore_driver: Any, path: str, context: Any):
         from .driver import N5Driver
 

@@ -35,6 +35,17 @@ class ZarrChunkFormat(ChunkFormat):
         name = self.separator.join(str(i) for i in grid) if grid else "0"
         return (self.key_prefix + name).encode()
 
+    def cell_of_key(self, key: bytes) -> tuple[int, ...] | None:
+        prefix = self.key_prefix.encode()
+        if not key.startswith(prefix):
+            return None
+        parts = key[len(prefix) :].split(self.separator.encode())
+        if self.grid_rank == 0:
+            return () if parts == [b"0"] else None
+        if len(parts) != self.grid_rank or not all(p.isdigit() for p in parts):
+            return None
+        return tuple(int(p) for p in parts) + (0,) * len(self.field.field_shape)
+
     def _empty(self) -> np.ndarray:
         return np.empty(self._grid_chunks, dtype=self.stored_dtype, order=self.metadata.order)
 

@@ -221,6 +221,19 @@ class ZarrSpec(KvsBackedDriverSpec):
             [0] * rank, [s - 1 for s in shape], [False] * rank, [True] * n + [False] * (rank - n), [""] * rank
         )
 
+    def metadata_shape(self, metadata: ZarrMetadata) -> list[int]:
+        field = metadata.dtype.fields[metadata.dtype.field_index(self.field)]
+        return list(metadata.shape) + list(field.field_shape)
+
+    def resized_metadata(self, metadata: ZarrMetadata, shape: list[int]) -> ZarrMetadata:
+        import dataclasses
+
+        field = metadata.dtype.fields[metadata.dtype.field_index(self.field)]
+        grid = shape[: len(metadata.shape)]
+        if list(shape[len(grid) :]) != list(field.field_shape):
+            raise invalid_argument("Cannot resize the dimensions of a field's sub-array")
+        return dataclasses.replace(metadata, shape=list(grid))
+
     def make_driver(self, metadata: ZarrMetadata, kvstore_driver, path: str, context):
         from .driver import ZarrDriver
 
