@@ -4,14 +4,13 @@ from __future__ import annotations
 
 import gzip
 import os
-import threading
-import time
 import zlib
 
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from codecs_helpers import longest_stall_during
 from tensorstore_py._ext import zlib_codec as zk
 
 PAYLOAD = (b"tensorstore " * 500) + os.urandom(2000) + bytes(3000)
@@ -121,27 +120,9 @@ def test_round_trip_property(data, level, fmt):
     assert zk.decompress_into(enc, out, fmt) == len(data) and out == data
 
 
-def _longest_stall_during(fn) -> tuple[float, float]:
-    """(longest pause of this thread's Python loop, total time) while `fn` runs on another thread.
-
-    A call that holds the GIL stalls the loop for about its whole duration.
-    """
-    done = threading.Event()
-    worker = threading.Thread(target=lambda: (fn(), done.set()))
-    start = last = time.perf_counter()
-    longest = 0.0
-    worker.start()
-    while not done.is_set():
-        now = time.perf_counter()
-        longest = max(longest, now - last)
-        last = now
-    worker.join()
-    return longest, time.perf_counter() - start
-
-
 def test_stall_measure_detects_a_gil_holder():
     held = bytes(200_000_000)
-    stall, total = _longest_stall_during(lambda: held.count(b"x"))
+    stall, total = longest_stall_during(lambda: held.count(b"x"))
     if total < 0.05:
         pytest.skip("machine too fast for a meaningful measurement")
     assert stall > 0.5 * total
@@ -149,11 +130,11 @@ def test_stall_measure_detects_a_gil_holder():
 
 def test_gil_released_during_bulk_work():
     data = os.urandom(1 << 20) * 6
-    stall, total = _longest_stall_during(lambda: zk.compress(data, 9))
+    stall, total = longest_stall_during(lambda: zk.compress(data, 9))
     assert total > 0.05 and stall < 0.25 * total
     big = zk.compress(bytes(len(data) * 20), 1)
     out = bytearray(len(data) * 20)  # allocated here: zero-filling it holds the GIL
-    stall, total = _longest_stall_during(lambda: zk.decompress_into(big, out))
+    stall, total = longest_stall_during(lambda: zk.decompress_into(big, out))
     assert stall < 0.25 * total or total < 0.02
 
 
