@@ -2,6 +2,13 @@ import os
 import sys
 
 import pytest
+from hypothesis import settings
+
+# CI replays the same examples every run (a red CI then means a regression, not a new random
+# draw); local runs keep exploring new ones.
+settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
+if os.environ.get("CI"):
+    settings.load_profile("ci")
 
 # Test helpers (markdown_doctest) live beside the tests.
 sys.path.insert(0, os.path.dirname(__file__))

@@ -66,25 +66,35 @@ class _Handler(BaseHTTPRequestHandler):
         length = int(self.headers.get("Content-Length") or 0)
         body = self.rfile.read(length) if length else b""
         action = proxy.next_action(self.command, self.path, dict(self.headers))
+        # A request counts as in flight until its answer starts: the client may send its next
+        # request as soon as it has read this reply, before this thread would get to leave().
         proxy.enter()
+        left = False
         try:
             if action.startswith("status:"):
                 code = int(action.split(":", 1)[1])
                 payload = b'{"error": {"code": %d, "message": "injected %d"}}' % (code, code)
+                proxy.leave()
+                left = True
                 self._reply(code, [("Content-Type", "application/json")], payload)
                 return
             if action == "reset":
+                proxy.leave()
+                left = True
                 self._abort()
                 return
             if action.startswith("delay:"):
                 time.sleep(float(action.split(":", 1)[1]))
             status, headers, data = self._forward(body)
+            proxy.leave()
+            left = True
             if action == "reset_after":
                 self._abort()
                 return
             self._reply(status, headers, data, cut=(action == "truncate"))
         finally:
-            proxy.leave()
+            if not left:
+                proxy.leave()
 
     do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
 

@@ -221,6 +221,16 @@ def test_two_level_choice_matches_zarr3_sharding(case):
         store = ref.open({"driver": "zarr3", "kvstore": "memory://", "metadata": {"codecs": [{"name": "sharding_indexed"}]}},
                          create=True, dtype=ref.uint8, shape=shape, chunk_layout=ref.ChunkLayout(**kw)).result()
     except ValueError as exc:
+        if "entries" in str(exc) and "grid shape of" in str(exc):
+            # zarr3's own limit on the number of chunks, checked after the chunk choice: compare
+            # the choice with the rule that limit applies to instead.
+            event("zarr3 grid too large")
+            _, write = choose_read_write_chunk_shapes(layout.read_chunk, layout.write_chunk, [0] * len(shape), shape)
+            cells = 1
+            for n, c in zip(shape, write):
+                cells *= -(-n // c)
+            assert cells > 1 << 30
+            return
         event("reference rejects")
         with pytest.raises(ValueError) as info:
             choose_read_write_chunk_shapes(layout.read_chunk, layout.write_chunk, [0] * len(shape), shape)
