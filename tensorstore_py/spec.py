@@ -49,30 +49,61 @@ class OpenMode:
 
 
 def _parse_url(url: str) -> dict:
-    """A TensorStore URL pipeline ("file:///a|zarr2:") as spec JSON."""
-    from .kvstore.driver import parse_kvstore_url
+    """A TensorStore URL pipeline ("file:///a|zarr2:", "file:///a.zip|zip:b|zarr3:") as spec
+    JSON: kvstore components (parsed by the kvstore layer), then at most one driver scheme."""
+    from .errors import annotate
+    from .kvstore import driver as kv
 
-    parts = url.split("|")
-    last = parts[-1]
-    scheme = last.split(":", 1)[0]
-    driver_cls = driver_base.driver_for_url_scheme(scheme)
-    if driver_cls is None:
-        # No TensorStore driver named: the URL is just a kvstore (opened by auto-detection).
-        return {"driver": "auto", "kvstore": parse_kvstore_url(url)}
-    if len(parts) < 2:
-        raise invalid_argument(f"{dumps(last)} driver requires a key-value store")
-    from .kvstore.driver import join_path, percent_decode_path
-
-    kvstore = parse_kvstore_url("|".join(parts[:-1]))
-    rest = last[len(scheme) + 1 :]
-    if rest and not driver_cls.url_path_supported:
-        raise invalid_argument(
-            f"Parsing spec from url: {dumps(url)}: Invalid TensorStore URL component {dumps(last)}: Path not supported"
-        )
-    if rest:
-        # A path after the driver scheme continues the kvstore path ("memory://x|zarr2:a").
-        kvstore["path"] = join_path(kvstore.get("path", ""), percent_decode_path(rest))
-    return {"driver": driver_cls.id, "kvstore": kvstore}
+    if not url:
+        raise invalid_argument("URL must be non-empty")
+    try:
+        kvstore: dict | None = None
+        driver_part: str | None = None
+        for i, part in enumerate(url.split("|")):
+            scheme = part.split(":", 1)[0]
+            kind = kv.url_scheme_kind(scheme)
+            if kind is None:
+                raise invalid_argument(f"unsupported URL scheme: {dumps(scheme)}")
+            if driver_part is not None:
+                raise invalid_argument(
+                    f"{kv._KIND_NAMES[kind]} in {dumps(part)} is not valid following a TensorStore URL pipeline component"
+                )
+            if i == 0 and kind != "root":
+                raise invalid_argument(f"{kv._KIND_NAMES[kind]} in {dumps(part)} is not valid as the first URL pipeline component")
+            if kind == "root":
+                if i != 0:
+                    raise invalid_argument(
+                        f"{kv._KIND_NAMES[kind]} in {dumps(part)} is not valid following a KvStore URL pipeline component"
+                    )
+                kvstore = kv.parse_root_url(part)
+            elif kind == "adapter":
+                kvstore = kv.apply_adapter_url(part, kvstore)
+            else:
+                driver_part = part
+        assert kvstore is not None
+        if driver_part is None:
+            # No TensorStore driver named: the URL is just a kvstore (opened by auto-detection).
+            return {"driver": "auto", "kvstore": kvstore}
+        scheme = driver_part.split(":", 1)[0]
+        driver_cls = driver_base.driver_for_url_scheme(scheme)
+        assert driver_cls is not None
+        rest = driver_part[len(scheme) + 1 :]
+        try:
+            if rest and not driver_cls.url_path_supported:
+                raise invalid_argument("Path not supported")
+            if "#" in rest:
+                raise invalid_argument("Fragment identifier not supported")
+            if "?" in rest:
+                raise invalid_argument("Query string not supported")
+            path = kv.percent_decode_path(rest)
+        except ValueError as exc:
+            raise annotate(exc, f"Invalid TensorStore URL component {dumps(driver_part)}") from None
+        if path:
+            # A path after the driver scheme continues the kvstore path ("memory://x|zarr2:a").
+            kvstore["path"] = kv.join_path(kvstore.get("path", ""), path)
+        return {"driver": driver_cls.id, "kvstore": kvstore}
+    except ValueError as exc:
+        raise annotate(exc, f"Parsing spec from url: {dumps(url)}") from None
 
 
 def parse_spec_json(j: Any) -> driver_base.DriverSpec:

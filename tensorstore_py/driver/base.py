@@ -29,7 +29,10 @@ def register_driver(cls: type["DriverSpec"]) -> type["DriverSpec"]:
     for name in (cls.id, *cls.aliases):
         _DRIVERS[name] = cls
     if cls.url_scheme:
+        from ..kvstore.driver import register_tensorstore_url_scheme
+
         _URL_SCHEMES[cls.url_scheme] = cls
+        register_tensorstore_url_scheme(cls.url_scheme)
     return cls
 
 

@@ -32,6 +32,40 @@ Adding a driver (sketch)::
 Users of drivers (the chunked engine, TensorStore drivers) call `open_kvstore_driver(spec,
 context)` and then `read`/`write`/`list`/`delete_range` with full keys, and
 ``driver.spec_json(path, builder)`` / ``driver.url(path)`` for spec output.
+
+Adapters (zip, neuroglancer_uint64_sharded, zarr3_sharding_indexed, ocdbt ...)
+------------------------------------------------------------------------------
+An adapter is a driver whose JSON has a ``"base"`` member: another kvstore spec (any driver,
+possibly itself an adapter) holding the adapter's bytes.  Specs nest: a `ParsedSpec` has a
+`base` `ParsedSpec`; binding, unbinding and stripping context resources recurse into it (a
+nested ``"context"`` applies to the base too); unbound JSON collects every level's resources
+in one top-level ``"context"``.  An open adapter driver holds its open base driver and the
+path within it (`KvStoreDriver.base`, `KvStoreDriver.base_path`); ``KvStore.base`` and
+``KvStore.Spec.base`` expose them.
+
+URL pipelines parse left to right: the first component names a root driver (``file:///a.zip``),
+each following ``scheme:path`` component an adapter wrapping everything to its left
+(``|zip:inner/path``).  A TensorStore driver scheme (``zarr3:``) may end a pipeline; the
+TensorStore layer registers those with `register_tensorstore_url_scheme` so that the kvstore
+parser names them in its errors as TensorStore does.
+
+Adding an adapter (sketch)::
+
+    class ZipDriverSpec(KvStoreAdapterSpec):
+        id = "zip"
+        url_scheme = "zip"                     # None: no URL form (to_url raises)
+        resource_members = {"cache_pool": "cache_pool", ...}
+
+        @classmethod
+        def parse_options(cls, reader): ...    # its own members; "base"/"path" are parsed for it
+        # from_url / to_url: inherited ("zip:percent-encoded/path"); override if needed
+        def open_adapter(self, resources, base, base_path):
+            return ZipDriver(self, resources, base, base_path)   # a KvStoreAdapterDriver
+
+    register_kvstore_driver("zip", ZipDriverSpec, url_scheme="zip")
+
+A format driver that builds an adapter over a store it already has open (the precomputed
+driver over a scale directory) calls `open_adapter_driver(spec, base, base_path, context)`.
 """
 
 from __future__ import annotations
@@ -54,7 +88,9 @@ __all__ = [
     "ReadOptions", "WriteOptions", "KvStoreDriver", "KvStoreDriverSpec", "register_kvstore_driver",
     "get_driver_spec_class", "parse_kvstore_url", "parse_kvstore_spec", "open_kvstore_driver",
     "apply_read", "resolve_byte_range", "percent_encode_path", "percent_decode_path",
-    "join_path", "ParsedSpec",
+    "join_path", "ParsedSpec", "KvStoreAdapterSpec", "KvStoreAdapterDriver", "open_adapter_driver",
+    "register_tensorstore_url_scheme", "url_scheme_kind", "parse_root_url", "apply_adapter_url",
+    "spec_url",
 ]  # fmt: skip
 
 
@@ -129,6 +165,8 @@ class KvStoreDriverSpec(abc.ABC):
     id: ClassVar[str] = ""
     url_scheme: ClassVar[str | None] = None
     resource_members: ClassVar[dict[str, str]] = {}
+    #: True for adapters: the spec has a "base" kvstore (see `KvStoreAdapterSpec`)
+    is_adapter: ClassVar[bool] = False
 
     def __init__(self, options: dict | None = None):
         #: driver-specific JSON members other than resources, normalized (defaults omitted)
@@ -158,14 +196,59 @@ class KvStoreDriverSpec(abc.ABC):
         """A driver serving this spec with `resources` (member -> bound resource)."""
 
 
+class KvStoreAdapterSpec(KvStoreDriverSpec):
+    """The driver part of an adapter's spec: its "base" is parsed and bound by the caller.
+
+    URLs: an adapter's component is ``scheme:path`` (path percent-encoded), appended to its
+    base's URL after ``|``.
+    """
+
+    is_adapter: ClassVar[bool] = True
+
+    @classmethod
+    def from_url(cls, url: str) -> dict:
+        """Spec JSON (without "base") for an adapter URL component ``scheme:path``."""
+        scheme = cls.url_scheme or cls.id
+        rest = url[len(scheme) + 1 :] if url.startswith(scheme + ":") else ""
+        if rest.startswith("//"):
+            raise invalid_argument(f"Scheme {dumps(scheme + ':')} not present in url")
+        if "#" in rest:
+            raise invalid_argument("Fragment identifier not supported")
+        if "?" in rest:
+            raise invalid_argument("Query string not supported")
+        j: dict[str, Any] = {"driver": cls.id}
+        path = percent_decode_path(rest)
+        if path:
+            j["path"] = path
+        return j
+
+    def to_url(self, path: str) -> str:
+        """This adapter's own URL component (the base's URL and ``|`` go before it)."""
+        if self.url_scheme is None:
+            raise unimplemented_url(self.id)
+        return f"{self.url_scheme}:{percent_encode_path(path)}"
+
+    def open(self, resources: dict[str, Resource]) -> "KvStoreDriver":
+        raise invalid_argument(f"{dumps(self.id)} kvstore requires a base kvstore")
+
+    @abc.abstractmethod
+    def open_adapter(self, resources: dict[str, Resource], base: "KvStoreDriver", base_path: str) -> "KvStoreDriver":
+        """A driver over `base` (open) at `base_path`, with this level's `resources` bound."""
+
+
 def unimplemented_url(driver_id: str) -> ValueError:
     from ..errors import unimplemented
 
-    return unimplemented(f"URL representation not supported by {driver_id!r} driver")
+    # TensorStore's kvstore message names no driver (its TensorStore drivers' messages do).
+    return unimplemented("URL representation not supported")
 
 
 class KvStoreDriver(abc.ABC):
     """An open key-value store.  Keys are full keys (the KvStore path already prepended)."""
+
+    #: an adapter's open base driver and the path within it (None / "" for root drivers)
+    base: "KvStoreDriver | None" = None
+    base_path: str = ""
 
     def __init__(self, spec: KvStoreDriverSpec, resources: dict[str, Resource]):
         self.driver_spec = spec
@@ -209,18 +292,46 @@ class KvStoreDriver(abc.ABC):
                 value = builder.member_json(resource)
                 if value is not MISSING:
                     j[member] = value
+        if self.base is not None:
+            j["base"] = self.base.spec_json(self.base_path, builder)
         return dict(sorted(j.items()))
+
+    def bound_spec(self, path: str) -> "ParsedSpec":
+        """The spec of this driver at `path`, its resources (and its base's) bound."""
+        base = None if self.base is None else self.base.bound_spec(self.base_path)
+        return ParsedSpec(self.driver_spec, path, None, dict(self.resources), base)
 
     def describe_key(self, key: bytes) -> str:
         """How TensorStore names `key` in messages (``".zarray"``; files: ``local file "..."``)."""
         return dumps(key.decode("utf-8", "replace"))
 
     def url(self, path: str) -> str:
-        """The URL (``memory://a/``, ``file:///tmp/x``) for `path`."""
-        return self.driver_spec.to_url(path)
+        """The URL (``memory://a/``, ``file:///tmp/x``, ``file:///a.zip|zip:b/``) for `path`."""
+        own = self.driver_spec.to_url(path)
+        if self.base is None:
+            return own
+        return f"{self.base.url(self.base_path)}|{own}"
 
     def now(self) -> float:
         return time.time()
+
+
+class KvStoreAdapterDriver(KvStoreDriver):
+    """An open adapter: serves its keys from the value(s) of `base` at `base_path`."""
+
+    def __init__(self, spec: KvStoreAdapterSpec, resources: dict[str, Resource], base: KvStoreDriver, base_path: str):
+        super().__init__(spec, resources)
+        self.base = base
+        self.base_path = base_path
+
+    @property
+    def context_resources(self) -> tuple[str, ...]:
+        assert self.base is not None
+        return tuple(dict.fromkeys(super().context_resources + self.base.context_resources))
+
+    def now(self) -> float:
+        assert self.base is not None
+        return self.base.now()
 
 
 # ---------------------------------------------------------------------------------------------
@@ -228,13 +339,31 @@ class KvStoreDriver(abc.ABC):
 
 _DRIVERS: dict[str, type[KvStoreDriverSpec]] = {}
 _URL_SCHEMES: dict[str, type[KvStoreDriverSpec]] = {}
+# URL schemes of TensorStore drivers (zarr2:, n5: ...), known here only to name them in errors.
+_TENSORSTORE_URL_SCHEMES: set[str] = set()
 
 
 def register_kvstore_driver(name: str, factory: type[KvStoreDriverSpec], url_scheme: str | None = None) -> None:
-    """Registers driver `name`; `factory` is its `KvStoreDriverSpec` subclass."""
+    """Registers driver `name`; `factory` is its `KvStoreDriverSpec` subclass (an adapter's
+    `url_scheme` is a pipeline component, a root driver's the start of a URL)."""
     _DRIVERS[name] = factory
     if url_scheme:
         _URL_SCHEMES[url_scheme] = factory
+
+
+def register_tensorstore_url_scheme(scheme: str) -> None:
+    """Records the URL scheme of a TensorStore driver (``zarr3``), which ends a pipeline."""
+    _TENSORSTORE_URL_SCHEMES.add(scheme)
+
+
+def url_scheme_kind(scheme: str) -> str | None:
+    """``"root"``, ``"adapter"``, ``"tensorstore"`` or None (unknown scheme)."""
+    cls = _URL_SCHEMES.get(scheme)
+    if cls is not None:
+        return "adapter" if cls.is_adapter else "root"
+    if scheme in _TENSORSTORE_URL_SCHEMES:
+        return "tensorstore"
+    return None
 
 
 def get_driver_spec_class(name: str) -> type[KvStoreDriverSpec]:
@@ -294,27 +423,68 @@ def split_url(url: str, scheme: str) -> tuple[str, str]:
 
 
 def parse_kvstore_url(url: str) -> dict:
-    """Spec JSON for a kvstore URL (``memory://a/``, ``file:///tmp/x``)."""
+    """Spec JSON for a kvstore URL pipeline (``memory://a/``, ``file:///a.zip|zip:b/``)."""
     if not url:
         raise invalid_argument("URL must be non-empty")
     try:
         parts = url.split("|")
-        first = parts[0]
-        scheme = _scheme_of(first)
-        cls = _URL_SCHEMES.get(scheme)
-        if cls is None:
-            raise invalid_argument(f"unsupported URL scheme {dumps(scheme)} in {dumps(first)}")
-        try:
-            spec = cls.from_url(first)
-        except ValueError as exc:
-            raise _prefixed(exc, f"Invalid kvstore URL component {dumps(first)}") from None
+        if not all(parts):
+            raise invalid_argument("URL must be non-empty")
+        spec = parse_root_url(parts[0])
         for part in parts[1:]:
-            scheme = _scheme_of(part)
-            # No kvstore adapters (zip, ocdbt ...) are registered yet.
-            raise invalid_argument(f"unsupported URL scheme {dumps(scheme)} in {dumps(part)}")
+            spec = apply_adapter_url(part, spec)
         return spec
     except ValueError as exc:
         raise _prefixed(exc, f"Parsing spec from url: {dumps(url)}") from None
+
+
+_KIND_NAMES = {
+    "root": "root kvstore URL scheme",
+    "adapter": "kvstore adapter URL scheme",
+    "tensorstore": "kvstore-based TensorStore URL scheme",
+}
+
+
+def component_scheme(component: str) -> tuple[str, str]:
+    """``(scheme, component)`` of a pipeline component after the first; a component without
+    ``:`` is all scheme (``"zip"`` means ``"zip:"``)."""
+    colon = component.find(":")
+    if colon < 0:
+        return component, component + ":"
+    return component[:colon], component
+
+
+def _unsupported(scheme: str, shown: str, kind: str | None) -> ValueError:
+    message = f"unsupported URL scheme {dumps(scheme)} in {dumps(shown)}"
+    if kind is not None:
+        message += f": {dumps(scheme)} is a {_KIND_NAMES[kind]}"
+    return invalid_argument(message)
+
+
+def parse_root_url(component: str) -> dict:
+    """Spec JSON for the first component of a kvstore URL (a root driver's URL)."""
+    scheme = _scheme_of(component)
+    kind = url_scheme_kind(scheme)
+    if kind != "root":
+        raise _unsupported(scheme, component, kind)
+    try:
+        return _URL_SCHEMES[scheme].from_url(component)
+    except ValueError as exc:
+        raise _prefixed(exc, f"Invalid kvstore URL component {dumps(component)}") from None
+
+
+def apply_adapter_url(component: str, base: dict) -> dict:
+    """Spec JSON of the adapter URL `component` wrapping the spec JSON `base`."""
+    scheme, shown = component_scheme(component)
+    kind = url_scheme_kind(scheme)
+    if kind != "adapter":
+        raise _unsupported(scheme, shown, kind)
+    try:
+        spec = _URL_SCHEMES[scheme].from_url(shown)
+    except ValueError as exc:
+        raise _prefixed(exc, f"Invalid kvstore URL component {dumps(shown)}") from None
+    spec["base"] = base
+    return spec
 
 
 def _scheme_of(component: str) -> str:
@@ -336,7 +506,8 @@ def _prefixed(exc: ValueError, prefix: str) -> ValueError:
 
 @dataclasses.dataclass
 class ParsedSpec:
-    """A kvstore spec: driver part, path, nested context and resource members.
+    """A kvstore spec: driver part, path, nested context, resource members and, for an
+    adapter, the `base` spec it wraps.
 
     `resources` maps a JSON member to its unbound JSON (reference string, inline spec) or to a
     bound `Resource`; members not present are the default reference.
@@ -346,13 +517,25 @@ class ParsedSpec:
     path: str = ""
     context: Any = None  # Context.Spec | None
     resources: dict = dataclasses.field(default_factory=dict)
+    base: "ParsedSpec | None" = None
 
     @property
     def bound(self) -> bool:
-        return any(isinstance(v, Resource) for v in self.resources.values())
+        own = any(isinstance(v, Resource) for v in self.resources.values())
+        return own or (self.base is not None and self.base.bound)
 
     def copy(self) -> "ParsedSpec":
-        return ParsedSpec(self.driver_spec, self.path, self.context, dict(self.resources))
+        base = None if self.base is None else self.base.copy()
+        return ParsedSpec(self.driver_spec, self.path, self.context, dict(self.resources), base)
+
+    def levels(self) -> "list[ParsedSpec]":
+        """This spec, its base, its base's base ..."""
+        out: list[ParsedSpec] = []
+        level: ParsedSpec | None = self
+        while level is not None:
+            out.append(level)
+            level = level.base
+        return out
 
 
 def _expect_present_string(j: Any) -> str:
@@ -369,6 +552,12 @@ def _parse_resource_member(provider_id: str, j: Any) -> Any:
     return _parse_member_value(get_provider(provider_id), j)
 
 
+def _parse_base(j: Any) -> ParsedSpec:
+    if not isinstance(j, (dict, str)):
+        raise invalid_argument(f"Expected object, but received: {dumps(j)}")
+    return parse_kvstore_spec(j)
+
+
 _ABSENT: Any = object()
 
 
@@ -381,6 +570,11 @@ def parse_kvstore_spec(j: Any) -> ParsedSpec:
         raise member_error("driver", invalid_argument("Expected string, but member is missing"))
     driver_id = reader.get("driver", _expect_present_string)
     cls = get_driver_spec_class(driver_id)
+    base = None
+    if cls.is_adapter:
+        if not reader.has("base"):
+            raise member_error("base", invalid_argument("Expected object, but member is missing"))
+        base = reader.get("base", _parse_base)
     path = reader.get("path", _expect_present_string, "")
     context = reader.get("context", Context.Spec, None)
     resources = {}
@@ -391,17 +585,24 @@ def parse_kvstore_spec(j: Any) -> ParsedSpec:
     options = cls.parse_options(reader)
     reader.finish()
     spec = cls(options)
-    return ParsedSpec(spec, spec.normalize_path(path), context, resources)
+    return ParsedSpec(spec, spec.normalize_path(path), context, resources, base)
+
+
+def _bind_resources(driver_spec: KvStoreDriverSpec, given: dict, ctx: Context) -> dict:
+    resources = {}
+    for member, provider_id in driver_spec.resource_members.items():
+        value = given.get(member)
+        resources[member] = value if isinstance(value, Resource) else ctx.get_resource(provider_id, value)
+    return resources
 
 
 def bind_spec(parsed: ParsedSpec, context: Context) -> ParsedSpec:
-    """`parsed` with every resource member bound in `context` (nested "context" first)."""
+    """`parsed` with every resource member bound in `context` (nested "context" first), at
+    every level: a level's nested context applies to its base too."""
     ctx = context if parsed.context is None else Context(parsed.context, context)
-    resources = {}
-    for member, provider_id in parsed.driver_spec.resource_members.items():
-        value = parsed.resources.get(member)
-        resources[member] = value if isinstance(value, Resource) else ctx.get_resource(provider_id, value)
-    return ParsedSpec(parsed.driver_spec, parsed.path, None, resources)
+    base = None if parsed.base is None else bind_spec(parsed.base, ctx)
+    resources = _bind_resources(parsed.driver_spec, parsed.resources, ctx)
+    return ParsedSpec(parsed.driver_spec, parsed.path, None, resources, base)
 
 
 def open_kvstore_driver(spec_json: Any, context: Context) -> tuple[KvStoreDriver, str]:
@@ -412,7 +613,22 @@ def open_kvstore_driver(spec_json: Any, context: Context) -> tuple[KvStoreDriver
         return driver, spec_json.path
     parsed = _as_parsed(spec_json)
     bound = bind_spec(parsed, context)
-    return bound.driver_spec.open(bound.resources), bound.path
+    return _open_bound(bound), bound.path
+
+
+def _open_bound(bound: ParsedSpec) -> KvStoreDriver:
+    if bound.base is None:
+        return bound.driver_spec.open(bound.resources)
+    spec = bound.driver_spec
+    assert isinstance(spec, KvStoreAdapterSpec)
+    return spec.open_adapter(bound.resources, _open_bound(bound.base), bound.base.path)
+
+
+def open_adapter_driver(
+    spec: KvStoreAdapterSpec, base: KvStoreDriver, base_path: str, context: Context
+) -> KvStoreDriver:
+    """An adapter over an already open `base` driver, its own resources bound in `context`."""
+    return spec.open_adapter(_bind_resources(spec, {}, context), base, base_path)
 
 
 def _as_parsed(spec: Any) -> ParsedSpec:
@@ -433,19 +649,34 @@ def join_path(path: str, component: str) -> str:
     return path + component
 
 
+def spec_url(parsed: ParsedSpec) -> str:
+    """The URL pipeline of a spec (``file:///a.zip|zip:b/``)."""
+    own = parsed.driver_spec.to_url(parsed.path)
+    if parsed.base is None:
+        return own
+    return f"{spec_url(parsed.base)}|{own}"
+
+
 def spec_to_json(parsed: ParsedSpec, include_defaults: bool = False) -> dict:
-    """JSON of a (possibly bound) spec; bound members print in TensorStore's ``[...]`` form."""
+    """JSON of a (possibly bound) spec; bound members print in TensorStore's ``[...]`` form,
+    and the resources of every level are listed in one top-level ``"context"``."""
+    # TensorStore prints bound members as ``[...]``, except with defaults, where they print
+    # as references again.
+    builder = ContextSpecBuilder(retain=not include_defaults, include_defaults=include_defaults)
+    j = _level_json(parsed, builder, include_defaults)
+    context_json: dict = dict(j.pop("context", {}))
+    context_json.update(builder.context_json())
+    if context_json or include_defaults:
+        j["context"] = dict(sorted(context_json.items()))
+    return dict(sorted(j.items()))
+
+
+def _level_json(parsed: ParsedSpec, builder: ContextSpecBuilder, include_defaults: bool) -> dict:
     spec = parsed.driver_spec
     j: dict[str, Any] = {"driver": spec.id}
     j.update(spec.options_json(include_defaults))
     if parsed.path or include_defaults:
         j["path"] = parsed.path
-    # TensorStore prints bound members as ``[...]``, except with defaults, where they print
-    # as references again.
-    builder = ContextSpecBuilder(retain=not include_defaults, include_defaults=include_defaults)
-    context_json: dict = {}
-    if parsed.context is not None:
-        context_json.update(parsed.context.to_json(include_defaults))
     for member, provider_id in spec.resource_members.items():
         value = parsed.resources.get(member, MISSING)
         if isinstance(value, Resource):
@@ -458,17 +689,32 @@ def spec_to_json(parsed: ParsedSpec, include_defaults: bool = False) -> dict:
             value = provider_id
         if value is not MISSING:
             j[member] = value
-    context_json.update(builder.context_json())
-    if context_json or include_defaults:
-        j["context"] = dict(sorted(context_json.items()))
-    return dict(sorted(j.items()))
+    if parsed.context is not None or include_defaults:
+        j["context"] = {} if parsed.context is None else parsed.context.to_json(include_defaults)
+    if parsed.base is not None:
+        base = _level_json(parsed.base, builder, include_defaults)
+        if "context" in base and not base["context"] and not include_defaults:
+            del base["context"]
+        j["base"] = dict(sorted(base.items()))
+    return j
 
 
 def unbind_spec(parsed: ParsedSpec) -> ParsedSpec:
-    """Bound resources turned back into references plus a nested context spec."""
+    """Bound resources (at every level) turned back into references plus one top-level
+    nested context spec."""
     if not parsed.bound:
         return parsed.copy()
     builder = ContextSpecBuilder(retain=False)
+    out = _unbind_level(parsed, builder)
+    context_json = builder.context_json()
+    if context_json:
+        if out.context is not None:
+            context_json = {**out.context.to_json(), **context_json}
+        out.context = Context.Spec(context_json)
+    return out
+
+
+def _unbind_level(parsed: ParsedSpec, builder: ContextSpecBuilder) -> ParsedSpec:
     resources: dict = {}
     for member, value in parsed.resources.items():
         if isinstance(value, Resource):
@@ -477,9 +723,8 @@ def unbind_spec(parsed: ParsedSpec) -> ParsedSpec:
                 resources[member] = out if isinstance(out, str) else _reparse(value, out)
         else:
             resources[member] = value
-    context_json = builder.context_json()
-    context = Context.Spec(context_json) if context_json else None
-    return ParsedSpec(parsed.driver_spec, parsed.path, context, resources)
+    base = None if parsed.base is None else _unbind_level(parsed.base, builder)
+    return ParsedSpec(parsed.driver_spec, parsed.path, parsed.context, resources, base)
 
 
 def _reparse(resource: Resource, j: Any) -> Any:
@@ -487,7 +732,8 @@ def _reparse(resource: Resource, j: Any) -> Any:
 
 
 def strip_spec(parsed: ParsedSpec) -> ParsedSpec:
-    return ParsedSpec(parsed.driver_spec, parsed.path, None, {})
+    base = None if parsed.base is None else strip_spec(parsed.base)
+    return ParsedSpec(parsed.driver_spec, parsed.path, None, {}, base)
 
 
 def generation_of(value: Any) -> bytes | None:

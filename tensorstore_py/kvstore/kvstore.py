@@ -53,8 +53,8 @@ class KvStoreSpec:
 
     @property
     def url(self) -> str:
-        """URL form, e.g. ``'file:///tmp/data/'``."""
-        return self._parsed.driver_spec.to_url(self._parsed.path)
+        """URL form, e.g. ``'file:///tmp/data/'`` or ``'file:///a.zip|zip:b/'``."""
+        return drv.spec_url(self._parsed)
 
     @property
     def path(self) -> str:
@@ -67,8 +67,9 @@ class KvStoreSpec:
 
     @property
     def base(self) -> "KvStoreSpec | None":
-        """Underlying spec of an adapter driver; None for these drivers."""
-        return None
+        """The spec of the store an adapter (zip ...) wraps; None for root drivers."""
+        base = self._parsed.base
+        return None if base is None else KvStoreSpec._wrap(base.copy())
 
     def copy(self) -> "KvStoreSpec":
         """An independent copy."""
@@ -106,11 +107,7 @@ class KvStoreSpec:
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, KvStoreSpec):
             raise TypeError(f"cannot compare KvStore.Spec with {type(other).__name__}")
-        mine, theirs = self._parsed.resources, other._parsed.resources
-        same_bindings = mine.keys() == theirs.keys() and all(
-            mine[k] is theirs[k] or (not _is_bound(mine[k]) and not _is_bound(theirs[k])) for k in mine
-        )
-        return same_bindings and self.to_json() == other.to_json()
+        return _same_bindings(self._parsed, other._parsed) and self.to_json() == other.to_json()
 
     __hash__ = None  # type: ignore[assignment]
 
@@ -119,6 +116,18 @@ class KvStoreSpec:
 
     def __reduce__(self):
         return (KvStoreSpec, (drv.spec_to_json(drv.unbind_spec(self._parsed)),))
+
+
+def _same_bindings(a: ParsedSpec, b: ParsedSpec) -> bool:
+    """Bound resources are equal only if they are the very same, at every level."""
+    mine, theirs = a.resources, b.resources
+    if mine.keys() != theirs.keys():
+        return False
+    if not all(mine[k] is theirs[k] or (not _is_bound(mine[k]) and not _is_bound(theirs[k])) for k in mine):
+        return False
+    if a.base is None or b.base is None:
+        return a.base is None and b.base is None
+    return _same_bindings(a.base, b.base)
 
 
 def _is_bound(value: Any) -> bool:
@@ -223,8 +232,9 @@ class KvStore:
 
     @property
     def base(self) -> "KvStore | None":
-        """Underlying store of an adapter; None for these drivers."""
-        return None
+        """The store an adapter (zip ...) wraps; None for root drivers."""
+        base = self._driver.base
+        return None if base is None else KvStore._from_driver(base, self._driver.base_path, self._transaction)
 
     @property
     def transaction(self) -> Any:
@@ -248,7 +258,7 @@ class KvStore:
     def spec(self, *, retain_context: bool | None = None, unbind_context: bool | None = None) -> KvStoreSpec:
         """Spec to reopen the store: context stripped by default, kept with `unbind_context`
         (as references plus ``"context"``) or `retain_context` (the very same resources)."""
-        bound = ParsedSpec(self._driver.driver_spec, self._path, None, dict(self._driver.resources))
+        bound = self._driver.bound_spec(self._path)
         if retain_context:
             return KvStoreSpec._wrap(bound)
         if unbind_context:

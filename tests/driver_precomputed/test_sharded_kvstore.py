@@ -1,6 +1,5 @@
 """The sharded chunk kvstore: per-chunk generations, conditional writes, batching, deletes."""
 
-import concurrent.futures
 
 import pytest
 
@@ -14,11 +13,11 @@ from tensorstore_py.kvstore.generation import NO_VALUE, UNKNOWN
 
 @pytest.fixture
 def store():
-    base, path = open_kvstore_driver(KvStore.Spec({"driver": "memory", "path": "vol/"}), Context())
-    executor = concurrent.futures.ThreadPoolExecutor(2)
     spec = ShardingSpec(1, "identity", 1, 1, "gzip", "raw")
-    yield ShardedKvStore(base, path + "s/", spec, executor), base
-    executor.shutdown()
+    adapter = {"driver": "neuroglancer_uint64_sharded", "base": "memory://vol/s/", "metadata": spec.to_json()}
+    kv, path = open_kvstore_driver(adapter, Context())
+    assert isinstance(kv, ShardedKvStore) and path == ""
+    yield kv, kv.base
 
 
 def _read(kv, chunk_id):

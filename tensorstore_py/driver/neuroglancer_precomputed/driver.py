@@ -13,7 +13,7 @@ from ..kvs_backed import OpenedDriver
 from .chunk_encoding import DECODERS, ENCODERS
 from .metadata import MultiscaleMetadata, ScaleMetadata, resolve_scale_key
 from .schema_rules import metadata_chunk_layout, metadata_codec, metadata_domain, metadata_units
-from .sharded_kvstore import ShardedKvStore
+from .sharded_kvstore import ShardedKvStoreSpec
 from .sharding import compressed_z_index_bits, decode_compressed_z_index, encode_compressed_z_index, key_chunk_id
 
 __all__ = ["PrecomputedDriver", "PrecomputedChunkFormat"]
@@ -120,7 +120,10 @@ class PrecomputedDriver(ChunkedDriver, OpenedDriver):
         fmt = PrecomputedChunkFormat(metadata, self.scale, chunk_size, scale_path)
         chunk_kv = kvstore_driver
         if self.scale.sharding is not None:
-            chunk_kv = ShardedKvStore(kvstore_driver, scale_path, self.scale.sharding, self.data_copy.executor)
+            sharded = ShardedKvStoreSpec({"metadata": self.scale.sharding})
+            # The same resources as the array's own, so chunk decoding shares its executor.
+            resources = {"cache_pool": self.cache_pool, "data_copy_concurrency": self.data_copy}
+            chunk_kv = sharded.open_adapter(resources, kvstore_driver, scale_path)
         self.chunk_kv = chunk_kv
         self._start_engine(fmt, metadata_domain(metadata, self.scale), chunk_kv)
 

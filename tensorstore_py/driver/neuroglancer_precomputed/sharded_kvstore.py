@@ -8,6 +8,9 @@ file, conditional on the shard's generation, retried on conflict.
 
 A chunk's generation is a digest of its stored bytes, so a conditional write of one chunk
 only fails when that chunk changed, not when a neighbour in the same shard did.
+
+It is the registered kvstore adapter ``neuroglancer_uint64_sharded`` (``base``: the scale
+directory; ``metadata``: the sharding spec), so ``KvStore.open`` reaches it as TensorStore's.
 """
 
 from __future__ import annotations
@@ -19,7 +22,13 @@ from typing import Any, Callable
 from ... import future as futures
 from ...errors import StatusError, data_loss, unimplemented
 from ...future import Future
-from ...kvstore.driver import KvStoreDriver, ReadOptions, WriteOptions, apply_read
+from ...context import Resource
+from ...errors import invalid_argument
+from ...json_util import ObjectReader, member_error
+from ...kvstore.driver import (
+    KvStoreAdapterDriver, KvStoreAdapterSpec, KvStoreDriver, ReadOptions, WriteOptions, apply_read,
+    register_kvstore_driver, unimplemented_url,
+)  # fmt: skip
 from ...kvstore.generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, from_string
 from ...kvstore.generation import ReadResult
 from ...kvstore.key_range import KeyRange
@@ -30,10 +39,11 @@ from .sharding import (
     decode_shard_index,
     encode_shard,
     key_chunk_id,
+    parse_sharding,
     shard_key,
 )
 
-__all__ = ["ShardedKvStore", "chunk_generation"]
+__all__ = ["ShardedKvStore", "ShardedKvStoreSpec", "chunk_generation"]
 
 _MAX_READ_ATTEMPTS = 64
 
@@ -63,16 +73,51 @@ class _Pending:
         self.future: Future = Future()
 
 
-class ShardedKvStore(KvStoreDriver):
+class ShardedKvStoreSpec(KvStoreAdapterSpec):
+    """``{"driver": "neuroglancer_uint64_sharded", "base": ..., "metadata": {sharding spec}}``."""
+
+    id = "neuroglancer_uint64_sharded"
+    url_scheme = None
+    resource_members = {"cache_pool": "cache_pool", "data_copy_concurrency": "data_copy_concurrency"}
+
+    @classmethod
+    def parse_options(cls, reader: ObjectReader) -> dict:
+        sharding = reader.get("metadata", _parse_metadata, None)
+        return {} if sharding is None else {"metadata": sharding}
+
+    def options_json(self, include_defaults: bool = False) -> dict:
+        sharding = self.options.get("metadata")
+        if sharding is None and include_defaults:
+            sharding = ShardingSpec(0, "identity", 0, 0)  # what TensorStore shows when unset
+        return {} if sharding is None else {"metadata": sharding.to_json()}
+
+    def to_url(self, path: str) -> str:
+        raise unimplemented_url(self.id)
+
+    def open_adapter(self, resources: dict[str, Resource], base: KvStoreDriver, base_path: str) -> "ShardedKvStore":
+        if "metadata" not in self.options:
+            raise invalid_argument('"metadata" must be specified')
+        return ShardedKvStore(self, resources, base, base_path)
+
+
+def _parse_metadata(j: Any) -> ShardingSpec:
+    if isinstance(j, dict) and "@type" not in j:
+        # As a kvstore member (unlike inside "info"), a missing "@type" is named as missing.
+        message = 'Expected "neuroglancer_uint64_sharded_v1", but member is missing'
+        raise member_error("@type", invalid_argument(message))
+    return parse_sharding(j)
+
+
+class ShardedKvStore(KvStoreAdapterDriver):
     """Chunk-id keys (8 bytes, big endian) of one scale, stored in shard files under `prefix`."""
 
-    def __init__(self, base: KvStoreDriver, prefix: str, spec: ShardingSpec, executor: Any) -> None:
-        self.driver_spec = base.driver_spec
-        self.resources = {}
-        self.base = base
+    def __init__(self, driver_spec: ShardedKvStoreSpec, resources: dict[str, Resource], base: KvStoreDriver, prefix: str) -> None:
+        super().__init__(driver_spec, resources, base, prefix)
+        spec: ShardingSpec = driver_spec.options["metadata"]
+        self.base: KvStoreDriver = base
         self.prefix = prefix
         self.spec = spec
-        self.executor = executor
+        self.executor: Any = resources["data_copy_concurrency"].executor
         self._lock = threading.Lock()
         self._indices: dict[bytes, _ShardIndex] = {}
         self._index_reads: dict[bytes, Future] = {}
@@ -339,3 +384,6 @@ def _checked(fut: Future, file_key: bytes, describe: Callable[[bytes], str]) -> 
         return exc
 
     return futures.map_error(fut, annotate)
+
+
+register_kvstore_driver(ShardedKvStoreSpec.id, ShardedKvStoreSpec)
