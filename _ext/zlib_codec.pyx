@@ -6,8 +6,9 @@ unsigned bytes).  Decoding can write straight into a caller-supplied buffer and 
 its end; malformed, truncated or over-long streams raise `ZlibError` instead of being silently
 accepted.
 
-Formats (the ``fmt`` argument): `FORMAT_ZLIB` (RFC 1950), `FORMAT_GZIP` (RFC 1952 header), and
-for decoding `FORMAT_AUTO`, which lets zlib detect either header.
+Formats (the ``fmt`` argument): `FORMAT_ZLIB` (RFC 1950), `FORMAT_GZIP` (RFC 1952 header),
+`FORMAT_RAW` (bare RFC 1951 DEFLATE, as zip members store it), and for decoding `FORMAT_AUTO`,
+which lets zlib detect a zlib or gzip header.
 """
 
 from libc.stdlib cimport free, malloc, realloc
@@ -57,6 +58,7 @@ cdef extern from "zlib.h" nogil:
 FORMAT_ZLIB = 0
 FORMAT_GZIP = 1
 FORMAT_AUTO = 2
+FORMAT_RAW = 3
 
 # zlib counts bytes in 32-bit uInt; larger buffers are fed in slices of this size.
 cdef size_t _SLICE = 1 << 30
@@ -97,6 +99,8 @@ cdef int _window_bits(int fmt, bint decoding) except -1:
         return 16 + 15
     if fmt == 2 and decoding:
         return 32 + 15
+    if fmt == 3:
+        return -15
     raise ValueError(f"unsupported zlib format: {fmt}")
 
 

@@ -302,3 +302,25 @@ def map_error(fut: concurrent.futures.Future, fn: Callable[[BaseException], Base
 
     fut.add_done_callback(done)
     return out
+
+
+def recover(fut: concurrent.futures.Future, fn: Callable[[BaseException], Any]) -> Future:
+    """Future with `fut`'s result or, if `fut` failed, of ``fn(exc)`` (a value or a Future;
+    `fn` re-raises errors it does not handle)."""
+    out: Future = Future()
+
+    def done(src: concurrent.futures.Future) -> None:
+        if src.cancelled():
+            out.cancel()
+            return
+        exc = src.exception()
+        if exc is None:
+            _settle(out, result=src.result())
+            return
+        try:
+            _resolve(out, fn(exc))
+        except BaseException as new_exc:  # noqa: BLE001
+            _settle(out, exception=new_exc)
+
+    fut.add_done_callback(done)
+    return out

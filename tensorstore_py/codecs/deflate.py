@@ -13,7 +13,7 @@ from ..errors import data_loss
 from ..json_util import ObjectReader
 from .base import N5_COMPRESSIONS, ZARR_COMPRESSORS, Codec, as_byte_view, int_member, bool_member
 
-__all__ = ["DeflateCodec", "ZarrZlib", "ZarrGzip", "N5Gzip"]
+__all__ = ["DeflateCodec", "RawDeflateCodec", "ZarrZlib", "ZarrGzip", "N5Gzip"]
 
 
 class DeflateCodec(Codec):
@@ -50,6 +50,22 @@ class DeflateCodec(Codec):
             _z.decompress_into(src, dst, self._decode_format, self.gzip, True)
         except _z.ZlibError as exc:
             raise data_loss(f"Error decoding {self.kind} data: {exc}") from None
+
+
+class RawDeflateCodec(DeflateCodec):
+    """Bare DEFLATE without a wrapper (zip archive members, compression method 8)."""
+
+    kind = "deflate"
+
+    def __init__(self, level: int = 6):
+        super().__init__(level, gzip=False)
+
+    @property
+    def _decode_format(self) -> int:
+        return _z.FORMAT_RAW
+
+    def encode(self, data: Any, itemsize: int = 1) -> bytes:
+        return _z.compress(as_byte_view(data), self.level, _z.FORMAT_RAW)
 
 
 @ZARR_COMPRESSORS.register("zlib")

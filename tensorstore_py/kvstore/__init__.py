@@ -7,6 +7,7 @@ the chunked engine and later drivers (gcs, http ...) build on.
 from . import file as _file  # noqa: F401  (registers the "file" driver)
 from . import gcs as _gcs  # noqa: F401  (registers the "gcs" driver)
 from . import memory as _memory  # noqa: F401  (registers the "memory" driver)
+from . import zip as _zip  # noqa: F401  (registers the "zip" adapter)
 from .kvstore import KvStore
 
 __all__ = ["KvStore"]

@@ -398,7 +398,7 @@ def percent_decode_path(text: str) -> str:
                     raise ValueError
                 out.append(int(hexpart, 16))
             except ValueError:
-                raise invalid_argument(f"Invalid percent-encoding at position {i}: {dumps(text)}") from None
+                raise invalid_argument(f"Invalid percent-encoding at position {-i}: {dumps(text)}") from None
             i += 3
         else:
             out.append(c)

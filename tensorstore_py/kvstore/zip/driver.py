@@ -1,0 +1,317 @@
+"""The ``zip`` kvstore adapter: the members of a zip archive stored as one value of a base kvstore.
+
+Nothing is read up front.  The central directory is found from the archive's tail (one
+byte-range read of at most `TAIL_SIZE` bytes, plus one for the ZIP64 record or the directory
+when they lie outside it) and kept with the archive's generation.  A member read fetches its
+local header and data in one byte-range read conditioned on that generation, so a changed
+archive is noticed and the directory read again; answers that rest on the directory alone
+(a missing key, a list) first revalidate it with an ``if_not_equal`` read.  Every member's
+generation is the archive's.
+
+Members may be stored, deflated (the shared zlib kernel, raw mode), bzip2, zstd or xz
+compressed; decoding runs on the ``data_copy_concurrency`` executor and is checked against the
+entry's CRC-32.
+"""
+
+from __future__ import annotations
+
+import threading
+import zlib
+from typing import Any
+
+from ... import future as futures
+from ...context import Resource
+from ...errors import StatusError, data_loss, invalid_argument, unimplemented
+from ...future import Future
+from ...json_util import ObjectReader, dumps
+from .. import generation as gen
+from ..driver import (
+    KvStoreAdapterDriver, KvStoreAdapterSpec, KvStoreDriver, ReadOptions, WriteOptions, apply_read,
+    register_kvstore_driver,
+)  # fmt: skip
+from ..generation import ReadResult, TimestampedStorageGeneration
+from ..key_range import KeyRange, contains
+from .directory import (
+    LOCAL_HEADER_SIZE, TAIL_SIZE, ZIP64_EOCD_SIZE, ZIP64_LOCATOR_SIZE, EndRecord, Entry, find_end_record,
+    local_data_offset, parse_central_directory, parse_zip64_end_record,
+)  # fmt: skip
+
+__all__ = ["ZipDriverSpec", "ZipDriver"]
+
+_COMPRESSIONS = ("store", "deflate", "zstd", "xz")
+# Reads retried when the archive changes between the directory read and a member read.
+_MAX_ATTEMPTS = 16
+
+
+def _compression(j: Any) -> str:
+    if not isinstance(j, str) or j not in _COMPRESSIONS:
+        choices = ", ".join(dumps(c) for c in _COMPRESSIONS)
+        raise invalid_argument(f"Expected one of {choices}, but received: {dumps(j)}")
+    return j
+
+
+class ZipDriverSpec(KvStoreAdapterSpec):
+    """``{"driver": "zip", "base": <kvstore of the archive>, "path": <key prefix in it>}``."""
+
+    id = "zip"
+    url_scheme = "zip"
+    resource_members = {"cache_pool": "cache_pool", "data_copy_concurrency": "data_copy_concurrency"}
+
+    @classmethod
+    def parse_options(cls, reader: ObjectReader) -> dict:
+        compression = reader.get("compression", _compression, "deflate")
+        return {} if compression == "deflate" else {"compression": compression}
+
+    def options_json(self, include_defaults: bool = False) -> dict:
+        if include_defaults:
+            return {"compression": self.options.get("compression", "deflate")}
+        return dict(self.options)
+
+    def open_adapter(self, resources: dict[str, Resource], base: KvStoreDriver, base_path: str) -> "ZipDriver":
+        return ZipDriver(self, resources, base, base_path)
+
+
+class _Directory:
+    """The archive's members (directories left out) as of one generation."""
+
+    __slots__ = ("generation", "time", "entries")
+
+    def __init__(self, generation: bytes, time: float, entries: dict[bytes, Entry]):
+        self.generation = generation
+        self.time = time
+        self.entries = entries
+
+
+def _decoders() -> dict[int, Any]:
+    from ...codecs.deflate import RawDeflateCodec
+    from ...codecs.simple import Bz2Codec, XzCodec, ZstdCodec
+
+    return {8: RawDeflateCodec(), 12: Bz2Codec(), 93: ZstdCodec(), 95: XzCodec()}
+
+
+class ZipDriver(KvStoreAdapterDriver):
+    """Read-only: the members of the archive at ``base_path`` in `base`."""
+
+    def __init__(self, spec: ZipDriverSpec, resources: dict[str, Resource], base: KvStoreDriver, base_path: str):
+        super().__init__(spec, resources, base, base_path)
+        self.archive_key = base_path.encode("utf-8")
+        self.executor = resources["data_copy_concurrency"].executor
+        self._lock = threading.Lock()
+        self._directory: _Directory | None = None
+        self._loading: Future | None = None
+        self._decoders = _decoders()
+
+    def describe_key(self, key: bytes) -> str:
+        return f"{dumps(key.decode('utf-8', 'replace'))} in ZIP archive {self.base.describe_key(self.archive_key)}"
+
+    # -- the central directory ----------------------------------------------------------------
+
+    def _current(self) -> Future:
+        """``(directory, fresh)``: the directory last read, or one read just now (fresh)."""
+        with self._lock:
+            known = self._directory
+        if known is not None:
+            return futures.ready((known, False))
+        return futures.chain(self._reload(None), lambda d: (d, True))
+
+    def _reload(self, known: _Directory | None) -> Future:
+        """Reads the directory again (only if the archive's generation differs from `known`'s);
+        concurrent callers share one read."""
+        with self._lock:
+            if self._loading is not None:
+                return self._loading
+            pending: Future = Future()
+            self._loading = pending
+        try:
+            loaded = self._load(known, 0)
+        except BaseException as exc:  # noqa: BLE001  (never leave the shared read pending)
+            loaded = futures.failed(exc)
+
+        def settle(f: Future) -> None:
+            with self._lock:
+                self._loading = None
+                if f.exception() is None:
+                    self._directory = f.result()
+            futures.chain(f, lambda d: d).add_done_callback(lambda g: _forward(g, pending))
+
+        loaded.add_done_callback(settle)
+        return pending
+
+    def _base_read(self, options: ReadOptions) -> Future:
+        def annotate(exc: BaseException) -> BaseException:
+            if isinstance(exc, StatusError) and exc.code == "OUT_OF_RANGE":
+                return data_loss(f"ZIP archive {self.base.describe_key(self.archive_key)} is truncated: {exc.message}")
+            return exc
+
+        return futures.map_error(self._raw_read(options), annotate)
+
+    def _raw_read(self, options: ReadOptions) -> Future:
+        """The base driver's read as a Future, also when the driver raised at once."""
+        try:
+            return self.base.read(self.archive_key, options)
+        except (StatusError, ValueError, OSError) as exc:
+            return futures.failed(exc)
+
+    def _load(self, known: _Directory | None, attempt: int) -> Future:
+        if attempt >= _MAX_ATTEMPTS:
+            return futures.failed(data_loss("ZIP archive kept changing while its directory was read"))
+        if_not_equal = known.generation if known is not None else None
+        tail = self._raw_read(ReadOptions(byte_range=(-TAIL_SIZE, None), if_not_equal=if_not_equal))
+
+        def shorter_than_tail(exc: BaseException) -> Any:
+            # The whole archive is shorter than the longest possible tail: read all of it.
+            if isinstance(exc, StatusError) and exc.code == "OUT_OF_RANGE":
+                return self._raw_read(ReadOptions(if_not_equal=if_not_equal))
+            raise exc
+
+        def got_tail(res: ReadResult) -> Any:
+            if res.state == "missing":
+                return _Directory(res.stamp.generation, res.stamp.time, {})
+            if res.state == "unspecified":
+                assert known is not None
+                return _Directory(known.generation, res.stamp.time, known.entries)
+            return self._parse(res.value, res.stamp, attempt)
+
+        return futures.chain(futures.recover(tail, shorter_than_tail), got_tail)
+
+    def _parse(self, tail: bytes, stamp: TimestampedStorageGeneration, attempt: int) -> Any:
+        generation = stamp.generation
+        whole = len(tail) < TAIL_SIZE
+        end = find_end_record(tail)
+        if end.zip64_offset is None:
+            # The EOCD follows the directory, so it gives the tail's own offset in the archive.
+            tail_start = 0 if whole else end.cd_offset + end.cd_size - end.position
+            return self._with_directory(tail, tail_start, end, stamp, attempt)
+        record_at = end.position - ZIP64_LOCATOR_SIZE - ZIP64_EOCD_SIZE
+        if whole:
+            record_at = end.zip64_offset
+        if 0 <= record_at and tail[record_at : record_at + 4] == b"PK\x06\x06":
+            end64 = parse_zip64_end_record(tail[record_at : record_at + ZIP64_EOCD_SIZE], end)
+            return self._with_directory(tail, end.zip64_offset - record_at, end64, stamp, attempt)
+        read = self._base_read(
+            ReadOptions(byte_range=(end.zip64_offset, end.zip64_offset + ZIP64_EOCD_SIZE), if_equal=generation)
+        )
+
+        def got_record(res: ReadResult) -> Any:
+            if res.state != "value":
+                return self._load(None, attempt + 1)
+            return self._with_directory(b"", None, parse_zip64_end_record(res.value, end), stamp, attempt)
+
+        return futures.chain(read, got_record)
+
+    def _with_directory(
+        self, tail: bytes, tail_start: int | None, end: EndRecord, stamp: TimestampedStorageGeneration, attempt: int
+    ) -> Any:
+        lo, hi = end.cd_offset, end.cd_offset + end.cd_size
+        if tail_start is not None and tail_start <= lo and hi <= tail_start + len(tail):
+            return self._build(tail[lo - tail_start : hi - tail_start], end, stamp)
+        read = self._base_read(ReadOptions(byte_range=(lo, hi), if_equal=stamp.generation))
+
+        def got(res: ReadResult) -> Any:
+            if res.state != "value":
+                return self._load(None, attempt + 1)
+            return self._build(res.value, end, stamp)
+
+        return futures.chain(read, got, self.executor)
+
+    @staticmethod
+    def _build(data: bytes, end: EndRecord, stamp: TimestampedStorageGeneration) -> _Directory:
+        entries = {e.name: e for e in parse_central_directory(data, end.entries, end.cd_offset) if not e.is_directory}
+        return _Directory(stamp.generation, stamp.time, entries)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read(self, key: bytes, options: ReadOptions) -> Future:
+        return futures.chain(self._current(), lambda df: self._read_in(df[0], key, options, df[1], 0))
+
+    def _read_in(self, d: _Directory, key: bytes, options: ReadOptions, fresh: bool, attempt: int) -> Any:
+        if attempt >= _MAX_ATTEMPTS:
+            raise data_loss(f"ZIP archive kept changing while {self.describe_key(key)} was read")
+        entry = d.entries.get(key)
+        unsatisfied = (options.if_not_equal is not None and options.if_not_equal == d.generation) or (
+            options.if_equal is not None and options.if_equal != d.generation
+        )
+        if entry is None or unsatisfied:
+            cached_ok = options.staleness_bound is not None and d.time >= options.staleness_bound
+            if not fresh and not cached_ok:
+                return futures.chain(self._reload(d), lambda now: self._read_in(now, key, options, True, attempt))
+            if entry is None:
+                return apply_read(None, d.generation, options, d.time)
+            return ReadResult("unspecified", b"", TimestampedStorageGeneration(d.generation, d.time))
+        guess = LOCAL_HEADER_SIZE + len(entry.name) + entry.extra_length
+        start = entry.local_offset
+        read = self._base_read(
+            ReadOptions(byte_range=(start, start + guess + entry.compressed_size), if_equal=d.generation)
+        )
+
+        def got(res: ReadResult) -> Any:
+            if res.state != "value":  # the archive changed: read its directory again
+                return futures.chain(self._reload(d), lambda now: self._read_in(now, key, options, True, attempt + 1))
+            offset = local_data_offset(res.value[:LOCAL_HEADER_SIZE], entry)
+            if offset + entry.compressed_size <= len(res.value):
+                data = res.value[offset : offset + entry.compressed_size]
+                return self._decode(entry, data, d, options, res.stamp)
+            # The local extra field is longer than the central one: fetch the data itself.
+            data_read = self._base_read(
+                ReadOptions(byte_range=(start + offset, start + offset + entry.compressed_size), if_equal=d.generation)
+            )
+
+            def got_data(res2: ReadResult) -> Any:
+                if res2.state != "value":
+                    return futures.chain(
+                        self._reload(d), lambda now: self._read_in(now, key, options, True, attempt + 1)
+                    )
+                return self._decode(entry, res2.value, d, options, res2.stamp)
+
+            return futures.chain(data_read, got_data, self.executor)
+
+        return futures.chain(read, got, self.executor)
+
+    def _decode(self, entry: Entry, data: bytes, d: _Directory, options: ReadOptions, stamp) -> ReadResult:
+        name = self.describe_key(entry.name)
+        if entry.encrypted:
+            raise unimplemented(f"Encrypted ZIP entries are not supported: {name}")
+        if entry.method == 0:
+            if entry.compressed_size != entry.uncompressed_size:
+                raise data_loss(f"Stored ZIP entry {name} has different compressed and uncompressed sizes")
+            value = bytes(data)
+        else:
+            codec = self._decoders.get(entry.method)
+            if codec is None:
+                raise unimplemented(f"ZIP compression method {entry.method} is not supported: {name}")
+            try:
+                value = bytes(codec.decode(data, expected_size=entry.uncompressed_size))
+            except StatusError as exc:
+                raise exc.with_prefix(f"Error decoding {name}") from None
+        if zlib.crc32(value) != entry.crc32:
+            raise data_loss(f"ZIP entry {name} fails its CRC-32 check")
+        return apply_read(value, d.generation, options, stamp.time)
+
+    # -- the rest of the interface --------------------------------------------------------------
+
+    def list(self, key_range: KeyRange, strip_prefix_length: int = 0) -> Future:
+        def fresh(df: tuple[_Directory, bool]) -> Any:
+            d, is_fresh = df
+            return listing(d) if is_fresh else futures.chain(self._reload(d), listing)
+
+        def listing(d: _Directory) -> list[bytes]:
+            return [k[strip_prefix_length:] for k in sorted(d.entries) if contains(key_range, k)]
+
+        return futures.chain(self._current(), fresh)
+
+    def write(self, key: bytes, value: bytes | None, options: WriteOptions) -> Future:
+        return futures.failed(unimplemented("Writing to a ZIP archive is not supported by tensorstore_py"))
+
+    def delete_range(self, key_range: KeyRange) -> Future:
+        return futures.failed(unimplemented("Writing to a ZIP archive is not supported by tensorstore_py"))
+
+
+def _forward(source: Future, target: Future) -> None:
+    exc = source.exception()
+    if exc is not None:
+        target.set_exception(exc)
+    else:
+        target.set_result(source.result())
+
+
+register_kvstore_driver("zip", ZipDriverSpec, url_scheme="zip")
