@@ -15,6 +15,10 @@ install() {
   if [ ! -f /usr/include/zlib.h ] && command -v apt-get >/dev/null 2>&1; then
     (apt-get update -qq && apt-get install -y -qq zlib1g-dev) >/dev/null
   fi
+  # Info-ZIP's `zip` writes some of the archives the zip kvstore tests read.
+  if ! command -v zip >/dev/null 2>&1 && command -v apt-get >/dev/null 2>&1; then
+    (apt-get update -qq && apt-get install -y -qq zip) >/dev/null
+  fi
   "$PY" -m pip install -q --upgrade pip setuptools wheel "Cython>=3.0" "numpy>=2.0"
   "$PY" -m pip install -q --no-build-isolation -e ".[test,gcs]"
   "$PY" -m pip install -q -r requirements-test-extra.txt

@@ -41,6 +41,10 @@ __all__ = ["ZipDriverSpec", "ZipDriver"]
 _COMPRESSIONS = ("store", "deflate", "zstd", "xz")
 # Reads retried when the archive changes between the directory read and a member read.
 _MAX_ATTEMPTS = 16
+# DEFLATE cannot expand beyond about 1032:1; other codecs' output is preallocated from the
+# declared size only below this ratio (beyond it, it grows as the stream decodes).
+_DEFLATE_MAX_RATIO = 1032
+_PREALLOCATE_RATIO = 64
 
 
 def _compression(j: Any) -> str:
@@ -279,10 +283,18 @@ class ZipDriver(KvStoreAdapterDriver):
             codec = self._decoders.get(entry.method)
             if codec is None:
                 raise unimplemented(f"ZIP compression method {entry.method} is not supported: {name}")
+            size = entry.uncompressed_size
+            if entry.method == 8 and size > _DEFLATE_MAX_RATIO * len(data) + 64:
+                raise data_loss(f"ZIP entry {name} declares {size} bytes, more than {len(data)} deflated bytes can hold")
+            # The declared size sizes the output buffer only when plausible: a corrupt header
+            # must not make us allocate gigabytes before the stream proves it wrong.
+            plausible = size <= _PREALLOCATE_RATIO * len(data) + (1 << 16) or entry.method == 8
             try:
-                value = bytes(codec.decode(data, expected_size=entry.uncompressed_size))
+                value = bytes(codec.decode(data, expected_size=size if plausible else None))
             except StatusError as exc:
                 raise exc.with_prefix(f"Error decoding {name}") from None
+            if len(value) != size:
+                raise data_loss(f"ZIP entry {name} decodes to {len(value)} bytes, but declares {size}")
         if zlib.crc32(value) != entry.crc32:
             raise data_loss(f"ZIP entry {name} fails its CRC-32 check")
         return apply_read(value, d.generation, options, stamp.time)
