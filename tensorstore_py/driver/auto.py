@@ -47,15 +47,36 @@ class AutoSpec(DriverSpec):
         candidates = _candidates()
         prefix = path if not path or path.endswith("/") else path + "/"
         probes = [kv.read((prefix + cls.auto_detect_key).encode(), ReadOptions()) for cls in candidates]
+        # A path naming one value may be an archive holding the array (as TensorStore detects).
+        archive = _zip_signature(kv, path) if path and not path.endswith("/") else futures.ready(False)
 
         def choose(results: list) -> Any:
+            *results, is_zip = results
             for cls, result in zip(candidates, results):
                 if result.state == "value" and cls.auto_detect_matches(result.value):
                     return self._open_as(cls, context)
+            if is_zip:
+                return self._open_in_zip(context)
             probed = ", ".join(dumps(prefix + cls.auto_detect_key) for cls in candidates)
             raise failed_precondition(f"Failed to detect format for {dumps(path)} (probed {probed})")
 
-        return futures.chain(futures.gather(probes), choose)
+        return futures.chain(futures.gather([*probes, archive]), choose)
+
+    def _open_in_zip(self, context) -> Future:
+        from ..kvstore import KvStore
+        from ..kvstore.driver import ParsedSpec, get_driver_spec_class
+
+        base = self.kvstore.spec(retain_context=True) if isinstance(self.kvstore, KvStore) else self.kvstore
+        inner = AutoSpec()
+        inner.schema = self.schema
+        inner.context_spec = self.context_spec
+        inner.transform = self.transform
+        inner.open_mode = dict(self.open_mode)
+        inner.recheck_cached_data = self.recheck_cached_data
+        inner.recheck_cached_metadata = self.recheck_cached_metadata
+        zip_spec = get_driver_spec_class("zip")({})
+        inner.kvstore = KvStore.Spec._wrap(ParsedSpec(zip_spec, "", None, {}, base._parsed.copy()))
+        return inner.open(context)
 
     def _open_as(self, cls: type[DriverSpec], context) -> Future:
         spec = cls()
@@ -73,3 +94,19 @@ class AutoSpec(DriverSpec):
             return exc
 
         return futures.map_error(spec.open(context), annotate)
+
+
+_ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a first member, or an empty archive
+
+
+def _zip_signature(kv: Any, path: str) -> Future:
+    """Future of whether the value at `path` starts like a zip archive."""
+    try:
+        head = kv.read(path.encode(), ReadOptions(byte_range=(0, 4)))
+    except (StatusError, ValueError, OSError):
+        return futures.ready(False)
+
+    def check(result: Any) -> bool:
+        return result.state == "value" and result.value in _ZIP_SIGNATURES
+
+    return futures.recover(futures.chain(head, check), lambda exc: False)
