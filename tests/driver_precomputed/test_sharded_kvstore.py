@@ -68,8 +68,6 @@ def test_bad_keys_are_rejected(store):
     kv, _ = store
     with pytest.raises(ValueError, match="Invalid key"):
         kv.read(b"abc", ReadOptions()).result()
-    with pytest.raises(ValueError, match="UNIMPLEMENTED"):
-        kv.list(None).result()
 
 
 def test_reads_share_index_fetches_and_see_completed_writes(store):

@@ -220,6 +220,11 @@ def test_sharded_kvstore_open_read_write_matches_reference():
         got = [kv.read(b"\x00" * 7 + b"\x05").result().value, kv.read((9).to_bytes(8, "big")).result().value]
         got.append(kv.read((7).to_bytes(8, "big")).result().state)
         got.append(sorted(kv.base.list().result()))
+        kv.write((200).to_bytes(8, "big"), b"h").result()
+        got.append(sorted(kv.list().result()))
+        got.append(sorted(kv.list(module.KvStore.KeyRange((8).to_bytes(8, "big"), (100).to_bytes(8, "big"))).result()))
+        kv.base["junk.txt"] = b"not a shard"
+        got.append(sorted(kv.list().result()))
         got.append(kv.base.url)
         return got
 

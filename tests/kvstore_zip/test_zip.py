@@ -309,3 +309,36 @@ def test_auto_detection_of_an_archive_value(tmp_path):
     (tmp_path / "plain").write_bytes(b"PK")
     with pytest.raises(ValueError, match="Failed to detect format"):
         ts.open(f"file://{tmp_path}/plain").result()
+
+
+def test_directory_is_read_once_for_many_reads():
+    members = {f"m{i}": bytes([i]) * 1000 for i in range(50)}
+    buf = io.BytesIO()
+    write_zip(buf, members)
+    ctx = ts.Context()
+    ts.KvStore.open("memory://", context=ctx).result()["z.zip"] = buf.getvalue()
+    kv = ts.KvStore.open("memory://z.zip|zip:", context=ctx).result()
+    tails = []
+    original = kv.base.driver.read
+
+    def recording_read(key, options):
+        if options.byte_range is not None and options.byte_range[0] < 0:
+            tails.append(options.byte_range)
+        return original(key, options)
+
+    kv.base.driver.read = recording_read
+    futures = [kv.read(name) for name in members]
+    assert [f.result().value for f in futures] == list(members.values())
+    assert len(tails) == 1
+
+
+def test_pickled_store_reopens_the_archive(tmp_path):
+    import pickle
+
+    path = write_zip(tmp_path / "a.zip")
+    kv = ts.KvStore.open(f"file://{path}|zip:dir/").result()
+    again = pickle.loads(pickle.dumps(kv))
+    assert again.url == kv.url == f"file://{path}|zip:dir/"
+    assert again.read("b.bin").result().value == MEMBERS["dir/b.bin"]
+    spec = pickle.loads(pickle.dumps(kv.spec()))
+    assert spec == kv.spec() and spec.base.path == str(path)

@@ -31,9 +31,10 @@ from ...kvstore.driver import (
 )  # fmt: skip
 from ...kvstore.generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, from_string
 from ...kvstore.generation import ReadResult
-from ...kvstore.key_range import KeyRange
+from ...kvstore.key_range import KeyRange, contains, prefix_successor
 from .sharding import (
     ShardingSpec,
+    chunk_id_key,
     decode_minishard_index,
     decode_shard,
     decode_shard_index,
@@ -360,7 +361,28 @@ class ShardedKvStore(KvStoreAdapterDriver):
         return futures.failed(unimplemented("DeleteRange not supported for sharded chunk keys"))
 
     def list(self, key_range: KeyRange, strip_prefix_length: int = 0) -> Future:
-        return futures.failed(unimplemented("List not supported for sharded chunk keys"))
+        """Chunk-id keys of every shard file under `prefix` (each shard read whole)."""
+        prefix = self.prefix.encode()
+        digits = (self.spec.shard_bits + 3) // 4
+        listing = self.base.list(KeyRange(prefix, prefix_successor(prefix)), len(prefix))
+
+        def is_shard(name: bytes) -> bool:
+            stem = name[: -len(b".shard")]
+            return name.endswith(b".shard") and len(stem) == digits and all(c in b"0123456789abcdef" for c in stem)
+
+        def got_names(names: list) -> Future:
+            reads = [self.base.read(prefix + n, ReadOptions()) for n in sorted(names) if is_shard(n)]
+            return futures.chain(futures.gather(reads), collect, self.executor)
+
+        def collect(results: list) -> list:
+            ids: set[int] = set()
+            for res in results:
+                if res.state == "value":
+                    ids.update(decode_shard(self.spec, res.value))
+            keys = (chunk_id_key(i) for i in sorted(ids))
+            return [k[strip_prefix_length:] for k in keys if contains(key_range, k)]
+
+        return futures.chain(listing, got_names)
 
 
 def _forward(source: Future, target: Future) -> None:
