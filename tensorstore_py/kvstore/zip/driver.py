@@ -78,12 +78,14 @@ class ZipDriverSpec(KvStoreAdapterSpec):
 class _Directory:
     """The archive's members (directories left out) as of one generation."""
 
-    __slots__ = ("generation", "time", "entries")
+    __slots__ = ("generation", "time", "entries", "data_end")
 
-    def __init__(self, generation: bytes, time: float, entries: dict[bytes, Entry]):
+    def __init__(self, generation: bytes, time: float, entries: dict[bytes, Entry], data_end: int = 0):
         self.generation = generation
         self.time = time
         self.entries = entries
+        #: where the central directory starts: every member's header and data lie before it
+        self.data_end = data_end
 
 
 def _decoders() -> dict[int, Any]:
@@ -173,7 +175,7 @@ class ZipDriver(KvStoreAdapterDriver):
                 return _Directory(res.stamp.generation, res.stamp.time, {})
             if res.state == "unspecified":
                 assert known is not None
-                return _Directory(known.generation, res.stamp.time, known.entries)
+                return _Directory(known.generation, res.stamp.time, known.entries, known.data_end)
             return self._parse(res.value, res.stamp, attempt)
 
         return futures.chain(futures.recover(tail, shorter_than_tail), got_tail)
@@ -221,12 +223,20 @@ class ZipDriver(KvStoreAdapterDriver):
     @staticmethod
     def _build(data: bytes, end: EndRecord, stamp: TimestampedStorageGeneration) -> _Directory:
         entries = {e.name: e for e in parse_central_directory(data, end.entries, end.cd_offset) if not e.is_directory}
-        return _Directory(stamp.generation, stamp.time, entries)
+        return _Directory(stamp.generation, stamp.time, entries, end.cd_offset)
 
     # -- reading ------------------------------------------------------------------------------
 
     def read(self, key: bytes, options: ReadOptions) -> Future:
-        return futures.chain(self._current(), lambda df: self._read_in(df[0], key, options, df[1], 0))
+        with self._lock:
+            known = self._directory
+        if known is None:
+            return futures.chain(self._current(), lambda df: self._read_in(df[0], key, options, df[1], 0))
+        try:
+            out = self._read_in(known, key, options, False, 0)
+        except (StatusError, ValueError) as exc:
+            return futures.failed(exc)
+        return out if isinstance(out, Future) else futures.ready(out)
 
     def _read_in(self, d: _Directory, key: bytes, options: ReadOptions, fresh: bool, attempt: int) -> Any:
         if attempt >= _MAX_ATTEMPTS:
@@ -244,8 +254,12 @@ class ZipDriver(KvStoreAdapterDriver):
             return ReadResult("unspecified", b"", TimestampedStorageGeneration(d.generation, d.time))
         guess = LOCAL_HEADER_SIZE + len(entry.name) + entry.extra_length
         start = entry.local_offset
-        read = self._base_read(
-            ReadOptions(byte_range=(start, start + guess + entry.compressed_size), if_equal=d.generation)
+        if start + LOCAL_HEADER_SIZE + len(entry.name) + entry.compressed_size > d.data_end:
+            raise data_loss(f"ZIP entry {self.describe_key(key)} extends past the end of the member data")
+        # Conditions are checked before byte ranges, and the range ends within the member data,
+        # so a changed archive answers "unspecified" rather than OUT_OF_RANGE.
+        read = self._raw_read(
+            ReadOptions(byte_range=(start, min(start + guess + entry.compressed_size, d.data_end)), if_equal=d.generation)
         )
 
         def got(res: ReadResult) -> Any:
@@ -256,7 +270,9 @@ class ZipDriver(KvStoreAdapterDriver):
                 data = res.value[offset : offset + entry.compressed_size]
                 return self._decode(entry, data, d, options, res.stamp)
             # The local extra field is longer than the central one: fetch the data itself.
-            data_read = self._base_read(
+            if start + offset + entry.compressed_size > d.data_end:
+                raise data_loss(f"ZIP entry {self.describe_key(key)} extends past the end of the member data")
+            data_read = self._raw_read(
                 ReadOptions(byte_range=(start + offset, start + offset + entry.compressed_size), if_equal=d.generation)
             )
 
@@ -269,7 +285,8 @@ class ZipDriver(KvStoreAdapterDriver):
 
             return futures.chain(data_read, got_data, self.executor)
 
-        return futures.chain(read, got, self.executor)
+        # Stored members need no decoding: no executor hop for them.
+        return futures.chain(read, got, self.executor if entry.method != 0 else None)
 
     def _decode(self, entry: Entry, data: bytes, d: _Directory, options: ReadOptions, stamp) -> ReadResult:
         name = self.describe_key(entry.name)
