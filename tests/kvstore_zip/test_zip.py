@@ -342,3 +342,14 @@ def test_pickled_store_reopens_the_archive(tmp_path):
     assert again.read("b.bin").result().value == MEMBERS["dir/b.bin"]
     spec = pickle.loads(pickle.dumps(kv.spec()))
     assert spec == kv.spec() and spec.base.path == str(path)
+
+
+def test_missing_array_errors_name_member_and_archive_as_reference(tmp_path):
+    path = write_zip(tmp_path / "a.zip")
+    for url in (f"file://{path}|zip:nope/|zarr2:", f"file://{path}|zip:|n5:", f"file://{tmp_path}/none.zip|zip:|zarr2:"):
+        errors = []
+        for module in (ts, ref):
+            with pytest.raises(ValueError) as info:
+                module.open(url).result()
+            errors.append(str(info.value).split(" [tensorstore_spec")[0])
+        assert errors[0] == errors[1]

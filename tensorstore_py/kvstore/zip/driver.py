@@ -108,7 +108,8 @@ class ZipDriver(KvStoreAdapterDriver):
         self._decoders = _decoders()
 
     def describe_key(self, key: bytes) -> str:
-        return f"{dumps(key.decode('utf-8', 'replace'))} in ZIP archive {self.base.describe_key(self.archive_key)}"
+        # As TensorStore names them: the member, then the archive as its base names it.
+        return f"{dumps(key.decode('utf-8', 'replace'))} in {self.base.describe_key(self.archive_key)}"
 
     # -- the central directory ----------------------------------------------------------------
 
