@@ -48,8 +48,12 @@ class KvStoreSpec:
         return out
 
     def to_json(self, include_defaults: bool = False) -> Any:
-        """The spec as JSON (bound context resources print as ``[...]``)."""
-        return drv.spec_to_json(self._parsed, include_defaults)
+        """The spec as JSON; bound context resources appear as references to a ``"context"``
+        member (the repr shows them bound, as ``[...]``)."""
+        parsed = self._parsed
+        if parsed.bound and not include_defaults:
+            parsed = drv.unbind_spec(parsed)
+        return drv.spec_to_json(parsed, include_defaults)
 
     @property
     def url(self) -> str:
@@ -112,7 +116,7 @@ class KvStoreSpec:
     __hash__ = None  # type: ignore[assignment]
 
     def __repr__(self) -> str:
-        return wrapped_repr("KvStore.Spec", self.to_json())
+        return wrapped_repr("KvStore.Spec", drv.spec_to_json(self._parsed))
 
     def __reduce__(self):
         return (KvStoreSpec, (drv.spec_to_json(drv.unbind_spec(self._parsed)),))

@@ -165,7 +165,7 @@ def _binding(module):
         {"driver": "zip", "base": {"driver": "memory", "memory_key_value_store": "memory_key_value_store#a"}}
     )
     spec.update(context=ctx)
-    out += [repr(spec), spec.to_json(include_defaults=True), repr(spec.base)]
+    out += [repr(spec), spec.to_json(), spec.to_json(include_defaults=True), repr(spec.base), spec.base.to_json()]
     spec.update(unbind_context=True)
     out += [repr(spec), spec.to_json(include_defaults=True)]
     spec.update(strip_context=True)
@@ -190,6 +190,7 @@ def _binding(module):
     ).result()
     out += [repr(kv), repr(kv.base), repr(kv.spec()), repr(kv.spec(unbind_context=True))]
     out.append(repr(kv.spec(retain_context=True)))
+    out.append(kv.spec(retain_context=True).to_json())
     out.append(repr(kv.base.spec(retain_context=True)))
     out.append(kv.url)
     out.append(kv.base.url)

@@ -112,7 +112,7 @@ def test_update_bind_unbind_strip_matches_reference():
             {"driver": "memory", "path": "abc/", "memory_key_value_store": "memory_key_value_store#a"}
         )
         spec.update(context=module.Context({"memory_key_value_store#a": {}}))
-        bound = repr(spec)
+        bound = (repr(spec), spec.to_json())
         spec.update(unbind_context=True)
         unbound = repr(spec)
         spec.update(strip_context=True)
