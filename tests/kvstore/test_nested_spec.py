@@ -234,6 +234,15 @@ def test_sharded_kvstore_open_read_write_matches_reference():
     assert run(ts) == run(ref)
 
 
+def test_sharded_kvstore_delete_range_refused_as_reference():
+    for module in (ts, ref):
+        kv = module.KvStore.open(
+            {"driver": "neuroglancer_uint64_sharded", "base": "memory://a/", "metadata": SHARDING}
+        ).result()
+        with pytest.raises((ValueError, NotImplementedError), match="DeleteRange not supported"):
+            kv.delete_range(module.KvStore.KeyRange()).result()
+
+
 def test_sharded_kvstore_requires_metadata_to_open():
     with pytest.raises(ValueError, match="metadata"):
         ts.KvStore.open({"driver": "neuroglancer_uint64_sharded", "base": "memory://"}).result()

@@ -358,7 +358,7 @@ class ShardedKvStore(KvStoreAdapterDriver):
     # -- the rest of the kvstore interface ----------------------------------------------------
 
     def delete_range(self, key_range: KeyRange) -> Future:
-        return futures.failed(unimplemented("DeleteRange not supported for sharded chunk keys"))
+        return futures.failed(unimplemented("DeleteRange not supported"))
 
     def list(self, key_range: KeyRange, strip_prefix_length: int = 0) -> Future:
         """Chunk-id keys of every shard file under `prefix` (each shard read whole)."""

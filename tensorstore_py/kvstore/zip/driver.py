@@ -139,7 +139,7 @@ class ZipDriver(KvStoreAdapterDriver):
                 self._loading = None
                 if f.exception() is None:
                     self._directory = f.result()
-            futures.chain(f, lambda d: d).add_done_callback(lambda g: _forward(g, pending))
+            _forward(f, pending)
 
         loaded.add_done_callback(settle)
         return pending
@@ -337,6 +337,10 @@ class ZipDriver(KvStoreAdapterDriver):
 
 
 def _forward(source: Future, target: Future) -> None:
+    """Settles `target` with the outcome of the finished `source`."""
+    if source.cancelled():
+        target.cancel()
+        return
     exc = source.exception()
     if exc is not None:
         target.set_exception(exc)
