@@ -168,22 +168,23 @@ class ZipDriver(KvStoreAdapterDriver):
         def shorter_than_tail(exc: BaseException) -> Any:
             # The whole archive is shorter than the longest possible tail: read all of it.
             if isinstance(exc, StatusError) and exc.code == "OUT_OF_RANGE":
-                return self._raw_read(ReadOptions(if_not_equal=if_not_equal))
+                return futures.chain(self._raw_read(ReadOptions(if_not_equal=if_not_equal)), lambda r: (r, True))
             raise exc
 
-        def got_tail(res: ReadResult) -> Any:
+        def got_tail(res_whole: tuple[ReadResult, bool]) -> Any:
+            res, whole = res_whole
             if res.state == "missing":
                 return _Directory(res.stamp.generation, res.stamp.time, {})
             if res.state == "unspecified":
                 assert known is not None
                 return _Directory(known.generation, res.stamp.time, known.entries, known.data_end)
-            return self._parse(res.value, res.stamp, attempt)
+            return self._parse(res.value, whole or len(res.value) < TAIL_SIZE, res.stamp, attempt)
 
-        return futures.chain(futures.recover(tail, shorter_than_tail), got_tail)
+        return futures.chain(futures.recover(futures.chain(tail, lambda r: (r, False)), shorter_than_tail), got_tail)
 
-    def _parse(self, tail: bytes, stamp: TimestampedStorageGeneration, attempt: int) -> Any:
+    def _parse(self, tail: bytes, whole: bool, stamp: TimestampedStorageGeneration, attempt: int) -> Any:
+        """The directory of the archive whose last bytes (`whole`: all bytes) are `tail`."""
         generation = stamp.generation
-        whole = len(tail) < TAIL_SIZE
         end = find_end_record(tail)
         if end.zip64_offset is None:
             # The EOCD follows the directory, so it gives the tail's own offset in the archive.
