@@ -57,13 +57,22 @@ class TensorStore(Indexable):
 
     @property
     def transaction(self) -> Any:
+        """The transaction reads and writes go through, or None."""
         return self._transaction
+
+    def with_transaction(self, transaction: Any) -> "TensorStore":
+        """The same view with reads and writes going through `transaction` (None: none)."""
+        from .cache.transaction import Transaction
+
+        if transaction is not None and not isinstance(transaction, Transaction):
+            raise TypeError(f"transaction must be a tensorstore_py.Transaction, not {type(transaction).__name__}")
+        return TensorStore(self._driver, self._transform, self._read, self._write, transaction)
 
     @property
     def kvstore(self):
         from .kvstore import KvStore
 
-        return KvStore._from_driver(self._driver.kv, self._driver.path)
+        return KvStore._from_driver(self._driver.kv, self._driver.path, self._transaction)
 
     @property
     def url(self) -> str:
@@ -147,8 +156,11 @@ class TensorStore(Indexable):
         """Future[numpy.ndarray] of the data in this view's domain."""
         if not self._read:
             return futures.failed(permission_denied("Source not readable"))
+        txn = self._transaction
         try:
-            result = self._driver.read(self._transform)
+            if txn is not None:
+                txn.check_open()
+            result = futures.chain(self._driver.current(txn), lambda d: d.read(self._transform, txn))
         except (ValueError, TypeError, IndexError) as exc:
             return futures.failed(exc)
         if order == "F":
@@ -160,12 +172,23 @@ class TensorStore(Indexable):
         if not self._write:
             return futures.failed(permission_denied("Destination not writable"))
         if isinstance(source, TensorStore):
-            return futures.chain(source.read(), lambda arr: self.write(arr))
+            from .copy import copy_between
+
+            return copy_between(source, self)
+        txn = self._transaction
         try:
+            if txn is not None:
+                txn.check_open()
             array = prepare_source(source, self.dtype, self._transform.domain)
-            return self._driver.write(self._transform, array)
         except (ValueError, TypeError, IndexError) as exc:
             return futures.failed(exc)
+        current = self._driver.current(txn)
+        if current.done() and current.exception() is None:
+            try:
+                return current.result().write(self._transform, array, txn)
+            except (ValueError, TypeError, IndexError) as exc:
+                return futures.failed(exc)
+        return deferred_write(current, lambda d: d.write(self._transform, array, txn))
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self[key].write(value).result()
@@ -178,12 +201,13 @@ class TensorStore(Indexable):
         return arr if dtype is None else arr.astype(dtype)
 
     def resolve(self, *, fix_resizable_bounds: bool = False, batch: Any = None) -> Future:
+        """Future of this view with implicit bounds resolved against the current metadata."""
         from .index.compose import propagate_bounds
 
-        try:
-            return futures.ready(self._indexable_with_transform(propagate_bounds(self._transform, self._driver.domain)))
-        except (ValueError, IndexError) as exc:
-            return futures.failed(exc)
+        def resolved(driver: Any) -> "TensorStore":
+            return TensorStore(driver, propagate_bounds(self._transform, driver.domain), self._read, self._write, self._transaction)
+
+        return futures.chain(self._driver.current(self._transaction), resolved)
 
     def resize(
         self,
@@ -264,6 +288,16 @@ class TensorStore(Indexable):
 
     def __reduce__(self):
         raise TypeError("TensorStore pickling is not supported yet")
+
+
+def deferred_write(driver_future: Future, start: Any) -> Any:
+    """WriteFutures of a write that starts once `driver_future` (fresh metadata) is ready."""
+    from .driver.chunked import WriteFutures
+
+    started = futures.chain(driver_future, lambda d: futures.ready(start(d)))
+    copy = futures.chain(started, lambda w: w.copy)
+    commit = futures.chain(started, lambda w: w.commit)
+    return WriteFutures(copy, commit)
 
 
 def prepare_source(source: Any, dtype: dtypes.dtype, domain) -> np.ndarray:

@@ -222,6 +222,24 @@ class KvStoreDriver(abc.ABC):
     def now(self) -> float:
         return time.time()
 
+    #: Whether one transaction may atomically commit several keys of this store.
+    atomic_multi_key: ClassVar[bool] = False
+
+    @property
+    def cache_identity(self) -> tuple:
+        """What makes two opened drivers the same store, for sharing cache entries.
+
+        The driver's id and options plus the bound context resources themselves: the tuple
+        holds them, so an identity cannot be reused by another store while it is in use (an
+        object id could be, once garbage collected).
+        """
+        ident = self.__dict__.get("_cache_identity")
+        if ident is None:
+            resources = tuple(sorted(self.resources.items(), key=lambda item: item[0]))
+            ident = (self.driver_spec.id, dumps(self.driver_spec.options_json()), resources)
+            self.__dict__["_cache_identity"] = ident
+        return ident
+
 
 # ---------------------------------------------------------------------------------------------
 # Registry.

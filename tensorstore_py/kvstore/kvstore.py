@@ -196,8 +196,7 @@ class KvStore:
         if context is not None and not isinstance(context, Context):
             raise TypeError("Invalid context: expected tensorstore_py.Context")
         parsed = spec._parsed if isinstance(spec, KvStoreSpec) else drv.parse_kvstore_spec(spec)
-        if transaction is not None:
-            raise unimplemented("Transactions are not supported by tensorstore_py yet")
+        _check_transaction(transaction)
         ctx = context if context is not None else Context()
         try:
             driver, path = drv.open_kvstore_driver(parsed, ctx)
@@ -228,7 +227,7 @@ class KvStore:
 
     @property
     def transaction(self) -> Any:
-        """Bound transaction (always None for now)."""
+        """The transaction reads and writes go through, or None."""
         return self._transaction
 
     @property
@@ -236,10 +235,9 @@ class KvStore:
         return self._driver
 
     def with_transaction(self, transaction: Any) -> "KvStore":
-        """A view bound to `transaction` (only None is supported yet)."""
-        if transaction is not None:
-            raise unimplemented("Transactions are not supported by tensorstore_py yet")
-        return KvStore._from_driver(self._driver, self._path, None)
+        """The same store with reads and writes going through `transaction` (None: none)."""
+        _check_transaction(transaction)
+        return KvStore._from_driver(self._driver, self._path, transaction)
 
     def copy(self) -> "KvStore":
         """A copy sharing the driver; changing its `path` leaves this one alone."""
@@ -300,6 +298,8 @@ class KvStore:
             staleness_bound=_staleness_arg(staleness_bound),
             byte_range=_byte_range_arg(byte_range),
         )
+        if self._transaction is not None:
+            return self._transaction.read(self._driver, full, options)
         return _as_future(self._driver.read, full, options)
 
     def write(
@@ -310,7 +310,16 @@ class KvStore:
         full = self._full_key(key)
         data = None if value is None else to_bytes(value, "value")
         options = WriteOptions(if_equal=drv.generation_of(if_equal))
+        if self._transaction is not None:
+            return _as_future(self._stage, full, data)
         return _as_future(self._driver.write, full, data, options)
+
+    def _stage(self, full: bytes, data: bytes | None) -> Future:
+        from ..cache.staging import ValueMutation
+        from .generation import UNKNOWN
+
+        self._transaction.stage(self._driver, full, ValueMutation(data))
+        return ready(TimestampedStorageGeneration(UNKNOWN, self._driver.now()))
 
     def delete_range(self, range: KeyRange) -> "Future[None]":
         """Deletes every key in `range` (relative to `path`)."""
@@ -319,6 +328,9 @@ class KvStore:
         if range.empty:
             return ready(None)
         full = add_prefix(self._path.encode("utf-8"), range)
+        if self._transaction is not None:
+            # Staged as one deletion per key present now (stored or staged).
+            return chain(self._listed_in_transaction(full, 0), lambda keys: chain(gather([self._stage(k, None) for k in keys]), _none))
         return _as_future(self._driver.delete_range, full)
 
     def list(self, range: KeyRange | None = None, strip_prefix_length: int = 0) -> "Future[list[bytes]]":
@@ -332,7 +344,30 @@ class KvStore:
             return ready([])
         prefix = self._path.encode("utf-8")
         full = add_prefix(prefix, key_range)
+        if self._transaction is not None:
+            return self._listed_in_transaction(full, len(prefix) + strip_prefix_length)
         return _as_future(self._driver.list, full, len(prefix) + strip_prefix_length)
+
+    def _listed_in_transaction(self, key_range: KeyRange, strip: int) -> Future:
+        """Stored keys of `key_range` with the transaction's whole-value writes applied."""
+        from .key_range import contains
+
+        txn = self._transaction
+        identity = self._driver.cache_identity
+        staged = {slot[1]: node for slot, node in list(txn._nodes.items()) if slot[0] == identity and contains(key_range, slot[1])}
+
+        def merge(keys: list) -> list:
+            present = set(keys)
+            for key, node in staged.items():
+                if node.needs_read:
+                    continue  # a partial update keeps the key as present as it is stored
+                if node.apply(None) is None:
+                    present.discard(key)
+                else:
+                    present.add(key)
+            return [k[strip:] for k in sorted(present)]
+
+        return chain(_as_future(self._driver.list, key_range, 0), merge)
 
     def experimental_copy_range_to(
         self, target: "KvStore", source_range: KeyRange | None = None, source_staleness_bound: float | None = None
@@ -363,6 +398,13 @@ class KvStore:
     def __delitem__(self, key: str | bytes) -> None:
         """Deletes `key` now (no error if it is absent)."""
         self.write(key, None).result()
+
+
+def _check_transaction(transaction: Any) -> None:
+    from ..cache.transaction import Transaction
+
+    if transaction is not None and not isinstance(transaction, Transaction):
+        raise TypeError(f"transaction must be a tensorstore_py.Transaction, not {type(transaction).__name__}")
 
 
 # Pickle finds these as tensorstore_py.KvStore.<Name>.

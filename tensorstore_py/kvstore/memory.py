@@ -87,6 +87,30 @@ class MemoryDriver(KvStoreDriver):
             store.data[key] = (bytes(value), generation)
             return ready(TimestampedStorageGeneration(generation, now))
 
+    #: Any number of keys of one memory store commit atomically in one transaction.
+    atomic_multi_key = True
+
+    def write_atomic(self, writes: list) -> Future[bool]:
+        """Applies every ``(key, value or None, if_equal)`` at once, or none if a condition fails.
+
+        A value of ``...`` only checks the condition (a key the transaction read).
+        """
+        store = self.store
+        with store.lock:
+            for key, _, if_equal in writes:
+                entry = store.data.get(key)
+                if not condition_matches(entry[1] if entry is not None else gen.NO_VALUE, if_equal):
+                    return ready(False)
+            for key, value, _ in writes:
+                if value is ...:
+                    continue
+                if value is None:
+                    store.data.pop(key, None)
+                else:
+                    store.data[key] = (bytes(value), gen.from_uint64(store.next_generation))
+                    store.next_generation += 1
+        return ready(True)
+
     def delete_range(self, key_range: KeyRange) -> Future[None]:
         with self.store.lock:
             doomed = [k for k in self.store.data if contains(key_range, k)]

@@ -94,6 +94,9 @@ class PrecomputedChunkFormat(ChunkFormat):
     def encode_chunk(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes | None:
         return self.encode_at(cell, chunk)
 
+    def encode_full_chunk(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes:
+        return self._encode(chunk, self.extent(cell), self.params)
+
     def new_chunk(self) -> np.ndarray:
         return np.zeros(self.chunk_shape, dtype=self.numpy_dtype, order="F")
 

@@ -75,6 +75,9 @@ class ZarrChunkFormat(ChunkFormat):
     def encode_chunk(self, chunk: np.ndarray, cell: tuple[int, ...] = ()) -> bytes | None:
         if self._equals_fill(chunk):
             return None
+        return self.encode_full_chunk(chunk, cell)
+
+    def encode_full_chunk(self, chunk: np.ndarray, cell: tuple[int, ...] = ()) -> bytes:
         order = self.metadata.order
         flat = chunk.ravel(order=order)
         data = flat.view(np.uint8) if flat.flags.c_contiguous else np.ascontiguousarray(flat).view(np.uint8)

@@ -1,0 +1,286 @@
+"""`ts.Transaction`: writes staged per key until commit, reads that see them.
+
+A transaction keeps one `KeyNode` per (kvstore identity, key) it wrote and the generation of
+every key it read.  Nothing reaches storage before `commit_async`; commit writes each node back
+through the one read-modify-write (conditionally on the generation the transaction read, with
+``repeatable_read``), `abort` drops them.  An atomic transaction admits only keys that its
+kvstore can commit together (the memory kvstore commits any number of its keys at once; other
+kvstores one key), as TensorStore does.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+from .. import future as futures
+from ..errors import StatusError, cancelled, invalid_argument
+from ..future import Future
+from ..kvstore.driver import ReadOptions
+from ..kvstore.generation import NO_VALUE, UNKNOWN
+from .rmw import generation_mismatch
+from .staging import KeyNode, Mutation
+
+__all__ = ["Transaction"]
+
+
+class Transaction:
+    """A group of reads and writes committed (or aborted) together.
+
+    Operations given this transaction (``ts.open(..., transaction=txn)``,
+    ``store.with_transaction(txn)``, ``kvstore.with_transaction(txn)``) stage their writes in
+    it and read through it, seeing its own writes.  `commit_async` writes everything back;
+    `abort` discards it.  With ``atomic=True`` the commit fails rather than applying only part
+    of the writes; with ``repeatable_read=True`` it fails if anything read in the transaction
+    changed in storage before the commit.
+    """
+
+    def __init__(self, atomic: bool = False, repeatable_read: bool = False):
+        self._atomic = bool(atomic)
+        self._repeatable_read = bool(repeatable_read)
+        self._lock = threading.Lock()
+        self._nodes: dict[tuple, KeyNode] = {}
+        self._executors: dict[tuple, Any] = {}
+        self._reads: dict[tuple, tuple[Any, bytes, bytes]] = {}
+        self._order: list[tuple[Any, bytes]] = []  # keys in the order first touched
+        self._commit_started = False
+        self._aborted = False
+        self._future: Future = Future()
+
+    # -- state ---------------------------------------------------------------------------------
+
+    @property
+    def atomic(self) -> bool:
+        """Whether the commit must apply all writes or none."""
+        return self._atomic
+
+    @property
+    def open(self) -> bool:
+        """Whether operations may still be added (neither committing nor aborted)."""
+        return not self._commit_started and not self._aborted
+
+    @property
+    def commit_started(self) -> bool:
+        return self._commit_started
+
+    @property
+    def aborted(self) -> bool:
+        return self._aborted
+
+    @property
+    def future(self) -> Future:
+        """Completes when the commit has finished (fails if it failed or was aborted)."""
+        return self._future
+
+    # -- commit and abort ------------------------------------------------------------------------
+
+    def commit_async(self) -> Future:
+        """Starts the commit; returns `future`."""
+        with self._lock:
+            if self._aborted:
+                return self._future
+            if self._commit_started:
+                return self._future
+            self._commit_started = True
+            nodes = list(self._nodes.items())
+            reads = dict(self._reads)
+        try:
+            done = self._commit(nodes, reads)
+        except BaseException as exc:  # noqa: BLE001
+            done = futures.failed(exc)
+
+        def finished(f: Any) -> None:
+            exc = f.exception()
+            if exc is not None:
+                futures._settle(self._future, exception=exc)
+            else:
+                futures._settle(self._future, result=None)
+
+        done.add_done_callback(finished)
+        return self._future
+
+    def commit_sync(self) -> None:
+        """Commits and waits for the commit to finish."""
+        if not self.open:
+            self._raise_not_open()
+        self.commit_async().result()
+
+    def abort(self) -> None:
+        """Discards everything staged in the transaction."""
+        with self._lock:
+            if self._commit_started or self._aborted:
+                return
+            self._aborted = True
+            nodes = list(self._nodes.values())
+            self._nodes.clear()
+        error = cancelled("Transaction aborted")
+        for node in nodes:
+            futures._settle(node.committed, exception=error)
+        futures._settle(self._future, exception=error)
+
+    def _raise_not_open(self) -> None:
+        if self._aborted:
+            raise cancelled("Transaction aborted")
+        raise invalid_argument("Transaction not open (commit already started)")
+
+    def __enter__(self) -> "Transaction":
+        return self
+
+    def __exit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            self.commit_sync()
+        else:
+            self.abort()
+
+    async def __aenter__(self) -> "Transaction":
+        return self
+
+    async def __aexit__(self, exc_type: Any, exc: Any, tb: Any) -> None:
+        if exc_type is None:
+            await self.commit_async()
+        else:
+            self.abort()
+
+    # -- what operations call ---------------------------------------------------------------------
+
+    def check_open(self) -> None:
+        """Raises as TensorStore does when an operation is added to a closed transaction."""
+        if self._aborted:
+            raise invalid_argument("Transaction not open (aborted)")
+        if self._commit_started:
+            raise invalid_argument("Transaction not open (commit already started)")
+
+    def _touch(self, kv: Any, key: bytes) -> tuple:
+        """Registers `key` with the transaction (under the lock); checks atomicity."""
+        slot = (kv.cache_identity, key)
+        if slot in self._nodes or slot in self._reads:
+            return slot
+        if self._atomic and self._order:
+            first_kv, first_key = self._order[0]
+            same_store = first_kv.cache_identity == kv.cache_identity
+            if not (same_store and getattr(kv, "atomic_multi_key", False)):
+                raise invalid_argument(
+                    f"Cannot read/write {first_kv.describe_key(first_key)} and read/write "
+                    f"{kv.describe_key(key)} as single atomic transaction"
+                )
+        self._order.append((kv, key))
+        return slot
+
+    def stage(self, kv: Any, key: bytes, mutation: Mutation, executor: Any = None) -> KeyNode:
+        """Adds `mutation` of `key` to the transaction; returns its node."""
+        with self._lock:
+            self.check_open()
+            slot = self._touch(kv, key)
+            node = self._nodes.get(slot)
+            if node is None:
+                node = self._nodes[slot] = KeyNode(kv, key)
+            if executor is not None:
+                self._executors[slot] = executor
+            node.add(mutation)
+            return node
+
+    def node(self, kv: Any, key: bytes) -> KeyNode | None:
+        """The staged writes of `key`, if any."""
+        return self._nodes.get((kv.cache_identity, key))
+
+    def note_read(self, kv: Any, key: bytes, generation: bytes) -> None:
+        """Records the generation a read in the transaction saw (the first one counts)."""
+        with self._lock:
+            self.check_open()
+            slot = self._touch(kv, key)
+            if slot not in self._reads:
+                self._reads[slot] = (kv, key, generation)
+
+    def check_key(self, kv: Any, key: bytes) -> None:
+        """Registers a key about to be read or written (atomicity is checked here)."""
+        with self._lock:
+            self.check_open()
+            self._touch(kv, key)
+
+    def read(self, kv: Any, key: bytes, options: ReadOptions | None = None) -> Future:
+        """A kvstore read of `key` as seen inside the transaction (its own writes applied)."""
+        from ..kvstore.driver import apply_read
+
+        options = options or ReadOptions()
+        try:
+            self.check_key(kv, key)
+        except ValueError as exc:
+            return futures.failed(exc)
+        node = self.node(kv, key)
+
+        def got(result: Any) -> Any:
+            present = result.state == "value"
+            generation = result.stamp.generation if present else NO_VALUE
+            self.note_read(kv, key, generation)
+            if node is None:
+                return result
+            value = node.apply(result.value if present else None)
+            # Staged values have no storage generation yet.
+            return apply_read(value, UNKNOWN if value is not None else NO_VALUE,
+                              ReadOptions(byte_range=options.byte_range), result.stamp.time)
+
+        if node is None:
+            return futures.chain(kv.read(key, options), got)
+        return futures.chain(node.ready(), lambda _: futures.chain(kv.read(key, ReadOptions()), got))
+
+    # -- commit -----------------------------------------------------------------------------------
+
+    def _commit(self, nodes: list, reads: dict) -> Future:
+        if self._atomic and len(nodes) + len(reads) > 1 and nodes:
+            return self._commit_atomic(nodes, reads)
+        repeatable = self._repeatable_read
+        pending = []
+        for slot, node in nodes:
+            expected = reads[slot][2] if repeatable and slot in reads else None
+            pending.append(node.writeback(self._executors.get(slot), expected))
+        if repeatable:
+            for slot, (kv, key, generation) in reads.items():
+                if slot not in self._nodes:
+                    pending.append(_verify_unchanged(kv, key, generation))
+        return futures.chain(futures.gather(pending), lambda _: None)
+
+
+    def _commit_atomic(self, nodes: list, reads: dict) -> Future:
+        """All nodes of one store that commits several keys at once (`_touch` ensured that)."""
+        kv = nodes[0][1].kv
+        repeatable = self._repeatable_read
+        waits = futures.gather([node.ready() for _, node in nodes])
+
+        def attempt(_: Any = None) -> Future:
+            slots = list(reads.keys() | {slot for slot, _ in nodes})
+            keys = [slot[1] for slot in slots]
+            read = futures.gather([kv.read(key, ReadOptions()) for key in keys])
+
+            def got(results: list) -> Future:
+                writes = []
+                for slot, result in zip(slots, results):
+                    present = result.state == "value"
+                    generation = result.stamp.generation if present else NO_VALUE
+                    if repeatable and slot in reads and reads[slot][2] != generation:
+                        raise generation_mismatch(kv, slot[1], writing=slot in self._nodes)
+                    node = self._nodes.get(slot)
+                    if node is None:
+                        writes.append((slot[1], ..., generation))
+                        continue
+                    writes.append((slot[1], node.apply(result.value if present else None), generation))
+                # Keys only read are checked, not written.
+                return futures.chain(kv.write_atomic(writes), lambda ok: None if ok else attempt())
+
+            return futures.chain(read, got)
+
+        return futures.chain(waits, attempt)
+
+
+def _verify_unchanged(kv: Any, key: bytes, generation: bytes) -> Future:
+    def check(result: Any) -> None:
+        if result.state == "unspecified":
+            return None
+        now = result.stamp.generation if result.state == "value" else NO_VALUE
+        if now != generation:
+            raise generation_mismatch(kv, key, writing=False)
+        return None
+
+    return futures.chain(kv.read(key, ReadOptions(if_not_equal=generation)), check)
+
+
+Transaction.__module__ = "tensorstore_py"
