@@ -138,13 +138,30 @@ class BloscCodec(Codec):
     """
 
     def __init__(self, cname: str = "lz4", clevel: int = 5, shuffle: int = AUTOSHUFFLE,
-                 blocksize: int = 0):
-        if cname not in CNAMES:
+                 blocksize: int = 0, typesize: int | None = None):
+        # Options may be None in a constraint that leaves them open (see codecs/chain.py).
+        if cname is not None and cname not in CNAMES:
             raise invalid_argument(f"Expected one of {','.join(CNAMES)}, but received: {cname!r}")
         self.cname = cname
         self.clevel = clevel
         self.shuffle = shuffle
         self.blocksize = blocksize
+        # The element size given to c-blosc; None: the itemsize the caller passes to `encode`.
+        self.typesize = typesize
+
+    def resolve_for_itemsize(self, itemsize: int) -> "BloscCodec":
+        """This codec with the automatic shuffle and the type size made explicit for elements
+        of `itemsize` bytes (the type size stays open without shuffling, where it is moot)."""
+        shuffle = self.shuffle
+        if shuffle is None or shuffle == AUTOSHUFFLE:
+            shuffle = BITSHUFFLE if itemsize == 1 else SHUFFLE
+        typesize = self.typesize
+        if shuffle == NOSHUFFLE:
+            typesize = None
+        elif typesize is None:
+            typesize = min(max(itemsize, 1), _MAX_TYPESIZE)
+        resolved = BloscCodec(self.cname, self.clevel, shuffle, self.blocksize, typesize)
+        return resolved
 
     def params(self) -> dict[str, Any]:
         return {"blocksize": self.blocksize, "clevel": self.clevel, "cname": self.cname,
@@ -161,6 +178,8 @@ class BloscCodec(Codec):
         shuffle = self.shuffle
         if shuffle == AUTOSHUFFLE:
             shuffle = BITSHUFFLE if itemsize == 1 else SHUFFLE
+        if self.typesize is not None:
+            itemsize = self.typesize
         # c-blosc treats elements wider than 255 bytes as single bytes; say so explicitly.
         typesize = itemsize if 1 <= itemsize <= _MAX_TYPESIZE else 1
         blocksize = min(self.blocksize, MAX_BUFFER_SIZE)
