@@ -137,6 +137,8 @@ class BloscCodec(Codec):
     `blocksize` 0 lets c-blosc choose.
     """
 
+    inferred_options = ("typesize", "shuffle")
+
     def __init__(self, cname: str = "lz4", clevel: int = 5, shuffle: int = AUTOSHUFFLE,
                  blocksize: int = 0, typesize: int | None = None):
         # Options may be None in a constraint that leaves them open (see codecs/chain.py).

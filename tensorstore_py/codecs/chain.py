@@ -196,6 +196,10 @@ class CodecChain:
                                    else cur_dtype.itemsize)
         b2b = []
         for codec in self.bytes_to_bytes:
+            missing = codec.open_options() if hasattr(codec, "open_options") else []
+            if missing:
+                raise invalid_argument(f"Codec {self.describe(codec)} leaves "
+                                       f"{', '.join(missing)} unspecified")
             hook = getattr(codec, "resolve_for_itemsize", None)
             try:
                 b2b.append(hook(itemsize) if hook is not None else codec)
