@@ -313,10 +313,11 @@ def apply_options(spec: driver_base.DriverSpec, options: dict) -> None:
         constraints["schema"] = options["schema"]
     if constraints:
         if "schema" in constraints:
-            spec.schema.update(constraints.pop("schema"))
+            spec.schema.update(schema=constraints.pop("schema"))
         if constraints:
             spec.schema.update(**constraints)
-        if domain is not None and spec.transform is None:
+        schema_option = options.get("schema")
+        if (domain is not None or getattr(schema_option, "domain", None) is not None) and spec.transform is None:
             to_bounds = getattr(spec, "spec_domain_transform_bounds", None)
             bounded = to_bounds(spec.schema.domain) if to_bounds is not None else spec.schema.domain
             spec.transform = IndexTransform(domain=bounded)

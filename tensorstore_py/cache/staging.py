@@ -19,7 +19,7 @@ from typing import Any
 
 from .. import future as futures
 from ..future import Future
-from ..kvstore.generation import TimestampedStorageGeneration
+from ..kvstore.generation import UNKNOWN, TimestampedStorageGeneration
 from .rmw import UNCHANGED, read_modify_write
 
 __all__ = ["Mutation", "ValueMutation", "UpdateMutation", "KeyNode", "write_now"]
@@ -121,12 +121,23 @@ class KeyNode:
             value = form.encode(decoded)
         return value
 
+    def update(self, value: bytes | None, generation: bytes = b"") -> Any:
+        """`apply` for the read-modify-write: `UNCHANGED` when nothing would change."""
+        new = self.apply(value)
+        if generation == UNKNOWN:  # written without reading: nothing to compare with
+            return new
+        if new is None and value is None:
+            return UNCHANGED
+        if value is not None and new is not None and new == value:
+            return UNCHANGED
+        return new
+
     def writeback(self, executor: concurrent.futures.Executor | None, expected_generation: bytes | None = None) -> Future:
         """Writes the node back (once its mutations are staged); settles `committed`."""
 
         def start(_: Any) -> Future:
             return read_modify_write(
-                self.kv, self.key, self.apply, needs_read=self.needs_read,
+                self.kv, self.key, self.update, needs_read=self.needs_read,
                 expected_generation=expected_generation, executor=executor,
             )
 
