@@ -51,6 +51,11 @@ def open(  # noqa: A001 - TensorStore's name
     """
     options = {k: v for k, v in locals().items() if k not in ("spec", "read", "write", "context", "transaction", "batch")}
     try:
+        if transaction is not None:
+            from .cache.transaction import Transaction
+
+            Transaction.rebind(None, transaction)
+            transaction.check_open()
         parsed = Spec(spec) if not isinstance(spec, Spec) else spec.copy()
         driver_spec = parsed._driver_spec
         apply_options(driver_spec, options)

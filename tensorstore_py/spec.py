@@ -147,7 +147,7 @@ class Spec(Indexable):
     # -- JSON ---------------------------------------------------------------------------------
 
     def to_json(self, include_defaults: bool = False) -> Any:
-        return self._driver_spec.to_json()
+        return self._driver_spec.to_json(include_defaults)
 
     def __repr__(self) -> str:
         return pretty_repr(self.to_json(), "Spec(", ")")

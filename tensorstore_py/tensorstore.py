@@ -64,8 +64,7 @@ class TensorStore(Indexable):
         """The same view with reads and writes going through `transaction` (None: none)."""
         from .cache.transaction import Transaction
 
-        if transaction is not None and not isinstance(transaction, Transaction):
-            raise TypeError(f"transaction must be a tensorstore_py.Transaction, not {type(transaction).__name__}")
+        transaction = Transaction.rebind(self._transaction, transaction)
         return TensorStore(self._driver, self._transform, self._read, self._write, transaction)
 
     @property
@@ -142,7 +141,7 @@ class TensorStore(Indexable):
         **options: Any,
     ) -> Spec:
         """The spec that reopens this TensorStore (with `minimal_spec`, without the metadata)."""
-        spec = Spec(self._spec_json(retain_context, minimal_spec, retain_context))
+        spec = Spec(self._spec_json(retain_context, minimal_spec, bool(retain_context or unbind_context)))
         if options:
             spec.update(**options)
         return spec
@@ -285,6 +284,17 @@ class TensorStore(Indexable):
 
     def astype(self, dtype: Any) -> "TensorStore":
         raise NotImplementedError("TensorStore.astype (ts.cast) is not supported yet")
+
+    def __copy__(self) -> "TensorStore":
+        return self  # immutable, as TensorStore's handles
+
+    def __deepcopy__(self, memo: Any) -> "TensorStore":
+        """A new handle opened from this one's spec with a copy of its context (as a pickle
+        round trip gives)."""
+        from .open import open as open_store
+
+        spec = self.spec(unbind_context=True)
+        return open_store(spec, read=self._read, write=self._write, transaction=self._transaction).result()
 
     def __reduce__(self):
         raise TypeError("TensorStore pickling is not supported yet")

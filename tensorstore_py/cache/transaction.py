@@ -14,7 +14,7 @@ import threading
 from typing import Any
 
 from .. import future as futures
-from ..errors import StatusError, cancelled, invalid_argument
+from ..errors import aborted, cancelled, invalid_argument
 from ..future import Future
 from ..kvstore.driver import ReadOptions
 from ..kvstore.generation import NO_VALUE, UNKNOWN
@@ -36,16 +36,22 @@ class Transaction:
     """
 
     def __init__(self, atomic: bool = False, repeatable_read: bool = False):
-        self._atomic = bool(atomic)
+        for name, value in (("atomic", atomic), ("repeatable_read", repeatable_read)):
+            if not isinstance(value, (bool, int)):
+                raise TypeError(f"__init__(): incompatible constructor arguments: {name} must be bool")
+        # As TensorStore's mode bits: `atomic` reports True only for atomic isolation alone.
+        self._atomic = bool(atomic) and not repeatable_read
         self._repeatable_read = bool(repeatable_read)
         self._lock = threading.Lock()
         self._nodes: dict[tuple, KeyNode] = {}
         self._executors: dict[tuple, Any] = {}
         self._reads: dict[tuple, tuple[Any, bytes, bytes]] = {}
         self._order: list[tuple[Any, bytes]] = []  # keys in the order first touched
+        self._touched: set[tuple] = set()
         self._commit_started = False
         self._aborted = False
-        self._future: Future = Future()
+        self._error: BaseException | None = None  # why the transaction was aborted
+        self._future: Future = _CommitOnWait(self)
 
     # -- state ---------------------------------------------------------------------------------
 
@@ -69,17 +75,19 @@ class Transaction:
 
     @property
     def future(self) -> Future:
-        """Completes when the commit has finished (fails if it failed or was aborted)."""
+        """Completes when the commit has finished (fails if it failed or was aborted).
+
+        Waiting on it (``result``, ``exception``, a done callback, ``await``) starts the
+        commit, as TensorStore forces a transaction's future.
+        """
         return self._future
 
     # -- commit and abort ------------------------------------------------------------------------
 
     def commit_async(self) -> Future:
-        """Starts the commit; returns `future`."""
+        """Starts the commit (once); returns `future`."""
         with self._lock:
-            if self._aborted:
-                return self._future
-            if self._commit_started:
+            if self._aborted or self._commit_started:
                 return self._future
             self._commit_started = True
             nodes = list(self._nodes.items())
@@ -100,28 +108,24 @@ class Transaction:
         return self._future
 
     def commit_sync(self) -> None:
-        """Commits and waits for the commit to finish."""
-        if not self.open:
-            self._raise_not_open()
+        """Commits and waits for the commit to finish (raises its error)."""
         self.commit_async().result()
 
     def abort(self) -> None:
         """Discards everything staged in the transaction."""
+        self._abort_with(cancelled("Transaction aborted"))
+
+    def _abort_with(self, error: BaseException) -> None:
         with self._lock:
             if self._commit_started or self._aborted:
                 return
             self._aborted = True
+            self._error = error
             nodes = list(self._nodes.values())
             self._nodes.clear()
-        error = cancelled("Transaction aborted")
         for node in nodes:
             futures._settle(node.committed, exception=error)
         futures._settle(self._future, exception=error)
-
-    def _raise_not_open(self) -> None:
-        if self._aborted:
-            raise cancelled("Transaction aborted")
-        raise invalid_argument("Transaction not open (commit already started)")
 
     def __enter__(self) -> "Transaction":
         return self
@@ -143,6 +147,15 @@ class Transaction:
 
     # -- what operations call ---------------------------------------------------------------------
 
+    @staticmethod
+    def rebind(current: "Transaction | None", new: Any) -> "Transaction | None":
+        """The transaction a handle bound to `current` may be rebound to (`new`)."""
+        if new is not None and not isinstance(new, Transaction):
+            raise TypeError(f"transaction must be a tensorstore_py.Transaction, not {type(new).__name__}")
+        if current is not None and not current._commit_started:
+            raise invalid_argument("Cannot rebind transaction when existing transaction is uncommitted")
+        return new
+
     def check_open(self) -> None:
         """Raises as TensorStore does when an operation is added to a closed transaction."""
         if self._aborted:
@@ -150,60 +163,95 @@ class Transaction:
         if self._commit_started:
             raise invalid_argument("Transaction not open (commit already started)")
 
-    def _touch(self, kv: Any, key: bytes) -> tuple:
-        """Registers `key` with the transaction (under the lock); checks atomicity."""
+    def _touch_locked(self, kv: Any, key: bytes) -> tuple[tuple, BaseException | None]:
+        """Registers `key` (lock held); returns its slot and the error an atomic
+        transaction raises for a key it cannot add."""
         slot = (kv.cache_identity, key)
-        if slot in self._nodes or slot in self._reads:
-            return slot
+        if slot in self._touched:
+            return slot, None
         if self._atomic and self._order:
             first_kv, first_key = self._order[0]
             same_store = first_kv.cache_identity == kv.cache_identity
             if not (same_store and getattr(kv, "atomic_multi_key", False)):
-                raise invalid_argument(
+                return slot, invalid_argument(
                     f"Cannot read/write {first_kv.describe_key(first_key)} and read/write "
                     f"{kv.describe_key(key)} as single atomic transaction"
                 )
+        self._touched.add(slot)
         self._order.append((kv, key))
-        return slot
+        return slot, None
+
+    def _fail(self, error: BaseException) -> None:
+        # A key an atomic transaction cannot take aborts it, with that error, as TensorStore.
+        self._abort_with(error)
+        raise error
 
     def stage(self, kv: Any, key: bytes, mutation: Mutation, executor: Any = None) -> KeyNode:
         """Adds `mutation` of `key` to the transaction; returns its node."""
         with self._lock:
             self.check_open()
-            slot = self._touch(kv, key)
-            node = self._nodes.get(slot)
-            if node is None:
-                node = self._nodes[slot] = KeyNode(kv, key)
-            if executor is not None:
-                self._executors[slot] = executor
-            node.add(mutation)
-            return node
+            slot, error = self._touch_locked(kv, key)
+            if error is None:
+                node = self._nodes.get(slot)
+                if node is None:
+                    node = self._nodes[slot] = KeyNode(kv, key)
+                if executor is not None:
+                    self._executors[slot] = executor
+                node.add(mutation)
+                return node
+        self._fail(error)
 
     def node(self, kv: Any, key: bytes) -> KeyNode | None:
         """The staged writes of `key`, if any."""
         return self._nodes.get((kv.cache_identity, key))
 
-    def note_read(self, kv: Any, key: bytes, generation: bytes) -> None:
-        """Records the generation a read in the transaction saw (the first one counts)."""
+    def note_read(self, kv: Any, key: bytes, generation: bytes, counts: bool = True) -> None:
+        """Records the generation a read in the transaction saw.
+
+        With ``repeatable_read`` a read that sees another generation than an earlier read of
+        the key fails.  `counts`: whether the key counts toward an atomic transaction's keys
+        (reads through a bound KvStore do not, as in TensorStore).
+        """
         with self._lock:
             self.check_open()
-            slot = self._touch(kv, key)
-            if slot not in self._reads:
-                self._reads[slot] = (kv, key, generation)
+            slot = (kv.cache_identity, key)
+            error = None
+            if counts:
+                slot, error = self._touch_locked(kv, key)
+            if error is None:
+                seen = self._reads.get(slot)
+                if seen is None:
+                    self._reads[slot] = (kv, key, generation)
+                    return
+                if not self._repeatable_read or seen[2] == generation:
+                    return
+                if counts:
+                    raise generation_mismatch(kv, key, writing=False)
+                error = None
+        if error is not None:
+            self._fail(error)
+        # A bound KvStore's read of a changed key aborts the transaction.
+        self._abort_with(aborted(f"Error reading {kv.describe_key(key)}: Generation mismatch in repeatable_read transaction"))
+        raise aborted("Generation mismatch in repeatable_read transaction")
 
     def check_key(self, kv: Any, key: bytes) -> None:
         """Registers a key about to be read or written (atomicity is checked here)."""
         with self._lock:
             self.check_open()
-            self._touch(kv, key)
+            _, error = self._touch_locked(kv, key)
+        if error is not None:
+            self._fail(error)
 
-    def read(self, kv: Any, key: bytes, options: ReadOptions | None = None) -> Future:
+    def read(self, kv: Any, key: bytes, options: ReadOptions | None = None, counts: bool = True) -> Future:
         """A kvstore read of `key` as seen inside the transaction (its own writes applied)."""
         from ..kvstore.driver import apply_read
 
         options = options or ReadOptions()
         try:
-            self.check_key(kv, key)
+            if counts:
+                self.check_key(kv, key)
+            else:
+                self.check_open()
         except ValueError as exc:
             return futures.failed(exc)
         node = self.node(kv, key)
@@ -211,23 +259,26 @@ class Transaction:
         def got(result: Any) -> Any:
             present = result.state == "value"
             generation = result.stamp.generation if present else NO_VALUE
-            self.note_read(kv, key, generation)
+            self.note_read(kv, key, generation, counts)
             if node is None:
                 return result
             value = node.apply(result.value if present else None)
             # Staged values have no storage generation yet.
             return apply_read(value, UNKNOWN if value is not None else NO_VALUE,
-                              ReadOptions(byte_range=options.byte_range), result.stamp.time)
+                              ReadOptions(byte_range=options.byte_range), float("inf"))
 
         if node is None:
-            return futures.chain(kv.read(key, options), got)
+            return futures.chain(kv.read(key, ReadOptions(byte_range=options.byte_range) if self._repeatable_read else options), got)
         return futures.chain(node.ready(), lambda _: futures.chain(kv.read(key, ReadOptions()), got))
 
     # -- commit -----------------------------------------------------------------------------------
 
     def _commit(self, nodes: list, reads: dict) -> Future:
-        if self._atomic and len(nodes) + len(reads) > 1 and nodes:
-            return self._commit_atomic(nodes, reads)
+        stores = {node.kv.cache_identity for _, node in nodes}
+        if nodes and len(stores) == 1 and getattr(nodes[0][1].kv, "atomic_multi_key", False):
+            # A store that commits several keys at once commits the whole transaction at once.
+            mine = stores.pop()
+            return self._commit_atomic(nodes, {s: r for s, r in reads.items() if s[0] == mine} if self._repeatable_read else {})
         repeatable = self._repeatable_read
         pending = []
         for slot, node in nodes:
@@ -281,6 +332,37 @@ def _verify_unchanged(kv: Any, key: bytes, generation: bytes) -> Future:
         return None
 
     return futures.chain(kv.read(key, ReadOptions(if_not_equal=generation)), check)
+
+
+class _CommitOnWait(Future):
+    """A transaction's future: waiting on it starts the commit (TensorStore forces it)."""
+
+    def __init__(self, transaction: Transaction):
+        super().__init__()
+        self._transaction = transaction
+
+    def _force(self) -> None:
+        if not self.done():
+            self._transaction.commit_async()
+
+    def force(self) -> None:
+        self._force()
+
+    def result(self, timeout: float | None = None) -> Any:
+        self._force()
+        return super().result(timeout)
+
+    def exception(self, timeout: float | None = None) -> Any:
+        self._force()
+        return super().exception(timeout)
+
+    def add_done_callback(self, fn: Any) -> None:
+        self._force()
+        super().add_done_callback(fn)
+
+    def __await__(self):
+        self._force()
+        return super().__await__()
 
 
 Transaction.__module__ = "tensorstore_py"

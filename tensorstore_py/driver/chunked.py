@@ -456,6 +456,10 @@ class ChunkedDriver:
         j: dict[str, Any] = {"driver": self.driver_id, "dtype": self.dtype.name}
         j["kvstore"] = self.kv.spec_json(self.path, builder) if builder is not None else self.kv.spec_json(self.path)
         j.update(self.format_members_json(minimal))
+        for name in ("recheck_cached_data", "recheck_cached_metadata"):
+            value = getattr(self.spec, name)
+            if value is not None:
+                j[name] = value
         if builder is not None:
             for name, resource in (("cache_pool", self.cache_pool), ("data_copy_concurrency", self.data_copy)):
                 member = builder.member_json(resource)

@@ -236,8 +236,9 @@ class KvStore:
 
     def with_transaction(self, transaction: Any) -> "KvStore":
         """The same store with reads and writes going through `transaction` (None: none)."""
-        _check_transaction(transaction)
-        return KvStore._from_driver(self._driver, self._path, transaction)
+        from ..cache.transaction import Transaction
+
+        return KvStore._from_driver(self._driver, self._path, Transaction.rebind(self._transaction, transaction))
 
     def copy(self) -> "KvStore":
         """A copy sharing the driver; changing its `path` leaves this one alone."""
@@ -299,7 +300,7 @@ class KvStore:
             byte_range=_byte_range_arg(byte_range),
         )
         if self._transaction is not None:
-            return self._transaction.read(self._driver, full, options)
+            return self._transaction.read(self._driver, full, options, counts=False)
         return _as_future(self._driver.read, full, options)
 
     def write(
@@ -353,6 +354,10 @@ class KvStore:
         from .key_range import contains
 
         txn = self._transaction
+        try:
+            txn.check_open()
+        except ValueError as exc:
+            return failed(exc)
         identity = self._driver.cache_identity
         staged = {slot[1]: node for slot, node in list(txn._nodes.items()) if slot[0] == identity and contains(key_range, slot[1])}
 
@@ -388,7 +393,8 @@ class KvStore:
         """Reads `key` now; KeyError if it is missing."""
         result = self.read(key).result()
         if result.state != "value":
-            raise KeyError(key)
+            # (TensorStore's KeyError for a key deleted inside a transaction carries no key.)
+            raise KeyError(key if self._transaction is None else "")
         return result.value
 
     def __setitem__(self, key: str | bytes, value: str | bytes | None) -> None:

@@ -69,8 +69,8 @@ class PrecomputedSpec(KvsBackedDriverSpec):
         if self.schema.rank is not None and self.schema.rank != 4:
             raise invalid_argument(f"Rank specified by schema ({self.schema.rank}) does not match rank specified by metadata (4)")
 
-    def to_json(self) -> dict:
-        out = super().to_json()
+    def to_json(self, include_defaults: bool = False) -> dict:
+        out = super().to_json(include_defaults)
         if "transform" not in out:
             # The format fixes rank and labels, so a spec always carries its (partial) domain.
             try:
