@@ -144,11 +144,24 @@ class TensorStore(Indexable):
     # -- I/O ---------------------------------------------------------------------------------
 
     def read(self, *, order: str = "C", batch: Any = None) -> Future:
-        """Future[numpy.ndarray] of the data in this view's domain."""
+        """Future[numpy.ndarray] of the data in this view's domain.
+
+        With `batch`, the chunk reads wait for the batch's submit and are coalesced with the
+        batch's other reads.
+        """
+        from .batch import batch_state
+
+        return self._read_in(batch_state(batch), order)
+
+    def _read_in(self, batch: Any, order: str = "C") -> Future:
+        """`read` with a checked `batch.BatchState` (or None)."""
         if not self._read:
             return futures.failed(permission_denied("Source not readable"))
         try:
-            result = self._driver.read(self._transform)
+            if batch is None:
+                result = self._driver.read(self._transform)
+            else:
+                result = self._driver.read(self._transform, batch=batch)
         except (ValueError, TypeError, IndexError) as exc:
             return futures.failed(exc)
         if order == "F":
@@ -157,10 +170,20 @@ class TensorStore(Indexable):
 
     def write(self, source: Any, *, batch: Any = None, can_reference_source_data_indefinitely: bool | None = None):
         """Writes `source` (array-like, broadcast to this view's domain); returns WriteFutures."""
+        state = None
+        if batch is not None:
+            from .batch import Batch
+
+            if not isinstance(batch, Batch):
+                raise TypeError(f"batch must be a tensorstore_py.Batch, not {type(batch).__name__}")
+            if not isinstance(source, TensorStore):
+                raise invalid_argument("Invalid batch: batch can only be specified when copying from a TensorStore source")
+            # As in TensorStore, copying with an already submitted batch simply reads at once.
+            state = batch._state
         if not self._write:
             return futures.failed(permission_denied("Destination not writable"))
         if isinstance(source, TensorStore):
-            return futures.chain(source.read(), lambda arr: self.write(arr))
+            return futures.chain(source._read_in(state), lambda arr: self.write(arr))
         try:
             array = prepare_source(source, self.dtype, self._transform.domain)
             return self._driver.write(self._transform, array)

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import future as futures
+from ..batch import batched_read
 from ..errors import StatusError, failed_precondition
 from ..future import Future
 from ..json_util import dumps
@@ -140,8 +141,11 @@ class ChunkedArray:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def read(self, transform) -> Future:
-        """Future of a new array holding the data at every position of `transform`'s domain."""
+    def read(self, transform, batch: Any = None) -> Future:
+        """Future of a new array holding the data at every position of `transform`'s domain.
+
+        `batch` (a `batch.BatchState`): chunk reads are queued in it until it is submitted.
+        """
         kind, maps, shape, cells = self._plan(transform)
         out = np.empty(shape, dtype=self.fmt.numpy_dtype)
         if kind == "strided":
@@ -149,10 +153,10 @@ class ChunkedArray:
             place = lambda cell, src: _place_strided(out, cell, src, perm, missing)  # noqa: E731
         else:
             place = lambda cell, src: _place_points(out, cell, src)  # noqa: E731
-        pending = [self._read_cell(cell, place) for cell in cells]
+        pending = [self._read_cell(cell, place, batch) for cell in cells]
         return futures.chain(futures.gather(pending), lambda _: out)
 
-    def _read_cell(self, cell, place: Callable) -> Future:
+    def _read_cell(self, cell, place: Callable, batch: Any = None) -> Future:
         key = self.fmt.chunk_key(cell.cell)
         cache = self.cache
         if cache is None:
@@ -163,7 +167,7 @@ class ChunkedArray:
                     return
                 place(cell, self.fmt.component(self._decode(key, result.value, cell.cell)))
 
-            return futures.chain(self.kv.read(key, ReadOptions()), copy, self.executor)
+            return futures.chain(batched_read(batch, self.kv, key, ReadOptions()), copy, self.executor)
 
         cache_key = (id(self.kv), key)
         entry = cache.get(cache_key)
@@ -184,7 +188,7 @@ class ChunkedArray:
                 return
             place(cell, self.fmt.component(chunk))
 
-        return futures.chain(self.kv.read(key, options), copy_cached, self.executor)
+        return futures.chain(batched_read(batch, self.kv, key, options), copy_cached, self.executor)
 
     def _decode(self, key: bytes, value: bytes, cell: tuple[int, ...]) -> np.ndarray:
         try:
@@ -341,10 +345,10 @@ class ChunkedDriver:
     def domain(self) -> Any:
         return self._domain
 
-    def read(self, transform) -> Future:
+    def read(self, transform, batch: Any = None) -> Future:
         from ..index.compose import propagate_bounds
 
-        return self.engine.read(propagate_bounds(transform, self._io_domain))
+        return self.engine.read(propagate_bounds(transform, self._io_domain), batch)
 
     def write(self, transform, array: np.ndarray) -> WriteFutures:
         from ..index.compose import propagate_bounds
