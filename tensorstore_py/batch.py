@@ -248,9 +248,9 @@ def _distribute(fut: Future, group: _Group, request: ByteRange) -> None:
     """Hands each queued read its part of the covering request's answer."""
     exc = _error_of(fut)
     if exc is not None:
-        if isinstance(exc, StatusError) and exc.code == "OUT_OF_RANGE" and request is not None and request[1] is not None:
+        if isinstance(exc, StatusError) and exc.code == "OUT_OF_RANGE" and request is not None:
             # The value is shorter than the covering range: some reads may still be valid,
-            # and each must get the answer (or error) it would have got alone.
+            # and each must get the answer (or error, naming its own range) it would get alone.
             for byte_range, promises in group.waiters.items():
                 single = _direct_read(group.driver, group.key, _with_range(group.options, byte_range))
                 single.add_done_callback(lambda f, ps=promises: _settle_all(f, ps))
