@@ -9,6 +9,7 @@ import numpy as np
 from . import dtypes
 from . import future as futures
 from .context import ContextSpecBuilder
+from .driver.storage_statistics import StorageStatistics as _StorageStatistics
 from .errors import invalid_argument, permission_denied
 from .future import Future
 from .index import IndexTransform, Indexable
@@ -21,6 +22,8 @@ __all__ = ["TensorStore", "prepare_source"]
 
 class TensorStore(Indexable):
     """An open array: reads and writes go through its index transform to its driver."""
+
+    StorageStatistics = _StorageStatistics
 
     def __init__(self, driver: Any, transform: IndexTransform, read: bool = True, write: bool = True, transaction: Any = None):
         self._driver = driver
@@ -199,6 +202,13 @@ class TensorStore(Indexable):
     def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
         arr = self.read().result()
         return arr if dtype is None else arr.astype(dtype)
+
+    def storage_statistics(self, *, query_not_stored: bool = False, query_fully_stored: bool = False) -> Future:
+        """Future[TensorStore.StorageStatistics]: whether data is stored for none / all of
+        this view's domain (only what is asked for is computed; the rest is None)."""
+        from .driver.storage_statistics import driver_storage_statistics
+
+        return driver_storage_statistics(self._driver, self._transform, bool(query_not_stored), bool(query_fully_stored))
 
     def resolve(self, *, fix_resizable_bounds: bool = False, batch: Any = None) -> Future:
         from .index.compose import propagate_bounds

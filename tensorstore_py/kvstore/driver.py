@@ -170,6 +170,8 @@ class KvStoreDriver(abc.ABC):
     #: Whether reads issued with a `ts.Batch` wait for its submit to be coalesced per key
     #: (see batch.py); False runs them at once.
     batch_reads: ClassVar[bool] = True
+    #: False for an adapter whose `list` is UNIMPLEMENTED (asked before listing is attempted).
+    can_list: ClassVar[bool] = True
 
     def __init__(self, spec: KvStoreDriverSpec, resources: dict[str, Resource]):
         self.driver_spec = spec
