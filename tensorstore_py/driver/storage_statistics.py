@@ -6,27 +6,31 @@ set, so a strided or index-array view counts only the cells it touches, as Tenso
 how many have a stored key?  ``not_stored`` is "none", ``fully_stored`` is "all"; a view with
 an empty domain is both.
 
-As TensorStore does, the keys under the format's key prefix are listed once and each listed
-key is mapped back to its cell (`ChunkFormat.cell_of_key`).  A chunk kvstore that cannot list
-(the sharded precomputed one) makes the query unsupported, with TensorStore's
-``NotImplementedError``.  (Probing each key would answer small regions with fewer requests,
-but would also answer where TensorStore refuses.)
+A region of few cells is answered by probing each cell's key with a zero-byte read; a larger
+one by listing the keys under the format's key prefix once and mapping each listed key back
+to its cell (`ChunkFormat.cell_of_key`), which costs one request per page of stored keys
+instead of one per cell.  A chunk kvstore that cannot list (the sharded precomputed one)
+makes the query unsupported, with TensorStore's ``NotImplementedError``, whatever the region.
 """
 
 from __future__ import annotations
 
-from typing import Any
+import itertools
+from typing import Any, Iterator
 
 import numpy as np
 
 from .. import future as futures
 from ..errors import StatusError
 from ..future import Future
-from ..kvstore.driver import KvStoreDriver
+from ..kvstore.driver import KvStoreDriver, ReadOptions
 from ..kvstore.key_range import KeyRange, prefix_successor
 from . import partition
 
 __all__ = ["StorageStatistics", "storage_statistics", "driver_storage_statistics"]
+
+#: Regions of at most this many cells are probed key by key; larger ones are listed.
+PROBE_LIMIT = 256
 
 def _optional_bool(value: Any, name: str) -> bool | None:
     if value is None or isinstance(value, (bool, np.bool_)):
@@ -109,6 +113,11 @@ class _Region:
             return cell in self.cells
         return all(k in s for k, s in zip(cell, self._sets))
 
+    def __iter__(self) -> Iterator[tuple[int, ...]]:
+        if self.cells is not None:
+            return iter(self.cells)
+        return itertools.product(*self.per_dim)
+
 
 
 def _region(fmt: Any, transform: Any) -> _Region:
@@ -137,6 +146,11 @@ def _region(fmt: Any, transform: Any) -> _Region:
 
 # ---------------------------------------------------------------------------------------------
 # Finding which of them are stored.
+
+
+def _count_by_probing(fmt: Any, kv: KvStoreDriver, region: _Region) -> Future:
+    probes = [_catching(kv.read, fmt.chunk_key(cell), ReadOptions(byte_range=(0, 0))) for cell in region]
+    return futures.chain(futures.gather(probes), lambda results: sum(r.state == "value" for r in results))
 
 
 def _count_by_listing(fmt: Any, kv: KvStoreDriver, region: _Region) -> Future:
@@ -181,7 +195,10 @@ def storage_statistics(
         region = _region(fmt, transform)
     except (ValueError, TypeError, IndexError) as exc:
         return futures.failed(exc)
-    counted = _count_by_listing(fmt, kvstore, region)
+    if region.size <= PROBE_LIMIT:
+        counted = _count_by_probing(fmt, kvstore, region)
+    else:
+        counted = _count_by_listing(fmt, kvstore, region)
 
     def make(present: int) -> StorageStatistics:
         return StorageStatistics(

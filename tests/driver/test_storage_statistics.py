@@ -3,7 +3,8 @@
 Each format is written by one library; both then answer every query combination for views of
 every kind (full, partial, single chunk, empty region, strided, index arrays, transposed,
 translated, rank-0, empty domain).  zarr (either separator) and n5 are compared on the very
-same files.  tensorstore 0.1.86 joins the kvstore path twice when it lists an unsharded
+same files; both of our strategies (probing each cell's key, listing the prefix) run on every
+case.  tensorstore 0.1.86 joins the kvstore path twice when it lists an unsharded
 precomputed scale (wrong answers or "Invalid key" unless the path is empty), so precomputed is
 compared with the reference's answers on a path-less memory store holding the same writes;
 for sharded precomputed the reference raises NotImplementedError, and so do we.
@@ -19,6 +20,7 @@ import pytest
 
 import counting_kvstore  # noqa: F401  (registers the test_counting_* drivers)
 import tensorstore_py as ts
+from tensorstore_py.driver import storage_statistics as stats_module
 
 ref = pytest.importorskip("tensorstore")
 
@@ -111,7 +113,7 @@ def _answers(m, store) -> dict:
 
 @pytest.mark.parametrize("writer", ["reference", "ours"])
 @pytest.mark.parametrize("fmt", ["zarr", "zarr_slash", "n5", "precomputed"])
-def test_matches_tensorstore(tmp_path, fmt, writer):
+def test_matches_tensorstore(tmp_path, monkeypatch, fmt, writer):
     files = {"driver": "file", "path": str(tmp_path / "arr") + "/"}
     _written(ref if writer == "reference" else ts, fmt, files)
     if fmt.startswith("precomputed"):
@@ -122,7 +124,10 @@ def test_matches_tensorstore(tmp_path, fmt, writer):
     # The reference itself finds what was written where it should be.
     assert expected["full", (True, True)] == (False, False)
     assert expected["first_chunk", (True, True)] == (False, True)
-    assert _answers(ts, _open(ts, fmt, files, create=False)) == expected
+    ours = _open(ts, fmt, files, create=False)
+    for limit in (0, 10**9):  # list the key prefix / probe every cell's key
+        monkeypatch.setattr(stats_module, "PROBE_LIMIT", limit)
+        assert _answers(ts, ours) == expected, f"PROBE_LIMIT={limit}"
 
 
 def test_sharded_precomputed_is_not_supported(tmp_path):
@@ -157,7 +162,7 @@ def test_past_a_resizable_bound_counts_as_not_stored(tmp_path):
     assert results[0] == results[1] == (False, False)
 
 
-def test_chunks_of_other_arrays_under_the_prefix_are_ignored(tmp_path):
+def test_chunks_of_other_arrays_under_the_prefix_are_ignored(tmp_path, monkeypatch):
     """Listing "a/" must not count "a/b/0.0" (a nested array) nor "ab/0.0" (a sibling)."""
     base = str(tmp_path) + "/"
     kw = dict(dtype=ts.uint8, shape=[20, 20], chunk_layout=ts.ChunkLayout(read_chunk_shape=[10, 10]), create=True)
@@ -167,12 +172,15 @@ def test_chunks_of_other_arrays_under_the_prefix_are_ignored(tmp_path):
     nested[...] = 1
     sibling[...] = 1
     a[0:10, 0:10] = 1
-    r = a.storage_statistics(query_not_stored=True, query_fully_stored=True).result()
-    part = a[10:, :].storage_statistics(query_not_stored=True).result()
-    assert (r.not_stored, r.fully_stored, part.not_stored) == (False, False, True)
+    for limit in (0, 10**9):
+        monkeypatch.setattr(stats_module, "PROBE_LIMIT", limit)
+        r = a.storage_statistics(query_not_stored=True, query_fully_stored=True).result()
+        part = a[10:, :].storage_statistics(query_not_stored=True).result()
+        assert (r.not_stored, r.fully_stored, part.not_stored) == (False, False, True)
 
 
-def test_requests_made(tmp_path):
+def test_requests_made(tmp_path, monkeypatch):
+    monkeypatch.setattr(stats_module, "PROBE_LIMIT", 16)
     store = ts.open(
         {"driver": "zarr", "kvstore": {"driver": "test_counting_file", "path": str(tmp_path) + "/"}},
         dtype=ts.uint8, shape=[100, 100], chunk_layout=ts.ChunkLayout(read_chunk_shape=[10, 10]), create=True,
@@ -183,12 +191,16 @@ def test_requests_made(tmp_path):
     # Nothing asked: nothing read.
     assert store.storage_statistics().result() == ts.TensorStore.StorageStatistics()
     assert counter.reads == [] and counter.lists == []
-    # One listing of the array's prefix, whatever the view.
-    for view in (store[0:20, 5:25], store):
-        counter.reset()
-        r = view.storage_statistics(query_not_stored=True, query_fully_stored=True).result()
-        assert r == ts.TensorStore.StorageStatistics(not_stored=False, fully_stored=False)
-        assert counter.reads == [] and len(counter.lists) == 1
+    # A few cells: each cell's key probed with a zero-byte read.
+    r = store[0:20, 5:25].storage_statistics(query_fully_stored=True).result()
+    assert r == ts.TensorStore.StorageStatistics(fully_stored=False)
+    assert len(counter.reads) == 6 and {o.byte_range for _, o in counter.reads} == {(0, 0)}
+    assert counter.lists == []
+    # More cells than PROBE_LIMIT: one listing of the array's key prefix.
+    counter.reset()
+    r = store.storage_statistics(query_not_stored=True, query_fully_stored=True).result()
+    assert r == ts.TensorStore.StorageStatistics(not_stored=False, fully_stored=False)
+    assert counter.reads == [] and len(counter.lists) == 1
 
 
 # ---------------------------------------------------------------------------------------------
