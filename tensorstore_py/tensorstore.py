@@ -211,7 +211,10 @@ class TensorStore(Indexable):
         return driver_storage_statistics(self._driver, self._transform, bool(query_not_stored), bool(query_fully_stored))
 
     def resolve(self, *, fix_resizable_bounds: bool = False, batch: Any = None) -> Future:
+        from .batch import batch_state
         from .index.compose import propagate_bounds
+
+        batch_state(batch)  # checked as TensorStore checks it; metadata is not re-read here
 
         try:
             return futures.ready(self._indexable_with_transform(propagate_bounds(self._transform, self._driver.domain)))

@@ -280,14 +280,16 @@ def test_tensorstore_reads_share_chunk_requests(tmp_path):
     assert len(counter.reads) == 1 + 4 + 4 + 4  # unbatched, each view asks for its own
 
 
-def test_tensorstore_read_after_submit_raises():
+def test_tensorstore_read_and_resolve_after_submit_raise():
     store = _zarr("memory://")
     batch = ts.Batch()
     batch.submit()
-    with pytest.raises(ValueError, match="^batch was already submitted$"):
-        store.read(batch=batch)
-    with pytest.raises(TypeError):
-        store.read(batch=3)
+    for op in (store.read, store.resolve):
+        with pytest.raises(ValueError, match="^batch was already submitted$"):
+            op(batch=batch)
+        with pytest.raises(TypeError):
+            op(batch=3)
+    assert store.resolve(batch=ts.Batch()).result().domain == store.domain
 
 
 def test_docstring_shaped_usage(tmp_path):
