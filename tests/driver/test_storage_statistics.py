@@ -2,12 +2,13 @@
 
 Each format is written by one library; both then answer every query combination for views of
 every kind (full, partial, single chunk, empty region, strided, index arrays, transposed,
-translated, rank-0, empty domain).  zarr (either separator) and n5 are compared on the very
-same files; both of our strategies (probing each cell's key, listing the prefix) run on every
-case.  tensorstore 0.1.86 joins the kvstore path twice when it lists an unsharded
-precomputed scale (wrong answers or "Invalid key" unless the path is empty), so precomputed is
-compared with the reference's answers on a path-less memory store holding the same writes;
-for sharded precomputed the reference raises NotImplementedError, and so do we.
+translated, rank-0, empty domain); then random arrays, writes and views (hypothesis).  zarr
+(either separator) and n5 are compared on the very same files; both of our strategies
+(probing each cell's key, listing the prefix) run on every case.  tensorstore 0.1.86 joins the
+kvstore path twice when it lists an unsharded precomputed scale (wrong answers or "Invalid
+key" unless the path is empty), so precomputed is compared with the reference's answers on a
+path-less memory store holding the same writes; for sharded precomputed the reference raises
+NotImplementedError, and so do we.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import threading
 
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import counting_kvstore  # noqa: F401  (registers the test_counting_* drivers)
 import tensorstore_py as ts
@@ -255,3 +258,52 @@ def test_value_type_is_safe_to_share_between_threads():
     for t in threads:
         t.join()
     assert errors == []
+
+
+# ---------------------------------------------------------------------------------------------
+# Random arrays, writes and views against the reference.
+
+
+@st.composite
+def _case(draw):
+    rank = draw(st.integers(1, 3))
+    shape = [draw(st.integers(1, 12)) for _ in range(rank)]
+    chunk = [draw(st.integers(1, 5)) for _ in range(rank)]
+
+    def box():
+        lo = [draw(st.integers(0, n - 1)) for n in shape]
+        return tuple(slice(a, draw(st.integers(a + 1, n))) for a, n in zip(lo, shape))
+
+    writes = draw(st.lists(st.builds(box), max_size=3))
+    kind = draw(st.sampled_from(["slices", "oindex", "vindex"]))
+    if kind == "slices":
+        view = []
+        for n in shape:
+            a, b = sorted((draw(st.integers(0, n)), draw(st.integers(0, n))))
+            view.append(slice(a, b, draw(st.integers(1, 4))) if draw(st.booleans()) else slice(b - 1 if b > a else None, a - 1 if a > 0 else None, -draw(st.integers(1, 3))))
+        view = tuple(view)
+    elif kind == "oindex":
+        view = tuple(draw(st.lists(st.integers(0, n - 1), min_size=1, max_size=4)) for n in shape)
+    else:
+        k = draw(st.integers(1, 4))
+        view = tuple(draw(st.lists(st.integers(0, n - 1), min_size=k, max_size=k)) for n in shape)
+    return shape, chunk, writes, kind, view
+
+
+def _random_answer(m, shape, chunk, writes, kind, view, limit=None):
+    s = m.open({"driver": "zarr", "kvstore": "memory://"}, dtype=m.uint8, shape=shape, fill_value=0,
+               chunk_layout=m.ChunkLayout(read_chunk_shape=chunk), create=True).result()  # fmt: skip
+    for w in writes:
+        s[w] = 1
+    v = s[view] if kind == "slices" else getattr(s, kind)[view]
+    r = v.storage_statistics(query_not_stored=True, query_fully_stored=True).result()
+    return r.not_stored, r.fully_stored
+
+
+@settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(case=_case())
+def test_random_views_match_tensorstore(monkeypatch, case):
+    expected = _random_answer(ref, *case)
+    for limit in (0, 10**9):
+        monkeypatch.setattr(stats_module, "PROBE_LIMIT", limit)
+        assert _random_answer(ts, *case) == expected
