@@ -326,3 +326,27 @@ def test_open_accepts_a_batch_and_refuses_other_types():
     batch.submit()
     store = ts.open({"driver": "zarr", "kvstore": "memory://"}, dtype=ts.uint8, shape=[3], create=True, batch=batch).result()
     assert store.shape == (3,)
+
+
+def test_sharded_precomputed_reads_wait_for_the_batch(tmp_path):
+    sharding = {
+        "@type": "neuroglancer_uint64_sharded_v1", "preshift_bits": 1, "hash": "identity",
+        "minishard_bits": 1, "shard_bits": 1, "minishard_index_encoding": "raw", "data_encoding": "gzip",
+    }  # fmt: skip
+    store = ts.open(
+        {"driver": "neuroglancer_precomputed", "kvstore": {"driver": "test_counting_file", "path": str(tmp_path) + "/"},
+         "scale_metadata": {"encoding": "raw", "chunk_size": [4, 4, 4], "size": [16, 12, 8], "resolution": [1, 1, 1],
+                            "sharding": sharding},
+         "multiscale_metadata": {"num_channels": 1, "data_type": "uint16", "type": "image"}},
+        create=True,
+    ).result()  # fmt: skip
+    data = np.arange(16 * 12 * 8, dtype=np.uint16).reshape(16, 12, 8, 1)
+    store.write(data).result()
+    counter = store.kvstore.driver
+    counter.reset()
+    with ts.Batch() as batch:
+        futs = [store[2:9, 1:11, :].read(batch=batch), store[::3, 5, 2:].read(batch=batch)]
+        assert counter.reads == [] and not any(f.done() for f in futs)
+    np.testing.assert_array_equal(futs[0].result(timeout=10), data[2:9, 1:11, :])
+    np.testing.assert_array_equal(futs[1].result(timeout=10), data[::3, 5, 2:])
+    assert counter.reads  # the shard files were read after the submit
