@@ -168,6 +168,33 @@ def test_many_threads_share_one_batch(mem_kv):
         assert f.result(timeout=10).value == bytes([i]) * 5
 
 
+def test_reads_racing_the_submit_all_complete(file_kv):
+    """Each read lands either in the batch (issued at submit) or after it (issued at once)."""
+    file_kv["k"] = bytes(range(64))
+    for _ in range(5):
+        batch = ts.Batch()
+        state = batch_state(batch)
+        key = file_kv.path.encode() + b"k"
+        futs: list = []
+        start = threading.Barrier(5)
+
+        def issue(t: int) -> None:
+            start.wait()
+            mine = [(t, i, batched_read(state, file_kv.driver, key, ReadOptions(byte_range=(t, t + i)))) for i in range(30)]
+            futs.extend(mine)
+
+        threads = [threading.Thread(target=issue, args=(t,)) for t in range(4)]
+        for t in threads:
+            t.start()
+        start.wait()
+        batch.submit()
+        for t in threads:
+            t.join()
+        assert len(futs) == 120
+        for t, i, f in futs:
+            assert f.result(timeout=10).value == bytes(range(t, t + i))
+
+
 def test_memory_driver_reads_at_once():
     # As in TensorStore: nothing is gained by deferring a dictionary lookup.
     kv = ts.KvStore.open("memory://").result()
