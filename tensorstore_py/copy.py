@@ -71,8 +71,10 @@ def _blocks(domain: Any, chunk: tuple, origin: tuple, itemsize: int) -> Iterator
     yield from itertools.product(*per_dim)
 
 
-def copy_between(source: Any, dest: Any) -> Any:
-    """WriteFutures of copying `source`'s data into `dest` (same shape), block by block."""
+def copy_between(source: Any, dest: Any, batch: Any = None) -> Any:
+    """WriteFutures of copying `source`'s data into `dest` (same shape), block by block.
+
+    `batch` (a `batch.BatchState` or None): the source reads go through it."""
     from .driver.chunked import WriteFutures
     from .tensorstore import prepare_source
 
@@ -82,9 +84,10 @@ def copy_between(source: Any, dest: Any) -> Any:
             prepare_source(np.empty(src_domain.shape, dtype=dest.dtype.numpy_dtype), dest.dtype, dst_domain)
         except (ValueError, TypeError) as exc:
             return futures.failed(exc)
-        return futures.chain(source.read(), lambda arr: dest.write(arr))
+        return futures.chain(source._read_in(batch), lambda arr: dest.write(arr))
     if source.dtype != dest.dtype:
-        return futures.failed(invalid_argument(f"Cannot copy {source.dtype.name} to {dest.dtype.name}"))
+        return futures.failed(invalid_argument(
+            f"Explicit data type conversion required to convert {source.dtype.name} -> {dest.dtype.name}"))
     try:
         layout = dest.chunk_layout
         chunk = tuple(layout.write_chunk.shape or (None,) * dst_domain.rank)
@@ -132,7 +135,7 @@ def copy_between(source: Any, dest: Any) -> Any:
     def start_block(box: tuple) -> None:
         dst_index = tuple(slice(a, b) for a, b in box)
         src_index = tuple(slice(a + s, b + s) for (a, b), s in zip(box, shift))
-        read = _view(source, src_index).read()
+        read = _view(source, src_index)._read_in(batch)
 
         def write(arr: np.ndarray) -> Future:
             w = _view(dest, dst_index).write(arr)

@@ -50,6 +50,12 @@ def open(  # noqa: A001 - TensorStore's name
     background.  Options override or constrain what the spec says, as in `Spec.update`.
     """
     options = {k: v for k, v in locals().items() if k not in ("spec", "read", "write", "context", "transaction", "batch")}
+    if batch is not None:
+        from .batch import Batch
+
+        # Metadata is read at once; the batch is only checked (TensorStore: submitted is fine).
+        if not isinstance(batch, Batch):
+            raise TypeError("Invalid batch")
     try:
         if transaction is not None:
             from .cache.transaction import Transaction

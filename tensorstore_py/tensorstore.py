@@ -9,6 +9,7 @@ import numpy as np
 from . import dtypes
 from . import future as futures
 from .context import ContextSpecBuilder
+from .driver.storage_statistics import StorageStatistics as _StorageStatistics
 from .errors import invalid_argument, permission_denied
 from .future import Future
 from .index import IndexTransform, Indexable
@@ -21,6 +22,8 @@ __all__ = ["TensorStore", "prepare_source"]
 
 class TensorStore(Indexable):
     """An open array: reads and writes go through its index transform to its driver."""
+
+    StorageStatistics = _StorageStatistics
 
     def __init__(self, driver: Any, transform: IndexTransform, read: bool = True, write: bool = True, transaction: Any = None):
         self._driver = driver
@@ -152,14 +155,27 @@ class TensorStore(Indexable):
     # -- I/O ---------------------------------------------------------------------------------
 
     def read(self, *, order: str = "C", batch: Any = None) -> Future:
-        """Future[numpy.ndarray] of the data in this view's domain."""
+        """Future[numpy.ndarray] of the data in this view's domain.
+
+        With `batch`, the chunk reads wait for the batch's submit and are coalesced with the
+        batch's other reads.
+        """
+        from .batch import batch_state
+
+        return self._read_in(batch_state(batch), order)
+
+    def _read_in(self, batch: Any, order: str = "C") -> Future:
+        """`read` with a checked `batch.BatchState` (or None)."""
         if not self._read:
             return futures.failed(permission_denied("Source not readable"))
         txn = self._transaction
         try:
             if txn is not None:
                 txn.check_open()
-            result = futures.chain(self._driver.current(txn), lambda d: d.read(self._transform, txn))
+            result = futures.chain(
+                self._driver.current(txn),
+                lambda d: d.read(self._transform, txn) if batch is None else d.read(self._transform, txn, batch=batch),
+            )
         except (ValueError, TypeError, IndexError) as exc:
             return futures.failed(exc)
         if order == "F":
@@ -168,12 +184,22 @@ class TensorStore(Indexable):
 
     def write(self, source: Any, *, batch: Any = None, can_reference_source_data_indefinitely: bool | None = None):
         """Writes `source` (array-like, broadcast to this view's domain); returns WriteFutures."""
+        state = None
+        if batch is not None:
+            from .batch import Batch
+
+            if not isinstance(batch, Batch):
+                raise TypeError(f"batch must be a tensorstore_py.Batch, not {type(batch).__name__}")
+            if not isinstance(source, TensorStore):
+                raise invalid_argument("Invalid batch: batch can only be specified when copying from a TensorStore source")
+            # As in TensorStore, copying with an already submitted batch simply reads at once.
+            state = batch._state
         if not self._write:
             return futures.failed(permission_denied("Destination not writable"))
         if isinstance(source, TensorStore):
             from .copy import copy_between
 
-            return copy_between(source, self)
+            return copy_between(source, self, state)
         txn = self._transaction
         try:
             if txn is not None:
@@ -199,9 +225,19 @@ class TensorStore(Indexable):
         arr = self.read().result()
         return arr if dtype is None else arr.astype(dtype)
 
+    def storage_statistics(self, *, query_not_stored: bool = False, query_fully_stored: bool = False) -> Future:
+        """Future[TensorStore.StorageStatistics]: whether data is stored for none / all of
+        this view's domain (only what is asked for is computed; the rest is None)."""
+        from .driver.storage_statistics import driver_storage_statistics
+
+        return driver_storage_statistics(self._driver, self._transform, bool(query_not_stored), bool(query_fully_stored))
+
     def resolve(self, *, fix_resizable_bounds: bool = False, batch: Any = None) -> Future:
         """Future of this view with implicit bounds resolved against the current metadata."""
+        from .batch import batch_state
         from .index.compose import propagate_bounds
+
+        batch_state(batch)  # checked as TensorStore checks it
 
         def resolved(driver: Any) -> "TensorStore":
             return TensorStore(driver, propagate_bounds(self._transform, driver.domain), self._read, self._write, self._transaction)

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import future as futures
+from ..batch import batched_read
 from ..cache.staging import Mutation, write_now
 from ..errors import StatusError, failed_precondition, not_found
 from ..future import Future
@@ -216,11 +217,12 @@ class ChunkedArray:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def read(self, transform, transaction: Any = None, out: np.ndarray | None = None) -> Future:
+    def read(self, transform, transaction: Any = None, out: np.ndarray | None = None, batch: Any = None) -> Future:
         """Future of an array holding the data at every position of `transform`'s domain.
 
         With `out` (shaped like the domain, of the array's dtype) the data is written into it
-        and it is the result.
+        and it is the result.  `batch` (a `batch.BatchState`): chunk reads are queued in it
+        until it is submitted.
         """
         kind, maps, shape, cells = self._plan(transform)
         if out is None:
@@ -233,7 +235,7 @@ class ChunkedArray:
         if transaction is not None:
             pending = [self._read_cell_in(transaction, cell, place) for cell in cells]
         else:
-            pending = [self._read_cell(cell, place) for cell in cells]
+            pending = [self._read_cell(cell, place, batch) for cell in cells]
         return futures.chain(futures.gather(pending), lambda _: out)
 
     def _place_missing(self, key: bytes, cell, place: Callable) -> None:
@@ -241,7 +243,7 @@ class ChunkedArray:
             raise not_found(f"chunk {{{', '.join(map(str, cell.cell))}}} stored at {self.kv.describe_key(key)} is missing")
         place(cell, np.broadcast_to(self.fmt.fill_value(), self.fmt.chunk_shape))
 
-    def _read_cell(self, cell, place: Callable) -> Future:
+    def _read_cell(self, cell, place: Callable, batch: Any = None) -> Future:
         key = self.fmt.chunk_key(cell.cell)
         cache = self.cache
         if cache is None:
@@ -252,7 +254,7 @@ class ChunkedArray:
                     return
                 place(cell, self.fmt.component(self._decode(key, result.value, cell.cell)))
 
-            return futures.chain(self.kv.read(key, ReadOptions()), copy, self.executor)
+            return futures.chain(batched_read(batch, self.kv, key, ReadOptions()), copy, self.executor)
 
         cache_key = (self.identity, key)
         entry = cache.get(cache_key)
@@ -273,7 +275,7 @@ class ChunkedArray:
                 return
             place(cell, self.fmt.component(chunk))
 
-        return futures.chain(self.kv.read(key, options), copy_cached, self.executor)
+        return futures.chain(batched_read(batch, self.kv, key, options), copy_cached, self.executor)
 
     def _read_cell_in(self, transaction: Any, cell, place: Callable) -> Future:
         """A chunk as the transaction sees it: stored value with its staged writes applied."""
@@ -436,10 +438,10 @@ class ChunkedDriver:
     def domain(self) -> Any:
         return self._domain
 
-    def read(self, transform, transaction: Any = None, out: np.ndarray | None = None) -> Future:
+    def read(self, transform, transaction: Any = None, out: np.ndarray | None = None, batch: Any = None) -> Future:
         from ..index.compose import propagate_bounds
 
-        return self.engine.read(propagate_bounds(transform, self._io_domain), transaction, out)
+        return self.engine.read(propagate_bounds(transform, self._io_domain), transaction, out, batch)
 
     def write(self, transform, array: np.ndarray, transaction: Any = None) -> WriteFutures:
         from ..index.compose import propagate_bounds

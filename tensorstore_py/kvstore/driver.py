@@ -167,6 +167,12 @@ def unimplemented_url(driver_id: str) -> ValueError:
 class KvStoreDriver(abc.ABC):
     """An open key-value store.  Keys are full keys (the KvStore path already prepended)."""
 
+    #: Whether reads issued with a `ts.Batch` wait for its submit to be coalesced per key
+    #: (see batch.py); False runs them at once.
+    batch_reads: ClassVar[bool] = True
+    #: False for an adapter whose `list` is UNIMPLEMENTED (asked before listing is attempted).
+    can_list: ClassVar[bool] = True
+
     def __init__(self, spec: KvStoreDriverSpec, resources: dict[str, Resource]):
         self.driver_spec = spec
         #: JSON member -> bound context resource

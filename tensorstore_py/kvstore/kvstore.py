@@ -290,10 +290,15 @@ class KvStore:
         batch: Any = None,
         byte_range: slice | None = None,
     ) -> "Future[ReadResult]":
-        """Reads one key; a missing key gives state ``'missing'``, not an error."""
+        """Reads one key; a missing key gives state ``'missing'``, not an error.
+
+        With `batch`, the read waits for the batch's submit and shares a request with the
+        batch's other reads of the same key.
+        """
+        from ..batch import batch_state, batched_read
+
         full = self._full_key(key)
-        if batch is not None and not hasattr(batch, "submit"):
-            raise TypeError(f"batch must be a tensorstore_py.Batch, not {type(batch).__name__}")
+        state = batch_state(batch)
         options = ReadOptions(
             if_not_equal=drv.generation_of(if_not_equal),
             staleness_bound=_staleness_arg(staleness_bound),
@@ -301,7 +306,7 @@ class KvStore:
         )
         if self._transaction is not None:
             return self._transaction.read(self._driver, full, options, counts=False)
-        return _as_future(self._driver.read, full, options)
+        return batched_read(state, self._driver, full, options)
 
     def write(
         self, key: str | bytes, value: str | bytes | None, *, if_equal: str | bytes | None = None

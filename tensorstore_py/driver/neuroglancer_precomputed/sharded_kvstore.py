@@ -111,6 +111,8 @@ class _ChunkInShard(Mutation):
 class ShardedKvStore(KvStoreDriver):
     """Chunk-id keys (8 bytes, big endian) of one scale, stored in shard files under `prefix`."""
 
+    can_list = False
+
     def __init__(self, base: KvStoreDriver, prefix: str, spec: ShardingSpec, executor: Any) -> None:
         self.driver_spec = base.driver_spec
         self.resources = {}
