@@ -84,3 +84,21 @@ def state(txn):
 def ts_now(request):
     """The module under test, for behaviour tensorstore_py already has (never xfail)."""
     return importlib.import_module(request.param)
+
+
+def assert_raises_prefix(fn, prefix, kind=ValueError):
+    """`fn()` raises `kind` whose text starts with `prefix` (TensorStore appends payloads such as
+    `[domain=...] [transform=...]` in an order that varies between runs)."""
+    err = error_text(fn)
+    assert err is not None, f"expected {kind.__name__} starting {prefix!r}; nothing was raised"
+    assert err[0] is kind and err[1].startswith(prefix), err
+
+
+def require_driver(ts, driver):
+    """Skip when the module under test has no `driver` yet (zarr3 lands separately)."""
+    try:
+        ts.Spec({"driver": driver, "kvstore": "memory://"})
+    except Exception as exc:  # noqa: BLE001 - any refusal means the driver is not there
+        if "is not a registered TensorStore driver" in str(exc):
+            pytest.skip(f"{ts.__name__} has no {driver!r} driver yet")
+        raise

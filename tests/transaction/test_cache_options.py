@@ -8,7 +8,7 @@ import time
 import numpy as np
 import pytest
 
-from .conftest import TIMEOUT, create_zarr, error_text
+from .conftest import TIMEOUT, create_zarr, error_text, require_driver
 
 OLD = list(range(8))
 NEW = [100, 1, 2, 3, 4, 500, 6, 7]
@@ -66,6 +66,7 @@ def test_recheck_cached_data_never_or_time_with_pool(ts, tmp_path, option, expec
 
 @pytest.mark.parametrize("driver, key", [("zarr", "x/1"), ("n5", "x/1"), ("zarr3", "x/c/1")])
 def test_fill_missing_data_reads_false(ts, driver, key):
+    require_driver(ts, driver)
     ctx = ts.Context()
     base = {"driver": driver, "kvstore": {"driver": "memory", "path": "x/"}}
     fill = {} if driver == "n5" else {"fill_value": 0}
@@ -100,6 +101,7 @@ def test_fill_missing_data_reads_bad_value(ts_now):
 
 @pytest.mark.parametrize("driver, chunk0", [("zarr", b"0"), ("n5", b"0"), ("zarr3", b"c/0")])
 def test_store_data_equal_to_fill_value(ts, driver, chunk0):
+    require_driver(ts, driver)
     ctx = ts.Context()
     base = {"driver": driver, "kvstore": {"driver": "memory", "path": "x/"}}
     fill = {} if driver == "n5" else {"fill_value": 0}

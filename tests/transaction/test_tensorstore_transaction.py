@@ -8,7 +8,7 @@ import os
 import numpy as np
 import pytest
 
-from .conftest import TIMEOUT, create_zarr, error_text, state
+from .conftest import TIMEOUT, assert_raises_prefix, create_zarr, error_text, require_driver, state
 
 NOT_OPEN_COMMITTED = (ValueError, "Transaction not open (commit already started)")
 NOT_OPEN_ABORTED = (ValueError, "Transaction not open (aborted)")
@@ -77,9 +77,10 @@ def test_nothing_reaches_disk_before_commit(ts, tmp_path):
     ).result(timeout=TIMEOUT)
     s[0:4] = 5
     assert not path.exists() or os.listdir(path) == []
-    err = error_text(lambda: ts.open(spec, context=ctx).result(timeout=TIMEOUT))
-    assert err[0] is ValueError
-    assert err[1].startswith(f'NOT_FOUND: Error opening "zarr" driver: Metadata at local file "{path}/.zarray" does not exist')
+    assert_raises_prefix(
+        lambda: ts.open(spec, context=ctx).result(timeout=TIMEOUT),
+        f'NOT_FOUND: Error opening "zarr" driver: Metadata at local file "{path}/.zarray" does not exist',
+    )
     assert _read(ts.open(spec, context=ctx, transaction=txn).result(timeout=TIMEOUT)) == [5, 5, 5, 5, 0, 0]
     txn.commit_sync()
     assert sorted(os.listdir(path)) == [".zarray", "0", "1"]
@@ -260,6 +261,7 @@ def test_repeatable_read_without_change_commits(ts, kvstore_spec):
 
 @pytest.mark.parametrize("driver", ["zarr", "n5", "zarr3"])
 def test_resize_grow_in_transaction(ts, kvstore_spec, driver):
+    require_driver(ts, driver)
     ctx = ts.Context()
     spec = {"driver": driver, "kvstore": kvstore_spec}
     s = ts.open(
@@ -277,8 +279,9 @@ def test_resize_grow_in_transaction(ts, kvstore_spec, driver):
     grown[10:14].write(7).result(timeout=TIMEOUT)
     assert _read(grown) == list(range(10)) + [7] * 4
     # Outside the transaction the old bounds still hold.
-    assert error_text(lambda: s[12].write(1).result(timeout=TIMEOUT))[1].startswith(
-        "OUT_OF_RANGE: Checking bounds of constant output index map for dimension 0: Index 12 is outside valid range [0, 10)"
+    assert_raises_prefix(
+        lambda: s[12].write(1).result(timeout=TIMEOUT),
+        "OUT_OF_RANGE: Checking bounds of constant output index map for dimension 0: Index 12 is outside valid range [0, 10)",
     )
     txn.commit_sync()
     assert _read(ts.open(spec, context=ctx).result(timeout=TIMEOUT)) == list(range(10)) + [7] * 4
