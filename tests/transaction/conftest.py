@@ -10,8 +10,16 @@ tests by themselves once `tensorstore_py.Transaction` exists.
 from __future__ import annotations
 
 import importlib
+import os
+import sys
 
 import pytest
+
+# The multi-process worker (beside this file) must be importable in spawned children, which
+# inherit sys.path; pytest's importlib mode does not put this folder there.
+_HERE = os.path.dirname(os.path.abspath(__file__))
+if _HERE not in sys.path:
+    sys.path.insert(0, _HERE)
 
 import tensorstore_py
 
