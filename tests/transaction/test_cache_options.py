@@ -127,3 +127,20 @@ def test_zarr_null_fill_value_always_stores(ts):
     ).result(timeout=TIMEOUT)
     s[0:4] = 0
     assert sorted(s.kvstore.list().result(timeout=TIMEOUT)) == [b".zarray", b"0"]
+
+
+@pytest.mark.parametrize("option", [False, "open", True])
+def test_same_context_handles_see_each_other(ts, tmp_path, option):
+    """Handles of one context share cache entries: whatever the recheck options, one sees the
+    other's writes and resizes at once (the writes update the shared entries)."""
+    kvs = {"driver": "file", "path": str(tmp_path / "a") + "/"}
+    spec = {"driver": "zarr", "kvstore": kvs}
+    ctx = ts.Context({"cache_pool": {"total_bytes_limit": 1 << 20}})
+    a = create_zarr(ts, ctx, kvs, shape=(8,), chunks=(4,), data=np.arange(8))
+    b = ts.open(spec, context=ctx, recheck_cached_data=option, recheck_cached_metadata=option).result(timeout=TIMEOUT)
+    assert b.read().result(timeout=TIMEOUT).tolist() == OLD
+    a[1] = 11
+    assert b.read().result(timeout=TIMEOUT).tolist() == [0, 11, 2, 3, 4, 5, 6, 7]
+    a.resize(exclusive_max=[6]).result(timeout=TIMEOUT)
+    assert b.read().result(timeout=TIMEOUT).tolist() == [0, 11, 2, 3, 4, 5]
+    assert b.domain.exclusive_max == (8,)
