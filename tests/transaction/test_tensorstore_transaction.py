@@ -19,7 +19,7 @@ def _read(store):
     return store.read().result(timeout=TIMEOUT).tolist()
 
 
-def _file_location(kvs, key):
+def _describe_key(kvs, key):
     """How TensorStore names a key of `kvs` in error messages."""
     if kvs["driver"] == "memory":
         return f'"{kvs["path"]}{key}"'
@@ -225,7 +225,7 @@ def test_repeatable_read_conflict(ts, kvstore_spec, also_write):
     st = s.with_transaction(txn)
     assert st[0:4].read().result(timeout=TIMEOUT).tolist() == [0, 1, 2, 3]
     s[1] = 50  # a non-transactional writer changes what the transaction read
-    where = _file_location(kvstore_spec, "0")
+    where = _describe_key(kvstore_spec, "0")
     assert error_text(lambda: st[0:4].read().result(timeout=TIMEOUT)) == (
         ValueError,
         f"ABORTED: Error reading {where}: Generation mismatch",
