@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import pickle
 
 import numpy as np
 import pytest
@@ -136,3 +137,25 @@ def test_copy_unaligned_chunks(ts_now, n, src_chunks, dst_chunks):
     got = dst.read().result(timeout=TIMEOUT)
     assert got[:3].tolist() == [0, 0, 0]
     assert (got[3:] == np.arange(n - 3)).all()
+
+
+def test_storage_statistics_class(ts):
+    cls = ts.TensorStore.StorageStatistics
+    assert repr(cls()) == "TensorStore.StorageStatistics(not_stored=None, fully_stored=None)"
+    value = cls(not_stored=True, fully_stored=False)
+    assert pickle.loads(pickle.dumps(value)) == value
+    assert cls(not_stored=True) != cls(not_stored=False)
+    with pytest.raises(TypeError):
+        cls(True, False)  # keyword-only
+    settable = cls()
+    settable.not_stored = True
+    assert repr(settable) == "TensorStore.StorageStatistics(not_stored=True, fully_stored=None)"
+
+
+def test_storage_statistics_concurrent_queries(ts):
+    ctx = ts.Context()
+    s = create_zarr(ts, ctx, {"driver": "memory"}, shape=(40,), chunks=(4,), dtype="int32")
+    s[0:20] = 1
+    futures = [s[i : i + 4].storage_statistics(query_not_stored=True, query_fully_stored=True) for i in range(0, 40, 4)]
+    got = [(f.result(timeout=TIMEOUT).not_stored, f.result(timeout=TIMEOUT).fully_stored) for f in futures]
+    assert got == [(False, True)] * 5 + [(True, False)] * 5
