@@ -76,17 +76,19 @@ def copy_between(source: Any, dest: Any, batch: Any = None) -> Any:
 
     `batch` (a `batch.BatchState` or None): the source reads go through it."""
     from .driver.chunked import WriteFutures
-    from .tensorstore import prepare_source
+    from .tensorstore import failed_write, prepare_source
 
     src_domain, dst_domain = source.domain, dest.domain
     if tuple(src_domain.shape) != tuple(dst_domain.shape):
         try:  # broadcasting rules and messages as for array sources
             prepare_source(np.empty(src_domain.shape, dtype=dest.dtype.numpy_dtype), dest.dtype, dst_domain)
         except (ValueError, TypeError) as exc:
-            return futures.failed(exc)
-        return futures.chain(source._read_in(batch), lambda arr: dest.write(arr))
+            return failed_write(exc)
+        # Broadcasting a source: read it whole, then write as from an array.
+        started = futures.chain(source._read_in(batch), lambda arr: futures.ready(dest.write(arr)))
+        return WriteFutures(futures.chain(started, lambda w: w.copy), futures.chain(started, lambda w: w.commit))
     if source.dtype != dest.dtype:
-        return futures.failed(invalid_argument(
+        return failed_write(invalid_argument(
             f"Explicit data type conversion required to convert {source.dtype.name} -> {dest.dtype.name}"))
     try:
         layout = dest.chunk_layout

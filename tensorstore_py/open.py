@@ -56,6 +56,11 @@ def open(  # noqa: A001 - TensorStore's name
         # Metadata is read at once; the batch is only checked (TensorStore: submitted is fine).
         if not isinstance(batch, Batch):
             raise TypeError("Invalid batch")
+    if schema is not None:
+        from .schema import Schema
+
+        if not isinstance(schema, Schema):
+            raise TypeError("Invalid schema")  # pybind11 rejects the argument before the call
     try:
         if transaction is not None:
             from .cache.transaction import Transaction
@@ -64,7 +69,7 @@ def open(  # noqa: A001 - TensorStore's name
             transaction.check_open()
         parsed = Spec(spec) if not isinstance(spec, Spec) else spec.copy()
         driver_spec = parsed._driver_spec
-        apply_options(driver_spec, options)
+        apply_options(driver_spec, {**options, "_from_open": True})
     except (ValueError, TypeError) as exc:
         return futures.failed(exc)
     if read is None and write is None:

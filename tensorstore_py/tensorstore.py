@@ -144,6 +144,8 @@ class TensorStore(Indexable):
         **options: Any,
     ) -> Spec:
         """The spec that reopens this TensorStore (with `minimal_spec`, without the metadata)."""
+        if self._transaction is not None:
+            self._transaction.check_open()
         spec = Spec(self._spec_json(retain_context, minimal_spec, bool(retain_context or unbind_context)))
         if options:
             spec.update(**options)
@@ -167,7 +169,7 @@ class TensorStore(Indexable):
     def _read_in(self, batch: Any, order: str = "C") -> Future:
         """`read` with a checked `batch.BatchState` (or None)."""
         if not self._read:
-            return futures.failed(permission_denied("Source not readable"))
+            return futures.failed(invalid_argument("Source does not support reading."))
         txn = self._transaction
         try:
             if txn is not None:
@@ -195,7 +197,7 @@ class TensorStore(Indexable):
             # As in TensorStore, copying with an already submitted batch simply reads at once.
             state = batch._state
         if not self._write:
-            return futures.failed(permission_denied("Destination not writable"))
+            return failed_write(invalid_argument("Destination does not support writing."))
         if isinstance(source, TensorStore):
             from .copy import copy_between
 
@@ -206,13 +208,13 @@ class TensorStore(Indexable):
                 txn.check_open()
             array = prepare_source(source, self.dtype, self._transform.domain)
         except (ValueError, TypeError, IndexError) as exc:
-            return futures.failed(exc)
+            return failed_write(exc)
         current = self._driver.current(txn)
         if current.done() and current.exception() is None:
             try:
                 return current.result().write(self._transform, array, txn)
             except (ValueError, TypeError, IndexError) as exc:
-                return futures.failed(exc)
+                return failed_write(exc)
         return deferred_write(current, lambda d: d.write(self._transform, array, txn))
 
     def __setitem__(self, key: Any, value: Any) -> None:
@@ -334,6 +336,13 @@ class TensorStore(Indexable):
 
     def __reduce__(self):
         raise TypeError("TensorStore pickling is not supported yet")
+
+
+def failed_write(exc: BaseException) -> Any:
+    """WriteFutures whose `copy` and `commit` both fail with `exc`."""
+    from .driver.chunked import WriteFutures
+
+    return WriteFutures(futures.failed(exc), futures.failed(exc))
 
 
 def deferred_write(driver_future: Future, start: Any) -> Any:

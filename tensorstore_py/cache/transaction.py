@@ -242,8 +242,12 @@ class Transaction:
         if error is not None:
             self._fail(error)
 
-    def read(self, kv: Any, key: bytes, options: ReadOptions | None = None, counts: bool = True) -> Future:
-        """A kvstore read of `key` as seen inside the transaction (its own writes applied)."""
+    def read(self, kv: Any, key: bytes, options: ReadOptions | None = None, counts: bool = True,
+             require_stored: bool = False) -> Future:
+        """A kvstore read of `key` as seen inside the transaction (its own writes applied).
+
+        With `require_stored`, staged partial updates of a missing value leave it missing.
+        """
         from ..kvstore.driver import apply_read
 
         options = options or ReadOptions()
@@ -260,7 +264,7 @@ class Transaction:
             present = result.state == "value"
             generation = result.stamp.generation if present else NO_VALUE
             self.note_read(kv, key, generation, counts)
-            if node is None:
+            if node is None or (require_stored and not present and node.needs_read):
                 return result
             value = node.apply(result.value if present else None)
             # Staged values have no storage generation yet.
@@ -288,7 +292,7 @@ class Transaction:
             for slot, (kv, key, generation) in reads.items():
                 if slot not in self._nodes:
                     pending.append(_verify_unchanged(kv, key, generation))
-        return futures.chain(futures.gather(pending), lambda _: None)
+        return _all_settled(pending)
 
 
     def _commit_atomic(self, nodes: list, reads: dict) -> Future:
@@ -308,7 +312,7 @@ class Transaction:
                     present = result.state == "value"
                     generation = result.stamp.generation if present else NO_VALUE
                     if repeatable and slot in reads and reads[slot][2] != generation:
-                        raise generation_mismatch(kv, slot[1], writing=slot in self._nodes)
+                        raise generation_mismatch(kv, slot[1])
                     node = self._nodes.get(slot)
                     if node is None:
                         writes.append((slot[1], ..., generation))
@@ -322,13 +326,41 @@ class Transaction:
         return futures.chain(waits, attempt)
 
 
+def _all_settled(pending: list) -> Future:
+    """Future that completes when every one of `pending` has; fails with the first error.
+
+    Keys are committed independently, so the commit reports only once each has landed or failed.
+    """
+    out: Future = Future()
+    if not pending:
+        out.set_result(None)
+        return out
+    remaining = [len(pending)]
+    errors: list = []
+    lock = threading.Lock()
+
+    def done(f: Any) -> None:
+        exc = f.exception()
+        with lock:
+            if exc is not None:
+                errors.append(exc)
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:
+            futures._settle(out, exception=errors[0]) if errors else futures._settle(out, result=None)
+
+    for f in pending:
+        f.add_done_callback(done)
+    return out
+
+
 def _verify_unchanged(kv: Any, key: bytes, generation: bytes) -> Future:
     def check(result: Any) -> None:
         if result.state == "unspecified":
             return None
         now = result.stamp.generation if result.state == "value" else NO_VALUE
         if now != generation:
-            raise generation_mismatch(kv, key, writing=False)
+            raise generation_mismatch(kv, key)  # (TensorStore says "writing" at commit)
         return None
 
     return futures.chain(kv.read(key, ReadOptions(if_not_equal=generation)), check)

@@ -287,7 +287,8 @@ class ChunkedArray:
                 return
             place(cell, self.fmt.component(self._decode(key, result.value, cell.cell)))
 
-        return futures.chain(transaction.read(self.kv, key), copy, self.executor)
+        read = transaction.read(self.kv, key, require_stored=not self.fill_missing_data_reads)
+        return futures.chain(read, copy, self.executor)
 
     def _decode(self, key: bytes, value: bytes, cell: tuple[int, ...]) -> np.ndarray:
         try:
@@ -462,6 +463,7 @@ class ChunkedDriver:
             value = getattr(self.spec, name)
             if value is not None:
                 j[name] = value
+        j.update(self.spec.extra_flags)
         if builder is not None:
             for name, resource in (("cache_pool", self.cache_pool), ("data_copy_concurrency", self.data_copy)):
                 member = builder.member_json(resource)

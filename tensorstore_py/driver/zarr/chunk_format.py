@@ -88,6 +88,8 @@ class ZarrChunkFormat(ChunkFormat):
 
     def _equals_fill(self, chunk: np.ndarray) -> bool:
         """Whether the chunk is bit-for-bit the fill chunk (then it is deleted, not stored)."""
+        if all(v is None for v in self.metadata.fill_values):
+            return False  # a null fill value has no chunk equal to it: always stored
         fill = self.new_chunk() if self._fill_chunk is None else self._fill_chunk
         a = chunk.reshape(-1, order="A").view(np.uint8)
         b = fill.reshape(-1, order="A").view(np.uint8)
