@@ -78,7 +78,7 @@ def open(  # noqa: A001 - TensorStore's name
     ctx = context if context is not None else Context()
     if driver_spec.context_spec is not None:
         ctx = Context(Context.Spec(driver_spec.context_spec), ctx)
-    opened = driver_spec.open(ctx)
+    opened = driver_spec.open(ctx) if transaction is None else driver_spec.open(ctx, transaction)
 
     def make(driver: Any) -> TensorStore:
         transform = driver_spec.transform

@@ -232,7 +232,11 @@ class TensorStore(Indexable):
         this view's domain (only what is asked for is computed; the rest is None)."""
         from .driver.storage_statistics import driver_storage_statistics
 
-        return driver_storage_statistics(self._driver, self._transform, bool(query_not_stored), bool(query_fully_stored))
+        txn = self._transaction
+        return futures.chain(
+            self._driver.current(txn),
+            lambda d: driver_storage_statistics(d, self._transform, bool(query_not_stored), bool(query_fully_stored), txn),
+        )
 
     def resolve(self, *, fix_resizable_bounds: bool = False, batch: Any = None) -> Future:
         """Future of this view with implicit bounds resolved against the current metadata."""
@@ -303,7 +307,8 @@ class TensorStore(Indexable):
             new_output_max[d] = t.output[d].offset + int(highs[i])
         driver = self._driver
         resized = resize_stored(driver.spec, driver, new_output_max, expand_only=expand_only,
-                                shrink_only=shrink_only, metadata_only=metadata_only)
+                                shrink_only=shrink_only, metadata_only=metadata_only,
+                                transaction=self._transaction)
 
         def rebind(new_driver: Any) -> "TensorStore":
             from .index.compose import propagate_bounds

@@ -275,6 +275,40 @@ class Transaction:
             return futures.chain(kv.read(key, ReadOptions(byte_range=options.byte_range) if self._repeatable_read else options), got)
         return futures.chain(node.ready(), lambda _: futures.chain(kv.read(key, ReadOptions()), got))
 
+    def list(self, kv: Any, key_range: Any, strip: int = 0) -> Future:
+        """Keys of `kv` in `key_range` as the transaction sees them (stored keys with its
+        whole-value writes and deletions applied), sorted, each with `strip` bytes removed."""
+        from ..kvstore.key_range import contains
+
+        try:
+            self.check_open()
+        except ValueError as exc:
+            return futures.failed(exc)
+        identity = kv.cache_identity
+        staged = {slot[1]: node for slot, node in list(self._nodes.items())
+                  if slot[0] == identity and contains(key_range, slot[1])}
+
+        def merge(keys: list) -> list:
+            present = set(keys)
+            for key, node in staged.items():
+                if node.needs_read:
+                    continue  # a partial update keeps the key as present as it is stored
+                if node.apply(None) is None:
+                    present.discard(key)
+                else:
+                    present.add(key)
+            return [k[strip:] for k in sorted(present)]
+
+        try:
+            listed = kv.list(key_range, 0)
+        except ValueError as exc:
+            return futures.failed(exc)
+        return futures.chain(listed, merge)
+
+    def view(self, kv: Any) -> "TransactionView":
+        """`kv` as seen from inside this transaction (reads and listing only)."""
+        return TransactionView(self, kv)
+
     # -- commit -----------------------------------------------------------------------------------
 
     def _commit(self, nodes: list, reads: dict) -> Future:
@@ -364,6 +398,25 @@ def _verify_unchanged(kv: Any, key: bytes, generation: bytes) -> Future:
         return None
 
     return futures.chain(kv.read(key, ReadOptions(if_not_equal=generation)), check)
+
+
+class TransactionView:
+    """Read-only kvstore-driver face of one store inside a transaction (for queries such as
+    storage statistics that read and list keys)."""
+
+    def __init__(self, transaction: Transaction, kv: Any):
+        self.transaction = transaction
+        self.kv = kv
+        self.can_list = getattr(kv, "can_list", True)
+
+    def read(self, key: bytes, options: ReadOptions) -> Future:
+        return self.transaction.read(self.kv, key, options, counts=False)
+
+    def list(self, key_range: Any, strip_prefix_length: int = 0) -> Future:
+        return self.transaction.list(self.kv, key_range, strip_prefix_length)
+
+    def describe_key(self, key: bytes) -> str:
+        return self.kv.describe_key(key)
 
 
 class _CommitOnWait(Future):

@@ -22,7 +22,7 @@ import numpy as np
 
 from .. import future as futures
 from ..batch import batched_read
-from ..cache.staging import Mutation, write_now
+from ..cache.staging import Mutation, ValueMutation, write_now
 from ..errors import StatusError, failed_precondition, not_found
 from ..future import Future
 from ..json_util import dumps
@@ -474,8 +474,9 @@ class ChunkedDriver:
     def context_resources(self) -> list:
         return [self.cache_pool, self.data_copy]
 
-    def delete_chunks_outside(self, shape: Sequence[int]) -> Future:
-        """Deletes the stored chunks that lie wholly outside [0, shape) (after a shrink)."""
+    def delete_chunks_outside(self, shape: Sequence[int], transaction: Any = None) -> Future:
+        """Deletes the stored chunks that lie wholly outside [0, shape) (after a shrink),
+        staged in `transaction` if given."""
         from ..kvstore.key_range import KeyRange, prefix_successor
 
         prefix = self.path.encode()
@@ -486,7 +487,10 @@ class ChunkedDriver:
             for rel in keys:
                 cell = self.format.cell_of_key(prefix + rel)
                 if cell is not None and any(c * n >= s for c, n, s in zip(cell, chunk_shape, shape)):
-                    doomed.append(self.kv.write(prefix + rel, None, WriteOptions()))
+                    if transaction is not None:
+                        transaction.stage(self.kv, prefix + rel, ValueMutation(None))
+                    else:
+                        doomed.append(self.kv.write(prefix + rel, None, WriteOptions()))
             return futures.chain(futures.gather(doomed), lambda _: None)
 
         listed = self.kv.list(KeyRange(prefix, prefix_successor(prefix)) if prefix else KeyRange(), len(prefix))

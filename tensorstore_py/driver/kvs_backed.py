@@ -19,6 +19,7 @@ from ..future import Future
 from ..json_util import dumps
 from ..kvstore.driver import ReadOptions, WriteOptions, open_kvstore_driver
 from ..cache.rmw import UNCHANGED
+from ..kvstore.generation import UNKNOWN
 from ..kvstore.key_range import KeyRange
 from .base import DriverSpec
 from .chunk_cache import staleness_bound
@@ -83,6 +84,8 @@ class OpenedDriver(abc.ABC):
         entry = self._metadata_entry
         if entry is None:
             return futures.ready(self)
+        if transaction is not None and transaction.node(self.kv, entry.key) is not None:
+            return self._current_staged(transaction, entry)
         staleness = metadata_staleness(self.spec.recheck_cached_metadata, self.open_time)
 
         def pick(pair: tuple) -> Any:
@@ -106,6 +109,29 @@ class OpenedDriver(abc.ABC):
             return successor
 
         return futures.chain(entry.get(staleness), pick)
+
+    def _current_staged(self, transaction: Any, entry: Any) -> Future:
+        """The driver for the metadata as the transaction has it (created or resized in it)."""
+
+        def pick(result: Any) -> Any:
+            if result.state != "value":
+                raise not_found(f"Metadata at {describe_key(self.kv, entry.key)} does not exist")
+            metadata = entry.parse(result.value)
+            if self.spec.encode_metadata(metadata) == self.spec.encode_metadata(self.metadata):
+                return self
+            if not self.spec.compatible_metadata(self.metadata, metadata):
+                raise failed_precondition(
+                    f"Error reading {describe_key(self.kv, entry.key)}: Updated metadata is incompatible with the open array"
+                )
+            driver = self.spec.make_driver(metadata, self.kv, self.path, self.context)
+            driver.attach_metadata(entry, STAGED, self.open_time)
+            return driver
+
+        return futures.chain(transaction.read(self.kv, entry.key), pick)
+
+
+#: The metadata generation of a driver built from metadata staged in a transaction.
+STAGED = b"\x00staged"
 
 
 class KvsBackedDriverSpec(DriverSpec):
@@ -198,8 +224,8 @@ class KvsBackedDriverSpec(DriverSpec):
 
         return metadata_entry(pool, kv, key, parse, kind=type(self))
 
-    def open(self, context: Context) -> Future:
-        """Future[OpenedDriver] for this spec bound to `context`."""
+    def open(self, context: Context, transaction: Any = None) -> Future:
+        """Future[OpenedDriver] for this spec bound to `context` (and `transaction`)."""
         try:
             mode, kv, path = self.open_storage(context)
             entry = self.metadata_entry(context, kv, path)
@@ -226,6 +252,8 @@ class KvsBackedDriverSpec(DriverSpec):
                 return futures.submit(_inline, lambda: make(cached, generation))
         if mode.get("assume_metadata") or mode.get("assume_cached_metadata"):
             return futures.submit(_inline, lambda: make(create_new(), None))
+        if transaction is not None:
+            return self._open_in(transaction, mode, kv, path, entry, make, create_new)
 
         def write_new(allow_open: bool) -> Future:
             def fn(current: Any) -> Any:
@@ -272,6 +300,49 @@ class KvsBackedDriverSpec(DriverSpec):
 
         return futures.chain(entry.get(float("inf")), create_only)
 
+    def _open_in(self, transaction: Any, mode: dict, kv: Any, path: str, entry: Any, make: Any, create_new: Any) -> Future:
+        """Open inside a transaction: metadata read through it, creation and deletion staged."""
+        from ..cache.staging import UpdateMutation, ValueMutation
+
+        key = entry.key
+
+        def create_staged() -> Any:
+            metadata = create_new()
+            encoded = self.encode_metadata(metadata)
+
+            def create(value: bytes | None) -> bytes:
+                if value is not None:  # created by someone else before the commit
+                    raise already_exists(f"Error writing {describe_key(kv, key)}")
+                return encoded
+
+            transaction.stage(kv, key, UpdateMutation(create))
+            return make(metadata, STAGED)
+
+        if mode.get("delete_existing"):
+            prefix = path.encode()
+
+            def delete_all(keys: list) -> Any:
+                for k in keys:
+                    transaction.stage(kv, prefix + k, ValueMutation(None))
+                metadata = create_new()
+                transaction.stage(kv, key, ValueMutation(self.encode_metadata(metadata)))
+                return make(metadata, STAGED)
+
+            listed = kv.list(KeyRange(prefix, _successor(prefix)) if prefix else KeyRange(), len(prefix))
+            return futures.chain(listed, delete_all)
+
+        def got(result: Any) -> Any:
+            if result.state == "value":
+                if not mode.get("open"):
+                    raise already_exists(f"Error writing {describe_key(kv, key)}")
+                generation = STAGED if result.stamp.generation == UNKNOWN else result.stamp.generation
+                return make(entry.parse(result.value), generation)
+            if not mode.get("create"):
+                raise not_found(f"Metadata at {describe_key(kv, key)} does not exist")
+            return create_staged()
+
+        return futures.chain(transaction.read(kv, key), got)
+
     def compatible_metadata(self, old: Any, new: Any) -> bool:
         """Whether `new` metadata differs from `old` only in its resizable shape."""
         try:
@@ -289,6 +360,7 @@ def resize_stored(
     expand_only: bool,
     shrink_only: bool,
     metadata_only: bool,
+    transaction: Any = None,
 ) -> Future:
     """Future of a driver for the array after resizing its stored metadata.
 
@@ -319,6 +391,9 @@ def resize_stored(
         shapes[:] = [old, new]
         return spec.resized_metadata(metadata, new)
 
+    if transaction is not None:
+        return _resize_in(transaction, spec, driver, entry, fn, shapes, metadata_only)
+
     def done(pair: tuple) -> Any:
         resized, generation = pair
         old, new = shapes
@@ -334,6 +409,34 @@ def resize_stored(
 def metadata_staleness(option: Any, open_time: float) -> float:
     """The time before which cached metadata must be re-read (default ``"open"``)."""
     return staleness_bound("open" if option is None else option, open_time)()
+
+
+def _resize_in(transaction: Any, spec: Any, driver: Any, entry: Any, fn: Any, shapes: list, metadata_only: bool) -> Future:
+    """A resize staged in `transaction`: the metadata update (and the deletion of chunks wholly
+    outside a shrunken shape) land at commit; the returned driver sees the staged metadata."""
+    from ..cache.staging import UpdateMutation, ValueMutation
+
+    kv, path = driver.kv, driver.path
+
+    def update(value: bytes | None) -> bytes:
+        return spec.encode_metadata(fn(None if value is None else entry.parse(value)))
+
+    try:
+        transaction.stage(kv, entry.key, UpdateMutation(update))
+    except ValueError as exc:
+        return futures.failed(exc)
+
+    def staged(result: Any) -> Any:
+        resized = entry.parse(result.value)
+        new_driver = spec.make_driver(resized, kv, path, driver.context)
+        new_driver.attach_metadata(entry, STAGED, driver.open_time)
+        old, new = shapes if shapes else (None, None)
+        if metadata_only or old is None or all(n >= o for o, n in zip(old, new)):
+            return new_driver
+        return futures.chain(new_driver.delete_chunks_outside(new, transaction), lambda _: new_driver)
+
+    # Reading through the transaction applies the update now, so its errors surface here.
+    return futures.chain(transaction.read(kv, entry.key), staged)
 
 
 class _InlineExecutor:

@@ -210,9 +210,10 @@ def storage_statistics(
 
 
 def driver_storage_statistics(
-    driver: Any, transform: Any, query_not_stored: bool, query_fully_stored: bool
+    driver: Any, transform: Any, query_not_stored: bool, query_fully_stored: bool, transaction: Any = None
 ) -> "Future[StorageStatistics]":
-    """`storage_statistics` for an opened chunked driver and a view's transform."""
+    """`storage_statistics` for an opened chunked driver and a view's transform (counting
+    what `transaction` has staged, if given)."""
     from ..index.compose import propagate_bounds
 
     fmt = getattr(driver, "format", None)
@@ -229,4 +230,5 @@ def driver_storage_statistics(
         resolved = propagate_bounds(transform, driver.domain, check_arrays=False)
     except (ValueError, TypeError, IndexError) as exc:
         return futures.failed(exc)
-    return storage_statistics(fmt, engine.kv, resolved, query_not_stored, query_fully_stored)
+    kv = engine.kv if transaction is None else transaction.view(engine.kv)
+    return storage_statistics(fmt, kv, resolved, query_not_stored, query_fully_stored)

@@ -355,29 +355,7 @@ class KvStore:
         return _as_future(self._driver.list, full, len(prefix) + strip_prefix_length)
 
     def _listed_in_transaction(self, key_range: KeyRange, strip: int) -> Future:
-        """Stored keys of `key_range` with the transaction's whole-value writes applied."""
-        from .key_range import contains
-
-        txn = self._transaction
-        try:
-            txn.check_open()
-        except ValueError as exc:
-            return failed(exc)
-        identity = self._driver.cache_identity
-        staged = {slot[1]: node for slot, node in list(txn._nodes.items()) if slot[0] == identity and contains(key_range, slot[1])}
-
-        def merge(keys: list) -> list:
-            present = set(keys)
-            for key, node in staged.items():
-                if node.needs_read:
-                    continue  # a partial update keeps the key as present as it is stored
-                if node.apply(None) is None:
-                    present.discard(key)
-                else:
-                    present.add(key)
-            return [k[strip:] for k in sorted(present)]
-
-        return chain(_as_future(self._driver.list, key_range, 0), merge)
+        return self._transaction.list(self._driver, key_range, strip)
 
     def experimental_copy_range_to(
         self, target: "KvStore", source_range: KeyRange | None = None, source_staleness_bound: float | None = None

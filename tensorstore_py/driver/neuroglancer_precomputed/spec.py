@@ -165,8 +165,12 @@ class PrecomputedSpec(KvsBackedDriverSpec):
         validate_schema(m, index, list(chunk_size), self.schema)
         return m, index
 
-    def open(self, context: Context) -> Future:
-        """Future[PrecomputedDriver] for this spec bound to `context`."""
+    def open(self, context: Context, transaction: Any = None) -> Future:
+        """Future[PrecomputedDriver] for this spec bound to `context`.
+
+        Chunk I/O of the opened volume goes through `transaction`; creating a scale does not
+        (it is written at once).
+        """
         try:
             mode, kv, path = self.open_storage(context)
         except (ValueError, TypeError) as exc:
