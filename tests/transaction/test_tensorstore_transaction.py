@@ -197,15 +197,24 @@ def test_atomic_multi_chunk_on_memory_commits(ts):
     assert _read(s) == [1, 1, 0, 0, 2, 2, 0, 0, 3, 3]
 
 
-def test_atomic_on_file_fails_at_first_chunk_write(ts, tmp_path):
-    """The zarr driver reads `.zarray` in the transaction, so even one chunk is a second key."""
+@pytest.mark.parametrize(
+    "driver, first, second",
+    [("zarr", ".zarray", "0"), ("n5", "0", "attributes.json"), ("zarr3", "c/0", "zarr.json")],
+)
+def test_atomic_on_file_fails_at_first_chunk_write(ts, tmp_path, driver, first, second):
+    """The driver reads its metadata in the transaction, so even one chunk is a second key.
+    The message names the two keys in key order."""
+    require_driver(ts, driver)
     path = str(tmp_path / "arr")
     ctx = ts.Context()
-    s = create_zarr(ts, ctx, {"driver": "file", "path": path + "/"})
+    s = ts.open(
+        {"driver": driver, "kvstore": {"driver": "file", "path": path + "/"}},
+        context=ctx, create=True, dtype="int64", shape=[10], chunk_layout=ts.ChunkLayout(chunk_shape=[4]),
+    ).result(timeout=TIMEOUT)
     txn = ts.Transaction(atomic=True)
     st = s.with_transaction(txn)
     message = (
-        f'Cannot read/write local file "{path}/.zarray" and read/write local file "{path}/0" as single atomic transaction'
+        f'Cannot read/write local file "{path}/{first}" and read/write local file "{path}/{second}" as single atomic transaction'
     )
     w = st[0:2].write(1)
     assert error_text(lambda: w.copy.result(timeout=TIMEOUT)) == (ValueError, message)
@@ -214,7 +223,7 @@ def test_atomic_on_file_fails_at_first_chunk_write(ts, tmp_path):
     assert error_text(lambda: st[4:6].write(2).result(timeout=TIMEOUT)) == NOT_OPEN_ABORTED
     assert error_text(lambda: st.read().result(timeout=TIMEOUT)) == NOT_OPEN_ABORTED
     assert error_text(txn.commit_sync) == (ValueError, message)
-    assert _read(s) == [0] * 10
+    assert s.read().result(timeout=TIMEOUT).tolist() == [0] * 10
 
 
 @pytest.mark.parametrize("also_write", [None, "other-chunk", "same-chunk"])
