@@ -335,3 +335,28 @@ def test_transaction_docstring_example(ts, tmp_path):
     staged[0:2, 1:3] = 44
     staged[0, 0] = 45
     np.testing.assert_array_equal(store.read().result(timeout=TIMEOUT), staged)
+
+
+def test_two_transactions_on_one_chunk(ts, kvstore_spec):
+    """Each transaction sees only its own writes over storage; commits merge element-wise in
+    commit order; a repeatable-read transaction fails if another committed over what it read."""
+    ctx = ts.Context()
+    s = create_zarr(ts, ctx, kvstore_spec, shape=(8,), chunks=(8,), data=np.arange(8))
+    t1, t2 = ts.Transaction(), ts.Transaction()
+    a, b = s.with_transaction(t1), s.with_transaction(t2)
+    a[0:3] = 10
+    b[2:5] = 20
+    assert _read(a) == [10, 10, 10, 3, 4, 5, 6, 7]
+    assert _read(b) == [0, 1, 20, 20, 20, 5, 6, 7]
+    t1.commit_sync()
+    assert _read(s) == [10, 10, 10, 3, 4, 5, 6, 7]
+    assert _read(b) == [10, 10, 20, 20, 20, 5, 6, 7]
+    t2.commit_sync()
+    assert _read(s) == [10, 10, 20, 20, 20, 5, 6, 7]
+
+    t3, t4 = ts.Transaction(repeatable_read=True), ts.Transaction()
+    s.with_transaction(t3).read().result(timeout=TIMEOUT)
+    s.with_transaction(t4)[7] = 70
+    t4.commit_sync()
+    assert error_text(t3.commit_sync) == (ValueError, f"ABORTED: Error writing {_describe_key(kvstore_spec, '0')}: Generation mismatch")
+    assert _read(s) == [10, 10, 20, 20, 20, 5, 6, 70]
