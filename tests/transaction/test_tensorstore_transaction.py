@@ -360,3 +360,27 @@ def test_two_transactions_on_one_chunk(ts, kvstore_spec):
     t4.commit_sync()
     assert error_text(t3.commit_sync) == (ValueError, f"ABORTED: Error writing {_describe_key(kvstore_spec, '0')}: Generation mismatch")
     assert _read(s) == [10, 10, 20, 20, 20, 5, 6, 70]
+
+
+@pytest.mark.parametrize("finish", ["commit", "abort"])
+def test_one_transaction_spanning_arrays_and_raw_keys(ts, tmp_path, finish):
+    ctx = ts.Context()
+    root = str(tmp_path) + "/"
+    x = create_zarr(ts, ctx, {"driver": "file", "path": root + "x/"}, shape=(6,), chunks=(4,))
+    y = create_zarr(ts, ctx, {"driver": "memory", "path": "y/"}, shape=(6,), chunks=(4,))
+    raw = ts.KvStore.open({"driver": "file", "path": root + "raw/"}, context=ctx).result(timeout=TIMEOUT)
+    txn = ts.Transaction()
+    x.with_transaction(txn)[1:5] = 1
+    y.with_transaction(txn)[2:6] = 2
+    raw.with_transaction(txn)["note"] = b"hello"
+    assert _read(x) == [0] * 6 and _read(y) == [0] * 6
+    assert raw.list().result(timeout=TIMEOUT) == []
+    if finish == "commit":
+        txn.commit_sync()
+        assert _read(x) == [0, 1, 1, 1, 1, 0]
+        assert _read(y) == [0, 0, 2, 2, 2, 2]
+        assert raw["note"] == b"hello"
+    else:
+        txn.abort()
+        assert _read(x) == [0] * 6 and _read(y) == [0] * 6
+        assert raw.list().result(timeout=TIMEOUT) == []
