@@ -211,3 +211,15 @@ def test_atomic_memory_many_keys(ts, kv):
     assert sorted(kv.list().result(timeout=TIMEOUT)) == [b"a"]
     txn.commit_sync()
     assert sorted(kv.list().result(timeout=TIMEOUT)) == [b"a"] + [f"k{i}".encode() for i in range(5)]
+
+
+def test_atomic_file_error_names_keys_in_key_order(ts, tmp_path):
+    path = str(tmp_path / "kv")
+    kv = ts.KvStore.open({"driver": "file", "path": path + "/"}).result(timeout=TIMEOUT)
+    txn = ts.Transaction(atomic=True)
+    kt = kv.with_transaction(txn)
+    kt["y"] = b"1"
+    assert error_text(lambda: kt.__setitem__("x", b"2")) == (
+        ValueError,
+        f'Cannot read/write local file "{path}/x" and read/write local file "{path}/y" as single atomic transaction',
+    )

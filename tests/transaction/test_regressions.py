@@ -188,3 +188,20 @@ def test_spec_update_with_schema(ts):
         ValueError,
         "Specified dtype (int32) does not match existing value (int64)",
     )
+
+
+@pytest.mark.parametrize("driver", ["zarr", "n5"])
+def test_boundary_chunk_write_after_shrink_keeps_stored_elements(ts, driver):
+    """A write into the chunk that straddles a shrunk upper bound merges into the stored chunk:
+    TensorStore leaves the stored elements past the bound as they were (they reappear after
+    growing back); it does not clear them to the fill value."""
+    ctx = ts.Context()
+    spec = {"driver": driver, "kvstore": {"driver": "memory"}}
+    a = ts.open(spec, context=ctx, create=True, dtype="int64", shape=[10], chunk_layout=ts.ChunkLayout(chunk_shape=[4])).result(
+        timeout=TIMEOUT
+    )
+    a[...] = np.arange(10)
+    a = a.resize(exclusive_max=[5]).result(timeout=TIMEOUT)
+    a[4].write(44).result(timeout=TIMEOUT)
+    grown = a.resize(exclusive_max=[12], expand_only=True).result(timeout=TIMEOUT)
+    assert grown.read().result(timeout=TIMEOUT).tolist() == [0, 1, 2, 3, 44, 5, 6, 7, 0, 0, 0, 0]

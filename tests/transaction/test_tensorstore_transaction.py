@@ -197,15 +197,24 @@ def test_atomic_multi_chunk_on_memory_commits(ts):
     assert _read(s) == [1, 1, 0, 0, 2, 2, 0, 0, 3, 3]
 
 
-def test_atomic_on_file_fails_at_first_chunk_write(ts, tmp_path):
-    """The zarr driver reads `.zarray` in the transaction, so even one chunk is a second key."""
+@pytest.mark.parametrize(
+    "driver, first, second",
+    [("zarr", ".zarray", "0"), ("n5", "0", "attributes.json"), ("zarr3", "c/0", "zarr.json")],
+)
+def test_atomic_on_file_fails_at_first_chunk_write(ts, tmp_path, driver, first, second):
+    """The driver reads its metadata in the transaction, so even one chunk is a second key.
+    The message names the two keys in key order."""
+    require_driver(ts, driver)
     path = str(tmp_path / "arr")
     ctx = ts.Context()
-    s = create_zarr(ts, ctx, {"driver": "file", "path": path + "/"})
+    s = ts.open(
+        {"driver": driver, "kvstore": {"driver": "file", "path": path + "/"}},
+        context=ctx, create=True, dtype="int64", shape=[10], chunk_layout=ts.ChunkLayout(chunk_shape=[4]),
+    ).result(timeout=TIMEOUT)
     txn = ts.Transaction(atomic=True)
     st = s.with_transaction(txn)
     message = (
-        f'Cannot read/write local file "{path}/.zarray" and read/write local file "{path}/0" as single atomic transaction'
+        f'Cannot read/write local file "{path}/{first}" and read/write local file "{path}/{second}" as single atomic transaction'
     )
     w = st[0:2].write(1)
     assert error_text(lambda: w.copy.result(timeout=TIMEOUT)) == (ValueError, message)
@@ -214,7 +223,7 @@ def test_atomic_on_file_fails_at_first_chunk_write(ts, tmp_path):
     assert error_text(lambda: st[4:6].write(2).result(timeout=TIMEOUT)) == NOT_OPEN_ABORTED
     assert error_text(lambda: st.read().result(timeout=TIMEOUT)) == NOT_OPEN_ABORTED
     assert error_text(txn.commit_sync) == (ValueError, message)
-    assert _read(s) == [0] * 10
+    assert s.read().result(timeout=TIMEOUT).tolist() == [0] * 10
 
 
 @pytest.mark.parametrize("also_write", [None, "other-chunk", "same-chunk"])
@@ -326,3 +335,52 @@ def test_transaction_docstring_example(ts, tmp_path):
     staged[0:2, 1:3] = 44
     staged[0, 0] = 45
     np.testing.assert_array_equal(store.read().result(timeout=TIMEOUT), staged)
+
+
+def test_two_transactions_on_one_chunk(ts, kvstore_spec):
+    """Each transaction sees only its own writes over storage; commits merge element-wise in
+    commit order; a repeatable-read transaction fails if another committed over what it read."""
+    ctx = ts.Context()
+    s = create_zarr(ts, ctx, kvstore_spec, shape=(8,), chunks=(8,), data=np.arange(8))
+    t1, t2 = ts.Transaction(), ts.Transaction()
+    a, b = s.with_transaction(t1), s.with_transaction(t2)
+    a[0:3] = 10
+    b[2:5] = 20
+    assert _read(a) == [10, 10, 10, 3, 4, 5, 6, 7]
+    assert _read(b) == [0, 1, 20, 20, 20, 5, 6, 7]
+    t1.commit_sync()
+    assert _read(s) == [10, 10, 10, 3, 4, 5, 6, 7]
+    assert _read(b) == [10, 10, 20, 20, 20, 5, 6, 7]
+    t2.commit_sync()
+    assert _read(s) == [10, 10, 20, 20, 20, 5, 6, 7]
+
+    t3, t4 = ts.Transaction(repeatable_read=True), ts.Transaction()
+    s.with_transaction(t3).read().result(timeout=TIMEOUT)
+    s.with_transaction(t4)[7] = 70
+    t4.commit_sync()
+    assert error_text(t3.commit_sync) == (ValueError, f"ABORTED: Error writing {_describe_key(kvstore_spec, '0')}: Generation mismatch")
+    assert _read(s) == [10, 10, 20, 20, 20, 5, 6, 70]
+
+
+@pytest.mark.parametrize("finish", ["commit", "abort"])
+def test_one_transaction_spanning_arrays_and_raw_keys(ts, tmp_path, finish):
+    ctx = ts.Context()
+    root = str(tmp_path) + "/"
+    x = create_zarr(ts, ctx, {"driver": "file", "path": root + "x/"}, shape=(6,), chunks=(4,))
+    y = create_zarr(ts, ctx, {"driver": "memory", "path": "y/"}, shape=(6,), chunks=(4,))
+    raw = ts.KvStore.open({"driver": "file", "path": root + "raw/"}, context=ctx).result(timeout=TIMEOUT)
+    txn = ts.Transaction()
+    x.with_transaction(txn)[1:5] = 1
+    y.with_transaction(txn)[2:6] = 2
+    raw.with_transaction(txn)["note"] = b"hello"
+    assert _read(x) == [0] * 6 and _read(y) == [0] * 6
+    assert raw.list().result(timeout=TIMEOUT) == []
+    if finish == "commit":
+        txn.commit_sync()
+        assert _read(x) == [0, 1, 1, 1, 1, 0]
+        assert _read(y) == [0, 0, 2, 2, 2, 2]
+        assert raw["note"] == b"hello"
+    else:
+        txn.abort()
+        assert _read(x) == [0] * 6 and _read(y) == [0] * 6
+        assert raw.list().result(timeout=TIMEOUT) == []
