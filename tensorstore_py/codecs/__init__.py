@@ -1,8 +1,13 @@
-"""Chunk codecs: the compressors named by zarr v2 ``compressor`` and n5 ``compression`` JSON.
+"""Chunk codecs, one class per algorithm, of the three kinds zarr v3 and TensorStore use.
 
-Drivers call `zarr_compressor_from_json` / `n5_compression_from_json` while parsing metadata and
-then use the returned `Codec`'s ``encode`` / ``decode`` on each chunk (on executor threads: the
-heavy work releases the GIL).  See ../shared/DESIGN.md for where this layer sits.
+* bytes -> bytes (`Codec`): blosc, gzip/zlib (`DeflateCodec`), zstd, bz2, xz, crc32c;
+* array -> bytes: `BytesCodec` (elements with a byte order), `ShardingCodec` (zarr v3 shards);
+* array -> array: `TransposeCodec`;
+
+composed into a `CodecChain` that is resolved against a chunk's shape and dtype (chain.py).
+No format's JSON dialect lives here except the zarr v2 ``compressor`` / n5 ``compression``
+registries kept from before (`zarr_compressor_from_json`, `n5_compression_from_json`); the
+zarr3 dialect is in driver/zarr3/codec_json.py.  Heavy work releases the GIL.
 """
 
 from __future__ import annotations
@@ -12,13 +17,20 @@ from typing import Any
 from .base import N5_COMPRESSIONS, ZARR_COMPRESSORS, Codec, Registry
 from .blosc import BloscCodec, N5Blosc, ZarrBlosc
 from .deflate import DeflateCodec, N5Gzip, ZarrGzip, ZarrZlib
-from .simple import N5Bzip2, N5Raw, N5Xz, N5Zstd, ZarrBz2, ZarrZstd
+from .bytes_codec import BytesCodec
+from .chain import ArrayToArrayCodec, ArrayToBytesCodec, CodecChain, ResolvedCodecChain
+from .crc32c import Crc32cCodec
+from .sharding import ShardIndex, ShardingCodec
+from .simple import N5Bzip2, N5Raw, N5Xz, N5Zstd, ZarrBz2, ZarrZstd, ZstdCodec
+from .transpose import TransposeCodec
 
 __all__ = [
     "Codec", "Registry", "ZARR_COMPRESSORS", "N5_COMPRESSIONS", "zarr_compressor_from_json",
     "n5_compression_from_json", "default_zarr_compressor", "default_n5_compression",
     "BloscCodec", "ZarrBlosc", "N5Blosc", "DeflateCodec", "ZarrZlib", "ZarrGzip", "N5Gzip",
-    "ZarrBz2", "N5Bzip2", "N5Xz", "ZarrZstd", "N5Zstd", "N5Raw",
+    "ZarrBz2", "N5Bzip2", "N5Xz", "ZarrZstd", "N5Zstd", "N5Raw", "ZstdCodec", "Crc32cCodec",
+    "BytesCodec", "TransposeCodec", "ShardingCodec", "ShardIndex", "CodecChain",
+    "ResolvedCodecChain", "ArrayToArrayCodec", "ArrayToBytesCodec",
 ]  # fmt: skip
 
 

@@ -137,14 +137,41 @@ class BloscCodec(Codec):
     `blocksize` 0 lets c-blosc choose.
     """
 
+    inferred_options = ("typesize", "shuffle")
+
     def __init__(self, cname: str = "lz4", clevel: int = 5, shuffle: int = AUTOSHUFFLE,
-                 blocksize: int = 0):
-        if cname not in CNAMES:
+                 blocksize: int = 0, typesize: int | None = None):
+        # Options may be None in a constraint that leaves them open (see codecs/chain.py).
+        if cname is not None and cname not in CNAMES:
             raise invalid_argument(f"Expected one of {','.join(CNAMES)}, but received: {cname!r}")
         self.cname = cname
         self.clevel = clevel
         self.shuffle = shuffle
         self.blocksize = blocksize
+        # The element size given to c-blosc; None: the itemsize the caller passes to `encode`.
+        self.typesize = typesize
+
+    def resolve_for_itemsize(self, itemsize: int | None) -> "BloscCodec":
+        """This codec with the automatic shuffle and the type size made explicit for elements
+        of `itemsize` bytes (None: unknown; 1 without shuffling)."""
+        shuffle = self.shuffle
+        if shuffle is None or shuffle == AUTOSHUFFLE:
+            # An explicit type size decides, as in TensorStore; with no element size known
+            # (after another bytes -> bytes codec) nothing is shuffled.
+            size = self.typesize if self.typesize is not None else itemsize
+            shuffle = NOSHUFFLE if size is None else BITSHUFFLE if size == 1 else SHUFFLE
+        typesize = self.typesize
+        if shuffle == NOSHUFFLE:
+            # Without shuffling the type size only steers c-blosc's block splitting; TensorStore
+            # leaves it out of the JSON and compresses as bytes, so do the same.
+            typesize = 1
+        elif typesize is None and itemsize is None:
+            raise invalid_argument("typesize must be specified explicitly because inferred "
+                                   "itemsize -1/8 is not supported by Blosc")
+        elif typesize is None:
+            typesize = min(max(itemsize, 1), _MAX_TYPESIZE)
+        resolved = BloscCodec(self.cname, self.clevel, shuffle, self.blocksize, typesize)
+        return resolved
 
     def params(self) -> dict[str, Any]:
         return {"blocksize": self.blocksize, "clevel": self.clevel, "cname": self.cname,
@@ -161,6 +188,8 @@ class BloscCodec(Codec):
         shuffle = self.shuffle
         if shuffle == AUTOSHUFFLE:
             shuffle = BITSHUFFLE if itemsize == 1 else SHUFFLE
+        if self.typesize is not None:
+            itemsize = self.typesize
         # c-blosc treats elements wider than 255 bytes as single bytes; say so explicitly.
         typesize = itemsize if 1 <= itemsize <= _MAX_TYPESIZE else 1
         blocksize = min(self.blocksize, MAX_BUFFER_SIZE)

@@ -117,7 +117,7 @@ class _PerThread(threading.local):
     """zstandard contexts are not thread-safe; each thread keeps its own."""
 
     def __init__(self) -> None:
-        self.compressors: dict[int, zstandard.ZstdCompressor] = {}
+        self.compressors: dict[tuple[int, bool], zstandard.ZstdCompressor] = {}
         self.decompressor = zstandard.ZstdDecompressor()
 
 
@@ -125,15 +125,19 @@ _ZSTD = _PerThread()
 
 
 class ZstdCodec(Codec):
-    """Zstandard frames (with the content size recorded) at `level` (0 = zstd's default)."""
+    """Zstandard frames (with the content size recorded) at `level` (0 = zstd's default),
+    with a content checksum in each frame when `checksum` (checked on decode by zstd)."""
 
-    def __init__(self, level: int = 0):
+    def __init__(self, level: int = 0, checksum: bool = False):
         self.level = level
+        self.checksum = checksum
 
     def _compressor(self) -> zstandard.ZstdCompressor:
-        cctx = _ZSTD.compressors.get(self.level)
+        key = (self.level, bool(self.checksum))
+        cctx = _ZSTD.compressors.get(key)
         if cctx is None:
-            cctx = _ZSTD.compressors[self.level] = zstandard.ZstdCompressor(level=self.level)
+            cctx = _ZSTD.compressors[key] = zstandard.ZstdCompressor(
+                level=self.level, write_checksum=bool(self.checksum))
         return cctx
 
     def encode(self, data: Any, itemsize: int = 1) -> bytes:

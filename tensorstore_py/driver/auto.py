@@ -37,7 +37,7 @@ class AutoSpec(DriverSpec):
         if self.open_mode.get("create") or self.open_mode.get("delete_existing"):
             raise invalid_argument("create mode not compatible with format auto-detection")
 
-    def open(self, context) -> Future:
+    def open(self, context, transaction: Any = None) -> Future:
         if self.kvstore is None:
             return futures.failed(invalid_argument('"kvstore" must be specified'))
         try:
@@ -54,15 +54,15 @@ class AutoSpec(DriverSpec):
             *results, is_zip = results
             for cls, result in zip(candidates, results):
                 if result.state == "value" and cls.auto_detect_matches(result.value):
-                    return self._open_as(cls, context)
+                    return self._open_as(cls, context, transaction)
             if is_zip:
-                return self._open_in_zip(context)
+                return self._open_in_zip(context, transaction)
             probed = ", ".join(dumps(prefix + cls.auto_detect_key) for cls in candidates)
             raise failed_precondition(f"Failed to detect format for {dumps(path)} (probed {probed})")
 
         return futures.chain(futures.gather([*probes, archive]), choose)
 
-    def _open_in_zip(self, context) -> Future:
+    def _open_in_zip(self, context, transaction: Any = None) -> Future:
         from ..kvstore import KvStore
         from ..kvstore.driver import ParsedSpec, get_driver_spec_class
 
@@ -76,9 +76,9 @@ class AutoSpec(DriverSpec):
         inner.recheck_cached_metadata = self.recheck_cached_metadata
         zip_spec = get_driver_spec_class("zip")({})
         inner.kvstore = KvStore.Spec._wrap(ParsedSpec(zip_spec, "", None, {}, base._parsed.copy()))
-        return inner.open(context)
+        return inner.open(context, transaction)
 
-    def _open_as(self, cls: type[DriverSpec], context) -> Future:
+    def _open_as(self, cls: type[DriverSpec], context, transaction: Any = None) -> Future:
         spec = cls()
         spec.schema = self.schema
         spec.context_spec = self.context_spec
@@ -93,7 +93,8 @@ class AutoSpec(DriverSpec):
                 return exc.with_prefix(f"Error opening {dumps(cls.id)} driver")
             return exc
 
-        return futures.map_error(spec.open(context), annotate)
+        opened = spec.open(context) if transaction is None else spec.open(context, transaction)
+        return futures.map_error(opened, annotate)
 
 
 _ZIP_SIGNATURES = (b"PK\x03\x04", b"PK\x05\x06")  # a first member, or an empty archive

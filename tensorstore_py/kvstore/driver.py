@@ -249,6 +249,11 @@ class KvStoreDriver(abc.ABC):
     #: an adapter's open base driver and the path within it (None / "" for root drivers)
     base: "KvStoreDriver | None" = None
     base_path: str = ""
+    #: Whether reads issued with a `ts.Batch` wait for its submit to be coalesced per key
+    #: (see batch.py); False runs them at once.
+    batch_reads: ClassVar[bool] = True
+    #: False for an adapter whose `list` is UNIMPLEMENTED (asked before listing is attempted).
+    can_list: ClassVar[bool] = True
 
     def __init__(self, spec: KvStoreDriverSpec, resources: dict[str, Resource]):
         self.driver_spec = spec
@@ -315,6 +320,24 @@ class KvStoreDriver(abc.ABC):
     def now(self) -> float:
         return time.time()
 
+    #: Whether one transaction may atomically commit several keys of this store.
+    atomic_multi_key: ClassVar[bool] = False
+
+    @property
+    def cache_identity(self) -> tuple:
+        """What makes two opened drivers the same store, for sharing cache entries.
+
+        The driver's id and options plus the bound context resources themselves: the tuple
+        holds them, so an identity cannot be reused by another store while it is in use (an
+        object id could be, once garbage collected).
+        """
+        ident = self.__dict__.get("_cache_identity")
+        if ident is None:
+            resources = tuple(sorted(self.resources.items(), key=lambda item: item[0]))
+            ident = (self.driver_spec.id, dumps(self.driver_spec.options_json()), resources)
+            self.__dict__["_cache_identity"] = ident
+        return ident
+
 
 class KvStoreAdapterDriver(KvStoreDriver):
     """An open adapter: serves its keys from the value(s) of `base` at `base_path`."""
@@ -332,6 +355,17 @@ class KvStoreAdapterDriver(KvStoreDriver):
     def now(self) -> float:
         assert self.base is not None
         return self.base.now()
+
+    @property
+    def cache_identity(self) -> tuple:
+        """As for any driver, plus the identity of the base and the path within it: two
+        adapters over different archives (or shard directories) never share cache entries."""
+        ident = self.__dict__.get("_cache_identity")
+        if ident is None:
+            assert self.base is not None
+            ident = (*KvStoreDriver.cache_identity.fget(self), self.base.cache_identity, self.base_path)  # type: ignore[attr-defined]
+            self.__dict__["_cache_identity"] = ident
+        return ident
 
 
 # ---------------------------------------------------------------------------------------------
