@@ -173,9 +173,11 @@ class Transaction:
             first_kv, first_key = self._order[0]
             same_store = first_kv.cache_identity == kv.cache_identity
             if not (same_store and getattr(kv, "atomic_multi_key", False)):
+                # TensorStore names the two keys in key order, not in the order they were used.
+                (_, a_kv, a_key), (_, b_kv, b_key) = sorted([(first_key, first_kv, first_key), (key, kv, key)], key=lambda t: t[0])
                 return slot, invalid_argument(
-                    f"Cannot read/write {first_kv.describe_key(first_key)} and read/write "
-                    f"{kv.describe_key(key)} as single atomic transaction"
+                    f"Cannot read/write {a_kv.describe_key(a_key)} and read/write "
+                    f"{b_kv.describe_key(b_key)} as single atomic transaction"
                 )
         self._touched.add(slot)
         self._order.append((kv, key))

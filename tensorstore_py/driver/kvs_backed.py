@@ -22,6 +22,7 @@ from ..cache.rmw import UNCHANGED
 from ..kvstore.generation import UNKNOWN
 from ..kvstore.key_range import KeyRange
 from .base import DriverSpec
+from .driver import KvStoreBackedDriver
 from .chunk_cache import staleness_bound
 
 __all__ = ["KvsBackedDriverSpec", "OpenedDriver", "describe_key"]
@@ -32,28 +33,9 @@ def describe_key(kv: Any, key: bytes) -> str:
     return kv.describe_key(key)
 
 
-class OpenedDriver(abc.ABC):
-    """An open array of some driver: what a `TensorStore` delegates to."""
-
-    spec: DriverSpec
-
-    @property
-    @abc.abstractmethod
-    def domain(self): ...
-
-    @property
-    @abc.abstractmethod
-    def dtype(self): ...
-
-    @abc.abstractmethod
-    def read(self, transform) -> Future: ...
-
-    @abc.abstractmethod
-    def write(self, transform, array) -> Future: ...
-
-    @abc.abstractmethod
-    def spec_json(self, builder: ContextSpecBuilder | None, minimal: bool) -> dict:
-        """The driver's spec JSON without "transform" (context via `builder`)."""
+class OpenedDriver(KvStoreBackedDriver):
+    """A kvstore-backed array whose metadata is one key: the `Driver` interface plus the
+    shared metadata entry that keeps every handle's bounds as fresh as asked."""
 
     # -- metadata freshness -------------------------------------------------------------------
 
