@@ -353,3 +353,20 @@ def test_missing_array_errors_name_member_and_archive_as_reference(tmp_path):
                 module.open(url).result()
             errors.append(str(info.value).split(" [tensorstore_spec")[0])
         assert errors[0] == errors[1]
+
+
+def test_same_inner_path_in_two_archives_never_shares_cached_chunks(tmp_path):
+    context = ts.Context({"cache_pool": {"total_bytes_limit": 10_000_000}})
+    urls = []
+    for i in range(2):
+        src = tmp_path / f"src{i}"
+        store = ts.open(
+            {"driver": "zarr", "kvstore": {"driver": "file", "path": str(src / "arr") + "/"}},
+            create=True, dtype=ts.uint8, shape=[4],
+        ).result()  # fmt: skip
+        store.write(np.full(4, i + 1, dtype=np.uint8)).result()
+        urls.append(f"file://{zip_directory(src, tmp_path / f'a{i}.zip')}|zip:arr/|zarr2:")
+    first, second = (ts.open(u, context=context).result() for u in urls)
+    assert first.kvstore.driver.cache_identity != second.kvstore.driver.cache_identity
+    np.testing.assert_array_equal(first.read().result(), [1, 1, 1, 1])
+    np.testing.assert_array_equal(second.read().result(), [2, 2, 2, 2])
