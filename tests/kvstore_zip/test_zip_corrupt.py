@@ -42,6 +42,10 @@ def _exercise(data: bytes) -> None:
             kv.read(key).result(timeout=10)
         except ValueError as exc:
             assert str(exc)
+    try:  # a write decodes the whole archive to rewrite it
+        kv.write(b"new", b"x").result(timeout=10)
+    except ValueError as exc:
+        assert str(exc)
 
 
 @settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -1,4 +1,4 @@
-"""The ``zip`` kvstore adapter (read-only): members of a zip archive held by any base kvstore."""
+"""The ``zip`` kvstore adapter: members of a zip archive held by any base kvstore."""
 
 from .driver import ZipDriver, ZipDriverSpec
 

@@ -49,6 +49,8 @@ class Entry:
     local_offset: int
     #: length of the entry's extra field in the central directory (usually also the local one)
     extra_length: int
+    dos_time: int = 0
+    dos_date: int = 0
 
     @property
     def is_directory(self) -> bool:
@@ -149,7 +151,7 @@ def parse_central_directory(data: bytes, count: int, archive_end: int) -> list[E
             raise data_loss("ZIP central directory is truncated")
         if data[pos : pos + 4] != CENTRAL_SIG:
             raise data_loss(f"ZIP central directory entry {len(entries)} has a bad signature")
-        (flags, method, _time, _date, crc, csize, usize, name_len, extra_len, comment_len,
+        (flags, method, dos_time, dos_date, crc, csize, usize, name_len, extra_len, comment_len,
          _disk, _iattr, _eattr, offset) = struct.unpack_from("<HHHHIIIHHHHHII", data, pos + 8)  # fmt: skip
         name_start = pos + CENTRAL_SIZE
         extra_start = name_start + name_len
@@ -160,7 +162,7 @@ def parse_central_directory(data: bytes, count: int, archive_end: int) -> list[E
         usize, csize, offset = _zip64_extra(bytes(data[extra_start : extra_start + extra_len]), usize, csize, offset)
         if offset + LOCAL_HEADER_SIZE > archive_end:
             raise data_loss("ZIP central directory entry has invalid local_header_offset")
-        entries.append(Entry(name, flags, method, crc, csize, usize, offset, extra_len))
+        entries.append(Entry(name, flags, method, crc, csize, usize, offset, extra_len, dos_time, dos_date))
         pos = end
     return entries
 

@@ -11,11 +11,16 @@ generation is the archive's.
 Members may be stored, deflated (the shared zlib kernel, raw mode), bzip2, zstd or xz
 compressed; decoding runs on the ``data_copy_concurrency`` executor and is checked against the
 entry's CRC-32.
+
+Writes, as TensorStore's, rewrite the whole archive: each is a mutation of the archive value
+staged through `cache.staging` (the project's one read-modify-write), so writes issued while a
+rewrite is in flight are applied together in the next one (see `writer.py`).
 """
 
 from __future__ import annotations
 
 import threading
+import time
 import zlib
 from typing import Any
 
@@ -31,6 +36,8 @@ from ..driver import (
 )  # fmt: skip
 from ..generation import ReadResult, TimestampedStorageGeneration
 from ..key_range import KeyRange, contains
+from ...cache.staging import Mutation
+from .writer import ArchiveForm, new_member
 from .directory import (
     LOCAL_HEADER_SIZE, TAIL_SIZE, ZIP64_EOCD_SIZE, ZIP64_LOCATOR_SIZE, EndRecord, Entry, find_end_record,
     local_data_offset, parse_central_directory, parse_zip64_end_record,
@@ -96,7 +103,7 @@ def _decoders() -> dict[int, Any]:
 
 
 class ZipDriver(KvStoreAdapterDriver):
-    """Read-only: the members of the archive at ``base_path`` in `base`."""
+    """The members of the archive at ``base_path`` in `base`."""
 
     def __init__(self, spec: ZipDriverSpec, resources: dict[str, Resource], base: KvStoreDriver, base_path: str):
         super().__init__(spec, resources, base, base_path)
@@ -331,10 +338,83 @@ class ZipDriver(KvStoreAdapterDriver):
         return futures.chain(self._current(), fresh)
 
     def write(self, key: bytes, value: bytes | None, options: WriteOptions) -> Future:
-        return futures.failed(unimplemented("Writing to a ZIP archive is not supported by tensorstore_py"))
+        """Rewrites the archive with `key` replaced (None: removed), as TensorStore does; the
+        stamp is the new archive's.  ``if_equal`` compares with the archive's generation (every
+        member's), or with `NO_VALUE` for "only if the member is absent"."""
+        from ...cache.staging import KeyNode, write_now
+
+        compression = self.driver_spec.options.get("compression", "deflate")
+        mutation = _SetMember(key, None if value is None else bytes(value), compression, options.if_equal == gen.NO_VALUE)
+        if options.if_equal is None or options.if_equal == gen.NO_VALUE:
+            committed = write_now(self.base, self.archive_key, mutation, self.executor)
+        else:
+            node = KeyNode(self.base, self.archive_key)
+            node.add(mutation)
+            committed = futures.recover(node.writeback(self.executor, expected_generation=options.if_equal), _condition_failed)
+
+        def done(stamp: TimestampedStorageGeneration) -> TimestampedStorageGeneration:
+            with self._lock:
+                self._directory = None  # the next read sees the rewritten archive
+            if not mutation.applied:
+                return TimestampedStorageGeneration(gen.UNKNOWN, stamp.time)
+            return stamp
+
+        return futures.chain(committed, done)
 
     def delete_range(self, key_range: KeyRange) -> Future:
-        return futures.failed(unimplemented("Writing to a ZIP archive is not supported by tensorstore_py"))
+        from ...cache.staging import write_now
+
+        committed = write_now(self.base, self.archive_key, _DeleteMembers(key_range), self.executor)
+
+        def done(_stamp: Any) -> None:
+            with self._lock:
+                self._directory = None
+
+        return futures.chain(committed, done)
+
+
+_FORM = ArchiveForm()
+
+
+class _SetMember(Mutation):
+    """Replace (or remove) one member of the archive."""
+
+    decoded_form = _FORM
+
+    def __init__(self, name: bytes, value: bytes | None, compression: str, only_if_absent: bool):
+        self.name = name
+        self.value = value
+        self.compression = compression
+        self.only_if_absent = only_if_absent
+        self.applied = True
+
+    def apply_decoded(self, members: dict) -> dict:
+        if self.only_if_absent and self.name in members:
+            self.applied = False
+            return members
+        self.applied = True
+        if self.value is None:
+            members.pop(self.name, None)
+        else:
+            members[self.name] = new_member(self.name, self.value, self.compression)
+        return members
+
+
+class _DeleteMembers(Mutation):
+    decoded_form = _FORM
+
+    def __init__(self, key_range: KeyRange):
+        self.key_range = key_range
+
+    def apply_decoded(self, members: dict) -> dict:
+        return {k: m for k, m in members.items() if not contains(self.key_range, k)}
+
+
+def _condition_failed(exc: BaseException) -> TimestampedStorageGeneration:
+    # The archive's generation was not the one named: the write is skipped, not an error.
+    if isinstance(exc, StatusError) and exc.code == "ABORTED":
+        return TimestampedStorageGeneration(gen.UNKNOWN, time.time())
+    raise exc
 
 
 def _forward(source: Future, target: Future) -> None:
