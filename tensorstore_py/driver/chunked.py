@@ -82,6 +82,10 @@ class ChunkFormat(abc.ABC):
     def describe_chunk(self, cell: tuple[int, ...]) -> str:
         return dumps(self.chunk_key(cell).decode("utf-8", "replace"))
 
+    def empty_chunk(self) -> np.ndarray:
+        """A writable full stored chunk with unspecified contents (for covering writes)."""
+        return self.new_chunk()
+
     def encode_full_chunk(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes:
         """Encoded bytes of `chunk` even where it equals the fill value
         (``store_data_equal_to_fill_value``); formats override when `encode_chunk` elides."""
@@ -155,7 +159,8 @@ class ChunkMutation(Mutation):
 
     def fill(self, take: Callable, mark: Callable) -> None:
         fmt = self.decoded_form.array.fmt
-        buffer = fmt.new_chunk()
+        # A covering write overwrites every element: no need to start from the fill value.
+        buffer = fmt.new_chunk() if self.needs_read else fmt.empty_chunk()
         component = fmt.component(buffer)
         take(component)
         if self.needs_read:
