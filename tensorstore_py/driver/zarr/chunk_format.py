@@ -62,6 +62,9 @@ class ZarrChunkFormat(ChunkFormat):
         flat = np.frombuffer(raw, dtype=self.stored_dtype)
         return flat.reshape(self._grid_chunks, order=self.metadata.order)
 
+    def empty_chunk(self) -> np.ndarray:
+        return self._empty()
+
     def new_chunk(self) -> np.ndarray:
         if self._fill_chunk is None:
             chunk = self._empty()
