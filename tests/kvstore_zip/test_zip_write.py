@@ -155,3 +155,35 @@ def test_arrays_created_and_partially_written_inside_an_archive(tmp_path, driver
     np.testing.assert_array_equal(
         ts.open(f"file://{tmp_path}/theirs.zip|zip:arr/|{scheme}:").result().read().result(), expected
     )
+
+
+def _atomic_scenario(module):
+    out = []
+    ctx = module.Context()
+    kv = module.KvStore.open("memory://t.zip|zip:", context=ctx).result()
+    kv.write("pre", b"p").result()
+    txn = module.Transaction(atomic=True)
+    kt = kv.with_transaction(txn)
+    kt["a"] = b"1"
+    kt["b"] = b"2"
+    kt["pre"] = None
+    out.append(kv.read("a").result().state)  # nothing visible before the commit
+    txn.commit_sync()
+    out.append(sorted((k, kv.read(k).result().value) for k in kv.list().result()))
+    # A conflicting write between read and commit: a repeatable-read atomic commit fails whole.
+    txn = module.Transaction(atomic=True, repeatable_read=True)
+    kt = kv.with_transaction(txn)
+    out.append(kt.read("a").result().value)
+    kt["c"] = b"3"
+    kv.write("a", b"changed").result()
+    try:
+        txn.commit_sync()
+        out.append("committed")
+    except ValueError as exc:
+        out.append(("failed", str(exc).split(":")[0]))
+    out.append(sorted((k, kv.read(k).result().value) for k in kv.list().result()))
+    return out
+
+
+def test_atomic_transactions_over_members_of_one_archive():
+    assert _atomic_scenario(ts) == _atomic_scenario(ref)

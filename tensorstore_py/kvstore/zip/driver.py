@@ -361,6 +361,35 @@ class ZipDriver(KvStoreAdapterDriver):
 
         return futures.chain(committed, done)
 
+    #: Members of one archive commit atomically in one transaction: one archive rewrite.
+    atomic_multi_key = True
+
+    def write_atomic(self, writes: list) -> Future:
+        """Applies every ``(key, value or None or ..., if_equal)`` in one archive rewrite, or
+        none (result False) if a condition fails.  ``...`` only checks the condition."""
+        from ...cache.staging import KeyNode
+
+        archive_conditions = {c for _, _, c in writes if c is not None and c != gen.NO_VALUE}
+        if len(archive_conditions) > 1:  # members read at different archive generations
+            return futures.ready(False)
+        compression = self.driver_spec.options.get("compression", "deflate")
+        node = KeyNode(self.base, self.archive_key)
+        node.add(_SetMembers(writes, compression))
+        expected = archive_conditions.pop() if archive_conditions else None
+        committed = node.writeback(self.executor, expected_generation=expected)
+
+        def done(_stamp: Any) -> bool:
+            with self._lock:
+                self._directory = None
+            return True
+
+        def failed(exc: BaseException) -> bool:
+            if isinstance(exc, _ConditionFailed) or (isinstance(exc, StatusError) and exc.code == "ABORTED"):
+                return False
+            raise exc
+
+        return futures.recover(futures.chain(committed, done), failed)
+
     def delete_range(self, key_range: KeyRange) -> Future:
         from ...cache.staging import write_now
 
@@ -397,6 +426,33 @@ class _SetMember(Mutation):
             members.pop(self.name, None)
         else:
             members[self.name] = new_member(self.name, self.value, self.compression)
+        return members
+
+
+class _ConditionFailed(Exception):
+    """A member of an atomic write was not absent as required: nothing is written."""
+
+
+class _SetMembers(Mutation):
+    """Several members at once (an atomic transaction's commit)."""
+
+    decoded_form = _FORM
+
+    def __init__(self, writes: list, compression: str):
+        self.writes = writes
+        self.compression = compression
+
+    def apply_decoded(self, members: dict) -> dict:
+        for key, _value, if_equal in self.writes:
+            if if_equal == gen.NO_VALUE and key in members:
+                raise _ConditionFailed()
+        for key, value, _if_equal in self.writes:
+            if value is ...:
+                continue
+            if value is None:
+                members.pop(key, None)
+            else:
+                members[key] = new_member(key, bytes(value), self.compression)
         return members
 
 
