@@ -144,7 +144,7 @@ class ZipDriver(KvStoreAdapterDriver):
         def settle(f: Future) -> None:
             with self._lock:
                 self._loading = None
-                if f.exception() is None:
+                if not f.cancelled() and f.exception() is None:
                     self._directory = f.result()
             _forward(f, pending)
 
