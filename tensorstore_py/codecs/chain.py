@@ -265,6 +265,14 @@ class ResolvedCodecChain(CodecChain):
             data = codec.encode(data, self._itemsize)
         return data
 
+    def encode_bytes(self, array: np.ndarray) -> Optional[bytes]:
+        """`encode`, as bytes that own their memory (a kvstore may keep them while the chunk's
+        buffer is reused; `encode` may return a view of `array` when nothing transforms it)."""
+        data = self.encode(array)
+        if data is None or type(data) is bytes:
+            return data
+        return bytes(data)
+
     def decode(self, data: Any, out: Optional[np.ndarray] = None) -> np.ndarray:
         """The chunk stored as `data`, as an array of the chain's shape and dtype.
 
