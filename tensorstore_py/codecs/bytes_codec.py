@@ -121,8 +121,9 @@ class BytesCodec(ArrayToBytesCodec):
         return as_byte_view(buf)
 
     def decode(self, data: Any, out: Optional[np.ndarray] = None) -> np.ndarray:
-        src = as_byte_view(data)
-        check_exact_size(src.nbytes, self._nbytes)
+        # bytes (what kvstores return) need no memoryview to be measured or viewed.
+        src = data if type(data) is bytes else as_byte_view(data)
+        check_exact_size(len(src), self._nbytes)
         stored = np.frombuffer(src, dtype=self.dtype).reshape(self.shape) if self._nbytes else \
             np.empty(self.shape, self.dtype)
         if out is None:
