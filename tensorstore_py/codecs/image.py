@@ -220,6 +220,8 @@ def read_png(data: Any, depth: int, nc: int) -> np.ndarray:
             raise data_loss("Error decoding png: truncated chunk")
         pos += 12 + length
         if tag == b"IHDR":
+            if length != 13:
+                raise data_loss(f"Error decoding png: IHDR of {length} bytes")
             header = struct.unpack(">IIBBBBB", body)
         elif tag == b"IDAT":
             idat.append(body)
@@ -231,13 +233,16 @@ def read_png(data: Any, depth: int, nc: int) -> np.ndarray:
     channels = {0: 1, 4: 2, 2: 3, 6: 4}.get(color_type)
     if bit_depth != depth or channels != nc or interlace:
         raise data_loss(f"Error decoding png: unsupported image (depth {bit_depth}, color type {color_type})")
-    try:
-        raw = zlib.decompress(b"".join(idat))
-    except zlib.error as exc:
-        raise data_loss(f"Error decoding png: {exc}") from None
     bpp = nc * depth // 8
     stride = width * bpp
-    if len(raw) != height * (stride + 1):
+    expected = height * (stride + 1)
+    try:
+        # Never inflate past what the header promises (a small stream can expand 1000-fold).
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(b"".join(idat), expected + 1)
+    except zlib.error as exc:
+        raise data_loss(f"Error decoding png: {exc}") from None
+    if len(raw) != expected or not inflater.eof:
         raise data_loss("Error decoding png: wrong amount of image data")
     rows = np.frombuffer(raw, dtype=np.uint8).reshape(height, stride + 1)
     out = np.zeros((height, stride), dtype=np.uint8)
