@@ -266,12 +266,13 @@ class ResolvedCodecChain(CodecChain):
         return data
 
     def encode_bytes(self, array: np.ndarray) -> Optional[bytes]:
-        """`encode`, as bytes that own their memory (a kvstore may keep them while the chunk's
-        buffer is reused; `encode` may return a view of `array` when nothing transforms it)."""
+        """`encode`, as a bytes object that owns its memory: a kvstore may keep it while the
+        chunk's buffer is reused, and `encode` returns a view of `array` when no codec
+        transforms the elements."""
         data = self.encode(array)
-        if data is None or type(data) is bytes:
-            return data
-        return bytes(data)
+        if isinstance(data, memoryview):
+            return bytes(data)
+        return data
 
     def decode(self, data: Any, out: Optional[np.ndarray] = None) -> np.ndarray:
         """The chunk stored as `data`, as an array of the chain's shape and dtype.

@@ -155,7 +155,7 @@ class N5BlockCodec(ArrayToBytesCodec):
         """The inner chain of a truncated block of `stored` shape (C order, reversed dims)."""
         chain = self._by_shape.get(stored)
         if chain is None:
-            chain = self._inner.resolve(stored, self.dtype)  # type: ignore[union-attr]
+            chain = self._inner_chain().resolve(stored, self.dtype)
             if len(self._by_shape) < _MAX_CACHED_SHAPES:
                 self._by_shape[stored] = chain
         return chain
