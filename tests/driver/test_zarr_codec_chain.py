@@ -10,9 +10,12 @@ import zlib
 import numcodecs
 import numpy as np
 import pytest
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 import tensorstore_py as ts
 from tensorstore_py.codecs import BytesCodec, TransposeCodec, ZarrBlosc, zarr_compressor_from_json
+from tensorstore_py.errors import StatusError
 
 ref = pytest.importorskip("tensorstore")
 
@@ -126,3 +129,21 @@ def test_blosc_element_size_as_numcodecs(dtype, shuffle):
     resolved = ZarrBlosc(shuffle=shuffle).resolve_for_itemsize(fmt.stored_dtype.itemsize)
     assert resolved.typesize == (fmt.stored_dtype.itemsize
                                  if fmt.stored_dtype.itemsize <= 255 else 1)
+
+
+FORMATS = [_format(d, o, c) for d, o, c in [
+    ("<u2", "C", None), (">i4", "F", None), ("<f4", "C", {"id": "zlib", "level": 1}),
+    ("<u2", "F", {"id": "blosc"}), ("|u1", "C", {"id": "zstd"}), ("<i8", "C", {"id": "bz2"}),
+]]  # fmt: skip
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(blob=st.binary(max_size=300), index=st.integers(0, len(FORMATS) - 1))
+def test_random_chunk_bytes_fail_cleanly(blob, index):
+    fmt = FORMATS[index]
+    try:
+        out = fmt.decode_chunk(blob, (0, 0, 0))
+    except StatusError as exc:
+        assert exc.code in ("DATA_LOSS", "FAILED_PRECONDITION"), exc
+        return
+    assert out.shape == tuple(CHUNKS) and out.dtype == fmt.stored_dtype
