@@ -280,7 +280,6 @@ def send(
     passthrough: Iterable[int] = (),
     cache_bust: bool = False,
     error_from: ErrorFormatter = generic_error,
-    total_attempts: bool = False,
     sleep: Callable[[float], None] = time.sleep,
 ) -> tuple[HttpResponse, float]:
     """Issues a request with retries; returns the final response and when its attempt started.
@@ -288,8 +287,7 @@ def send(
     Responses with a status in `passthrough` (and 2xx) are returned for the caller to
     interpret; other failures raise the error `error_from` makes of them.  Transient failures
     are retried per `policy`, then raise ``ABORTED: All N retry attempts failed: ...``.  With
-    `total_attempts`, ``max_retries`` counts every attempt rather than the retries after the
-    first (TensorStore's ``http`` driver counts that way).  With `cache_bust`, every attempt
+    `cache_bust`, every attempt
     carries a fresh random ``tensorstore=`` query parameter, as TensorStore adds to defeat caches.
     """
     allowed = frozenset(passthrough)
@@ -316,7 +314,7 @@ def send(
             error = maybe_error
         if error.code not in RETRIABLE_CODES:
             raise error
-        delay = policy.delay(attempt + 1 if total_attempts else attempt)
+        delay = policy.delay(attempt)
         if delay is None:
             raise aborted(f"All {policy.max_retries} retry attempts failed: {error.message}")
         attempt += 1
@@ -364,14 +362,11 @@ def parse_content_range(value: str | None) -> tuple[int, int, int]:
         raise failed_precondition(f"Unexpected Content-Range header received: {dumps(shown)}") from None
 
 
-def validate_byte_range(
-    response: HttpResponse, byte_range: tuple[int, int | None] | None, cut_ignored_range: bool = False
-) -> bytes:
+def validate_byte_range(response: HttpResponse, byte_range: tuple[int, int | None] | None) -> bytes:
     """The requested bytes of a response, checked against what the server says it sent.
 
-    A server that ignores ``Range`` (status 200 with the whole value) is an error, unless
-    `cut_ignored_range`, when the range is cut from the value locally (TensorStore's ``http``
-    driver accepts such servers).
+    A server that ignores ``Range`` (status 200 with the whole value) is an error, as in
+    TensorStore.
     """
     from .driver import resolve_byte_range
 
@@ -379,11 +374,9 @@ def validate_byte_range(
     request = byte_range if byte_range is not None else (0, None)
     if response.status != 206:
         start, stop = resolve_byte_range(request, len(body))
-        if start == 0 and stop == len(body):
-            return body
-        if not cut_ignored_range:
+        if stop - start != len(body):
             raise failed_precondition(f"Requested byte range {format_byte_range(request)} was ignored by server")
-        return body[start:stop]
+        return body
     start, stop, total = parse_content_range(response.headers.get("content-range"))
     lo, hi = request
     wanted = (hi - lo) if hi is not None else (-lo if lo < 0 else -1)
@@ -399,3 +392,31 @@ def validate_byte_range(
             f"[{start}, {stop}) and total size {total}"
         )
     return body
+
+
+# ---------------------------------------------------------------------------------------------
+# Spec output shared by the network drivers.
+
+
+def spec_json_settings_inline(driver: Any, path: str, builder: Any, settings_members: tuple[str, ...]) -> dict:
+    """A network driver's spec JSON as TensorStore 0.1.86 prints it in a ``KvStore`` repr.
+
+    There the request settings (retries, billing project, AWS credentials) are written inline,
+    while pools (request and copy concurrency) go under ``"context"``; the project's context
+    layer otherwise lists them all under ``"context"``, as TensorStore does for a TensorStore.
+    """
+    from ..json_util import MISSING
+
+    j: dict[str, Any] = {"driver": driver.driver_spec.id}
+    j.update(driver.driver_spec.options_json())
+    if path:
+        j["path"] = path
+    for member, resource in driver.resources.items():
+        if member in settings_members:
+            value = resource.to_json()
+            j[member] = [value] if builder.retain else value
+            continue
+        value = builder.member_json(resource)
+        if value is not MISSING:
+            j[member] = value
+    return dict(sorted(j.items()))

@@ -243,19 +243,7 @@ class GcsDriver(KvStoreDriver):
         """
         if builder is MISSING or builder is None or not getattr(builder, "settings_inline", False):
             return super().spec_json(path, builder)
-        j: dict[str, Any] = {"driver": self.driver_spec.id}
-        j.update(self.driver_spec.options_json())
-        if path:
-            j["path"] = path
-        for member, resource in self.resources.items():
-            if member in _SETTINGS_MEMBERS:
-                value = resource.to_json()
-                j[member] = [value] if builder.retain else value
-                continue
-            value = builder.member_json(resource)
-            if value is not MISSING:
-                j[member] = value
-        return dict(sorted(j.items()))
+        return http_transport.spec_json_settings_inline(self, path, builder, _SETTINGS_MEMBERS)
 
     # -- read -------------------------------------------------------------------------------
 
