@@ -11,7 +11,8 @@ is empty, or `default`):
 - ``"reset"``: abort the connection (TCP RST) without forwarding;
 - ``"reset_after"``: forward, then abort instead of relaying the answer;
 - ``"truncate"``: forward, then relay the headers but only half the body and close;
-- ``"delay:S"``: wait S seconds, then forward.
+- ``"delay:S"``: wait S seconds, then forward;
+- ``"strip:H"``: forward, then relay the answer without header H.
 
 Requests are recorded (method, path, headers) and the peak number in flight is tracked.
 """
@@ -101,6 +102,9 @@ class _Handler(BaseHTTPRequestHandler):
             if action == "reset_after":
                 self._abort()
                 return
+            if action.startswith("strip:"):
+                name = action.split(":", 1)[1].lower()
+                headers = [(k, v) for k, v in headers if k.lower() != name]
             self._reply(status, headers, data, cut=(action == "truncate"))
         finally:
             if not left:

@@ -8,6 +8,7 @@ from . import file as _file  # noqa: F401  (registers the "file" driver)
 from . import gcs as _gcs  # noqa: F401  (registers the "gcs" driver)
 from . import http as _http  # noqa: F401  (registers the "http" driver)
 from . import memory as _memory  # noqa: F401  (registers the "memory" driver)
+from . import s3 as _s3  # noqa: F401  (registers the "s3" driver)
 from .kvstore import KvStore
 
 __all__ = ["KvStore"]
