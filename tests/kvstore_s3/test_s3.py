@@ -311,6 +311,47 @@ def test_ecs_credentials_from_a_container_endpoint(s3_proxy, prefix, tmp_path):
         httpd.server_close()
 
 
+def test_imds_credentials_from_a_metadata_service(s3_proxy, prefix, monkeypatch):
+    """A loopback stand-in for the EC2 instance metadata service (IMDSv2: token, role, keys)."""
+    paths = []
+
+    class Handler(BaseHTTPRequestHandler):
+        def log_message(self, *args):
+            pass
+
+        def _answer(self, body: bytes) -> None:
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def do_PUT(self):
+            paths.append(("PUT", self.path))
+            self._answer(b"imds-token")
+
+        def do_GET(self):
+            paths.append(("GET", self.path, self.headers.get("X-aws-ec2-metadata-token")))
+            if self.path.endswith("/security-credentials/"):
+                self._answer(b"the-role")
+            else:
+                self._answer(json.dumps({"Code": "Success", "AccessKeyId": "IMDSKEY", "SecretAccessKey": "s",
+                                         "Token": "t", "Expiration": "2100-01-01T00:00:00Z"}).encode())
+
+    httpd = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    try:
+        monkeypatch.setenv("AWS_EC2_METADATA_SERVICE_ENDPOINT", f"http://127.0.0.1:{httpd.server_address[1]}/")
+        store = ts.KvStore.open(s3_spec(s3_proxy.url, prefix, aws_credentials={"type": "imds"})).result()
+        store["k"] = b"v"
+        assert "Credential=IMDSKEY/" in s3_proxy.requests[-1][2]["Authorization"]
+        assert paths[0] == ("PUT", "/latest/api/token")
+        assert ("GET", "/latest/meta-data/iam/security-credentials/the-role", "imds-token") in paths
+    finally:
+        httpd.shutdown()
+        httpd.server_close()
+
+
 def test_missing_etag_is_reported_in_plain_words(s3_proxy, prefix):
     store = ts.KvStore.open(s3_spec(s3_proxy.url, prefix)).result()
     store["k"] = b"v"

@@ -9,7 +9,7 @@
   ``AWS_PROFILE``, ``AWS_SHARED_CREDENTIALS_FILE``, ``AWS_CONFIG_FILE``, then ``~/.aws``);
 - ``ecs``: the container credentials endpoint (``endpoint``, ``auth_token_file``, or the
   ``AWS_CONTAINER_*`` environment);
-- ``imds``: the EC2 instance metadata service;
+- ``imds``: the EC2 instance metadata service (``AWS_EC2_METADATA_SERVICE_ENDPOINT`` moves it);
 - ``anonymous``: unsigned requests.
 
 Credentials are looked up on first use (opening a store never touches the network) and
@@ -114,7 +114,9 @@ def _lookup(spec: dict) -> Any:
                 environ["AWS_CONTAINER_AUTHORIZATION_TOKEN_FILE"] = spec["auth_token_file"]
             return bc.ContainerProvider(environ=environ).load()
         if kind == "imds":
-            fetcher = botocore.utils.InstanceMetadataFetcher(timeout=1, num_attempts=1)
+            # AWS_EC2_METADATA_SERVICE_ENDPOINT moves the service, as in the AWS SDKs.
+            config = {"ec2_metadata_service_endpoint": os.environ.get("AWS_EC2_METADATA_SERVICE_ENDPOINT")}
+            fetcher = botocore.utils.InstanceMetadataFetcher(timeout=1, num_attempts=1, config=config)
             return bc.InstanceMetadataProvider(iam_role_fetcher=fetcher).load()
     except botocore.exceptions.BotoCoreError as exc:
         raise StatusError("UNAUTHENTICATED", f"Failed to load AWS credentials ({kind}): {exc}") from None
