@@ -195,9 +195,11 @@ class HttpDriverSpec(KvStoreDriverSpec):
             j["path"] = path
         return j
 
-    def to_url(self, path: str) -> str:
+    def to_url(self, path: str | bytes) -> str:
+        """The URL of `path` (a key may be bytes that are not UTF-8: they are percent-encoded)."""
         parsed = parse_generic_uri(self.options["base_url"])
-        joiner = "/" if path and not path.startswith("/") else ""
+        slash = "/" if isinstance(path, str) else b"/"
+        joiner = "/" if path and not path.startswith(slash) else ""
         query = f"?{parsed.query}" if parsed.query else ""
         return f"{parsed.scheme}://{parsed.authority}{parsed.path}{joiner}{percent_encode_path(path)}{query}"
 
@@ -309,7 +311,7 @@ class HttpDriver(KvStoreDriver):
     # -- read -------------------------------------------------------------------------------
 
     def read(self, key: bytes, options: ReadOptions) -> Future[ReadResult]:
-        url = self.driver_spec.to_url(key.decode("utf-8", "surrogateescape"))
+        url = self.driver_spec.to_url(bytes(key))
         return submit(self.concurrency.executor, self._read_task, url, options)
 
     def _read_task(self, url: str, options: ReadOptions) -> ReadResult:
