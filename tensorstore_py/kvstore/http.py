@@ -219,14 +219,14 @@ def etag_generation(etag: str | None) -> bytes | None:
     weak, empty or missing one."""
     if etag is None or len(etag) <= 2 or etag[0] != '"' or etag[-1] != '"':
         return None
-    return gen.from_string(etag[1:-1].encode("latin-1"))
+    return gen.from_string(etag[1:-1].encode("latin-1", "replace"))
 
 
 def last_modified_generation(value: str | None) -> bytes | None:
     """A generation standing for a ``Last-Modified`` date (None when absent or unparsable)."""
     if value is None or email.utils.parsedate_tz(value) is None:
         return None
-    return gen.from_string(_LAST_MODIFIED_TAG + value.encode("latin-1"))
+    return gen.from_string(_LAST_MODIFIED_TAG + value.encode("latin-1", "replace"))
 
 
 def _condition_headers(options: ReadOptions) -> dict[str, str]:
