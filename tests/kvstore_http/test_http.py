@@ -100,6 +100,7 @@ def test_repr_and_spec_views_match_reference():
         assert repr(mine / "z") == repr(theirs / "z")
         assert mine.url == theirs.url == "http://example.com/x/y"
         assert mine.spec().to_json() == theirs.spec().to_json()
+        assert mine.spec(unbind_context=True).to_json() == theirs.spec(unbind_context=True).to_json()
 
 
 def test_list_write_and_delete_are_refused_as_in_tensorstore():

@@ -99,6 +99,7 @@ def test_repr_and_spec_views_match_reference(moto):
             with pytest.raises(NotImplementedError, match="^S3 URL syntax not supported with explicit endpoint$"):
                 store.url
         assert mine.spec().to_json() == theirs.spec().to_json()
+        assert mine.spec(unbind_context=True).to_json() == theirs.spec(unbind_context=True).to_json()
 
 
 # -- operations ----------------------------------------------------------------------------------

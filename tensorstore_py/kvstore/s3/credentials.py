@@ -128,6 +128,8 @@ class AwsCredentialsProvider(ResourceProvider):
 
     id = "aws_credentials"
     resource_class = AwsCredentialsResource
+    # Printed inline in kvstore specs, never under "context", as TensorStore 0.1.86 prints it.
+    config_only = True
 
     def parse(self, j: Any) -> Any:
         expect_object(j)
