@@ -261,9 +261,9 @@ def test_status_codes_match_reference(http_proxy, root, code):
 def test_timeout_is_retried(http_proxy, root):
     put(root, "f/a", b"v")
     store = ts.KvStore.open({"driver": "http", "base_url": http_proxy.url + "/f/", "http_request_retries": FAST_RETRIES}).result()
-    store.driver.client.read_timeout = 0.2
+    store.driver.client.read_timeout = 0.5
     try:
-        http_proxy.reset(["delay:0.6"])
+        http_proxy.reset(["delay:1.5"])
         assert store["a"] == b"v"
         assert len(http_proxy.requests) == 2
     finally:
