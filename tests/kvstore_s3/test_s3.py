@@ -362,3 +362,26 @@ def test_missing_etag_is_reported_in_plain_words(s3_proxy, prefix):
     s3_proxy.reset(["pass", "strip:ETag"])  # the PUT's answer (after the peek) lacks the ETag
     with pytest.raises(ValueError, match="no usable generation"):
         store.write("k2", b"w", if_equal=b"\x02").result()
+
+
+def test_large_values_both_ways(moto, prefix):
+    mine, theirs = both(s3_spec(moto.url, prefix))
+    big = os.urandom(6 << 20)
+    stamp = mine.write("big", big).result()
+    got = theirs.read("big").result()
+    assert got.value == big and got.stamp.generation == stamp.generation
+    theirs.write("big2", big[::-1]).result()
+    assert mine.read("big2").result().value == big[::-1]
+    assert mine.read("big2", byte_range=slice(1 << 20, (1 << 20) + 10)).result().value == big[::-1][1 << 20 : (1 << 20) + 10]
+
+
+@pytest.mark.parametrize("endpoint,expected", [
+    ("https://s3.amazonaws.com", True), ("https://s3.us-west-2.amazonaws.com", True),
+    ("https://bucket.s3.eu-west-1.amazonaws.com/x", True), ("http://s3-fips.dualstack.us-east-1.amazonaws.com", True),
+    ("http://127.0.0.1:9000", False), ("https://storage.googleapis.com", False), ("https://s3.example.com", False),
+    ("https://notamazonaws.com", False), ("", False),
+])
+def test_aws_endpoint_heuristic(endpoint, expected):
+    from tensorstore_py.kvstore.s3.driver import is_aws_endpoint
+
+    assert is_aws_endpoint(endpoint) is expected
