@@ -37,6 +37,7 @@ __all__ = [
     "HttpClient", "HttpResponse", "RetryPolicy", "Authorizer", "ErrorFormatter", "send",
     "client_for", "retry_policy", "status_code_for", "c_escape", "http_status_error",
     "range_header", "validate_byte_range", "format_byte_range", "RETRIABLE_CODES", "SHARED_LIMIT",
+    "parse_rate_limiter", "spec_json_settings_inline",
 ]  # fmt: skip
 
 #: the process-wide request limit behind ``{"limit": "shared"}``
@@ -420,3 +421,36 @@ def spec_json_settings_inline(driver: Any, path: str, builder: Any, settings_mem
         if value is not MISSING:
             j[member] = value
     return dict(sorted(j.items()))
+
+
+# ---------------------------------------------------------------------------------------------
+# ``experimental_gcs_rate_limiter`` / ``experimental_s3_rate_limiter``: accepted and printed as
+# TensorStore does; not enforced.
+
+_RATE_MEMBERS = ("read_rate", "write_rate")
+
+
+def _expect_float(j: Any) -> float:
+    from ..errors import invalid_argument
+
+    if isinstance(j, bool) or not isinstance(j, (int, float)):
+        raise invalid_argument(f"Expected 64-bit floating-point number, but received: {dumps(j)}")
+    return float(j)
+
+
+def parse_rate_limiter(j: Any) -> dict:
+    """Validates a rate limiter object (``read_rate``, ``write_rate``, ``doubling_time``);
+    returns it normalized."""
+    from ..json_util import ObjectReader, expect_object
+
+    reader = ObjectReader(expect_object(j))
+    out: dict[str, Any] = {}
+    for name in _RATE_MEMBERS:
+        value = reader.get(name, _expect_float, None)
+        if value is not None:
+            out[name] = value
+    doubling = reader.get("doubling_time", lambda v: (parse_duration(v), v)[1], None)
+    if doubling is not None:
+        out["doubling_time"] = doubling
+    reader.finish()
+    return dict(sorted(out.items()))

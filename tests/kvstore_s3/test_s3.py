@@ -53,6 +53,9 @@ SPECS = [
     {"driver": "s3", "bucket": "bucket", "aws_region": 3},
     {"driver": "s3", "bucket": "bucket", "requester_pays": "x"},
     {"driver": "s3", "bucket": "bucket", "extra": 1},
+    {"driver": "s3", "bucket": "bucket", "experimental_s3_rate_limiter": {"read_rate": 10, "write_rate": 5, "doubling_time": "10s"}},
+    {"driver": "s3", "bucket": "bucket", "experimental_s3_rate_limiter": {}},
+    {"driver": "s3", "bucket": "bucket", "experimental_s3_rate_limiter": {"x": 1}},
 ] + [
     {"driver": "s3", "bucket": "bucket", "aws_credentials": c}
     for c in [

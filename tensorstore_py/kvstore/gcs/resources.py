@@ -18,11 +18,11 @@ from __future__ import annotations
 from typing import Any
 
 from ...context import (
-    ConcurrencyProvider, ResourceProvider, RetriesProvider, get_provider, parse_duration,
+    ConcurrencyProvider, ResourceProvider, RetriesProvider, get_provider,
     register_resource_provider,
 )  # fmt: skip
 from ...json_util import ObjectReader, expect_object, expect_string
-from ..http_transport import SHARED_LIMIT, RetryPolicy, client_for, retry_policy
+from ..http_transport import SHARED_LIMIT, RetryPolicy, client_for, parse_rate_limiter, retry_policy
 
 __all__ = ["RetryPolicy", "client_for", "retry_policy", "user_project_of", "SHARED_LIMIT", "parse_rate_limiter"]
 
@@ -64,34 +64,3 @@ _register_missing()
 def user_project_of(resource: Any) -> str | None:
     """The ``project_id`` of a bound ``gcs_user_project`` resource, if any."""
     return resource.spec.get("project_id")
-
-
-# ---------------------------------------------------------------------------------------------
-# ``experimental_gcs_rate_limiter``: accepted and printed as TensorStore does; not enforced.
-
-_RATE_MEMBERS = ("read_rate", "write_rate")
-
-
-def _expect_float(j: Any) -> float:
-    from ...errors import invalid_argument
-    from ...json_util import dumps
-
-    if isinstance(j, bool) or not isinstance(j, (int, float)):
-        raise invalid_argument(f"Expected 64-bit floating-point number, but received: {dumps(j)}")
-    return float(j)
-
-
-def parse_rate_limiter(j: Any) -> dict:
-    """Validates an ``experimental_gcs_rate_limiter`` object; returns it normalized."""
-    reader = ObjectReader(expect_object(j))
-    out: dict[str, Any] = {}
-    for name in _RATE_MEMBERS:
-        value = reader.get(name, _expect_float, None)
-        if value is not None:
-            out[name] = value
-    doubling = reader.get("doubling_time", lambda v: (parse_duration(v), v)[1], None)
-    if doubling is not None:
-        out["doubling_time"] = doubling
-    reader.finish()
-    return dict(sorted(out.items()))
-

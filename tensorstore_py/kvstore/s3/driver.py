@@ -141,6 +141,7 @@ class S3DriverSpec(KvStoreDriverSpec):
         endpoint = reader.get("endpoint", _expect_string, None)
         region = reader.get("aws_region", _expect_string, "")
         conditional = reader.get("use_conditional_write", expect_bool, None)
+        limiter = reader.get("experimental_s3_rate_limiter", http_transport.parse_rate_limiter, None)
         if not bucket and endpoint is None:
             raise invalid_argument('"bucket" must be specified when "endpoint" is not set')
         if bucket and not is_valid_bucket_name(bucket):
@@ -153,6 +154,9 @@ class S3DriverSpec(KvStoreDriverSpec):
                 options[name] = value
         if region:
             options["aws_region"] = region
+        if limiter is not None:
+            # Accepted and printed as TensorStore does; requests are not rate limited.
+            options["experimental_s3_rate_limiter"] = limiter
         return options
 
     def options_json(self, include_defaults: bool = False) -> dict:
