@@ -312,3 +312,12 @@ def test_arrays_read_identically_over_http(server, root, driver):
     np.testing.assert_array_equal(auto.read().result(), data)
     with pytest.raises(NotImplementedError):
         mine[0:2, 0:2].write(np.zeros((2, 2), np.int16)).result()
+
+
+def test_pickled_store_reopens(server, root):
+    import pickle
+
+    put(root, "pk/a", b"v")
+    store = ts.KvStore.open({"driver": "http", "base_url": server.url + "/pk/", "headers": ["X-A: 1"]}).result()
+    again = pickle.loads(pickle.dumps(store))
+    assert repr(again) == repr(store) and again["a"] == b"v"

@@ -388,3 +388,12 @@ def test_aws_endpoint_heuristic(endpoint, expected):
     from tensorstore_py.kvstore.s3.driver import is_aws_endpoint
 
     assert is_aws_endpoint(endpoint) is expected
+
+
+def test_pickled_store_reopens(moto, prefix):
+    import pickle
+
+    store = ts.KvStore.open(s3_spec(moto.url, prefix, s3_request_retries={"max_retries": 2}, aws_credentials={"type": "environment"})).result()
+    store["k"] = b"v"
+    again = pickle.loads(pickle.dumps(store))
+    assert repr(again) == repr(store) and again["k"] == b"v"
