@@ -321,3 +321,8 @@ def test_pickled_store_reopens(server, root):
     store = ts.KvStore.open({"driver": "http", "base_url": server.url + "/pk/", "headers": ["X-A: 1"]}).result()
     again = pickle.loads(pickle.dumps(store))
     assert repr(again) == repr(store) and again["a"] == b"v"
+
+
+@pytest.mark.parametrize("url", ["https://h/a/|n5:", "http://h:8/x/y.zarr/|zarr2:", "http://h/a%20b/", "https://h/p?q=1|zarr2:"])
+def test_tensorstore_url_pipelines_match_reference(url):
+    assert ts.Spec(url).to_json() == ref.Spec(url).to_json()

@@ -397,3 +397,8 @@ def test_pickled_store_reopens(moto, prefix):
     store["k"] = b"v"
     again = pickle.loads(pickle.dumps(store))
     assert repr(again) == repr(store) and again["k"] == b"v"
+
+
+@pytest.mark.parametrize("url", ["s3://bucket/p/|zarr2:", "s3://bucket/p/|n5:", "s3://bucket/p/", "s3://bucket/a%20b/|zarr2:"])
+def test_tensorstore_url_pipelines_match_reference(url):
+    assert ts.Spec(url).to_json() == ref.Spec(url).to_json()
