@@ -402,3 +402,20 @@ def test_pickled_store_reopens(moto, prefix):
 @pytest.mark.parametrize("url", ["s3://bucket/p/|zarr2:", "s3://bucket/p/|n5:", "s3://bucket/p/", "s3://bucket/a%20b/|zarr2:"])
 def test_tensorstore_url_pipelines_match_reference(url):
     assert ts.Spec(url).to_json() == ref.Spec(url).to_json()
+
+
+def test_explicit_provider_without_credentials_is_an_error(s3_proxy, prefix, monkeypatch, tmp_path):
+    for name in ("AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY", "AWS_SESSION_TOKEN"):
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("AWS_SHARED_CREDENTIALS_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_CONFIG_FILE", str(tmp_path / "none"))
+    monkeypatch.setenv("AWS_EC2_METADATA_DISABLED", "true")
+    for kind in ("environment", "profile"):
+        store = ts.KvStore.open(s3_spec(s3_proxy.url, prefix, aws_region="us-east-1", aws_credentials={"type": kind})).result()
+        with pytest.raises(ValueError, match=f"^INTERNAL: Failed to get credentials from provider: the {kind} provider found no AWS credentials$"):
+            store.read("k").result()
+    # The default chain finding nothing means unsigned requests, as in tensorstore.
+    s3_proxy.reset()
+    store = ts.KvStore.open(s3_spec(s3_proxy.url, prefix, aws_region="us-east-1", aws_credentials={"type": "default"})).result()
+    store.read("k").result()
+    assert "Authorization" not in s3_proxy.requests[-1][2]

@@ -13,8 +13,9 @@
 - ``anonymous``: unsigned requests.
 
 Credentials are looked up on first use (opening a store never touches the network) and
-refreshed by botocore when they expire.  A provider that finds nothing means unsigned requests,
-as in TensorStore.  botocore is imported only when a request is signed.
+refreshed by botocore when they expire.  When the ``default`` chain finds nothing, requests go
+unsigned, as in TensorStore; a provider named explicitly that finds nothing is an error.
+botocore is imported only when a request is signed.
 """
 
 from __future__ import annotations
@@ -72,7 +73,12 @@ class AwsCredentialsResource(Resource):
                 self._resolved = True
             credentials = self._credentials
         if credentials is None:
-            return None
+            if self.spec["type"] == "default":
+                return None  # nothing found by the standard chain: unsigned requests
+            # A provider named explicitly must deliver, as in TensorStore.
+            raise StatusError(
+                "INTERNAL", f"Failed to get credentials from provider: the {self.spec['type']} provider found no AWS credentials"
+            )
         try:
             return credentials.get_frozen_credentials()
         except Exception as exc:  # botocore raises many kinds when a refresh fails
