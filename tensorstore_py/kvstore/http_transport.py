@@ -282,6 +282,7 @@ def send(
     cache_bust: bool = False,
     error_from: ErrorFormatter = generic_error,
     sleep: Callable[[float], None] = time.sleep,
+    limiters: "RateLimiters | None" = None,
 ) -> tuple[HttpResponse, float]:
     """Issues a request with retries; returns the final response and when its attempt started.
 
@@ -292,8 +293,13 @@ def send(
     carries a fresh random ``tensorstore=`` query parameter, as TensorStore adds to defeat caches.
     """
     allowed = frozenset(passthrough)
+    limiter = limiters.for_method(method) if limiters is not None else None
     attempt = 0
     while True:
+        if limiter is not None:
+            wait = limiter.reserve()
+            if wait > 0:
+                sleep(wait)
         request_headers = {"User-Agent": _USER_AGENT}
         if headers:
             request_headers.update(headers)
@@ -424,8 +430,65 @@ def spec_json_settings_inline(driver: Any, path: str, builder: Any, settings_mem
 
 
 # ---------------------------------------------------------------------------------------------
-# ``experimental_gcs_rate_limiter`` / ``experimental_s3_rate_limiter``: accepted and printed as
-# TensorStore does; not enforced.
+# ``experimental_gcs_rate_limiter`` / ``experimental_s3_rate_limiter``: requests per second for
+# reads and for writes, each rate doubling every ``doubling_time`` (cloud stores ask clients to
+# ramp up gradually).  Every attempt, retries included, takes a slot.
+
+
+class RateLimiter:
+    """Spaces requests at ``1 / rate`` seconds, the rate doubling every `doubling_time` s."""
+
+    def __init__(self, rate: float, doubling_time: float | None, clock: Callable[[], float] = time.monotonic):
+        self.rate = float(rate)
+        self.doubling_time = doubling_time if doubling_time and doubling_time > 0 else None
+        self._clock = clock
+        self._start = clock()
+        self._next = self._start
+        self._lock = threading.Lock()
+
+    def rate_at(self, t: float) -> float:
+        if self.doubling_time is None:
+            return self.rate
+        return self.rate * 2.0 ** ((t - self._start) / self.doubling_time)
+
+    def reserve(self) -> float:
+        """Takes the next slot; returns how long to wait for it (seconds)."""
+        with self._lock:
+            now = self._clock()
+            slot = max(now, self._next)
+            self._next = slot + 1.0 / self.rate_at(slot)
+            return slot - now
+
+
+class RateLimiters:
+    """The read and write limiters of one rate limiter spec (either may be None)."""
+
+    def __init__(self, spec: dict | None):
+        spec = spec or {}
+        doubling = spec.get("doubling_time")
+        seconds = parse_duration(doubling) / 1e9 if doubling is not None else None
+        self.read = RateLimiter(spec["read_rate"], seconds) if spec.get("read_rate") else None
+        self.write = RateLimiter(spec["write_rate"], seconds) if spec.get("write_rate") else None
+
+    def for_method(self, method: str) -> RateLimiter | None:
+        return self.read if method in ("GET", "HEAD") else self.write
+
+
+_limiters: dict[str, RateLimiters] = {}
+_limiters_lock = threading.Lock()
+
+
+def rate_limiters(spec: dict | None) -> RateLimiters | None:
+    """The limiters shared by every driver with the same rate limiter spec (None: no limit)."""
+    if not spec:
+        return None
+    key = dumps(spec)
+    with _limiters_lock:
+        made = _limiters.get(key)
+        if made is None:
+            made = _limiters[key] = RateLimiters(spec)
+        return made
+
 
 _RATE_MEMBERS = ("read_rate", "write_rate")
 

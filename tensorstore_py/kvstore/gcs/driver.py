@@ -231,7 +231,8 @@ class GcsDriver(KvStoreDriver):
         return "&".join(f"{k}={http.encode_component(str(v))}" for k, v in params)
 
     def _send(self, method: str, url: str, **kwargs: Any) -> tuple[http.HttpResponse, float]:
-        return http.send(self.client, self.policy, self.credentials, method, url, **kwargs)
+        limiters = http_transport.rate_limiters(self.driver_spec.options.get("experimental_gcs_rate_limiter"))
+        return http.send(self.client, self.policy, self.credentials, method, url, limiters=limiters, **kwargs)
 
     def spec_json(self, path: str, builder: ContextSpecBuilder | None = MISSING) -> dict:
         """As `KvStoreDriver.spec_json`.

@@ -160,9 +160,10 @@ def send(
     passthrough: Iterable[int] = (),
     cache_bust: bool = False,
     sleep: Callable[[float], None] = time.sleep,
+    limiters: Any = None,
 ) -> tuple[HttpResponse, float]:
     """`http_transport.send` with GCS's error messages (see there)."""
     return http_transport.send(
         client, policy, credentials, method, url, headers=headers, body=body, passthrough=passthrough,
-        cache_bust=cache_bust, error_from=status_from_response, sleep=sleep,
+        cache_bust=cache_bust, error_from=status_from_response, sleep=sleep, limiters=limiters,
     )  # fmt: skip

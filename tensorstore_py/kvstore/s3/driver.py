@@ -382,8 +382,10 @@ class S3Driver(KvStoreDriver):
         if self.requester_pays:
             headers["x-amz-request-payer"] = "requester"
         signer = Signer(self.credentials, ep.region)
+        limiters = http_transport.rate_limiters(self.driver_spec.options.get("experimental_s3_rate_limiter"))
         return http_transport.send(
-            self.client, self.policy, signer, method, url, headers=headers, error_from=status_from_response, **kwargs
+            self.client, self.policy, signer, method, url, headers=headers, error_from=status_from_response,
+            limiters=limiters, **kwargs
         )
 
     def _on_endpoint(self, task: Any, *args: Any) -> Future:
