@@ -43,6 +43,7 @@ class OpenedDriver(KvStoreBackedDriver):
     _metadata_generation: bytes | None = None
     open_time: float = 0.0
     _successor: Any = None
+    _ready_self: Any = None  # a completed Future of this driver, reused while nothing changes
 
     def attach_metadata(self, entry: Any, generation: bytes | None, open_time: float) -> None:
         """Ties this driver (built for one metadata snapshot) to the context's shared entry."""
@@ -69,6 +70,14 @@ class OpenedDriver(KvStoreBackedDriver):
         if transaction is not None and transaction.node(self.kv, entry.key) is not None:
             return self._current_staged(transaction, entry)
         staleness = metadata_staleness(self.spec.recheck_cached_metadata, self.open_time)
+        if transaction is None:
+            # The common case, without a Future: the shared entry is fresh and unchanged.
+            value, generation, when = entry.snapshot()
+            if value is not None and when >= staleness and generation == self._metadata_generation:
+                ready = self._ready_self
+                if ready is None:
+                    ready = self._ready_self = futures.ready(self)
+                return ready
 
         def pick(pair: tuple) -> Any:
             metadata, generation = pair
