@@ -351,6 +351,11 @@ class Zarr3Metadata:
 def _parse_codecs(j: Any, constraint: bool) -> Any:
     from .codec_json import parse_zarr3_codecs
 
+    # TensorStore takes no shorthand (a bare codec name) in place of a codec object.
+    for i, item in enumerate(expect_array(j)):
+        if not isinstance(item, dict):
+            raise invalid_argument(f"Error parsing value at position {i}: Expected object, but received: {dumps(item)}")
+
     return parse_zarr3_codecs(j, constraint=constraint)
 
 
@@ -435,7 +440,7 @@ def _read_members(r: ObjectReader, required: bool) -> Zarr3MetadataConstraints:
     c.dtype = r.get("data_type", parse_data_type, None)
     if required and not r.has("chunk_grid"):
         raise _missing("chunk_grid", "object")
-    c.chunk_shape = r.get("chunk_grid", lambda v: parse_chunk_grid(v, c.shape and len(c.shape) if c.shape is not None else None), None)
+    c.chunk_shape = r.get("chunk_grid", lambda v: parse_chunk_grid(v, len(c.shape) if c.shape is not None else None), None)
     if required and not r.has("chunk_key_encoding"):
         raise _missing("chunk_key_encoding", "object")
     c.chunk_key_encoding = r.get("chunk_key_encoding", parse_chunk_key_encoding, None)

@@ -116,7 +116,8 @@ def _layout_set(layout: ChunkLayout, **kwargs: Any) -> None:
 
 
 def _layout_from_metadata(
-    layout: ChunkLayout, rank: Optional[int], chunk_shape: Optional[list[int]], codecs: Optional[list]
+    layout: ChunkLayout, rank: Optional[int], chunk_shape: Optional[list[int]], codecs: Optional[list],
+    for_create: bool = False,
 ) -> ChunkLayout:
     layout = layout.copy()
     if rank is None:
@@ -130,6 +131,8 @@ def _layout_from_metadata(
         _layout_set(layout, inner_order=order)
     if chunk_shape is not None:
         _layout_set(layout, write_chunk_shape=list(chunk_shape))
+        if for_create and read is not None and any(w % r for w, r in zip(chunk_shape, read)):
+            read = None  # the codec's own check reports this, as TensorStore does
         _layout_set(layout, read_chunk_shape=list(read if read is not None else chunk_shape))
     elif read is not None:
         _layout_set(layout, read_chunk_shape=list(read))
@@ -174,16 +177,17 @@ class Zarr3Spec(KvsBackedDriverSpec):
     # -- JSON --------------------------------------------------------------------------------
 
     def parse_driver_members(self, r: ObjectReader) -> None:
-        self.metadata = r.get("metadata", self._parse_metadata_member, Zarr3MetadataConstraints())
+        self.metadata = r.get("metadata", parse_metadata_constraints, Zarr3MetadataConstraints())
+        self._merge_metadata_schema(self.metadata)
         if self.transform is None:
             self._initial_domain = self._merged_domain()
 
-    def _parse_metadata_member(self, j: Any) -> Zarr3MetadataConstraints:
-        c = parse_metadata_constraints(j)
+    def _merge_metadata_schema(self, c: Zarr3MetadataConstraints) -> None:
+        """The metadata's type and rank are schema constraints too (reported as such)."""
         if c.dtype is not None:
             if self.schema.dtype is not None and self.schema.dtype != c.dtype:
                 raise invalid_argument(
-                    f"Mismatch between data type in schema ({self.schema.dtype.name}) and metadata ({c.dtype.name})"
+                    f"Specified dtype ({c.dtype.name}) does not match existing value ({self.schema.dtype.name})"
                 )
             self.schema.update(dtype=c.dtype)
         if c.rank is not None:
@@ -192,7 +196,6 @@ class Zarr3Spec(KvsBackedDriverSpec):
                     f"Rank specified by schema ({self.schema.rank}) does not match rank specified by metadata ({c.rank})"
                 )
             self.schema.update(rank=c.rank)
-        return c
 
     def driver_members_json(self) -> dict:
         metadata = self.metadata.to_json()
@@ -236,7 +239,7 @@ class Zarr3Spec(KvsBackedDriverSpec):
             try:
                 domain = merge_index_domains(schema_domain, from_metadata)
             except StatusError as exc:
-                raise exc.with_prefix("Mismatch between metadata and schema") from None
+                raise failed_precondition(f"Mismatch between metadata and schema: {exc.message}") from None
         return IndexDomain(
             inclusive_min=list(domain.inclusive_min),
             inclusive_max=list(domain.inclusive_max),
@@ -306,7 +309,8 @@ class Zarr3Spec(KvsBackedDriverSpec):
         if dtype.name not in DATA_TYPES:
             raise invalid_argument(f"Data type not supported: {dtype.name}")
         codecs_json = self._chosen_codecs()
-        layout = _layout_from_metadata(schema.chunk_layout, rank, c.chunk_shape, codecs_json)
+        # Only the metadata's own codecs constrain the layout; a schema codec adapts to it.
+        layout = _layout_from_metadata(schema.chunk_layout, rank, c.chunk_shape, c.codecs_json, for_create=True)
         if rank:
             read, write = choose_read_write_chunk_shapes(
                 layout.read_chunk, layout.write_chunk, list(domain.inclusive_min), list(domain.exclusive_max)
@@ -404,7 +408,7 @@ class Zarr3Spec(KvsBackedDriverSpec):
 
 
 def _unit_string(unit: Any) -> str:
-    return unit.to_json() if hasattr(unit, "to_json") else str(unit)
+    return str(unit)
 
 
 def _with_layout(
@@ -433,10 +437,10 @@ def _with_layout(
 
 def _complete_innermost(target: list, whole: list, layout: ChunkLayout, rank: int) -> None:
     """Appends a transpose to the innermost chain when the layout's inner order needs one."""
-    if rank == 0 or layout.inner_order is None:
+    if rank == 0:
         return
-    wanted = choose_inner_order(layout, rank)
     current = _compose_order(None, whole, rank) or list(range(rank))
+    wanted = choose_inner_order(layout, rank, default=current)
     if current == wanted:
         return
     innermost = _innermost_codecs(target)
