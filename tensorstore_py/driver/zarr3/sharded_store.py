@@ -23,7 +23,7 @@ import threading
 from typing import Any
 
 from ... import future as futures
-from ...errors import StatusError, data_loss, unimplemented
+from ...errors import StatusError, data_loss, failed_precondition, unimplemented
 from ...future import Future
 from ...kvstore.driver import KvStoreDriver, ReadOptions, WriteOptions, resolve_byte_range
 from ...kvstore.generation import NO_VALUE, UNKNOWN, ReadResult, TimestampedStorageGeneration
@@ -33,6 +33,11 @@ from .chunk_format import split_entry_key
 __all__ = ["ShardedStore"]
 
 _MAX_ATTEMPTS = 64
+_CODEC_PREFIX = "Error decoding shard index: "
+
+
+def _prefixed(exc: BaseException, prefix: str) -> BaseException:
+    return exc.with_prefix(prefix) if isinstance(exc, StatusError) else exc
 #: Neighbouring sub-chunk byte ranges closer than this are fetched in one read.
 _COALESCE_GAP = 1 << 14
 
@@ -93,11 +98,14 @@ class ShardedStore(KvStoreDriver):
         return shard_key, linear
 
     def describe_key(self, key: bytes) -> str:
+        """How TensorStore names a sub-chunk: ``shard entry {0, 1}/{2, 2} in "a/c/0/0"``."""
         try:
-            shard_key, _ = split_entry_key(key, self.rank)
-        except ValueError:
-            shard_key = key
-        return self.base.describe_key(shard_key)
+            shard_key, position = self._split(key)
+        except (ValueError, StatusError):
+            return self.base.describe_key(key)
+        cell = "{" + ", ".join(map(str, self._cell(position))) + "}"
+        grid = "{" + ", ".join(map(str, self.codec.grid_shape)) + "}"
+        return f"shard entry {cell}/{grid} in {self.base.describe_key(shard_key)}"
 
     def now(self) -> float:
         return self.base.now()
@@ -127,8 +135,12 @@ class ShardedStore(KvStoreDriver):
             else:
                 try:
                     index = _Index(res.stamp.generation, self.codec.decode_index(res.value))
+                    index.index.check_all()
                 except StatusError as exc:
-                    raise exc.with_prefix(f"Error reading shard index in {self.base.describe_key(shard_key)}") from None
+                    message = exc.message
+                    if message.startswith(_CODEC_PREFIX):
+                        message = message[len(_CODEC_PREFIX) :]
+                    raise type(exc)(exc.code, message) from None
             with self._lock:
                 self._indices[shard_key] = index
             return index
@@ -139,8 +151,10 @@ class ShardedStore(KvStoreDriver):
                     del self._index_reads[shard_key]
             futures._link(f, pending)
 
-        read = self._checked(self.base.read(shard_key, options), shard_key)
-        futures.chain(read, got, self.executor).add_done_callback(settle)
+        read = self._checked(self._base_read(shard_key, options), shard_key)
+        where = f"Error reading shard index in {self.base.describe_key(shard_key)}"
+        indexed = futures.chain(read, got, self.executor)
+        futures.map_error(indexed, lambda exc: _prefixed(exc, where)).add_done_callback(settle)
         return pending
 
     def _forget(self, shard_key: bytes) -> None:
@@ -156,7 +170,15 @@ class ShardedStore(KvStoreDriver):
             return futures.failed(exc)
         request = _EntryRead(position, options, 0)
         self._read_entry(shard_key, request)
-        return request.future
+        where = f"Error reading {self.describe_key(key)}"
+        return futures.map_error(request.future, lambda exc: _prefixed(exc, where))
+
+    def _cell(self, linear: int) -> list[int]:
+        cell = []
+        for g in reversed(self.codec.grid_shape):
+            cell.append(linear % g)
+            linear //= g
+        return cell[::-1]
 
     def _read_entry(self, shard_key: bytes, request: _EntryRead) -> None:
         if request.attempt >= _MAX_ATTEMPTS:
@@ -219,9 +241,7 @@ class ShardedStore(KvStoreDriver):
             self._fetch_run(shard_key, index, lo, hi, members)
 
     def _fetch_run(self, shard_key: bytes, index: _Index, lo: int, hi: int, members: list) -> None:
-        read = self._checked(
-            self.base.read(shard_key, ReadOptions(byte_range=(lo, hi), if_equal=index.generation)), shard_key
-        )
+        read = self._base_read(shard_key, ReadOptions(byte_range=(lo, hi), if_equal=index.generation))
 
         def got(f: Future) -> None:
             exc = f.exception()
@@ -245,10 +265,17 @@ class ShardedStore(KvStoreDriver):
 
         read.add_done_callback(got)
 
+    def _base_read(self, key: bytes, options: ReadOptions) -> Future:
+        try:
+            return self.base.read(key, options)
+        except (ValueError, TypeError) as exc:  # some stores raise at once rather than fail the future
+            return futures.failed(exc)
+
     def _checked(self, fut: Future, shard_key: bytes) -> Future:
         def annotate(exc: BaseException) -> BaseException:
+            # A shard too short to hold its index: not a usable shard.
             if isinstance(exc, StatusError) and exc.code == "OUT_OF_RANGE":
-                return data_loss(f"Error reading {self.base.describe_key(shard_key)}: {exc.message}")
+                return failed_precondition(exc.message)
             return exc
 
         return futures.map_error(fut, annotate)
@@ -343,7 +370,7 @@ class ShardedStore(KvStoreDriver):
                     return apply(res.value, res.stamp.generation)
                 return apply(None, NO_VALUE)
 
-            fut = futures.chain(self._checked(self.base.read(shard_key, ReadOptions()), shard_key), got, self.executor)
+            fut = futures.chain(self._checked(self._base_read(shard_key, ReadOptions()), shard_key), got, self.executor)
         fut.add_done_callback(done)
 
     def _after_batch(self, shard_key: bytes) -> None:
