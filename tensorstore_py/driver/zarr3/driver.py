@@ -59,7 +59,12 @@ class Zarr3Driver(ChunkedDriver, OpenedDriver):
         return self.metadata.dtype
 
     def format_members_json(self, minimal: bool) -> dict:
-        return {} if minimal else {"metadata": self.metadata.to_json(stored=False)}
+        j = {} if minimal else {"metadata": self.metadata.to_json(stored=False)}
+        # As TensorStore, a store opened on assumed metadata says so in its spec.
+        for mode in ("assume_metadata", "assume_cached_metadata"):
+            if self.spec.open_mode.get(mode):
+                j[mode] = True
+        return j
 
     @property
     def url_suffix(self) -> str:

@@ -17,7 +17,7 @@ import numpy as np
 
 from ...errors import StatusError, failed_precondition, invalid_argument
 from ...index import IndexDomain, IndexTransform
-from ...json_util import INDEX_MAX, ObjectReader, dumps
+from ...json_util import INDEX_MAX, ObjectReader, dumps, quote_string
 from ...schema import ChunkLayout, CodecSpec, Schema
 from ...schema.chunk_shape import choose_inner_order, choose_read_write_chunk_shapes
 from ...schema.codec_spec import merge_codec_specs
@@ -159,15 +159,6 @@ class Zarr3Spec(KvsBackedDriverSpec):
     default_metadata_key = "zarr.json"
     auto_detect_key = "zarr.json"
     auto_detect_priority = 10
-
-    @classmethod
-    def auto_detect_matches(cls, value: bytes) -> bool:
-        # A group's zarr.json is not an array.
-        try:
-            j = json.loads(value)
-        except ValueError:
-            return True
-        return not (isinstance(j, dict) and j.get("node_type") == "group")
 
     def __init__(self) -> None:
         super().__init__()
@@ -374,17 +365,17 @@ class Zarr3Spec(KvsBackedDriverSpec):
             try:
                 merge_index_domains(schema.domain, self.metadata_domain(metadata))
             except StatusError as exc:
-                raise exc.with_prefix("Mismatch between metadata and schema") from None
+                raise failed_precondition(f"Mismatch between metadata and schema: {exc.message}") from None
         if schema.dtype is not None and schema.dtype != metadata.dtype:
             raise failed_precondition(
-                f"dtype from metadata ({metadata.dtype.name}) does not match dtype in schema ({schema.dtype.name})"
+                f"data_type from metadata ({metadata.dtype.name}) does not match dtype in schema ({schema.dtype.name})"
             )
         if schema.fill_value is not None:
             wanted = np.asarray(schema.fill_value).astype(metadata.dtype.numpy_dtype)
             if wanted.tobytes() != metadata.fill_value.tobytes():
                 raise failed_precondition(
                     f"Invalid fill_value: schema requires fill value of {dumps(fill_value_to_json(metadata.dtype, wanted))}, "
-                    f"but metadata specifies {dumps(fill_value_to_json(metadata.dtype, metadata.fill_value))}"
+                    f"but metadata specifies fill value of {dumps(fill_value_to_json(metadata.dtype, metadata.fill_value))}"
                 )
 
     def metadata_domain(self, metadata: Zarr3Metadata) -> IndexDomain:
@@ -461,5 +452,5 @@ def _check_constraints(metadata: Zarr3Metadata, c: Zarr3MetadataConstraints) -> 
             continue
         if stored.get(name) != value:
             raise failed_precondition(
-                f"Expected {dumps(name)} of {dumps(value)} but received: {dumps(stored.get(name))}"
+                f"Expected {quote_string(name)} of {quote_string(dumps(value))} but received: {quote_string(dumps(stored.get(name)))}"
             )
