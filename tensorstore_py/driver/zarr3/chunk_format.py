@@ -9,6 +9,8 @@ innermost codec chain.  Either way edge chunks are stored whole, padded with the
 from __future__ import annotations
 
 import struct
+import sys
+import threading
 from typing import Any
 
 import numpy as np
@@ -57,6 +59,7 @@ class Zarr3ChunkFormat(ChunkFormat):
         self._fill = np.asarray(metadata.fill_value, dtype=self.numpy_dtype)
         self._fill_chunk: np.ndarray | None = None
         self._fill_bytes: np.ndarray | None = None
+        self._buffers = _ChunkBuffers(self.chunk_shape, self.numpy_dtype)
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -98,8 +101,7 @@ class Zarr3ChunkFormat(ChunkFormat):
     # -- data --------------------------------------------------------------------------------
 
     def decode_chunk(self, data: bytes, cell: tuple[int, ...] = ()) -> np.ndarray:
-        out = np.empty(self.chunk_shape, dtype=self.numpy_dtype)
-        return self.chain.decode(data, out)
+        return self.chain.decode(data, self._buffers.take())
 
     def new_chunk(self) -> np.ndarray:
         if self._fill_chunk is None:
@@ -135,3 +137,39 @@ class Zarr3ChunkFormat(ChunkFormat):
     def fill_value(self) -> np.ndarray:
         return self._fill
 
+
+
+class _ChunkBuffers:
+    """Decoded-chunk buffers reused once nothing refers to them any more.
+
+    A read decodes a chunk, copies what it needs and drops it; a fresh array of a chunk's size
+    for every decode costs the page faults of new memory, several times the decode itself for
+    well-compressed chunks.  A buffer is reused only when the pool holds the only reference
+    and it is writable (the chunk cache marks what it keeps read-only).
+    """
+
+    _LIMIT = 16
+
+    def __init__(self, shape: tuple[int, ...], dtype: np.dtype):
+        self._shape = shape
+        self._dtype = dtype
+        self._pool: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> np.ndarray:
+        with self._lock:
+            pool = self._pool
+            for i in range(len(pool)):
+                # References: the list's and getrefcount's argument (the subscript result).
+                if sys.getrefcount(pool[i]) == 2 and pool[i].flags.writeable:
+                    return pool[i]
+            buf = np.empty(self._shape, dtype=self._dtype)
+            if len(pool) < self._LIMIT:
+                pool.append(buf)
+            else:
+                # Replace one that is kept elsewhere (e.g. by the chunk cache) for good.
+                for i in range(len(pool)):
+                    if not pool[i].flags.writeable:
+                        pool[i] = buf
+                        break
+            return buf
