@@ -153,8 +153,19 @@ def _timed(fn) -> None:
     wall0, cpu0 = time.perf_counter(), time.process_time()
     fn()
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    peak_kib = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    print(json.dumps({"wall": wall, "cpu": cpu, "peak_mib": peak_kib / 1024}))
+    print(json.dumps({"wall": wall, "cpu": cpu, "peak_mib": _peak_rss_kib() / 1024}))
+
+
+def _peak_rss_kib() -> int:
+    """This process's peak resident set (VmHWM: unlike ru_maxrss, not inherited across exec)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 # ---------------------------------------------------------------------------------------------
