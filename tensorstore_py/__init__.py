@@ -26,6 +26,7 @@ from .spec import OpenMode, Spec
 from .tensorstore import TensorStore
 from .driver.chunked import WriteFutures
 from .batch import *  # noqa: F401,F403
+from .cache.transaction import Transaction
 from .open import open
 from .driver import auto as _auto_driver  # noqa: F401  (registers the drivers)
 from .driver import zarr as _zarr_driver  # noqa: F401

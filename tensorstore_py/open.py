@@ -50,10 +50,26 @@ def open(  # noqa: A001 - TensorStore's name
     background.  Options override or constrain what the spec says, as in `Spec.update`.
     """
     options = {k: v for k, v in locals().items() if k not in ("spec", "read", "write", "context", "transaction", "batch")}
+    if batch is not None:
+        from .batch import Batch
+
+        # Metadata is read at once; the batch is only checked (TensorStore: submitted is fine).
+        if not isinstance(batch, Batch):
+            raise TypeError("Invalid batch")
+    if schema is not None:
+        from .schema import Schema
+
+        if not isinstance(schema, Schema):
+            raise TypeError("Invalid schema")  # pybind11 rejects the argument before the call
     try:
+        if transaction is not None:
+            from .cache.transaction import Transaction
+
+            Transaction.rebind(None, transaction)
+            transaction.check_open()
         parsed = Spec(spec) if not isinstance(spec, Spec) else spec.copy()
         driver_spec = parsed._driver_spec
-        apply_options(driver_spec, options)
+        apply_options(driver_spec, {**options, "_from_open": True})
     except (ValueError, TypeError) as exc:
         return futures.failed(exc)
     if read is None and write is None:
@@ -62,7 +78,7 @@ def open(  # noqa: A001 - TensorStore's name
     ctx = context if context is not None else Context()
     if driver_spec.context_spec is not None:
         ctx = Context(Context.Spec(driver_spec.context_spec), ctx)
-    opened = driver_spec.open(ctx)
+    opened = driver_spec.open(ctx) if transaction is None else driver_spec.open(ctx, transaction)
 
     def make(driver: Any) -> TensorStore:
         transform = driver_spec.transform

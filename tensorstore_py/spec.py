@@ -147,7 +147,7 @@ class Spec(Indexable):
     # -- JSON ---------------------------------------------------------------------------------
 
     def to_json(self, include_defaults: bool = False) -> Any:
-        return self._driver_spec.to_json()
+        return self._driver_spec.to_json(include_defaults)
 
     def __repr__(self) -> str:
         return pretty_repr(self.to_json(), "Spec(", ")")
@@ -312,11 +312,20 @@ def apply_options(spec: driver_base.DriverSpec, options: dict) -> None:
     if options.get("schema") is not None:
         constraints["schema"] = options["schema"]
     if constraints:
-        if "schema" in constraints:
-            spec.schema.update(constraints.pop("schema"))
+        # As TensorStore: the keyword constraints first, then `schema` (which `ts.open` reports
+        # as "Invalid schema: ..." and `Spec.update` without a prefix).
+        schema_constraint = constraints.pop("schema", None)
         if constraints:
             spec.schema.update(**constraints)
-        if domain is not None and spec.transform is None:
+        if schema_constraint is not None:
+            if options.get("_from_open"):
+                spec.schema.update(schema=schema_constraint)
+            else:
+                if not isinstance(schema_constraint, type(spec.schema)):
+                    raise TypeError("Invalid schema")
+                spec.schema._merge_schema(schema_constraint)
+        schema_option = options.get("schema")
+        if (domain is not None or getattr(schema_option, "domain", None) is not None) and spec.transform is None:
             to_bounds = getattr(spec, "spec_domain_transform_bounds", None)
             bounded = to_bounds(spec.schema.domain) if to_bounds is not None else spec.schema.domain
             spec.transform = IndexTransform(domain=bounded)

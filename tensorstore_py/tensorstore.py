@@ -9,6 +9,7 @@ import numpy as np
 from . import dtypes
 from . import future as futures
 from .context import ContextSpecBuilder
+from .driver.storage_statistics import StorageStatistics as _StorageStatistics
 from .errors import invalid_argument, permission_denied
 from .future import Future
 from .index import IndexTransform, Indexable
@@ -21,6 +22,8 @@ __all__ = ["TensorStore", "prepare_source"]
 
 class TensorStore(Indexable):
     """An open array: reads and writes go through its index transform to its driver."""
+
+    StorageStatistics = _StorageStatistics
 
     def __init__(self, driver: Any, transform: IndexTransform, read: bool = True, write: bool = True, transaction: Any = None):
         self._driver = driver
@@ -57,13 +60,21 @@ class TensorStore(Indexable):
 
     @property
     def transaction(self) -> Any:
+        """The transaction reads and writes go through, or None."""
         return self._transaction
+
+    def with_transaction(self, transaction: Any) -> "TensorStore":
+        """The same view with reads and writes going through `transaction` (None: none)."""
+        from .cache.transaction import Transaction
+
+        transaction = Transaction.rebind(self._transaction, transaction)
+        return TensorStore(self._driver, self._transform, self._read, self._write, transaction)
 
     @property
     def kvstore(self):
         from .kvstore import KvStore
 
-        return KvStore._from_driver(self._driver.kv, self._driver.path)
+        return KvStore._from_driver(self._driver.kv, self._driver.path, self._transaction)
 
     @property
     def url(self) -> str:
@@ -133,7 +144,9 @@ class TensorStore(Indexable):
         **options: Any,
     ) -> Spec:
         """The spec that reopens this TensorStore (with `minimal_spec`, without the metadata)."""
-        spec = Spec(self._spec_json(retain_context, minimal_spec, retain_context))
+        if self._transaction is not None:
+            self._transaction.check_open()
+        spec = Spec(self._spec_json(retain_context, minimal_spec, bool(retain_context or unbind_context)))
         if options:
             spec.update(**options)
         return spec
@@ -144,11 +157,27 @@ class TensorStore(Indexable):
     # -- I/O ---------------------------------------------------------------------------------
 
     def read(self, *, order: str = "C", batch: Any = None) -> Future:
-        """Future[numpy.ndarray] of the data in this view's domain."""
+        """Future[numpy.ndarray] of the data in this view's domain.
+
+        With `batch`, the chunk reads wait for the batch's submit and are coalesced with the
+        batch's other reads.
+        """
+        from .batch import batch_state
+
+        return self._read_in(batch_state(batch), order)
+
+    def _read_in(self, batch: Any, order: str = "C") -> Future:
+        """`read` with a checked `batch.BatchState` (or None)."""
         if not self._read:
-            return futures.failed(permission_denied("Source not readable"))
+            return futures.failed(invalid_argument("Source does not support reading."))
+        txn = self._transaction
         try:
-            result = self._driver.read(self._transform)
+            if txn is not None:
+                txn.check_open()
+            result = futures.chain(
+                self._driver.current(txn),
+                lambda d: d.read(self._transform, txn) if batch is None else d.read(self._transform, txn, batch=batch),
+            )
         except (ValueError, TypeError, IndexError) as exc:
             return futures.failed(exc)
         if order == "F":
@@ -157,15 +186,36 @@ class TensorStore(Indexable):
 
     def write(self, source: Any, *, batch: Any = None, can_reference_source_data_indefinitely: bool | None = None):
         """Writes `source` (array-like, broadcast to this view's domain); returns WriteFutures."""
+        state = None
+        if batch is not None:
+            from .batch import Batch
+
+            if not isinstance(batch, Batch):
+                raise TypeError(f"batch must be a tensorstore_py.Batch, not {type(batch).__name__}")
+            if not isinstance(source, TensorStore):
+                raise invalid_argument("Invalid batch: batch can only be specified when copying from a TensorStore source")
+            # As in TensorStore, copying with an already submitted batch simply reads at once.
+            state = batch._state
         if not self._write:
-            return futures.failed(permission_denied("Destination not writable"))
+            return failed_write(invalid_argument("Destination does not support writing."))
         if isinstance(source, TensorStore):
-            return futures.chain(source.read(), lambda arr: self.write(arr))
+            from .copy import copy_between
+
+            return copy_between(source, self, state)
+        txn = self._transaction
         try:
+            if txn is not None:
+                txn.check_open()
             array = prepare_source(source, self.dtype, self._transform.domain)
-            return self._driver.write(self._transform, array)
         except (ValueError, TypeError, IndexError) as exc:
-            return futures.failed(exc)
+            return failed_write(exc)
+        current = self._driver.current(txn)
+        if current.done() and current.exception() is None:
+            try:
+                return current.result().write(self._transform, array, txn)
+            except (ValueError, TypeError, IndexError) as exc:
+                return failed_write(exc)
+        return deferred_write(current, lambda d: d.write(self._transform, array, txn))
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self[key].write(value).result()
@@ -177,13 +227,28 @@ class TensorStore(Indexable):
         arr = self.read().result()
         return arr if dtype is None else arr.astype(dtype)
 
+    def storage_statistics(self, *, query_not_stored: bool = False, query_fully_stored: bool = False) -> Future:
+        """Future[TensorStore.StorageStatistics]: whether data is stored for none / all of
+        this view's domain (only what is asked for is computed; the rest is None)."""
+        from .driver.storage_statistics import driver_storage_statistics
+
+        txn = self._transaction
+        return futures.chain(
+            self._driver.current(txn),
+            lambda d: driver_storage_statistics(d, self._transform, bool(query_not_stored), bool(query_fully_stored), txn),
+        )
+
     def resolve(self, *, fix_resizable_bounds: bool = False, batch: Any = None) -> Future:
+        """Future of this view with implicit bounds resolved against the current metadata."""
+        from .batch import batch_state
         from .index.compose import propagate_bounds
 
-        try:
-            return futures.ready(self._indexable_with_transform(propagate_bounds(self._transform, self._driver.domain)))
-        except (ValueError, IndexError) as exc:
-            return futures.failed(exc)
+        batch_state(batch)  # checked as TensorStore checks it
+
+        def resolved(driver: Any) -> "TensorStore":
+            return TensorStore(driver, propagate_bounds(self._transform, driver.domain), self._read, self._write, self._transaction)
+
+        return futures.chain(self._driver.current(self._transaction), resolved)
 
     def resize(
         self,
@@ -242,7 +307,8 @@ class TensorStore(Indexable):
             new_output_max[d] = t.output[d].offset + int(highs[i])
         driver = self._driver
         resized = resize_stored(driver.spec, driver, new_output_max, expand_only=expand_only,
-                                shrink_only=shrink_only, metadata_only=metadata_only)
+                                shrink_only=shrink_only, metadata_only=metadata_only,
+                                transaction=self._transaction)
 
         def rebind(new_driver: Any) -> "TensorStore":
             from .index.compose import propagate_bounds
@@ -262,8 +328,36 @@ class TensorStore(Indexable):
     def astype(self, dtype: Any) -> "TensorStore":
         raise NotImplementedError("TensorStore.astype (ts.cast) is not supported yet")
 
+    def __copy__(self) -> "TensorStore":
+        return self  # immutable, as TensorStore's handles
+
+    def __deepcopy__(self, memo: Any) -> "TensorStore":
+        """A new handle opened from this one's spec with a copy of its context (as a pickle
+        round trip gives)."""
+        from .open import open as open_store
+
+        spec = self.spec(unbind_context=True)
+        return open_store(spec, read=self._read, write=self._write, transaction=self._transaction).result()
+
     def __reduce__(self):
         raise TypeError("TensorStore pickling is not supported yet")
+
+
+def failed_write(exc: BaseException) -> Any:
+    """WriteFutures whose `copy` and `commit` both fail with `exc`."""
+    from .driver.chunked import WriteFutures
+
+    return WriteFutures(futures.failed(exc), futures.failed(exc))
+
+
+def deferred_write(driver_future: Future, start: Any) -> Any:
+    """WriteFutures of a write that starts once `driver_future` (fresh metadata) is ready."""
+    from .driver.chunked import WriteFutures
+
+    started = futures.chain(driver_future, lambda d: futures.ready(start(d)))
+    copy = futures.chain(started, lambda w: w.copy)
+    commit = futures.chain(started, lambda w: w.commit)
+    return WriteFutures(copy, commit)
 
 
 def prepare_source(source: Any, dtype: dtypes.dtype, domain) -> np.ndarray:

@@ -34,9 +34,17 @@ class Codec:
     kind: ClassVar[str] = ""
     id_member: ClassVar[str] = "id"
 
+    #: Options that may stay ``None`` in a codec ready to run (filled from the data).
+    inferred_options: ClassVar[tuple[str, ...]] = ()
+
     def params(self) -> dict[str, Any]:
         """The parameter members of the normalised JSON (without the identifying member)."""
         return {}
+
+    def open_options(self) -> list[str]:
+        """Options still ``None`` (left open by a constraint) that encoding needs."""
+        return [k for k, v in vars(self).items()
+                if v is None and not k.startswith("_") and k not in self.inferred_options]
 
     def to_json(self) -> dict[str, Any]:
         """The normalised JSON, members in TensorStore's (sorted) order."""

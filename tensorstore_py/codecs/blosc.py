@@ -137,6 +137,8 @@ class BloscCodec(Codec):
     `blocksize` 0 lets c-blosc choose.
     """
 
+    inferred_options = ("typesize", "shuffle")
+
     def __init__(self, cname: str = "lz4", clevel: int = 5, shuffle: int = AUTOSHUFFLE,
                  blocksize: int = 0, typesize: int | None = None):
         # Options may be None in a constraint that leaves them open (see codecs/chain.py).
@@ -149,15 +151,23 @@ class BloscCodec(Codec):
         # The element size given to c-blosc; None: the itemsize the caller passes to `encode`.
         self.typesize = typesize
 
-    def resolve_for_itemsize(self, itemsize: int) -> "BloscCodec":
+    def resolve_for_itemsize(self, itemsize: int | None) -> "BloscCodec":
         """This codec with the automatic shuffle and the type size made explicit for elements
-        of `itemsize` bytes (the type size stays open without shuffling, where it is moot)."""
+        of `itemsize` bytes (None: unknown; 1 without shuffling)."""
         shuffle = self.shuffle
         if shuffle is None or shuffle == AUTOSHUFFLE:
-            shuffle = BITSHUFFLE if itemsize == 1 else SHUFFLE
+            # An explicit type size decides, as in TensorStore; with no element size known
+            # (after another bytes -> bytes codec) nothing is shuffled.
+            size = self.typesize if self.typesize is not None else itemsize
+            shuffle = NOSHUFFLE if size is None else BITSHUFFLE if size == 1 else SHUFFLE
         typesize = self.typesize
         if shuffle == NOSHUFFLE:
-            typesize = None
+            # Without shuffling the type size only steers c-blosc's block splitting; TensorStore
+            # leaves it out of the JSON and compresses as bytes, so do the same.
+            typesize = 1
+        elif typesize is None and itemsize is None:
+            raise invalid_argument("typesize must be specified explicitly because inferred "
+                                   "itemsize -1/8 is not supported by Blosc")
         elif typesize is None:
             typesize = min(max(itemsize, 1), _MAX_TYPESIZE)
         resolved = BloscCodec(self.cname, self.clevel, shuffle, self.blocksize, typesize)

@@ -126,11 +126,16 @@ class CodecChain:
 
     def __init__(self, array_to_array: Sequence[ArrayToArrayCodec] = (),
                  array_to_bytes: Optional[ArrayToBytesCodec] = None,
-                 bytes_to_bytes: Sequence[Codec] = (), describe: Optional[Describe] = None):
+                 bytes_to_bytes: Sequence[Codec] = (), describe: Optional[Describe] = None,
+                 corrupt_code: Optional[str] = None):
         self.array_to_array = tuple(array_to_array)
         self.array_to_bytes = array_to_bytes
         self.bytes_to_bytes = tuple(bytes_to_bytes)
         self.describe: Describe = describe or _default_describe
+        # The status code a dialect reports for undecodable compressed data (zarr3 in
+        # TensorStore: FAILED_PRECONDITION); None keeps the codecs' DATA_LOSS.  A failed
+        # checksum (a codec with ``keeps_data_loss``) stays DATA_LOSS.
+        self.corrupt_code = corrupt_code
 
     @property
     def codecs(self) -> list[Any]:
@@ -173,6 +178,7 @@ class CodecChain:
             if cur_dtype != fill.dtype:
                 fill = np.asarray(fill, cur_dtype)
         a2b_spec = self.array_to_bytes if self.array_to_bytes is not None else BytesCodec()
+        a2b = a2b_spec.resolve(cur_shape, cur_dtype, fill, strict, self.describe)
         if getattr(a2b_spec, "is_sharding", False) and self.bytes_to_bytes:
             after = ",".join(self.describe(c) for c in self.bytes_to_bytes)
             raise invalid_argument(
@@ -180,13 +186,30 @@ class CodecChain:
                 f"bytes -> bytes codecs [{after}] that apply to the entire shard.  Instead, "
                 "bytes -> bytes codecs may be specified as inner codecs that apply to each "
                 "sub-chunk individually.")
-        a2b = a2b_spec.resolve(cur_shape, cur_dtype, fill, strict, self.describe)
-        itemsize = cur_dtype.itemsize if not getattr(a2b, "is_sharding", False) else 1
+        # Checks TensorStore makes only once the whole chain has propagated.
+        late_check = getattr(a2b, "late_check", None)
+        if late_check is not None:
+            late_check()
+        # Element size seen by each bytes -> bytes codec: known only right after the array ->
+        # bytes codec.
+        itemsize: Optional[int] = (None if getattr(a2b, "is_sharding", False)
+                                   else cur_dtype.itemsize)
         b2b = []
         for codec in self.bytes_to_bytes:
+            missing = codec.open_options() if hasattr(codec, "open_options") else []
+            if missing:
+                raise invalid_argument(f"Codec {self.describe(codec)} leaves "
+                                       f"{', '.join(missing)} unspecified")
             hook = getattr(codec, "resolve_for_itemsize", None)
-            b2b.append(hook(itemsize) if hook is not None else codec)
-        return ResolvedCodecChain(shape, dtype, fill, a2a, a2b, b2b, self.describe)
+            try:
+                b2b.append(hook(itemsize) if hook is not None else codec)
+            except StatusError as exc:
+                raise exc.with_prefix("Error resolving codec spec through codec "
+                                      f"{self.describe(codec)}") from None
+            itemsize = None
+        resolved = ResolvedCodecChain(shape, dtype, fill, a2a, a2b, b2b, self.describe)
+        resolved.corrupt_code = self.corrupt_code
+        return resolved
 
 
 class ResolvedCodecChain(CodecChain):
@@ -259,11 +282,16 @@ class ResolvedCodecChain(CodecChain):
         stages = self.bytes_to_bytes
         arr = None
         if stages:
-            for codec in reversed(stages[1:]):
-                data = codec.decode(data)
-            arr = self.array_to_bytes.decode_into_from(stages[0], data, target)
-            if arr is None:
-                data = stages[0].decode(data)
+            codec = stages[-1]
+            try:
+                for codec in reversed(stages[1:]):
+                    data = codec.decode(data)
+                codec = stages[0]
+                arr = self.array_to_bytes.decode_into_from(codec, data, target)
+                if arr is None:
+                    data = codec.decode(data)
+            except StatusError as exc:
+                raise self._recode(codec, exc) from None
         if arr is None:
             arr = self.array_to_bytes.decode(data, target)
         if out is not None:
@@ -271,6 +299,12 @@ class ResolvedCodecChain(CodecChain):
         for codec in reversed(self.array_to_array):
             arr = codec.decode_array(arr)
         return arr
+
+    def _recode(self, codec: Codec, exc: StatusError) -> StatusError:
+        if (self.corrupt_code is None or exc.code != "DATA_LOSS"
+                or getattr(codec, "keeps_data_loss", False)):
+            return exc
+        return StatusError(self.corrupt_code, exc.message)
 
 
 def as_bytes_view(data: Any) -> memoryview:

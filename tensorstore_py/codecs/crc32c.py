@@ -31,6 +31,8 @@ class Crc32cCodec(Codec):
 
     kind = "crc32c"
     fixed_size_delta = _SIZE
+    # A digest mismatch is DATA_LOSS in every dialect.
+    keeps_data_loss = True
 
     def encode(self, data: Any, itemsize: int = 1) -> bytes:
         view = as_byte_view(data)

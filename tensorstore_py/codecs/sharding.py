@@ -41,6 +41,9 @@ __all__ = ["ShardingCodec", "ShardIndex", "MISSING", "INDEX_LOCATIONS"]
 MISSING = (1 << 64) - 1
 INDEX_LOCATIONS = ("start", "end")
 _INT64_MAX = (1 << 63) - 1
+# TensorStore words index chain errors as resolution, not propagation, errors.
+_PROPAGATING = "Error propagating data type and shape through"
+_RESOLVING = "Error resolving codec spec through"
 
 Cell = Union[int, Sequence[int]]
 
@@ -147,28 +150,40 @@ class ShardingCodec(ArrayToBytesCodec):
         describe = describe or repr
         shape = tuple(shape)
         dtype = np.dtype(dtype)
-        if self.chunk_shape is None:
-            raise invalid_argument("sharding_indexed requires a chunk_shape")
-        if len(self.chunk_shape) != len(shape):
+        # Without a sub-chunk shape the shard is one inner chunk, as TensorStore chooses.
+        chunk_shape = self.chunk_shape if self.chunk_shape is not None else shape
+        if len(chunk_shape) != len(shape):
             raise invalid_argument(
                 f"Error propagating chunk layout through codec {describe(self)}: "
                 f"sharding_indexed sub-chunk shape of {format_vector(self.chunk_shape)} is not "
                 f"compatible with array of rank {len(shape)}")
-        if any(c <= 0 or s % c for c, s in zip(self.chunk_shape, shape)):
-            raise invalid_argument(
-                f"sharding_indexed sub-chunk shape of {format_vector(self.chunk_shape)} does not "
-                f"evenly divide chunk shape of {format_vector(shape)}")
         fill = np.zeros((), dtype) if fill_value is None else np.asarray(fill_value, dtype)
-        bound = ShardingCodec(self.chunk_shape, self.codecs, self.index_codecs,
+        bound = ShardingCodec(chunk_shape, self.codecs, self.index_codecs,
                               self.index_location or "end")
         bound.shape = shape
         bound.dtype = dtype
-        bound.grid_shape = tuple(s // c for s, c in zip(shape, self.chunk_shape))
+        bound.grid_shape = tuple(-(-s // c) for s, c in zip(shape, chunk_shape))
         inner = self.codecs if self.codecs is not None else CodecChain(describe=describe)
-        bound.inner = inner.resolve(self.chunk_shape, dtype, fill, strict=strict)
+        try:
+            bound.inner = inner.resolve(chunk_shape, dtype, fill, strict=strict)
+        except StatusError as exc:
+            if "does not evenly divide" in exc.message:
+                raise
+            if exc.message.startswith(_RESOLVING):
+                raise exc.with_prefix(f"{_RESOLVING} codec {describe(self)}: Error resolving "
+                                      "sub-chunk codecs") from None
+            raise exc.with_prefix(
+                f"Error propagating chunk layout through codec {describe(self)}") from None
         index = self.index_codecs if self.index_codecs is not None else CodecChain(
             describe=describe)
-        bound.index_chain = index.resolve(bound.grid_shape + (2,), np.uint64, strict=strict)
+        try:
+            bound.index_chain = index.resolve(bound.grid_shape + (2,), np.uint64, strict=strict)
+        except StatusError as exc:
+            message = exc.message
+            if message.startswith(_PROPAGATING):
+                message = _RESOLVING + message[len(_PROPAGATING):]
+            raise type(exc)(exc.code, f"{_RESOLVING} codec {describe(self)}: Error resolving "
+                                      f"index_codecs: {message}") from None
         size = bound.index_chain.encoded_size()
         if size is None:
             raise invalid_argument(
@@ -176,6 +191,14 @@ class ShardingCodec(ArrayToBytesCodec):
         bound.index_nbytes = size
         bound._fill_bytes = np.ascontiguousarray(fill).tobytes()
         return bound
+
+    def late_check(self) -> None:
+        """The sub-chunk shape must divide the shard shape (checked after the chain's other
+        checks, in TensorStore's order)."""
+        if any(s % c for c, s in zip(self.chunk_shape, self.shape)):  # type: ignore[arg-type]
+            raise invalid_argument(
+                f"sharding_indexed sub-chunk shape of {format_vector(self.chunk_shape)} does not "
+                f"evenly divide chunk shape of {format_vector(self.shape)}")
 
     @property
     def num_inner(self) -> int:

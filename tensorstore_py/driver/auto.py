@@ -37,7 +37,7 @@ class AutoSpec(DriverSpec):
         if self.open_mode.get("create") or self.open_mode.get("delete_existing"):
             raise invalid_argument("create mode not compatible with format auto-detection")
 
-    def open(self, context) -> Future:
+    def open(self, context, transaction: Any = None) -> Future:
         if self.kvstore is None:
             return futures.failed(invalid_argument('"kvstore" must be specified'))
         try:
@@ -51,13 +51,13 @@ class AutoSpec(DriverSpec):
         def choose(results: list) -> Any:
             for cls, result in zip(candidates, results):
                 if result.state == "value" and cls.auto_detect_matches(result.value):
-                    return self._open_as(cls, context)
+                    return self._open_as(cls, context, transaction)
             probed = ", ".join(dumps(prefix + cls.auto_detect_key) for cls in candidates)
             raise failed_precondition(f"Failed to detect format for {dumps(path)} (probed {probed})")
 
         return futures.chain(futures.gather(probes), choose)
 
-    def _open_as(self, cls: type[DriverSpec], context) -> Future:
+    def _open_as(self, cls: type[DriverSpec], context, transaction: Any = None) -> Future:
         spec = cls()
         spec.schema = self.schema
         spec.context_spec = self.context_spec
@@ -72,4 +72,5 @@ class AutoSpec(DriverSpec):
                 return exc.with_prefix(f"Error opening {dumps(cls.id)} driver")
             return exc
 
-        return futures.map_error(spec.open(context), annotate)
+        opened = spec.open(context) if transaction is None else spec.open(context, transaction)
+        return futures.map_error(opened, annotate)

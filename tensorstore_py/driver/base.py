@@ -172,11 +172,18 @@ class DriverSpec:
                 f"Rank specified by schema ({self.schema.rank}) does not match rank specified by transform ({self.transform.input_rank})"
             )
 
-    def to_json(self) -> dict:
+    #: Members a spec prints with ``include_defaults`` when absent (formats add their own).
+    default_members: ClassVar[dict[str, Any]] = {}
+
+    def to_json(self, include_defaults: bool = False) -> dict:
         out: dict[str, Any] = {"driver": self.id}
         if self.context_spec is not None:
             out["context"] = _copy.deepcopy(self.context_spec)
         schema_json = self.schema.to_json()
+        if include_defaults:
+            if self.rank is not None:
+                schema_json.setdefault("rank", self.rank)
+            full_schema = {k: v for k, v in schema_json.items() if k != "domain" or self.transform is None}
         dtype = schema_json.pop("dtype", None)
         rank = schema_json.pop("rank", None)
         if dtype is not None:
@@ -197,7 +204,27 @@ class DriverSpec:
         out.update(self.extra_flags)
         out.update(self.resources)
         out.update(self.driver_members_json())
+        if include_defaults:
+            self._add_defaults(out, full_schema)
         return {k: out[k] for k in sorted(out)}
+
+    def _add_defaults(self, out: dict, schema_json: dict) -> None:
+        """The members TensorStore prints with ``include_defaults``, where absent."""
+        defaults: dict[str, Any] = {
+            "assume_cached_metadata": False, "assume_metadata": False, "delete_existing": False,
+            "context": {}, "fill_missing_data_reads": True, "store_data_equal_to_fill_value": False,
+            "recheck_cached_data": True, "recheck_cached_metadata": "open",
+        }  # fmt: skip
+        for provider in self.context_resources:
+            defaults[provider] = provider
+        defaults.update(_copy.deepcopy(self.default_members))
+        for name, value in defaults.items():
+            out.setdefault(name, value)
+        out["schema"] = schema_json
+        if self.kvstore is not None:
+            to_json = getattr(self.kvstore, "to_json", None)
+            if to_json is not None:
+                out["kvstore"] = to_json(include_defaults=True)
 
     def copy(self) -> "DriverSpec":
         return _copy.deepcopy(self)

@@ -21,11 +21,12 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import future as futures
-from ..errors import StatusError, failed_precondition
+from ..batch import batched_read
+from ..cache.staging import Mutation, ValueMutation, write_now
+from ..errors import StatusError, failed_precondition, not_found
 from ..future import Future
 from ..json_util import dumps
 from ..kvstore.driver import ReadOptions, WriteOptions
-from ..kvstore.generation import NO_VALUE, UNKNOWN
 from . import partition
 
 try:
@@ -81,6 +82,11 @@ class ChunkFormat(abc.ABC):
     def describe_chunk(self, cell: tuple[int, ...]) -> str:
         return dumps(self.chunk_key(cell).decode("utf-8", "replace"))
 
+    def encode_full_chunk(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes:
+        """Encoded bytes of `chunk` even where it equals the fill value
+        (``store_data_equal_to_fill_value``); formats override when `encode_chunk` elides."""
+        raise NotImplementedError(f"{type(self).__name__} cannot store fill-valued chunks")
+
 
 def copy_array(dst: np.ndarray, src: np.ndarray) -> None:
     """dst[...] = src, through the GIL-free Cython kernel when the layouts allow it."""
@@ -106,6 +112,69 @@ class WriteFutures(Future):
         futures._link(commit, self)
 
 
+class ChunkForm:
+    """A chunk's decoded form for staged writes: the full stored chunk of one grid cell."""
+
+    __slots__ = ("array", "cell", "key")
+
+    def __init__(self, array: "ChunkedArray", cell: tuple[int, ...], key: bytes):
+        self.array = array
+        self.cell = cell
+        self.key = key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, ChunkForm) and other.array.fmt is self.array.fmt and other.cell == self.cell
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def decode(self, value: bytes | None) -> np.ndarray:
+        if value is None:
+            return self.array.fmt.new_chunk()
+        return self.array._decode(self.key, value, self.cell)
+
+    def encode(self, chunk: np.ndarray) -> bytes | None:
+        return self.array._encode(chunk, self.cell)
+
+
+class ChunkMutation(Mutation):
+    """Staged data for one chunk: a full stored chunk buffer plus a mask of written elements.
+
+    The caller's source is copied into the buffer once (`fill`); writeback merges the buffer
+    into whatever is stored then, as often as conflicts require, without the source.  A write
+    that covers the chunk has no mask and is stored without reading.
+    """
+
+    __slots__ = ("decoded_form", "needs_read", "ready", "buffer", "mask")
+
+    def __init__(self, form: ChunkForm, covers: bool):
+        self.decoded_form = form
+        self.needs_read = not covers
+        self.ready: Future = Future()
+        self.buffer: np.ndarray | None = None
+        self.mask: np.ndarray | None = None
+
+    def fill(self, take: Callable, mark: Callable) -> None:
+        fmt = self.decoded_form.array.fmt
+        buffer = fmt.new_chunk()
+        component = fmt.component(buffer)
+        take(component)
+        if self.needs_read:
+            mask = np.zeros(component.shape, dtype=bool)
+            mark(mask)
+            self.mask = mask
+        buffer.flags.writeable = False  # shared by every later merge of this write
+        self.buffer = buffer
+
+    def apply_decoded(self, chunk: np.ndarray) -> np.ndarray:
+        if self.mask is None:
+            return self.buffer
+        if not chunk.flags.writeable:
+            chunk = np.array(chunk, order="K")
+        fmt = self.decoded_form.array.fmt
+        np.copyto(fmt.component(chunk), fmt.component(self.buffer), where=self.mask)
+        return chunk
+
+
 class ChunkedArray:
     """Reads and writes one chunked array through index transforms."""
 
@@ -116,14 +185,22 @@ class ChunkedArray:
         copy_executor: concurrent.futures.Executor,
         cache: Any = None,
         staleness: Callable[[], float] | None = None,
+        identity: Any = None,
+        fill_missing_data_reads: bool = True,
+        store_data_equal_to_fill_value: bool = False,
     ):
         self.fmt = fmt
         self.kv = kvstore_driver
         self.executor = copy_executor
-        #: `chunk_cache.ChunkCache` or None; `staleness()` is the time before which cached
+        #: `cache.chunk_cache.ChunkCache` or None; `staleness()` is the time before which cached
         #: chunks must be revalidated (see chunk_cache.py).
         self.cache = cache
         self.staleness = staleness
+        #: What decoded chunks of this array share a cache with: the kvstore's identity and the
+        #: format's (same key + same encoding = same decoded chunk).
+        self.identity = (kvstore_driver.cache_identity, identity if identity is not None else ("fmt", fmt))
+        self.fill_missing_data_reads = fill_missing_data_reads
+        self.store_data_equal_to_fill_value = store_data_equal_to_fill_value
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -140,32 +217,46 @@ class ChunkedArray:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def read(self, transform) -> Future:
-        """Future of a new array holding the data at every position of `transform`'s domain."""
+    def read(self, transform, transaction: Any = None, out: np.ndarray | None = None, batch: Any = None) -> Future:
+        """Future of an array holding the data at every position of `transform`'s domain.
+
+        With `out` (shaped like the domain, of the array's dtype) the data is written into it
+        and it is the result.  `batch` (a `batch.BatchState`): chunk reads are queued in it
+        until it is submitted.
+        """
         kind, maps, shape, cells = self._plan(transform)
-        out = np.empty(shape, dtype=self.fmt.numpy_dtype)
+        if out is None:
+            out = np.empty(shape, dtype=self.fmt.numpy_dtype)
         if kind == "strided":
             perm, missing = partition.strided_axes(maps, len(shape))
             place = lambda cell, src: _place_strided(out, cell, src, perm, missing)  # noqa: E731
         else:
             place = lambda cell, src: _place_points(out, cell, src)  # noqa: E731
-        pending = [self._read_cell(cell, place) for cell in cells]
+        if transaction is not None:
+            pending = [self._read_cell_in(transaction, cell, place) for cell in cells]
+        else:
+            pending = [self._read_cell(cell, place, batch) for cell in cells]
         return futures.chain(futures.gather(pending), lambda _: out)
 
-    def _read_cell(self, cell, place: Callable) -> Future:
+    def _place_missing(self, key: bytes, cell, place: Callable) -> None:
+        if not self.fill_missing_data_reads:
+            raise not_found(f"chunk {{{', '.join(map(str, cell.cell))}}} stored at {self.kv.describe_key(key)} is missing")
+        place(cell, np.broadcast_to(self.fmt.fill_value(), self.fmt.chunk_shape))
+
+    def _read_cell(self, cell, place: Callable, batch: Any = None) -> Future:
         key = self.fmt.chunk_key(cell.cell)
         cache = self.cache
         if cache is None:
 
             def copy(result) -> None:
                 if result.state != "value":
-                    place(cell, np.broadcast_to(self.fmt.fill_value(), self.fmt.chunk_shape))
+                    self._place_missing(key, cell, place)
                     return
                 place(cell, self.fmt.component(self._decode(key, result.value, cell.cell)))
 
-            return futures.chain(self.kv.read(key, ReadOptions()), copy, self.executor)
+            return futures.chain(batched_read(batch, self.kv, key, ReadOptions()), copy, self.executor)
 
-        cache_key = (id(self.kv), key)
+        cache_key = (self.identity, key)
         entry = cache.get(cache_key)
         if entry is not None and entry.time >= self.staleness():
             return futures.submit(self.executor, lambda: place(cell, self.fmt.component(entry.chunk)))
@@ -180,11 +271,24 @@ class ChunkedArray:
                 cache.put(cache_key, chunk, result.stamp.generation, result.stamp.time)
             else:
                 cache.discard(cache_key)
-                place(cell, np.broadcast_to(self.fmt.fill_value(), self.fmt.chunk_shape))
+                self._place_missing(key, cell, place)
                 return
             place(cell, self.fmt.component(chunk))
 
-        return futures.chain(self.kv.read(key, options), copy_cached, self.executor)
+        return futures.chain(batched_read(batch, self.kv, key, options), copy_cached, self.executor)
+
+    def _read_cell_in(self, transaction: Any, cell, place: Callable) -> Future:
+        """A chunk as the transaction sees it: stored value with its staged writes applied."""
+        key = self.fmt.chunk_key(cell.cell)
+
+        def copy(result) -> None:
+            if result.state != "value":
+                self._place_missing(key, cell, place)
+                return
+            place(cell, self.fmt.component(self._decode(key, result.value, cell.cell)))
+
+        read = transaction.read(self.kv, key, require_stored=not self.fill_missing_data_reads)
+        return futures.chain(read, copy, self.executor)
 
     def _decode(self, key: bytes, value: bytes, cell: tuple[int, ...]) -> np.ndarray:
         try:
@@ -194,69 +298,58 @@ class ChunkedArray:
             message = exc.message if isinstance(exc, StatusError) else str(exc)
             raise failed_precondition(f"Error reading {self.kv.describe_key(key)}: {message}") from None
 
+    def _encode(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes | None:
+        encoded = self.fmt.encode_chunk(chunk, cell)
+        if encoded is None and self.store_data_equal_to_fill_value:
+            encoded = self.fmt.encode_full_chunk(chunk, cell)
+        return encoded
+
     # -- writing ----------------------------------------------------------------------------
 
-    def write(self, transform, source: np.ndarray) -> WriteFutures:
-        """Writes `source` (shaped like `transform`'s domain, of the array's dtype)."""
+    def write(self, transform, source: np.ndarray, transaction: Any = None) -> WriteFutures:
+        """Writes `source` (shaped like `transform`'s domain, of the array's dtype).
+
+        The source is copied into staged chunk buffers; `copy` resolves once all are filled
+        and the source is never read again.  Outside a transaction each chunk is then written
+        back at once (serialised per chunk); inside one, at commit.
+        """
         kind, maps, shape, cells = self._plan(transform)
         if kind == "strided":
             perm, missing = partition.strided_axes(maps, len(shape))
             take = lambda cell, dst: _take_strided(dst, cell, source, perm, missing)  # noqa: E731
+            mark = lambda cell, mask: mask.__setitem__(cell.chunk_index + (Ellipsis,), True)  # noqa: E731
         else:
             flat_source = np.ascontiguousarray(source).reshape(-1)
             take = lambda cell, dst: _take_points(dst, cell, flat_source)  # noqa: E731
-        copies, commits = [], []
+            mark = lambda cell, mask: mask.__setitem__(cell.chunk_coords, True)  # noqa: E731
+        mutations = []
+        commits = []
+        # Stage every chunk in order first, so a later write always lands after this one.
         for cell in cells:
-            copied: Future = Future()
-            copies.append(copied)
-            full = kind == "strided" and cell.covers and self.fmt.component_covers_chunk
-            commits.append(self._write_cell(cell, take, full, copied))
-        return WriteFutures(
-            futures.chain(futures.gather(copies), lambda _: None),
-            futures.chain(futures.gather(commits), lambda _: None),
-        )
-
-    def _write_cell(self, cell, take: Callable, full: bool, copied: Future) -> Future:
-        key = self.fmt.chunk_key(cell.cell)
-
-        def merge(existing: bytes | None) -> bytes | None:
-            chunk = self.fmt.new_chunk() if existing is None else np.array(self._decode(key, existing, cell.cell))
-            take(cell, self.fmt.component(chunk))
-            if not copied.done():
-                copied.set_result(None)
-            return self.fmt.encode_chunk(chunk, cell.cell)
-
-        def fail_copy(f: concurrent.futures.Future) -> None:
+            key = self.fmt.chunk_key(cell.cell)
+            covers = kind == "strided" and cell.covers and self.fmt.component_covers_chunk
+            mutation = ChunkMutation(ChunkForm(self, cell.cell, key), covers)
+            if transaction is not None:
+                transaction.stage(self.kv, key, mutation, self.executor)
+                commits.append(mutation.ready)
+            else:
+                commits.append(write_now(self.kv, key, mutation, self.executor))
+            mutations.append((cell, mutation))
             if self.cache is not None:
-                self.cache.discard((id(self.kv), key))  # the cached chunk is replaced
-            if f.exception() is not None and not copied.done():
-                copied.set_exception(f.exception())
+                self.cache.discard((self.identity, key))  # the cached chunk is being replaced
 
-        if full:
-            encoded = futures.submit(self.executor, merge, None)
-            done = futures.chain(encoded, lambda data: self.kv.write(key, data, WriteOptions()))
-            done.add_done_callback(fail_copy)
-            return futures.chain(done, lambda _: None)
+        def fill(cell, mutation: ChunkMutation) -> None:
+            try:
+                mutation.fill(lambda dst: take(cell, dst), lambda mask: mark(cell, mask))
+            except BaseException as exc:  # noqa: BLE001 - reported through copy and commit
+                futures._settle(mutation.ready, exception=exc)
+                raise
+            futures._settle(mutation.ready, result=None)
 
-        def attempt() -> Future:
-            read = self.kv.read(key, ReadOptions())
-
-            def merged(result):
-                existing = result.value if result.state == "value" else None
-                generation = result.stamp.generation if result.state == "value" else NO_VALUE
-                return futures.chain(
-                    futures.submit(self.executor, merge, existing),
-                    lambda data: futures.chain(
-                        self.kv.write(key, data, WriteOptions(if_equal=generation)),
-                        lambda stamp: attempt() if stamp.generation == UNKNOWN else None,
-                    ),
-                )
-
-            return futures.chain(read, merged)
-
-        done = attempt()
-        done.add_done_callback(fail_copy)
-        return done
+        copies = [futures.submit(self.executor, fill, cell, m) for cell, m in mutations]
+        copy = futures.chain(futures.gather(copies), lambda _: None)
+        commit = futures.chain(futures.gather([copy, *commits]), lambda _: None)
+        return WriteFutures(copy, commit)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -325,12 +418,17 @@ class ChunkedDriver:
         from .chunk_cache import cache_for_pool, staleness_bound
 
         self.format = fmt
+        flags = self.spec.extra_flags
         self.engine = ChunkedArray(
             fmt,
             self.kv if chunk_kvstore is None else chunk_kvstore,
             self.data_copy.executor,
             cache=cache_for_pool(self.cache_pool),
             staleness=staleness_bound(self.spec.recheck_cached_data, time.time()),
+            # Decoded chunks are shared by handles that agree on where and how they are stored.
+            identity=(self.driver_id, self.path, dumps(self.format_members_json(False))),
+            fill_missing_data_reads=flags.get("fill_missing_data_reads", True),
+            store_data_equal_to_fill_value=flags.get("store_data_equal_to_fill_value", False),
         )
         self._domain = domain
         # I/O resolves against the bounds as they are now: resizable bounds are not open-ended.
@@ -341,15 +439,15 @@ class ChunkedDriver:
     def domain(self) -> Any:
         return self._domain
 
-    def read(self, transform) -> Future:
+    def read(self, transform, transaction: Any = None, out: np.ndarray | None = None, batch: Any = None) -> Future:
         from ..index.compose import propagate_bounds
 
-        return self.engine.read(propagate_bounds(transform, self._io_domain))
+        return self.engine.read(propagate_bounds(transform, self._io_domain), transaction, out, batch)
 
-    def write(self, transform, array: np.ndarray) -> WriteFutures:
+    def write(self, transform, array: np.ndarray, transaction: Any = None) -> WriteFutures:
         from ..index.compose import propagate_bounds
 
-        return self.engine.write(propagate_bounds(transform, self._io_domain), array)
+        return self.engine.write(propagate_bounds(transform, self._io_domain), array, transaction)
 
     def format_members_json(self, minimal: bool) -> dict:
         """The format's own spec members (metadata unless `minimal`)."""
@@ -361,6 +459,11 @@ class ChunkedDriver:
         j: dict[str, Any] = {"driver": self.driver_id, "dtype": self.dtype.name}
         j["kvstore"] = self.kv.spec_json(self.path, builder) if builder is not None else self.kv.spec_json(self.path)
         j.update(self.format_members_json(minimal))
+        for name in ("recheck_cached_data", "recheck_cached_metadata"):
+            value = getattr(self.spec, name)
+            if value is not None:
+                j[name] = value
+        j.update(self.spec.extra_flags)
         if builder is not None:
             for name, resource in (("cache_pool", self.cache_pool), ("data_copy_concurrency", self.data_copy)):
                 member = builder.member_json(resource)
@@ -371,8 +474,9 @@ class ChunkedDriver:
     def context_resources(self) -> list:
         return [self.cache_pool, self.data_copy]
 
-    def delete_chunks_outside(self, shape: Sequence[int]) -> Future:
-        """Deletes the stored chunks that lie wholly outside [0, shape) (after a shrink)."""
+    def delete_chunks_outside(self, shape: Sequence[int], transaction: Any = None) -> Future:
+        """Deletes the stored chunks that lie wholly outside [0, shape) (after a shrink),
+        staged in `transaction` if given."""
         from ..kvstore.key_range import KeyRange, prefix_successor
 
         prefix = self.path.encode()
@@ -383,7 +487,10 @@ class ChunkedDriver:
             for rel in keys:
                 cell = self.format.cell_of_key(prefix + rel)
                 if cell is not None and any(c * n >= s for c, n, s in zip(cell, chunk_shape, shape)):
-                    doomed.append(self.kv.write(prefix + rel, None, WriteOptions()))
+                    if transaction is not None:
+                        transaction.stage(self.kv, prefix + rel, ValueMutation(None))
+                    else:
+                        doomed.append(self.kv.write(prefix + rel, None, WriteOptions()))
             return futures.chain(futures.gather(doomed), lambda _: None)
 
         listed = self.kv.list(KeyRange(prefix, prefix_successor(prefix)) if prefix else KeyRange(), len(prefix))

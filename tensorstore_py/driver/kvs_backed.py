@@ -9,6 +9,7 @@ subclass supplies the metadata hooks; nothing here knows a format.
 from __future__ import annotations
 
 import abc
+import time
 from typing import Any
 
 from .. import future as futures
@@ -17,9 +18,12 @@ from ..errors import StatusError, already_exists, failed_precondition, invalid_a
 from ..future import Future
 from ..json_util import dumps
 from ..kvstore.driver import ReadOptions, WriteOptions, open_kvstore_driver
-from ..kvstore.generation import NO_VALUE, UNKNOWN
+from ..cache.rmw import UNCHANGED
+from ..kvstore.generation import UNKNOWN
 from ..kvstore.key_range import KeyRange
 from .base import DriverSpec
+from .driver import KvStoreBackedDriver
+from .chunk_cache import staleness_bound
 
 __all__ = ["KvsBackedDriverSpec", "OpenedDriver", "describe_key"]
 
@@ -29,28 +33,87 @@ def describe_key(kv: Any, key: bytes) -> str:
     return kv.describe_key(key)
 
 
-class OpenedDriver(abc.ABC):
-    """An open array of some driver: what a `TensorStore` delegates to."""
+class OpenedDriver(KvStoreBackedDriver):
+    """A kvstore-backed array whose metadata is one key: the `Driver` interface plus the
+    shared metadata entry that keeps every handle's bounds as fresh as asked."""
 
-    spec: DriverSpec
+    # -- metadata freshness -------------------------------------------------------------------
 
-    @property
-    @abc.abstractmethod
-    def domain(self): ...
+    _metadata_entry: Any = None
+    _metadata_generation: bytes | None = None
+    open_time: float = 0.0
+    _successor: Any = None
 
-    @property
-    @abc.abstractmethod
-    def dtype(self): ...
+    def attach_metadata(self, entry: Any, generation: bytes | None, open_time: float) -> None:
+        """Ties this driver (built for one metadata snapshot) to the context's shared entry."""
+        self._metadata_entry = entry
+        self._metadata_generation = generation
+        self.open_time = open_time
 
-    @abc.abstractmethod
-    def read(self, transform) -> Future: ...
+    def metadata_entry_for_update(self) -> Any:
+        entry = self._metadata_entry
+        if entry is None:
+            spec = self.spec
+            entry = spec.metadata_entry(self.context, self.kv, self.path)
+        return entry
 
-    @abc.abstractmethod
-    def write(self, transform, array) -> Future: ...
+    def current(self, transaction: Any = None) -> Future:
+        """Future of the driver for the metadata as fresh as ``recheck_cached_metadata`` asks.
 
-    @abc.abstractmethod
-    def spec_json(self, builder: ContextSpecBuilder | None, minimal: bool) -> dict:
-        """The driver's spec JSON without "transform" (context via `builder`)."""
+        Another handle's resize (or a change in storage, when rechecked) yields a driver for the
+        new metadata, so bounds are checked against it.
+        """
+        entry = self._metadata_entry
+        if entry is None:
+            return futures.ready(self)
+        if transaction is not None and transaction.node(self.kv, entry.key) is not None:
+            return self._current_staged(transaction, entry)
+        staleness = metadata_staleness(self.spec.recheck_cached_metadata, self.open_time)
+
+        def pick(pair: tuple) -> Any:
+            metadata, generation = pair
+            if transaction is not None:
+                transaction.note_read(self.kv, entry.key, generation)
+            if generation == self._metadata_generation:
+                return self
+            if metadata is None:
+                raise not_found(f"Metadata at {describe_key(self.kv, entry.key)} does not exist")
+            successor = self._successor
+            if successor is not None and successor._metadata_generation == generation:
+                return successor
+            if not self.spec.compatible_metadata(self.metadata, metadata):
+                raise failed_precondition(
+                    f"Error reading {describe_key(self.kv, entry.key)}: Updated metadata is incompatible with the open array"
+                )
+            successor = self.spec.make_driver(metadata, self.kv, self.path, self.context)
+            successor.attach_metadata(entry, generation, self.open_time)
+            self._successor = successor
+            return successor
+
+        return futures.chain(entry.get(staleness), pick)
+
+    def _current_staged(self, transaction: Any, entry: Any) -> Future:
+        """The driver for the metadata as the transaction has it (created or resized in it)."""
+
+        def pick(result: Any) -> Any:
+            if result.state != "value":
+                raise not_found(f"Metadata at {describe_key(self.kv, entry.key)} does not exist")
+            metadata = entry.parse(result.value)
+            if self.spec.encode_metadata(metadata) == self.spec.encode_metadata(self.metadata):
+                return self
+            if not self.spec.compatible_metadata(self.metadata, metadata):
+                raise failed_precondition(
+                    f"Error reading {describe_key(self.kv, entry.key)}: Updated metadata is incompatible with the open array"
+                )
+            driver = self.spec.make_driver(metadata, self.kv, self.path, self.context)
+            driver.attach_metadata(entry, STAGED, self.open_time)
+            return driver
+
+        return futures.chain(transaction.read(self.kv, entry.key), pick)
+
+
+#: The metadata generation of a driver built from metadata staged in a transaction.
+STAGED = b"\x00staged"
 
 
 class KvsBackedDriverSpec(DriverSpec):
@@ -126,17 +189,38 @@ class KvsBackedDriverSpec(DriverSpec):
         kv, path = open_kvstore_driver(self.kvstore, context)
         return mode, kv, path
 
-    def open(self, context: Context) -> Future:
-        """Future[OpenedDriver] for this spec bound to `context`."""
+    def metadata_entry(self, context: Context, kv: Any, path: str) -> Any:
+        """The context's shared entry for this array's metadata key."""
+        from ..cache.metadata import metadata_entry
+
+        key = (path + self.metadata_key_or_default).encode()
+        pool = context.get_resource("cache_pool", self.resources.get("cache_pool"))
+
+        def parse(data: bytes) -> Any:
+            try:
+                return self.parse_stored_metadata(data)
+            except (ValueError, TypeError) as exc:
+                # Unusable stored metadata is a precondition failure, not bad input.
+                message = exc.message if isinstance(exc, StatusError) else str(exc)
+                raise failed_precondition(f"Error reading {describe_key(kv, key)}: {message}") from None
+
+        return metadata_entry(pool, kv, key, parse, kind=type(self))
+
+    def open(self, context: Context, transaction: Any = None) -> Future:
+        """Future[OpenedDriver] for this spec bound to `context` (and `transaction`)."""
         try:
             mode, kv, path = self.open_storage(context)
+            entry = self.metadata_entry(context, kv, path)
         except (ValueError, TypeError) as exc:
             return futures.failed(exc)
-        key = (path + self.metadata_key_or_default).encode()
+        key = entry.key
+        open_time = time.time()
 
-        def make(metadata: Any) -> OpenedDriver:
+        def make(metadata: Any, generation: bytes | None) -> OpenedDriver:
             self.validate_metadata(metadata)
-            return self.make_driver(metadata, kv, path, context)
+            driver = self.make_driver(metadata, kv, path, context)
+            driver.attach_metadata(entry if generation is not None else None, generation, open_time)
+            return driver
 
         def create_new() -> Any:
             try:
@@ -144,44 +228,45 @@ class KvsBackedDriverSpec(DriverSpec):
             except (ValueError, TypeError) as exc:
                 raise _prefixed(exc, f'Error writing {describe_key(kv, key)}: Cannot create using specified "metadata" and schema') from None
 
+        if mode.get("assume_cached_metadata"):
+            cached, generation, _ = entry.snapshot()
+            if cached is not None:
+                return futures.submit(_inline, lambda: make(cached, generation))
         if mode.get("assume_metadata") or mode.get("assume_cached_metadata"):
-            return futures.submit(_inline, lambda: make(create_new()))
+            return futures.submit(_inline, lambda: make(create_new(), None))
+        if transaction is not None:
+            return self._open_in(transaction, mode, kv, path, entry, make, create_new)
+
+        def write_new(allow_open: bool) -> Future:
+            def fn(current: Any) -> Any:
+                if current is not None:
+                    if allow_open:
+                        return UNCHANGED
+                    raise already_exists(f"Error writing {describe_key(kv, key)}")
+                return create_new()
+
+            return futures.chain(entry.update(fn, self.encode_metadata), lambda pair: make(*pair))
 
         def read_existing(allow_create: bool) -> Future:
-            def got(result) -> Any:
-                if result.state == "value":
-                    try:
-                        metadata = self.parse_stored_metadata(result.value)
-                    except (ValueError, TypeError) as exc:
-                        # Unusable stored metadata is a precondition failure, not bad input.
-                        message = exc.message if isinstance(exc, StatusError) else str(exc)
-                        raise failed_precondition(f"Error reading {describe_key(kv, key)}: {message}") from None
-                    return make(metadata)
+            def got(pair: tuple) -> Any:
+                metadata, generation = pair
+                if metadata is not None:
+                    return make(metadata, generation)
                 if allow_create:
                     return write_new(True)
                 raise not_found(f"Metadata at {describe_key(kv, key)} does not exist")
 
-            return futures.chain(kv.read(key, ReadOptions()), got)
-
-        def write_new(allow_open: bool) -> Future:
-            metadata = create_new()
-            data = self.encode_metadata(metadata)
-
-            def written(stamp) -> Any:
-                if stamp.generation == UNKNOWN:
-                    if allow_open:
-                        return read_existing(False)
-                    raise already_exists(f"Error writing {describe_key(kv, key)}")
-                return make(metadata)
-
-            return futures.chain(kv.write(key, data, WriteOptions(if_equal=NO_VALUE)), written)
+            return futures.chain(entry.get(metadata_staleness(self.recheck_cached_metadata, open_time)), got)
 
         if mode.get("delete_existing"):
             def after_delete(_: Any) -> Any:
                 metadata = create_new()
-                return futures.chain(
-                    kv.write(key, self.encode_metadata(metadata), WriteOptions()), lambda _: make(metadata)
-                )
+
+                def stored(stamp: Any) -> Any:
+                    entry.set(metadata, stamp.generation, stamp.time)
+                    return make(metadata, stamp.generation)
+
+                return futures.chain(kv.write(key, self.encode_metadata(metadata), WriteOptions()), stored)
 
             prefix = path.encode()
             deleted = kv.delete_range(KeyRange(prefix, _successor(prefix)) if prefix else KeyRange())
@@ -189,13 +274,64 @@ class KvsBackedDriverSpec(DriverSpec):
         if mode.get("open"):
             return read_existing(bool(mode.get("create")))
 
-        def create_only(result) -> Any:
+        def create_only(pair: tuple) -> Any:
             # As TensorStore: an existing array is ALREADY_EXISTS before any constraint is checked.
-            if result.state == "value":
+            if pair[0] is not None:
                 raise already_exists(f"Error writing {describe_key(kv, key)}")
             return write_new(False)
 
-        return futures.chain(kv.read(key, ReadOptions()), create_only)
+        return futures.chain(entry.get(float("inf")), create_only)
+
+    def _open_in(self, transaction: Any, mode: dict, kv: Any, path: str, entry: Any, make: Any, create_new: Any) -> Future:
+        """Open inside a transaction: metadata read through it, creation and deletion staged."""
+        from ..cache.staging import UpdateMutation, ValueMutation
+
+        key = entry.key
+
+        def create_staged() -> Any:
+            metadata = create_new()
+            encoded = self.encode_metadata(metadata)
+
+            def create(value: bytes | None) -> bytes:
+                if value is not None:  # created by someone else before the commit
+                    raise already_exists(f"Error writing {describe_key(kv, key)}")
+                return encoded
+
+            transaction.stage(kv, key, UpdateMutation(create))
+            return make(metadata, STAGED)
+
+        if mode.get("delete_existing"):
+            prefix = path.encode()
+
+            def delete_all(keys: list) -> Any:
+                for k in keys:
+                    transaction.stage(kv, prefix + k, ValueMutation(None))
+                metadata = create_new()
+                transaction.stage(kv, key, ValueMutation(self.encode_metadata(metadata)))
+                return make(metadata, STAGED)
+
+            listed = kv.list(KeyRange(prefix, _successor(prefix)) if prefix else KeyRange(), len(prefix))
+            return futures.chain(listed, delete_all)
+
+        def got(result: Any) -> Any:
+            if result.state == "value":
+                if not mode.get("open"):
+                    raise already_exists(f"Error writing {describe_key(kv, key)}")
+                generation = STAGED if result.stamp.generation == UNKNOWN else result.stamp.generation
+                return make(entry.parse(result.value), generation)
+            if not mode.get("create"):
+                raise not_found(f"Metadata at {describe_key(kv, key)} does not exist")
+            return create_staged()
+
+        return futures.chain(transaction.read(kv, key), got)
+
+    def compatible_metadata(self, old: Any, new: Any) -> bool:
+        """Whether `new` metadata differs from `old` only in its resizable shape."""
+        try:
+            same_shape = self.resized_metadata(new, self.metadata_shape(old))
+        except (ValueError, TypeError, NotImplementedError):
+            return self.encode_metadata(old) == self.encode_metadata(new)
+        return self.encode_metadata(same_shape) == self.encode_metadata(old)
 
 
 def resize_stored(
@@ -206,48 +342,83 @@ def resize_stored(
     expand_only: bool,
     shrink_only: bool,
     metadata_only: bool,
+    transaction: Any = None,
 ) -> Future:
     """Future of a driver for the array after resizing its stored metadata.
 
-    The metadata is read fresh and rewritten only if unchanged since (retrying otherwise), so
-    concurrent resizes serialise; then chunks wholly outside a shrunken shape are deleted.
+    The metadata entry is updated by a read-modify-write (concurrent resizes serialise, and
+    every handle sharing the entry sees the new shape); then chunks wholly outside a shrunken
+    shape are deleted.
     """
     kv, path = driver.kv, driver.path
-    key = (path + spec.metadata_key_or_default).encode()
+    entry = driver.metadata_entry_for_update()
+    key = entry.key
     where = f"Error writing {describe_key(kv, key)}"
+    shapes: list = []
 
-    def attempt() -> Future:
-        def got(result) -> Any:
-            if result.state != "value":
-                raise not_found(f"Metadata at {describe_key(kv, key)} does not exist")
-            metadata = spec.parse_stored_metadata(result.value)
-            old = spec.metadata_shape(metadata)
-            new = [o if n is None else int(n) for o, n in zip(old, new_exclusive_max)]
-            for d, (o, n) in enumerate(zip(old, new)):
-                if expand_only and n < o:
-                    raise failed_precondition(
-                        f"{where}: Resize operation would shrink output dimension {d} from [0, {o}) to [0, {n}) but `expand_only` was specified"
-                    )
-                if shrink_only and n > o:  # (TensorStore reports this one without the key)
-                    raise failed_precondition(
-                        f"Resize operation would expand output dimension {d} from [0, {o}) to [0, {n}) but `shrink_only` was specified"
-                    )
-            resized = spec.resized_metadata(metadata, new)
-            written = kv.write(key, spec.encode_metadata(resized), WriteOptions(if_equal=result.stamp.generation))
+    def fn(metadata: Any) -> Any:
+        if metadata is None:
+            raise not_found(f"Metadata at {describe_key(kv, key)} does not exist")
+        old = spec.metadata_shape(metadata)
+        new = [o if n is None else int(n) for o, n in zip(old, new_exclusive_max)]
+        for d, (o, n) in enumerate(zip(old, new)):
+            if expand_only and n < o:
+                raise failed_precondition(
+                    f"{where}: Resize operation would shrink output dimension {d} from [0, {o}) to [0, {n}) but `expand_only` was specified"
+                )
+            if shrink_only and n > o:  # (TensorStore reports this one without the key)
+                raise failed_precondition(
+                    f"Resize operation would expand output dimension {d} from [0, {o}) to [0, {n}) but `shrink_only` was specified"
+                )
+        shapes[:] = [old, new]
+        return spec.resized_metadata(metadata, new)
 
-            def done(stamp) -> Any:
-                if stamp.generation == UNKNOWN:
-                    return attempt()  # someone else changed the metadata meanwhile
-                new_driver = spec.make_driver(resized, kv, path, driver.context)
-                if metadata_only or all(n >= o for o, n in zip(old, new)):
-                    return new_driver
-                return futures.chain(new_driver.delete_chunks_outside(new), lambda _: new_driver)
+    if transaction is not None:
+        return _resize_in(transaction, spec, driver, entry, fn, shapes, metadata_only)
 
-            return futures.chain(written, done)
+    def done(pair: tuple) -> Any:
+        resized, generation = pair
+        old, new = shapes
+        new_driver = spec.make_driver(resized, kv, path, driver.context)
+        new_driver.attach_metadata(entry, generation, driver.open_time)
+        if metadata_only or all(n >= o for o, n in zip(old, new)):
+            return new_driver
+        return futures.chain(new_driver.delete_chunks_outside(new), lambda _: new_driver)
 
-        return futures.chain(kv.read(key, ReadOptions()), got)
+    return futures.chain(entry.update(fn, spec.encode_metadata), done)
 
-    return attempt()
+
+def metadata_staleness(option: Any, open_time: float) -> float:
+    """The time before which cached metadata must be re-read (default ``"open"``)."""
+    return staleness_bound("open" if option is None else option, open_time)()
+
+
+def _resize_in(transaction: Any, spec: Any, driver: Any, entry: Any, fn: Any, shapes: list, metadata_only: bool) -> Future:
+    """A resize staged in `transaction`: the metadata update (and the deletion of chunks wholly
+    outside a shrunken shape) land at commit; the returned driver sees the staged metadata."""
+    from ..cache.staging import UpdateMutation, ValueMutation
+
+    kv, path = driver.kv, driver.path
+
+    def update(value: bytes | None) -> bytes:
+        return spec.encode_metadata(fn(None if value is None else entry.parse(value)))
+
+    try:
+        transaction.stage(kv, entry.key, UpdateMutation(update))
+    except ValueError as exc:
+        return futures.failed(exc)
+
+    def staged(result: Any) -> Any:
+        resized = entry.parse(result.value)
+        new_driver = spec.make_driver(resized, kv, path, driver.context)
+        new_driver.attach_metadata(entry, STAGED, driver.open_time)
+        old, new = shapes if shapes else (None, None)
+        if metadata_only or old is None or all(n >= o for o, n in zip(old, new)):
+            return new_driver
+        return futures.chain(new_driver.delete_chunks_outside(new, transaction), lambda _: new_driver)
+
+    # Reading through the transaction applies the update now, so its errors surface here.
+    return futures.chain(transaction.read(kv, entry.key), staged)
 
 
 class _InlineExecutor:

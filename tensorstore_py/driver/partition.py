@@ -46,7 +46,7 @@ class StridedCell:
     cell: tuple[int, ...]  # chunk grid indices
     chunk_index: tuple  # per array dim: int (constant) or slice, into the chunk's component
     user_index: tuple  # per input dim: slice into the user array
-    covers: bool  # the write covers the whole chunk (clipped to the array bounds)
+    covers: bool  # the write covers the whole chunk (not clipped to the array bounds)
 
 
 @dataclasses.dataclass
@@ -132,7 +132,9 @@ def strided_cells(
         user_index = [slice(0, input_shape[j]) for j in range(rank_in)]
         covers = True
         for d, (m, (k, p, n, off)) in enumerate(zip(maps, combo)):
-            valid = min(chunk_shape[d], array_shape[d] - k * chunk_shape[d])
+            # A chunk counts as covered only if the write spans all of it, also past the array's
+            # (resizable) bounds, whose elements a later resize may bring back, as TensorStore.
+            valid = chunk_shape[d]
             if m.kind == "constant":
                 chunk_index.append(off)
                 covers = covers and valid == 1

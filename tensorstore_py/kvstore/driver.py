@@ -167,6 +167,12 @@ def unimplemented_url(driver_id: str) -> ValueError:
 class KvStoreDriver(abc.ABC):
     """An open key-value store.  Keys are full keys (the KvStore path already prepended)."""
 
+    #: Whether reads issued with a `ts.Batch` wait for its submit to be coalesced per key
+    #: (see batch.py); False runs them at once.
+    batch_reads: ClassVar[bool] = True
+    #: False for an adapter whose `list` is UNIMPLEMENTED (asked before listing is attempted).
+    can_list: ClassVar[bool] = True
+
     def __init__(self, spec: KvStoreDriverSpec, resources: dict[str, Resource]):
         self.driver_spec = spec
         #: JSON member -> bound context resource
@@ -221,6 +227,24 @@ class KvStoreDriver(abc.ABC):
 
     def now(self) -> float:
         return time.time()
+
+    #: Whether one transaction may atomically commit several keys of this store.
+    atomic_multi_key: ClassVar[bool] = False
+
+    @property
+    def cache_identity(self) -> tuple:
+        """What makes two opened drivers the same store, for sharing cache entries.
+
+        The driver's id and options plus the bound context resources themselves: the tuple
+        holds them, so an identity cannot be reused by another store while it is in use (an
+        object id could be, once garbage collected).
+        """
+        ident = self.__dict__.get("_cache_identity")
+        if ident is None:
+            resources = tuple(sorted(self.resources.items(), key=lambda item: item[0]))
+            ident = (self.driver_spec.id, dumps(self.driver_spec.options_json()), resources)
+            self.__dict__["_cache_identity"] = ident
+        return ident
 
 
 # ---------------------------------------------------------------------------------------------

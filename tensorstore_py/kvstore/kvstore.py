@@ -196,8 +196,7 @@ class KvStore:
         if context is not None and not isinstance(context, Context):
             raise TypeError("Invalid context: expected tensorstore_py.Context")
         parsed = spec._parsed if isinstance(spec, KvStoreSpec) else drv.parse_kvstore_spec(spec)
-        if transaction is not None:
-            raise unimplemented("Transactions are not supported by tensorstore_py yet")
+        _check_transaction(transaction)
         ctx = context if context is not None else Context()
         try:
             driver, path = drv.open_kvstore_driver(parsed, ctx)
@@ -228,7 +227,7 @@ class KvStore:
 
     @property
     def transaction(self) -> Any:
-        """Bound transaction (always None for now)."""
+        """The transaction reads and writes go through, or None."""
         return self._transaction
 
     @property
@@ -236,10 +235,10 @@ class KvStore:
         return self._driver
 
     def with_transaction(self, transaction: Any) -> "KvStore":
-        """A view bound to `transaction` (only None is supported yet)."""
-        if transaction is not None:
-            raise unimplemented("Transactions are not supported by tensorstore_py yet")
-        return KvStore._from_driver(self._driver, self._path, None)
+        """The same store with reads and writes going through `transaction` (None: none)."""
+        from ..cache.transaction import Transaction
+
+        return KvStore._from_driver(self._driver, self._path, Transaction.rebind(self._transaction, transaction))
 
     def copy(self) -> "KvStore":
         """A copy sharing the driver; changing its `path` leaves this one alone."""
@@ -291,16 +290,23 @@ class KvStore:
         batch: Any = None,
         byte_range: slice | None = None,
     ) -> "Future[ReadResult]":
-        """Reads one key; a missing key gives state ``'missing'``, not an error."""
+        """Reads one key; a missing key gives state ``'missing'``, not an error.
+
+        With `batch`, the read waits for the batch's submit and shares a request with the
+        batch's other reads of the same key.
+        """
+        from ..batch import batch_state, batched_read
+
         full = self._full_key(key)
-        if batch is not None and not hasattr(batch, "submit"):
-            raise TypeError(f"batch must be a tensorstore_py.Batch, not {type(batch).__name__}")
+        state = batch_state(batch)
         options = ReadOptions(
             if_not_equal=drv.generation_of(if_not_equal),
             staleness_bound=_staleness_arg(staleness_bound),
             byte_range=_byte_range_arg(byte_range),
         )
-        return _as_future(self._driver.read, full, options)
+        if self._transaction is not None:
+            return self._transaction.read(self._driver, full, options, counts=False)
+        return batched_read(state, self._driver, full, options)
 
     def write(
         self, key: str | bytes, value: str | bytes | None, *, if_equal: str | bytes | None = None
@@ -310,7 +316,16 @@ class KvStore:
         full = self._full_key(key)
         data = None if value is None else to_bytes(value, "value")
         options = WriteOptions(if_equal=drv.generation_of(if_equal))
+        if self._transaction is not None:
+            return _as_future(self._stage, full, data)
         return _as_future(self._driver.write, full, data, options)
+
+    def _stage(self, full: bytes, data: bytes | None) -> Future:
+        from ..cache.staging import ValueMutation
+        from .generation import UNKNOWN
+
+        self._transaction.stage(self._driver, full, ValueMutation(data))
+        return ready(TimestampedStorageGeneration(UNKNOWN, self._driver.now()))
 
     def delete_range(self, range: KeyRange) -> "Future[None]":
         """Deletes every key in `range` (relative to `path`)."""
@@ -319,6 +334,9 @@ class KvStore:
         if range.empty:
             return ready(None)
         full = add_prefix(self._path.encode("utf-8"), range)
+        if self._transaction is not None:
+            # Staged as one deletion per key present now (stored or staged).
+            return chain(self._listed_in_transaction(full, 0), lambda keys: chain(gather([self._stage(k, None) for k in keys]), _none))
         return _as_future(self._driver.delete_range, full)
 
     def list(self, range: KeyRange | None = None, strip_prefix_length: int = 0) -> "Future[list[bytes]]":
@@ -332,7 +350,12 @@ class KvStore:
             return ready([])
         prefix = self._path.encode("utf-8")
         full = add_prefix(prefix, key_range)
+        if self._transaction is not None:
+            return self._listed_in_transaction(full, len(prefix) + strip_prefix_length)
         return _as_future(self._driver.list, full, len(prefix) + strip_prefix_length)
+
+    def _listed_in_transaction(self, key_range: KeyRange, strip: int) -> Future:
+        return self._transaction.list(self._driver, key_range, strip)
 
     def experimental_copy_range_to(
         self, target: "KvStore", source_range: KeyRange | None = None, source_staleness_bound: float | None = None
@@ -353,7 +376,8 @@ class KvStore:
         """Reads `key` now; KeyError if it is missing."""
         result = self.read(key).result()
         if result.state != "value":
-            raise KeyError(key)
+            # (TensorStore's KeyError for a key deleted inside a transaction carries no key.)
+            raise KeyError(key if self._transaction is None else "")
         return result.value
 
     def __setitem__(self, key: str | bytes, value: str | bytes | None) -> None:
@@ -363,6 +387,13 @@ class KvStore:
     def __delitem__(self, key: str | bytes) -> None:
         """Deletes `key` now (no error if it is absent)."""
         self.write(key, None).result()
+
+
+def _check_transaction(transaction: Any) -> None:
+    from ..cache.transaction import Transaction
+
+    if transaction is not None and not isinstance(transaction, Transaction):
+        raise TypeError(f"transaction must be a tensorstore_py.Transaction, not {type(transaction).__name__}")
 
 
 # Pickle finds these as tensorstore_py.KvStore.<Name>.

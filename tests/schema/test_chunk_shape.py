@@ -225,11 +225,13 @@ def test_two_level_choice_matches_zarr3_sharding(case):
             # zarr3's own limit on the number of chunks, checked after the chunk choice: compare
             # the choice with the rule that limit applies to instead.
             event("zarr3 grid too large")
-            _, write = choose_read_write_chunk_shapes(layout.read_chunk, layout.write_chunk, [0] * len(shape), shape)
-            cells = 1
-            for n, c in zip(shape, write):
-                cells *= -(-n // c)
-            assert cells > 1 << 30
+            # The limit holds for the grid of shards and for the grid of inner chunks in a shard.
+            read, write = choose_read_write_chunk_shapes(layout.read_chunk, layout.write_chunk, [0] * len(shape), shape)
+            shards = inner = 1
+            for n, r, w in zip(shape, read, write):
+                shards *= -(-n // w)
+                inner *= -(-w // r)
+            assert max(shards, inner) > 1 << 30
             return
         event("reference rejects")
         with pytest.raises(ValueError) as info:

@@ -57,6 +57,9 @@ class N5ChunkFormat(ChunkFormat):
             return None
         return encode_block(chunk, self._codec)
 
+    def encode_full_chunk(self, chunk: np.ndarray, cell: tuple[int, ...] = ()) -> bytes:
+        return encode_block(chunk, self._codec)
+
     def component(self, chunk: np.ndarray) -> np.ndarray:
         return chunk
 

@@ -69,6 +69,7 @@ def _schema_set(schema: Schema, **kwargs: Any) -> None:
 @register_driver
 class N5Spec(KvsBackedDriverSpec):
     """Spec of an n5 array: the common members plus `metadata` (a subset of attributes.json)."""
+    default_members = {"metadata": {}}
 
     id = "n5"
     url_scheme = "n5"
@@ -107,8 +108,8 @@ class N5Spec(KvsBackedDriverSpec):
         metadata = self.metadata.to_json()
         return {"metadata": metadata} if metadata else {}
 
-    def to_json(self) -> dict:
-        out = super().to_json()
+    def to_json(self, include_defaults: bool = False) -> dict:
+        out = super().to_json(include_defaults)
         if self.transform is None:
             domain = self.effective_domain()
             if domain is not None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import numpy as np
@@ -17,6 +18,8 @@ from .sharded_kvstore import ShardedKvStore
 from .sharding import compressed_z_index_bits, decode_compressed_z_index, encode_compressed_z_index, key_chunk_id
 
 __all__ = ["PrecomputedDriver", "PrecomputedChunkFormat"]
+
+_CHUNK_NAME = re.compile(rb"(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)_(-?\d+)-(-?\d+)")
 
 
 class PrecomputedChunkFormat(ChunkFormat):
@@ -55,15 +58,18 @@ class PrecomputedChunkFormat(ChunkFormat):
             parts.append(f"{lo}-{hi}")
         return (self.key_prefix + "_".join(parts)).encode()
 
-    def cell_of_key(self, key: bytes) -> tuple[int, int, int]:
+    def cell_of_key(self, key: bytes) -> tuple[int, int, int] | None:
         if self.sharded:
             return decode_compressed_z_index(key_chunk_id(key), self.z_bits)
-        name = key[len(self.key_prefix) :].decode()
-        cell = []
-        for i, part in enumerate(name.split("_")):
-            lo = int(part.split("-")[0])
-            cell.append((lo - self.origin[i]) // self.chunk_shape[i])
-        return cell[0], cell[1], cell[2]
+        prefix = self.key_prefix.encode()
+        # "lo-hi" per dimension, where lo (with a voxel offset) may itself be negative.
+        match = _CHUNK_NAME.fullmatch(key[len(prefix) :]) if key.startswith(prefix) else None
+        if match is None:
+            return None
+        los = [int(match.group(i)) for i in (1, 3, 5)]
+        cell = tuple((lo - self.origin[i]) // self.chunk_shape[i] for i, lo in enumerate(los))
+        # Only the exact name the grid gives that cell (aligned, edge-clipped) is a chunk.
+        return cell if self.chunk_key(cell) == key else None  # type: ignore[return-value]
 
     def extent(self, cell) -> tuple[int, int, int]:
         """The stored (edge-truncated) extent of a cell."""
@@ -93,6 +99,9 @@ class PrecomputedChunkFormat(ChunkFormat):
 
     def encode_chunk(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes | None:
         return self.encode_at(cell, chunk)
+
+    def encode_full_chunk(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes:
+        return self._encode(chunk, self.extent(cell), self.params)
 
     def new_chunk(self) -> np.ndarray:
         return np.zeros(self.chunk_shape, dtype=self.numpy_dtype, order="F")

@@ -3,8 +3,9 @@
 The chunk engine reads and writes chunk keys as with any kvstore; this adapter finds each
 chunk through the shard index and minishard index of its shard file (byte-range reads, with
 the decoded indices cached per shard generation) and writes by rewriting whole shards.
-Writes to one shard are queued and applied together in one read-modify-write of the shard
-file, conditional on the shard's generation, retried on conflict.
+Writes to one shard are mutations of the shard file staged through the cache layer, so those
+that arrive while a writeback of the shard is in flight are applied together in its next
+read-modify-write (conditional on the shard's generation, re-applied on conflict).
 
 A chunk's generation is a digest of its stored bytes, so a conditional write of one chunk
 only fails when that chunk changed, not when a neighbour in the same shard did.
@@ -18,6 +19,7 @@ from typing import Any, Callable
 
 from ... import future as futures
 from ...errors import StatusError, data_loss, unimplemented
+from ...cache.staging import Mutation, write_now
 from ...future import Future
 from ...kvstore.driver import KvStoreDriver, ReadOptions, WriteOptions, apply_read
 from ...kvstore.generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration, from_string
@@ -53,18 +55,63 @@ class _ShardIndex:
         self.pending: dict[int, Future] = {}
 
 
-class _Pending:
-    __slots__ = ("chunk_id", "value", "if_equal", "future")
+class _ShardForm:
+    """A shard file decoded as {chunk id: chunk bytes}."""
 
-    def __init__(self, chunk_id: int, value: bytes | None, if_equal: bytes | None) -> None:
+    __slots__ = ("store", "file_key")
+
+    def __init__(self, store: "ShardedKvStore", file_key: bytes) -> None:
+        self.store = store
+        self.file_key = file_key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ShardForm) and other.store is self.store and other.file_key == self.file_key
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def decode(self, value: bytes | None) -> dict:
+        if value is None:
+            return {}
+        try:
+            return decode_shard(self.store.spec, value)
+        except StatusError as exc:
+            raise exc.with_prefix(f"Error reading {self.store._describe(self.file_key)}") from None
+
+    def encode(self, chunks: dict) -> bytes | None:
+        return encode_shard(self.store.spec, chunks)
+
+
+class _ChunkInShard(Mutation):
+    """One chunk's new bytes (None: deleted), conditional on the chunk's own generation."""
+
+    __slots__ = ("decoded_form", "chunk_id", "value", "if_equal", "outcome")
+
+    def __init__(self, store: "ShardedKvStore", chunk_id: int, value: bytes | None, if_equal: bytes | None) -> None:
+        self.decoded_form = _ShardForm(store, store.shard_file_key(chunk_id)[0])
         self.chunk_id = chunk_id
         self.value = value
         self.if_equal = if_equal
-        self.future: Future = Future()
+        self.outcome = UNKNOWN
+
+    def apply_decoded(self, chunks: dict) -> dict:
+        current = chunks.get(self.chunk_id)
+        current_gen = NO_VALUE if current is None else chunk_generation(current)
+        if self.if_equal and self.if_equal != current_gen:
+            self.outcome = UNKNOWN
+            return chunks
+        if self.value is None:
+            chunks.pop(self.chunk_id, None)
+            self.outcome = NO_VALUE
+        else:
+            chunks[self.chunk_id] = self.value
+            self.outcome = chunk_generation(self.value)
+        return chunks
 
 
 class ShardedKvStore(KvStoreDriver):
     """Chunk-id keys (8 bytes, big endian) of one scale, stored in shard files under `prefix`."""
+
+    can_list = False
 
     def __init__(self, base: KvStoreDriver, prefix: str, spec: ShardingSpec, executor: Any) -> None:
         self.driver_spec = base.driver_spec
@@ -76,9 +123,11 @@ class ShardedKvStore(KvStoreDriver):
         self._lock = threading.Lock()
         self._indices: dict[bytes, _ShardIndex] = {}
         self._index_reads: dict[bytes, Future] = {}
-        self._queues: dict[bytes, list[_Pending]] = {}
-        self._busy: set[bytes] = set()
         self._index_size = 16 * spec.num_minishards
+
+    @property
+    def cache_identity(self) -> tuple:
+        return ("neuroglancer_uint64_sharded", self.base.cache_identity, self.prefix, repr(self.spec))
 
     def shard_file_key(self, chunk_id: int) -> tuple[bytes, int]:
         shard, minishard = self.spec.locate(chunk_id)
@@ -233,81 +282,19 @@ class ShardedKvStore(KvStoreDriver):
         except ValueError as exc:
             return futures.failed(exc)
         file_key, _ = self.shard_file_key(chunk_id)
-        pending = _Pending(chunk_id, value, options.if_equal)
-        with self._lock:
-            self._queues.setdefault(file_key, []).append(pending)
-            start = file_key not in self._busy
-            if start:
-                self._busy.add(file_key)
-        if start:
-            self._start_batch(file_key)
-        return pending.future
+        # Staged as a mutation of the shard file: writes that arrive while the shard's writeback
+        # is in flight are applied together in its next read-modify-write.
+        mutation = _ChunkInShard(self, chunk_id, value, options.if_equal)
+        committed = write_now(self.base, file_key, mutation, self.executor)
 
-    def _start_batch(self, file_key: bytes) -> None:
-        with self._lock:
-            batch = self._queues.pop(file_key, [])
-            if not batch:
-                self._busy.discard(file_key)
-                return
-        self._writeback(file_key, batch)
-
-    def _writeback(self, file_key: bytes, batch: list[_Pending]) -> None:
-        """One read-modify-write of a shard applying `batch`; retried while the shard changes."""
-
-        def fail(exc: BaseException) -> None:
-            for p in batch:
-                if not p.future.done():
-                    p.future.set_exception(exc)
-            self._start_batch(file_key)
-
-        def got(res: ReadResult) -> Any:
-            if res.state == "value":
-                chunks = decode_shard(self.spec, res.value)
-                generation = res.stamp.generation
-            else:
-                chunks = {}
-                generation = NO_VALUE
-            outcomes: list[tuple[_Pending, bytes]] = []
-            for p in batch:
-                current = chunks.get(p.chunk_id)
-                current_gen = NO_VALUE if current is None else chunk_generation(current)
-                if p.if_equal and p.if_equal != current_gen:
-                    outcomes.append((p, UNKNOWN))
-                    continue
-                if p.value is None:
-                    chunks.pop(p.chunk_id, None)
-                    outcomes.append((p, NO_VALUE))
-                else:
-                    chunks[p.chunk_id] = p.value
-                    outcomes.append((p, chunk_generation(p.value)))
-            if all(g == UNKNOWN for _, g in outcomes):
-                return outcomes, None
-            encoded = encode_shard(self.spec, chunks)
-            if encoded is None and generation == NO_VALUE:
-                return outcomes, None
-            written = self.base.write(file_key, encoded, WriteOptions(if_equal=generation))
-            return futures.chain(written, lambda stamp: (outcomes, stamp))
-
-        def done(f) -> None:
-            exc = f.exception()
-            if exc is not None:
-                fail(exc)
-                return
-            outcomes, stamp = f.result()
-            if stamp is not None and stamp.generation == UNKNOWN:
-                self._writeback(file_key, batch)  # the shard changed under us: start over
-                return
-            now = self.base.now() if stamp is None else stamp.time
+        def done(stamp: TimestampedStorageGeneration) -> TimestampedStorageGeneration:
             with self._lock:
                 # Reads that start from now on must see this write: no cached or shared index.
                 self._indices.pop(file_key, None)
                 self._index_reads.pop(file_key, None)
-            for p, generation in outcomes:
-                p.future.set_result(TimestampedStorageGeneration(generation, now))
-            self._start_batch(file_key)
+            return TimestampedStorageGeneration(mutation.outcome, stamp.time)
 
-        read = self.base.read(file_key, ReadOptions())
-        futures.chain(_checked(read, file_key, self._describe), got, self.executor).add_done_callback(done)
+        return futures.chain(committed, done)
 
     # -- the rest of the kvstore interface ----------------------------------------------------
 

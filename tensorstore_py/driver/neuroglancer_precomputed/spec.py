@@ -16,6 +16,7 @@ from ...errors import StatusError, failed_precondition, invalid_argument, not_fo
 from ...future import Future
 from ...index import IndexDomain
 from ...json_util import ObjectReader, expect_int
+from ...cache.rmw import UNCHANGED, read_modify_write
 from ...kvstore.driver import ReadOptions, WriteOptions
 from ...kvstore.generation import NO_VALUE, UNKNOWN
 from ...kvstore.key_range import KeyRange, prefix_successor
@@ -68,8 +69,8 @@ class PrecomputedSpec(KvsBackedDriverSpec):
         if self.schema.rank is not None and self.schema.rank != 4:
             raise invalid_argument(f"Rank specified by schema ({self.schema.rank}) does not match rank specified by metadata (4)")
 
-    def to_json(self) -> dict:
-        out = super().to_json()
+    def to_json(self, include_defaults: bool = False) -> dict:
+        out = super().to_json(include_defaults)
         if "transform" not in out:
             # The format fixes rank and labels, so a spec always carries its (partial) domain.
             try:
@@ -164,8 +165,12 @@ class PrecomputedSpec(KvsBackedDriverSpec):
         validate_schema(m, index, list(chunk_size), self.schema)
         return m, index
 
-    def open(self, context: Context) -> Future:
-        """Future[PrecomputedDriver] for this spec bound to `context`."""
+    def open(self, context: Context, transaction: Any = None) -> Future:
+        """Future[PrecomputedDriver] for this spec bound to `context`.
+
+        Chunk I/O of the opened volume goes through `transaction`; creating a scale does not
+        (it is written at once).
+        """
         try:
             mode, kv, path = self.open_storage(context)
         except (ValueError, TypeError) as exc:
@@ -198,35 +203,29 @@ class PrecomputedSpec(KvsBackedDriverSpec):
                 raise failed_precondition(f"Error reading {describe_key(kv, key)}: {message}") from None
 
         def attempt() -> Future:
-            def got(result) -> Any:
-                if result.state == "value":
-                    existing = parse(result.value)
-                    generation = result.stamp.generation
+            # Opening an existing scale or adding one to `info` is one read-modify-write.
+            chosen: list = []
+
+            def update(value: bytes | None, generation: bytes) -> Any:
+                chosen.clear()
+                existing = None
+                if value is not None:
+                    existing = parse(value)
                     if mode.get("open"):
                         try:
-                            return make(self._open_existing(existing))
+                            chosen.append(self._open_existing(existing))
+                            return UNCHANGED
                         except StatusError as exc:
                             if not (mode.get("create") and exc.code == "NOT_FOUND"):
                                 raise
-                else:
-                    if not mode.get("create"):
-                        raise not_found(f"Metadata at {describe_key(kv, key)} does not exist")
-                    existing = None
-                    generation = NO_VALUE
                 if not mode.get("create"):
                     raise not_found(f"Metadata at {describe_key(kv, key)} does not exist")
                 created = writing(lambda: create_scale(existing, self.constraints, self.schema))
+                chosen.append(created)
+                return created[0].encode()
 
-                def written(stamp) -> Any:
-                    if stamp.generation == UNKNOWN:
-                        return attempt()  # info changed meanwhile: start over
-                    return make(created)
-
-                return futures.chain(
-                    kv.write(key, created[0].encode(), WriteOptions(if_equal=generation)), written
-                )
-
-            return futures.chain(kv.read(key, ReadOptions()), got)
+            done = read_modify_write(kv, key, update)
+            return futures.chain(done, lambda _: make(chosen[0]))
 
         if mode.get("delete_existing"):
             prefix = path.encode()

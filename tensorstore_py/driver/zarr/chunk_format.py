@@ -75,6 +75,9 @@ class ZarrChunkFormat(ChunkFormat):
     def encode_chunk(self, chunk: np.ndarray, cell: tuple[int, ...] = ()) -> bytes | None:
         if self._equals_fill(chunk):
             return None
+        return self.encode_full_chunk(chunk, cell)
+
+    def encode_full_chunk(self, chunk: np.ndarray, cell: tuple[int, ...] = ()) -> bytes:
         order = self.metadata.order
         flat = chunk.ravel(order=order)
         data = flat.view(np.uint8) if flat.flags.c_contiguous else np.ascontiguousarray(flat).view(np.uint8)
@@ -85,6 +88,8 @@ class ZarrChunkFormat(ChunkFormat):
 
     def _equals_fill(self, chunk: np.ndarray) -> bool:
         """Whether the chunk is bit-for-bit the fill chunk (then it is deleted, not stored)."""
+        if all(v is None for v in self.metadata.fill_values):
+            return False  # a null fill value has no chunk equal to it: always stored
         fill = self.new_chunk() if self._fill_chunk is None else self._fill_chunk
         a = chunk.reshape(-1, order="A").view(np.uint8)
         b = fill.reshape(-1, order="A").view(np.uint8)

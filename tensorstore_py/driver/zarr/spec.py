@@ -52,6 +52,7 @@ class ZarrSpec(KvsBackedDriverSpec):
     default_metadata_key = ".zarray"
     auto_detect_key = ".zarray"
     auto_detect_priority = 20
+    default_members = {"metadata": {}}
 
     def __init__(self) -> None:
         super().__init__()

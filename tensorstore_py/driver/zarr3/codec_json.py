@@ -62,6 +62,8 @@ _BLOSC_MAX_BLOCKSIZE = 715827542
 _MAX_RANK = 32
 _INT64_MAX = (1 << 63) - 1
 
+# TensorStore's zarr3 driver reports undecodable compressed chunks as FAILED_PRECONDITION.
+_CORRUPT = "FAILED_PRECONDITION"
 _GZIP_DEFAULT_LEVEL = 6
 _ZSTD_DEFAULT_LEVEL = 3
 
@@ -222,8 +224,9 @@ def _parse_sharding(o: _Options) -> ShardingCodec:
             raise member_error("chunk_shape",
                                invalid_argument("Expected array, but member is missing"))
         chunk_shape = None
-    inner = chain_member("codecs")
+    # TensorStore reads the index chain first.
     index = chain_member("index_codecs")
+    inner = chain_member("codecs")
     location = o.quoted_choice("index_location", ["start", "end"], required=False)
     if location is None and not o.constraint:
         location = "end"
@@ -244,7 +247,7 @@ _PARSERS: dict[str, tuple[str, Callable[[_Options], Any]]] = {
 
 
 def _parse_one(j: Any, constraint: bool) -> tuple[str, Any]:
-    if isinstance(j, str):
+    if isinstance(j, str) and constraint:
         j = {"name": j}
     reader = ObjectReader(j)
     if not reader.has("name"):
@@ -287,7 +290,7 @@ def parse_zarr3_codecs(j: Any, constraint: bool = False) -> CodecChain:
                                    f"{describe_zarr3_codec(codec)}")
     if a2b is None and not constraint:
         raise invalid_argument("array -> bytes codec must be specified")
-    return CodecChain(a2a, a2b, b2b, describe=describe_zarr3_codec)
+    return CodecChain(a2a, a2b, b2b, describe=describe_zarr3_codec, corrupt_code=_CORRUPT)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -295,11 +298,32 @@ def parse_zarr3_codecs(j: Any, constraint: bool = False) -> CodecChain:
 
 
 def _default_index_chain() -> CodecChain:
-    return CodecChain([], BytesCodec("little"), [Crc32cCodec()], describe=describe_zarr3_codec)
+    return CodecChain([], BytesCodec("little"), [Crc32cCodec()], describe=describe_zarr3_codec,
+                      corrupt_code=_CORRUPT)
 
 
 def fill_zarr3_defaults(chain: CodecChain) -> CodecChain:
-    """The chain with TensorStore's zarr3 defaults for every option left open."""
+    """The chain with TensorStore's zarr3 defaults for every option left open.
+
+    Error messages of the result still quote each codec as it was specified."""
+    origins: dict[int, Any] = {}
+    filled = _fill(chain, origins)
+    _set_describe(filled, lambda c: describe_zarr3_codec(origins.get(id(c), c)))
+    # Keep the originals alive while their ids are keys.
+    filled._origins = origins  # type: ignore[attr-defined]
+    return filled
+
+
+def _set_describe(chain: CodecChain, describe: Callable[[Any], str]) -> None:
+    chain.describe = describe
+    a2b = chain.array_to_bytes
+    if isinstance(a2b, ShardingCodec):
+        for sub in (a2b.codecs, a2b.index_codecs):
+            if sub is not None:
+                _set_describe(sub, describe)
+
+
+def _fill(chain: CodecChain, origins: dict[int, Any]) -> CodecChain:
 
     def b2b_default(c: Any) -> Any:
         if isinstance(c, DeflateCodec):
@@ -314,21 +338,30 @@ def fill_zarr3_defaults(chain: CodecChain) -> CodecChain:
                               0 if c.blocksize is None else c.blocksize, c.typesize)
         return c
 
+    def remember(new: Any, old: Any) -> Any:
+        if new is not old:
+            origins[id(new)] = old
+        return new
+
     a2b = chain.array_to_bytes
     if isinstance(a2b, ShardingCodec):
-        inner = fill_zarr3_defaults(a2b.codecs) if a2b.codecs is not None else CodecChain(
-            describe=describe_zarr3_codec)
-        index = (fill_zarr3_defaults(a2b.index_codecs) if a2b.index_codecs is not None
+        inner = _fill(a2b.codecs, origins) if a2b.codecs is not None else CodecChain(
+            describe=describe_zarr3_codec, corrupt_code=_CORRUPT)
+        index = (_fill(a2b.index_codecs, origins) if a2b.index_codecs is not None
                  else _default_index_chain())
-        a2b = ShardingCodec(a2b.chunk_shape, inner, index, a2b.index_location or "end")
-    return CodecChain(chain.array_to_array, a2b, [b2b_default(c) for c in chain.bytes_to_bytes],
-                      describe=describe_zarr3_codec)
+        a2b = remember(ShardingCodec(a2b.chunk_shape, inner, index, a2b.index_location or "end"),
+                       a2b)
+    b2b = [remember(b2b_default(c), c) for c in chain.bytes_to_bytes]
+    return CodecChain(chain.array_to_array, a2b, b2b, describe=describe_zarr3_codec,
+                      corrupt_code=_CORRUPT)
 
 
 def resolve_zarr3_codecs(chain: CodecChain, shape: Sequence[int], dtype: Any,
                          fill_value: Any = None, strict: bool = False) -> ResolvedCodecChain:
     """Resolves `chain` for chunks of `shape`/`dtype` with TensorStore's zarr3 messages."""
-    chain.describe = describe_zarr3_codec
+    if getattr(chain, "_origins", None) is None:
+        _set_describe(chain, describe_zarr3_codec)
+    chain.corrupt_code = _CORRUPT
     try:
         resolved = chain.resolve(shape, dtype, fill_value, strict=strict)
     except StatusError as exc:
@@ -411,6 +444,7 @@ def zarr3_codecs_json(chain: CodecChain, stored: bool = False) -> list:
 def describe_zarr3_codec(codec: Any) -> str:
     """A codec's compact JSON text, as TensorStore quotes it in messages."""
     try:
-        return dumps(zarr3_codec_json(codec))
+        # Quoted as stored: a default "end" index location is left out.
+        return dumps(zarr3_codec_json(codec, stored=True))
     except (ValueError, TypeError):
         return repr(codec)

@@ -1,0 +1,194 @@
+"""Staged writes: mutations of one key, collected in a node and written back together.
+
+A `KeyNode` holds, for one (kvstore, key), the mutations staged in one transaction — an
+explicit `ts.Transaction` or the implicit one every non-transactional write gets.  Writeback
+applies them in order to the stored value through the one `read_modify_write`, so a node whose
+first mutation overwrites the whole value is written without a read, and any other merges into
+the latest stored value, re-merging from the staged data on conflict.
+
+Non-transactional writes of one key are serialised: while a node's writeback is in flight, new
+mutations collect in the next node, which starts when the first ends.  Writes issued later thus
+always land later, and several writes issued meanwhile cost one read-modify-write.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import threading
+from typing import Any
+
+from .. import future as futures
+from ..future import Future
+from ..kvstore.generation import UNKNOWN, TimestampedStorageGeneration
+from .rmw import UNCHANGED, read_modify_write
+
+__all__ = ["Mutation", "ValueMutation", "UpdateMutation", "KeyNode", "write_now"]
+
+
+class Mutation:
+    """One staged change of a stored value.
+
+    `needs_read` is False when the mutation replaces the whole value.  `ready` (optional) is
+    a Future that completes once the mutation's data is staged (a copy still in flight).
+    Mutations that work on a decoded form name it by `decoded_form` (an object with
+    ``decode(bytes | None)`` and ``encode(decoded)``) and implement `apply_decoded`; the node
+    decodes once for a run of them.
+    """
+
+    needs_read: bool = True
+    ready: Future | None = None
+    decoded_form: Any = None
+
+    def apply(self, value: bytes | None) -> Any:
+        """The new stored bytes (None: delete) given the current ones."""
+        form = self.decoded_form
+        return form.encode(self.apply_decoded(form.decode(value)))
+
+    def apply_decoded(self, decoded: Any) -> Any:
+        raise NotImplementedError
+
+
+class ValueMutation(Mutation):
+    """Replace the value (None: delete)."""
+
+    needs_read = False
+
+    def __init__(self, value: bytes | None):
+        self.value = value
+
+    def apply(self, value: bytes | None) -> Any:
+        return self.value
+
+
+class UpdateMutation(Mutation):
+    """A function of the stored bytes (metadata changes, new precomputed scales ...)."""
+
+    def __init__(self, fn: Any):
+        self.fn = fn
+
+    def apply(self, value: bytes | None) -> Any:
+        out = self.fn(value)
+        return value if out is UNCHANGED else out
+
+
+class KeyNode:
+    """The mutations of one key in one transaction."""
+
+    __slots__ = ("kv", "key", "mutations", "committed", "_lock")
+
+    def __init__(self, kv: Any, key: bytes):
+        self.kv = kv
+        self.key = key
+        self.mutations: list[Mutation] = []
+        #: Future of the stamp once written back (or the error)
+        self.committed: Future = Future()
+        self._lock = threading.Lock()
+
+    def add(self, mutation: Mutation) -> None:
+        with self._lock:
+            if not mutation.needs_read:
+                self.mutations = []  # a whole-value write supersedes what came before
+            self.mutations.append(mutation)
+
+    @property
+    def needs_read(self) -> bool:
+        return not self.mutations or self.mutations[0].needs_read
+
+    def ready(self) -> Future:
+        waits = [m.ready for m in self.mutations if m.ready is not None and not m.ready.done()]
+        if not waits:
+            for m in self.mutations:
+                if m.ready is not None and m.ready.exception() is not None:
+                    return futures.failed(m.ready.exception())
+            return futures.ready(None)
+        return futures.chain(futures.gather(waits), lambda _: None)
+
+    def apply(self, value: bytes | None, generation: bytes = b"") -> Any:
+        """The stored bytes after every mutation, given the current ones."""
+        with self._lock:
+            mutations = list(self.mutations)
+        i, n = 0, len(mutations)
+        while i < n:
+            form = mutations[i].decoded_form
+            if form is None:
+                value = mutations[i].apply(value)
+                i += 1
+                continue
+            decoded = form.decode(value)
+            while i < n and mutations[i].decoded_form == form:
+                decoded = mutations[i].apply_decoded(decoded)
+                i += 1
+            value = form.encode(decoded)
+        return value
+
+    def update(self, value: bytes | None, generation: bytes = b"") -> Any:
+        """`apply` for the read-modify-write: `UNCHANGED` when nothing would change."""
+        new = self.apply(value)
+        if generation == UNKNOWN:  # written without reading: nothing to compare with
+            return new
+        if new is None and value is None:
+            return UNCHANGED
+        if value is not None and new is not None and new == value:
+            return UNCHANGED
+        return new
+
+    def writeback(self, executor: concurrent.futures.Executor | None, expected_generation: bytes | None = None) -> Future:
+        """Writes the node back (once its mutations are staged); settles `committed`."""
+
+        def start(_: Any) -> Future:
+            return read_modify_write(
+                self.kv, self.key, self.update, needs_read=self.needs_read,
+                expected_generation=expected_generation, executor=executor,
+            )
+
+        done = futures.chain(self.ready(), start)
+        futures._link(done, self.committed)
+        return self.committed
+
+
+# ---------------------------------------------------------------------------------------------
+# The implicit transactions of non-transactional writes.
+
+
+class _Slot:
+    __slots__ = ("inflight", "pending")
+
+    def __init__(self) -> None:
+        self.inflight: KeyNode | None = None
+        self.pending: KeyNode | None = None
+
+
+_slots: dict[tuple, _Slot] = {}
+_slots_lock = threading.Lock()
+
+
+def write_now(kv: Any, key: bytes, mutation: Mutation, executor: concurrent.futures.Executor | None) -> Future[TimestampedStorageGeneration]:
+    """Stages `mutation` outside any transaction and writes it back as soon as the key is free."""
+    slot_key = (kv.cache_identity, key)
+    with _slots_lock:
+        slot = _slots.get(slot_key)
+        if slot is None:
+            slot = _slots[slot_key] = _Slot()
+        if slot.pending is None:
+            slot.pending = KeyNode(kv, key)
+        node = slot.pending
+        node.add(mutation)
+        start = slot.inflight is None
+        if start:
+            slot.inflight, slot.pending = node, None
+    if start:
+        _run(slot_key, slot, node, executor)
+    return node.committed
+
+
+def _run(slot_key: tuple, slot: _Slot, node: KeyNode, executor: Any) -> None:
+    def finished(_: Any) -> None:
+        with _slots_lock:
+            nxt = slot.pending
+            slot.inflight, slot.pending = nxt, None
+            if nxt is None and _slots.get(slot_key) is slot:
+                del _slots[slot_key]
+        if nxt is not None:
+            _run(slot_key, slot, nxt, executor)
+
+    node.writeback(executor).add_done_callback(finished)

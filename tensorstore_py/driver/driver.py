@@ -1,0 +1,100 @@
+"""The `Driver` interface: everything a `TensorStore` asks of an opened array.
+
+A `TensorStore` is a driver viewed through an index transform (and bound to a transaction).
+Every request it makes of the array goes through the methods below, so a new kind of array
+(a stored format, or a virtual one that stores nothing) is a new `Driver` subclass and nothing
+else.  `read` fills a caller-given output array when asked, so composite drivers can have
+their parts fill slices of one buffer without a second copy.
+"""
+
+from __future__ import annotations
+
+import abc
+from typing import Any
+
+import numpy as np
+
+from .. import future as futures
+from ..future import Future
+
+__all__ = ["Driver"]
+
+
+class Driver(abc.ABC):
+    """An opened array of some driver, in its own index space (its `domain`)."""
+
+    #: The parsed spec the array was opened from (options such as recheck_cached_*).
+    spec: Any
+    #: The context its resources are bound in.
+    context: Any
+
+    # -- what the array is -----------------------------------------------------------------------
+
+    @property
+    @abc.abstractmethod
+    def domain(self) -> Any:
+        """The array's `IndexDomain` (resizable bounds implicit)."""
+
+    @property
+    @abc.abstractmethod
+    def dtype(self) -> Any:
+        """The element `ts.dtype`."""
+
+    @property
+    def chunk_layout(self) -> Any:
+        from ..schema import ChunkLayout
+
+        return ChunkLayout(rank=self.domain.rank)
+
+    @property
+    def codec(self) -> Any:
+        return None
+
+    @property
+    def fill_value(self) -> Any:
+        return None
+
+    @property
+    def dimension_units(self) -> Any:
+        return None
+
+    # -- I/O ---------------------------------------------------------------------------------------
+
+    def current(self, transaction: Any = None) -> Future:
+        """Future of the driver to use now: this one, or one for metadata that changed since
+        (another handle's resize), as fresh as the spec's ``recheck_cached_metadata`` asks."""
+        return futures.ready(self)
+
+    @abc.abstractmethod
+    def read(self, transform: Any, transaction: Any = None, out: np.ndarray | None = None, batch: Any = None) -> Future:
+        """Future of the data at every position of `transform`'s domain (into `out` if given)."""
+
+    @abc.abstractmethod
+    def write(self, transform: Any, array: np.ndarray, transaction: Any = None) -> Any:
+        """`WriteFutures` of writing `array` (shaped like `transform`'s domain)."""
+
+    # -- spec --------------------------------------------------------------------------------------
+
+    @abc.abstractmethod
+    def spec_json(self, builder: Any, minimal: bool) -> dict:
+        """The driver's spec JSON without "transform" (context resources via `builder`)."""
+
+    def context_resources(self) -> list:
+        """The bound context resources its spec refers to."""
+        return []
+
+    @property
+    def url_suffix(self) -> str:
+        """This driver's part of a URL pipeline (``zarr2:``)."""
+        from ..errors import invalid_argument
+
+        raise invalid_argument("URL representation not supported")
+
+
+class KvStoreBackedDriver(Driver):
+    """A driver whose data lives in a kvstore: `kv` and `path` name where (for
+    ``store.kvstore`` and ``store.url``); chunked ones also expose their `format` (a
+    `ChunkFormat`) and `engine` (the `ChunkedArray`) for storage statistics."""
+
+    kv: Any
+    path: str
