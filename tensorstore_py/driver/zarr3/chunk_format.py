@@ -113,6 +113,9 @@ class Zarr3ChunkFormat(ChunkFormat):
     def encode_chunk(self, chunk: np.ndarray, cell: tuple[int, ...] = ()) -> bytes | None:
         if self._equals_fill(chunk):
             return None
+        return self.encode_full_chunk(chunk, cell)
+
+    def encode_full_chunk(self, chunk: np.ndarray, cell: tuple[int, ...] = ()) -> bytes | None:
         data = self.chain.encode(chunk)
         if data is None:
             return None

@@ -104,6 +104,12 @@ class ShardedStore(KvStoreDriver):
         self._write_queues: dict[bytes, list[_Pending]] = {}
         self._busy: set[bytes] = set()
 
+    @property
+    def cache_identity(self) -> tuple:
+        codec = self.codec
+        layout = (codec.grid_shape, codec.index_location, repr(codec.index_chain))
+        return ("zarr3_sharding_indexed", self.base.cache_identity, layout)
+
     def _split(self, key: bytes) -> tuple[bytes, int]:
         shard_key, position = split_entry_key(key, self.rank)
         grid = self.codec.grid_shape

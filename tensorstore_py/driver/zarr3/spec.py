@@ -156,6 +156,7 @@ class Zarr3Spec(KvsBackedDriverSpec):
 
     id = "zarr3"
     url_scheme = "zarr3"
+    default_members = {"metadata": {}}
     default_metadata_key = "zarr.json"
     auto_detect_key = "zarr.json"
     auto_detect_priority = 10
@@ -192,8 +193,8 @@ class Zarr3Spec(KvsBackedDriverSpec):
         metadata = self.metadata.to_json()
         return {"metadata": metadata} if len(metadata) > 1 or self.metadata.extra else {}
 
-    def to_json(self) -> dict:
-        out = super().to_json()
+    def to_json(self, include_defaults: bool = False) -> dict:
+        out = super().to_json(include_defaults)
         if self.transform is None:
             domain = self.effective_domain()
             if domain is not None:
