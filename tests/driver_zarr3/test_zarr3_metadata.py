@@ -246,3 +246,30 @@ def _create_run(extra, kw):
 @pytest.mark.parametrize("name", sorted(CREATE))
 def test_creation_defaults(name):
     same(_create_run(*CREATE[name]))
+
+
+CODEC_SPECS = {
+    "empty configuration": {"driver": "zarr3", "codecs": [{"name": "gzip", "configuration": {}}]},
+    "unknown codec": {"driver": "zarr3", "codecs": [{"name": "foo"}]},
+    "partial blosc": {"driver": "zarr3", "codecs": [{"name": "blosc", "configuration": {"cname": "zstd"}}]},
+    "codecs not array": {"driver": "zarr3", "codecs": "x"},
+    "wrong order": {"driver": "zarr3", "codecs": [{"name": "bytes", "configuration": {"endian": "big"}},
+                                                  {"name": "transpose", "configuration": {"order": [1, 0]}}]},
+    "extra member": {"driver": "zarr3", "x": 1},
+    "no codecs": {"driver": "zarr3"},
+    "sharding": {"driver": "zarr3", "codecs": [{"name": "sharding_indexed", "configuration": {"chunk_shape": [2, 2]}}]},
+}
+
+
+@pytest.mark.parametrize("name", sorted(CODEC_SPECS))
+def test_codec_spec(name):
+    same(lambda lib: json.dumps(lib.CodecSpec(CODEC_SPECS[name]).to_json(), sort_keys=True))
+
+
+def test_codec_spec_merge_with_unconstrained():
+    def run(lib):
+        schema = lib.Schema(codec=lib.CodecSpec({"driver": "zarr3", "codecs": [{"name": "gzip"}]}))
+        schema.update(codec=lib.CodecSpec({"driver": "zarr3"}))
+        return json.dumps(schema.codec.to_json(), sort_keys=True)
+
+    same(run)

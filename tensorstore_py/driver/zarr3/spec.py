@@ -455,3 +455,39 @@ def _check_constraints(metadata: Zarr3Metadata, c: Zarr3MetadataConstraints) -> 
             raise failed_precondition(
                 f"Expected {quote_string(name)} of {quote_string(dumps(value))} but received: {quote_string(dumps(stored.get(name)))}"
             )
+
+
+# ---------------------------------------------------------------------------------------------
+# ts.CodecSpec({"driver": "zarr3", "codecs": [...]}).
+
+
+def _parse_codec_spec(j: dict) -> dict:
+    from .codec_json import parse_zarr3_codecs, zarr3_codecs_json
+
+    r = ObjectReader(j)
+    r.get("driver")
+    codecs = r.get("codecs", lambda v: zarr3_codecs_json(parse_zarr3_codecs(v, constraint=True)), None)
+    r.finish()
+    out: dict[str, Any] = {"driver": "zarr3"}
+    if codecs is not None:
+        out["codecs"] = codecs
+    return out
+
+
+def _merge_codec_spec(a: dict, b: dict) -> dict:
+    if "codecs" not in b:
+        return a
+    if "codecs" not in a:
+        return b
+    ca, cb = a["codecs"], b["codecs"]
+    for x, y in zip(ca, cb):
+        if x != y:
+            raise invalid_argument(f"Cannot merge zarr codec constraints {dumps(x)} and {dumps(y)}")
+    if len(ca) != len(cb):
+        raise invalid_argument(f"Cannot merge zarr codec constraints {dumps(ca)} and {dumps(cb)}")
+    return a
+
+
+from ...schema.codec_spec import register_codec_spec  # noqa: E402
+
+register_codec_spec("zarr3", _parse_codec_spec, _merge_codec_spec)
