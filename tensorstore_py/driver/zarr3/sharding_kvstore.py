@@ -116,7 +116,7 @@ class ShardingIndexedKvStore(KvStoreAdapterDriver):
             out = []
             for linear in index.index.present():
                 key = struct.pack(f">{len(self.grid)}I", *np.unravel_index(linear, self.grid)) if self.grid else b""
-                if key_range.contains(key):
+                if key >= key_range.inclusive_min and (not key_range.exclusive_max or key < key_range.exclusive_max):
                     out.append(key[strip_prefix_length:])
             return out
 
