@@ -53,9 +53,11 @@ SHARD, INNER, UNSHARDED_CHUNK = 256, 64, 64
 def make_data(n: int) -> np.ndarray:
     """Smooth data with some noise: compressible, but not trivially."""
     rng = np.random.default_rng(0)
-    z, y, x = np.ogrid[:n, :n, :n]
-    data = (z * 7 + y * 3 + x) % 4096
-    return (data + rng.integers(0, 16, size=(n, n, n))).astype(np.uint16)
+    data = np.empty((n, n, n), dtype=np.uint16)
+    y, x = np.ogrid[:n, :n]
+    for z in range(n):  # a slab at a time: peak memory is the array's, not int64 temporaries'
+        data[z] = ((z * 7 + y * 3 + x) % 4096 + rng.integers(0, 16, size=(n, n), dtype=np.uint16)).astype(np.uint16)
+    return data
 
 
 def box(n: int) -> tuple:
