@@ -424,9 +424,10 @@ for _p in (
     RetriesProvider("gcs_request_retries", 32, config_only=False),
     GcsUserProjectProvider(),
     ConcurrencyProvider("http_request_concurrency", lambda: 32),
-    RetriesProvider("http_request_retries", 32, config_only=False),
+    # TensorStore 0.1.86 prints the http and s3 retry settings inline in kvstore specs.
+    RetriesProvider("http_request_retries", 32, config_only=True),
     ConcurrencyProvider("s3_request_concurrency", lambda: 32),
-    RetriesProvider("s3_request_retries", 32, config_only=False),
+    RetriesProvider("s3_request_retries", 32, config_only=True),
 ):
     register_resource_provider(_p)
 del _p

@@ -21,8 +21,8 @@ from .future import Future
 __all__ = ["copy_between", "BLOCK_BYTES", "BLOCKS_IN_FLIGHT"]
 
 #: Target size of one block, and how many blocks may be read or written at once.
-BLOCK_BYTES = 32 << 20
-BLOCKS_IN_FLIGHT = 3
+BLOCK_BYTES = 8 << 20
+BLOCKS_IN_FLIGHT = 4
 
 
 def _aligned_cuts(lo: int, hi: int, origin: int, step: int) -> list[tuple[int, int]]:
@@ -40,25 +40,24 @@ def _aligned_cuts(lo: int, hi: int, origin: int, step: int) -> list[tuple[int, i
 def _blocks(domain: Any, chunk: tuple, origin: tuple, itemsize: int) -> Iterator[tuple]:
     rank = domain.rank
     lo, shape = list(domain.origin), list(domain.shape)
-    # From the innermost dimension out: whole extents while the block stays within budget,
-    # then whole multiples of the chunk size.
-    extent = [1] * rank
+    step = [min(c, s) if c else s for c, s in zip(chunk, shape)]
+    # Start from one chunk and grow from the innermost dimension out while the block stays
+    # within budget: whole extents where they fit, else the most whole chunks that do.
+    extent = [max(1, s) for s in step]
     budget = max(1, BLOCK_BYTES // max(1, itemsize))
     for d in reversed(range(rank)):
-        rest = int(np.prod(extent, dtype=np.int64))
+        rest = int(np.prod(extent, dtype=np.int64)) // extent[d]
         if shape[d] * rest <= budget:
-            extent[d] = shape[d]
+            extent[d] = max(1, shape[d])
             continue
-        step = chunk[d] if chunk[d] else 1
-        extent[d] = max(step, (budget // rest) // step * step)
+        extent[d] = max(step[d], (budget // rest) // step[d] * step[d])
         break
     per_dim = []
     for d in range(rank):
         if extent[d] >= shape[d]:
             per_dim.append([(lo[d], lo[d] + shape[d])])
             continue
-        step = chunk[d] if chunk[d] else 1
-        cuts = _aligned_cuts(lo[d], lo[d] + shape[d], origin[d] if origin[d] is not None else 0, step)
+        cuts = _aligned_cuts(lo[d], lo[d] + shape[d], origin[d] if origin[d] is not None else 0, step[d])
         # Merge consecutive chunk-aligned cuts up to the block extent.
         merged, start, size = [], cuts[0][0], 0
         for a, b in cuts:

@@ -114,7 +114,8 @@ class KeyNode:
                 value = mutations[i].apply(value)
                 i += 1
                 continue
-            decoded = form.decode(value)
+            # A run that starts by overwriting the whole value needs no decode of the old one.
+            decoded = form.decode(value) if mutations[i].needs_read else None
             while i < n and mutations[i].decoded_form == form:
                 decoded = mutations[i].apply_decoded(decoded)
                 i += 1
@@ -135,13 +136,19 @@ class KeyNode:
     def writeback(self, executor: concurrent.futures.Executor | None, expected_generation: bytes | None = None) -> Future:
         """Writes the node back (once its mutations are staged); settles `committed`."""
 
+        ready = self.ready()
+        # A whole-value write whose staging is still in flight: staging completes on an
+        # executor thread, so the encode can follow there without another hop.  (After a
+        # read, the merge always moves back to the executor, off the kvstore's I/O threads.)
+        hop = None if not ready.done() and not self.needs_read else executor
+
         def start(_: Any) -> Future:
             return read_modify_write(
                 self.kv, self.key, self.update, needs_read=self.needs_read,
-                expected_generation=expected_generation, executor=executor,
+                expected_generation=expected_generation, executor=hop,
             )
 
-        done = futures.chain(self.ready(), start)
+        done = futures.chain(ready, start)
         futures._link(done, self.committed)
         return self.committed
 

@@ -1,13 +1,16 @@
 """Chunk codecs, one class per algorithm, of the three kinds zarr v3 and TensorStore use.
 
 * bytes -> bytes (`Codec`): blosc, gzip/zlib (`DeflateCodec`), zstd, bz2, xz, crc32c;
-* array -> bytes: `BytesCodec` (elements with a byte order), `ShardingCodec` (zarr v3 shards);
+* array -> bytes: `BytesCodec` (elements with a byte order), `ShardingCodec` (zarr v3 shards),
+  `CompressedSegmentationCodec`, `JpegCodec`, `PngCodec` (Neuroglancer's encodings);
 * array -> array: `TransposeCodec`;
 
 composed into a `CodecChain` that is resolved against a chunk's shape and dtype (chain.py).
 No format's JSON dialect lives here except the zarr v2 ``compressor`` / n5 ``compression``
-registries kept from before (`zarr_compressor_from_json`, `n5_compression_from_json`); the
-zarr3 dialect is in driver/zarr3/codec_json.py.  Heavy work releases the GIL.
+registries kept from before (`zarr_compressor_from_json`, `n5_compression_from_json`).  The
+formats build their chains in their own packages: driver/zarr3/codec_json.py,
+driver/zarr/codec_chain.py, driver/n5/block.py, driver/neuroglancer_precomputed/
+chunk_encoding.py.  Heavy work releases the GIL.
 """
 
 from __future__ import annotations
@@ -19,7 +22,9 @@ from .blosc import BloscCodec, N5Blosc, ZarrBlosc
 from .deflate import DeflateCodec, N5Gzip, ZarrGzip, ZarrZlib
 from .bytes_codec import BytesCodec
 from .chain import ArrayToArrayCodec, ArrayToBytesCodec, CodecChain, ResolvedCodecChain
+from .compressed_segmentation import CompressedSegmentationCodec
 from .crc32c import Crc32cCodec
+from .image import JpegCodec, PngCodec
 from .sharding import ShardIndex, ShardingCodec
 from .simple import N5Bzip2, N5Raw, N5Xz, N5Zstd, ZarrBz2, ZarrZstd, ZstdCodec
 from .transpose import TransposeCodec
@@ -30,7 +35,8 @@ __all__ = [
     "BloscCodec", "ZarrBlosc", "N5Blosc", "DeflateCodec", "ZarrZlib", "ZarrGzip", "N5Gzip",
     "ZarrBz2", "N5Bzip2", "N5Xz", "ZarrZstd", "N5Zstd", "N5Raw", "ZstdCodec", "Crc32cCodec",
     "BytesCodec", "TransposeCodec", "ShardingCodec", "ShardIndex", "CodecChain",
-    "ResolvedCodecChain", "ArrayToArrayCodec", "ArrayToBytesCodec",
+    "ResolvedCodecChain", "ArrayToArrayCodec", "ArrayToBytesCodec", "CompressedSegmentationCodec",
+    "JpegCodec", "PngCodec",
 ]  # fmt: skip
 
 

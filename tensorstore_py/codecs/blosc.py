@@ -228,6 +228,17 @@ class BloscCodec(Codec):
             raise data_loss(f"Invalid blosc-compressed data: {exc}") from None
 
 
+def _element_typesize(codec: BloscCodec, itemsize: int | None) -> BloscCodec:
+    """zarr v2 and n5 hand c-blosc the element size whatever the shuffle (unlike zarr3, which
+    compresses unshuffled data as bytes): the options `encode` would pick, made explicit."""
+    size = codec.typesize if codec.typesize is not None else (itemsize or 1)
+    shuffle = codec.shuffle
+    if shuffle == AUTOSHUFFLE:
+        shuffle = BITSHUFFLE if size == 1 else SHUFFLE
+    typesize = size if 1 <= size <= _MAX_TYPESIZE else 1
+    return BloscCodec(codec.cname, codec.clevel, shuffle, codec.blocksize, typesize)
+
+
 @ZARR_COMPRESSORS.register("blosc")
 class ZarrBlosc(BloscCodec):
     """zarr v2 ``{"id": "blosc", "cname", "clevel", "shuffle", "blocksize"}``."""
@@ -239,6 +250,8 @@ class ZarrBlosc(BloscCodec):
         shuffle = int_member(reader, "shuffle", -1, 2, AUTOSHUFFLE)
         blocksize = uint64_member(reader, "blocksize", 0)
         return cls(cname, clevel, shuffle, blocksize)
+
+    resolve_for_itemsize = _element_typesize
 
 
 @N5_COMPRESSIONS.register("blosc")
@@ -256,3 +269,5 @@ class N5Blosc(BloscCodec):
         shuffle = required_int_member(reader, "shuffle", 0, 2)
         blocksize = uint64_member(reader, "blocksize", 0)
         return cls(cname, clevel, shuffle, blocksize)
+
+    resolve_for_itemsize = _element_typesize

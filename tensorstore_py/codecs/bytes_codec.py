@@ -52,7 +52,8 @@ def _byte_order_matters(dtype: np.dtype) -> bool:
 
 class BytesCodec(ArrayToBytesCodec):
     """``bytes`` with `endian` ``"little"`` / ``"big"``, or ``None`` (open, or irrelevant for
-    1-byte types).  Bound copies (from `resolve`) carry `shape` and `dtype` (native order)."""
+    1-byte types).  Bound copies (from `resolve`) carry `shape` and `dtype` (the decoded
+    array's: native byte order unless the dtype given to `resolve` names one)."""
 
     def __init__(self, endian: Optional[str] = None):
         if endian not in (None, "little", "big"):
@@ -78,9 +79,16 @@ class BytesCodec(ArrayToBytesCodec):
     def resolve(self, shape: tuple[int, ...], dtype: np.dtype, fill_value: Any = None,
                 strict: bool = False, describe: Optional[Describe] = None) -> "BytesCodec":
         dtype = np.dtype(dtype)
-        if dtype.byteorder not in ("=", "|"):
-            dtype = dtype.newbyteorder("=")
         matters = _byte_order_matters(dtype)
+        # The decoded array keeps the byte order its dtype names (native unless explicit): a
+        # format that holds chunks in their stored order (zarr v2 ">i4") then decodes with
+        # no swap at all.
+        if dtype.byteorder == ">":
+            memory_endian = "big"
+        elif dtype.byteorder == "<":
+            memory_endian = "little"
+        else:
+            memory_endian = NATIVE_ENDIAN
         endian = self.endian
         if not matters:
             endian = None
@@ -94,7 +102,7 @@ class BytesCodec(ArrayToBytesCodec):
         bound = BytesCodec(endian)
         bound.shape = tuple(shape)
         bound.dtype = dtype
-        bound._swap = matters and endian != NATIVE_ENDIAN
+        bound._swap = matters and endian != memory_endian
         bound._nbytes = math.prod(shape) * dtype.itemsize
         return bound
 
@@ -113,8 +121,9 @@ class BytesCodec(ArrayToBytesCodec):
         return as_byte_view(buf)
 
     def decode(self, data: Any, out: Optional[np.ndarray] = None) -> np.ndarray:
-        src = as_byte_view(data)
-        check_exact_size(src.nbytes, self._nbytes)
+        # bytes (what kvstores return) need no memoryview to be measured or viewed.
+        src = data if type(data) is bytes else as_byte_view(data)
+        check_exact_size(len(src), self._nbytes)
         stored = np.frombuffer(src, dtype=self.dtype).reshape(self.shape) if self._nbytes else \
             np.empty(self.shape, self.dtype)
         if out is None:

@@ -265,6 +265,15 @@ class ResolvedCodecChain(CodecChain):
             data = codec.encode(data, self._itemsize)
         return data
 
+    def encode_bytes(self, array: np.ndarray) -> Optional[bytes]:
+        """`encode`, as a bytes object that owns its memory: a kvstore may keep it while the
+        chunk's buffer is reused, and `encode` returns a view of `array` when no codec
+        transforms the elements."""
+        data = self.encode(array)
+        if isinstance(data, memoryview):
+            return bytes(data)
+        return data
+
     def decode(self, data: Any, out: Optional[np.ndarray] = None) -> np.ndarray:
         """The chunk stored as `data`, as an array of the chain's shape and dtype.
 

@@ -82,6 +82,10 @@ class ChunkFormat(abc.ABC):
     def describe_chunk(self, cell: tuple[int, ...]) -> str:
         return dumps(self.chunk_key(cell).decode("utf-8", "replace"))
 
+    def empty_chunk(self) -> np.ndarray:
+        """A writable full stored chunk with unspecified contents (for covering writes)."""
+        return self.new_chunk()
+
     def encode_full_chunk(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes:
         """Encoded bytes of `chunk` even where it equals the fill value
         (``store_data_equal_to_fill_value``); formats override when `encode_chunk` elides."""
@@ -155,7 +159,8 @@ class ChunkMutation(Mutation):
 
     def fill(self, take: Callable, mark: Callable) -> None:
         fmt = self.decoded_form.array.fmt
-        buffer = fmt.new_chunk()
+        # A covering write overwrites every element: no need to start from the fill value.
+        buffer = fmt.new_chunk() if self.needs_read else fmt.empty_chunk()
         component = fmt.component(buffer)
         take(component)
         if self.needs_read:
@@ -316,7 +321,9 @@ class ChunkedArray:
         kind, maps, shape, cells = self._plan(transform)
         if kind == "strided":
             perm, missing = partition.strided_axes(maps, len(shape))
-            take = lambda cell, dst: _take_strided(dst, cell, source, perm, missing)  # noqa: E731
+            inverse = [int(i) for i in np.argsort(perm)] if len(perm) else []
+            inverse = None if inverse == list(range(len(inverse))) else inverse
+            take = lambda cell, dst: _take_strided(dst, cell, source, inverse, missing)  # noqa: E731
             mark = lambda cell, mask: mask.__setitem__(cell.chunk_index + (Ellipsis,), True)  # noqa: E731
         else:
             flat_source = np.ascontiguousarray(source).reshape(-1)
@@ -372,14 +379,16 @@ def _place_strided(out: np.ndarray, cell, src: np.ndarray, perm, missing) -> Non
     copy_array(dst, _arrange_for_user(src[cell.chunk_index + (Ellipsis,)], perm, missing, dst.shape))
 
 
-def _take_strided(dst_chunk: np.ndarray, cell, source: np.ndarray, perm, missing) -> None:
+def _take_strided(dst_chunk: np.ndarray, cell, source: np.ndarray, inverse, missing) -> None:
+    """Copies the cell's part of `source` into the chunk; `inverse`: the inverse of the
+    chunk-to-input dimension permutation (None when it is the identity)."""
     region = source[cell.user_index + (Ellipsis,)]
     # Input dimensions no output depends on all map to the same element: any one will do.
     if missing:
         index = tuple(0 if j in missing else slice(None) for j in range(region.ndim))
         region = region[index]
-    inverse = np.argsort(perm) if len(perm) else perm
-    region = region.transpose(inverse) if list(inverse) != list(range(region.ndim)) else region
+    if inverse is not None:
+        region = region.transpose(inverse)
     dst = dst_chunk[cell.chunk_index + (Ellipsis,)]
     copy_array(dst, region)
 

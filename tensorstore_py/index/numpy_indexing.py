@@ -51,6 +51,20 @@ def _index(v: Any) -> Optional[int]:
         raise TypeError("slice indices must be integers or None or have an __index__ method") from None
 
 
+def _slice_terms(x: slice) -> list[Term]:
+    """One slice term, or one per dimension for TensorStore's vector slices
+    (``slice((1, 1), (20, 5))``: sequences of bounds, scalars broadcast)."""
+    parts = (x.start, x.stop, x.step)
+    lengths = {len(p) for p in parts if isinstance(p, (tuple, list, np.ndarray))}
+    if not lengths:
+        return [Term("slice", tuple(_index(p) for p in parts), 1)]
+    if len(lengths) != 1:
+        raise IndexError(f"Incompatible slice bound lengths: {sorted(lengths)}")
+    n = lengths.pop()
+    spread = [list(p) if isinstance(p, (tuple, list, np.ndarray)) else [p] * n for p in parts]
+    return [Term("slice", tuple(_index(spread[k][i]) for k in range(3)), 1) for i in range(n)]
+
+
 def parse_key(key: Any, mode: str = "default") -> list[Term]:
     """Splits a NumPy-style key into typed terms (raising TensorStore's IndexErrors).
 
@@ -65,7 +79,7 @@ def parse_key(key: Any, mode: str = "default") -> list[Term]:
         elif x is Ellipsis:
             terms.append(Term("ellipsis"))
         elif isinstance(x, slice):
-            terms.append(Term("slice", (_index(x.start), _index(x.stop), _index(x.step)), 1))
+            terms.extend(_slice_terms(x))
         elif isinstance(x, bool) or isinstance(x, np.bool_):
             terms.append(Term("bool", np.asarray(x, dtype=bool), 0))
         elif isinstance(x, (int, np.integer)):

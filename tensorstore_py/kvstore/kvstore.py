@@ -273,6 +273,9 @@ class KvStore:
     def __add__(self, suffix: str | bytes) -> "KvStore":
         return KvStore._from_driver(self._driver, self._path + _path_arg(suffix), self._transaction)
 
+    def __copy__(self) -> "KvStore":
+        return self.copy()
+
     def __reduce__(self):
         return (_reopen, (self._unbound_json(),))
 
@@ -360,15 +363,15 @@ class KvStore:
     def experimental_copy_range_to(
         self, target: "KvStore", source_range: KeyRange | None = None, source_staleness_bound: float | None = None
     ) -> "Future[None]":
-        """Copies the keys of `source_range` (relative to `path`) to the same keys of `target`."""
+        """Copies the keys of `source_range` into `target` without rewriting their values.
 
-        def copy_one(rel: bytes) -> Future:
-            def put(result: ReadResult) -> Any:
-                return target.write(rel, result.value) if result.state == "value" else None
-
-            return chain(self.read(rel), put)
-
-        return chain(self.list(source_range), lambda keys: chain(gather([copy_one(k) for k in keys]), _none))
+        Only kvstores that can share stored data between keys (TensorStore's ocdbt) support
+        it; every other target fails with ``NotImplementedError``, as in TensorStore.
+        """
+        copy_range = getattr(target._driver, "copy_range_from", None)
+        if copy_range is None or self._transaction is not None:
+            return failed(NotImplementedError("CopyRange not supported"))
+        return _as_future(copy_range, self, target, source_range, source_staleness_bound)
 
     # -- synchronous helpers ----------------------------------------------------------------
 

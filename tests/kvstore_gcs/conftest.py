@@ -19,7 +19,7 @@ import tensorstore as ref  # noqa: E402
 import tensorstore_py as ts  # noqa: E402
 import tensorstore_py.kvstore.gcs  # noqa: E402,F401  (registers the driver)
 from gcs_emulator import Emulator  # noqa: E402
-from gcs_faults import FaultProxy  # noqa: E402
+from fault_proxy import FaultProxy  # noqa: E402
 from gcs_testing import BUCKET, gcs_spec  # noqa: E402
 
 

@@ -1,4 +1,5 @@
-"""One n5 block on the wire: the header, then the compressed big-endian elements.
+"""One n5 block on the wire: the header, then the compressed big-endian elements; and the n5
+dialect of the codec chain that reads and writes it.
 
 Header (all big endian): mode (uint16: 0 default, 1 varlength), number of dimensions (uint16),
 the block's size along each dimension (uint32 each), and for varlength blocks the number of
@@ -9,31 +10,37 @@ TensorStore always writes full blocks, edge blocks included; Java N5 truncates e
 the array's bounds.  Both are read: a smaller block fills the low corner of the chunk and the
 rest reads as zero.  Every failure is a FAILED_PRECONDITION naming what was wrong, as the
 reference reports corrupt chunks; no input can crash the decoder.
+
+As a codec chain (`n5_codec_chain`): a `TransposeCodec` "F" (the first dimension varies
+fastest), then `N5BlockCodec`, the array -> bytes codec that writes the header and hands the
+elements to its own inner chain, `BytesCodec` "big" plus the ``compression`` as the bytes ->
+bytes codec.  The compression sits inside the block codec, not after it, because the header
+is stored uncompressed in front of the compressed elements.  ``raw`` is no codec at all.
+Chunks are held in memory in native byte order and Fortran layout, so decoding is one
+decompression into the chunk's buffer plus an in-place byte swap.
 """
 
 from __future__ import annotations
 
 import math
 import struct
-import sys
 from typing import Any, Sequence
 
 import numpy as np
 
-from ...codecs import N5Raw
+from ...codecs import BytesCodec, Codec, CodecChain, N5Raw, ResolvedCodecChain, TransposeCodec
+from ...codecs.chain import ArrayToBytesCodec, Describe
 from ...errors import StatusError, failed_precondition
 
-try:
-    from ..._ext import copy as _copy_ext
-except ImportError:  # pragma: no cover - only before the extension is built
-    _copy_ext = None
-
-__all__ = ["BlockHeader", "decode_header", "encode_header", "decode_block", "encode_block"]
+__all__ = ["BlockHeader", "decode_header", "encode_header", "decode_block", "encode_block",
+           "N5BlockCodec", "n5_codec_chain"]
 
 MODE_DEFAULT = 0
 MODE_VARLENGTH = 1
 
-_SWAP = sys.byteorder == "little"
+# Distinct truncated block shapes whose inner chains are kept (edge blocks have few shapes;
+# corrupt headers could name any number).
+_MAX_CACHED_SHAPES = 16
 
 
 class BlockHeader:
@@ -92,21 +99,14 @@ def encode_header(shape: Sequence[int]) -> bytes:
     return struct.pack(f">HH{len(shape)}I", MODE_DEFAULT, len(shape), *shape)
 
 
-def _byteswap_inplace(a: np.ndarray) -> None:
-    if a.dtype.itemsize > 1 and _SWAP and a.size:
-        if _copy_ext is not None:
-            _copy_ext.strided_copy_byteswap(a, a)
-        else:  # pragma: no cover
-            a.byteswap(inplace=True)
-
-
 def _payload_error(exc: BaseException) -> BaseException:
     message = exc.message if isinstance(exc, StatusError) else str(exc)
     return failed_precondition(message)
 
 
 def _check_raw_length(available: int, offset: int, needed: int) -> None:
-    # The reference's wording for a raw block of the wrong length.
+    # The reference's wording for a raw block of the wrong length, counted from the block's
+    # start.
     if available < needed:
         total = offset + needed
         raise failed_precondition(
@@ -116,42 +116,87 @@ def _check_raw_length(available: int, offset: int, needed: int) -> None:
         raise failed_precondition(f"End of data expected; remaining length: {available - needed}; at byte {offset + needed}")
 
 
+class N5BlockCodec(ArrayToBytesCodec):
+    """The n5 block: header, then the elements big endian, compressed by `compression`
+    (``None`` or `N5Raw`: stored as they are).
+
+    It receives the chunk C-ordered with the dimensions reversed (after the chain's transpose),
+    so the header lists the block's sizes fastest dimension first, as n5 does.
+    """
+
+    def __init__(self, compression: Codec | None):
+        self.compression = None if isinstance(compression, N5Raw) else compression
+        self._inner: ResolvedCodecChain | None = None
+        self._by_shape: dict[tuple[int, ...], ResolvedCodecChain] = {}
+        self._block_size: tuple[int, ...] = ()
+
+    def __repr__(self) -> str:
+        return f"N5BlockCodec({self.compression!r})"
+
+    def __eq__(self, other: object) -> bool:
+        return type(other) is N5BlockCodec and other.compression == self.compression  # type: ignore
+
+    def __hash__(self) -> int:
+        return hash(("n5_block", self.compression))
+
+    def _inner_chain(self) -> CodecChain:
+        return CodecChain([], BytesCodec("big"), [] if self.compression is None else [self.compression])
+
+    def resolve(self, shape: tuple[int, ...], dtype: np.dtype, fill_value: Any = None,
+                strict: bool = False, describe: Describe | None = None) -> "N5BlockCodec":
+        bound = N5BlockCodec(self.compression)
+        bound._inner = self._inner_chain().resolve(shape, dtype)
+        bound.shape = bound._inner.shape
+        bound.dtype = bound._inner.dtype
+        bound._block_size = tuple(reversed(bound.shape))
+        return bound
+
+    def _chain_for(self, stored: tuple[int, ...]) -> ResolvedCodecChain:
+        """The inner chain of a truncated block of `stored` shape (C order, reversed dims)."""
+        chain = self._by_shape.get(stored)
+        if chain is None:
+            chain = self._inner_chain().resolve(stored, self.dtype)
+            if len(self._by_shape) < _MAX_CACHED_SHAPES:
+                self._by_shape[stored] = chain
+        return chain
+
+    def encode(self, array: np.ndarray) -> bytes:
+        payload = self._inner.encode(array)  # type: ignore[union-attr]
+        return encode_header(self._block_size) + payload
+
+    def decode(self, data: Any, out: np.ndarray | None = None) -> np.ndarray:
+        header = decode_header(data, self._block_size)
+        payload = memoryview(data)[header.offset :]
+        stored = tuple(reversed(header.shape))
+        full = stored == self.shape
+        chain = self._inner if full else self._chain_for(stored)
+        if self.compression is None:
+            _check_raw_length(len(payload), header.offset, chain.decoded_nbytes)  # type: ignore[union-attr]
+        try:
+            if full:
+                return chain.decode(payload, out)  # type: ignore[union-attr]
+            if out is None:
+                out = np.zeros(self.shape, self.dtype)
+            else:
+                out[...] = 0
+            chain.decode(payload, out[tuple(slice(0, s) for s in stored)])  # type: ignore[union-attr]
+            return out
+        except (ValueError, TypeError) as exc:
+            raise _payload_error(exc) from None
+
+
+def n5_codec_chain(compression: Codec | None) -> CodecChain:
+    """The codec chain of n5 blocks compressed with `compression` (an n5 ``compression``
+    codec; `N5Raw` or ``None``: uncompressed).  Resolve it with the block size and the
+    array's native dtype."""
+    return CodecChain([TransposeCodec("F")], N5BlockCodec(compression), [])
+
+
 def decode_block(data: Any, block_size: Sequence[int], dtype: np.dtype, codec: Any) -> np.ndarray:
     """A full chunk (native byte order, Fortran layout, shape `block_size`) from block bytes."""
-    header = decode_header(data, block_size)
-    payload = memoryview(data)[header.offset :]
-    itemsize = dtype.itemsize
-    nbytes = header.num_elements * itemsize
-    full = header.shape == tuple(block_size)
-    if isinstance(codec, N5Raw):
-        _check_raw_length(len(payload), header.offset, nbytes)
-    target = np.empty(block_size if full else header.shape, dtype=dtype, order="F")
-    try:
-        codec.decode(payload, out=_bytes_of(target), expected_size=nbytes)
-    except (ValueError, TypeError) as exc:
-        raise _payload_error(exc) from None
-    _byteswap_inplace(target)
-    if full:
-        return target
-    chunk = np.zeros(block_size, dtype=dtype, order="F")
-    chunk[tuple(slice(0, s) for s in header.shape)] = target
-    return chunk
+    return n5_codec_chain(codec).resolve(tuple(block_size), dtype).decode(data)
 
 
 def encode_block(chunk: np.ndarray, codec: Any) -> bytes:
     """The block bytes (full size, default mode) of a chunk of native-order elements."""
-    big = np.empty(chunk.shape, dtype=chunk.dtype.newbyteorder(">") if chunk.dtype.itemsize > 1 else chunk.dtype, order="F")
-    if big.size:
-        if _copy_ext is not None and big.dtype.itemsize > 1 and _SWAP:
-            _copy_ext.strided_copy_byteswap(big, chunk)
-        elif _copy_ext is not None:
-            _copy_ext.strided_copy(big, chunk)
-        else:  # pragma: no cover
-            np.copyto(big, chunk, casting="unsafe")
-    return encode_header(chunk.shape) + codec.encode(_bytes_of(big), big.dtype.itemsize)
-
-
-def _bytes_of(a: np.ndarray) -> memoryview:
-    """The raw bytes of a Fortran- or C-contiguous array, without copying."""
-    flat = a.reshape(-1, order="F" if a.flags.f_contiguous and not a.flags.c_contiguous else "C")
-    return memoryview(flat.view(np.uint8)) if flat.size else memoryview(bytearray())
+    return n5_codec_chain(codec).resolve(chunk.shape, chunk.dtype).encode_bytes(chunk)

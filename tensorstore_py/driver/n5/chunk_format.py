@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from ..chunked import ChunkFormat
-from .block import decode_block, encode_block
+from .block import n5_codec_chain
 from .metadata import N5Metadata
 
 __all__ = ["N5ChunkFormat"]
@@ -15,7 +15,8 @@ class N5ChunkFormat(ChunkFormat):
     """The engine's view of one n5 array (one metadata snapshot).
 
     Chunks are held in memory in native byte order and Fortran layout, the layout of the block
-    on disk, so decoding is a decompression plus an in-place byte swap.
+    on disk, so decoding is a decompression plus an in-place byte swap (the codec chain of
+    block.py, resolved once per metadata snapshot).
     """
 
     def __init__(self, metadata: N5Metadata, key_prefix: str):
@@ -24,7 +25,7 @@ class N5ChunkFormat(ChunkFormat):
         self.chunk_shape = tuple(metadata.chunk_shape)
         self.shape = tuple(metadata.shape)
         self.numpy_dtype = metadata.dtype.numpy_dtype
-        self._codec = metadata.compressor
+        self.codecs = n5_codec_chain(metadata.compressor).resolve(self.chunk_shape, self.numpy_dtype)
         self._zero = np.zeros((), dtype=self.numpy_dtype)
 
     def chunk_key(self, cell: tuple[int, ...]) -> bytes:
@@ -45,7 +46,7 @@ class N5ChunkFormat(ChunkFormat):
         return tuple(int(p) for p in parts)
 
     def decode_chunk(self, data: bytes, cell: tuple[int, ...] = ()) -> np.ndarray:
-        return decode_block(data, self.chunk_shape, self.numpy_dtype, self._codec)
+        return self.codecs.decode(data)
 
     def new_chunk(self) -> np.ndarray:
         return np.zeros(self.chunk_shape, dtype=self.numpy_dtype, order="F")
@@ -55,10 +56,10 @@ class N5ChunkFormat(ChunkFormat):
         # zeros).  Bytes, not values, as TensorStore compares: -0.0 is stored.
         if not _bytes(chunk).any():
             return None
-        return encode_block(chunk, self._codec)
+        return self.codecs.encode_bytes(chunk)
 
     def encode_full_chunk(self, chunk: np.ndarray, cell: tuple[int, ...] = ()) -> bytes:
-        return encode_block(chunk, self._codec)
+        return self.codecs.encode_bytes(chunk)
 
     def component(self, chunk: np.ndarray) -> np.ndarray:
         return chunk

@@ -1,11 +1,12 @@
-"""How zarr v2 stores one chunk: key, byte layout, compression, fill."""
+"""How zarr v2 stores one chunk: its key, its fill, and its encoding (the codec chain of
+codec_chain.py, resolved once per metadata snapshot)."""
 
 from __future__ import annotations
 
 import numpy as np
 
-from ...errors import data_loss
 from ..chunked import ChunkFormat
+from .codec_chain import zarr_codec_chain
 from .metadata import ZarrMetadata
 
 __all__ = ["ZarrChunkFormat"]
@@ -27,7 +28,7 @@ class ZarrChunkFormat(ChunkFormat):
         self.stored_dtype = metadata.dtype.numpy_dtype
         self.component_covers_chunk = not metadata.dtype.has_fields or len(metadata.dtype.fields) == 1
         self._grid_chunks = tuple(metadata.chunks)
-        self._nbytes = int(np.prod(self._grid_chunks, dtype=np.int64)) * self.stored_dtype.itemsize
+        self.codecs = zarr_codec_chain(metadata).resolve(self._grid_chunks, self.stored_dtype)
         self._fill_chunk: np.ndarray | None = None
 
     def chunk_key(self, cell: tuple[int, ...]) -> bytes:
@@ -50,17 +51,11 @@ class ZarrChunkFormat(ChunkFormat):
         return np.empty(self._grid_chunks, dtype=self.stored_dtype, order=self.metadata.order)
 
     def decode_chunk(self, data: bytes, cell: tuple[int, ...] = ()) -> np.ndarray:
-        compressor = self.metadata.compressor
-        if compressor is not None:
-            # Decompress straight into the chunk buffer; the codec checks the decoded size.
-            out = self._empty()
-            compressor.decode(data, out=_byte_view(out), expected_size=self._nbytes)
-            return out
-        raw = data
-        if len(raw) != self._nbytes:
-            raise data_loss(f"Expected chunk of {self._nbytes} bytes, but received {len(raw)} bytes")
-        flat = np.frombuffer(raw, dtype=self.stored_dtype)
-        return flat.reshape(self._grid_chunks, order=self.metadata.order)
+        # Uncompressed chunks come back as a read-only view of `data`, without a copy.
+        return self.codecs.decode(data)
+
+    def empty_chunk(self) -> np.ndarray:
+        return self._empty()
 
     def new_chunk(self) -> np.ndarray:
         if self._fill_chunk is None:
@@ -78,13 +73,7 @@ class ZarrChunkFormat(ChunkFormat):
         return self.encode_full_chunk(chunk, cell)
 
     def encode_full_chunk(self, chunk: np.ndarray, cell: tuple[int, ...] = ()) -> bytes:
-        order = self.metadata.order
-        flat = chunk.ravel(order=order)
-        data = flat.view(np.uint8) if flat.flags.c_contiguous else np.ascontiguousarray(flat).view(np.uint8)
-        compressor = self.metadata.compressor
-        if compressor is None:
-            return data.tobytes()
-        return compressor.encode(data, self.stored_dtype.itemsize)
+        return self.codecs.encode_bytes(chunk)
 
     def _equals_fill(self, chunk: np.ndarray) -> bool:
         """Whether the chunk is bit-for-bit the fill chunk (then it is deleted, not stored)."""
@@ -117,8 +106,4 @@ def _field_view(chunk: np.ndarray, field) -> np.ndarray:
         one = np.dtype("S1") if field.dtype.name == "char" else np.dtype("V1")
         return chunk.view(one).reshape(chunk.shape + field.field_shape)
     return chunk
-
-
-def _byte_view(arr: np.ndarray) -> memoryview:
-    return memoryview(arr.reshape(-1, order="A").view(np.uint8))
 

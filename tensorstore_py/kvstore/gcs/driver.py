@@ -24,7 +24,7 @@ import struct
 from typing import Any
 
 from ...context import ContextSpecBuilder, Resource
-from ...errors import StatusError, failed_precondition, invalid_argument, out_of_range
+from ...errors import StatusError, invalid_argument
 from ...future import Future, chain, gather, ready, submit
 from ...json_util import MISSING, ObjectReader, dumps, member_error
 from .. import generation as gen
@@ -34,6 +34,7 @@ from ..driver import (
 )  # fmt: skip
 from ..generation import ReadResult, TimestampedStorageGeneration
 from ..key_range import KeyRange, contains
+from .. import http_transport
 from . import http
 from .resources import client_for, parse_rate_limiter, retry_policy, user_project_of
 
@@ -101,7 +102,16 @@ def is_valid_generation(g: bytes | None) -> bool:
 
 
 def _check_generations(*generations: bytes | None) -> None:
-    if not all(is_valid_generation(g) for g in generations):
+    for g in generations:
+        if is_valid_generation(g):
+            continue
+        if g is not None and generation_number(g) == 0:
+            # What a read reports when the server sent no x-goog-generation header (as
+            # TensorStore does); TensorStore then only says "Malformed StorageGeneration".
+            raise invalid_argument(
+                "Cannot use GCS object generation 0 as a condition: the server sent no usable "
+                "generation (no x-goog-generation header) when the value was read"
+            )
         raise invalid_argument("Malformed StorageGeneration")
 
 
@@ -221,7 +231,8 @@ class GcsDriver(KvStoreDriver):
         return "&".join(f"{k}={http.encode_component(str(v))}" for k, v in params)
 
     def _send(self, method: str, url: str, **kwargs: Any) -> tuple[http.HttpResponse, float]:
-        return http.send(self.client, self.policy, self.credentials, method, url, **kwargs)
+        limiters = http_transport.rate_limiters(self.driver_spec.options.get("experimental_gcs_rate_limiter"))
+        return http.send(self.client, self.policy, self.credentials, method, url, limiters=limiters, **kwargs)
 
     def spec_json(self, path: str, builder: ContextSpecBuilder | None = MISSING) -> dict:
         """As `KvStoreDriver.spec_json`.
@@ -233,19 +244,7 @@ class GcsDriver(KvStoreDriver):
         """
         if builder is MISSING or builder is None or not getattr(builder, "settings_inline", False):
             return super().spec_json(path, builder)
-        j: dict[str, Any] = {"driver": self.driver_spec.id}
-        j.update(self.driver_spec.options_json())
-        if path:
-            j["path"] = path
-        for member, resource in self.resources.items():
-            if member in _SETTINGS_MEMBERS:
-                value = resource.to_json()
-                j[member] = [value] if builder.retain else value
-                continue
-            value = builder.member_json(resource)
-            if value is not MISSING:
-                j[member] = value
-        return dict(sorted(j.items()))
+        return http_transport.spec_json_settings_inline(self, path, builder, _SETTINGS_MEMBERS)
 
     # -- read -------------------------------------------------------------------------------
 
@@ -263,7 +262,7 @@ class GcsDriver(KvStoreDriver):
         if options.if_equal:
             params.append(("ifGenerationMatch", generation_number(options.if_equal)))
         headers = {}
-        range_header = None if metadata_only else _range_header(byte_range)
+        range_header = None if metadata_only else http_transport.range_header(byte_range)
         if range_header:
             headers["Range"] = range_header
         url = f"{self.resource_root}/o/{http.encode_component(name)}?{self._query(params)}"
@@ -279,7 +278,7 @@ class GcsDriver(KvStoreDriver):
             number = _metadata_generation(response.body)
             value = b""
         else:
-            value = _validate_byte_range(response, byte_range)
+            value = http_transport.validate_byte_range(response, byte_range)
             number = _header_generation(response.headers)
         return ReadResult("value", value, TimestampedStorageGeneration(gen.from_uint64(number), started))
 
@@ -380,67 +379,6 @@ def _utf8_prefix(data: bytes) -> str:
         return data.decode("utf-8")
     except UnicodeDecodeError as exc:
         return data[: exc.start].decode("utf-8")
-
-
-def _format_range(byte_range: tuple[int, int | None]) -> str:
-    lo, hi = byte_range
-    return f"[{lo}, {'?' if hi is None else hi})"
-
-
-def _range_header(byte_range: tuple[int, int | None] | None) -> str | None:
-    if byte_range is None:
-        return None
-    lo, hi = byte_range
-    if hi is None:
-        if lo == 0:
-            return None
-        return f"bytes={lo}-" if lo > 0 else f"bytes={lo}"
-    return f"bytes={lo}-{hi - 1}"
-
-
-def _parse_content_range(value: str | None) -> tuple[int, int, int]:
-    """``bytes A-B/T`` -> ``(A, B + 1, T)``, with T = -1 for ``*``."""
-    try:
-        if value is None or not value.startswith("bytes "):
-            raise ValueError
-        span, total = value[6:].split("/")
-        first, last = span.split("-")
-        start, stop = int(first), int(last) + 1
-        size = -1 if total == "*" else int(total)
-        if start < 0 or stop <= start or (size >= 0 and stop > size):
-            raise ValueError
-        return start, stop, size
-    except ValueError:
-        shown = "" if value is None else value
-        raise failed_precondition(f"Unexpected Content-Range header received: {dumps(shown)}") from None
-
-
-def _validate_byte_range(response: http.HttpResponse, byte_range: tuple[int, int | None] | None) -> bytes:
-    """The requested bytes of a media response, checked against what the server says it sent."""
-    from ..driver import resolve_byte_range
-
-    body = response.body
-    request = byte_range if byte_range is not None else (0, None)
-    if response.status != 206:
-        start, stop = resolve_byte_range(request, len(body))
-        if stop - start != len(body):
-            raise failed_precondition(f"Requested byte range {_format_range(request)} was ignored by server")
-        return body
-    start, stop, total = _parse_content_range(response.headers.get("content-range"))
-    lo, hi = request
-    wanted = (hi - lo) if hi is not None else (-lo if lo < 0 else -1)
-    if (
-        (lo >= 0 and lo != start)
-        or (hi is not None and hi != stop)
-        or (wanted >= 0 and wanted != len(body))
-        or (total != -1 and hi is None and stop != total)
-        or stop - start != len(body)
-    ):
-        raise out_of_range(
-            f"Requested byte range {_format_range(request)} was not satisfied by response with byte range "
-            f"[{start}, {stop}) and total size {total}"
-        )
-    return body
 
 
 def _parse_json(body: bytes, what: str) -> dict:

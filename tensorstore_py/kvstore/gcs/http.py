@@ -1,29 +1,25 @@
-"""The HTTP layer of the ``gcs`` driver: connection pool, credentials, status mapping, retries.
+"""What the ``gcs`` driver adds to the shared HTTP layer (`..http_transport`): the endpoint,
+object-name encoding, GCS's JSON error messages and Google credentials.
 
-`HttpClient` is one urllib3 connection pool per ``gcs_request_concurrency`` resource, sized to
-its limit, so connections are reused across requests and never outnumber the workers.
-`send` issues one logical request: it retries transient failures (HTTP 408/409/429/5xx,
-dropped connections, timeouts) with the context's backoff policy and turns every other outcome
-into either an `HttpResponse` the caller asked to see (e.g. 404, 412) or a `StatusError` whose
-code and message follow TensorStore's (``PERMISSION_DENIED: ... [http_response_code='403']``,
-``ABORTED: All 32 retry attempts failed: ...``).
+`send` is the shared layer's `send` with GCS's error messages
+(``PERMISSION_DENIED: ... [http_response_code='403']``, ``ABORTED: All 32 retry attempts
+failed: ...``).
 """
 
 from __future__ import annotations
 
 import json
 import os
-import secrets
 import threading
 import time
 import urllib.parse
 from typing import Any, Callable, Iterable
 
-import urllib3
-import urllib3.exceptions
-
-from ...errors import StatusError, aborted
-from .resources import RetryPolicy
+from ...errors import StatusError
+from .. import http_transport
+from ..http_transport import (
+    HttpClient, HttpResponse, RetryPolicy, default_message, http_status_error, status_code_for,
+)  # fmt: skip
 
 __all__ = [
     "HttpClient", "HttpResponse", "Credentials", "endpoint", "send", "status_from_response",
@@ -58,53 +54,12 @@ def encode_component(text: str) -> str:
 
 
 # ---------------------------------------------------------------------------------------------
-# Responses and status mapping.
-
-
-class HttpResponse:
-    """Status, lower-cased headers and the complete body of one HTTP exchange."""
-
-    __slots__ = ("status", "headers", "body")
-
-    def __init__(self, status: int, headers: dict[str, str], body: bytes):
-        self.status = status
-        self.headers = headers
-        self.body = body
-
-    def __repr__(self) -> str:
-        return f"HttpResponse({self.status}, {self.headers!r}, {self.body[:64]!r})"
-
-
-# HTTP status -> TensorStore status code (as TensorStore's HTTP layer maps them).
-_HTTP_CODES: dict[int, str] = {
-    400: "INVALID_ARGUMENT", 411: "INVALID_ARGUMENT",
-    401: "PERMISSION_DENIED", 403: "PERMISSION_DENIED",
-    404: "NOT_FOUND", 410: "NOT_FOUND",
-    302: "FAILED_PRECONDITION", 303: "FAILED_PRECONDITION", 304: "FAILED_PRECONDITION",
-    307: "FAILED_PRECONDITION", 412: "FAILED_PRECONDITION", 413: "FAILED_PRECONDITION",
-    416: "OUT_OF_RANGE",
-    308: "UNAVAILABLE", 408: "UNAVAILABLE", 409: "UNAVAILABLE", 429: "UNAVAILABLE",
-    500: "UNAVAILABLE", 502: "UNAVAILABLE", 503: "UNAVAILABLE", 504: "UNAVAILABLE",
-}  # fmt: skip
-
-
-def _c_escape(data: bytes) -> str:
-    out = []
-    for b in data:
-        ch = chr(b)
-        if ch in "\"'\\":
-            out.append("\\" + ch)
-        elif 0x20 <= b < 0x7F:
-            out.append(ch)
-        else:
-            out.append({0x0A: "\\n", 0x0D: "\\r", 0x09: "\\t"}.get(b, f"\\{b:03o}"))
-    return "".join(out)
+# Status mapping.
 
 
 def status_from_response(response: HttpResponse) -> StatusError | None:
     """The error a response stands for (None for success), with GCS's JSON error message."""
-    status = response.status
-    code = _HTTP_CODES.get(status, "OK" if status < 300 else "UNKNOWN")
+    code = status_code_for(response.status)
     if code == "OK":
         return None
     message = None
@@ -116,11 +71,8 @@ def status_from_response(response: HttpResponse) -> StatusError | None:
     except (ValueError, UnicodeDecodeError):
         pass
     if message is None:
-        clipped = response.body[:256]
-        joiner = " with body (clipped): " if len(response.body) > 256 else " with body: "
-        message = f"HTTP response code: {status}{joiner}{clipped.decode('utf-8', 'replace')}"
-    body = _c_escape(response.body[:256])
-    return StatusError(code, f"{message} [http_response_code='{status}'] [http_response_body='{body}']")
+        message = default_message(response)
+    return http_status_error(code, message, response)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -162,6 +114,9 @@ class Credentials:
                     raise StatusError("UNAUTHENTICATED", f"Failed to refresh GCS credentials: {exc}") from None
             return {"Authorization": f"Bearer {creds.token}"}
 
+    def authorize(self, method: str, url: str, headers: dict[str, str], body: Any) -> None:
+        headers.update(self.headers())
+
 
 def _default_credentials(scope: str) -> Any:
     try:
@@ -190,57 +145,7 @@ def shared_credentials(anonymous: bool) -> Credentials:
 
 
 # ---------------------------------------------------------------------------------------------
-# The client.
-
-
-class HttpClient:
-    """A pooled HTTP client; `max_connections` matches the request concurrency limit."""
-
-    def __init__(self, max_connections: int, connect_timeout: float = 30.0, read_timeout: float = 120.0):
-        self.max_connections = max(1, min(int(max_connections), 1024))
-        self.connect_timeout = connect_timeout
-        self.read_timeout = read_timeout
-        self._pool = urllib3.PoolManager(
-            num_pools=16, maxsize=self.max_connections, block=False, retries=False
-        )
-
-    def request(self, method: str, url: str, headers: dict[str, str], body: bytes | None) -> HttpResponse:
-        """One exchange; transport failures raise urllib3 errors (the caller retries them)."""
-        timeout = urllib3.Timeout(connect=self.connect_timeout, read=self.read_timeout)
-        response = self._pool.urlopen(
-            method,
-            url,
-            body=body,
-            headers=headers,
-            redirect=False,
-            retries=False,
-            timeout=timeout,
-            preload_content=False,
-            decode_content=True,
-        )
-        try:
-            # urllib3 enforces Content-Length: a body cut short raises ProtocolError, which the
-            # retry loop treats as a dropped connection rather than returning truncated bytes.
-            data = response.read()
-        finally:
-            response.release_conn()
-        headers_out = {k.lower(): v for k, v in response.headers.items()}
-        return HttpResponse(response.status, headers_out, data)
-
-    def close(self) -> None:
-        self._pool.clear()
-
-
-def _transport_status(exc: Exception) -> StatusError:
-    # NewConnectionError derives from ConnectTimeoutError, but a refused connection is no timeout.
-    if isinstance(exc, urllib3.exceptions.NewConnectionError):
-        return StatusError("UNAVAILABLE", f"HTTP request failed: {exc}")
-    if isinstance(exc, urllib3.exceptions.TimeoutError):
-        return StatusError("DEADLINE_EXCEEDED", f"HTTP request timed out: {exc}")
-    return StatusError("UNAVAILABLE", f"HTTP request failed: {exc}")
-
-
-_TRANSPORT_ERRORS = (urllib3.exceptions.HTTPError, ConnectionError, OSError)
+# Sending.
 
 
 def send(
@@ -255,42 +160,10 @@ def send(
     passthrough: Iterable[int] = (),
     cache_bust: bool = False,
     sleep: Callable[[float], None] = time.sleep,
+    limiters: Any = None,
 ) -> tuple[HttpResponse, float]:
-    """Issues a request with retries; returns the final response and when its attempt started.
-
-    Responses with a status in `passthrough` (and 2xx) are returned for the caller to
-    interpret; other failures raise.  Transient failures are retried per `policy`, then raise
-    ``ABORTED: All N retry attempts failed: ...``.  With `cache_bust`, every attempt carries a
-    fresh random ``tensorstore=`` query parameter, as TensorStore adds to defeat caches.
-    """
-    allowed = frozenset(passthrough)
-    attempt = 0
-    while True:
-        request_headers = {"User-Agent": _USER_AGENT}
-        request_headers.update(credentials.headers())
-        if headers:
-            request_headers.update(headers)
-        attempt_url = url
-        if cache_bust:
-            attempt_url += ("&" if "?" in url else "?") + "tensorstore=" + secrets.token_hex(16)
-        started = time.time()
-        try:
-            response = client.request(method, attempt_url, request_headers, body)
-        except _TRANSPORT_ERRORS as exc:
-            error = _transport_status(exc)
-        else:
-            if response.status in allowed:
-                return response, started
-            maybe_error = status_from_response(response)
-            if maybe_error is None:
-                return response, started
-            error = maybe_error
-        if error.code not in RETRIABLE_CODES:
-            raise error
-        delay = policy.delay(attempt)
-        if delay is None:
-            raise aborted(f"All {policy.max_retries} retry attempts failed: {error.message}")
-        attempt += 1
-        # The worker keeps its concurrency slot while it waits, as TensorStore's admission
-        # queue keeps a retried request admitted.
-        sleep(delay)
+    """`http_transport.send` with GCS's error messages (see there)."""
+    return http_transport.send(
+        client, policy, credentials, method, url, headers=headers, body=body, passthrough=passthrough,
+        cache_bust=cache_bust, error_from=status_from_response, sleep=sleep, limiters=limiters,
+    )  # fmt: skip

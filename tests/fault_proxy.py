@@ -1,14 +1,18 @@
-"""A loopback HTTP proxy that injects faults between a GCS client and the emulator.
+"""A loopback HTTP proxy that injects faults between an HTTP client and a server on loopback.
+
+Used in front of the GCS emulator, the S3 server (moto) and the plain HTTP test server.
 
 Each incoming request takes the next action of the proxy's plan (then ``"pass"`` once the plan
 is empty, or `default`):
 
 - ``"pass"``: forward and relay the answer;
-- ``"status:N"``: answer HTTP N (with a GCS-style JSON error) without forwarding;
+- ``"status:N"``: answer HTTP N without forwarding, with the body `error_body(N)` gives (by
+  default a GCS-style JSON error; the S3 tests pass an XML one);
 - ``"reset"``: abort the connection (TCP RST) without forwarding;
 - ``"reset_after"``: forward, then abort instead of relaying the answer;
 - ``"truncate"``: forward, then relay the headers but only half the body and close;
-- ``"delay:S"``: wait S seconds, then forward.
+- ``"delay:S"``: wait S seconds, then forward;
+- ``"strip:H"``: forward, then relay the answer without header H.
 
 Requests are recorded (method, path, headers) and the peak number in flight is tracked.
 """
@@ -42,7 +46,8 @@ class _Handler(BaseHTTPRequestHandler):
     def _forward(self, body: bytes) -> tuple[int, list[tuple[str, str]], bytes]:
         proxy = self.server.proxy
         conn = http.client.HTTPConnection("127.0.0.1", proxy.upstream_port, timeout=60)
-        headers = {k: v for k, v in self.headers.items() if k.lower() not in _HOP_HEADERS}
+        # The Host header is kept: S3 clients sign it.
+        headers = {k: v for k, v in self.headers.items() if k.lower() == "host" or k.lower() not in _HOP_HEADERS}
         conn.request(self.command, self.path, body=body if body else None, headers=headers)
         response = conn.getresponse()
         data = response.read()
@@ -54,6 +59,12 @@ class _Handler(BaseHTTPRequestHandler):
         for k, v in headers:
             if k.lower() not in _HOP_HEADERS:
                 self.send_header(k, v)
+        if self.command == "HEAD":
+            # A HEAD answer keeps the length the server announced and carries no body.
+            length = next((v for k, v in headers if k.lower() == "content-length"), "0")
+            self.send_header("Content-Length", length)
+            self.end_headers()
+            return
         self.send_header("Content-Length", str(len(data)))
         self.end_headers()
         self.wfile.write(data[: len(data) // 2] if cut else data)
@@ -73,10 +84,10 @@ class _Handler(BaseHTTPRequestHandler):
         try:
             if action.startswith("status:"):
                 code = int(action.split(":", 1)[1])
-                payload = b'{"error": {"code": %d, "message": "injected %d"}}' % (code, code)
+                content_type, payload = proxy.error_body(code)
                 proxy.leave()
                 left = True
-                self._reply(code, [("Content-Type", "application/json")], payload)
+                self._reply(code, [("Content-Type", content_type)], b"" if self.command == "HEAD" else payload)
                 return
             if action == "reset":
                 proxy.leave()
@@ -91,19 +102,28 @@ class _Handler(BaseHTTPRequestHandler):
             if action == "reset_after":
                 self._abort()
                 return
+            if action.startswith("strip:"):
+                name = action.split(":", 1)[1].lower()
+                headers = [(k, v) for k, v in headers if k.lower() != name]
             self._reply(status, headers, data, cut=(action == "truncate"))
         finally:
             if not left:
                 proxy.leave()
 
-    do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+    do_GET = do_HEAD = do_POST = do_PUT = do_DELETE = do_PATCH = _handle
+
+
+def gcs_error_body(code: int) -> tuple[str, bytes]:
+    """A GCS JSON API error document."""
+    return "application/json", b'{"error": {"code": %d, "message": "injected %d"}}' % (code, code)
 
 
 class FaultProxy:
     """``FaultProxy(upstream_port)``: start(), set ``plan``, read ``requests``, stop()."""
 
-    def __init__(self, upstream_port: int, default: str = "pass"):
+    def __init__(self, upstream_port: int, default: str = "pass", error_body=gcs_error_body):
         self.upstream_port = upstream_port
+        self.error_body = error_body
         self.default = default
         self.plan: list[str] = []
         self.requests: list[tuple[str, str, dict]] = []
@@ -114,7 +134,7 @@ class FaultProxy:
         self._httpd.daemon_threads = True
         self._httpd.request_queue_size = 128
         self._httpd.proxy = self
-        self._thread = threading.Thread(target=self._httpd.serve_forever, name="gcs-fault-proxy", daemon=True)
+        self._thread = threading.Thread(target=self._httpd.serve_forever, name="fault-proxy", daemon=True)
 
     @property
     def url(self) -> str:
