@@ -22,6 +22,14 @@ install() {
   "$PY" -m pip install -q --upgrade pip setuptools wheel "Cython>=3.0" "numpy>=2.0"
   "$PY" -m pip install -q --no-build-isolation -e ".[test,gcs,s3]"
   "$PY" -m pip install -q -r requirements-test-extra.txt
+  # zarr-python 3 cannot share .venv with zarr 2.18: the zarr3 compatibility tests (and
+  # bench/bench_zarr3.py, with the zarrs codec pipeline when it installs) run it from its own.
+  local ZVENV="${TSPY_ZARR3_VENV:-.venv-zarr3}"
+  if [ ! -x "$ZVENV/bin/python" ]; then
+    python3 -m venv "$ZVENV"
+  fi
+  "$ZVENV/bin/python" -m pip install -q "zarr>=3" "numpy>=2"
+  "$ZVENV/bin/python" -m pip install -q zarrs || echo "zarrs codec pipeline not installable here" >&2
 }
 
 cmd="${1:-}"

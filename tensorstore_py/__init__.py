@@ -31,4 +31,5 @@ from .open import open
 from .driver import auto as _auto_driver  # noqa: F401  (registers the drivers)
 from .driver import zarr as _zarr_driver  # noqa: F401
 from .driver import n5 as _n5_driver  # noqa: F401
+from .driver import zarr3 as _zarr3_driver  # noqa: F401
 from .driver import neuroglancer_precomputed as _precomputed_driver  # noqa: F401

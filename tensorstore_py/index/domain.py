@@ -370,6 +370,8 @@ def components_from_kwargs(kw: dict, prefix: str) -> tuple[list, list, list, lis
     if rank is None:
         raise invalid_argument(f"Must specify `{prefix}rank`")
     check_rank(rank)
+    # As TensorStore: repeated labels are reported before invalid bounds.
+    check_labels_unique(lists.get("labels", []))
     has_lower = "inclusive_min" in lists or "shape" in lists
     has_upper = bool(uppers)
     lo_in = lists.get("inclusive_min", [0 if "shape" in lists else -INF_INDEX] * rank)

@@ -146,7 +146,7 @@ def _element_to_json(x: Any, dtype_name: str) -> Any:
         return [float(x.real), float(x.imag)]
     if isinstance(x, (bool, np.bool_)):
         return bool(x)
-    if isinstance(x, (int, np.integer)):
+    if isinstance(x, (int, np.integer)) or dtype_name in ("int2", "int4"):
         return int(x)
     if isinstance(x, (float, np.floating)) or dtype_name in ("bfloat16", "float16") or dtype_name.startswith("float"):
         return float(x)

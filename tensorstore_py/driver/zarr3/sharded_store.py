@@ -1,0 +1,417 @@
+"""The `zarr3_sharding_indexed` store: sub-chunk keys mapped onto byte ranges of shard values.
+
+A key is ``<shard key><position>``: the key of the shard in the base store followed by the
+sub-chunk's grid position within the shard (`chunk_format.entry_suffix`: big-endian uint32 per
+dimension).  The base store may itself be a `ShardedStore` (nested sharding): a shard is then a
+sub-chunk of the outer shard, and byte ranges compose.
+
+Reads fetch a shard's index once (a byte-range read of its head or tail, kept with the shard's
+generation and shared by concurrent readers), then only the sub-chunks they need; sub-chunk
+reads of one shard that are pending together go out as one read per run of neighbouring byte
+ranges.  A sub-chunk's generation is its shard's generation, so a reader whose shard changed
+under it starts again from a fresh index.
+
+Writes are queued per shard and applied by `_writeback`, the one read-modify-write of a shard:
+a batch that replaces every sub-chunk unconditionally needs no read; otherwise the shard is read
+whole, the batch applied (each write checked against its `if_equal`) and the shard written back
+on the condition that it is unchanged, retried from the batch when it changed.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import numpy as np
+
+from ... import future as futures
+from ...errors import StatusError, data_loss, failed_precondition, unimplemented
+from ...future import Future
+from ...kvstore.driver import KvStoreDriver, ReadOptions, WriteOptions, resolve_byte_range
+from ...kvstore.generation import NO_VALUE, UNKNOWN, ReadResult, TimestampedStorageGeneration
+from ...kvstore.key_range import KeyRange
+from .chunk_format import split_entry_key
+
+__all__ = ["ShardedStore"]
+
+_MAX_ATTEMPTS = 64
+_NONE = np.uint64((1 << 64) - 1)
+_CODEC_PREFIX = "Error decoding shard index: "
+
+
+def _prefixed(exc: BaseException, prefix: str) -> BaseException:
+    return exc.with_prefix(prefix) if isinstance(exc, StatusError) else exc
+
+
+def _check_entries(index: Any) -> None:
+    """Every entry of a decoded index is missing or a sane byte range (vectorised; the first
+    bad entry raises the codec's own message)."""
+    table = index.table
+    if not len(table):
+        return
+    offsets, sizes = table[:, 0], table[:, 1]
+    missing = (offsets == _NONE) & (sizes == _NONE)
+    limit = np.uint64((1 << 63) - 1)
+    ok = missing | ((offsets <= limit) & (sizes <= limit) & (offsets <= limit - np.minimum(sizes, limit)))
+    if not ok.all():
+        index.entry(int(np.flatnonzero(~ok)[0]))
+#: Neighbouring sub-chunk byte ranges closer than this are fetched in one read.
+_COALESCE_GAP = 1 << 14
+
+
+class _Index:
+    __slots__ = ("generation", "index")
+
+    def __init__(self, generation: bytes, index: Any) -> None:
+        self.generation = generation
+        self.index = index  # codecs.sharding.ShardIndex, or None when the shard is absent
+
+
+class _Pending:
+    __slots__ = ("position", "value", "if_equal", "future")
+
+    def __init__(self, position: int, value: Any, if_equal: bytes | None) -> None:
+        self.position = position
+        self.value = value
+        self.if_equal = if_equal
+        self.future: Future = Future()
+
+
+class _EntryRead:
+    __slots__ = ("position", "options", "future", "attempt")
+
+    def __init__(self, position: int, options: ReadOptions, attempt: int) -> None:
+        self.position = position
+        self.options = options
+        self.future: Future = Future()
+        self.attempt = attempt
+
+
+class ShardedStore(KvStoreDriver):
+    """Sub-chunk keys of shards encoded with one bound `ShardingCodec`, stored in `base`."""
+
+    def __init__(self, base: KvStoreDriver, codec: Any, rank: int, executor: Any) -> None:
+        self.driver_spec = base.driver_spec
+        self.resources = {}
+        self.base = base
+        self.codec = codec
+        self.rank = rank
+        self.executor = executor
+        self._lock = threading.Lock()
+        self._indices: dict[bytes, _Index] = {}
+        self._index_reads: dict[bytes, Future] = {}
+        self._entry_queues: dict[bytes, list[_EntryRead]] = {}
+        self._write_queues: dict[bytes, list[_Pending]] = {}
+        self._busy: set[bytes] = set()
+
+    @property
+    def cache_identity(self) -> tuple:
+        codec = self.codec
+        layout = (codec.grid_shape, codec.index_location, repr(codec.index_chain))
+        return ("zarr3_sharding_indexed", self.base.cache_identity, layout)
+
+    def _split(self, key: bytes) -> tuple[bytes, int]:
+        shard_key, position = split_entry_key(key, self.rank)
+        grid = self.codec.grid_shape
+        if any(p >= g for p, g in zip(position, grid)):
+            raise data_loss(f"Sub-chunk position {list(position)} is outside the shard grid {list(grid)}")
+        linear = 0
+        for p, g in zip(position, grid):
+            linear = linear * g + p
+        return shard_key, linear
+
+    def describe_key(self, key: bytes) -> str:
+        """How TensorStore names a sub-chunk: ``shard entry {0, 1}/{2, 2} in "a/c/0/0"``."""
+        try:
+            shard_key, position = self._split(key)
+        except (ValueError, StatusError):
+            return self.base.describe_key(key)
+        cell = "{" + ", ".join(map(str, self._cell(position))) + "}"
+        grid = "{" + ", ".join(map(str, self.codec.grid_shape)) + "}"
+        return f"shard entry {cell}/{grid} in {self.base.describe_key(shard_key)}"
+
+    def now(self) -> float:
+        return self.base.now()
+
+    # -- the shard index ----------------------------------------------------------------------
+
+    def _index_range(self) -> tuple[int, int | None]:
+        n = self.codec.index_nbytes
+        return (0, n) if self.codec.index_location == "start" else (-n, None)
+
+    def _shard_index(self, shard_key: bytes) -> Future:
+        """Future of the shard's current `_Index`, one fetch shared by concurrent readers."""
+        with self._lock:
+            pending = self._index_reads.get(shard_key)
+            if pending is not None:
+                return pending
+            cached = self._indices.get(shard_key)
+            pending = Future()
+            self._index_reads[shard_key] = pending
+        options = ReadOptions(byte_range=self._index_range(), if_not_equal=cached.generation if cached else None)
+
+        def got(res: ReadResult) -> _Index:
+            if res.state == "missing":
+                index = _Index(NO_VALUE, None)
+            elif res.state == "unspecified" and cached is not None:
+                return cached
+            else:
+                try:
+                    index = _Index(res.stamp.generation, self.codec.decode_index(res.value))
+                    _check_entries(index.index)
+                except StatusError as exc:
+                    message = exc.message
+                    if message.startswith(_CODEC_PREFIX):
+                        message = message[len(_CODEC_PREFIX) :]
+                    raise type(exc)(exc.code, message) from None
+            with self._lock:
+                self._indices[shard_key] = index
+            return index
+
+        def settle(f: Future) -> None:
+            with self._lock:
+                if self._index_reads.get(shard_key) is pending:
+                    del self._index_reads[shard_key]
+            futures._link(f, pending)
+
+        read = self._checked(self._base_read(shard_key, options), shard_key)
+        # A shard index is small: decoded where its bytes arrive, without another executor hop.
+        indexed = futures.chain(read, got)
+        futures.map_error(
+            indexed, lambda exc: _prefixed(exc, f"Error reading shard index in {self.base.describe_key(shard_key)}")
+        ).add_done_callback(settle)
+        return pending
+
+    def _forget(self, shard_key: bytes) -> None:
+        with self._lock:
+            self._indices.pop(shard_key, None)
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read(self, key: bytes, options: ReadOptions) -> Future:
+        try:
+            shard_key, position = self._split(key)
+        except (ValueError, StatusError) as exc:
+            return futures.failed(exc)
+        request = _EntryRead(position, options, 0)
+        self._read_entry(shard_key, request)
+        return futures.map_error(request.future, lambda exc: _prefixed(exc, f"Error reading {self.describe_key(key)}"))
+
+    def _cell(self, linear: int) -> list[int]:
+        cell = []
+        for g in reversed(self.codec.grid_shape):
+            cell.append(linear % g)
+            linear //= g
+        return cell[::-1]
+
+    def _read_entry(self, shard_key: bytes, request: _EntryRead) -> None:
+        if request.attempt >= _MAX_ATTEMPTS:
+            request.future.set_exception(
+                data_loss(f"{self.base.describe_key(shard_key)} kept changing while being read")
+            )
+            return
+
+        def got_index(index: _Index) -> None:
+            generation = index.generation
+            options = request.options
+            entry = None
+            if index.index is not None:
+                entry = index.index.entry(request.position)
+            if entry is None:
+                request.future.set_result(ReadResult("missing", b"", TimestampedStorageGeneration(NO_VALUE, self.now())))
+                return
+            if (options.if_not_equal and options.if_not_equal == generation) or (
+                options.if_equal and options.if_equal != generation
+            ):
+                request.future.set_result(ReadResult("unspecified", b"", TimestampedStorageGeneration(generation, self.now())))
+                return
+            with self._lock:
+                queue = self._entry_queues.setdefault(shard_key, [])
+                queue.append(request)
+                first = len(queue) == 1
+            if first:
+                # Gathered behind the decode work already queued, so neighbours coalesce.
+                self.executor.submit(self._fetch_entries, shard_key, index)
+
+        def failed(f: Future) -> None:
+            if f.exception() is not None and not request.future.done():
+                request.future.set_exception(f.exception())
+
+        futures.chain(self._shard_index(shard_key), got_index).add_done_callback(failed)
+
+    def _fetch_entries(self, shard_key: bytes, index: _Index) -> None:
+        with self._lock:
+            batch = self._entry_queues.pop(shard_key, [])
+        if not batch:
+            return
+        spans = []
+        for request in batch:
+            try:
+                offset, nbytes = index.index.entry(request.position)
+                start, stop = resolve_byte_range(request.options.byte_range, nbytes)
+            except StatusError as exc:
+                request.future.set_exception(exc)
+                continue
+            spans.append((offset + start, offset + stop, request))
+        spans.sort(key=lambda s: s[0])
+        runs: list[list] = []
+        for span in spans:
+            if runs and span[0] - runs[-1][1] <= _COALESCE_GAP:
+                runs[-1][1] = max(runs[-1][1], span[1])
+                runs[-1][2].append(span)
+            else:
+                runs.append([span[0], span[1], [span]])
+        for lo, hi, members in runs:
+            self._fetch_run(shard_key, index, lo, hi, members)
+
+    def _fetch_run(self, shard_key: bytes, index: _Index, lo: int, hi: int, members: list) -> None:
+        read = self._base_read(shard_key, ReadOptions(byte_range=(lo, hi), if_equal=index.generation))
+
+        def got(f: Future) -> None:
+            exc = f.exception()
+            if exc is not None:
+                for _, _, request in members:
+                    request.future.set_exception(exc)
+                return
+            res = f.result()
+            if res.state != "value" or len(res.value) != hi - lo:
+                # The shard changed since its index was read: start again from a fresh index.
+                self._forget(shard_key)
+                for _, _, request in members:
+                    request.attempt += 1
+                    self._read_entry(shard_key, request)
+                return
+            stamp = TimestampedStorageGeneration(index.generation, res.stamp.time)
+            data = res.value
+            for start, stop, request in members:
+                value = data if (start == lo and stop == hi) else data[start - lo : stop - lo]
+                request.future.set_result(ReadResult("value", bytes(value), stamp))
+
+        read.add_done_callback(got)
+
+    def _base_read(self, key: bytes, options: ReadOptions) -> Future:
+        try:
+            return self.base.read(key, options)
+        except (ValueError, TypeError) as exc:  # some stores raise at once rather than fail the future
+            return futures.failed(exc)
+
+    def _checked(self, fut: Future, shard_key: bytes) -> Future:
+        def annotate(exc: BaseException) -> BaseException:
+            # A shard too short to hold its index: not a usable shard.
+            if isinstance(exc, StatusError) and exc.code == "OUT_OF_RANGE":
+                return failed_precondition(exc.message)
+            return exc
+
+        return futures.map_error(fut, annotate)
+
+    # -- writing ------------------------------------------------------------------------------
+
+    def write(self, key: bytes, value: Any, options: WriteOptions) -> Future:
+        try:
+            shard_key, position = self._split(key)
+        except (ValueError, StatusError) as exc:
+            return futures.failed(exc)
+        pending = _Pending(position, value, options.if_equal)
+        with self._lock:
+            queue = self._write_queues.setdefault(shard_key, [])
+            queue.append(pending)
+            start = shard_key not in self._busy and len(queue) == 1
+            if start:
+                self._busy.add(shard_key)
+        if start:
+            # Started behind the encodes already queued, so one batch gathers the whole shard.
+            self.executor.submit(self._start_batch, shard_key)
+        return pending.future
+
+    def _start_batch(self, shard_key: bytes) -> None:
+        with self._lock:
+            batch = self._write_queues.pop(shard_key, [])
+            if not batch:
+                self._busy.discard(shard_key)
+                return
+        self._writeback(shard_key, batch)
+
+    def _writeback(self, shard_key: bytes, batch: list[_Pending]) -> None:
+        """One read-modify-write of a shard applying `batch`; retried while the shard changes."""
+        codec = self.codec
+        latest: dict[int, _Pending] = {}
+        for p in batch:
+            latest[p.position] = p
+        covers = len(latest) == codec.num_inner and all(p.if_equal is None for p in batch)
+
+        def apply(shard: Any, generation: bytes) -> Any:
+            chunks = {} if shard is None else dict(codec.split_shard(shard))
+            outcomes: list[tuple[_Pending, bool]] = []  # (write, applied)
+            for p in batch:
+                present = p.position in chunks
+                current = generation if present else NO_VALUE
+                if p.if_equal and p.if_equal != current:
+                    outcomes.append((p, False))
+                    continue
+                if p.value is None:
+                    chunks.pop(p.position, None)
+                else:
+                    chunks[p.position] = p.value
+                outcomes.append((p, True))
+            if not any(applied for _, applied in outcomes):
+                return outcomes, None
+            encoded = codec.encode_shard(chunks)
+            if encoded is None and generation == NO_VALUE:
+                return outcomes, TimestampedStorageGeneration(NO_VALUE, self.now())
+            condition = None if covers else generation
+            written = self.base.write(shard_key, encoded, WriteOptions(if_equal=condition))
+            return futures.chain(written, lambda stamp: (outcomes, stamp))
+
+        def done(f: Future) -> None:
+            exc = f.exception()
+            if exc is not None:
+                for p in batch:
+                    if not p.future.done():
+                        p.future.set_exception(exc)
+                self._after_batch(shard_key)
+                return
+            outcomes, stamp = f.result()
+            if stamp is not None and stamp.generation == UNKNOWN:
+                self._writeback(shard_key, batch)  # the shard changed under us: start over
+                return
+            now = self.now() if stamp is None else stamp.time
+            for p, applied in outcomes:
+                if not applied:
+                    result = TimestampedStorageGeneration(UNKNOWN, now)
+                elif p.value is None:
+                    result = TimestampedStorageGeneration(NO_VALUE, now)
+                else:
+                    result = TimestampedStorageGeneration(stamp.generation if stamp else NO_VALUE, now)
+                p.future.set_result(result)
+            self._after_batch(shard_key)
+
+        if covers:
+            fut = futures.submit(self.executor, apply, None, NO_VALUE)
+        else:
+
+            def got(res: ReadResult) -> Any:
+                if res.state == "value":
+                    return apply(res.value, res.stamp.generation)
+                return apply(None, NO_VALUE)
+
+            fut = futures.chain(self._checked(self._base_read(shard_key, ReadOptions()), shard_key), got, self.executor)
+        fut.add_done_callback(done)
+
+    def _after_batch(self, shard_key: bytes) -> None:
+        with self._lock:
+            # Reads from now on must see this write: no cached or shared index.
+            self._indices.pop(shard_key, None)
+            self._index_reads.pop(shard_key, None)
+            more = bool(self._write_queues.get(shard_key))
+            if not more:
+                self._busy.discard(shard_key)
+        if more:
+            self.executor.submit(self._start_batch, shard_key)
+
+    # -- the rest of the kvstore interface ----------------------------------------------------
+
+    def delete_range(self, key_range: KeyRange) -> Future:
+        return futures.failed(unimplemented("DeleteRange not supported for sharded sub-chunk keys"))
+
+    def list(self, key_range: KeyRange, strip_prefix_length: int = 0) -> Future:
+        return futures.failed(unimplemented("List not supported for sharded sub-chunk keys"))
