@@ -92,7 +92,15 @@ class KeyNode:
 
     @property
     def needs_read(self) -> bool:
-        return not self.mutations or self.mutations[0].needs_read
+        if not self.mutations or not self.mutations[0].needs_read:
+            return not self.mutations
+        # Several partial mutations may together replace the whole value (every sub-chunk of a
+        # shard): the decoded form says so.
+        form = self.mutations[0].decoded_form
+        covered_by = getattr(form, "covered_by", None)
+        if covered_by is not None and all(m.decoded_form == form for m in self.mutations):
+            return not covered_by(self.mutations)
+        return True
 
     def ready(self) -> Future:
         waits = [m.ready for m in self.mutations if m.ready is not None and not m.ready.done()]
@@ -103,8 +111,9 @@ class KeyNode:
             return futures.ready(None)
         return futures.chain(futures.gather(waits), lambda _: None)
 
-    def apply(self, value: bytes | None, generation: bytes = b"") -> Any:
-        """The stored bytes after every mutation, given the current ones."""
+    def apply(self, value: bytes | None, generation: bytes = UNKNOWN) -> Any:
+        """The stored bytes after every mutation, given the current ones (and their generation,
+        for forms whose mutations are conditional on it)."""
         with self._lock:
             mutations = list(self.mutations)
         i, n = 0, len(mutations)
@@ -115,7 +124,12 @@ class KeyNode:
                 i += 1
                 continue
             # A run that starts by overwriting the whole value needs no decode of the old one.
-            decoded = form.decode(value) if mutations[i].needs_read else None
+            if not mutations[i].needs_read:
+                decoded = None
+            elif getattr(form, "decode_with_generation", False):
+                decoded = form.decode(value, generation)
+            else:
+                decoded = form.decode(value)
             while i < n and mutations[i].decoded_form == form:
                 decoded = mutations[i].apply_decoded(decoded)
                 i += 1
@@ -124,7 +138,7 @@ class KeyNode:
 
     def update(self, value: bytes | None, generation: bytes = b"") -> Any:
         """`apply` for the read-modify-write: `UNCHANGED` when nothing would change."""
-        new = self.apply(value)
+        new = self.apply(value, generation)
         if generation == UNKNOWN:  # written without reading: nothing to compare with
             return new
         if new is None and value is None:
@@ -158,19 +172,27 @@ class KeyNode:
 
 
 class _Slot:
-    __slots__ = ("inflight", "pending")
+    __slots__ = ("inflight", "pending", "scheduled")
 
     def __init__(self) -> None:
         self.inflight: KeyNode | None = None
         self.pending: KeyNode | None = None
+        self.scheduled = False  # a gathering start is queued
 
 
 _slots: dict[tuple, _Slot] = {}
 _slots_lock = threading.Lock()
 
 
-def write_now(kv: Any, key: bytes, mutation: Mutation, executor: concurrent.futures.Executor | None) -> Future[TimestampedStorageGeneration]:
-    """Stages `mutation` outside any transaction and writes it back as soon as the key is free."""
+def write_now(
+    kv: Any, key: bytes, mutation: Mutation, executor: concurrent.futures.Executor | None, gather: bool = False
+) -> Future[TimestampedStorageGeneration]:
+    """Stages `mutation` outside any transaction and writes it back as soon as the key is free.
+
+    With `gather`, a writeback of an idle key starts from a task queued on `executor` rather
+    than at once, so that mutations arriving from work already queued there (the other
+    sub-chunks of a shard being encoded) join the same read-modify-write.
+    """
     slot_key = (kv.cache_identity, key)
     with _slots_lock:
         slot = _slots.get(slot_key)
@@ -180,12 +202,26 @@ def write_now(kv: Any, key: bytes, mutation: Mutation, executor: concurrent.futu
             slot.pending = KeyNode(kv, key)
         node = slot.pending
         node.add(mutation)
-        start = slot.inflight is None
-        if start:
+        start = slot.inflight is None and not slot.scheduled
+        if start and gather and executor is not None:
+            slot.scheduled = True
+            start = False
+            executor.submit(_start_scheduled, slot_key, slot, executor)
+        elif start:
             slot.inflight, slot.pending = node, None
     if start:
         _run(slot_key, slot, node, executor)
     return node.committed
+
+
+def _start_scheduled(slot_key: tuple, slot: _Slot, executor: Any) -> None:
+    with _slots_lock:
+        slot.scheduled = False
+        node = slot.pending
+        if node is None or slot.inflight is not None:
+            return
+        slot.inflight, slot.pending = node, None
+    _run(slot_key, slot, node, executor)
 
 
 def _run(slot_key: tuple, slot: _Slot, node: KeyNode, executor: Any) -> None:
@@ -193,7 +229,7 @@ def _run(slot_key: tuple, slot: _Slot, node: KeyNode, executor: Any) -> None:
         with _slots_lock:
             nxt = slot.pending
             slot.inflight, slot.pending = nxt, None
-            if nxt is None and _slots.get(slot_key) is slot:
+            if nxt is None and not slot.scheduled and _slots.get(slot_key) is slot:
                 del _slots[slot_key]
         if nxt is not None:
             _run(slot_key, slot, nxt, executor)

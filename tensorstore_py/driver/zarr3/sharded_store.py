@@ -11,10 +11,12 @@ reads of one shard that are pending together go out as one read per run of neigh
 ranges.  A sub-chunk's generation is its shard's generation, so a reader whose shard changed
 under it starts again from a fresh index.
 
-Writes are queued per shard and applied by `_writeback`, the one read-modify-write of a shard:
-a batch that replaces every sub-chunk unconditionally needs no read; otherwise the shard is read
-whole, the batch applied (each write checked against its `if_equal`) and the shard written back
-on the condition that it is unchanged, retried from the batch when it changed.
+Writes are mutations of the shard staged through the cache layer (`cache.staging.write_now`,
+the project's one read-modify-write): those that arrive while the shard's writeback is queued or
+in flight are applied together; a set that replaces every sub-chunk unconditionally needs no
+read; otherwise the shard is read whole, the writes applied (each checked against its
+`if_equal`) and the shard written back on the condition that it is unchanged, re-applied when
+it changed.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import Any
 import numpy as np
 
 from ... import future as futures
+from ...cache.staging import Mutation, write_now
 from ...errors import StatusError, data_loss, failed_precondition, unimplemented
 from ...future import Future
 from ...kvstore.driver import KvStoreDriver, ReadOptions, WriteOptions, resolve_byte_range
@@ -67,14 +70,72 @@ class _Index:
         self.index = index  # codecs.sharding.ShardIndex, or None when the shard is absent
 
 
-class _Pending:
-    __slots__ = ("position", "value", "if_equal", "future")
+class _Shard:
+    """A shard decoded for writing: its sub-chunks by position, and the generation they have."""
 
-    def __init__(self, position: int, value: Any, if_equal: bytes | None) -> None:
+    __slots__ = ("chunks", "generation")
+
+    def __init__(self, chunks: dict, generation: bytes) -> None:
+        self.chunks = chunks
+        self.generation = generation
+
+
+class _ShardForm:
+    """A shard value as `_SubChunkWrite`s see it (the cache layer's decoded form)."""
+
+    __slots__ = ("store", "shard_key")
+    decode_with_generation = True  # a sub-chunk's generation is its shard's
+
+    def __init__(self, store: "ShardedStore", shard_key: bytes) -> None:
+        self.store = store
+        self.shard_key = shard_key
+
+    def __eq__(self, other: object) -> bool:
+        return isinstance(other, _ShardForm) and other.store is self.store and other.shard_key == self.shard_key
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def decode(self, value: Any, generation: bytes = NO_VALUE) -> _Shard:
+        if value is None:
+            return _Shard({}, NO_VALUE)
+        try:
+            chunks = dict(self.store.codec.split_shard(value))
+        except (ValueError, StatusError) as exc:
+            raise _prefixed(exc, f"Error reading {self.store.base.describe_key(self.shard_key)}") from None
+        return _Shard(chunks, generation)
+
+    def encode(self, shard: _Shard) -> Any:
+        return self.store.codec.encode_shard(shard.chunks)
+
+    def covered_by(self, mutations: list) -> bool:
+        """Whether unconditional writes replace every sub-chunk (then the shard is not read)."""
+        positions = {m.position for m in mutations if m.if_equal is None}
+        return len(positions) == self.store.codec.num_inner and all(m.if_equal is None for m in mutations)
+
+
+class _SubChunkWrite(Mutation):
+    """One sub-chunk's new bytes (None: deleted), conditional on the generation it was read at."""
+
+    __slots__ = ("decoded_form", "position", "value", "if_equal", "applied")
+
+    def __init__(self, form: _ShardForm, position: int, value: Any, if_equal: bytes | None) -> None:
+        self.decoded_form = form
         self.position = position
         self.value = value
         self.if_equal = if_equal
-        self.future: Future = Future()
+        self.applied = False
+
+    def apply_decoded(self, shard: _Shard) -> _Shard:
+        current = shard.generation if self.position in shard.chunks else NO_VALUE
+        if self.if_equal and self.if_equal != current:
+            self.applied = False
+            return shard
+        if self.value is None:
+            shard.chunks.pop(self.position, None)
+        else:
+            shard.chunks[self.position] = self.value
+        self.applied = True
+        return shard
 
 
 class _EntryRead:
@@ -101,8 +162,6 @@ class ShardedStore(KvStoreDriver):
         self._indices: dict[bytes, _Index] = {}
         self._index_reads: dict[bytes, Future] = {}
         self._entry_queues: dict[bytes, list[_EntryRead]] = {}
-        self._write_queues: dict[bytes, list[_Pending]] = {}
-        self._busy: set[bytes] = set()
 
     @property
     def cache_identity(self) -> tuple:
@@ -311,102 +370,25 @@ class ShardedStore(KvStoreDriver):
             shard_key, position = self._split(key)
         except (ValueError, StatusError) as exc:
             return futures.failed(exc)
-        pending = _Pending(position, value, options.if_equal)
+        # A mutation of the shard through the cache layer: sub-chunk writes that arrive while
+        # the shard's writeback is queued or in flight are applied in one read-modify-write.
+        mutation = _SubChunkWrite(_ShardForm(self, shard_key), position, value, options.if_equal)
+        committed = write_now(self.base, shard_key, mutation, self.executor, gather=True)
+
+        def done(stamp: TimestampedStorageGeneration) -> TimestampedStorageGeneration:
+            self._forget_reads(shard_key)  # reads from now on must see this write
+            if not mutation.applied:
+                return TimestampedStorageGeneration(UNKNOWN, stamp.time)
+            if value is None:
+                return TimestampedStorageGeneration(NO_VALUE, stamp.time)
+            return stamp
+
+        return futures.chain(committed, done)
+
+    def _forget_reads(self, shard_key: bytes) -> None:
         with self._lock:
-            queue = self._write_queues.setdefault(shard_key, [])
-            queue.append(pending)
-            start = shard_key not in self._busy and len(queue) == 1
-            if start:
-                self._busy.add(shard_key)
-        if start:
-            # Started behind the encodes already queued, so one batch gathers the whole shard.
-            self.executor.submit(self._start_batch, shard_key)
-        return pending.future
-
-    def _start_batch(self, shard_key: bytes) -> None:
-        with self._lock:
-            batch = self._write_queues.pop(shard_key, [])
-            if not batch:
-                self._busy.discard(shard_key)
-                return
-        self._writeback(shard_key, batch)
-
-    def _writeback(self, shard_key: bytes, batch: list[_Pending]) -> None:
-        """One read-modify-write of a shard applying `batch`; retried while the shard changes."""
-        codec = self.codec
-        latest: dict[int, _Pending] = {}
-        for p in batch:
-            latest[p.position] = p
-        covers = len(latest) == codec.num_inner and all(p.if_equal is None for p in batch)
-
-        def apply(shard: Any, generation: bytes) -> Any:
-            chunks = {} if shard is None else dict(codec.split_shard(shard))
-            outcomes: list[tuple[_Pending, bool]] = []  # (write, applied)
-            for p in batch:
-                present = p.position in chunks
-                current = generation if present else NO_VALUE
-                if p.if_equal and p.if_equal != current:
-                    outcomes.append((p, False))
-                    continue
-                if p.value is None:
-                    chunks.pop(p.position, None)
-                else:
-                    chunks[p.position] = p.value
-                outcomes.append((p, True))
-            if not any(applied for _, applied in outcomes):
-                return outcomes, None
-            encoded = codec.encode_shard(chunks)
-            if encoded is None and generation == NO_VALUE:
-                return outcomes, TimestampedStorageGeneration(NO_VALUE, self.now())
-            condition = None if covers else generation
-            written = self.base.write(shard_key, encoded, WriteOptions(if_equal=condition))
-            return futures.chain(written, lambda stamp: (outcomes, stamp))
-
-        def done(f: Future) -> None:
-            exc = f.exception()
-            if exc is not None:
-                for p in batch:
-                    if not p.future.done():
-                        p.future.set_exception(exc)
-                self._after_batch(shard_key)
-                return
-            outcomes, stamp = f.result()
-            if stamp is not None and stamp.generation == UNKNOWN:
-                self._writeback(shard_key, batch)  # the shard changed under us: start over
-                return
-            now = self.now() if stamp is None else stamp.time
-            for p, applied in outcomes:
-                if not applied:
-                    result = TimestampedStorageGeneration(UNKNOWN, now)
-                elif p.value is None:
-                    result = TimestampedStorageGeneration(NO_VALUE, now)
-                else:
-                    result = TimestampedStorageGeneration(stamp.generation if stamp else NO_VALUE, now)
-                p.future.set_result(result)
-            self._after_batch(shard_key)
-
-        if covers:
-            fut = futures.submit(self.executor, apply, None, NO_VALUE)
-        else:
-
-            def got(res: ReadResult) -> Any:
-                if res.state == "value":
-                    return apply(res.value, res.stamp.generation)
-                return apply(None, NO_VALUE)
-
-            fut = futures.chain(self._checked(self._base_read(shard_key, ReadOptions()), shard_key), got, self.executor)
-        fut.add_done_callback(done)
-
-    def _after_batch(self, shard_key: bytes) -> None:
-        with self._lock:
-            # Reads from now on must see this write: no cached or shared index.
             self._indices.pop(shard_key, None)
             self._index_reads.pop(shard_key, None)
-            more = bool(self._write_queues.get(shard_key))
-            if not more:
-                self._busy.discard(shard_key)
-        if more:
-            self.executor.submit(self._start_batch, shard_key)
 
     # -- the rest of the kvstore interface ----------------------------------------------------
 
