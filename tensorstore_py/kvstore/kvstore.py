@@ -397,6 +397,10 @@ class KvStore:
             raise KeyError(key if self._transaction is None else "")
         return result.value
 
+    def __contains__(self, key: str | bytes) -> bool:
+        """Whether `key` is present now."""
+        return self.read(key, byte_range=slice(0, 0)).result().state == "value"
+
     def __setitem__(self, key: str | bytes, value: str | bytes | None) -> None:
         """Writes (None: deletes) `key` now."""
         self.write(key, value).result()

@@ -265,3 +265,11 @@ def test_awaitable_and_transactions():
         ts.KvStore.open("memory://", transaction=object())
     txn = ts.Transaction()
     assert kv.with_transaction(txn).transaction is txn
+
+
+def test_contains_as_tensorstore(tmp_path):
+    for mod in (ts, ref):
+        kv = mod.KvStore.open(tmp_path.as_uri() + f"/{mod.__name__}/").result()
+        kv["a"] = b"1"
+        kv["e"] = b""
+        assert (b"a" in kv, "a" in kv, "e" in kv, b"b" in kv) == (True, True, True, False), mod.__name__
