@@ -10,7 +10,7 @@ from . import dtypes
 from . import future as futures
 from .context import ContextSpecBuilder
 from .driver.storage_statistics import StorageStatistics as _StorageStatistics
-from .errors import invalid_argument, permission_denied
+from .errors import invalid_argument
 from .future import Future
 from .index import IndexTransform, Indexable
 from .index.interval import format_plain_interval as format_interval

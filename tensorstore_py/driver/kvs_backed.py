@@ -13,11 +13,11 @@ import time
 from typing import Any
 
 from .. import future as futures
-from ..context import Context, ContextSpecBuilder
+from ..context import Context
 from ..errors import StatusError, already_exists, failed_precondition, invalid_argument, not_found
 from ..future import Future
 from ..json_util import dumps
-from ..kvstore.driver import ReadOptions, WriteOptions, open_kvstore_driver
+from ..kvstore.driver import WriteOptions, open_kvstore_driver
 from ..cache.rmw import UNCHANGED
 from ..kvstore.generation import UNKNOWN
 from ..kvstore.key_range import KeyRange
@@ -405,7 +405,7 @@ def metadata_staleness(option: Any, open_time: float) -> float:
 def _resize_in(transaction: Any, spec: Any, driver: Any, entry: Any, fn: Any, shapes: list, metadata_only: bool) -> Future:
     """A resize staged in `transaction`: the metadata update (and the deletion of chunks wholly
     outside a shrunken shape) land at commit; the returned driver sees the staged metadata."""
-    from ..cache.staging import UpdateMutation, ValueMutation
+    from ..cache.staging import UpdateMutation
 
     kv, path = driver.kv, driver.path
 

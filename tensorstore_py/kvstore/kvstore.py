@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from ..context import Context, ContextSpecBuilder
-from ..errors import StatusError, unimplemented
+from ..errors import StatusError
 from ..future import Future, chain, failed, gather, ready
 from ..json_util import pretty_repr
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from typing import Any, Optional
 
 from ...errors import StatusError, failed_precondition, invalid_argument
-from ...index import IndexDomain, IndexTransform
+from ...index import IndexDomain
 from ...json_util import INDEX_MAX, ObjectReader
 from ...schema import ChunkLayout, CodecSpec, Schema
 from ...schema.chunk_shape import choose_read_write_chunk_grid
@@ -20,6 +20,7 @@ from ...schema.unit import merge_dimension_units
 from ... import codecs
 from ..base import register_driver
 from ..kvs_backed import KvsBackedDriverSpec
+from ..origin_zero_domain import OriginZeroDomain
 from .codec import codec_spec_for
 from .metadata import (
     N5Metadata,
@@ -67,7 +68,7 @@ def _schema_set(schema: Schema, **kwargs: Any) -> None:
 
 
 @register_driver
-class N5Spec(KvsBackedDriverSpec):
+class N5Spec(OriginZeroDomain, KvsBackedDriverSpec):
     """Spec of an n5 array: the common members plus `metadata` (a subset of attributes.json)."""
     default_members = {"metadata": {}}
 
@@ -108,63 +109,11 @@ class N5Spec(KvsBackedDriverSpec):
         metadata = self.metadata.to_json()
         return {"metadata": metadata} if metadata else {}
 
-    def to_json(self, include_defaults: bool = False) -> dict:
-        out = super().to_json(include_defaults)
-        if self.transform is None:
-            domain = self.effective_domain()
-            if domain is not None:
-                out["transform"] = IndexTransform(domain=domain).to_json()
-                out.pop("rank", None)
-        return {k: out[k] for k in sorted(out)}
+    def domain_shape_and_labels(self, rank: int) -> tuple:
+        c = self.metadata
+        return c.shape, (list(c.axes) if c.axes is not None else None)
 
     # -- what the spec implies ---------------------------------------------------------------
-
-    def _rank(self) -> Optional[int]:
-        ranks = [r for r in (self.metadata.rank, self.schema.rank) if r is not None]
-        return max(ranks) if ranks else None
-
-    def effective_domain(self) -> Optional[IndexDomain]:
-        """The spec's domain: as fixed when it was parsed, else metadata merged with the schema."""
-        if self._initial_domain is not None:
-            return self._initial_domain
-        return self._merged_domain()
-
-    def _merged_domain(self) -> Optional[IndexDomain]:
-        """Domain from `dimensions`/`axes` merged with the schema's: origin 0, resizable upper bounds."""
-        c, schema_domain = self.metadata, self.schema.domain
-        if c.shape is None and c.axes is None and schema_domain is None:
-            return IndexDomain(rank=0) if self.schema.rank == 0 else None
-        rank = self._rank()
-        assert rank is not None
-        labels = list(c.axes) if c.axes is not None else [""] * rank
-        if c.shape is not None:
-            from_metadata = IndexDomain(
-                inclusive_min=[0] * rank, exclusive_max=list(c.shape), implicit_upper_bounds=[True] * rank, labels=labels
-            )
-        else:
-            from_metadata = IndexDomain(inclusive_min=[0] * rank, implicit_upper_bounds=[True] * rank, labels=labels)
-        domain = from_metadata
-        if schema_domain is not None:
-            try:
-                domain = merge_index_domains(schema_domain, from_metadata)
-            except StatusError as exc:
-                raise exc.with_prefix("Mismatch between metadata and schema") from None
-        return IndexDomain(
-            inclusive_min=list(domain.inclusive_min),
-            inclusive_max=list(domain.inclusive_max),
-            implicit_lower_bounds=[False] * rank,
-            implicit_upper_bounds=[True] * rank,
-            labels=list(domain.labels),
-        )
-
-    def spec_domain_transform_bounds(self, domain: IndexDomain) -> IndexDomain:
-        """The transform a domain constraint gives the spec: merged with the metadata, resizable."""
-        effective = self.effective_domain()
-        if effective is not None and any(hi > INDEX_MAX for hi in effective.inclusive_max):
-            # TensorStore resolves a parse-time transform's open bounds when opening; resolve
-            # them against the new constraint now so the opened store gets finite bounds.
-            effective = self._merged_domain()
-        return effective if effective is not None else domain
 
     def effective_chunk_layout(self) -> ChunkLayout:
         """The schema's chunk layout plus what n5 fixes: Fortran inner order, grid origin 0, blockSize."""

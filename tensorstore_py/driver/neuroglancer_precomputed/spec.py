@@ -17,8 +17,6 @@ from ...future import Future
 from ...index import IndexDomain
 from ...json_util import ObjectReader, expect_int
 from ...cache.rmw import UNCHANGED, read_modify_write
-from ...kvstore.driver import ReadOptions, WriteOptions
-from ...kvstore.generation import NO_VALUE, UNKNOWN
 from ...kvstore.key_range import KeyRange, prefix_successor
 from ..base import register_driver
 from ..kvs_backed import KvsBackedDriverSpec, describe_key

@@ -16,7 +16,7 @@ from typing import Any, Optional
 import numpy as np
 
 from ...errors import StatusError, failed_precondition, invalid_argument
-from ...index import IndexDomain, IndexTransform
+from ...index import IndexDomain
 from ...json_util import INDEX_MAX, ObjectReader, dumps, quote_string
 from ...schema import ChunkLayout, CodecSpec, Schema
 from ...schema.chunk_shape import choose_inner_order, choose_read_write_chunk_shapes
@@ -24,6 +24,7 @@ from ...schema.codec_spec import merge_codec_specs
 from ...schema.schema import merge_index_domains
 from ..base import register_driver
 from ..kvs_backed import KvsBackedDriverSpec
+from ..origin_zero_domain import OriginZeroDomain
 from .metadata import (
     ChunkKeyEncoding,
     Zarr3Metadata,
@@ -151,7 +152,7 @@ def codec_spec_of(codecs_json: Optional[list]) -> CodecSpec:
 
 
 @register_driver
-class Zarr3Spec(KvsBackedDriverSpec):
+class Zarr3Spec(OriginZeroDomain, KvsBackedDriverSpec):
     """Spec of a zarr v3 array: the common members plus `metadata` (a subset of zarr.json)."""
 
     id = "zarr3"
@@ -193,58 +194,15 @@ class Zarr3Spec(KvsBackedDriverSpec):
         metadata = self.metadata.to_json()
         return {"metadata": metadata} if len(metadata) > 1 or self.metadata.extra else {}
 
-    def to_json(self, include_defaults: bool = False) -> dict:
-        out = super().to_json(include_defaults)
-        if self.transform is None:
-            domain = self.effective_domain()
-            if domain is not None:
-                out["transform"] = IndexTransform(domain=domain).to_json()
-                out.pop("rank", None)
-        return {k: out[k] for k in sorted(out)}
+    def domain_shape_and_labels(self, rank: int) -> tuple:
+        c = self.metadata
+        names = c.dimension_names
+        return c.shape, ([n or "" for n in names] if names is not None else None)
+
+    def domain_mismatch(self, exc: StatusError) -> BaseException:
+        return failed_precondition(f"Mismatch between metadata and schema: {exc.message}")
 
     # -- what the spec implies ---------------------------------------------------------------
-
-    def _rank(self) -> Optional[int]:
-        ranks = [r for r in (self.metadata.rank, self.schema.rank) if r is not None]
-        return max(ranks) if ranks else None
-
-    def effective_domain(self) -> Optional[IndexDomain]:
-        if self._initial_domain is not None:
-            return self._initial_domain
-        return self._merged_domain()
-
-    def _merged_domain(self) -> Optional[IndexDomain]:
-        c, schema_domain = self.metadata, self.schema.domain
-        if c.shape is None and c.dimension_names is None and schema_domain is None:
-            return IndexDomain(rank=0) if self.schema.rank == 0 else None
-        rank = self._rank()
-        assert rank is not None
-        labels = [n or "" for n in c.dimension_names] if c.dimension_names is not None else [""] * rank
-        if c.shape is not None:
-            from_metadata = IndexDomain(
-                inclusive_min=[0] * rank, exclusive_max=list(c.shape), implicit_upper_bounds=[True] * rank, labels=labels
-            )
-        else:
-            from_metadata = IndexDomain(inclusive_min=[0] * rank, implicit_upper_bounds=[True] * rank, labels=labels)
-        domain = from_metadata
-        if schema_domain is not None:
-            try:
-                domain = merge_index_domains(schema_domain, from_metadata)
-            except StatusError as exc:
-                raise failed_precondition(f"Mismatch between metadata and schema: {exc.message}") from None
-        return IndexDomain(
-            inclusive_min=list(domain.inclusive_min),
-            inclusive_max=list(domain.inclusive_max),
-            implicit_lower_bounds=[False] * rank,
-            implicit_upper_bounds=[True] * rank,
-            labels=list(domain.labels),
-        )
-
-    def spec_domain_transform_bounds(self, domain: IndexDomain) -> IndexDomain:
-        effective = self.effective_domain()
-        if effective is not None and any(hi > INDEX_MAX for hi in effective.inclusive_max):
-            effective = self._merged_domain()
-        return effective if effective is not None else domain
 
     def effective_chunk_layout(self) -> ChunkLayout:
         return _layout_from_metadata(

@@ -14,7 +14,6 @@ import dataclasses
 import struct
 import time
 import zlib
-from typing import Any
 
 from ...errors import invalid_argument
 from .directory import (
