@@ -1,6 +1,6 @@
 """The index-space layer: Dim, IndexDomain, IndexTransform, output maps and ``ts.d`` expressions.
 
-Pure algebra (no I/O); see ../shared/DESIGN.md.  Entry points for the other layers:
+Pure algebra (no I/O), the first layer above dtypes.  Entry points for the other layers:
 
 - `Indexable` (indexable.py): mixin giving ``x[...]``, ``.oindex``/``.vindex``, ``.T``,
   ``.label[...]``, ``.translate_*[...]``, ``.mark_bounds_implicit[...]``, ``.transpose()`` and the

@@ -16,7 +16,7 @@ For the drivers and the layers below (see each module's docstring):
   ``inverse_transform_chunk_layout``, ``transform_dimension_units``, ...);
 * ``schema.merge_index_domains``.
 
-See ../shared/DESIGN.md for where this layer sits.
+It sits after the index layer and before context, kvstore and the drivers.
 """
 
 from .chunk_layout import ChunkLayout
