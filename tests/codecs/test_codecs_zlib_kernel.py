@@ -120,6 +120,7 @@ def test_round_trip_property(data, level, fmt):
     assert zk.decompress_into(enc, out, fmt) == len(data) and out == data
 
 
+@pytest.mark.slow  # wall-clock measurement, as the GIL checks it calibrates
 def test_stall_measure_detects_a_gil_holder():
     held = bytes(200_000_000)
     stall, total = longest_stall_during(lambda: held.count(b"x"))
@@ -128,6 +129,7 @@ def test_stall_measure_detects_a_gil_holder():
     assert stall > 0.5 * total
 
 
+@pytest.mark.slow  # wall-clock measurement: flaky under load, runs with TSPY_SLOW=1
 def test_gil_released_during_bulk_work():
     data = os.urandom(1 << 20) * 6
     stall, total = longest_stall_during(lambda: zk.compress(data, 9))

@@ -102,4 +102,4 @@ def test_implausible_declared_size_fails_fast_without_allocating():
         start = time.monotonic()
         with pytest.raises(ValueError, match="DATA_LOSS"):
             kv.read(member).result(timeout=10)
-        assert time.monotonic() - start < 2
+        assert time.monotonic() - start < 5  # (allocating the claimed 4 GiB took far longer)
