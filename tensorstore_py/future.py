@@ -284,24 +284,11 @@ def gather(futures: Iterable[concurrent.futures.Future]) -> Future[list]:
 
 def map_error(fut: concurrent.futures.Future, fn: Callable[[BaseException], BaseException]) -> Future:
     """Future with `fut`'s result, or the exception `fn(exc)` if `fut` failed."""
-    out: Future = Future()
 
-    def done(src: concurrent.futures.Future) -> None:
-        if src.cancelled():
-            out.cancel()
-            return
-        exc = src.exception()
-        if exc is None:
-            _settle(out, result=src.result())
-            return
-        try:
-            mapped = fn(exc)
-        except BaseException as new_exc:  # noqa: BLE001
-            mapped = new_exc
-        _settle(out, exception=mapped)
+    def reraise(exc: BaseException) -> Any:
+        raise fn(exc)
 
-    fut.add_done_callback(done)
-    return out
+    return recover(fut, reraise)
 
 
 def recover(fut: concurrent.futures.Future, fn: Callable[[BaseException], Any]) -> Future:

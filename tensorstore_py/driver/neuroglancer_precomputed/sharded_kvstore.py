@@ -252,7 +252,7 @@ class ShardedKvStore(KvStoreAdapterDriver):
             with self._lock:
                 if self._index_reads.get(file_key) is pending:
                     del self._index_reads[file_key]
-            _forward(f, pending)
+            futures._link(f, pending)
 
         futures.chain(_checked(read, file_key, self._describe), got, self.executor).add_done_callback(settle)
         return pending
@@ -287,7 +287,7 @@ class ShardedKvStore(KvStoreAdapterDriver):
         def settle(f) -> None:
             with self._lock:
                 index.pending.pop(minishard, None)
-            _forward(f, pending)
+            futures._link(f, pending)
 
         futures.chain(_checked(read, file_key, self._describe), got, self.executor).add_done_callback(settle)
         return pending
@@ -373,17 +373,6 @@ class ShardedKvStore(KvStoreAdapterDriver):
 
         return futures.chain(listing, got_names)
 
-
-def _forward(source: Future, target: Future) -> None:
-    """Settle `target` with `source`'s (finished) outcome."""
-    if source.cancelled():
-        target.cancel()
-        return
-    exc = source.exception()
-    if exc is not None:
-        target.set_exception(exc)
-    else:
-        target.set_result(source.result())
 
 
 def _checked(fut: Future, file_key: bytes, describe: Callable[[bytes], str]) -> Future:

@@ -146,7 +146,7 @@ class ZipDriver(KvStoreAdapterDriver):
                 self._loading = None
                 if not f.cancelled() and f.exception() is None:
                     self._directory = f.result()
-            _forward(f, pending)
+            futures._link(f, pending)
 
         loaded.add_done_callback(settle)
         return pending
@@ -472,17 +472,6 @@ def _condition_failed(exc: BaseException) -> TimestampedStorageGeneration:
         return TimestampedStorageGeneration(gen.UNKNOWN, time.time())
     raise exc
 
-
-def _forward(source: Future, target: Future) -> None:
-    """Settles `target` with the outcome of the finished `source`."""
-    if source.cancelled():
-        target.cancel()
-        return
-    exc = source.exception()
-    if exc is not None:
-        target.set_exception(exc)
-    else:
-        target.set_result(source.result())
 
 
 register_kvstore_driver("zip", ZipDriverSpec, url_scheme="zip")
