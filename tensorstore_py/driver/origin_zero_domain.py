@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any, Optional
 
-from ..errors import StatusError
+from ..errors import StatusError, failed_precondition
 from ..index import IndexDomain, IndexTransform
 from ..json_util import INDEX_MAX
 from ..schema.schema import merge_index_domains
@@ -29,6 +29,19 @@ class OriginZeroDomain:
     def domain_mismatch(self, exc: StatusError) -> BaseException:
         """The error for metadata that contradicts the schema's domain."""
         return exc.with_prefix("Mismatch between metadata and schema")
+
+    def check_rank_and_domain(self, metadata: Any) -> None:
+        """Stored metadata against the schema's rank and domain (as TensorStore words it)."""
+        schema = self.schema  # type: ignore[attr-defined]
+        if schema.rank is not None and schema.rank != metadata.rank:
+            raise failed_precondition(
+                f"Rank specified by schema ({schema.rank}) does not match rank specified by metadata ({metadata.rank})"
+            )
+        if schema.domain is not None:
+            try:
+                merge_index_domains(schema.domain, self.metadata_domain(metadata))  # type: ignore[attr-defined]
+            except StatusError as exc:
+                raise self.domain_mismatch(exc) from None
 
     def to_json(self, include_defaults: bool = False) -> dict:
         out = super().to_json(include_defaults)  # type: ignore[misc]

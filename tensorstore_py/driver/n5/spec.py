@@ -15,7 +15,6 @@ from ...json_util import INDEX_MAX, ObjectReader
 from ...schema import ChunkLayout, CodecSpec, Schema
 from ...schema.chunk_shape import choose_read_write_chunk_grid
 from ...schema.codec_spec import merge_codec_specs
-from ...schema.schema import merge_index_domains
 from ...schema.unit import merge_dimension_units
 from ... import codecs
 from ..base import register_driver
@@ -221,15 +220,7 @@ class N5Spec(OriginZeroDomain, KvsBackedDriverSpec):
 
     def _validate_schema(self, metadata: N5Metadata) -> None:
         schema = self.schema
-        if schema.rank is not None and schema.rank != metadata.rank:
-            raise failed_precondition(
-                f"Rank specified by schema ({schema.rank}) does not match rank specified by metadata ({metadata.rank})"
-            )
-        if schema.domain is not None:
-            try:
-                merge_index_domains(schema.domain, self.metadata_domain(metadata))
-            except StatusError as exc:
-                raise exc.with_prefix("Mismatch between metadata and schema") from None
+        self.check_rank_and_domain(metadata)
         if schema.dtype is not None and schema.dtype != metadata.dtype:
             raise failed_precondition(
                 f"dtype from metadata ({metadata.dtype.name}) does not match dtype in schema ({schema.dtype.name})"

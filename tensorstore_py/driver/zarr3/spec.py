@@ -21,7 +21,6 @@ from ...json_util import INDEX_MAX, ObjectReader, dumps, quote_string
 from ...schema import ChunkLayout, CodecSpec, Schema
 from ...schema.chunk_shape import choose_inner_order, choose_read_write_chunk_shapes
 from ...schema.codec_spec import merge_codec_specs
-from ...schema.schema import merge_index_domains
 from ..base import register_driver
 from ..kvs_backed import KvsBackedDriverSpec
 from ..origin_zero_domain import OriginZeroDomain
@@ -316,15 +315,7 @@ class Zarr3Spec(OriginZeroDomain, KvsBackedDriverSpec):
 
     def _validate_schema(self, metadata: Zarr3Metadata) -> None:
         schema = self.schema
-        if schema.rank is not None and schema.rank != metadata.rank:
-            raise failed_precondition(
-                f"Rank specified by schema ({schema.rank}) does not match rank specified by metadata ({metadata.rank})"
-            )
-        if schema.domain is not None:
-            try:
-                merge_index_domains(schema.domain, self.metadata_domain(metadata))
-            except StatusError as exc:
-                raise failed_precondition(f"Mismatch between metadata and schema: {exc.message}") from None
+        self.check_rank_and_domain(metadata)
         if schema.dtype is not None and schema.dtype != metadata.dtype:
             raise failed_precondition(
                 f"data_type from metadata ({metadata.dtype.name}) does not match dtype in schema ({schema.dtype.name})"
