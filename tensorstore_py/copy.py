@@ -18,11 +18,15 @@ from . import future as futures
 from .errors import invalid_argument
 from .future import Future
 
-__all__ = ["copy_between", "BLOCK_BYTES", "BLOCKS_IN_FLIGHT"]
+__all__ = ["copy_between", "BLOCK_BYTES", "BYTES_IN_FLIGHT"]
 
-#: Target size of one block, and how many blocks may be read or written at once.
+#: Target size of one block, and how many bytes of blocks may be read or written at once.
 BLOCK_BYTES = 8 << 20
-BLOCKS_IN_FLIGHT = 4
+BYTES_IN_FLIGHT = 32 << 20
+#: Destination chunks at least this large are copied one per block when the source's chunks
+#: tile them: each block is then read straight into a buffer the destination keeps as its
+#: staged chunk, with no copy between.
+WHOLE_CHUNK_BYTES = 256 << 10
 
 
 def _aligned_cuts(lo: int, hi: int, origin: int, step: int) -> list[tuple[int, int]]:
@@ -37,14 +41,14 @@ def _aligned_cuts(lo: int, hi: int, origin: int, step: int) -> list[tuple[int, i
     return cuts
 
 
-def _blocks(domain: Any, chunk: tuple, origin: tuple, itemsize: int) -> Iterator[tuple]:
+def _blocks(domain: Any, chunk: tuple, origin: tuple, itemsize: int, block_bytes: int = BLOCK_BYTES) -> Iterator[tuple]:
     rank = domain.rank
     lo, shape = list(domain.origin), list(domain.shape)
     step = [min(c, s) if c else s for c, s in zip(chunk, shape)]
     # Start from one chunk and grow from the innermost dimension out while the block stays
     # within budget: whole extents where they fit, else the most whole chunks that do.
     extent = [max(1, s) for s in step]
-    budget = max(1, BLOCK_BYTES // max(1, itemsize))
+    budget = max(1, block_bytes // max(1, itemsize))
     for d in reversed(range(rank)):
         rest = int(np.prod(extent, dtype=np.int64)) // extent[d]
         if shape[d] * rest <= budget:
@@ -97,7 +101,12 @@ def copy_between(source: Any, dest: Any, batch: Any = None) -> Any:
         chunk, origin = (None,) * dst_domain.rank, (0,) * dst_domain.rank
     # Blocks are cut in destination coordinates, and the same offsets applied to the source.
     shift = [s - d for s, d in zip(src_domain.origin, dst_domain.origin)]
-    blocks = _blocks(dst_domain, chunk, origin, dest.dtype.numpy_dtype.itemsize)
+    itemsize = dest.dtype.numpy_dtype.itemsize
+    block_bytes = BLOCK_BYTES
+    if _whole_chunk_blocks(source, chunk, origin, shift, itemsize):
+        block_bytes = 1  # one destination chunk per block
+    blocks = _blocks(dst_domain, chunk, origin, itemsize, block_bytes)
+    max_in_flight = max(4, BYTES_IN_FLIGHT // max(1, min(BLOCK_BYTES, _chunk_bytes(chunk, itemsize) if block_bytes == 1 else BLOCK_BYTES)))
 
     copy_done: Future = Future()
     commit_done: Future = Future()
@@ -123,7 +132,7 @@ def copy_between(source: Any, dest: Any, batch: Any = None) -> Any:
     def start_more() -> None:
         while True:
             with lock:
-                if state["failed"] or state["exhausted"] or state["in_flight"] >= BLOCKS_IN_FLIGHT:
+                if state["failed"] or state["exhausted"] or state["in_flight"] >= max_in_flight:
                     break
                 box = next(blocks, None)
                 if box is None:
@@ -139,7 +148,8 @@ def copy_between(source: Any, dest: Any, batch: Any = None) -> Any:
         read = _view(source, src_index)._read_in(batch)
 
         def write(arr: np.ndarray) -> Future:
-            w = _view(dest, dst_index).write(arr)
+            # The block is ours alone: the destination may keep it as its staged chunks.
+            w = _view(dest, dst_index).write(arr, can_reference_source_data_indefinitely=True)
             with lock:
                 state["copied"].append(w.copy)
                 state["committed"].append(w.commit)
@@ -160,9 +170,39 @@ def copy_between(source: Any, dest: Any, batch: Any = None) -> Any:
     return WriteFutures(copy_done, commit_done)
 
 
+def _chunk_bytes(chunk: tuple, itemsize: int) -> int:
+    n = itemsize
+    for c in chunk:
+        n *= c or 1
+    return n
+
+
+def _whole_chunk_blocks(source: Any, chunk: tuple, origin: tuple, shift: list, itemsize: int) -> bool:
+    """Whether to copy one destination chunk per block: the chunks are large, and every
+    source chunk lies within one destination chunk (so no source chunk is decoded twice)."""
+    if any(c is None for c in chunk) or _chunk_bytes(chunk, itemsize) < WHOLE_CHUNK_BYTES:
+        return False
+    try:
+        layout = source.chunk_layout
+        src_chunk = layout.read_chunk.shape
+        src_origin = layout.grid_origin or (0,) * len(chunk)
+    except (ValueError, TypeError, AttributeError):
+        return False
+    if src_chunk is None or any(c is None or c <= 0 for c in src_chunk):
+        return False
+    for c, o, sc, so, sh in zip(chunk, origin, src_chunk, src_origin, shift):
+        # Destination chunk boundaries (o + k*c), seen in source coordinates, must fall on
+        # source chunk boundaries.
+        if c % sc or ((o or 0) + sh - (so or 0)) % sc:
+            return False
+    return True
+
+
 def _view(store: Any, index: tuple) -> Any:
     """The sub-view of `store` over absolute (domain) coordinates `index`."""
     from .index import IndexDomain
 
-    box = IndexDomain(inclusive_min=[s.start for s in index], exclusive_max=[s.stop for s in index])
+    rank = len(index)
+    box = IndexDomain._make([s.start for s in index], [s.stop - 1 for s in index],
+                            (False,) * rank, (False,) * rank, ("",) * rank)
     return store[box]

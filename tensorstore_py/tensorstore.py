@@ -210,12 +210,19 @@ class TensorStore(Indexable):
         except (ValueError, TypeError, IndexError) as exc:
             return failed_write(exc)
         current = self._driver.current(txn)
+        reference = bool(can_reference_source_data_indefinitely)
+
+        def start(d: Any) -> Any:
+            if reference and d.accepts_source_reference:
+                return d.write(self._transform, array, txn, can_reference_source=True)
+            return d.write(self._transform, array, txn)
+
         if current.done() and current.exception() is None:
             try:
-                return current.result().write(self._transform, array, txn)
+                return start(current.result())
             except (ValueError, TypeError, IndexError) as exc:
                 return failed_write(exc)
-        return deferred_write(current, lambda d: d.write(self._transform, array, txn))
+        return deferred_write(current, start)
 
     def __setitem__(self, key: Any, value: Any) -> None:
         self[key].write(value).result()

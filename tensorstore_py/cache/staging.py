@@ -102,6 +102,11 @@ class KeyNode:
             return not covered_by(self.mutations)
         return True
 
+    def staged(self) -> bool:
+        """Whether the data of every mutation is staged (successfully or not)."""
+        with self._lock:
+            return all(m.ready is None or m.ready.done() for m in self.mutations)
+
     def ready(self) -> Future:
         waits = [m.ready for m in self.mutations if m.ready is not None and not m.ready.done()]
         if not waits:
@@ -147,14 +152,18 @@ class KeyNode:
             return UNCHANGED
         return new
 
-    def writeback(self, executor: concurrent.futures.Executor | None, expected_generation: bytes | None = None) -> Future:
-        """Writes the node back (once its mutations are staged); settles `committed`."""
+    def writeback(self, executor: concurrent.futures.Executor | None, expected_generation: bytes | None = None,
+                  on_executor: bool = False) -> Future:
+        """Writes the node back (once its mutations are staged); settles `committed`.
+
+        `on_executor`: the caller runs on `executor` already."""
 
         ready = self.ready()
         # A whole-value write whose staging is still in flight: staging completes on an
         # executor thread, so the encode can follow there without another hop.  (After a
         # read, the merge always moves back to the executor, off the kvstore's I/O threads.)
-        hop = None if not ready.done() and not self.needs_read else executor
+        inline = (on_executor or not ready.done()) and not self.needs_read
+        hop = None if inline else executor
 
         def start(_: Any) -> Future:
             return read_modify_write(
@@ -215,16 +224,32 @@ def write_now(
 
 
 def _start_scheduled(slot_key: tuple, slot: _Slot, executor: Any) -> None:
-    with _slots_lock:
-        slot.scheduled = False
-        node = slot.pending
-        if node is None or slot.inflight is not None:
+    # A gathering node stays open while the data of its mutations is still being staged
+    # (sub-chunks of a shard being filled and encoded): everything staged meanwhile joins it,
+    # and its writeback, once started, need not wait (or read) for parts still to come.
+    while True:
+        with _slots_lock:
+            node = slot.pending
+            if node is None or slot.inflight is not None:
+                slot.scheduled = False
+                return
+        staged = node.ready()
+        if not staged.done():
+            # Continued by the thread that stages the last part, not queued behind other work.
+            staged.add_done_callback(lambda _: _start_scheduled(slot_key, slot, executor))
             return
-        slot.inflight, slot.pending = node, None
-    _run(slot_key, slot, node, executor)
+        with _slots_lock:
+            if slot.pending is not node or slot.inflight is not None:
+                slot.scheduled = False
+                return
+            if node.staged():  # else more arrived meanwhile: wait for those too
+                slot.scheduled = False
+                slot.inflight, slot.pending = node, None
+                break
+    _run(slot_key, slot, node, executor, on_executor=True)
 
 
-def _run(slot_key: tuple, slot: _Slot, node: KeyNode, executor: Any) -> None:
+def _run(slot_key: tuple, slot: _Slot, node: KeyNode, executor: Any, on_executor: bool = False) -> None:
     def finished(_: Any) -> None:
         with _slots_lock:
             nxt = slot.pending
@@ -234,4 +259,4 @@ def _run(slot_key: tuple, slot: _Slot, node: KeyNode, executor: Any) -> None:
         if nxt is not None:
             _run(slot_key, slot, nxt, executor)
 
-    node.writeback(executor).add_done_callback(finished)
+    node.writeback(executor, on_executor=on_executor).add_done_callback(finished)

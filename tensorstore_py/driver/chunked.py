@@ -86,6 +86,18 @@ class ChunkFormat(abc.ABC):
         """A writable full stored chunk with unspecified contents (for covering writes)."""
         return self.new_chunk()
 
+    def decode_chunk_into(self, data: bytes, cell: tuple[int, ...], out: np.ndarray) -> bool:
+        """Decodes the stored chunk straight into `out` (shaped like the full stored chunk,
+        of `numpy_dtype`) when the format can, sparing a copy; False when it cannot (then
+        nothing was written to `out`).  Only called when the component is the whole chunk."""
+        return False
+
+    def adopt_chunk(self, array: np.ndarray) -> np.ndarray | None:
+        """`array` (shaped like the full stored chunk, of `numpy_dtype`, never modified
+        again by anyone) as a stored chunk buffer without copying, or None if its layout
+        or type is not the stored one."""
+        return None
+
     def encode_full_chunk(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes:
         """Encoded bytes of `chunk` even where it equals the fill value
         (``store_data_equal_to_fill_value``); formats override when `encode_chunk` elides."""
@@ -157,8 +169,15 @@ class ChunkMutation(Mutation):
         self.buffer: np.ndarray | None = None
         self.mask: np.ndarray | None = None
 
-    def fill(self, take: Callable, mark: Callable) -> None:
+    def fill(self, take: Callable, mark: Callable, adopt: Callable | None = None) -> None:
+        """Copies the source in (`take`, `mark`); a covering write may instead keep the
+        chunk `adopt()` returns (a view of a source the caller gave up)."""
         fmt = self.decoded_form.array.fmt
+        if adopt is not None and not self.needs_read:
+            buffer = adopt()
+            if buffer is not None:
+                self.buffer = buffer
+                return
         # A covering write overwrites every element: no need to start from the fill value.
         buffer = fmt.new_chunk() if self.needs_read else fmt.empty_chunk()
         component = fmt.component(buffer)
@@ -232,15 +251,19 @@ class ChunkedArray:
         kind, maps, shape, cells = self._plan(transform)
         if out is None:
             out = np.empty(shape, dtype=self.fmt.numpy_dtype)
+        direct = None
         if kind == "strided":
             perm, missing = partition.strided_axes(maps, len(shape))
             place = lambda cell, src: _place_strided(out, cell, src, perm, missing)  # noqa: E731
+            if (self.cache is None and not missing and perm == sorted(perm)
+                    and self.fmt.component_covers_chunk and out.dtype == self.fmt.numpy_dtype):
+                direct = lambda cell: _whole_chunk_region(out, cell, self.fmt.chunk_shape)  # noqa: E731
         else:
             place = lambda cell, src: _place_points(out, cell, src)  # noqa: E731
         if transaction is not None:
             pending = [self._read_cell_in(transaction, cell, place) for cell in cells]
         else:
-            pending = [self._read_cell(cell, place, batch) for cell in cells]
+            pending = [self._read_cell(cell, place, batch, direct) for cell in cells]
         return futures.chain(futures.gather(pending), lambda _: out)
 
     def _place_missing(self, key: bytes, cell, place: Callable) -> None:
@@ -248,7 +271,7 @@ class ChunkedArray:
             raise not_found(f"chunk {{{', '.join(map(str, cell.cell))}}} stored at {self.kv.describe_key(key)} is missing")
         place(cell, np.broadcast_to(self.fmt.fill_value(), self.fmt.chunk_shape))
 
-    def _read_cell(self, cell, place: Callable, batch: Any = None) -> Future:
+    def _read_cell(self, cell, place: Callable, batch: Any = None, direct: Callable | None = None) -> Future:
         key = self.fmt.chunk_key(cell.cell)
         cache = self.cache
         if cache is None:
@@ -256,6 +279,10 @@ class ChunkedArray:
             def copy(result) -> None:
                 if result.state != "value":
                     self._place_missing(key, cell, place)
+                    return
+                # A chunk that fills a region of the output by itself is decoded in place.
+                region = direct(cell) if direct is not None else None
+                if region is not None and self._decode(key, result.value, cell.cell, region) is region:
                     return
                 place(cell, self.fmt.component(self._decode(key, result.value, cell.cell)))
 
@@ -295,8 +322,11 @@ class ChunkedArray:
         read = transaction.read(self.kv, key, require_stored=not self.fill_missing_data_reads)
         return futures.chain(read, copy, self.executor)
 
-    def _decode(self, key: bytes, value: bytes, cell: tuple[int, ...]) -> np.ndarray:
+    def _decode(self, key: bytes, value: bytes, cell: tuple[int, ...], out: np.ndarray | None = None) -> np.ndarray | None:
+        """The decoded chunk; with `out`, `out` itself if the format decoded into it, else None."""
         try:
+            if out is not None:
+                return out if self.fmt.decode_chunk_into(value, cell, out) else None
             return self.fmt.decode_chunk(value, cell)
         except (ValueError, TypeError) as exc:
             # As TensorStore: undecodable stored bytes are a failed precondition of the read.
@@ -311,20 +341,26 @@ class ChunkedArray:
 
     # -- writing ----------------------------------------------------------------------------
 
-    def write(self, transform, source: np.ndarray, transaction: Any = None) -> WriteFutures:
+    def write(self, transform, source: np.ndarray, transaction: Any = None,
+              can_reference_source: bool = False) -> WriteFutures:
         """Writes `source` (shaped like `transform`'s domain, of the array's dtype).
 
         The source is copied into staged chunk buffers; `copy` resolves once all are filled
         and the source is never read again.  Outside a transaction each chunk is then written
-        back at once (serialised per chunk); inside one, at commit.
+        back at once (serialised per chunk); inside one, at commit.  With
+        `can_reference_source` (the caller never modifies `source` again) a chunk the write
+        covers keeps a view of the source where its layout is the stored one.
         """
         kind, maps, shape, cells = self._plan(transform)
+        adopt = None
         if kind == "strided":
             perm, missing = partition.strided_axes(maps, len(shape))
             inverse = [int(i) for i in np.argsort(perm)] if len(perm) else []
             inverse = None if inverse == list(range(len(inverse))) else inverse
             take = lambda cell, dst: _take_strided(dst, cell, source, inverse, missing)  # noqa: E731
             mark = lambda cell, mask: mask.__setitem__(cell.chunk_index + (Ellipsis,), True)  # noqa: E731
+            if can_reference_source and inverse is None and not missing and source.dtype == self.fmt.numpy_dtype:
+                adopt = lambda cell: _adopt_region(self.fmt, source, cell)  # noqa: E731
         else:
             flat_source = np.ascontiguousarray(source).reshape(-1)
             take = lambda cell, dst: _take_points(dst, cell, flat_source)  # noqa: E731
@@ -340,19 +376,24 @@ class ChunkedArray:
                 transaction.stage(self.kv, key, mutation, self.executor)
                 commits.append(mutation.ready)
             else:
-                commits.append(write_now(self.kv, key, mutation, self.executor))
+                commits.append(stage_now(self.kv, key, mutation, self.executor))
             mutations.append((cell, mutation))
             if self.cache is not None:
                 self.cache.discard((self.identity, key))  # the cached chunk is being replaced
 
         def fill(cell, mutation: ChunkMutation) -> None:
             try:
-                mutation.fill(lambda dst: take(cell, dst), lambda mask: mark(cell, mask))
+                mutation.fill(lambda dst: take(cell, dst), lambda mask: mark(cell, mask),
+                              None if adopt is None else lambda: adopt(cell))
             except BaseException as exc:  # noqa: BLE001 - reported through copy and commit
                 futures._settle(mutation.ready, exception=exc)
                 raise
             futures._settle(mutation.ready, result=None)
 
+        if getattr(self.kv, "stage_mutation", None) is not None:
+            # Sub-chunks of one shard filled together: each shard is written (and its encoded
+            # sub-chunks freed) as early as possible.
+            mutations.sort(key=lambda cm: cm[1].decoded_form.key)
         copies = [futures.submit(self.executor, fill, cell, m) for cell, m in mutations]
         copy = futures.chain(futures.gather(copies), lambda _: None)
         commit = futures.chain(futures.gather([copy, *commits]), lambda _: None)
@@ -391,6 +432,35 @@ def _take_strided(dst_chunk: np.ndarray, cell, source: np.ndarray, inverse, miss
         region = region.transpose(inverse)
     dst = dst_chunk[cell.chunk_index + (Ellipsis,)]
     copy_array(dst, region)
+
+
+def stage_now(kv: Any, key: bytes, mutation: Mutation, executor: Any) -> Future:
+    """`write_now`, or the store's own staging where it has one: a sharded store applies a
+    sub-chunk's mutation inside its shard's read-modify-write (one shard read and write for
+    all the writes to one shard)."""
+    stage = getattr(kv, "stage_mutation", None)
+    if stage is not None:
+        return stage(key, mutation, executor)
+    return write_now(kv, key, mutation, executor)
+
+
+def _whole_chunk_region(out: np.ndarray, cell, chunk_shape: tuple) -> np.ndarray | None:
+    """The view of `out` that a whole chunk fills, in the chunk's shape, if the cell maps the
+    entire chunk onto one forward region of `out` (constant dimensions have extent 1)."""
+    if not cell.covers:
+        return None
+    index = cell.chunk_index
+    if any(isinstance(i, slice) and i.step != 1 for i in index):
+        return None
+    region = out[cell.user_index + (Ellipsis,)]
+    if any(not isinstance(i, slice) for i in index):
+        region = region[tuple(slice(None) if isinstance(i, slice) else None for i in index)]
+    return region if region.shape == chunk_shape else None
+
+
+def _adopt_region(fmt: ChunkFormat, source: np.ndarray, cell) -> np.ndarray | None:
+    region = _whole_chunk_region(source, cell, fmt.chunk_shape)
+    return None if region is None else fmt.adopt_chunk(region)
 
 
 def _place_points(out: np.ndarray, cell, src: np.ndarray) -> None:
@@ -453,10 +523,14 @@ class ChunkedDriver:
 
         return self.engine.read(propagate_bounds(transform, self._io_domain), transaction, out, batch)
 
-    def write(self, transform, array: np.ndarray, transaction: Any = None) -> WriteFutures:
+    accepts_source_reference = True
+
+    def write(self, transform, array: np.ndarray, transaction: Any = None,
+              can_reference_source: bool = False) -> WriteFutures:
         from ..index.compose import propagate_bounds
 
-        return self.engine.write(propagate_bounds(transform, self._io_domain), array, transaction)
+        return self.engine.write(propagate_bounds(transform, self._io_domain), array, transaction,
+                                 can_reference_source)
 
     def format_members_json(self, minimal: bool) -> dict:
         """The format's own spec members (metadata unless `minimal`)."""

@@ -71,7 +71,15 @@ class Driver(abc.ABC):
 
     @abc.abstractmethod
     def write(self, transform: Any, array: np.ndarray, transaction: Any = None) -> Any:
-        """`WriteFutures` of writing `array` (shaped like `transform`'s domain)."""
+        """`WriteFutures` of writing `array` (shaped like `transform`'s domain).
+
+        A driver whose `accepts_source_reference` is true also takes the keyword
+        ``can_reference_source=True``: the caller will never modify `array` again, so staged
+        chunks may keep views of it instead of copies (TensorStore's
+        ``can_reference_source_data_indefinitely``)."""
+
+    #: Whether `write` takes ``can_reference_source`` (see `write`).
+    accepts_source_reference: bool = False
 
     # -- spec --------------------------------------------------------------------------------------
 

@@ -30,7 +30,7 @@ class _Counter:
         self.reads = 0
         self.decodes = 0
         kv, fmt = store._driver.engine.kv, store._driver.format
-        read, decode = kv.read, fmt.decode_chunk
+        read, decode, decode_into = kv.read, fmt.decode_chunk, fmt.decode_chunk_into
 
         def counting_read(key, options):
             self.reads += 1
@@ -40,8 +40,14 @@ class _Counter:
             self.decodes += 1
             return decode(data, cell)
 
+        def counting_decode_into(data, cell, out):
+            decoded = decode_into(data, cell, out)
+            self.decodes += decoded
+            return decoded
+
         kv.read = counting_read
         fmt.decode_chunk = counting_decode
+        fmt.decode_chunk_into = counting_decode_into
 
 
 def _rewrite_elsewhere(lib, path: str, value: int) -> None:

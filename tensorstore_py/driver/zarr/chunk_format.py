@@ -54,6 +54,18 @@ class ZarrChunkFormat(ChunkFormat):
         # Uncompressed chunks come back as a read-only view of `data`, without a copy.
         return self.codecs.decode(data)
 
+    def decode_chunk_into(self, data: bytes, cell: tuple[int, ...], out: np.ndarray) -> bool:
+        if out.dtype != self.stored_dtype:
+            return False
+        self.codecs.decode(data, out=out)
+        return True
+
+    def adopt_chunk(self, array: np.ndarray) -> np.ndarray | None:
+        in_order = array.flags.c_contiguous if self.metadata.order == "C" else array.flags.f_contiguous
+        if array.dtype != self.stored_dtype or not in_order:
+            return None
+        return _read_only_view(array)
+
     def empty_chunk(self) -> np.ndarray:
         return self._empty()
 
@@ -98,6 +110,13 @@ class ZarrChunkFormat(ChunkFormat):
         if v is None:
             return np.zeros((), dtype=self.numpy_dtype)
         return np.asarray(v).astype(self.numpy_dtype, copy=False)
+
+
+def _read_only_view(array: np.ndarray) -> np.ndarray:
+    """A view that cannot modify the caller's array (merges copy read-only chunks first)."""
+    view = array.view()
+    view.flags.writeable = False
+    return view
 
 
 def _field_view(chunk: np.ndarray, field) -> np.ndarray:

@@ -103,6 +103,19 @@ class Zarr3ChunkFormat(ChunkFormat):
     def decode_chunk(self, data: bytes, cell: tuple[int, ...] = ()) -> np.ndarray:
         return self.chain.decode(data, self._buffers.take())
 
+    def decode_chunk_into(self, data: bytes, cell: tuple[int, ...], out: np.ndarray) -> bool:
+        if out.dtype != self.numpy_dtype:
+            return False
+        self.chain.decode(data, out)
+        return True
+
+    def adopt_chunk(self, array: np.ndarray) -> np.ndarray | None:
+        if array.dtype != self.numpy_dtype or not array.flags.c_contiguous:
+            return None
+        view = array.view()
+        view.flags.writeable = False  # merges copy read-only chunks first: the caller's array stays
+        return view
+
     def new_chunk(self) -> np.ndarray:
         if self._fill_chunk is None:
             chunk = np.empty(self.chunk_shape, dtype=self.numpy_dtype)

@@ -109,14 +109,17 @@ class _ShardForm:
 
     def covered_by(self, mutations: list) -> bool:
         """Whether unconditional writes replace every sub-chunk (then the shard is not read)."""
-        positions = {m.position for m in mutations if m.if_equal is None}
-        return len(positions) == self.store.codec.num_inner and all(m.if_equal is None for m in mutations)
+        if any(m.if_equal is not None for m in mutations):
+            return False
+        positions = {m.position for m in mutations if m.replaces_entry}
+        return len(positions) == self.store.codec.num_inner
 
 
 class _SubChunkWrite(Mutation):
     """One sub-chunk's new bytes (None: deleted), conditional on the generation it was read at."""
 
     __slots__ = ("decoded_form", "position", "value", "if_equal", "applied")
+    replaces_entry = True
 
     def __init__(self, form: _ShardForm, position: int, value: Any, if_equal: bytes | None) -> None:
         self.decoded_form = form
@@ -136,6 +139,63 @@ class _SubChunkWrite(Mutation):
             shard.chunks[self.position] = self.value
         self.applied = True
         return shard
+
+
+_PENDING: Any = object()
+
+
+class _SubChunkMutation(Mutation):
+    """Another mutation (a partly written inner chunk ...) applied to one sub-chunk's bytes
+    inside the shard's read-modify-write, so that the writes to one shard cost one read and
+    one write of it rather than one of each per sub-chunk.
+
+    A mutation that replaces the whole sub-chunk is encoded as soon as its data is staged (on
+    the thread that staged it, so sub-chunks encode in parallel); the shard's writeback waits
+    for that through `ready`.
+    """
+
+    __slots__ = ("decoded_form", "position", "inner", "ready", "encoded", "replaces_entry", "applied")
+    if_equal = None
+
+    def __init__(self, form: _ShardForm, position: int, inner: Mutation) -> None:
+        self.decoded_form = form
+        self.position = position
+        self.inner = inner
+        self.replaces_entry = not inner.needs_read
+        self.encoded = _PENDING
+        self.applied = False
+        ready = inner.ready
+        if self.replaces_entry and ready is not None:
+            self.ready = futures.chain(ready, self._encode)
+        else:
+            self.ready = ready
+
+    def _encode(self, _: Any = None) -> None:
+        # `apply_decoded(None)` of a replacing mutation ignores its argument.
+        inner = self.inner
+        self.encoded = inner.decoded_form.encode(inner.apply_decoded(None))
+        self.inner = None  # its staged chunk is encoded: free it before the shard is written
+
+    def apply_decoded(self, shard: _Shard) -> _Shard:
+        if self.replaces_entry:
+            if self.encoded is _PENDING:
+                self._encode()
+            value = self.encoded
+        else:
+            value = self.inner.apply(shard.chunks.get(self.position))
+        if value is None:
+            shard.chunks.pop(self.position, None)
+        else:
+            shard.chunks[self.position] = value
+        self.applied = True
+        return shard
+
+
+def _stage(kv: KvStoreDriver, key: bytes, mutation: Mutation, executor: Any) -> Future:
+    stage = getattr(kv, "stage_mutation", None)
+    if stage is not None:  # nested sharding: the outer shard's read-modify-write
+        return stage(key, mutation, executor)
+    return write_now(kv, key, mutation, executor, gather=True)
 
 
 class _EntryRead:
@@ -384,6 +444,21 @@ class ShardedStore(KvStoreDriver):
             return stamp
 
         return futures.chain(committed, done)
+
+    def stage_mutation(self, key: bytes, mutation: Mutation, executor: Any = None) -> Future:
+        """Future of the write of `mutation` (of the sub-chunk `key`'s value) through the
+        shard's read-modify-write, with the other writes to that shard pending meanwhile."""
+        try:
+            shard_key, position = self._split(key)
+        except (ValueError, StatusError) as exc:
+            return futures.failed(exc)
+        sub = _SubChunkMutation(_ShardForm(self, shard_key), position, mutation)
+
+        def done(stamp: TimestampedStorageGeneration) -> TimestampedStorageGeneration:
+            self._forget_reads(shard_key)
+            return stamp
+
+        return futures.chain(_stage(self.base, shard_key, sub, self.executor), done)
 
     def _forget_reads(self, shard_key: bytes) -> None:
         with self._lock:
