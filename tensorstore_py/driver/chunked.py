@@ -286,7 +286,7 @@ class ChunkedArray:
                     return
                 place(cell, self.fmt.component(self._decode(key, result.value, cell.cell)))
 
-            return futures.chain(batched_read(batch, self.kv, key, ReadOptions()), copy, self.executor)
+            return _then_decode(batched_read(batch, self.kv, key, ReadOptions()), copy, self.executor)
 
         cache_key = (self.identity, key)
         entry = cache.get(cache_key)
@@ -307,7 +307,7 @@ class ChunkedArray:
                 return
             place(cell, self.fmt.component(chunk))
 
-        return futures.chain(batched_read(batch, self.kv, key, options), copy_cached, self.executor)
+        return _then_decode(batched_read(batch, self.kv, key, options), copy_cached, self.executor)
 
     def _read_cell_in(self, transaction: Any, cell, place: Callable) -> Future:
         """A chunk as the transaction sees it: stored value with its staged writes applied."""
@@ -432,6 +432,15 @@ def _take_strided(dst_chunk: np.ndarray, cell, source: np.ndarray, inverse, miss
         region = region.transpose(inverse)
     dst = dst_chunk[cell.chunk_index + (Ellipsis,)]
     copy_array(dst, region)
+
+
+def _then_decode(read: Future, decode: Callable, executor: Any) -> Future:
+    """`decode` of the read's result: on the thread that completes the read (a kvstore's I/O
+    thread) when it completes later, saving a hop to `executor` and the thread wake-ups it
+    costs; on `executor` when the read is done already, so the caller never decodes."""
+    if read.done():
+        return futures.chain(read, decode, executor)
+    return futures.chain(read, decode)
 
 
 def stage_now(kv: Any, key: bytes, mutation: Mutation, executor: Any) -> Future:
