@@ -159,7 +159,7 @@ class Spec(Indexable):
     # -- Indexable --------------------------------------------------------------------------
 
     def _indexable_transform(self) -> IndexTransform:
-        t = self._driver_spec.transform
+        t = self.transform
         if t is not None:
             return t
         domain = self._driver_spec.effective_domain()
@@ -216,11 +216,17 @@ class Spec(Indexable):
 
     @property
     def transform(self) -> IndexTransform | None:
-        return self._driver_spec.transform
+        """The spec's transform as its JSON shows it: the one given, or the identity over the
+        domain a driver derives from its metadata (``None`` when there is neither)."""
+        t = self._driver_spec.transform
+        if t is not None:
+            return t
+        j = self._driver_spec.to_json(False).get("transform")
+        return None if j is None else IndexTransform(json=j)
 
     @property
     def domain(self) -> IndexDomain | None:
-        t = self._driver_spec.transform
+        t = self.transform
         if t is not None:
             return t.domain
         return self._driver_spec.effective_domain()
@@ -297,17 +303,28 @@ class Spec(Indexable):
         apply_options(self._driver_spec, locals())
 
 
-def apply_options(spec: driver_base.DriverSpec, options: dict) -> None:
-    """Applies `Spec.update` / `ts.open` keyword options to a driver spec."""
+def _apply_open_mode(spec: driver_base.DriverSpec, options: dict) -> None:
+    """The open mode of `options` (``open_mode`` and the flags given as True; False ones do
+    nothing), as TensorStore applies it: a mode naming `open` or `create` replaces the spec's
+    mode, one naming only modifiers (``delete_existing``, ``assume_metadata`` ...) adds to it;
+    ``assume_metadata`` supersedes ``assume_cached_metadata``."""
+    given = set()
     mode = options.get("open_mode")
     if mode is not None:
-        for flag in OpenMode._FLAGS:
-            if getattr(mode, flag):
-                spec.open_mode[flag] = True
-    for flag in OpenMode._FLAGS:
-        value = options.get(flag)
-        if value is not None:
-            spec.open_mode[flag] = bool(value)
+        given.update(flag for flag in OpenMode._FLAGS if getattr(mode, flag))
+    given.update(flag for flag in OpenMode._FLAGS if options.get(flag))
+    if not given:
+        return
+    if "open" not in given and "create" not in given:
+        given.update(flag for flag, value in spec.open_mode.items() if value)
+    if "assume_metadata" in given:
+        given.discard("assume_cached_metadata")
+    spec.open_mode = {flag: True for flag in OpenMode._FLAGS if flag in given}
+
+
+def apply_options(spec: driver_base.DriverSpec, options: dict) -> None:
+    """Applies `Spec.update` / `ts.open` keyword options to a driver spec."""
+    _apply_open_mode(spec, options)
     if options.get("strip_context"):
         spec.context_spec = None
     recheck = options.get("recheck_cached")

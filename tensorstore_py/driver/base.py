@@ -126,6 +126,8 @@ class DriverSpec:
             value = r.get(name, expect_bool, None)
             if value is not None:
                 self.open_mode[name] = value
+        if self.open_mode.get("assume_metadata"):
+            self.open_mode.pop("assume_cached_metadata", None)  # superseded, as TensorStore
         self.recheck_cached_data = r.get("recheck_cached_data", _recheck, None)
         self.recheck_cached_metadata = r.get("recheck_cached_metadata", _recheck, None)
         for name in ("fill_missing_data_reads", "store_data_equal_to_fill_value"):
@@ -199,7 +201,11 @@ class DriverSpec:
             out["transform"] = self.transform.to_json()
         if self.kvstore is not None:
             out["kvstore"] = kvstore_json(self.kvstore)
-        out.update(self.open_mode)
+        # As TensorStore prints a mode: only flags that are set, and `open` only beside `create`
+        # (alone it is what opening does anyway).
+        for flag, value in self.open_mode.items():
+            if value and (flag != "open" or self.open_mode.get("create")):
+                out[flag] = True
         if self.recheck_cached_data is not None:
             out["recheck_cached_data"] = self.recheck_cached_data
         if self.recheck_cached_metadata is not None:
