@@ -103,3 +103,13 @@ def test_subscriptable_objects_are_not_iterable(obj):
     with pytest.raises(TypeError):
         iter(obj)
     assert list(ts.IndexDomain(shape=[2, 3])) == [ts.Dim(size=2), ts.Dim(size=3)]
+
+
+@pytest.mark.parametrize("key", [("y", 1), ("q",), (5, 0), ("",), (slice(0, 9),)], ids=repr)
+def test_domain_selection_errors_are_plain_value_errors(key):
+    ref = pytest.importorskip("tensorstore")
+    with pytest.raises(ValueError) as ours:
+        ts.IndexDomain(labels=["x", "y", "z"], shape=[2, 3, 4])[key]
+    with pytest.raises(ValueError) as theirs:
+        ref.IndexDomain(labels=["x", "y", "z"], shape=[2, 3, 4])[key]
+    assert (type(ours.value), str(ours.value)) == (type(theirs.value), str(theirs.value))
