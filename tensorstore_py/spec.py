@@ -7,6 +7,7 @@ from typing import Any
 
 from . import dtypes
 from .driver import base as driver_base
+from .driver import context_binding
 from .errors import invalid_argument
 from .index import IndexDomain, IndexTransform, Indexable
 from .json_util import MISSING, dumps, expect_object, expect_string, pretty_repr
@@ -181,12 +182,19 @@ class Spec(Indexable):
         return self._driver_spec.to_json(include_defaults)
 
     def __repr__(self) -> str:
-        return pretty_repr(self.to_json(), "Spec(", ")")
+        j = self.to_json()
+        if context_binding.is_bound(self._driver_spec):
+            # Bound resources show as ``[...]`` members (the JSON has them unbound).
+            j.update(context_binding.members_json(self._driver_spec, retain=True))
+            j = {k: j[k] for k in sorted(j)}
+        return pretty_repr(j, "Spec(", ")")
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Spec):
             return NotImplemented
-        return self.to_json() == other.to_json()
+        # Bound context resources compare by identity, the rest by JSON (as TensorStore).
+        return (context_binding.bindings(self._driver_spec) == context_binding.bindings(other._driver_spec)
+                and self.to_json() == other.to_json())  # fmt: skip
 
     def copy(self) -> "Spec":
         return Spec(self)
@@ -325,8 +333,12 @@ def _apply_open_mode(spec: driver_base.DriverSpec, options: dict) -> None:
 def apply_options(spec: driver_base.DriverSpec, options: dict) -> None:
     """Applies `Spec.update` / `ts.open` keyword options to a driver spec."""
     _apply_open_mode(spec, options)
+    if options.get("context") is not None and not options.get("_from_open"):
+        context_binding.bind(spec, options["context"])
+    if options.get("unbind_context"):
+        context_binding.unbind(spec)
     if options.get("strip_context"):
-        spec.context_spec = None
+        context_binding.strip(spec)
     recheck = options.get("recheck_cached")
     if recheck is not None:
         spec.recheck_cached_data = recheck

@@ -104,3 +104,51 @@ def test_spec_transform_and_indexing_as_reference(j, op):
         return eval(op, {"s": s, "ts": mod})
 
     assert _outcome(lambda: run(ts)) == _outcome(lambda: run(ref))
+
+
+def _binding_steps(mod):
+    out = []
+    s = mod.Spec({"driver": "n5", "kvstore": {"driver": "memory"}})
+    s.update(context=mod.Context({"cache_pool": {"total_bytes_limit": 5}, "cache_pool#b": {}}))
+    out += [repr(s), s.to_json(), s.copy() == s, repr(s.copy())]
+    s.update(unbind_context=True)
+    out += [repr(s), s.to_json()]
+    s.update(context=mod.Context())
+    out += [repr(s)]
+    s.update(strip_context=True)
+    out += [repr(s)]
+    s2 = mod.Spec({"driver": "n5", "kvstore": {"driver": "memory"}, "cache_pool": "cache_pool#b",
+                   "context": {"cache_pool#b": {"total_bytes_limit": 7}}})  # fmt: skip
+    s2.update(context=mod.Context())
+    out += [repr(s2), s2.to_json()]
+    s3 = mod.Spec({"driver": "zarr3", "kvstore": {"driver": "memory"}, "cache_pool": {"total_bytes_limit": 9}})
+    s3.update(context=mod.Context())
+    out += [repr(s3), s3.to_json()]
+    return out
+
+
+def test_context_binding_as_reference():
+    for ours, theirs in zip(_binding_steps(ts), _binding_steps(ref)):
+        assert ours == theirs
+
+
+def test_bound_specs_compare_resources_by_identity():
+    for mod in (ts, ref):
+        spec = mod.Spec({"driver": "n5", "kvstore": {"driver": "memory"}})
+        a, b, c = spec.copy(), spec.copy(), spec.copy()
+        shared = mod.Context()
+        a.update(context=shared)
+        b.update(context=shared)
+        c.update(context=mod.Context())
+        assert a == b and a != c and a.to_json() == c.to_json()
+
+
+def test_a_bound_spec_opens_with_its_own_resources():
+    spec = ts.Spec({"driver": "zarr", "kvstore": {"driver": "memory"}})
+    spec.update(context=ts.Context())
+    ts.open(spec, create=True, dtype=ts.uint8, shape=[3]).result().write([1, 2, 3]).result()
+    # A fresh default context would give a new, empty memory store; the bound one is shared.
+    assert ts.open(spec, open=True).result().read().result().tolist() == [1, 2, 3]
+    unbound = ts.Spec({"driver": "zarr", "kvstore": {"driver": "memory"}})
+    with pytest.raises(ValueError, match="NOT_FOUND"):
+        ts.open(unbound, open=True).result()

@@ -11,10 +11,12 @@ from __future__ import annotations
 import copy as _copy
 from typing import Any, ClassVar
 
+from ..context import Resource
 from ..errors import invalid_argument
 from ..json_util import ObjectReader, dumps, expect_bool, expect_int, expect_string
 from ..schema import Schema
 from ..index import IndexTransform
+from . import context_binding
 
 __all__ = ["DriverSpec", "register_driver", "driver_for_id", "registered_drivers", "is_registered", "driver_for_url_scheme", "OPEN_MODE_MEMBERS"]
 
@@ -211,7 +213,10 @@ class DriverSpec:
         if self.recheck_cached_metadata is not None:
             out["recheck_cached_metadata"] = self.recheck_cached_metadata
         out.update(self.extra_flags)
-        out.update(self.resources)
+        bound = context_binding.is_bound(self)
+        out.update((k, v) for k, v in self.resources.items() if not bound or not isinstance(v, Resource))
+        if bound:
+            out.update(context_binding.members_json(self, retain=False))
         out.update(self.driver_members_json())
         if include_defaults:
             self._add_defaults(out, full_schema)
@@ -236,7 +241,7 @@ class DriverSpec:
                 out["kvstore"] = to_json(include_defaults=True)
 
     def copy(self) -> "DriverSpec":
-        return _copy.deepcopy(self)
+        return context_binding.copy_spec(self)  # bound context resources stay shared
 
     # -- what the spec says about the array -----------------------------------------------------
 
