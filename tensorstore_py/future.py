@@ -60,7 +60,9 @@ class Future(concurrent.futures.Future, Generic[T]):
     def __new__(
         cls, future: Any = _PENDING, *args: Any, loop: asyncio.AbstractEventLoop | None = None, **kwargs: Any
     ) -> "Future":
-        if cls is Future and future is not _PENDING:
+        if cls is Future and (future is not _PENDING or args or kwargs):
+            if args or kwargs:
+                raise TypeError("Future() takes one FutureLike argument and the keyword argument loop")
             if isinstance(future, Future):
                 return future
             self = object.__new__(cls)
@@ -180,7 +182,10 @@ class Promise(Generic[T]):
     def __del__(self) -> None:
         fut = getattr(self, "_future", None)
         if fut is not None and not fut.done():
-            _settle(fut, exception=_unfulfilled())
+            try:
+                _settle(fut, exception=_unfulfilled())
+            except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to notify
+                pass
 
 
 def _unfulfilled() -> BaseException:
