@@ -350,9 +350,12 @@ def apply_options(spec: driver_base.DriverSpec, options: dict) -> None:
     if kvstore is not None:
         from .kvstore import KvStore
 
-        if isinstance(kvstore, KvStore):
-            kvstore = kvstore.spec()
-        spec.kvstore = spec.normalize_kvstore(KvStore.Spec(kvstore) if not isinstance(kvstore, KvStore.Spec) else kvstore)
+        # As TensorStore: a KvStore.Spec, or (to ts.open only) an open KvStore, used as it is.
+        if isinstance(kvstore, KvStore) and options.get("_from_open"):
+            kvstore = kvstore.copy()
+        elif not isinstance(kvstore, KvStore.Spec):
+            raise TypeError("Invalid kvstore")
+        spec.kvstore = spec.normalize_kvstore(kvstore)
     constraints: dict[str, Any] = {}
     for name in ("rank", "dtype", "chunk_layout", "codec", "fill_value", "dimension_units"):
         if options.get(name) is not None:

@@ -152,3 +152,24 @@ def test_a_bound_spec_opens_with_its_own_resources():
     unbound = ts.Spec({"driver": "zarr", "kvstore": {"driver": "memory"}})
     with pytest.raises(ValueError, match="NOT_FOUND"):
         ts.open(unbound, open=True).result()
+
+
+def test_kvstore_option_as_reference():
+    def run(mod):
+        out = []
+        for make in (lambda: {"driver": "memory"}, lambda: "memory://x/", lambda: mod.KvStore.Spec("memory://y/"),
+                     lambda: mod.KvStore.open("memory://z/").result()):  # fmt: skip
+            spec = mod.Spec({"driver": "zarr"})
+            out.append(_outcome(lambda: (spec.update(kvstore=make()), spec.to_json())[1]))
+            out.append(_outcome(lambda: mod.open({"driver": "zarr"}, kvstore=make(), dtype=mod.uint8, shape=[1],
+                                                 create=True).result().spec().to_json()["kvstore"]))  # fmt: skip
+        return out
+
+    assert run(ts) == run(ref)
+
+
+def test_open_writes_through_an_open_kvstore():
+    for mod in (ts, ref):
+        kvstore = mod.KvStore.open("memory://").result()
+        mod.open({"driver": "zarr3"}, dtype=mod.uint8, shape=[], kvstore=kvstore, create=True).result()
+        assert "zarr.json" in kvstore
