@@ -29,10 +29,18 @@ class dtype:
             if found is None:
                 raise ValueError(f'No TensorStore data type with name: "{value}"')
             return found
+        # Python's own string types name TensorStore's variable-length strings.
+        if value is bytes:
+            return ALL_DTYPES["string"]
+        if value is str:
+            return ALL_DTYPES["ustring"]
         try:
             np_dtype = np.dtype(value)
         except TypeError as exc:
             raise TypeError(f"Cannot convert {value!r} to a TensorStore data type") from exc
+        if np_dtype.kind == "O":
+            # `object` is ambiguous (json, string, ustring): TensorStore wants the name.
+            raise _no_numpy_equivalent(np_dtype)
         return from_numpy(np_dtype)
 
     @classmethod
@@ -62,17 +70,23 @@ class dtype:
         return self._name
 
     def __call__(self, value: Any) -> Any:
-        """Converts `value` to this data type's scalar type."""
+        """Converts `value` to this data type's scalar type (for ``json``: to plain JSON values,
+        lists, dicts with string keys, numbers, strings, bools and None)."""
         if self._name == "json":
-            return value
+            return to_json_value(value)
         return self._type(value)
 
     def __eq__(self, other: object) -> bool:
+        # As TensorStore: the other side is anything `ts.dtype()` accepts (names, NumPy dtypes
+        # and scalar types, bytes/str); an unknown name or NumPy dtype raises ValueError.
         if isinstance(other, dtype):
             return self is other
-        if isinstance(other, str):
-            return other == self._name
-        return NotImplemented
+        if other is None:
+            return False
+        try:
+            return dtype(other) is self
+        except TypeError:
+            return NotImplemented
 
     def __hash__(self) -> int:
         return hash(self._name)
@@ -133,13 +147,75 @@ def from_numpy(np_dtype: np.dtype) -> dtype:
     found = _BY_NUMPY.get(np_dtype)
     if found is not None:
         return found
-    if np_dtype.kind == "S" and np_dtype.itemsize <= 1:
+    if np_dtype.kind == "S":
         return ALL_DTYPES["char"]
-    if np_dtype.kind == "V" and np_dtype.itemsize <= 1 and np_dtype.fields is None:
+    if np_dtype.kind == "V" and np_dtype.fields is None:
         return ALL_DTYPES["byte"]
     if np_dtype.kind == "O":
         return ALL_DTYPES["json"]
-    raise ValueError(f"No TensorStore data type corresponding to NumPy data type {np_dtype}")
+    raise _no_numpy_equivalent(np_dtype)
+
+
+def _no_numpy_equivalent(np_dtype: np.dtype) -> ValueError:
+    return ValueError(f"No TensorStore data type corresponding to NumPy dtype: {np_dtype!r}")
+
+
+_INT64_MIN, _UINT64_MAX = -(2**63), 2**64 - 1
+
+
+def to_json_value(value: Any) -> Any:
+    """`value` as plain JSON values, as TensorStore converts Python objects to JSON.
+
+    Sequences (tuples, ranges, NumPy arrays, bytes ...) become lists, dict keys become strings,
+    NumPy scalars become Python numbers, objects with a ``to_json()`` method give its result.
+    Integers must fit in int64 or uint64 (NumPy integers: in int64).
+    """
+    if value is None or value is True or value is False:
+        return value
+    t = type(value)
+    if t is int:
+        if not _INT64_MIN <= value <= _UINT64_MAX:
+            raise OverflowError("int too big to convert")
+        return value
+    if t is float or t is str:
+        return value
+    if isinstance(value, str):
+        return str(value)
+    if isinstance(value, float):
+        return float(value)
+    if isinstance(value, dict):
+        return {k if type(k) is str else str(k): to_json_value(v) for k, v in value.items()}
+    to_json = getattr(value, "to_json", None)
+    if to_json is not None and callable(to_json):
+        return to_json_value(to_json())
+    if isinstance(value, (np.ndarray, list, tuple, range, bytes, bytearray, memoryview)) or (
+        hasattr(t, "__len__") and hasattr(t, "__getitem__")
+    ):
+        return [to_json_value(v) for v in _as_sequence(value)]
+    if isinstance(value, np.integer):
+        v = int(value)
+        if not _INT64_MIN <= v < 2**63:
+            raise OverflowError("int too big to convert")
+        return v
+    if isinstance(value, int):
+        return to_json_value(int(value))
+    if hasattr(t, "__float__") and not isinstance(value, complex):
+        # NumPy bools and complex scalars included: TensorStore takes their float value.
+        try:
+            return float(value)
+        except (TypeError, ValueError):
+            pass
+    raise TypeError(f"Object '{t.__name__}' does not support conversion to JSON")
+
+
+def _as_sequence(value: Any) -> Any:
+    if isinstance(value, np.ndarray):
+        if value.ndim == 0:
+            raise TypeError("len() of unsized object")
+        return value.tolist() if value.ndim == 1 and value.dtype.kind in "iuf" else list(value)
+    if isinstance(value, memoryview):
+        return value.tolist()
+    return [value[i] for i in range(len(value))]
 
 
 def get(value: DTypeLike) -> dtype | None:

@@ -12,7 +12,11 @@ import asyncio
 import concurrent.futures
 import inspect
 import threading
+import time
+import types
 from typing import Any, Callable, Generic, Iterable, TypeVar
+
+from .errors import StatusError
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -21,28 +25,97 @@ __all__ = ["Future", "Promise", "FutureLike", "chain", "gather", "submit", "read
 
 _PENDING = object()
 
+_CFuture = concurrent.futures.Future
+_cf_init = concurrent.futures.Future.__init__
+_cf_result = concurrent.futures.Future.result
+_cf_exception = concurrent.futures.Future.exception
+_CF_FINISHED = concurrent.futures._base.FINISHED
+_CF_PENDING = concurrent.futures._base.PENDING
+_CF_CANCELLED = concurrent.futures._base.CANCELLED
+_LOGGER = concurrent.futures._base.LOGGER
+
+
+def _timeout(timeout: float | None, deadline: float | None) -> float | None:
+    """The wait in seconds allowed by `timeout` and `deadline` (seconds since the epoch)."""
+    if deadline is None:
+        return timeout
+    remaining = deadline - time.time()
+    return remaining if timeout is None else min(timeout, remaining)
+
 
 class Future(concurrent.futures.Future, Generic[T]):
     """Handle for an asynchronous result: blocking `result()`, awaitable, callback-capable.
 
-    `Future(value)` wraps an existing `Future`, a `concurrent.futures.Future`, a coroutine or
-    other awaitable (run on `loop`, the running event loop, or a background loop), or an
-    immediate value.
+    `Future(value)` returns `value` itself if it is already a `Future`; wraps a
+    `concurrent.futures.Future`; runs a coroutine or other awaitable on `loop` (by default
+    the running event loop; without one, that is an error); and otherwise resolves at once
+    to `value`.  ``Future()`` (internal) is a pending Future settled by its producer.
+
+    Cancellation is reported as `asyncio.CancelledError`, as TensorStore does.
     """
 
-    def __init__(self, future: Any = _PENDING, *, loop: asyncio.AbstractEventLoop | None = None):
-        super().__init__()
-        if future is _PENDING:
-            return
-        if isinstance(future, concurrent.futures.Future):
-            _link(future, self)
-        elif inspect.isawaitable(future):
-            _run_awaitable(future, self, loop)
-        else:
-            self.set_result(future)
+    # `ts.Future[int]` is a plain `types.GenericAlias`, as TensorStore's.
+    __class_getitem__ = classmethod(types.GenericAlias)
+
+    def __new__(
+        cls, future: Any = _PENDING, *args: Any, loop: asyncio.AbstractEventLoop | None = None, **kwargs: Any
+    ) -> "Future":
+        if cls is Future and (future is not _PENDING or args or kwargs):
+            if args or kwargs:
+                raise TypeError("Future() takes one FutureLike argument and the keyword argument loop")
+            if isinstance(future, Future):
+                return future
+            self = object.__new__(cls)
+            _cf_init(self)
+            if isinstance(future, concurrent.futures.Future):
+                _link(future, self)
+            elif inspect.isawaitable(future):
+                _run_awaitable(future, self, loop)
+            else:
+                self.set_result(future)
+            return self
+        # Pending (the producer settles it); subclasses take their own arguments in __init__.
+        self = object.__new__(cls)
+        _cf_init(self)
+        return self
+
+    # All construction happens in __new__, so that `Future(f) is f` does not re-initialise f;
+    # a subclass's `super().__init__()` is therefore a no-op.
+    __init__ = object.__init__
+
+    def cancel(self) -> bool:
+        """Cancels the Future if it is still pending; `False` if it was already done (or
+        cancelled), as TensorStore."""
+        with self._condition:
+            if self._state is not _CF_PENDING:
+                return False
+            self._state = _CF_CANCELLED
+            self._condition.notify_all()
+        self._invoke_callbacks()
+        return True
 
     def __await__(self):
         return asyncio.wrap_future(self).__await__()
+
+    def result(self, timeout: float | None = None, deadline: float | None = None) -> T:
+        """Waits for the result (at most `timeout` seconds, or until `deadline`, seconds since
+        the epoch) and returns it, or raises the error: `TimeoutError` if still pending,
+        `asyncio.CancelledError` if cancelled.  The wait is interruptible by Ctrl-C."""
+        if self._state is _CF_FINISHED and self._exception is None:
+            return self._result  # settled: no lock needed (state is written last)
+        try:
+            return _cf_result(self, _timeout(timeout, deadline))
+        except concurrent.futures.CancelledError:
+            raise asyncio.CancelledError() from None
+
+    def exception(self, timeout: float | None = None, deadline: float | None = None) -> BaseException | None:
+        """Waits as `result` does and returns the error, or `None` on success."""
+        if self._state is _CF_FINISHED:
+            return self._exception
+        try:
+            return _cf_exception(self, _timeout(timeout, deadline))
+        except concurrent.futures.CancelledError:
+            raise asyncio.CancelledError() from None
 
     def force(self) -> None:
         """Starts the computation if it is deferred (all work here starts eagerly)."""
@@ -54,6 +127,16 @@ class Future(concurrent.futures.Future, Generic[T]):
             self._done_callbacks = [cb for cb in self._done_callbacks if cb != callback]
             return before - len(self._done_callbacks)
 
+    def _invoke_callbacks(self) -> None:
+        # As concurrent.futures, but a callback calling `result()` on a cancelled Future gets
+        # asyncio.CancelledError, a BaseException: it must not stop the other callbacks nor
+        # escape from `cancel()`/`set_result()` into the producer.
+        for callback in self._done_callbacks:
+            try:
+                callback(self)
+            except (Exception, asyncio.CancelledError):
+                _LOGGER.exception("exception calling callback for %r", self)
+
     def __repr__(self) -> str:
         state = "cancelled" if self.cancelled() else ("ready" if self.done() else "pending")
         return f"<tensorstore_py.Future ({state})>"
@@ -63,18 +146,26 @@ FutureLike = Any  # Future | concurrent.futures.Future | Awaitable | value
 
 
 class Promise(Generic[T]):
-    """The writing end of a `Future`, created in pairs by `Promise.new()`."""
+    """The writing end of a `Future`, created in pairs by `Promise.new()`.
+
+    A Promise dropped without being settled fails its Future (``ValueError('UNKNOWN: ')``, as
+    TensorStore), so that nobody waits forever for a producer that is gone.
+    """
 
     __slots__ = ("_future",)
 
-    def __init__(self, future: Future[T]):
-        self._future = future
+    __class_getitem__ = classmethod(types.GenericAlias)
+
+    def __new__(cls, *args: Any, **kwargs: Any) -> "Promise[T]":
+        raise TypeError(f"cannot create '{cls.__module__.split('.')[0]}.{cls.__name__}' instances")
 
     @staticmethod
     def new() -> "tuple[Promise[T], Future[T]]":
         """Creates a linked promise and future pair."""
         fut: Future[T] = Future()
-        return Promise(fut), fut
+        promise = object.__new__(Promise)
+        promise._future = fut
+        return promise, fut
 
     def set_result(self, result: T) -> None:
         """Marks the linked future ready with `result` (ignored if it was cancelled)."""
@@ -87,6 +178,18 @@ class Promise(Generic[T]):
     @property
     def cancelled(self) -> bool:
         return self._future.cancelled()
+
+    def __del__(self) -> None:
+        fut = getattr(self, "_future", None)
+        if fut is not None and not fut.done():
+            try:
+                _settle(fut, exception=_unfulfilled())
+            except Exception:  # noqa: BLE001 - interpreter shutdown: nothing left to notify
+                pass
+
+
+def _unfulfilled() -> BaseException:
+    return StatusError("UNKNOWN", "")
 
 
 def _settle(fut: concurrent.futures.Future, result: Any = None, exception: BaseException | None = None) -> None:
@@ -119,50 +222,19 @@ def _link(source: concurrent.futures.Future, target: concurrent.futures.Future) 
     target.add_done_callback(propagate_cancel)
 
 
-_background_loop: asyncio.AbstractEventLoop | None = None
-_background_lock = threading.Lock()
-
-
-def _get_background_loop() -> asyncio.AbstractEventLoop:
-    global _background_loop
-    with _background_lock:
-        if _background_loop is None:
-            loop = asyncio.new_event_loop()
-            thread = threading.Thread(target=loop.run_forever, name="tensorstore_py-asyncio", daemon=True)
-            thread.start()
-            _background_loop = loop
-        return _background_loop
-
-
 def _run_awaitable(awaitable: Any, target: Future, loop: asyncio.AbstractEventLoop | None) -> None:
     if loop is None:
         try:
             loop = asyncio.get_running_loop()
         except RuntimeError:
-            loop = _get_background_loop()
+            raise ValueError("no event loop specified and thread does not have a default event loop") from None
 
     async def runner():
         return await awaitable
 
-    try:
-        running = asyncio.get_running_loop()
-    except RuntimeError:
-        running = None
-    if running is loop:
-        task = loop.create_task(runner())
-
-        def done(t: asyncio.Task) -> None:
-            if t.cancelled():
-                target.cancel()
-            elif t.exception() is not None:
-                _settle(target, exception=t.exception())
-            else:
-                _settle(target, result=t.result())
-
-        task.add_done_callback(done)
-        target.add_done_callback(lambda f: f.cancelled() and loop.call_soon_threadsafe(task.cancel))
-    else:
-        _link(asyncio.run_coroutine_threadsafe(runner(), loop), target)
+    # Scheduled through the loop's thread-safe queue even from the loop's own thread, as
+    # TensorStore does: the coroutine starts on a later iteration, never inside this call.
+    _link(asyncio.run_coroutine_threadsafe(runner(), loop), target)
 
 
 # ---------------------------------------------------------------------------------------------

@@ -7,6 +7,7 @@ from typing import Any
 
 from . import dtypes
 from .driver import base as driver_base
+from .driver import context_binding
 from .errors import invalid_argument
 from .index import IndexDomain, IndexTransform, Indexable
 from .json_util import MISSING, dumps, expect_object, expect_string, pretty_repr
@@ -159,7 +160,7 @@ class Spec(Indexable):
     # -- Indexable --------------------------------------------------------------------------
 
     def _indexable_transform(self) -> IndexTransform:
-        t = self._driver_spec.transform
+        t = self.transform
         if t is not None:
             return t
         domain = self._driver_spec.effective_domain()
@@ -181,12 +182,19 @@ class Spec(Indexable):
         return self._driver_spec.to_json(include_defaults)
 
     def __repr__(self) -> str:
-        return pretty_repr(self.to_json(), "Spec(", ")")
+        j = self.to_json()
+        if context_binding.is_bound(self._driver_spec):
+            # Bound resources show as ``[...]`` members (the JSON has them unbound).
+            j.update(context_binding.members_json(self._driver_spec, retain=True))
+            j = {k: j[k] for k in sorted(j)}
+        return pretty_repr(j, "Spec(", ")")
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Spec):
             return NotImplemented
-        return self.to_json() == other.to_json()
+        # Bound context resources compare by identity, the rest by JSON (as TensorStore).
+        return (context_binding.bindings(self._driver_spec) == context_binding.bindings(other._driver_spec)
+                and self.to_json() == other.to_json())  # fmt: skip
 
     def copy(self) -> "Spec":
         return Spec(self)
@@ -216,11 +224,17 @@ class Spec(Indexable):
 
     @property
     def transform(self) -> IndexTransform | None:
-        return self._driver_spec.transform
+        """The spec's transform as its JSON shows it: the one given, or the identity over the
+        domain a driver derives from its metadata (``None`` when there is neither)."""
+        t = self._driver_spec.transform
+        if t is not None:
+            return t
+        j = self._driver_spec.to_json(False).get("transform")
+        return None if j is None else IndexTransform(json=j)
 
     @property
     def domain(self) -> IndexDomain | None:
-        t = self._driver_spec.transform
+        t = self.transform
         if t is not None:
             return t.domain
         return self._driver_spec.effective_domain()
@@ -297,19 +311,34 @@ class Spec(Indexable):
         apply_options(self._driver_spec, locals())
 
 
-def apply_options(spec: driver_base.DriverSpec, options: dict) -> None:
-    """Applies `Spec.update` / `ts.open` keyword options to a driver spec."""
+def _apply_open_mode(spec: driver_base.DriverSpec, options: dict) -> None:
+    """The open mode of `options` (``open_mode`` and the flags given as True; False ones do
+    nothing), as TensorStore applies it: a mode naming `open` or `create` replaces the spec's
+    mode, one naming only modifiers (``delete_existing``, ``assume_metadata`` ...) adds to it;
+    ``assume_metadata`` supersedes ``assume_cached_metadata``."""
+    given = set()
     mode = options.get("open_mode")
     if mode is not None:
-        for flag in OpenMode._FLAGS:
-            if getattr(mode, flag):
-                spec.open_mode[flag] = True
-    for flag in OpenMode._FLAGS:
-        value = options.get(flag)
-        if value is not None:
-            spec.open_mode[flag] = bool(value)
+        given.update(flag for flag in OpenMode._FLAGS if getattr(mode, flag))
+    given.update(flag for flag in OpenMode._FLAGS if options.get(flag))
+    if not given:
+        return
+    if "open" not in given and "create" not in given:
+        given.update(flag for flag, value in spec.open_mode.items() if value)
+    if "assume_metadata" in given:
+        given.discard("assume_cached_metadata")
+    spec.open_mode = {flag: True for flag in OpenMode._FLAGS if flag in given}
+
+
+def apply_options(spec: driver_base.DriverSpec, options: dict) -> None:
+    """Applies `Spec.update` / `ts.open` keyword options to a driver spec."""
+    _apply_open_mode(spec, options)
+    if options.get("context") is not None and not options.get("_from_open"):
+        context_binding.bind(spec, options["context"])
+    if options.get("unbind_context"):
+        context_binding.unbind(spec)
     if options.get("strip_context"):
-        spec.context_spec = None
+        context_binding.strip(spec)
     recheck = options.get("recheck_cached")
     if recheck is not None:
         spec.recheck_cached_data = recheck
@@ -321,9 +350,12 @@ def apply_options(spec: driver_base.DriverSpec, options: dict) -> None:
     if kvstore is not None:
         from .kvstore import KvStore
 
-        if isinstance(kvstore, KvStore):
-            kvstore = kvstore.spec()
-        spec.kvstore = spec.normalize_kvstore(KvStore.Spec(kvstore) if not isinstance(kvstore, KvStore.Spec) else kvstore)
+        # As TensorStore: a KvStore.Spec, or (to ts.open only) an open KvStore, used as it is.
+        if isinstance(kvstore, KvStore) and options.get("_from_open"):
+            kvstore = kvstore.copy()
+        elif not isinstance(kvstore, KvStore.Spec):
+            raise TypeError("Invalid kvstore")
+        spec.kvstore = spec.normalize_kvstore(kvstore)
     constraints: dict[str, Any] = {}
     for name in ("rank", "dtype", "chunk_layout", "codec", "fill_value", "dimension_units"):
         if options.get(name) is not None:

@@ -34,6 +34,143 @@ def test_result_timeout():
         future.result(timeout=0.01)
 
 
+@pytest.mark.parametrize("method", ["result", "exception"])
+def test_deadline_in_epoch_seconds(method):
+    promise, future = ts.Promise.new()
+    wait = getattr(future, method)
+    t0 = time.monotonic()
+    with pytest.raises(TimeoutError):
+        wait(deadline=time.time() + 0.05)
+    assert time.monotonic() - t0 >= 0.04
+    with pytest.raises(TimeoutError):
+        wait(deadline=time.time() - 1)  # past: no wait at all
+    with pytest.raises(TimeoutError):
+        wait(timeout=0.01, deadline=time.time() + 60)  # the earlier of the two wins
+    promise.set_result(5)
+    assert future.result(deadline=time.time() - 1) == 5
+    assert future.exception(timeout=0, deadline=0) is None
+
+
+def test_cancellation_raises_asyncio_cancelled_error():
+    _, future = ts.Promise.new()
+    seen = []
+
+    def callback(f):
+        try:
+            f.result()
+        except asyncio.CancelledError as exc:
+            seen.append(exc)
+
+    future.add_done_callback(callback)
+    assert future.cancel()
+    assert future.cancelled() and future.done() and not future.cancel()
+    assert len(seen) == 1 and type(seen[0]) is asyncio.CancelledError
+    with pytest.raises(asyncio.CancelledError):
+        future.result()
+    with pytest.raises(asyncio.CancelledError):
+        future.exception()
+
+
+def test_callback_raising_cancelled_error_does_not_stop_the_others():
+    _, future = ts.Promise.new()
+    seen = []
+    future.add_done_callback(lambda f: f.result())  # raises asyncio.CancelledError, logged
+    future.add_done_callback(lambda f: seen.append("ran"))
+    future.cancel()  # must not raise
+    assert seen == ["ran"]
+
+
+def test_generic_aliases_are_types_generic_alias():
+    import types
+
+    assert ts.Future[int] == types.GenericAlias(ts.Future, (int,))
+    assert ts.Promise[int] == types.GenericAlias(ts.Promise, (int,))
+    promise, future = ts.Promise[int].new()
+    promise.set_result(1)
+    assert future.result() == 1
+
+
+def test_future_of_a_future_is_itself():
+    x = ts.Future(3)
+    assert ts.Future(x) is x and x.result() == 3
+    _, pending = ts.Promise.new()
+    assert ts.Future(pending) is pending and not pending.done()
+
+
+def test_promise_is_made_only_in_pairs():
+    with pytest.raises(TypeError, match="cannot create 'tensorstore_py.Promise' instances"):
+        ts.Promise()
+
+
+def test_dropped_promise_fails_its_future():
+    import gc
+
+    promise, future = ts.Promise.new()
+    seen = []
+    future.add_done_callback(lambda f: seen.append(f.exception()))
+    del promise
+    gc.collect()
+    assert future.done() and not future.cancelled()
+    assert len(seen) == 1 and isinstance(seen[0], ValueError) and str(seen[0]) == "UNKNOWN: "
+    settled, future2 = ts.Promise.new()
+    settled.set_result(1)
+    del settled
+    assert future2.result() == 1
+
+
+def test_concurrent_cancel_set_and_callbacks_agree():
+    for _ in range(20):
+        promise, future = ts.Promise.new()
+        outcome = []
+        start = threading.Event()
+
+        def on_done(f):
+            try:
+                outcome.append(("value", f.result()))
+            except asyncio.CancelledError:
+                outcome.append(("cancelled", None))
+
+        def settle():
+            start.wait()
+            promise.set_result(42)
+
+        def add():
+            start.wait()
+            future.add_done_callback(on_done)
+
+        def cancel():
+            start.wait()
+            future.cancel()
+
+        threads = [threading.Thread(target=t) for t in (settle, add, cancel, cancel)]
+        for t in threads:
+            t.start()
+        start.set()
+        for t in threads:
+            t.join()
+        assert future.done() and len(outcome) == 1
+        if future.cancelled():
+            assert outcome == [("cancelled", None)]
+        else:
+            assert outcome == [("value", 42)] and future.result() == 42
+
+
+def test_wait_is_interruptible_by_keyboard_interrupt():
+    import os
+    import signal
+
+    if threading.current_thread() is not threading.main_thread():
+        pytest.skip("signals are delivered to the main thread")
+    if signal.getsignal(signal.SIGINT) is not signal.default_int_handler:
+        pytest.skip("SIGINT handler not installed")
+    _, future = ts.Promise.new()
+    threading.Timer(0.05, os.kill, args=(os.getpid(), signal.SIGINT)).start()
+    t0 = time.monotonic()
+    with pytest.raises(KeyboardInterrupt):
+        future.result(timeout=10)
+    assert time.monotonic() - t0 < 5
+
+
 def test_awaitable_inside_event_loop():
     promise, future = ts.Promise.new()
 
@@ -44,12 +181,43 @@ def test_awaitable_inside_event_loop():
     assert asyncio.run(main()) == "x"
 
 
-def test_wraps_coroutine_without_running_loop():
+def test_coroutine_needs_a_loop_as_tensorstore():
     async def coro():
-        await asyncio.sleep(0.01)
         return 42
 
-    assert ts.Future(coro()).result(timeout=5) == 42
+    c = coro()
+    with pytest.raises(ValueError, match="no event loop specified and thread does not have a default event loop"):
+        ts.Future(c)
+    c.close()
+
+
+def test_coroutine_on_explicit_loop_from_another_thread():
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever)
+    thread.start()
+    try:
+        async def where():
+            return threading.current_thread() is thread
+
+        assert ts.Future(where(), loop=loop).result(timeout=5) is True
+    finally:
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+
+def test_coroutine_starts_on_a_later_loop_iteration():
+    # As TensorStore: wrapping never runs the coroutine inside the call, so a Future made in
+    # one statement of an event-loop task is still pending in the next one.
+    async def value():
+        return 42
+
+    async def main():
+        x = ts.Future(value())
+        pending = not x.done()
+        return pending, await x, x.result()
+
+    assert asyncio.run(main()) == (True, 42, 42)
 
 
 def test_wraps_coroutine_in_running_loop():

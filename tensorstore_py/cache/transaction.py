@@ -435,13 +435,13 @@ class _CommitOnWait(Future):
     def force(self) -> None:
         self._force()
 
-    def result(self, timeout: float | None = None) -> Any:
+    def result(self, timeout: float | None = None, deadline: float | None = None) -> Any:
         self._force()
-        return super().result(timeout)
+        return super().result(timeout, deadline)
 
-    def exception(self, timeout: float | None = None) -> Any:
+    def exception(self, timeout: float | None = None, deadline: float | None = None) -> Any:
         self._force()
-        return super().exception(timeout)
+        return super().exception(timeout, deadline)
 
     def add_done_callback(self, fn: Any) -> None:
         self._force()

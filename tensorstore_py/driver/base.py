@@ -11,10 +11,12 @@ from __future__ import annotations
 import copy as _copy
 from typing import Any, ClassVar
 
+from ..context import Resource
 from ..errors import invalid_argument
 from ..json_util import ObjectReader, dumps, expect_bool, expect_int, expect_string
 from ..schema import Schema
 from ..index import IndexTransform
+from . import context_binding
 
 __all__ = ["DriverSpec", "register_driver", "driver_for_id", "registered_drivers", "is_registered", "driver_for_url_scheme", "OPEN_MODE_MEMBERS"]
 
@@ -126,6 +128,8 @@ class DriverSpec:
             value = r.get(name, expect_bool, None)
             if value is not None:
                 self.open_mode[name] = value
+        if self.open_mode.get("assume_metadata"):
+            self.open_mode.pop("assume_cached_metadata", None)  # superseded, as TensorStore
         self.recheck_cached_data = r.get("recheck_cached_data", _recheck, None)
         self.recheck_cached_metadata = r.get("recheck_cached_metadata", _recheck, None)
         for name in ("fill_missing_data_reads", "store_data_equal_to_fill_value"):
@@ -199,13 +203,20 @@ class DriverSpec:
             out["transform"] = self.transform.to_json()
         if self.kvstore is not None:
             out["kvstore"] = kvstore_json(self.kvstore)
-        out.update(self.open_mode)
+        # As TensorStore prints a mode: only flags that are set, and `open` only beside `create`
+        # (alone it is what opening does anyway).
+        for flag, value in self.open_mode.items():
+            if value and (flag != "open" or self.open_mode.get("create")):
+                out[flag] = True
         if self.recheck_cached_data is not None:
             out["recheck_cached_data"] = self.recheck_cached_data
         if self.recheck_cached_metadata is not None:
             out["recheck_cached_metadata"] = self.recheck_cached_metadata
         out.update(self.extra_flags)
-        out.update(self.resources)
+        bound = context_binding.is_bound(self)
+        out.update((k, v) for k, v in self.resources.items() if not bound or not isinstance(v, Resource))
+        if bound:
+            out.update(context_binding.members_json(self, retain=False))
         out.update(self.driver_members_json())
         if include_defaults:
             self._add_defaults(out, full_schema)
@@ -230,7 +241,7 @@ class DriverSpec:
                 out["kvstore"] = to_json(include_defaults=True)
 
     def copy(self) -> "DriverSpec":
-        return _copy.deepcopy(self)
+        return context_binding.copy_spec(self)  # bound context resources stay shared
 
     # -- what the spec says about the array -----------------------------------------------------
 

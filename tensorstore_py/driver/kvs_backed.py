@@ -186,7 +186,9 @@ class KvsBackedDriverSpec(DriverSpec):
         if mode.get("delete_existing") and mode.get("open") and self.open_mode.get("open"):
             raise invalid_argument("Cannot specify an open mode of `delete_existing` with `open`")
         for name in ("assume_metadata", "assume_cached_metadata"):
-            if mode.get(name) and (not mode.get("open") or mode.get("delete_existing")):
+            if mode.get(name) and mode.get("delete_existing"):
+                raise invalid_argument(f"Cannot specify an open mode of `delete_existing` with `{name}`")
+            if mode.get(name) and not mode.get("open"):
                 raise invalid_argument(f"Cannot specify an open mode of `{name}` without `open`")
         return mode
 

@@ -75,6 +75,8 @@ class _OpIndexer:
 
     __slots__ = ("_expr", "_name", "_fmt")
 
+    __iter__ = None  # subscriptable, not iterable (as TensorStore)
+
     def __init__(self, expr: "DimExpression", name: str, fmt: Callable[[Any], str]):
         self._expr, self._name, self._fmt = expr, name, fmt
 
@@ -90,8 +92,9 @@ class _OpIndexer:
                 ) from None
             return self._expr._chain(_Op("transpose", terms, f".transpose[{_sel_repr(terms)}]"))
         if self._name in ("oindex", "vindex", "index"):
-            from .numpy_indexing import key_repr, parse_key
+            from .numpy_indexing import expand_vector_slices, key_repr, parse_key
 
+            arg = expand_vector_slices(arg)
             # Validate now: TensorStore rejects a bad key when the expression is built.
             parse_key(arg, "default" if self._name == "index" else self._name)
             if self._expr._ops and _has_newaxis(arg):
@@ -116,6 +119,8 @@ class DimExpression:
     """A dimension selection followed by operations; apply with ``x[expr]``."""
 
     __slots__ = ("_terms", "_ops")
+
+    __iter__ = None  # subscriptable, not iterable (as TensorStore)
 
     def __init__(self, terms: tuple = (), ops: tuple = ()):
         self._terms = tuple(terms)
@@ -237,6 +242,8 @@ class _DimsBuilder:
     """The ``ts.d`` object: ``ts.d[selection]`` starts a dimension expression."""
 
     __slots__ = ()
+
+    __iter__ = None  # subscriptable, not iterable (as TensorStore)
 
     def __getitem__(self, sel: Any) -> DimSelection:
         try:
@@ -558,7 +565,7 @@ def _apply_indexing_with_newaxis(t, sel_terms, op):
     """Indexing with ``None`` terms: the selection names positions in the result domain."""
     from .compose import compose
     from .domain import IndexDomain
-    from .numpy_indexing import build_index_transform, parse_key
+    from .numpy_indexing import build_index_transform, check_rank, parse_key
     from .transform import IndexTransform
 
     key = op.arg
@@ -566,6 +573,7 @@ def _apply_indexing_with_newaxis(t, sel_terms, op):
     consumed = sum(tm.consumed for tm in terms) + sum(1 for tm in terms if tm.kind == "new")
     n_new = sum(1 for tm in terms if tm.kind == "new")
     rank = t.input_rank + n_new
+    check_rank(rank)
     labels = t._domain.labels
     # Positions in the intermediate space (old dims plus new ones); labels name old dims and are
     # placed once the new dims' positions are known.

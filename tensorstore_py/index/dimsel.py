@@ -45,43 +45,49 @@ def _term(x: Any) -> Any:
                     raise SelectionTypeError from None
             parts.append(p)
         return DimRange(*parts)
-    if isinstance(x, (bool, float)) or x is None or x is Ellipsis:
+    if isinstance(x, float) or x is None or x is Ellipsis:
         raise SelectionTypeError
     try:
-        return operator.index(x)
+        return operator.index(x)  # Python bools count as 0 and 1, as in TensorStore
     except TypeError:
         raise SelectionTypeError from None
 
 
 def normalize_selection(sel: Any) -> tuple:
-    """Flattens a selection (int, str, slice, DimExpression-less sequences) into terms.
+    """Flattens a selection into terms: ints, labels, ranges, and any nesting of them in
+    sequences or other dimension selections (``ts.d[1, [2, 3]]`` is ``ts.d[1, 2, 3]``).
 
     Raises SelectionTypeError for anything TensorStore refuses as a DimSelectionLike.
     """
+    out: list = []
+    _flatten(sel, out)
+    return tuple(out)
+
+
+def _flatten(sel: Any, out: list) -> None:
     from .dim_expression import DimExpression
 
-    if isinstance(sel, DimExpression):
-        return sel._selection_terms()
-    if isinstance(sel, (tuple, list)):
-        out: list = []
+    if isinstance(sel, (str, slice, int)):
+        out.append(_term(sel))
+    elif isinstance(sel, DimExpression):
+        out.extend(sel._selection_terms())
+    elif isinstance(sel, (tuple, list, range)):
         for x in sel:
-            if isinstance(x, DimExpression):
-                out.extend(x._selection_terms())
-            elif isinstance(x, (tuple, list)):
-                raise SelectionTypeError
-            else:
-                out.append(_term(x))
-        return tuple(out)
-    if hasattr(sel, "__array__") and not isinstance(sel, str):
+            _flatten(x, out)
+    elif hasattr(sel, "__array__"):
         import numpy as np
 
         arr = np.asarray(sel)
-        if arr.ndim == 1 and arr.dtype.kind in "iu":
-            return tuple(int(v) for v in arr)
-        if arr.ndim == 0 and arr.dtype.kind in "iu":
-            return (int(arr),)
+        if arr.ndim > 1 or arr.dtype.kind not in "iu":
+            raise SelectionTypeError
+        out.extend(int(v) for v in arr.reshape(-1))
+    elif hasattr(sel, "__index__"):
+        out.append(_term(sel))
+    elif hasattr(sel, "__iter__"):
+        for x in sel:  # any other iterable (bytes, dict keys, iterators), as TensorStore
+            _flatten(x, out)
+    else:
         raise SelectionTypeError
-    return (_term(sel),)
 
 
 def _label_error(label: str, labels: Sequence[str]) -> str:

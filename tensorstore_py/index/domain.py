@@ -212,7 +212,10 @@ class IndexDomain(Indexable):
             terms = normalize_selection(key)
         except SelectionTypeError:
             raise TypeError(_getitem_type_error(self, key)) from None
-        dims = resolve_existing(terms, self._labels)
+        try:
+            dims = resolve_existing(terms, self._labels)
+        except StatusError as e:
+            raise ValueError(str(e)) from None  # a plain ValueError, as TensorStore's traceback shows
         return IndexDomain._make(
             [self._lo[i] for i in dims], [self._hi[i] for i in dims], [self._il[i] for i in dims],
             [self._iu[i] for i in dims], [self._labels[i] for i in dims],

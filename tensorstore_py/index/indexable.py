@@ -21,6 +21,8 @@ class _Helper:
 
     __slots__ = ("_obj", "_fn")
 
+    __iter__ = None  # subscriptable, not iterable (as TensorStore): iter() raises TypeError
+
     def __init__(self, obj: "Indexable", fn):
         self._obj = obj
         self._fn = fn
@@ -52,6 +54,9 @@ class Indexable:
     """Mixin: NumPy-style indexing and dimension-expression shorthands over a transform."""
 
     __slots__ = ()
+
+    # Subscriptable but not iterable, as TensorStore (IndexDomain iterates over its dims).
+    __iter__ = None
 
     # Subclass hooks.
     def _indexable_transform(self) -> "IndexTransform":

@@ -18,7 +18,7 @@ from typing import TYPE_CHECKING, Any, Optional, Sequence
 import numpy as np
 
 from ..errors import StatusError, invalid_argument, out_of_range
-from .interval import INF_INDEX, MAX_FINITE_INDEX, closed_or_error, format_interval
+from .interval import INF_INDEX, MAX_FINITE_INDEX, MAX_RANK, closed_or_error, format_interval
 from .output_map import OutputIndexMap, OutputIndexMethod
 
 if TYPE_CHECKING:
@@ -51,18 +51,58 @@ def _index(v: Any) -> Optional[int]:
         raise TypeError("slice indices must be integers or None or have an __index__ method") from None
 
 
-def _slice_terms(x: slice) -> list[Term]:
-    """One slice term, or one per dimension for TensorStore's vector slices
-    (``slice((1, 1), (20, 5))``: sequences of bounds, scalars broadcast)."""
+def _is_vector(p: Any) -> bool:
+    return isinstance(p, (tuple, list, np.ndarray))
+
+
+def split_vector_slice(x: slice) -> Optional[list[slice]]:
+    """A TensorStore vector slice (``slice((1, 2), (7, 8))``: sequences of bounds, one per
+    dimension, scalars broadcast) as one scalar slice per dimension; None for a plain slice."""
     parts = (x.start, x.stop, x.step)
-    lengths = {len(p) for p in parts if isinstance(p, (tuple, list, np.ndarray))}
-    if not lengths:
-        return [Term("slice", tuple(_index(p) for p in parts), 1)]
-    if len(lengths) != 1:
-        raise IndexError(f"Incompatible slice bound lengths: {sorted(lengths)}")
-    n = lengths.pop()
-    spread = [list(p) if isinstance(p, (tuple, list, np.ndarray)) else [p] * n for p in parts]
-    return [Term("slice", tuple(_index(spread[k][i]) for k in range(3)), 1) for i in range(n)]
+    if not any(_is_vector(p) for p in parts):
+        return None
+    first: Optional[tuple[str, list]] = None
+    for name, p in zip(("start", "stop", "step"), parts):
+        if _is_vector(p):
+            values = list(p)
+            if first is not None and len(values) != len(first[1]):
+                raise IndexError(
+                    f"{name}={_bracketed(values)} (rank {len(values)}) is incompatible with "
+                    f"{first[0]}={_bracketed(first[1])} (rank {len(first[1])})"
+                )
+            first = (name, values)
+    assert first is not None
+    n = len(first[1])
+    spread = [list(p) if _is_vector(p) else [p] * n for p in parts]
+    return [slice(*(_index(spread[k][i]) for k in range(3))) for i in range(n)]
+
+
+def _bracketed(values: Sequence[Any]) -> str:
+    return "[" + ",".join(str(v) for v in values) + "]"
+
+
+def expand_vector_slices(key: Any) -> Any:
+    """`key` with each vector slice replaced by its per-dimension slices (a lone vector slice
+    becomes a tuple of them), which is also how TensorStore prints such a key."""
+    items = key if isinstance(key, tuple) else (key,)
+    out: list = []
+    changed = False
+    for x in items:
+        parts = split_vector_slice(x) if isinstance(x, slice) else None
+        if parts is None:
+            out.append(x)
+        else:
+            out.extend(parts)
+            changed = True
+    return tuple(out) if changed else key
+
+
+def _slice_terms(x: slice) -> list[Term]:
+    """One slice term, or one per dimension for a vector slice."""
+    parts = split_vector_slice(x)
+    if parts is None:
+        return [Term("slice", (_index(x.start), _index(x.stop), _index(x.step)), 1)]
+    return [Term("slice", (p.start, p.stop, p.step), 1) for p in parts]
 
 
 def parse_key(key: Any, mode: str = "default") -> list[Term]:
@@ -84,22 +124,19 @@ def parse_key(key: Any, mode: str = "default") -> list[Term]:
             terms.append(Term("bool", np.asarray(x, dtype=bool), 0))
         elif isinstance(x, (int, np.integer)):
             terms.append(Term("int", int(x), 1))
-        elif isinstance(x, (list, np.ndarray)) or hasattr(x, "__array__"):
+        elif isinstance(x, np.ndarray):
+            terms.append(_array_term(x, "Arrays used as indices must be of integer (or boolean) type"))
+        elif hasattr(x, "__index__"):
+            terms.append(Term("int", operator.index(x), 1))
+        elif isinstance(x, (list, tuple, range)) or hasattr(x, "__array__"):
+            # Converted as NumPy would; a sequence that does not give an integer or boolean
+            # array is not an index at all (TensorStore's wording differs from an ndarray's).
             arr = np.asarray(x)
-            if arr.dtype == bool:
-                terms.append(Term("bool", arr, arr.ndim))
-            elif arr.dtype.kind in "iu":
-                terms.append(Term("array", arr.astype(np.int64), 1))
-            elif arr.size == 0 and isinstance(x, list):
-                terms.append(Term("array", arr.astype(np.int64), 1))
-            else:
-                raise IndexError("Arrays used as indices must be of integer (or boolean) type")
+            if arr.size == 0 and arr.dtype.kind == "f":
+                arr = arr.astype(np.int64)
+            terms.append(_array_term(arr, _BAD_TERM))
         else:
-            try:
-                v = operator.index(x)
-            except TypeError:
-                raise IndexError(_BAD_TERM) from None
-            terms.append(Term("int", v, 1))
+            raise IndexError(_BAD_TERM)
     if sum(1 for t in terms if t.kind == "ellipsis") > 1:
         raise IndexError("An index can only have a single ellipsis (`...`)")
     if mode != "oindex":
@@ -108,6 +145,21 @@ def parse_key(key: Any, mode: str = "default") -> list[Term]:
         except StatusError as e:
             raise IndexError(str(e)) from None
     return terms
+
+
+def _array_term(arr: np.ndarray, wrong_type: str) -> Term:
+    if arr.dtype == bool:
+        return Term("bool", arr, arr.ndim)
+    if arr.dtype.kind in "iu":
+        # uint64 beyond int64 is refused by NumPy's safe cast (TypeError), as in TensorStore.
+        return Term("array", arr.astype(np.int64, casting="safe"), 1)
+    raise IndexError(wrong_type)
+
+
+def check_rank(rank: int) -> None:
+    """The rank an indexing operation produces must be one TensorStore supports."""
+    if rank > MAX_RANK:
+        raise invalid_argument(f"Rank {rank} is outside valid range [0, {MAX_RANK}]")
 
 
 def _c_remainder(a: int, b: int) -> int:
@@ -389,6 +441,7 @@ def build_index_transform(domain: "IndexDomain", terms: list[Term], mode: str,
                 shape[nd] = a.shape[k]
             arr = np.ascontiguousarray(a).reshape(shape)
             outputs[j] = OutputIndexMap.from_array(arr, 0, 1)
+    check_rank(len(lo))
     new_domain = IndexDomain._make(lo, hi, il, iu, labels)
     from .compose import explicitly_empty
 

@@ -4,7 +4,7 @@ The JSON form is an object with a ``"driver"`` member (``"zarr"``, ``"n5"``, ``"
 ``"neuroglancer_precomputed"`` ...) plus that driver's codec members.  This layer knows no
 driver: each driver package calls `register_codec_spec` with a function that validates and
 normalises its codec JSON (filling defaults, e.g. zarr's ``"filters": null``) and optionally a
-merge function.  A driver nobody registered keeps its JSON exactly as given.
+merge function.  A driver nobody registered is an error, as in TensorStore.
 """
 
 from __future__ import annotations
@@ -52,7 +52,7 @@ def _parse(j: Any) -> dict:
         raise member_error("driver", invalid_argument(f"Expected string, but received: {dumps(driver)}"))
     entry = _REGISTRY.get(driver)
     if entry is None:
-        return copy.deepcopy(dict(obj))
+        raise member_error("driver", invalid_argument(f"{dumps(driver)} is not registered"))
     return entry.parse(copy.deepcopy(dict(obj)))
 
 

@@ -57,3 +57,36 @@ def test_member_merge_matches_reference_for_same_json():
     assert merge_codec_specs(None, ts.CodecSpec(a)).to_json() == a
     with pytest.raises(ValueError, match='^Cannot merge codec spec {.*"driver":"zarr".*} with {"driver":"n5"}$'):
         merge_codec_specs(ts.CodecSpec(a), ts.CodecSpec({"driver": "n5"}))
+
+
+_CODEC_JSON = [
+    {"driver": "zarr", "compressor": None}, {"driver": "zarr"}, {"driver": "zarr", "filters": None},
+    {"driver": "zarr", "filters": [{"id": "delta"}]}, {"driver": "zarr", "compressor": {"id": "zlib"}},
+    {"driver": "zarr", "compressor": {"id": "blosc"}}, {"driver": "zarr", "compressor": {"id": "zstd"}},
+    {"driver": "zarr", "compressor": {"id": "bz2"}}, {"driver": "zarr", "compressor": {"id": "gzip"}},
+    {"driver": "zarr", "compressor": 3}, {"driver": "zarr", "compressor": {"id": "foo"}},
+    {"driver": "zarr", "compressor": {"id": "zlib", "level": 10}}, {"driver": "zarr", "foo": 1},
+    {"driver": "array"}, {"driver": "foo"}, {"driver": "zarr3", "codecs": ["gzip"]},
+    {"driver": "n5", "compression": {"type": "gzip"}}, {"driver": "neuroglancer_precomputed", "encoding": "jpeg"},
+    None, "zarr",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("j", _CODEC_JSON, ids=repr)
+def test_codec_spec_forms_match_reference(j):
+    def run(mod):
+        spec = mod.CodecSpec(j)
+        return spec.to_json(), repr(spec), mod.Schema(codec=spec).to_json()
+
+    assert outcome(lambda: run(ts)) == outcome(lambda: run(ref))
+
+
+def test_zarr_codec_specs_merge_by_member_as_reference():
+    def run(mod, a, b):
+        schema = mod.Schema(codec=mod.CodecSpec(a))
+        schema.update(codec=mod.CodecSpec(b))
+        return schema.codec.to_json()
+
+    for a, b in [({"driver": "zarr"}, {"driver": "zarr", "compressor": {"id": "zlib"}}),
+                 ({"driver": "zarr", "compressor": None}, {"driver": "zarr", "compressor": {"id": "zlib"}})]:
+        assert outcome(lambda: run(ts, a, b)) == outcome(lambda: run(ref, a, b))
