@@ -14,7 +14,7 @@ from typing import Any
 
 from ... import future as futures
 from ...context import Resource
-from ...errors import StatusError, invalid_argument, unimplemented
+from ...errors import StatusError, invalid_argument
 from ...future import Future
 from .. import generation as gen
 from ..driver import KvStoreAdapterDriver, KvStoreDriver, ReadOptions, WriteOptions, apply_read
@@ -58,13 +58,23 @@ class OcdbtDriver(KvStoreAdapterDriver):
                 if self.spec.version is not None:
                     from ...errors import not_found
 
-                    raise not_found(f"Version {self.spec.version} not present: the database does not exist")
+                    raise not_found("OCDBT manifest not present")
                 return None, None
             return futures.chain(self.db.find_version(m, self.spec.version), lambda v: (m, v))
 
-        # A fixed version never changes: any manifest that has it will do.
-        bound = float("-inf") if self.spec.version is not None and self.db.cached_state() is not None else staleness_bound
-        return futures.chain(self.db.manifest(bound), pick)
+        return futures.chain(self.db.manifest(self._bound_for_version(staleness_bound)), pick)
+
+    def _bound_for_version(self, staleness_bound: float | None) -> float | None:
+        # A version once committed never changes: a cached manifest that already has it will do.
+        version = self.spec.version
+        st = self.db.cached_state()
+        if version is None or st is None or st.manifest is None or st.manifest.versions is None:
+            return staleness_bound
+        if isinstance(version, int):
+            return float("-inf") if version <= st.manifest.latest.generation else staleness_bound
+        from .spec import parse_commit_time
+
+        return float("-inf") if st.time * 1e9 >= parse_commit_time(version) else staleness_bound
 
     def read(self, key: bytes, options: ReadOptions) -> Future:
         def found(mv: Any) -> Any:
@@ -168,7 +178,7 @@ class OcdbtDriver(KvStoreAdapterDriver):
             return futures.failed(NotImplementedError("CopyRange not supported"))
         mine, theirs = self.db.prefix, src.db.prefix
         if not theirs.startswith(mine):
-            return futures.failed(unimplemented("Source database is not within the target database's directory"))
+            return futures.failed(NotImplementedError("Source database is not within the target database's directory"))
         relative = theirs[len(mine) :]
         src_prefix = source.path.encode("utf-8")
         dst_prefix = target.path.encode("utf-8")

@@ -55,7 +55,7 @@ register_resource_provider(OcdbtCoordinatorProvider())
 # ---------------------------------------------------------------------------------------------
 # Commit times.
 
-_TIME_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?([Zz]|[+-]\d{2}:\d{2})$")
+_TIME_RE = re.compile(r"^(\d{4})-(\d{2})-(\d{2})T(\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,9}))?(Z)$")
 
 
 def parse_commit_time(text: Any) -> int:
@@ -65,15 +65,11 @@ def parse_commit_time(text: Any) -> int:
         raise invalid_argument(f"Invalid OCDBT commit time {dumps(text)}: Failed to parse input")
     year, month, day, hour, minute, second = (int(g) for g in m.groups()[:6])
     frac = (m.group(7) or "").ljust(9, "0")
-    zone = m.group(8)
     try:
         dt = datetime.datetime(year, month, day, hour, minute, min(second, 59), tzinfo=datetime.timezone.utc)
     except ValueError:
         raise invalid_argument(f"Invalid OCDBT commit time {dumps(text)}: Failed to parse input") from None
     seconds = int((dt - datetime.datetime(1970, 1, 1, tzinfo=datetime.timezone.utc)).total_seconds())
-    if zone not in ("Z", "z"):
-        sign = 1 if zone[0] == "+" else -1
-        seconds -= sign * (int(zone[1:3]) * 3600 + int(zone[4:6]) * 60)
     return seconds * 10**9 + int(frac)
 
 
@@ -132,11 +128,12 @@ def _parse_compression(j: Any) -> Any:
 
     try:
         r.get("id", expect_zstd)
-        level = r.get("level", lambda v: expect_int(v, -(1 << 31), (1 << 31) - 1), 0)
+        level = r.get("level", lambda v: expect_int(v, -(1 << 31), (1 << 31) - 1), None)
         r.finish()
     except ValueError as exc:
         raise invalid_argument(f"No matching value binder: Expected null, but received: {dumps(j)}; {exc}") from None
-    return {"id": "zstd", "level": level}
+    # (level 0, zstd's default, is left out of the JSON unless defaults are asked for)
+    return {"id": "zstd"} if not level else {"id": "zstd", "level": level}
 
 
 _CONFIG_MEMBERS = {
@@ -173,14 +170,14 @@ class ConfigConstraints:
         import os
 
         m = self.members
-        compression = m.get("compression", {"id": "zstd", "level": 0})
+        compression = m.get("compression", {"id": "zstd"})
         return Config(
             uuid=bytes.fromhex(m["uuid"]) if "uuid" in m else os.urandom(16),
             manifest_kind=_KINDS[m["manifest_kind"]] if "manifest_kind" in m else default_kind,
             max_inline_value_bytes=m.get("max_inline_value_bytes", 100),
             max_decoded_node_bytes=m.get("max_decoded_node_bytes", 8388608),
             version_tree_arity_log2=m.get("version_tree_arity_log2", 4),
-            zstd_level=None if compression is None else compression["level"],
+            zstd_level=None if compression is None else compression.get("level", 0),
         )
 
     def check(self, config: Config) -> None:
@@ -190,6 +187,8 @@ class ConfigConstraints:
             if name not in self.members:
                 continue
             want = self.members[name]
+            if name == "compression" and want is not None:
+                want = {"id": "zstd", "level": want.get("level", 0)}
             have = found[name]
             if want != have:
                 raise failed_precondition(
@@ -209,6 +208,12 @@ def config_json(config: Config) -> dict:
 
 # ---------------------------------------------------------------------------------------------
 # The spec.
+
+
+def _expect_uint64(j: Any) -> int:
+    if isinstance(j, bool) or not isinstance(j, int) or not 0 <= j <= _MAX_U64:
+        raise invalid_argument(f"Expected 64-bit unsigned integer, but received: {dumps(j)}")
+    return j
 
 
 def _expect_prefix(j: Any) -> str:
@@ -241,7 +246,7 @@ class OcdbtDriverSpec(KvStoreAdapterSpec):
             out["version"] = version
         if reader.get("assume_config", expect_bool, False):
             out["assume_config"] = True
-        size = reader.get("target_data_file_size", lambda j: expect_int(j, 0, _MAX_U64), None)
+        size = reader.get("target_data_file_size", _expect_uint64, None)
         if size is not None:
             out["target_data_file_size"] = size
         for name in _PREFIX_MEMBERS:
@@ -257,10 +262,13 @@ class OcdbtDriverSpec(KvStoreAdapterSpec):
     def options_json(self, include_defaults: bool = False) -> dict:
         out = dict(self.options)
         if "config" in out:
-            out["config"] = dict(out["config"])
+            out["config"] = dict(sorted(out["config"].items()))
         if include_defaults:
             out.setdefault("assume_config", False)
             out.setdefault("config", {})
+            compression = out["config"].get("compression")
+            if compression is not None:
+                out["config"] = {**out["config"], "compression": {"id": "zstd", "level": compression.get("level", 0)}}
             for name in _PREFIX_MEMBERS:
                 out.setdefault(name, _DEFAULT_PREFIX)
         return out
@@ -299,9 +307,7 @@ class OcdbtDriverSpec(KvStoreAdapterSpec):
                 j["version"] = _version_from_url(text)
             except ValueError as exc:
                 raise invalid_argument(f"Invalid OCDBT version: {dumps(text)}: {_message(exc)}") from None
-            if slash < 0:
-                raise invalid_argument(f"Invalid OCDBT version: {dumps(text)}: expected \"/\" after the version")
-            rest = rest[slash + 1 :]
+            rest = "" if slash < 0 else rest[slash + 1 :]
         path = percent_decode_path(rest)
         if path:
             j["path"] = path
@@ -324,7 +330,10 @@ class OcdbtDriverSpec(KvStoreAdapterSpec):
 
 def _version_from_url(text: str) -> Any:
     if re.fullmatch(r"v[0-9]+", text):
-        return expect_int(int(text[1:]), 1, _MAX_U64)
+        number = int(text[1:])
+        if not 1 <= number <= _MAX_U64:
+            raise invalid_argument("Invalid generation number")
+        return number
     parse_commit_time(text)
     return text
 
