@@ -38,6 +38,7 @@ class OcdbtDriver(KvStoreAdapterDriver):
         super().__init__(spec, resources, base, base_path)
         self.spec = spec
         self.db = Database(base, base_path.encode("utf-8"), spec.constraints)
+        self.executor = resources["data_copy_concurrency"].executor
         self._lock = threading.Lock()
         self._pending: list = []
         self._committing = False
@@ -126,7 +127,12 @@ class OcdbtDriver(KvStoreAdapterDriver):
             if self._committing:
                 return op.promise
             self._committing = True
-        self._run_next()
+        # The commit starts from the executor, so that writes issued meanwhile (a loop of
+        # writes, the chunks of one array write) join it rather than each making a version.
+        try:
+            self.executor.submit(self._run_next)
+        except RuntimeError:  # the pool was shut down (interpreter exit)
+            self._run_next()
         return op.promise
 
     def _run_next(self) -> None:
