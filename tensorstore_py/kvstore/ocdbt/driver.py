@@ -52,18 +52,17 @@ class OcdbtDriver(KvStoreAdapterDriver):
 
     def _version(self, staleness_bound: float | None) -> Future:
         """Future of ``(manifest, version entry)`` to read from (None, None: no database)."""
+        return futures.chain(self.db.manifest(self._bound_for_version(staleness_bound)), self._pick)
 
-        def pick(st: Any) -> Any:
-            m = st.manifest
-            if m is None or m.versions is None:
-                if self.spec.version is not None:
-                    from ...errors import not_found
+    def _pick(self, st: Any) -> Any:
+        m = st.manifest
+        if m is None or m.versions is None:
+            if self.spec.version is not None:
+                from ...errors import not_found
 
-                    raise not_found("OCDBT manifest not present")
-                return None, None
-            return futures.chain(self.db.find_version(m, self.spec.version), lambda v: (m, v))
-
-        return futures.chain(self.db.manifest(self._bound_for_version(staleness_bound)), pick)
+                raise not_found("OCDBT manifest not present")
+            return futures.ready((None, None))
+        return futures.chain(self.db.find_version(m, self.spec.version), lambda v: (m, v))
 
     def _bound_for_version(self, staleness_bound: float | None) -> float | None:
         # A version once committed never changes: a cached manifest that already has it will do.
@@ -78,6 +77,26 @@ class OcdbtDriver(KvStoreAdapterDriver):
         return float("-inf") if st.time * 1e9 >= parse_commit_time(version) else staleness_bound
 
     def read(self, key: bytes, options: ReadOptions) -> Future:
+        out: Future = Future()
+
+        def on_manifest(f: Future) -> None:
+            # Runs for every read waiting on one shared manifest load: answered from cached
+            # nodes without further Futures when possible.
+            try:
+                exc = f.exception()
+                if exc is not None:
+                    raise exc
+                st = f.result()
+                m = st.manifest
+                if self.spec.version is None and m is not None and m.versions is not None:
+                    hit, value = self.db.lookup_cached(m.latest, key)
+                    if hit:
+                        futures._resolve(out, got(value))
+                        return
+                futures._resolve(out, futures.chain(futures.chain(self._pick(st), found), lambda r: r))
+            except BaseException as error:  # noqa: BLE001 - delivered to the caller
+                futures._settle(out, exception=error)
+
         def found(mv: Any) -> Any:
             m, v = mv
             if m is None:
@@ -101,7 +120,8 @@ class OcdbtDriver(KvStoreAdapterDriver):
             return futures.chain(self.db.read_ref(value, (lo, hi)), lambda data: ReadResult(
                 "value", data, TimestampedStorageGeneration(generation, now)))
 
-        return futures.chain(self._version(options.staleness_bound), found)
+        self.db.manifest(self._bound_for_version(options.staleness_bound)).add_done_callback(on_manifest)
+        return out
 
     def list(self, key_range: KeyRange, strip_prefix_length: int = 0) -> Future:
         def found(mv: Any) -> Any:

@@ -78,8 +78,10 @@ class Database:
         self._lock = threading.Lock()
         self._state: ManifestState | None = None
         self._loading: tuple[Future, float] | None = None
+        self._next: Future | None = None
         self._nodes: collections.OrderedDict = collections.OrderedDict()
         self._node_bytes = 0
+        self._node_loads: dict[tuple, Future] = {}
 
     def describe(self) -> str:
         return self.base.describe_key(self.prefix + MANIFEST)
@@ -97,10 +99,20 @@ class Database:
             state = self._state
             if state is not None and state.time >= bound:
                 return futures.ready(state)
-            if self._loading is not None and self._loading[1] >= bound:
-                return self._loading[0]
+            if self._loading is not None:
+                if self._loading[1] >= bound:
+                    return self._loading[0]
+                # A load started before the bound is in flight: one more load, started when it
+                # ends, serves every request that arrives meanwhile (as TensorStore's cache).
+                if self._next is None:
+                    self._next = Future()
+                return self._next
             pending: Future = Future()
             self._loading = (pending, time.time())
+        self._start_load(pending, state)
+        return pending
+
+    def _start_load(self, pending: Future, state: ManifestState | None) -> None:
         try:
             loaded = self._load(state, 0)
         except BaseException as exc:  # noqa: BLE001 - never leave the shared load pending
@@ -108,16 +120,18 @@ class Database:
 
         def settle(f: Future) -> None:
             with self._lock:
-                if self._loading is not None and self._loading[0] is pending:
-                    self._loading = None
                 if f.exception() is None:
                     new = f.result()
                     if self._state is None or new.time >= self._state.time:
                         self._state = new
+                nxt, self._next = self._next, None
+                self._loading = None if nxt is None else (nxt, time.time())
+                known = self._state
             futures._link(f, pending)
+            if nxt is not None:
+                self._start_load(nxt, known)
 
         loaded.add_done_callback(settle)
-        return pending
 
     def note_written(self, state: ManifestState) -> None:
         """Records a manifest this process just wrote."""
@@ -214,13 +228,33 @@ class Database:
 
         return futures.chain(futures.map_error(read, annotate), got)
 
-    def btree_node(self, ref: Ref, height: int, max_decoded_bytes: int) -> Future:
-        ident = (b"b", ref)
+    def _cached(self, ident: tuple, load: Any) -> Future:
+        """The cached node `ident`, or one shared load of it by ``load()``."""
         with self._lock:
             hit = self._nodes.get(ident)
             if hit is not None:
                 self._nodes.move_to_end(ident)
                 return futures.ready(hit)
+            inflight = self._node_loads.get(ident)
+            if inflight is not None:
+                return inflight
+            pending: Future = Future()
+            self._node_loads[ident] = pending
+        try:
+            loaded = load()
+        except BaseException as exc:  # noqa: BLE001
+            loaded = futures.failed(exc)
+
+        def settle(f: Future) -> None:
+            with self._lock:
+                self._node_loads.pop(ident, None)
+            futures._link(f, pending)
+
+        loaded.add_done_callback(settle)
+        return pending
+
+    def btree_node(self, ref: Ref, height: int, max_decoded_bytes: int) -> Future:
+        ident = (b"b", ref)
 
         def decode(data: bytes) -> NodeView:
             what = f"b+tree node {self.base.describe_key(self.prefix + ref.file.path)} [{ref.offset}, +{ref.length})"
@@ -231,14 +265,10 @@ class Database:
             self._remember(ident, view, ref.length)
             return view
 
-        return futures.chain(self.read_ref(ref), decode)
+        return self._cached(ident, lambda: futures.chain(self.read_ref(ref), decode))
 
     def version_node(self, ref: Ref, height: int, arity_log2: int) -> Future:
         ident = (b"v", ref)
-        with self._lock:
-            hit = self._nodes.get(ident)
-            if hit is not None:
-                return futures.ready(hit)
 
         def decode(data: bytes) -> Any:
             what = f"version tree node {self.base.describe_key(self.prefix + ref.file.path)} [{ref.offset}, +{ref.length})"
@@ -248,7 +278,7 @@ class Database:
             self._remember(ident, node, ref.length)
             return node
 
-        return futures.chain(self.read_ref(ref), decode)
+        return self._cached(ident, lambda: futures.chain(self.read_ref(ref), decode))
 
     def _remember(self, ident: Any, value: Any, size: int) -> None:
         with self._lock:
@@ -352,6 +382,33 @@ class Database:
             return futures.chain(self.btree_node(e.ref, node.height - 1, limit), lambda c: step(c, child_prefix))
 
         return futures.chain(self.btree_node(v.root, v.root_height, limit), lambda view: step(view, b""))
+
+    def lookup_cached(self, v: VersionEntry, key: bytes) -> tuple[bool, Any]:
+        """``(True, value or None)`` when every node on the path to `key` is cached, else
+        ``(False, None)``: the common case answered without any Future."""
+        if v.root is None:
+            return True, None
+        nodes = self._nodes
+        ref, prefix = v.root, b""
+        while True:
+            view = nodes.get((b"b", ref))
+            if view is None:
+                return False, None
+            if not key.startswith(prefix):
+                return True, None
+            rel = key[len(prefix) :]
+            node = view.node
+            if node.height == 0:
+                i = bisect.bisect_left(view.keys, rel)
+                if i < len(view.keys) and view.keys[i] == rel:
+                    return True, node.entries[i].value
+                return True, None
+            i = bisect.bisect_right(view.keys, rel) - 1
+            if i < 0:
+                return True, None
+            e = node.entries[i]
+            prefix = prefix + e.key[: e.subtree_common_prefix_length]
+            ref = e.ref
 
     def entries_in(self, m: Manifest, v: VersionEntry, key_range: KeyRange, keys_only: bool = False) -> Future:
         """Future of the sorted ``[(key, value)]`` of version `v` within `key_range`."""
