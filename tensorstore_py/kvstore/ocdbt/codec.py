@@ -22,6 +22,7 @@ import zstandard
 
 from ...errors import data_loss
 from ..._ext import crc32c as _crc32c
+from ..._ext.ocdbt_varint import VarintError, read_varints, write_varints
 
 __all__ = [
     "DataFile", "Ref", "Stats", "Config", "VersionEntry", "VersionNodeEntry", "Manifest",
@@ -185,6 +186,14 @@ class Reader:
         self.pos = pos
         return result
 
+    def varints(self, count: int, limit: int = _MAX_U64) -> list[int]:
+        """A column of `count` varints (the bounds-checked Cython loop)."""
+        try:
+            values, self.pos = read_varints(self.data, self.pos, self.end, count, limit)
+        except VarintError as exc:
+            raise self.error(str(exc)) from None
+        return values
+
     def u8(self) -> int:
         if self.pos >= self.end:
             raise self.error(f"Unexpected end of data at byte {self.pos}")
@@ -209,6 +218,10 @@ class Reader:
     def finish(self) -> None:
         if self.pos != self.end:
             raise self.error(f"{self.end - self.pos} unexpected bytes at end")
+
+
+def put_varints(out: bytearray, values: Any) -> None:
+    write_varints(out, values)
 
 
 def put_varint(out: bytearray, value: int) -> None:
@@ -307,9 +320,9 @@ def _unframe(data: bytes, magic: int, what: str, limit: int) -> bytes:
 def _read_data_file_table(r: Reader, transitive: bytes) -> list[DataFile]:
     # Each file needs at least its two length varints: a huge count fails here, not in allocation.
     n = r.varint(limit=max(0, (r.end - r.pos) // 2))
-    prefix_lengths = [0] + [r.varint(MAX_PATH_LENGTH) for _ in range(max(n - 1, 0))]
-    suffix_lengths = [r.varint(MAX_PATH_LENGTH) for _ in range(n)]
-    base_lengths = [r.varint(MAX_PATH_LENGTH) for _ in range(n)]
+    prefix_lengths = [0] + r.varints(max(n - 1, 0), MAX_PATH_LENGTH)
+    suffix_lengths = r.varints(n, MAX_PATH_LENGTH)
+    base_lengths = r.varints(n, MAX_PATH_LENGTH)
     files: list[DataFile] = []
     prev = b""
     prev_base_len = 0
@@ -431,14 +444,14 @@ def _check_generations(r: Reader, gens: list[int], arity_log2: int, height: int,
 
 def _read_versions(r: Reader, files: list[DataFile], arity_log2: int) -> list[VersionEntry]:
     n = r.varint(limit=1 << arity_log2)
-    gens = [r.varint() for _ in range(n)]
+    gens = r.varints(n)
     heights = [r.u8() for _ in range(n)]
-    ids = [r.varint() for _ in range(n)]
-    offsets = [r.varint() for _ in range(n)]
-    lengths = [r.varint() for _ in range(n)]
-    keys = [r.varint() for _ in range(n)]
-    tree_bytes = [r.varint() for _ in range(n)]
-    indirect = [r.varint() for _ in range(n)]
+    ids = r.varints(n)
+    offsets = r.varints(n)
+    lengths = r.varints(n)
+    keys = r.varints(n)
+    tree_bytes = r.varints(n)
+    indirect = r.varints(n)
     times = [r.fixed("<Q", 8) for _ in range(n)]
     if n:
         _check_generations(r, gens, arity_log2, 0, "version tree leaf entries")
@@ -478,11 +491,11 @@ def _read_version_nodes(
 ) -> list[VersionNodeEntry]:
     """Interior entries; `height` None: the manifest's list, each entry with its own height."""
     n = r.varint(limit=(1 << arity_log2) if height is not None else 64)
-    gens = [r.varint() for _ in range(n)]
-    ids = [r.varint() for _ in range(n)]
-    offsets = [r.varint() for _ in range(n)]
-    lengths = [r.varint() for _ in range(n)]
-    counts = [r.varint() for _ in range(n)]
+    gens = r.varints(n)
+    ids = r.varints(n)
+    offsets = r.varints(n)
+    lengths = r.varints(n)
+    counts = r.varints(n)
     times = [r.fixed("<Q", 8) for _ in range(n)]
     if height is None:
         heights = [r.u8() for _ in range(n)]
@@ -593,10 +606,8 @@ def decode_version_node(data: bytes, transitive: bytes, arity_log2: int, what: s
 
 def _write_keys(out: bytearray, keys: list[bytes]) -> list[int]:
     prefixes = [0] + [_common_prefix(keys[i - 1], keys[i]) for i in range(1, len(keys))]
-    for p in prefixes[1:]:
-        put_varint(out, p)
-    for k, p in zip(keys, prefixes):
-        put_varint(out, len(k) - p)
+    put_varints(out, prefixes[1:])
+    put_varints(out, [len(k) - p for k, p in zip(keys, prefixes)])
     return prefixes
 
 
@@ -612,33 +623,23 @@ def encode_btree_node(node: BtreeNode, zstd_level: int | None) -> bytes:
     keys = [e.key for e in entries]
     prefixes = _write_keys(body, keys)
     if node.height > 0:
-        for e in entries:
-            put_varint(body, e.subtree_common_prefix_length)
-    for k, p in zip(keys, prefixes):
-        body += k[p:]
+        put_varints(body, [e.subtree_common_prefix_length for e in entries])
+    body += b"".join([k[p:] for k, p in zip(keys, prefixes)])
     if node.height == 0:
-        for e in entries:
-            put_varint(body, len(e.value) if isinstance(e.value, bytes) else e.value.length)
-        for e in entries:
-            body.append(0 if isinstance(e.value, bytes) else 1)
-        indirect = [e.value for e in entries if not isinstance(e.value, bytes)]
-        for ref in indirect:
-            put_varint(body, ids.id(ref))
-        for ref in indirect:
-            put_varint(body, ref.offset)
-        for e in entries:
-            if isinstance(e.value, bytes):
-                body += e.value
+        values = [e.value for e in entries]
+        inline = [isinstance(v, bytes) for v in values]
+        put_varints(body, [len(v) if direct else v.length for v, direct in zip(values, inline)])
+        body += bytes([0 if direct else 1 for direct in inline])
+        indirect = [v for v, direct in zip(values, inline) if not direct]
+        put_varints(body, [ids.id(ref) for ref in indirect])
+        put_varints(body, [ref.offset for ref in indirect])
+        body += b"".join([v for v, direct in zip(values, inline) if direct])
     else:
-        for e in entries:
-            put_varint(body, ids.id(e.ref))
-        for e in entries:
-            put_varint(body, e.ref.offset)
-        for e in entries:
-            put_varint(body, e.ref.length)
+        put_varints(body, [ids.id(e.ref) for e in entries])
+        put_varints(body, [e.ref.offset for e in entries])
+        put_varints(body, [e.ref.length for e in entries])
         for field in range(3):
-            for e in entries:
-                put_varint(body, e.stats[field])
+            put_varints(body, [e.stats[field] for e in entries])
     return _frame(BTREE_MAGIC, bytes(body), zstd_level)
 
 
@@ -651,9 +652,9 @@ def decode_btree_node(data: bytes, transitive: bytes, max_decoded_bytes: int, wh
     n = r.varint(limit=max(0, r.end - r.pos))
     if n == 0:
         raise r.error("Empty b+tree node")
-    prefixes = [0] + [r.varint(MAX_PATH_LENGTH * 1024) for _ in range(n - 1)]
-    suffixes = [r.varint(r.end) for _ in range(n)]
-    common = [r.varint(r.end) for _ in range(n)] if height else None
+    prefixes = [0] + r.varints(n - 1, MAX_PATH_LENGTH * 1024)
+    suffixes = r.varints(n, r.end)
+    common = r.varints(n, r.end) if height else None
     keys: list[bytes] = []
     prev = b""
     for i in range(n):
@@ -665,14 +666,14 @@ def decode_btree_node(data: bytes, transitive: bytes, max_decoded_bytes: int, wh
         keys.append(key)
         prev = key
     if height == 0:
-        lengths = [r.varint() for _ in range(n)]
-        kinds = [r.varint() for _ in range(n)]
+        lengths = r.varints(n)
+        kinds = r.varints(n)
         for i, kind in enumerate(kinds):
             if kind > 1:
                 raise r.error(f"Entry {i}: invalid value kind {kind}")
         indirect = [i for i in range(n) if kinds[i] == 1]
-        ids = [r.varint() for _ in indirect]
-        offsets = [r.varint() for _ in indirect]
+        ids = r.varints(len(indirect))
+        offsets = r.varints(len(indirect))
         values: list[Any] = [None] * n
         for j, i in enumerate(indirect):
             values[i] = _ref(r, files, ids[j], offsets[j], lengths[i])
@@ -685,10 +686,10 @@ def decode_btree_node(data: bytes, transitive: bytes, max_decoded_bytes: int, wh
     for i in range(n):
         if common[i] > len(keys[i]):
             raise r.error(f"Entry {i}: subtree common prefix length {common[i]} exceeds the key length {len(keys[i])}")
-    ids = [r.varint() for _ in range(n)]
-    offsets = [r.varint() for _ in range(n)]
-    lengths = [r.varint() for _ in range(n)]
-    stats = [[r.varint() for _ in range(n)] for _ in range(3)]
+    ids = r.varints(n)
+    offsets = r.varints(n)
+    lengths = r.varints(n)
+    stats = [r.varints(n) for _ in range(3)]
     r.finish()
     return BtreeNode(height, [
         InteriorEntry(keys[i], common[i], _ref(r, files, ids[i], offsets[i], lengths[i]),
