@@ -184,3 +184,15 @@ def test_config_mismatch_and_creation_defaults():
     other = ts.KvStore.open({"driver": "ocdbt", "base": "memory://", "config": {"max_inline_value_bytes": 3}}, context=ctx).result()
     with pytest.raises(ValueError, match="FAILED_PRECONDITION: Configuration mismatch on max_inline_value_bytes: expected 3 but received 100"):
         other.read("a").result()
+
+
+def test_assume_config_commits_first_write_as_generation_one(tmp_path):
+    for kind in ("single", "numbered"):
+        path = tmp_path / kind
+        spec = {"driver": "ocdbt", "base": path.as_uri(), "assume_config": True, "config": {"manifest_kind": kind}}
+        kv = ts.KvStore.open(spec).result()
+        kv["x"] = b"1"
+        ref = rts.KvStore.open({"driver": "ocdbt", "base": path.as_uri()}).result()
+        manifest = rts.ocdbt.dump(ref.base).result()
+        assert [v["generation_number"] for v in manifest["versions"]] == [1]
+        assert ref["x"] == b"1"

@@ -389,7 +389,7 @@ def _push_versions(m: Manifest, new: VersionEntry, loaded: VersionTreeNode | Non
     assert m.versions is not None
     config = m.config
     b = config.version_tree_arity_log2
-    if (new.generation - 1) % (1 << b) != 0:
+    if (new.generation - 1) % (1 << b) != 0 or not m.versions:
         return list(m.versions) + [new], list(m.version_nodes)
 
     def write(node: VersionTreeNode) -> Ref:
@@ -450,14 +450,27 @@ def commit(db: Database, spec: Any, ops: list, fresh: bool = False, attempt: int
 
     def with_state(st: ManifestState) -> Any:
         if st.manifest is None or st.manifest.versions is None:
+            if spec.options.get("assume_config"):
+                # The configuration is taken as given: this commit itself is generation 1.
+                return futures.chain(_create(db, spec, st, with_first_version=False),
+                                     lambda config: _commit_on(db, spec, ops, _empty(st, config), attempt, True))
             return futures.chain(_create(db, spec, st), lambda _: commit(db, spec, ops, True, attempt + 1))
         return _commit_on(db, spec, ops, st, attempt, fresh or state is None)
 
     return futures.chain(loaded_state, with_state)
 
 
-def _create(db: Database, spec: Any, st: ManifestState) -> Future:
-    """Writes a new database's first manifest (generation 1, empty) unless one appeared."""
+def _empty(st: ManifestState, config: Config) -> ManifestState:
+    """A database without versions yet, whose manifest is to be written only if absent."""
+    return ManifestState(Manifest(config, [], []), gen.NO_VALUE, st.time, st.config_generation)
+
+
+def _create(db: Database, spec: Any, st: ManifestState, with_first_version: bool = True) -> Future:
+    """Writes a new database's first manifest (generation 1, empty) unless one appeared;
+    without `with_first_version`, only a numbered database's manifest.ocdbt.  Future of the
+    configuration."""
+    import dataclasses
+
     if st.manifest is not None:
         config = st.manifest.config
     else:
@@ -465,25 +478,30 @@ def _create(db: Database, spec: Any, st: ManifestState) -> Future:
     base = db.base
     first = initial_manifest(config, _now_ns())
     if config.manifest_kind == codec.SINGLE:
-        return base.write(db.prefix + MANIFEST, codec.encode_manifest(first), WriteOptions(if_equal=gen.NO_VALUE))
-    import dataclasses
+        if not with_first_version:
+            return futures.ready(config)
+        wrote = base.write(db.prefix + MANIFEST, codec.encode_manifest(first), WriteOptions(if_equal=gen.NO_VALUE))
+        return futures.chain(wrote, lambda _: config)
 
-    def numbered_first(_stamp: Any) -> Future:
+    def numbered_first(_stamp: Any) -> Any:
+        if not with_first_version:
+            return config
         single = dataclasses.replace(config, manifest_kind=codec.SINGLE)
-        return base.write(db.prefix + numbered_name(1), codec.encode_manifest(Manifest(single, first.versions, [])),
-                          WriteOptions(if_equal=gen.NO_VALUE))
+        wrote = base.write(db.prefix + numbered_name(1), codec.encode_manifest(Manifest(single, first.versions, [])),
+                           WriteOptions(if_equal=gen.NO_VALUE))
+        return futures.chain(wrote, lambda _: config)
 
     if st.manifest is None:
         only_config = codec.encode_manifest(Manifest(config, None, []))
         wrote = base.write(db.prefix + MANIFEST, only_config, WriteOptions(if_equal=gen.NO_VALUE))
         return futures.chain(wrote, numbered_first)
-    return numbered_first(None)
+    return futures.ready(numbered_first(None))
 
 
 def _commit_on(db: Database, spec: Any, ops: list, st: ManifestState, attempt: int, fresh: bool) -> Future:
     m = st.manifest
     assert m is not None and m.versions is not None
-    latest = m.latest
+    latest = m.latest if m.versions else VersionEntry(0, 0, None, Stats(), 0)
     keys: list[bytes] = []
     ranges: list[KeyRange] = []
     for op in ops:
