@@ -644,7 +644,8 @@ def encode_btree_node(node: BtreeNode, zstd_level: int | None) -> bytes:
 
 
 def decode_btree_node(data: bytes, transitive: bytes, max_decoded_bytes: int, what: str = "b+tree node") -> BtreeNode:
-    body = _unframe(data, BTREE_MAGIC, what, max(max_decoded_bytes, 1 << 16))
+    # A node holds at least one entry, whose inline value may alone exceed the node limit.
+    body = _unframe(data, BTREE_MAGIC, what, max(max_decoded_bytes, 1 << 16) + (2 << 20))
     r = Reader(body, what)
     height = r.u8()
     files = _read_data_file_table(r, transitive)
