@@ -19,7 +19,7 @@ from ...json_util import dumps
 from ..driver import ReadOptions
 from . import codec
 from .codec import DataFile, Manifest, Ref, Stats, VersionEntry, VersionNodeEntry, VersionTreeNode
-from .reader import MANIFEST, Database
+from .reader import Database
 from .spec import ConfigConstraints
 
 __all__ = ["dump", "undump_manifest", "undump_version_tree_node", "DistributedCoordinatorServer"]

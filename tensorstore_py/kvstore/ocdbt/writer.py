@@ -533,10 +533,7 @@ def _commit_on(db: Database, spec: Any, ops: list, st: ManifestState, attempt: i
             "btree": spec.prefix("btree_node_data_prefix").encode(),
             "version": spec.prefix("version_tree_node_data_prefix").encode(),
         }
-        if root.dirty or root.ref is None and root.leaf:
-            ref, height, stats = _Builder(m.config, files, prefixes).root(root)
-        else:
-            ref, height, stats = latest.root, latest.root_height, latest.stats
+        ref, height, stats = _Builder(m.config, files, prefixes).root(root)
         commit_time = max(_now_ns(), latest.commit_time + 1)
         new = VersionEntry(new_generation, height, ref, stats, commit_time)
         versions, nodes = _push_versions(m, new, vnode, files, prefixes["version"])
