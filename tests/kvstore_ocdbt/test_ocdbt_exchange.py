@@ -126,3 +126,17 @@ def test_large_values_and_byte_ranges(tmp_path, writer):
         assert other["big"] == big, name
         assert other.read("big", byte_range=slice(10, 20)).result().value == big[10:20], name
         assert other.read("small", byte_range=slice(2, 4)).result().value == b"23", name
+
+
+@pytest.mark.parametrize("first", ["mine", "theirs"])
+def test_sharded_zarr3(tmp_path, first):
+    """Shards read by byte range from values stored out of line in the database."""
+    a_lib = LIBS[first]
+    b_lib = LIBS["theirs" if first == "mine" else "mine"]
+    spec = {"driver": "zarr3", "kvstore": {"driver": "ocdbt", "base": tmp_path.as_uri() + "/"}}
+    a = a_lib.open(spec, create=True, dtype=a_lib.float32, shape=[64, 64],
+                   chunk_layout=a_lib.ChunkLayout(read_chunk_shape=[8, 8], write_chunk_shape=[32, 32])).result()
+    data = np.random.default_rng(0).random((64, 64), dtype=np.float32)
+    a[...] = data
+    b = b_lib.open(spec).result()
+    np.testing.assert_array_equal(b[3:50, 10:20].read().result(), data[3:50, 10:20])

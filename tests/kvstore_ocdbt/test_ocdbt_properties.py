@@ -71,7 +71,11 @@ def test_operations_match_dict_model(ops, node_bytes, arity_log2):
                 model[k] = v
         state = kv.driver.db.manifest().result()
         if state.manifest is not None and state.manifest.versions is not None:
-            snapshots.append((state.manifest.latest.generation, dict(model)))
+            latest = state.manifest.latest
+            snapshots.append((latest.generation, dict(model)))
+            # The statistics of the root agree with the content.
+            assert latest.stats.num_keys == len(model)
+            assert latest.stats.num_indirect_value_bytes == sum(len(v) for v in model.values() if len(v) > 8)
         assert kv.list().result() == sorted(model)
     for key, value in model.items():
         assert kv[key] == value
