@@ -100,15 +100,21 @@ class AtomicOp:
 class _Loaded:
     """A B+tree node loaded for modification (`ref` None: a new, empty leaf)."""
 
-    __slots__ = ("height", "prefix", "entries", "lower", "children", "leaf", "dirty", "ref")
+    __slots__ = ("height", "prefix", "entries", "lower", "children", "leaf", "dirty", "ref", "upper", "dropped", "parent")
 
-    def __init__(self, height: int, prefix: bytes, entries: list, ref: Ref | None):
+    def __init__(self, height: int, prefix: bytes, entries: list, ref: Ref | None,
+                 upper: bytes | None = None, parent: "_Loaded | None" = None):
         self.height = height
         self.prefix = prefix
         self.entries = entries
         self.ref = ref
+        #: every stored key of this subtree is below `upper` (None: no bound)
+        self.upper = upper
+        self.parent = parent
         self.dirty = False
         self.children: dict[int, _Loaded] = {}
+        #: children deleted whole, without loading them (a deleted range covers them)
+        self.dropped: set[int] = set()
         if height == 0:
             self.leaf: dict[bytes, Any] | None = {prefix + e.key: e.value for e in entries}
             self.lower: list[bytes] = []
@@ -124,6 +130,20 @@ class _Loaded:
         hi = len(self.lower) if not r.exclusive_max else bisect.bisect_left(self.lower, r.exclusive_max)
         return range(lo, max(hi, lo + 1))
 
+    def child_upper(self, i: int) -> bytes | None:
+        return self.lower[i + 1] if i + 1 < len(self.lower) else self.upper
+
+    def covers(self, i: int, r: KeyRange) -> bool:
+        """Whether `r` contains every key child `i` can hold."""
+        upper = self.child_upper(i)
+        return r.inclusive_min <= self.lower[i] and (not r.exclusive_max or (upper is not None and upper <= r.exclusive_max))
+
+    def mark_dirty(self) -> None:
+        node: _Loaded | None = self
+        while node is not None and not node.dirty:
+            node.dirty = True
+            node = node.parent
+
 
 def _load_region(db: Database, m: Manifest, v: VersionEntry, keys: list[bytes], ranges: list[KeyRange]) -> Future:
     """The root `_Loaded` with every node on the paths to `keys` and `ranges` loaded."""
@@ -132,10 +152,18 @@ def _load_region(db: Database, m: Manifest, v: VersionEntry, keys: list[bytes], 
         return futures.ready(_Loaded(0, b"", [], None))
 
     def wanted(node: _Loaded) -> set[int]:
-        out = {node.child_for(k) for k in keys}
+        keyed = {node.child_for(k) for k in keys}
+        out = set(keyed)
         for r in ranges:
-            out.update(node.children_for(r))
-        return out
+            for i in node.children_for(r):
+                if i not in keyed and node.covers(i, r):
+                    # Deleted whole: no need to read it (no key of this commit falls in it).
+                    if i not in node.dropped:
+                        node.dropped.add(i)
+                        node.mark_dirty()
+                else:
+                    out.add(i)
+        return out - node.dropped
 
     def expand(frontier: list[_Loaded]) -> Any:
         loads = []
@@ -147,14 +175,14 @@ def _load_region(db: Database, m: Manifest, v: VersionEntry, keys: list[bytes], 
                 e = node.entries[i]
                 prefix = node.prefix + e.key[: e.subtree_common_prefix_length]
                 loads.append(db.btree_node(e.ref, node.height - 1, limit))
-                targets.append((node, i, prefix, e.ref))
+                targets.append((node, i, prefix, e.ref, node.child_upper(i)))
         if not loads:
             return None
 
         def attach(views: list) -> Any:
             nxt = []
-            for (parent, i, prefix, ref), view in zip(targets, views):
-                child = _Loaded(parent.height - 1, prefix, view.node.entries, ref)
+            for (parent, i, prefix, ref, upper), view in zip(targets, views):
+                child = _Loaded(parent.height - 1, prefix, view.node.entries, ref, upper, parent)
                 parent.children[i] = child
                 nxt.append(child)
             return expand(nxt)
@@ -182,7 +210,8 @@ def _leaves_in(node: _Loaded, r: KeyRange, path: list[_Loaded], out: list) -> No
         out.append(path + [node])
         return
     for i in node.children_for(r):
-        _leaves_in(node.children[i], r, path + [node], out)
+        if i in node.children:  # (children not loaded were dropped whole)
+            _leaves_in(node.children[i], r, path + [node], out)
 
 
 def _current(root: _Loaded, key: bytes) -> Any:
@@ -340,6 +369,8 @@ class _Builder:
         items: list = []
         for i, e in enumerate(node.entries):
             child = node.children.get(i)
+            if child is None and i in node.dropped:
+                continue
             if child is not None and child.dirty:
                 items.extend(self.rebuild(child))
             else:
