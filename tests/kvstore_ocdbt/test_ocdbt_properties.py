@@ -7,7 +7,7 @@ from __future__ import annotations
 import os
 import struct
 
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 
 import tensorstore_py as ts
@@ -28,6 +28,9 @@ OPS = st.one_of(
 
 @settings(max_examples=int(os.environ.get("TSPY_EXAMPLES", 40)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(st.lists(OPS, min_size=1, max_size=25), st.sampled_from([60, 150, 100000]), st.sampled_from([1, 2, 4]))
+# Every child of an interior root deleted at once, without reading any of them.
+@example([("concurrent", [(b"", b""), (b"aaaaa", b""), (b"aaaaaa", b"\0" * 5), (b"aaaaa/", b"\0" * 3)]),
+          ("delete_range", b"", b"")], 60, 1)
 def test_operations_match_dict_model(ops, node_bytes, arity_log2):
     ctx = ts.Context()
     spec = {"driver": "ocdbt", "base": "memory://",

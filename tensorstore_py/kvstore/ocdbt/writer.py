@@ -177,7 +177,7 @@ def _load_region(db: Database, m: Manifest, v: VersionEntry, keys: list[bytes], 
                 loads.append(db.btree_node(e.ref, node.height - 1, limit))
                 targets.append((node, i, prefix, e.ref, node.child_upper(i)))
         if not loads:
-            return None
+            return futures.ready(None)
 
         def attach(views: list) -> Any:
             nxt = []
