@@ -2,6 +2,8 @@
 
 ``writer <lib> <dir> <name> <count>``: writes ``<name>/<i>`` one by one and increments the
 shared counter key by conditional read-modify-writes (tensorstore_py) or plain writes.
+``array <lib> <dir> <parity>``: writes every other row (rows of one parity) of the shared zarr
+array one row at a time, so both processes read-modify-write the same chunks.
 ``atomic <dir>``: commits, forever, transactions that set every key ``k00..k49`` to one new
 value each round, printing the round after each commit (the parent kills it at random).
 """
@@ -37,6 +39,14 @@ def writer(lib_name: str, directory: str, name: str, count: int) -> None:
     print("done", flush=True)
 
 
+def array(lib_name: str, directory: str, parity: int) -> None:
+    ts = _lib(lib_name)
+    store = ts.open({"driver": "zarr", "kvstore": {"driver": "ocdbt", "base": f"file://{directory}"}}).result()
+    for row in range(parity, store.shape[0], 2):
+        store[row] = row + 1
+    print("done", flush=True)
+
+
 def atomic(directory: str) -> None:
     ts = _lib("mine")
     kv = ts.KvStore.open({"driver": "ocdbt", "base": f"file://{directory}",
@@ -54,5 +64,7 @@ def atomic(directory: str) -> None:
 if __name__ == "__main__":
     if sys.argv[1] == "writer":
         writer(sys.argv[2], sys.argv[3], sys.argv[4], int(sys.argv[5]))
+    elif sys.argv[1] == "array":
+        array(sys.argv[2], sys.argv[3], int(sys.argv[4]))
     else:
         atomic(sys.argv[2])

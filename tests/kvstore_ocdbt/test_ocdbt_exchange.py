@@ -140,3 +140,25 @@ def test_sharded_zarr3(tmp_path, first):
     a[...] = data
     b = b_lib.open(spec).result()
     np.testing.assert_array_equal(b[3:50, 10:20].read().result(), data[3:50, 10:20])
+
+
+@pytest.mark.parametrize("copier", ["mine", "theirs"])
+def test_copy_range_between_databases(tmp_path, copier):
+    """Values copied by reference into a parent database (data file paths with a base path)
+    read the same in both libraries; the child keeps working."""
+    lib = LIBS[copier]
+    child_spec = {"driver": "ocdbt", "base": (tmp_path / "sub dir").as_uri(), "config": {"max_inline_value_bytes": 2}}
+    parent_spec = {"driver": "ocdbt", "base": tmp_path.as_uri()}
+    context = lib.Context()  # (the two databases must share their base kvstore)
+    child = lib.KvStore.open(child_spec, context=context).result()
+    child["x"] = b"stored out of line"
+    child["y"] = b"in"
+    parent = lib.KvStore.open(parent_spec, context=context).result()
+    parent["own"] = b"parent value, also out of line"
+    child.experimental_copy_range_to(parent / "from_child/").result()
+    for reader in LIBS.values():
+        p = reader.KvStore.open(parent_spec).result()
+        assert sorted(p.list().result()) == [b"from_child/x", b"from_child/y", b"own"]
+        assert p["from_child/x"] == b"stored out of line"
+        assert p["from_child/y"] == b"in"
+        assert reader.KvStore.open(child_spec).result()["x"] == b"stored out of line"

@@ -40,6 +40,23 @@ def test_concurrent_processes_lose_nothing(tmp_path):
         assert kv["c/007"] == b"c-7"
 
 
+def test_processes_share_chunks_of_one_array(tmp_path):
+    """Two processes (one of each library) write alternate rows: every chunk is modified by
+    both, through conditional writes of the chunk keys in the database."""
+    import numpy as np
+
+    ts.open({"driver": "zarr", "kvstore": {"driver": "ocdbt", "base": tmp_path.as_uri()}}, create=True,
+            dtype=ts.int32, shape=[24, 10], chunk_layout=ts.ChunkLayout(chunk_shape=[8, 10])).result()
+    procs = [_spawn("array", "mine", str(tmp_path), "0"), _spawn("array", "theirs", str(tmp_path), "1")]
+    for p in procs:
+        _out, err = p.communicate(timeout=240)
+        assert p.returncode == 0, err
+    expected = np.repeat(np.arange(1, 25, dtype=np.int32)[:, None], 10, axis=1)
+    for lib in (ts, rts):
+        store = lib.open({"driver": "zarr", "kvstore": {"driver": "ocdbt", "base": tmp_path.as_uri()}}).result()
+        np.testing.assert_array_equal(store.read().result(), expected)
+
+
 def _kill_trial(directory: str, rng: random.Random) -> tuple[int, int]:
     """Kills the atomic writer at a random moment; returns (rounds it reported, round found)."""
     proc = _spawn("atomic", directory)
