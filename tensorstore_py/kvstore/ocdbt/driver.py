@@ -67,8 +67,10 @@ class OcdbtDriver(KvStoreAdapterDriver):
     def _bound_for_version(self, staleness_bound: float | None) -> float | None:
         # A version once committed never changes: a cached manifest that already has it will do.
         version = self.spec.version
+        if version is None:
+            return staleness_bound
         st = self.db.cached_state()
-        if version is None or st is None or st.manifest is None or st.manifest.versions is None:
+        if st is None or st.manifest is None or st.manifest.versions is None:
             return staleness_bound
         if isinstance(version, int):
             return float("-inf") if version <= st.manifest.latest.generation else staleness_bound
