@@ -222,3 +222,26 @@ def test_corrupt_manifest_message():
         assert str(exc).startswith("DATA_LOSS: Error decoding manifest") and "CRC-32C" in str(exc)
     else:
         raise AssertionError("a corrupt manifest was read")
+
+
+def test_key_expansion_is_bounded():
+    """A leaf of 200,000 entries, each key the previous one plus a byte: under a megabyte
+    that would expand to over 200 GB of keys.  Refused before that is allocated."""
+    from tensorstore_py.kvstore.ocdbt.codec import put_varint, put_varints
+
+    n = 200_000
+    body = bytearray([0])  # height 0
+    put_varint(body, 0)  # no data files
+    put_varint(body, n)
+    put_varints(body, [1000 + i for i in range(n - 1)])  # each key extends the previous one
+    put_varints(body, [1000] + [1] * (n - 1))
+    body += b"k" * 1000 + bytes(range(256)) * (n // 256) + bytes(range(n % 256 - 1))
+    put_varints(body, [0] * n)
+    put_varints(body, [0] * n)
+    try:
+        codec.decode_btree_node(_reframe(codec.BTREE_MAGIC, bytes(body)), b"", 1 << 30)
+    except StatusError as exc:
+        assert exc.code == "DATA_LOSS"
+        assert "expand to more than" in exc.message
+    else:
+        raise AssertionError("the node was decoded")

@@ -326,10 +326,14 @@ def _read_data_file_table(r: Reader, transitive: bytes) -> list[DataFile]:
     files: list[DataFile] = []
     prev = b""
     prev_base_len = 0
+    budget = max(1 << 26, 64 * (r.end - r.pos))  # what prefix-compressed paths may expand to
     for i in range(n):
         prefix = prefix_lengths[i]
         if prefix > len(prev):
             raise r.error(f"Data file {i}: common prefix length {prefix} exceeds the previous path's length")
+        budget -= prefix + suffix_lengths[i] + len(transitive)
+        if budget < 0:
+            raise r.error("Data file paths expand to too many bytes")
         path = prev[:prefix] + r.take(suffix_lengths[i])
         if len(path) > MAX_PATH_LENGTH:
             raise r.error(f"Data file {i}: path length {len(path)} exceeds {MAX_PATH_LENGTH}")
@@ -658,9 +662,15 @@ def decode_btree_node(data: bytes, transitive: bytes, max_decoded_bytes: int, wh
     common = r.varints(n, r.end) if height else None
     keys: list[bytes] = []
     prev = b""
+    # Prefix compression lets a few bytes stand for a long key: bound what the keys may expand
+    # to, so that a crafted node cannot make us allocate without limit.
+    budget = max(1 << 26, 64 * len(body))
     for i in range(n):
         if prefixes[i] > len(prev):
             raise r.error(f"Entry {i}: key prefix length {prefixes[i]} exceeds the previous key's length")
+        budget -= prefixes[i] + suffixes[i]
+        if budget < 0:
+            raise r.error(f"Keys expand to more than {max(1 << 26, 64 * len(body))} bytes")
         key = prev[: prefixes[i]] + r.take(suffixes[i])
         if i and key <= prev:
             raise r.error(f"Entry {i}: keys are not in increasing order")
