@@ -41,7 +41,7 @@ MAX_PATH_LENGTH = 65535
 #: manifest kinds, as stored in the configuration
 SINGLE, NUMBERED = 0, 1
 #: the manifest (and version tree nodes) are at most this large once decompressed
-_MAX_MANIFEST_BYTES = 1 << 30
+_MAX_MANIFEST_BYTES = 1 << 26
 
 
 class DataFile(NamedTuple):

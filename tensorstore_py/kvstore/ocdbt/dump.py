@@ -129,7 +129,7 @@ def dump(base: Any, node: str | None = None, *, context: Context | None = None) 
         if kind == "btreenode":
             return _btree_json(codec.decode_btree_node(data, ref.file.base, 0xFFFFFFFF), ref.file.base)
         # The arity is checked against the manifest's when reached from it; here, trust the node.
-        body = codec._unframe(data, codec.VERSION_MAGIC, "version tree node", 1 << 30)
+        body = codec._unframe(data, codec.VERSION_MAGIC, "version tree node", codec._MAX_MANIFEST_BYTES)
         arity = body[0] if body else 0
         return _version_node_json(codec.decode_version_node(data, ref.file.base, arity))
 
