@@ -25,7 +25,7 @@ def _spawn(*args: str) -> subprocess.Popen:
 
 
 def test_concurrent_processes_lose_nothing(tmp_path):
-    count = 15
+    count = 10
     procs = [_spawn("writer", "mine", str(tmp_path), "a", str(count)),
              _spawn("writer", "mine", str(tmp_path), "b", str(count)),
              _spawn("writer", "theirs", str(tmp_path), "c", str(count))]
@@ -107,7 +107,7 @@ def _kill_trials(tmp_path, trials: int) -> None:
 
 
 def test_killed_during_atomic_commits(tmp_path):
-    _kill_trials(tmp_path, 3)
+    _kill_trials(tmp_path, 2)
 
 
 @pytest.mark.slow
