@@ -28,6 +28,7 @@ from .driver.chunked import WriteFutures
 from .batch import *  # noqa: F401,F403
 from .cache.transaction import Transaction
 from .open import open
+from . import ocdbt  # noqa: E402  (ts.ocdbt.dump ...)
 from .driver import auto as _auto_driver  # noqa: F401  (registers the drivers)
 from .driver import zarr as _zarr_driver  # noqa: F401
 from .driver import n5 as _n5_driver  # noqa: F401

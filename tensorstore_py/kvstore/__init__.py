@@ -10,6 +10,7 @@ from . import http as _http  # noqa: F401  (registers the "http" driver)
 from . import memory as _memory  # noqa: F401  (registers the "memory" driver)
 from . import s3 as _s3  # noqa: F401  (registers the "s3" driver)
 from . import zip as _zip  # noqa: F401  (registers the "zip" adapter)
+from . import ocdbt as _ocdbt  # noqa: F401  (registers the "ocdbt" adapter)
 from .kvstore import KvStore
 
 __all__ = ["KvStore"]

@@ -206,6 +206,11 @@ class KvStoreAdapterSpec(KvStoreDriverSpec):
     is_adapter: ClassVar[bool] = True
 
     @classmethod
+    def normalize_base_path(cls, path: str) -> str:
+        """The base's path as this adapter keeps it (ocdbt: a directory, ending in ``/``)."""
+        return path
+
+    @classmethod
     def from_url(cls, url: str) -> dict:
         """Spec JSON (without "base") for an adapter URL component ``scheme:path``."""
         scheme = cls.url_scheme or cls.id
@@ -609,6 +614,7 @@ def parse_kvstore_spec(j: Any) -> ParsedSpec:
         if not reader.has("base"):
             raise member_error("base", invalid_argument("Expected object, but member is missing"))
         base = reader.get("base", _parse_base)
+        base.path = cls.normalize_base_path(base.path)  # type: ignore[attr-defined]
     path = reader.get("path", _expect_present_string, "")
     context = reader.get("context", Context.Spec, None)
     resources = {}
