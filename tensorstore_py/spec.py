@@ -250,6 +250,12 @@ class Spec(Indexable):
         return None if self._driver_spec.kvstore is None else _copy.deepcopy(self._driver_spec.kvstore)
 
     @property
+    def base(self) -> "Spec | None":
+        """The spec of the underlying TensorStore of an adapter (cast, ...), else None."""
+        view = getattr(self._driver_spec, "base_spec_view", None)
+        return None if view is None else Spec._from_driver_spec(view())
+
+    @property
     def open_mode(self) -> OpenMode:
         flags = dict(self._driver_spec.open_mode)
         if not flags.get("open") and not flags.get("create"):
