@@ -35,3 +35,4 @@ from .driver import zarr3 as _zarr3_driver  # noqa: F401
 from .driver import neuroglancer_precomputed as _precomputed_driver  # noqa: F401
 from .driver.array import array
 from .driver.cast import cast
+from .driver.stack import concat, overlay, stack

@@ -291,6 +291,7 @@ class CastDriver(Driver):
         base = self.base.spec_json_through(compose_optional(self.base_transform, transform), builder, minimal)
         outer = base.pop("transform")
         base.pop("context", None)
+        base = {k: base[k] for k in sorted(base)}
         return {"base": base, "driver": "cast", "dtype": self._dtype.name, "transform": outer}
 
     def context_resources(self) -> list:
