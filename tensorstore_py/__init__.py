@@ -36,3 +36,4 @@ from .driver import neuroglancer_precomputed as _precomputed_driver  # noqa: F40
 from .driver.array import array
 from .driver.cast import cast
 from .driver.stack import concat, overlay, stack
+from .driver import json as _json_driver  # noqa: F401

@@ -53,8 +53,10 @@ def object_elements(source: Any, dtype_name: str, rank: int) -> np.ndarray:
     convert = _CONVERTERS[dtype_name]
     if isinstance(source, np.ndarray) and source.dtype.kind in "SU" and dtype_name != "json":
         source = source.astype(object)
-    if dtype_name == "json" and not isinstance(source, np.ndarray):
-        if not isinstance(source, (list, tuple)) or _depth(source) > rank:
+    if dtype_name == "json":
+        deeper = source.ndim > rank if isinstance(source, np.ndarray) else (
+            not isinstance(source, (list, tuple)) or _depth(source) > rank)
+        if deeper:
             out = np.empty((), dtype=object)
             out[()] = convert(source)
             return out
