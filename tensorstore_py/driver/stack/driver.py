@@ -13,7 +13,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ... import future as futures
-from ...errors import invalid_argument
+from ...errors import annotate, invalid_argument
 from ...future import Future
 from ...index import IndexDomain, IndexTransform
 from ...index.compose import compose, propagate_bounds
@@ -45,19 +45,18 @@ class Layer:
         d = self.domain
         return tuple(d.inclusive_min), tuple(d.inclusive_max)
 
-    def open(self, context: Any, transaction: Any) -> Future:
+    def open(self, context: Any, transaction: Any, index: int) -> Future:
         """Future of (driver, transform onto it) for this layer, fresh as its spec asks."""
         if self.store is not None:
             s = self.store
             return futures.chain(s._driver.current(transaction), lambda d: (d, s._transform))
-        spec = self.spec
-        opened = spec.open(context) if transaction is None else spec.open(context, transaction)
+        from ...open import open as open_store
+        from ...spec import Spec
 
-        def bind(driver: Any) -> tuple:
-            transform = IndexTransform(domain=driver.domain) if spec.transform is None else propagate_bounds(spec.transform, driver.domain)
-            return driver, transform
-
-        return futures.chain(opened, bind)
+        # Opened as ts.open opens a spec, so failures read as TensorStore reports them.
+        opened = open_store(Spec._from_driver_spec(self.spec.copy()), context=context, transaction=transaction)
+        opened = futures.map_error(opened, lambda exc: annotate(exc, f"While opening layer {index}"))
+        return futures.chain(opened, lambda store: (store._driver, store._transform))
 
     def spec_json(self, builder: Any, minimal: bool) -> dict:
         if self.store is not None:
@@ -249,7 +248,7 @@ class StackDriver(Driver):
                 got = driver.read(t, transaction) if batch is None else driver.read(t, transaction, batch=batch)
                 return futures.chain(got, lambda values, part=part: _scatter(out, part.positions, values))
 
-            pending.append(futures.chain(layer.open(self.context, transaction), start))
+            pending.append(futures.chain(layer.open(self.context, transaction, part.layer), start))
         return futures.chain(futures.gather(pending), lambda _: out)
 
     def write(self, transform: Any, array: np.ndarray, transaction: Any = None) -> Any:
@@ -271,7 +270,7 @@ class StackDriver(Driver):
                 driver, layer_transform = pair
                 return driver.write(compose(layer_transform, part.transform), source, transaction)
 
-            started = futures.chain(layer.open(self.context, transaction), lambda pair, f=start: futures.ready(f(pair)))
+            started = futures.chain(layer.open(self.context, transaction, part.layer), lambda pair, f=start: futures.ready(f(pair)))
             copies.append(futures.chain(started, lambda w: w.copy))
             commits.append(futures.chain(started, lambda w: w.commit))
         copy = futures.chain(futures.gather(copies), lambda _: None)
