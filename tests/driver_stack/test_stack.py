@@ -171,3 +171,33 @@ def test_transactions_pass_through_to_stored_layers(tmp_path):
             outside = view.read().result().tolist()
         results.append((inside, outside, view.read().result().tolist()))
     assert results[0] == results[1]
+
+
+def test_keyword_constraints_and_parsed_specs_like_the_reference():
+    def one_layer(lib):
+        return lib.array(np.array([1, 2, 3, 4], np.int32))
+
+    layer_json = {"driver": "array", "array": [1, 2], "dtype": "int32"}
+    cases = [
+        lambda lib: repr(lib.overlay([one_layer(lib)], dimension_units=["nm"])),
+        lambda lib: lib.overlay([one_layer(lib)], dimension_units=["nm"]).dimension_units,
+        lambda lib: lib.overlay([one_layer(lib)], domain=lib.IndexDomain(shape=[6])).domain.to_json(),
+        lambda lib: lib.overlay([one_layer(lib)], domain=lib.IndexDomain(shape=[6])).read().result(),
+        lambda lib: lib.overlay([one_layer(lib)], shape=[3]).read().result().tolist(),
+        lambda lib: lib.overlay([one_layer(lib)], rank=2),
+        lambda lib: lib.overlay([one_layer(lib)], schema=lib.Schema(dtype=lib.int32)).dtype.name,
+        lambda lib: lib.stack([one_layer(lib)[lib.d[0].label["x"]], one_layer(lib)]).domain.to_json(),
+        lambda lib: lib.overlay([one_layer(lib)]).spec().to_json(include_defaults=True),
+        lambda lib: lib.Spec({"driver": "stack", "layers": [layer_json]}).to_json(),
+        lambda lib: repr(lib.Spec({"driver": "stack", "layers": [layer_json]}).schema),
+        lambda lib: repr(lib.open({"driver": "stack", "layers": [layer_json]}).result()),
+        lambda lib: lib.Spec({"driver": "stack", "layers": [{"driver": "zarr", "kvstore": "memory://"}]}),
+    ]
+    for case in cases:
+        ours, theirs = _outcome(lambda: case(ts)), _outcome(lambda: case(ref))
+        if ours[0] == "ok" and isinstance(ours[1], np.ndarray):
+            np.testing.assert_array_equal(ours[1], theirs[1])
+        elif ours[0] == "ok" and isinstance(ours[1], tuple):
+            assert repr(ours[1]) == repr(theirs[1])
+        else:
+            assert ours == theirs

@@ -114,16 +114,13 @@ def _open(layers: list[Layer], read: bool | None, write: bool | None, context: A
     if constraints.get("schema") is not None:
         schema.update(schema=constraints["schema"])
     dtype, domain = check_layers(layers, schema.dtype)
+    schema._set_rank(domain.rank, "rank")
     if schema.domain is not None:
-        from ...schema.schema import merge_index_domains
-
-        domain = merge_index_domains(schema.domain, domain)
-    if schema.rank is not None and schema.rank != domain.rank:
-        raise invalid_argument(f"Rank specified by schema ({schema.rank}) does not match rank of layers ({domain.rank})")
+        domain = schema.domain  # a domain given for the stack bounds it
     context = context if context is not None else Context()
     if transaction is not None:
         transaction.check_open()
-    driver = StackDriver(layers, dtype, domain, context, context.get_resource("data_copy_concurrency"))
+    driver = StackDriver(layers, dtype, domain, context, context.get_resource("data_copy_concurrency"), None, schema.dimension_units)
     if not read and not write:  # as TensorStore: neither asked for (or both refused) is both
         read = write = True
     # A layer that cannot be read (written) makes the stack so too.

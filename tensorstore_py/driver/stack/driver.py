@@ -69,6 +69,10 @@ class Layer:
         return self.store._driver.context_resources() if self.store is not None else []
 
 
+class _LayerError(Exception):
+    """A layer that cannot be parsed (not a ValueError, so no member path is added)."""
+
+
 def _json_value(j: Any) -> Any:
     """Members that may hold Python objects (a ts.dtype, a Spec) as their JSON."""
     from ...spec import Spec
@@ -126,7 +130,24 @@ class StackDriverSpec(DriverSpec):
 
     @classmethod
     def from_json(cls, j: dict) -> "StackDriverSpec":
-        return super().from_json(_json_value(j))
+        self = super().from_json(_json_value(j))
+        # What the layers imply, as TensorStore fills it in when parsing.
+        if self.schema.dtype is None:
+            dtype = self.effective_dtype()
+            if dtype is not None:
+                self.schema.update(dtype=dtype)
+        if self.transform is None:
+            domain = self.effective_domain()
+            if domain is not None:
+                self.transform = IndexTransform(domain=domain)
+        return self
+
+    def to_json(self, include_defaults: bool = False) -> dict:
+        j = super().to_json(include_defaults)
+        if include_defaults:
+            j["layers"] = [layer.spec.to_json(include_defaults=True) if layer.spec is not None else layer.spec_json(None, False)
+                           for layer in self.layers]
+        return j
 
     def parse_driver_members(self, r: ObjectReader) -> None:
         from ..cast.driver import parse_nested_spec
@@ -139,10 +160,13 @@ class StackDriverSpec(DriverSpec):
                 try:
                     out.append(Layer(spec=parse_nested_spec(item)))
                 except ValueError as exc:
-                    raise invalid_argument(f"Error parsing value at position {i}: {getattr(exc, 'message', str(exc))}") from None
+                    raise _LayerError(f"Layer {i}: {getattr(exc, 'message', str(exc))}") from None
             return out
 
-        self.layers = r.get("layers", parse_layers)
+        try:
+            self.layers = r.get("layers", parse_layers)
+        except _LayerError as exc:  # reported without the member path, as TensorStore does
+            raise invalid_argument(str(exc)) from None
 
     def driver_members_json(self) -> dict:
         return {"layers": [layer.spec_json(None, False) for layer in self.layers]}
@@ -150,7 +174,20 @@ class StackDriverSpec(DriverSpec):
     def _add_defaults(self, out: dict, schema_json: dict) -> None:
         out.setdefault("context", {})
         out.setdefault("data_copy_concurrency", "data_copy_concurrency")
-        out["schema"] = schema_json
+        schema = self.schema.to_json()
+        if self.rank is not None:
+            schema.setdefault("rank", self.rank)
+        out["schema"] = {k: schema[k] for k in sorted(schema)}
+
+    def effective_schema(self):
+        schema = super().effective_schema()
+        domain = self.effective_domain()
+        if domain is not None and schema.domain is None:
+            schema.update(domain=domain)
+        dtype = self.effective_dtype()
+        if dtype is not None and schema.dtype is None:
+            schema.update(dtype=dtype)
+        return schema
 
     def effective_domain(self):
         if self.transform is not None:
@@ -171,20 +208,20 @@ class StackDriverSpec(DriverSpec):
         try:
             dtype, domain = check_layers(self.layers, self.schema.dtype)
             if self.schema.domain is not None:
-                from ...schema.schema import merge_index_domains
-
-                domain = merge_index_domains(self.schema.domain, domain)
+                domain = self.schema.domain  # a domain given for the stack bounds it
             copy = context.get_resource("data_copy_concurrency", self.resources.get("data_copy_concurrency"))
         except (ValueError, TypeError) as exc:
             return futures.failed(exc)
-        return futures.ready(StackDriver(self.layers, dtype, domain, context, copy, self))
+        return futures.ready(StackDriver(self.layers, dtype, domain, context, copy, self, self.schema.dimension_units))
 
 
 class StackDriver(Driver):
     """Layers in one index space (`domain`, the hull of theirs)."""
 
-    def __init__(self, layers: Sequence[Layer], dtype: Any, domain: IndexDomain, context: Any, data_copy: Any, spec: Any = None):
+    def __init__(self, layers: Sequence[Layer], dtype: Any, domain: IndexDomain, context: Any, data_copy: Any, spec: Any = None,
+                 dimension_units: Any = None):
         self.layers = list(layers)
+        self._units = None if dimension_units is None else tuple(dimension_units)
         self._dtype = dtype
         self._domain = domain
         self.context = context
@@ -205,6 +242,10 @@ class StackDriver(Driver):
         from ...schema import ChunkLayout
 
         return ChunkLayout()
+
+    @property
+    def dimension_units(self) -> Any:
+        return self._units
 
     # -- I/O -----------------------------------------------------------------------------------
 
@@ -283,6 +324,9 @@ class StackDriver(Driver):
         j: dict[str, Any] = {"driver": "stack", "dtype": self._dtype.name}
         j["layers"] = [layer.spec_json(builder, minimal) for layer in self.layers]
         j["schema"] = {"domain": self._domain.to_json()}
+        if self._units is not None and any(u is not None for u in self._units):
+            j["schema"]["dimension_units"] = [None if u is None else u.to_json() for u in self._units]
+            j["schema"] = {k: j["schema"][k] for k in sorted(j["schema"])}
         return j
 
     def context_resources(self) -> list:

@@ -25,6 +25,8 @@ from .. import partition
 
 __all__ = ["LayerGrid", "BoxPart", "PointPart"]
 
+_INF = (1 << 62) - 1
+
 
 @dataclasses.dataclass
 class BoxPart:
@@ -48,7 +50,9 @@ class LayerGrid:
         self.bounds: list[list[int]] = []
         for d in range(rank):
             edges = {lo[d] for lo, _ in boxes} | {hi[d] + 1 for _, hi in boxes}
-            self.bounds.append(sorted(edges))
+            # Cells below the first and above the last layer bound (a domain given for the
+            # stack may reach there) belong to no layer.
+            self.bounds.append([-_INF] + sorted(edges) + [_INF + 1])
         shape = tuple(max(len(b) - 1, 0) for b in self.bounds)
         owner = np.full(shape, -1, dtype=np.int64)
         for k, (lo, hi) in enumerate(boxes):
@@ -61,7 +65,8 @@ class LayerGrid:
         self.owner = owner
 
     def _missing(self, cell: Sequence[int]) -> ValueError:
-        origin = ", ".join(str(self.bounds[d][c]) for d, c in enumerate(cell))
+        # As TensorStore, the cell past the last layer bound is reported at +infinity.
+        origin = ", ".join(str(_INF if c == len(self.bounds[d]) - 2 else self.bounds[d][c]) for d, c in enumerate(cell))
         return invalid_argument(f'Cell with origin={{{origin}}} missing layer mapping in "stack" driver')
 
     # -- strided requests -----------------------------------------------------------------------
