@@ -15,7 +15,8 @@ _NO_COPY = "Unable to avoid copy while creating an array as requested."
 
 def as_stored_array(value: Any, dtype: dtypes.dtype | None, copy: bool | None, write: bool | None) -> tuple[np.ndarray, dtypes.dtype]:
     """(array, dtype): `value` converted as `ts.array` converts it, shared when allowed."""
-    if dtype is not None and dtype.name in ("string", "ustring"):
+    if dtype is not None and dtype.name in ("string", "ustring", "json"):
+        # Elements are converted (checked) one by one: never shared.
         if copy is False:
             raise ValueError(_NO_COPY)
         from .elements import object_elements

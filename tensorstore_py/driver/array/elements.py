@@ -17,7 +17,11 @@ def to_json_value(v: Any) -> Any:
     """`v` as a JSON value (dict / list / str / int / float / bool / None)."""
     if v is None or isinstance(v, (bool, str)):
         return v
-    if isinstance(v, (int, float)):
+    if isinstance(v, int):
+        if not -(1 << 63) <= v < (1 << 64):  # JSON numbers are 64-bit integers or doubles
+            raise OverflowError("int too big to convert")
+        return v
+    if isinstance(v, float):
         return v
     if isinstance(v, np.generic):
         return to_json_value(v.item())

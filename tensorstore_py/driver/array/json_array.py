@@ -28,6 +28,11 @@ def _float(j: Any) -> float:
             return float(j)
         except ValueError:
             pass
+        if j.strip().lstrip("+-")[:2] in ("0x", "0X"):
+            try:  # strtod's hexadecimal form, which TensorStore accepts
+                return float.fromhex(j)
+            except ValueError:
+                pass
     raise invalid_argument(f"Expected 64-bit floating-point number, but received: {dumps(j)}")
 
 
