@@ -2,6 +2,8 @@
 on random layer layouts: domains, values read through random views, specs, writes routed to
 the layers, and errors (uncovered cells, mismatched layers)."""
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -58,7 +60,7 @@ def _view(store, lib, picks):
     return store[lib.d[0][hi - 1:lo - 1:-1]]
 
 
-@settings(max_examples=60, deadline=None)
+@settings(max_examples=int(os.environ.get("TSPY_EXAMPLES", 60)), deadline=None)
 @given(layout=layouts(), kind=st.sampled_from(["overlay", "stack", "concat"]), axis=st.integers(-2, 2),
        picks=st.tuples(st.integers(0, 3), st.integers(0, 10), st.integers(0, 10)))
 def test_random_layouts_read_like_the_reference(layout, kind, axis, picks):
@@ -90,7 +92,7 @@ def test_random_layouts_read_like_the_reference(layout, kind, axis, picks):
         assert got[0][1] == got[1][1]
 
 
-@settings(max_examples=40, deadline=None)
+@settings(max_examples=int(os.environ.get("TSPY_EXAMPLES", 40)), deadline=None)
 @given(layout=layouts(), kind=st.sampled_from(["overlay", "stack", "concat"]), value=st.integers(-50, 50),
        start=st.integers(0, 6))
 def test_random_writes_reach_the_layers_like_the_reference(layout, kind, value, start):

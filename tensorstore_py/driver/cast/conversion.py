@@ -168,8 +168,9 @@ def _elementwise(fn: Callable[[Any], Any], out_dtype: Any) -> Callable[[np.ndarr
         a = np.asarray(a)
         out = np.empty(a.shape, dtype=out_dtype)
         flat = out.reshape(-1)
-        for i, v in enumerate(a.reshape(-1)):
-            flat[i] = fn(v)
+        with np.errstate(over="ignore", invalid="ignore"):  # narrowing json numbers rounds to inf
+            for i, v in enumerate(a.reshape(-1)):
+                flat[i] = fn(v)
         return out
 
     return convert
