@@ -81,7 +81,10 @@ class TensorStore(Indexable):
 
     @property
     def url(self) -> str:
-        return f"{self._driver.kv.url(self._driver.path)}|{self._driver.url_suffix}"
+        kv = getattr(self._driver, "kv", None)
+        if kv is None:  # a virtual driver with nothing stored (array, stack ...)
+            raise NotImplementedError("URL representation not supported")
+        return f"{kv.url(self._driver.path)}|{self._driver.url_suffix}"
 
     # What the driver reports is in its own index space; a view sees it through its transform.
 
@@ -275,6 +278,13 @@ class TensorStore(Indexable):
         keep it.  Chunks wholly outside a shrunken array are deleted unless
         `resize_metadata_only`.
         """
+        if not getattr(self._driver, "supports_resize", True):
+            return futures.failed(NotImplementedError("Resize not supported"))
+        with_base = getattr(self._driver, "with_base", None)
+        if with_base is not None and getattr(self._driver, "base_transform", True) is None:
+            # An adapter that passes the view's transform to its base (cast): resize the base.
+            resized = self.base.resize(inclusive_min, exclusive_max, resize_metadata_only, resize_tied_bounds, expand_only, shrink_only)
+            return futures.chain(resized, lambda b: TensorStore(with_base(b._driver), b._transform, self._read, self._write, self._transaction))
         try:
             return self._resize(inclusive_min, exclusive_max, resize_metadata_only, resize_tied_bounds, expand_only, shrink_only)
         except (ValueError, TypeError) as exc:

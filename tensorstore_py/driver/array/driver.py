@@ -146,6 +146,20 @@ class ArrayDriver(Driver):
 
         return ChunkLayout(grid_origin=[0] * self.array.ndim, inner_order=inner_order(self.array))
 
+    @property
+    def dimension_units(self) -> Any:
+        return (None,) * self.array.ndim
+
+    #: TensorStore cannot resize an in-memory array.
+    supports_resize = False
+
+    def storage_statistics(self, transform: Any, query_not_stored: bool, query_fully_stored: bool, transaction: Any = None) -> Future:
+        from ..storage_statistics import StorageStatistics
+
+        # Every element of an in-memory array is stored.
+        return futures.ready(StorageStatistics(not_stored=False if query_not_stored else None,
+                                               fully_stored=True if query_fully_stored else None))
+
     def _bounded(self, transform: IndexTransform) -> IndexTransform:
         from ...index.compose import propagate_bounds
 

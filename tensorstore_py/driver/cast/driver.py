@@ -227,6 +227,19 @@ class CastDriver(Driver):
     def path(self) -> Any:
         return getattr(self.base, "path", None)
 
+    def storage_statistics(self, transform: Any, query_not_stored: bool, query_fully_stored: bool, transaction: Any = None) -> Future:
+        from ..storage_statistics import driver_storage_statistics
+
+        try:
+            t = compose_optional(self.base_transform, transform)
+        except (ValueError, TypeError, IndexError) as exc:
+            return futures.failed(exc)
+        return driver_storage_statistics(self.base, t, query_not_stored, query_fully_stored, transaction)
+
+    def with_base(self, base: Driver) -> "CastDriver":
+        """This view over `base` (a resized driver of the same array)."""
+        return CastDriver(base, self.base_transform, self._dtype, self.can_read, self.can_write)
+
     def base_view(self, transform: Any) -> tuple[Driver, Any]:
         """(driver, transform) of the base as this view sees it (``TensorStore.base``)."""
         return self.base, compose_optional(self.base_transform, transform)
@@ -235,9 +248,7 @@ class CastDriver(Driver):
 
     def current(self, transaction: Any = None) -> Future:
         def rebind(base: Driver) -> "CastDriver":
-            if base is self.base:
-                return self
-            return CastDriver(base, self.base_transform, self._dtype, self.can_read, self.can_write)
+            return self if base is self.base else self.with_base(base)
 
         current = self.base.current(transaction)
         if current.done() and current.exception() is None and current.result() is self.base:

@@ -247,6 +247,9 @@ class StackDriver(Driver):
     def dimension_units(self) -> Any:
         return self._units
 
+    #: Layers keep their own bounds: TensorStore does not resize a stack.
+    supports_resize = False
+
     # -- I/O -----------------------------------------------------------------------------------
 
     def _parts(self, transform: IndexTransform) -> tuple[str, list, BaseException | None]:
