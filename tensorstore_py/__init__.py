@@ -34,3 +34,7 @@ from .driver import zarr as _zarr_driver  # noqa: F401
 from .driver import n5 as _n5_driver  # noqa: F401
 from .driver import zarr3 as _zarr3_driver  # noqa: F401
 from .driver import neuroglancer_precomputed as _precomputed_driver  # noqa: F401
+from .driver.array import array
+from .driver.cast import cast
+from .driver.stack import concat, overlay, stack
+from .driver import json as _json_driver  # noqa: F401

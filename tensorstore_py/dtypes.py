@@ -24,6 +24,8 @@ class dtype:
             return value
         if value is None:
             raise TypeError("dtype() requires a data type name or NumPy dtype")
+        if value is bytes or value is str:  # Python's own string types, as TensorStore maps them
+            return _BY_NAME["string" if value is bytes else "ustring"]
         if isinstance(value, str):
             found = _BY_NAME.get(value)
             if found is None:

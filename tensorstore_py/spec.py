@@ -99,6 +99,9 @@ def _parse_url(url: str) -> dict:
             path = kv.percent_decode_path(rest)
         except ValueError as exc:
             raise annotate(exc, f"Invalid TensorStore URL component {dumps(driver_part)}") from None
+        from_url = getattr(driver_cls, "spec_json_from_url", None)
+        if from_url is not None:  # the driver reads the rest itself ("json:/a/b" is a pointer)
+            return from_url(kvstore, path)
         if path:
             # A path after the driver scheme continues the kvstore path ("memory://x|zarr2:a").
             kvstore["path"] = kv.join_path(kvstore.get("path", ""), path)
@@ -262,6 +265,12 @@ class Spec(Indexable):
     @property
     def kvstore(self):
         return None if self._driver_spec.kvstore is None else _copy.deepcopy(self._driver_spec.kvstore)
+
+    @property
+    def base(self) -> "Spec | None":
+        """The spec of the underlying TensorStore of an adapter (cast, ...), else None."""
+        view = getattr(self._driver_spec, "base_spec_view", None)
+        return None if view is None else Spec._from_driver_spec(view())
 
     @property
     def open_mode(self) -> OpenMode:

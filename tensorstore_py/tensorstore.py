@@ -74,11 +74,17 @@ class TensorStore(Indexable):
     def kvstore(self):
         from .kvstore import KvStore
 
-        return KvStore._from_driver(self._driver.kv, self._driver.path, self._transaction)
+        kv = getattr(self._driver, "kv", None)
+        if kv is None:  # a virtual driver (array, stack ...) has none
+            return None
+        return KvStore._from_driver(kv, self._driver.path, self._transaction)
 
     @property
     def url(self) -> str:
-        return f"{self._driver.kv.url(self._driver.path)}|{self._driver.url_suffix}"
+        kv = getattr(self._driver, "kv", None)
+        if kv is None:  # a virtual driver with nothing stored (array, stack ...)
+            raise NotImplementedError("URL representation not supported")
+        return f"{kv.url(self._driver.path)}|{self._driver.url_suffix}"
 
     # What the driver reports is in its own index space; a view sees it through its transform.
 
@@ -125,14 +131,13 @@ class TensorStore(Indexable):
 
     def _spec_json(self, retain_context: bool, minimal_spec: bool, with_context: bool) -> dict:
         builder = ContextSpecBuilder(retain=retain_context) if with_context else None
-        j = self._driver.spec_json(builder, minimal_spec)
+        j = self._driver.spec_json_through(self._transform, builder, minimal_spec)
         if builder is not None:
             for resource in self._driver.context_resources():
                 builder.add(resource)
             context = builder.context_json()
             if context:
                 j["context"] = context
-        j["transform"] = self._transform.to_json()
         return {k: j[k] for k in sorted(j)}
 
     def spec(
@@ -146,7 +151,13 @@ class TensorStore(Indexable):
         """The spec that reopens this TensorStore (with `minimal_spec`, without the metadata)."""
         if self._transaction is not None:
             self._transaction.check_open()
-        spec = Spec(self._spec_json(retain_context, minimal_spec, bool(retain_context or unbind_context)))
+        j = self._spec_json(retain_context, minimal_spec, bool(retain_context or unbind_context))
+        spec = Spec(j)
+        # Nested specs written by an open driver keep exactly the members written (a parsed
+        # array layer would otherwise gain its default transform).
+        written = getattr(spec._driver_spec, "match_written_json", None)
+        if written is not None:
+            written(j)
         if options:
             spec.update(**options)
         return spec
@@ -164,6 +175,8 @@ class TensorStore(Indexable):
         """
         from .batch import batch_state
 
+        if order not in ("C", "F"):
+            raise TypeError("`order` must be specified as 'C' or 'F'")
         return self._read_in(batch_state(batch), order)
 
     def _read_in(self, batch: Any, order: str = "C") -> Future:
@@ -272,6 +285,13 @@ class TensorStore(Indexable):
         keep it.  Chunks wholly outside a shrunken array are deleted unless
         `resize_metadata_only`.
         """
+        if not getattr(self._driver, "supports_resize", True):
+            return futures.failed(NotImplementedError("Resize not supported"))
+        with_base = getattr(self._driver, "with_base", None)
+        if with_base is not None and getattr(self._driver, "base_transform", True) is None:
+            # An adapter that passes the view's transform to its base (cast): resize the base.
+            resized = self.base.resize(inclusive_min, exclusive_max, resize_metadata_only, resize_tied_bounds, expand_only, shrink_only)
+            return futures.chain(resized, lambda b: TensorStore(with_base(b._driver), b._transform, self._read, self._write, self._transaction))
         try:
             return self._resize(inclusive_min, exclusive_max, resize_metadata_only, resize_tied_bounds, expand_only, shrink_only)
         except (ValueError, TypeError) as exc:
@@ -333,7 +353,19 @@ class TensorStore(Indexable):
         return futures.chain(resized, rebind)
 
     def astype(self, dtype: Any) -> "TensorStore":
-        raise NotImplementedError("TensorStore.astype (ts.cast) is not supported yet")
+        """A read/write view of this store converted to `dtype` (``ts.cast``)."""
+        from .driver.cast import cast
+
+        return cast(self, dtype)
+
+    @property
+    def base(self) -> "TensorStore | None":
+        """The underlying TensorStore of an adapter (cast, ...) as this view sees it, else None."""
+        base_view = getattr(self._driver, "base_view", None)
+        if base_view is None:
+            return None
+        driver, transform = base_view(self._transform)
+        return TensorStore(driver, transform, self._read, self._write, self._transaction)
 
     def __copy__(self) -> "TensorStore":
         return self  # immutable, as TensorStore's handles
@@ -370,7 +402,11 @@ def deferred_write(driver_future: Future, start: Any) -> Any:
 def prepare_source(source: Any, dtype: dtypes.dtype, domain) -> np.ndarray:
     """`source` as an array of `dtype` broadcast to `domain`'s shape, as TensorStore aligns it."""
     target = dtype.numpy_dtype
-    if isinstance(source, np.ndarray) and source.dtype != target and not target.hasobject:
+    if dtype.name in ("string", "ustring", "json"):
+        from .driver.array.elements import object_elements
+
+        source = object_elements(source, dtype.name, domain.rank)
+    elif isinstance(source, np.ndarray) and source.dtype != target and not target.hasobject:
         if not np.can_cast(source.dtype, target, "safe"):
             raise TypeError(f"Cannot cast array data from {source.dtype!r} to {target!r} according to the rule 'safe'")
     array = np.asarray(source, dtype=target)

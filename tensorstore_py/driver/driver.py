@@ -87,6 +87,13 @@ class Driver(abc.ABC):
     def spec_json(self, builder: Any, minimal: bool) -> dict:
         """The driver's spec JSON without "transform" (context resources via `builder`)."""
 
+    def spec_json_through(self, transform: Any, builder: Any, minimal: bool) -> dict:
+        """The spec JSON of this array viewed through `transform` (with "transform").  Drivers
+        whose spec depends on the view (the array driver writes only what it sees) override it."""
+        j = self.spec_json(builder, minimal)
+        j["transform"] = transform.to_json()
+        return j
+
     def context_resources(self) -> list:
         """The bound context resources its spec refers to."""
         return []

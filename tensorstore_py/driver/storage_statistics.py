@@ -216,6 +216,9 @@ def driver_storage_statistics(
     what `transaction` has staged, if given)."""
     from ..index.compose import propagate_bounds
 
+    own = getattr(driver, "storage_statistics", None)
+    if own is not None:  # a virtual driver answers for itself (array) or asks its base (cast)
+        return own(transform, query_not_stored, query_fully_stored, transaction)
     fmt = getattr(driver, "format", None)
     engine = getattr(driver, "engine", None)
     if fmt is None or engine is None:

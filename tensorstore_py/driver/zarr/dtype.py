@@ -21,7 +21,8 @@ _SIMPLE = {
     "f8": "float64", "c8": "complex64", "c16": "complex128",
 }  # fmt: skip
 # TensorStore extensions spelled without a byte order.
-_EXTENSION = ("bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2", "float8_e5m2fnuz")
+_EXTENSION = ("bfloat16", "float8_e4m3fn", "float8_e4m3fnuz", "float8_e4m3b11fnuz", "float8_e5m2", "float8_e5m2fnuz",
+              "float8_e3m4", "float4_e2m1fn", "float8_e8m0fnu", "int2", "int4")
 _SIMPLE_RE = re.compile(r"^([<>|])([a-zA-Z]\d+)$")
 _BYTES_RE = re.compile(r"^\|([SV])(\d+)$")
 
