@@ -33,3 +33,7 @@ from .driver import zarr as _zarr_driver  # noqa: F401
 from .driver import n5 as _n5_driver  # noqa: F401
 from .driver import zarr3 as _zarr3_driver  # noqa: F401
 from .driver import neuroglancer_precomputed as _precomputed_driver  # noqa: F401
+from .driver.downsample import downsample  # noqa: E402
+import typing as _typing  # noqa: E402
+
+DownsampleMethod = _typing.Literal["stride", "median", "mode", "mean", "min", "max"]

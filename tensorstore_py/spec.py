@@ -246,6 +246,12 @@ class Spec(Indexable):
         return self.schema.dimension_units
 
     @property
+    def base(self) -> "Spec | None":
+        """Spec of the underlying TensorStore of an adapter (downsample ...), else None."""
+        base_spec = getattr(self._driver_spec, "base_spec", None)
+        return None if base_spec is None else base_spec(self._driver_spec.transform)
+
+    @property
     def kvstore(self):
         return None if self._driver_spec.kvstore is None else _copy.deepcopy(self._driver_spec.kvstore)
 

@@ -71,6 +71,16 @@ class TensorStore(Indexable):
         return TensorStore(self._driver, self._transform, self._read, self._write, transaction)
 
     @property
+    def base(self) -> "TensorStore | None":
+        """The underlying TensorStore of an adapter (downsample ...), viewed over the positions
+        this view depends on; None for other drivers."""
+        base_view = getattr(self._driver, "base_view", None)
+        if base_view is None:
+            return None
+        driver, transform = base_view(self._transform)
+        return TensorStore(driver, transform, True, False, self._transaction)
+
+    @property
     def kvstore(self):
         from .kvstore import KvStore
 
