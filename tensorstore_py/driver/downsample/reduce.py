@@ -194,7 +194,7 @@ def _mode(values: list, dtype: np.dtype) -> Any:
 
 
 def _cmp(a: Any, b: Any) -> int:
-    return (a > b) - (a < b)
+    return int(a > b) - int(a < b)
 
 
 def _json_rank(v: Any) -> int:
