@@ -32,6 +32,12 @@ cnp.import_array()
 
 __all__ = ["reduce", "MEAN", "MIN", "MAX", "MEDIAN", "MODE"]
 
+cdef extern from "tsx_downsample.h":
+    void tsx_sum_row[T, A](const T* b, A* acc, int64_t n, int64_t f, int64_t o) nogil
+    void tsx_min_row[T](const T* b, T* acc, int64_t n, int64_t f, int64_t o) nogil
+    void tsx_max_row[T](const T* b, T* acc, int64_t n, int64_t f, int64_t o) nogil
+    void tsx_gather_row[T](const T* b, T* buf, int64_t* fill, int64_t bmax, int64_t n, int64_t f, int64_t o) nogil
+
 cdef extern from *:
     """
     typedef __int128 tsx_i128;
@@ -160,8 +166,8 @@ cdef int _run(elem_t* src, elem_t* out, Plan* p, int method) noexcept nogil:
     cdef elem_t* acc_e = NULL
     cdef elem_t* buf = NULL
     cdef int64_t bmax = 1
-    cdef int64_t k0, i0, i0_lo, i0_hi, r, j, pos, cnt, n0, q, run, best_run, d
-    cdef elem_t v, best
+    cdef int64_t k0, i0, i0_lo, i0_hi, r, j, pos, cnt, n0, run, best_run, d
+    cdef elem_t best
     cdef elem_t* s
     cdef elem_t* b
     if counts == NULL or row_out == NULL:
@@ -244,33 +250,23 @@ cdef int _run(elem_t* src, elem_t* out, Plan* p, int method) noexcept nogil:
             for r in range(rows):
                 b = s + r * last
                 pos = row_out[r]
-                q = olast   # position within the current block of the last dimension
-                for j in range(last):
-                    v = b[j]
-                    if method == 1:
-                        if elem_t is float or elem_t is double:
-                            acc_e[pos] += v
-                        elif elem_t is int64_t or elem_t is int32_t:
-                            acc_w[pos] += v
-                        elif elem_t is uint64_t or elem_t is uint32_t:
-                            acc_uw[pos] += v
-                        elif elem_t is int8_t or elem_t is int16_t:
-                            acc_i[pos] += v
-                        else:
-                            acc_u[pos] += v
-                    elif method == 4:
-                        if v < acc_e[pos]:
-                            acc_e[pos] = v
-                    elif method == 5:
-                        if v > acc_e[pos]:
-                            acc_e[pos] = v
+                if method == 1:
+                    if elem_t is float or elem_t is double:
+                        tsx_sum_row(b, acc_e + pos, last, flast, olast)
+                    elif elem_t is int64_t or elem_t is int32_t:
+                        tsx_sum_row(b, acc_w + pos, last, flast, olast)
+                    elif elem_t is uint64_t or elem_t is uint32_t:
+                        tsx_sum_row(b, acc_uw + pos, last, flast, olast)
+                    elif elem_t is int8_t or elem_t is int16_t:
+                        tsx_sum_row(b, acc_i + pos, last, flast, olast)
                     else:
-                        buf[pos * bmax + fill[pos]] = v
-                        fill[pos] += 1
-                    q += 1
-                    if q == flast:
-                        q = 0
-                        pos += 1
+                        tsx_sum_row(b, acc_u + pos, last, flast, olast)
+                elif method == 4:
+                    tsx_min_row(b, acc_e + pos, last, flast, olast)
+                elif method == 5:
+                    tsx_max_row(b, acc_e + pos, last, flast, olast)
+                else:
+                    tsx_gather_row(b, buf + pos * bmax, fill + pos, bmax, last, flast, olast)
         # finalize the hyperplane
         b = out + k0 * P
         for j in range(P):

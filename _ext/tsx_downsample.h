@@ -1,0 +1,81 @@
+/* Row loops of the downsample kernel (downsample.pyx), templated on element and accumulator.
+ *
+ * Each folds one source row of `n` elements into the accumulators of the output row it
+ * belongs to: element j goes to block (j + o) / f.  The first block may be cut (o > 0), the
+ * last one by the end of the row.  Factors 1 and 2 get loops without an inner block loop, which
+ * the compiler can vectorise: they are the common case (pyramids halve each level). */
+#ifndef TSX_DOWNSAMPLE_H
+#define TSX_DOWNSAMPLE_H
+
+#include <stdint.h>
+
+template <typename T, typename A>
+static inline void tsx_sum_row(const T* b, A* acc, int64_t n, int64_t f, int64_t o) {
+  int64_t j = 0, k = 0;
+  if (f == 1) {
+    for (; j < n; ++j) acc[j] += (A)b[j];
+    return;
+  }
+  if (o > 0) {  /* the cut first block */
+    int64_t stop = f - o < n ? f - o : n;
+    A s = 0;
+    for (; j < stop; ++j) s += (A)b[j];
+    acc[k++] += s;
+  }
+  if (f == 2) {
+    int64_t pairs = (n - j) / 2;
+    const T* p = b + j;
+    A* a = acc + k;
+    for (int64_t i = 0; i < pairs; ++i) a[i] += (A)p[2 * i] + (A)p[2 * i + 1];
+    j += 2 * pairs;
+    k += pairs;
+    if (j < n) acc[k] += (A)b[j];
+    return;
+  }
+  while (j < n) {
+    int64_t stop = j + f < n ? j + f : n;
+    A s = 0;
+    for (; j < stop; ++j) s += (A)b[j];
+    acc[k++] += s;
+  }
+}
+
+/* Min (want_max false) or max: a strict comparison keeps the first of equal elements and never
+ * lets NaN in. */
+template <typename T, bool want_max>
+static inline void tsx_extreme_row(const T* b, T* acc, int64_t n, int64_t f, int64_t o) {
+  int64_t q = o, k = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    T v = b[j];
+    if (want_max ? (v > acc[k]) : (v < acc[k])) acc[k] = v;
+    if (++q == f) {
+      q = 0;
+      ++k;
+    }
+  }
+}
+
+template <typename T>
+static inline void tsx_min_row(const T* b, T* acc, int64_t n, int64_t f, int64_t o) {
+  tsx_extreme_row<T, false>(b, acc, n, f, o);
+}
+
+template <typename T>
+static inline void tsx_max_row(const T* b, T* acc, int64_t n, int64_t f, int64_t o) {
+  tsx_extreme_row<T, true>(b, acc, n, f, o);
+}
+
+/* Appends each element to its block's slot range: slot k holds up to `bmax` elements. */
+template <typename T>
+static inline void tsx_gather_row(const T* b, T* buf, int64_t* fill, int64_t bmax, int64_t n, int64_t f, int64_t o) {
+  int64_t q = o, k = 0;
+  for (int64_t j = 0; j < n; ++j) {
+    buf[k * bmax + fill[k]++] = b[j];
+    if (++q == f) {
+      q = 0;
+      ++k;
+    }
+  }
+}
+
+#endif
