@@ -8,6 +8,10 @@ pool's threads) and, unless the request was that box itself, picks the requested
 
 from __future__ import annotations
 
+import concurrent.futures
+import itertools
+import math
+import threading
 from typing import Any, Sequence
 
 import numpy as np
@@ -18,11 +22,13 @@ from ...future import Future
 from ...index import IndexDomain, IndexTransform, OutputIndexMap, OutputIndexMethod
 from ..driver import Driver
 from . import reduce as R
+from .propagate import edge_repeating_dims
 
 __all__ = ["DownsampleDriver"]
 
-# Below this many base elements a read is reduced in one piece (splitting costs more).
-_SPLIT_MIN_ELEMENTS = 1 << 22
+# Base elements per tile a read is cut into: large enough that per-tile costs vanish, small
+# enough that reading and reducing overlap and memory stays bounded.
+_TILE_ELEMENTS = 1 << 21
 
 
 class DownsampleDriver(Driver):
@@ -60,8 +66,7 @@ class DownsampleDriver(Driver):
     def chunk_layout(self) -> Any:
         from ...schema.transform import transform_chunk_layout
 
-        base = transform_chunk_layout(self.base_driver.chunk_layout, self.base_transform)
-        return transform_chunk_layout(base, self._strided())
+        return transform_chunk_layout(self.chunk_layout_of_base(), self._strided())
 
     @property
     def codec(self) -> Any:
@@ -114,42 +119,58 @@ class DownsampleDriver(Driver):
         base_lo = list(base_domain.origin)
         base_hi = [h + 1 for h in base_domain.inclusive_max]
         blo, bhi = R.base_box(lo, hi, self.factors, base_lo, base_hi)
-        box = IndexDomain._make(blo, [h - 1 for h in bhi], [False] * len(blo), [False] * len(blo), base_domain.labels)
-        base_t = slice_by_domain(self.base_transform, box)
-        if batch is None:
-            src = self.base_driver.read(base_t, transaction)
-        else:
-            src = self.base_driver.read(base_t, transaction, batch=batch)
         direct = _is_box(t, lo)
         out_shape = [h - l for l, h in zip(lo, hi)]
-        executor = self.data_copy.executor
+        target = out if direct else np.empty(out_shape, dtype=numpy_dtype)
+        tiles = _tiles(blo, bhi, self.factors, self._base_chunking())
+        repeat_edges = edge_repeating_dims(t, self.factors)
 
-        def reduce(data: np.ndarray) -> Any:
-            target = out if direct else np.empty(out_shape, dtype=numpy_dtype)
-            pieces = _split(data.size, out_shape[0] if out_shape else 1, self.data_copy.limit)
-            if pieces <= 1:
-                R.reduce_box(data, blo, lo, out_shape, self.factors, self.method, target)
-                return _finish(target)
-            bounds = np.linspace(lo[0], hi[0], pieces + 1).astype(int)
-            jobs = []
-            for a, b in zip(bounds[:-1], bounds[1:]):
-                if a == b:
-                    continue
-                src_a = max(a * self.factors[0], blo[0]) - blo[0]
-                src_b = min(b * self.factors[0], bhi[0]) - blo[0]
-                jobs.append(futures.submit(
-                    executor, R.reduce_box, data[src_a:src_b], [blo[0] + src_a, *blo[1:]], [a, *lo[1:]],
-                    [b - a, *out_shape[1:]], self.factors, self.method, target[a - lo[0]:b - lo[0]],
-                ))  # fmt: skip
-            return futures.chain(futures.gather(jobs), lambda _: _finish(target))
+        def read_tile(tile: tuple) -> Future:
+            tlo, thi = tile
+            box = IndexDomain._make(tlo, [h - 1 for h in thi], [False] * len(tlo), [False] * len(tlo), base_domain.labels)
+            base_t = slice_by_domain(self.base_transform, box)
+            if batch is None:
+                return self.base_driver.read(base_t, transaction)
+            return self.base_driver.read(base_t, transaction, batch=batch)
 
-        def _finish(target: np.ndarray) -> np.ndarray:
+        def reduce_tile(tile: tuple, data: np.ndarray) -> None:
+            tlo, thi = tile
+            olo = [max(a // f, l) for a, f, l in zip(tlo, self.factors, lo)]
+            ohi = [min(-(-b // f), h) for b, f, h in zip(thi, self.factors, hi)]
+            region = target[tuple(slice(a - l, b - l) for a, b, l in zip(olo, ohi, lo))]
+            oshape = [b - a for a, b in zip(olo, ohi)]
+            if any(repeat_edges):
+                data, tlo = R.repeat_edges(data, tlo, olo, oshape, self.factors, repeat_edges)
+            if region.flags.c_contiguous:
+                R.reduce_box(data, tlo, olo, oshape, self.factors, self.method, region)
+            else:
+                region[...] = R.reduce_box(data, tlo, olo, oshape, self.factors, self.method)
+
+        def finish(_: Any) -> np.ndarray:
             if direct:
                 return out
             out[...] = take(target, lo, t)
             return out
 
-        return futures.chain(src, reduce, executor)
+        window = 2 * max(1, int(self.data_copy.limit))
+        return futures.chain(_run_windowed(tiles, read_tile, reduce_tile, self.data_copy.executor, window), finish)
+
+    def _base_chunking(self) -> tuple | None:
+        """(read chunk shape, grid origin) of the base view, where it has a regular grid."""
+        try:
+            layout = self.chunk_layout_of_base()
+            shape = layout.read_chunk.shape
+            origin = layout.grid_origin
+        except (ValueError, TypeError, AttributeError):
+            return None
+        if shape is None or any(not s for s in shape):
+            return None
+        return tuple(int(s) for s in shape), tuple(int(o) if o is not None else 0 for o in (origin or [0] * len(shape)))
+
+    def chunk_layout_of_base(self) -> Any:
+        from ...schema.transform import transform_chunk_layout
+
+        return transform_chunk_layout(self.base_driver.chunk_layout, self.base_transform)
 
     def write(self, transform: IndexTransform, array: np.ndarray, transaction: Any = None) -> Any:
         from ...tensorstore import failed_write
@@ -185,10 +206,89 @@ class DownsampleDriver(Driver):
         return self.base_driver, compose(self.base_transform, up)
 
 
-def _split(size: int, rows: int, limit: int) -> int:
-    if size < _SPLIT_MIN_ELEMENTS:
-        return 1
-    return max(1, min(int(limit), rows))
+def _tiles(lo: Sequence[int], hi: Sequence[int], factors: Sequence[int], chunking: tuple | None) -> list[tuple]:
+    """The base box [lo, hi) cut into tiles: tile boundaries are block boundaries (multiples of
+    the factor) and, where the base has a chunk grid they can share, chunk boundaries too (each
+    chunk is then read once).  Tiles grow from the innermost dimension outwards to about
+    `_TILE_ELEMENTS` elements."""
+    rank = len(lo)
+    if rank == 0:
+        return [(list(lo), list(hi))]
+    step, anchor = list(factors), [0] * rank
+    if chunking is not None:
+        for d, (c, o) in enumerate(zip(*chunking)):
+            f = factors[d]
+            m = math.lcm(c, f)
+            if m > 4 * max(c, f):
+                continue
+            for a in range(0, m, f):
+                if (a - o) % c == 0:
+                    step[d], anchor[d] = m, a
+                    break
+    tile = list(step)
+    for d in range(rank - 1, -1, -1):
+        outer = math.prod(tile) // tile[d]
+        if outer * tile[d] >= _TILE_ELEMENTS:
+            break
+        steps_needed = -(-_TILE_ELEMENTS // (outer * step[d]))
+        steps_covering = -(-(hi[d] - lo[d]) // step[d]) + 1
+        tile[d] = step[d] * max(1, min(steps_needed, steps_covering))
+    per_dim = []
+    for d in range(rank):
+        cuts = []
+        start = lo[d]
+        k = (lo[d] - anchor[d]) // tile[d]
+        while start < hi[d]:
+            k += 1
+            stop = min(anchor[d] + k * tile[d], hi[d])
+            cuts.append((start, stop))
+            start = stop
+        per_dim.append(cuts or [(lo[d], hi[d])])
+    return [([c[0] for c in combo], [c[1] for c in combo]) for combo in itertools.product(*per_dim)]
+
+
+def _run_windowed(tiles: list, read: Any, reduce: Any, executor: Any, window: int) -> Future:
+    """Reads tiles (at most `window` read or being reduced at once) and reduces each on
+    `executor` as it arrives; a Future of None once all are reduced, or the first error."""
+    done: Future = Future()
+    lock = threading.Lock()
+    state = {"next": 0, "remaining": len(tiles), "failed": False}
+    if not tiles:
+        done.set_result(None)
+        return done
+
+    def start_next() -> None:
+        with lock:
+            if state["failed"] or state["next"] >= len(tiles):
+                return
+            tile = tiles[state["next"]]
+            state["next"] += 1
+        try:
+            fut = futures.chain(read(tile), lambda data: reduce(tile, data), executor)
+        except BaseException as exc:  # noqa: BLE001 - reported through `done`
+            fut = futures.failed(exc)
+        fut.add_done_callback(finished)
+
+    def finished(fut: Any) -> None:
+        exc = fut.exception() if not fut.cancelled() else concurrent.futures.CancelledError()
+        with lock:
+            if state["failed"]:
+                return
+            if exc is not None:
+                state["failed"] = True
+            else:
+                state["remaining"] -= 1
+            last = state["remaining"] == 0
+        if exc is not None:
+            futures._settle(done, exception=exc)
+        elif last:
+            futures._settle(done, result=None)
+        else:
+            start_next()
+
+    for _ in range(min(window, len(tiles))):
+        start_next()
+    return done
 
 
 def _output_bounds(t: IndexTransform) -> tuple[list[int], list[int]]:

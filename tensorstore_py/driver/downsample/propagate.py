@@ -8,7 +8,9 @@ For each downsampled dimension d (factor f) reached through output map m of the 
 * m is a constant c: a new input dimension spans block c, ``[0, f)`` cut to the base bounds,
   with output ``f * c + x'``;
 * anything else (strides, index arrays, diagonals): a new input dimension of extent f holds
-  the position within the block, and the output is the index array ``f * m(x) + k``.
+  the position within the block, and the output is the index array ``f * m(x) + k`` clamped
+  to the base's bounds, so that a block cut by the edge repeats the edge element (TensorStore
+  computes such views this way, unlike a plain read of the same blocks).
 
 New input dimensions follow the view's, in the order of the outputs that need them.
 """
@@ -21,7 +23,33 @@ import numpy as np
 
 from ...index import IndexDomain, IndexTransform, OutputIndexMap, OutputIndexMethod
 
-__all__ = ["upsample_transform"]
+__all__ = ["upsample_transform", "edge_repeating_dims"]
+
+
+def _input_users(t: IndexTransform) -> dict[int, int]:
+    users: dict[int, int] = {}
+    for m in t.output:
+        if m.method == OutputIndexMethod.single_input_dimension and m.stride != 0:
+            users[m.input_dimension] = users.get(m.input_dimension, 0) + 1
+    return users
+
+
+def _widens(m: OutputIndexMap, users: dict[int, int], shape: Sequence[int]) -> bool:
+    """Whether map `m` reaches its dimension as a stride-1 input of its own, or at a single
+    position (a constant, or an input of extent 1)."""
+    if m.method == OutputIndexMethod.constant:
+        return True
+    if m.method == OutputIndexMethod.single_input_dimension:
+        return m.stride == 0 or shape[m.input_dimension] == 1 or (m.stride == 1 and users[m.input_dimension] == 1)
+    return np.asarray(m.index_array).size == 1
+
+
+def edge_repeating_dims(t: IndexTransform, factors: Sequence[int]) -> list[bool]:
+    """Per downsampled dimension, whether blocks cut by the base's edge are computed with the
+    edge element repeated (the index-array case of `upsample_transform`)."""
+    users = _input_users(t)
+    shape = t.input_shape
+    return [f > 1 and not _widens(m, users, shape) for m, f in zip(t.output, factors)]
 
 
 def upsample_transform(t: IndexTransform, factors: Sequence[int], base_lo: Sequence[int], base_hi: Sequence[int]) -> IndexTransform:
@@ -32,10 +60,7 @@ def upsample_transform(t: IndexTransform, factors: Sequence[int], base_lo: Seque
     hi = [h + 1 for h in domain.inclusive_max]
     il, iu = list(domain.implicit_lower_bounds), list(domain.implicit_upper_bounds)
     labels = list(domain.labels)
-    users: dict[int, int] = {}
-    for m in t.output:
-        if m.method == OutputIndexMethod.single_input_dimension and m.stride != 0:
-            users[m.input_dimension] = users.get(m.input_dimension, 0) + 1
+    users = _input_users(t)
     extra_lo: list[int] = []
     extra_hi: list[int] = []
     pending: list[tuple[int, OutputIndexMap, int]] = []  # (output dim, map, extra dim)
@@ -72,7 +97,8 @@ def upsample_transform(t: IndexTransform, factors: Sequence[int], base_lo: Seque
         f = factors[d]
         positions = _positions(m, lo, hi, rank, total)
         within = (np.arange(shape[rank + k], dtype=np.int64) + extra_lo[k]).reshape([-1 if j == rank + k else 1 for j in range(total)])
-        arr = f * positions + within
+        # Positions past the base's bounds repeat its edge element (as TensorStore does).
+        arr = np.clip(f * positions + within, base_lo[d], base_hi[d] - 1)
         outputs[d] = OutputIndexMap(index_array=arr)
     new_domain = IndexDomain._make(
         lo + extra_lo, [h - 1 for h in hi + extra_hi], il + [False] * len(extra_lo), iu + [False] * len(extra_lo),

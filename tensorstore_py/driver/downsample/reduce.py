@@ -87,6 +87,20 @@ def base_box(lo: Sequence[int], hi: Sequence[int], factors: Sequence[int], base_
     return blo, [max(h, l) for l, h in zip(blo, bhi)]
 
 
+def repeat_edges(data: np.ndarray, src_lo: Sequence[int], out_lo: Sequence[int], out_shape: Sequence[int],
+                 factors: Sequence[int], dims: Sequence[bool]) -> tuple[np.ndarray, list[int]]:
+    """`data` (from `src_lo`) padded along `dims` to whole blocks by repeating its edge elements."""
+    widths, new_lo = [], []
+    for d, (n, l, o, k, f) in enumerate(zip(data.shape, src_lo, out_lo, out_shape, factors)):
+        before = l - o * f if dims[d] else 0
+        after = (o + k) * f - (l + n) if dims[d] else 0
+        widths.append((before, max(after, 0)))
+        new_lo.append(l - before)
+    if not any(a or b for a, b in widths):
+        return data, list(src_lo)
+    return np.pad(data, widths, mode="edge"), new_lo
+
+
 def reduce_box(src: np.ndarray, src_lo: Sequence[int], out_lo: Sequence[int], out_shape: Sequence[int],
                factors: Sequence[int], method: str, out: np.ndarray | None = None) -> np.ndarray:
     """Downsampled values of the box `out_lo` + `out_shape` from `src`, the base's values over
