@@ -140,6 +140,14 @@ cdef inline int64_t _round_div_signed(tsx_i128 s, int64_t n) noexcept nogil:
     return <int64_t>q
 
 
+cdef inline int64_t _round_div_small(int64_t s, int64_t n) noexcept nogil:
+    cdef int64_t q = s // n if s >= 0 else -((-s + n - 1) // n)
+    cdef int64_t r = s - q * n
+    if 2 * r > n or (2 * r == n and (q & 1)):
+        q += 1
+    return q
+
+
 cdef inline uint64_t _round_div_unsigned(tsx_u128w s, int64_t n) noexcept nogil:
     cdef tsx_u128w q = s / <tsx_u128w>n
     cdef tsx_u128w r = s % <tsx_u128w>n
@@ -159,8 +167,9 @@ cdef int _run(elem_t* src, elem_t* out, Plan* p, int method) noexcept nogil:
     cdef int64_t* counts = <int64_t*>malloc(max(P, 1) * sizeof(int64_t))
     cdef int64_t* row_out = <int64_t*>malloc(max(rows, 1) * sizeof(int64_t))
     cdef int64_t* fill = NULL
-    cdef int64_t* acc_i = NULL
-    cdef uint64_t* acc_u = NULL
+    cdef int32_t* acc_i = NULL      # 8/16-bit sums of blocks small enough not to overflow
+    cdef uint32_t* acc_u = NULL
+    cdef int64_t block_volume = 1
     cdef tsx_i128* acc_w = NULL
     cdef tsx_u128w* acc_uw = NULL
     cdef elem_t* acc_e = NULL
@@ -186,14 +195,17 @@ cdef int _run(elem_t* src, elem_t* out, Plan* p, int method) noexcept nogil:
     elif method == 1:
         if elem_t is float or elem_t is double:
             acc_e = <elem_t*>malloc(max(P, 1) * sizeof(elem_t))
-        elif elem_t is int64_t or elem_t is int32_t:
-            acc_w = <tsx_i128*>malloc(max(P, 1) * sizeof(tsx_i128))
-        elif elem_t is uint64_t or elem_t is uint32_t:
-            acc_uw = <tsx_u128w*>malloc(max(P, 1) * sizeof(tsx_u128w))
-        elif elem_t is int8_t or elem_t is int16_t:
-            acc_i = <int64_t*>malloc(max(P, 1) * sizeof(int64_t))
         else:
-            acc_u = <uint64_t*>malloc(max(P, 1) * sizeof(uint64_t))
+            for d in range(p.rank):
+                block_volume *= p.fac[d]
+            if (elem_t is int8_t or elem_t is int16_t) and block_volume <= 65535:
+                acc_i = <int32_t*>malloc(max(P, 1) * sizeof(int32_t))
+            elif (elem_t is uint8_t or elem_t is uint16_t) and block_volume <= 65536:
+                acc_u = <uint32_t*>malloc(max(P, 1) * sizeof(uint32_t))
+            elif elem_t is int64_t or elem_t is int32_t or elem_t is int8_t or elem_t is int16_t:
+                acc_w = <tsx_i128*>malloc(max(P, 1) * sizeof(tsx_i128))
+            else:
+                acc_uw = <tsx_u128w*>malloc(max(P, 1) * sizeof(tsx_u128w))
         if acc_e == NULL and acc_w == NULL and acc_uw == NULL and acc_i == NULL and acc_u == NULL:
             free(counts); free(row_out)
             return -1
@@ -215,9 +227,9 @@ cdef int _run(elem_t* src, elem_t* out, Plan* p, int method) noexcept nogil:
             elif acc_uw != NULL:
                 memset(acc_uw, 0, P * sizeof(tsx_u128w))
             elif acc_i != NULL:
-                memset(acc_i, 0, P * sizeof(int64_t))
+                memset(acc_i, 0, P * sizeof(int32_t))
             else:
-                memset(acc_u, 0, P * sizeof(uint64_t))
+                memset(acc_u, 0, P * sizeof(uint32_t))
         else:
             for j in range(P):
                 if elem_t is float or elem_t is double:
@@ -253,14 +265,14 @@ cdef int _run(elem_t* src, elem_t* out, Plan* p, int method) noexcept nogil:
                 if method == 1:
                     if elem_t is float or elem_t is double:
                         tsx_sum_row(b, acc_e + pos, last, flast, olast)
-                    elif elem_t is int64_t or elem_t is int32_t:
-                        tsx_sum_row(b, acc_w + pos, last, flast, olast)
-                    elif elem_t is uint64_t or elem_t is uint32_t:
-                        tsx_sum_row(b, acc_uw + pos, last, flast, olast)
-                    elif elem_t is int8_t or elem_t is int16_t:
+                    elif acc_i != NULL:
                         tsx_sum_row(b, acc_i + pos, last, flast, olast)
-                    else:
+                    elif acc_u != NULL:
                         tsx_sum_row(b, acc_u + pos, last, flast, olast)
+                    elif acc_w != NULL:
+                        tsx_sum_row(b, acc_w + pos, last, flast, olast)
+                    else:
+                        tsx_sum_row(b, acc_uw + pos, last, flast, olast)
                 elif method == 4:
                     tsx_min_row(b, acc_e + pos, last, flast, olast)
                 elif method == 5:
@@ -274,14 +286,14 @@ cdef int _run(elem_t* src, elem_t* out, Plan* p, int method) noexcept nogil:
             if method == 1:
                 if elem_t is float or elem_t is double:
                     b[j] = acc_e[j] / <elem_t>cnt
-                elif elem_t is int64_t or elem_t is int32_t:
+                elif acc_i != NULL:
+                    b[j] = <elem_t>_round_div_small(acc_i[j], cnt)
+                elif acc_u != NULL:
+                    b[j] = <elem_t>_round_div_small(acc_u[j], cnt)
+                elif acc_w != NULL:
                     b[j] = <elem_t>_round_div_signed(acc_w[j], cnt)
-                elif elem_t is uint64_t or elem_t is uint32_t:
-                    b[j] = <elem_t>_round_div_unsigned(acc_uw[j], cnt)
-                elif elem_t is int8_t or elem_t is int16_t:
-                    b[j] = <elem_t>_round_div_signed(<tsx_i128>acc_i[j], cnt)
                 else:
-                    b[j] = <elem_t>_round_div_unsigned(<tsx_u128w>acc_u[j], cnt)
+                    b[j] = <elem_t>_round_div_unsigned(acc_uw[j], cnt)
             elif method == 4 or method == 5:
                 b[j] = acc_e[j]
             elif method == 2:

@@ -8,6 +8,32 @@
 #define TSX_DOWNSAMPLE_H
 
 #include <stdint.h>
+#include <string.h>
+
+/* Sums of adjacent pairs, acc[i] += p[2i] + p[2i+1].  For 8- and 16-bit unsigned elements the
+ * pair is loaded as one word and split, which the compiler vectorises with plain loads. */
+template <typename T, typename A>
+static inline void tsx_pair_sums(const T* p, A* acc, int64_t pairs) {
+  for (int64_t i = 0; i < pairs; ++i) acc[i] += (A)p[2 * i] + (A)p[2 * i + 1];
+}
+
+template <>
+inline void tsx_pair_sums<uint16_t, uint32_t>(const uint16_t* p, uint32_t* acc, int64_t pairs) {
+  for (int64_t i = 0; i < pairs; ++i) {
+    uint32_t w;
+    memcpy(&w, p + 2 * i, sizeof w);
+    acc[i] += (w & 0xFFFFu) + (w >> 16);
+  }
+}
+
+template <>
+inline void tsx_pair_sums<uint8_t, uint32_t>(const uint8_t* p, uint32_t* acc, int64_t pairs) {
+  for (int64_t i = 0; i < pairs; ++i) {
+    uint16_t w;
+    memcpy(&w, p + 2 * i, sizeof w);
+    acc[i] += (uint32_t)(w & 0xFFu) + (uint32_t)(w >> 8);
+  }
+}
 
 template <typename T, typename A>
 static inline void tsx_sum_row(const T* b, A* acc, int64_t n, int64_t f, int64_t o) {
@@ -24,9 +50,7 @@ static inline void tsx_sum_row(const T* b, A* acc, int64_t n, int64_t f, int64_t
   }
   if (f == 2) {
     int64_t pairs = (n - j) / 2;
-    const T* p = b + j;
-    A* a = acc + k;
-    for (int64_t i = 0; i < pairs; ++i) a[i] += (A)p[2 * i] + (A)p[2 * i + 1];
+    tsx_pair_sums<T, A>(b + j, acc + k, pairs);
     j += 2 * pairs;
     k += pairs;
     if (j < n) acc[k] += (A)b[j];

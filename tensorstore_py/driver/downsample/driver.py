@@ -125,15 +125,36 @@ class DownsampleDriver(Driver):
         tiles = _tiles(blo, bhi, self.factors, self._base_chunking())
         repeat_edges = edge_repeating_dims(t, self.factors)
 
+        # Tile buffers are reused: fresh large arrays would cost a page fault per 4 KiB.
+        window = 2 * max(1, int(self.data_copy.limit))
+        largest = max(math.prod(h - l for l, h in zip(a, b)) for a, b in tiles)
+        free: list = []
+        free_lock = threading.Lock()
+
         def read_tile(tile: tuple) -> Future:
             tlo, thi = tile
             box = IndexDomain._make(tlo, [h - 1 for h in thi], [False] * len(tlo), [False] * len(tlo), base_domain.labels)
             base_t = slice_by_domain(self.base_transform, box)
+            with free_lock:
+                flat = free.pop() if free else None
+            if flat is None:
+                flat = np.empty(largest, dtype=numpy_dtype)
+            buffer = flat[: math.prod(h - l for l, h in zip(tlo, thi))].reshape([h - l for l, h in zip(tlo, thi)])
             if batch is None:
-                return self.base_driver.read(base_t, transaction)
-            return self.base_driver.read(base_t, transaction, batch=batch)
+                data = self.base_driver.read(base_t, transaction, buffer)
+            else:
+                data = self.base_driver.read(base_t, transaction, buffer, batch=batch)
+            return futures.chain(data, lambda arr: (arr, flat))
 
-        def reduce_tile(tile: tuple, data: np.ndarray) -> None:
+        def reduce_tile(tile: tuple, read: tuple) -> None:
+            data, flat = read
+            try:
+                _reduce_tile(tile, data)
+            finally:
+                with free_lock:
+                    free.append(flat)
+
+        def _reduce_tile(tile: tuple, data: np.ndarray) -> None:
             tlo, thi = tile
             olo = [max(a // f, l) for a, f, l in zip(tlo, self.factors, lo)]
             ohi = [min(-(-b // f), h) for b, f, h in zip(thi, self.factors, hi)]
@@ -152,7 +173,6 @@ class DownsampleDriver(Driver):
             out[...] = take(target, lo, t)
             return out
 
-        window = 2 * max(1, int(self.data_copy.limit))
         return futures.chain(_run_windowed(tiles, read_tile, reduce_tile, self.data_copy.executor, window), finish)
 
     def _base_chunking(self) -> tuple | None:
