@@ -37,3 +37,8 @@ from .driver.downsample import downsample  # noqa: E402
 import typing as _typing  # noqa: E402
 
 DownsampleMethod = _typing.Literal["stride", "median", "mode", "mean", "min", "max"]
+from .driver.virtual_chunked import (  # noqa: E402
+    VirtualChunkedReadParameters,
+    VirtualChunkedWriteParameters,
+    virtual_chunked,
+)

@@ -181,7 +181,10 @@ class Spec(Indexable):
         return self._driver_spec.to_json(include_defaults)
 
     def __repr__(self) -> str:
-        return pretty_repr(self.to_json(), "Spec(", ")")
+        try:
+            return pretty_repr(self.to_json(), "Spec(", ")")
+        except NotImplementedError:  # no JSON form (virtual_chunked)
+            return "Spec(...)"
 
     def __eq__(self, other: object) -> bool:
         if not isinstance(other, Spec):

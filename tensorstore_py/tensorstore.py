@@ -156,13 +156,20 @@ class TensorStore(Indexable):
         """The spec that reopens this TensorStore (with `minimal_spec`, without the metadata)."""
         if self._transaction is not None:
             self._transaction.check_open()
-        spec = Spec(self._spec_json(retain_context, minimal_spec, bool(retain_context or unbind_context)))
+        spec_object = getattr(self._driver, "spec_object", None)
+        if spec_object is not None:  # a driver without a JSON form (virtual_chunked)
+            spec = spec_object(self._transform)
+        else:
+            spec = Spec(self._spec_json(retain_context, minimal_spec, bool(retain_context or unbind_context)))
         if options:
             spec.update(**options)
         return spec
 
     def __repr__(self) -> str:
-        return pretty_repr(self._spec_json(False, False, True), "TensorStore(", ")")
+        try:
+            return pretty_repr(self._spec_json(False, False, True), "TensorStore(", ")")
+        except NotImplementedError:  # no JSON form (virtual_chunked)
+            return "TensorStore(...)"
 
     # -- I/O ---------------------------------------------------------------------------------
 
