@@ -176,8 +176,12 @@ class CallbackStore:
 
         def finish(array: np.ndarray, returned: Any) -> Any:
             stamp = as_stamp(returned, requested)
-            if options.if_not_equal and stamp.generation == UNKNOWN and returned is not None:
-                return ReadResult("unspecified", b"", stamp)  # unchanged since cached
+            if stamp.generation == UNKNOWN and returned is not None:
+                # "Unchanged since `if_not_equal`": the array is not used.  With nothing cached,
+                # TensorStore then has the fill value, which it caches like any read.
+                if options.if_not_equal:
+                    return ReadResult("unspecified", b"", stamp)
+                return ReadResult("value", ChunkValue(owner.format.new_chunk()), stamp)
             chunk = owner.full_chunk(array, region)
             return ReadResult("value", ChunkValue(chunk), stamp)
 
