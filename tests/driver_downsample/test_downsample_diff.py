@@ -252,3 +252,18 @@ def test_block_cut_at_both_ends(method):
     expected = {"stride": np.zeros((1, 0), np.int32), "mean": [[5]], "min": [[1]], "max": [[9]], "median": [[1]], "mode": [[1]]}[method]
     np.testing.assert_array_equal(got, expected)
     assert block.tolist() == [1, 9]
+
+
+def test_spec_round_trip_and_reopen():
+    """A downsampled store's spec JSON parses, reports the same schema, and reopens."""
+    out = []
+    for lib in (ts, tsp):
+        ctx = lib.Context()
+        s = lib.open({"driver": "zarr", "kvstore": "memory://"}, create=True, shape=[6, 4], dtype=lib.int16, context=ctx).result()
+        s.write(np.arange(24, dtype=np.int16).reshape(6, 4)).result()
+        d = lib.downsample(s, [2, 2], "max")
+        spec = lib.Spec(d.spec().to_json())
+        reopened = lib.open(spec, context=ctx).result()
+        out.append((repr(spec.schema), spec.to_json(), spec.to_json(include_defaults=True), reopened.read().result().tolist(),
+                    repr(reopened.schema), repr(d.schema), repr(d.chunk_layout)))
+    assert out[0] == out[1]

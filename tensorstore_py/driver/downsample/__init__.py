@@ -69,7 +69,14 @@ class DownsampleSpec(DriverSpec):
                 raise invalid_argument(f'Error parsing object member "{name}": Expected {expected}, but member is missing')
             return r.get(name, parse)
 
-        self.base = member("base", _parse_base, "object")
+        def parse_base(j: Any) -> Any:
+            # The element type is stated once, at the top (as TensorStore writes it): the base
+            # gets it back.
+            if isinstance(j, dict) and "dtype" not in j and self.schema.dtype is not None:
+                j = {**j, "dtype": self.schema.dtype.name}
+            return _parse_base(j)
+
+        self.base = member("base", parse_base, "object")
         self.factors = member("downsample_factors", _parse_factors, "array")
         try:
             self._merge_rank(len(self.factors))
@@ -111,6 +118,11 @@ class DownsampleSpec(DriverSpec):
             out["base"] = self.base.to_json(include_defaults=True)
         return {k: out[k] for k in sorted(out)}
 
+    def _add_defaults(self, out: dict, schema_json: dict) -> None:
+        # A virtual driver: none of the open-mode, cache or kvstore members.
+        out.setdefault("context", {})
+        out["schema"] = schema_json
+
     # -- what the spec says ---------------------------------------------------------------------
 
     def effective_dtype(self):
@@ -132,8 +144,6 @@ class DownsampleSpec(DriverSpec):
         return R.downsample_domain(domain, self.factors, self.method)
 
     def effective_schema(self):
-        from ...schema import Schema
-
         schema = super().effective_schema()
         base = self.base.schema if self.base is not None else None
         extra: dict[str, Any] = {}
@@ -159,7 +169,7 @@ class DownsampleSpec(DriverSpec):
                 pass
         if extra:
             schema.update(**extra)
-        return schema if isinstance(schema, Schema) else schema
+        return schema
 
     def base_spec(self, transform: IndexTransform | None) -> Any:
         """The `Spec` of the base positions `transform` (a view of this spec) reduces."""
