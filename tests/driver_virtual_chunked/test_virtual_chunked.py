@@ -268,3 +268,29 @@ def test_spec_reopens_with_the_same_functions():
     t = tsp.virtual_chunked(read, dtype=np.int32, shape=[4], chunk_layout=tsp.ChunkLayout(read_chunk_shape=[2]))
     again = tsp.open(t.spec()).result()
     assert again.read().result().tolist() == [0, 0, 2, 2]
+
+
+def test_grid_starts_at_the_domain_origin():
+    out = []
+    for lib in (ts, tsp):
+        def read(domain, array, params):
+            array[...] = domain.index_exp[0].start
+
+        t = lib.virtual_chunked(read, dtype=np.int32, domain=lib.IndexDomain(inclusive_min=[3], shape=[7]),
+                                chunk_layout=lib.ChunkLayout(read_chunk_shape=[4]))
+        out.append((str(t.domain), repr(t.chunk_layout), t.read().result().tolist()))
+    assert out[0] == out[1]
+
+
+def test_atomic_transaction_spanning_chunks_fails():
+    def read(domain, array, params):
+        array[...] = 0
+
+    def write(domain, array, params):
+        raise AssertionError("nothing may be written")
+
+    t = tsp.virtual_chunked(read, write, dtype=np.int32, shape=[8], chunk_layout=tsp.ChunkLayout(read_chunk_shape=[4]))
+    txn = tsp.Transaction(atomic=True)
+    with pytest.raises(ValueError, match="single atomic transaction"):
+        t.with_transaction(txn)[2:6] = 1
+        txn.commit_sync()

@@ -149,7 +149,10 @@ class CallbackStore:
         return CallbackStore(self.owner, batch)
 
     def describe_key(self, key: bytes) -> str:
-        return f"chunk {{{key.decode()}}}"
+        domain, region = self.owner.cell_domain(self._cell(key))
+        origin = ", ".join(map(str, domain.origin))
+        shape = ", ".join(str(s.stop) for s in region)
+        return f"virtual chunk {{origin={{{origin}}}, shape={{{shape}}}}}"
 
     def now(self) -> float:
         return time.time()
