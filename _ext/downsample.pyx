@@ -39,6 +39,9 @@ cdef extern from "tsx_downsample.h":
     void tsx_gather_row[T](const T* b, T* buf, int64_t* fill, int64_t bmax, int64_t n, int64_t f, int64_t o) nogil
 
 cdef extern from *:
+    int __builtin_ctzll(unsigned long long x) nogil
+
+cdef extern from *:
     """
     typedef __int128 tsx_i128;
     typedef unsigned __int128 tsx_u128w;
@@ -141,8 +144,15 @@ cdef inline int64_t _round_div_signed(tsx_i128 s, int64_t n) noexcept nogil:
 
 
 cdef inline int64_t _round_div_small(int64_t s, int64_t n) noexcept nogil:
-    cdef int64_t q = s // n if s >= 0 else -((-s + n - 1) // n)
-    cdef int64_t r = s - q * n
+    cdef int64_t q, r
+    if (n & (n - 1)) == 0:
+        # Whole blocks of power-of-two factors: a shift instead of a division (floor for
+        # negative sums too, the shift being arithmetic).
+        q = s >> __builtin_ctzll(<unsigned long long>n)
+        r = s & (n - 1)
+    else:
+        q = s // n if s >= 0 else -((-s + n - 1) // n)
+        r = s - q * n
     if 2 * r > n or (2 * r == n and (q & 1)):
         q += 1
     return q
