@@ -267,3 +267,21 @@ def test_spec_round_trip_and_reopen():
         out.append((repr(spec.schema), spec.to_json(), spec.to_json(include_defaults=True), reopened.read().result().tolist(),
                     repr(reopened.schema), repr(d.schema), repr(d.chunk_layout)))
     assert out[0] == out[1]
+
+
+def test_schema_units_fill_value_and_chunk_layout():
+    """What a downsampled view reports of its base: units scaled by the factors, the fill
+    value, the chunk layout seen through the strides, the codec."""
+    out = []
+    for lib in (ts, tsp):
+        n5 = lib.open({"driver": "n5", "kvstore": "memory://"}, create=True, shape=[10, 6], dtype=lib.int16,
+                      dimension_units=["4nm", "2s"]).result()
+        zarr = lib.open({"driver": "zarr", "kvstore": "memory://"}, create=True, shape=[10, 20], dtype=lib.int16,
+                        chunk_layout=lib.ChunkLayout(read_chunk_shape=[4, 6]), fill_value=3).result()
+        row = []
+        for view in (lib.downsample(n5, [2, 3], "mean"), lib.downsample(n5[1:, ::2], [2, 1], "stride"),
+                     lib.downsample(zarr, [3, 2], "mean"), lib.downsample(zarr[1:, ::2].T, [3, 2], "median")):
+            row.append((repr(view.dimension_units), repr(view.fill_value), repr(view.chunk_layout), repr(view.schema),
+                        repr(view.codec)))
+        out.append(row)
+    assert out[0] == out[1]
