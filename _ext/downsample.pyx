@@ -14,7 +14,8 @@ Methods (as TensorStore computes them):
   half-precision types (given here as float32) accumulate in float32, float64 in float64.
 * ``MIN`` / ``MAX``: start from +inf / -inf (type max / min for integers) and keep the first
   of equal elements, so NaN never wins unless nothing else is there.
-* ``MEDIAN``: the lower median, ``std::nth_element`` on the block's elements in C order.
+* ``MEDIAN``: the lower median, ``std::nth_element`` on the block's elements in C order
+  (integer blocks of 8 elements: a sorting network, which gives the same value).
 * ``MODE``: the most frequent value after ``std::sort`` (the smallest of equally frequent ones).
 
 The box is processed one output hyperplane (fixed index along dimension 0) at a time, so the
@@ -36,6 +37,7 @@ cdef extern from "tsx_downsample.h":
     void tsx_sum_row[T, A](const T* b, A* acc, int64_t n, int64_t f, int64_t o) nogil
     void tsx_min_row[T](const T* b, T* acc, int64_t n, int64_t f, int64_t o) nogil
     void tsx_max_row[T](const T* b, T* acc, int64_t n, int64_t f, int64_t o) nogil
+    void tsx_sort8[T](T* s) nogil
     void tsx_gather_row[T](const T* b, T* buf, int64_t* fill, int64_t bmax, int64_t n, int64_t f, int64_t o) nogil
 
 cdef extern from *:
@@ -308,11 +310,17 @@ cdef int _run(elem_t* src, elem_t* out, Plan* p, int method) noexcept nogil:
                 b[j] = acc_e[j]
             elif method == 2:
                 s = buf + j * bmax
-                nth_element(s, s + (cnt - 1) // 2, s + cnt)
+                if cnt == 8 and not (elem_t is float or elem_t is double):
+                    tsx_sort8(s)
+                else:
+                    nth_element(s, s + (cnt - 1) // 2, s + cnt)
                 b[j] = s[(cnt - 1) // 2]
             else:
                 s = buf + j * bmax
-                sort(s, s + cnt)
+                if cnt == 8 and not (elem_t is float or elem_t is double):
+                    tsx_sort8(s)
+                else:
+                    sort(s, s + cnt)
                 best = s[0]
                 best_run = 1
                 run = 1

@@ -102,4 +102,28 @@ static inline void tsx_gather_row(const T* b, T* buf, int64_t* fill, int64_t bma
   }
 }
 
+/* Sorts 8 elements with Batcher's odd-even merge network (19 compare-exchanges, no
+ * branches): the common 2x2x2 block.  Only for integers: with NaN, a network and
+ * std::sort / std::nth_element may disagree on the order, and the callers must match the
+ * latter's. */
+#define TSX_CX(a, b)                \
+  do {                              \
+    T lo_ = s[a] < s[b] ? s[a] : s[b]; \
+    T hi_ = s[a] < s[b] ? s[b] : s[a]; \
+    s[a] = lo_;                     \
+    s[b] = hi_;                     \
+  } while (0)
+
+template <typename T>
+static inline void tsx_sort8(T* s) {
+  TSX_CX(0, 1); TSX_CX(2, 3); TSX_CX(4, 5); TSX_CX(6, 7);
+  TSX_CX(0, 2); TSX_CX(1, 3); TSX_CX(4, 6); TSX_CX(5, 7);
+  TSX_CX(1, 2); TSX_CX(5, 6);
+  TSX_CX(0, 4); TSX_CX(1, 5); TSX_CX(2, 6); TSX_CX(3, 7);
+  TSX_CX(2, 4); TSX_CX(3, 5);
+  TSX_CX(1, 2); TSX_CX(3, 4); TSX_CX(5, 6);
+}
+
+#undef TSX_CX
+
 #endif

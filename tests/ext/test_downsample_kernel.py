@@ -151,3 +151,16 @@ def test_gil_released(method):
     finally:
         sys.setswitchinterval(old)
     assert spins_while_running > 1000
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint32, np.int64, np.bool_])
+@pytest.mark.parametrize("method", ["median", "mode"])
+def test_blocks_of_eight(dtype, method):
+    """2x2x2 integer blocks take the sorting-network path; the values are the reference's."""
+    rng = np.random.default_rng(7)
+    src = rng.integers(0, 4 if dtype is not np.bool_ else 2, size=(6, 7, 9)).astype(dtype)
+    offsets = [1, 0, 1]
+    expected = _reference(src, offsets, [2, 2, 2], method)
+    out = np.empty(expected.shape, dtype=src.dtype)
+    K.reduce(src, out, offsets, [2, 2, 2], METHODS[method])
+    np.testing.assert_array_equal(out, expected)
