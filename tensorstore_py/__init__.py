@@ -38,3 +38,12 @@ from .driver.array import array
 from .driver.cast import cast
 from .driver.stack import concat, overlay, stack
 from .driver import json as _json_driver  # noqa: F401
+from .driver.downsample import downsample  # noqa: E402
+import typing as _typing  # noqa: E402
+
+DownsampleMethod = _typing.Literal["stride", "median", "mode", "mean", "min", "max"]
+from .driver.virtual_chunked import (  # noqa: E402
+    VirtualChunkedReadParameters,
+    VirtualChunkedWriteParameters,
+    virtual_chunked,
+)

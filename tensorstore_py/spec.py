@@ -185,7 +185,10 @@ class Spec(Indexable):
         return self._driver_spec.to_json(include_defaults)
 
     def __repr__(self) -> str:
-        j = self.to_json()
+        try:
+            j = self.to_json()
+        except NotImplementedError:  # no JSON form (virtual_chunked)
+            return "Spec(...)"
         if context_binding.is_bound(self._driver_spec):
             # Bound resources show as ``[...]`` members (the JSON has them unbound).
             j.update(context_binding.members_json(self._driver_spec, retain=True))
@@ -268,7 +271,7 @@ class Spec(Indexable):
 
     @property
     def base(self) -> "Spec | None":
-        """The spec of the underlying TensorStore of an adapter (cast, ...), else None."""
+        """The spec of the underlying TensorStore of an adapter (cast, downsample ...), else None."""
         view = getattr(self._driver_spec, "base_spec_view", None)
         return None if view is None else Spec._from_driver_spec(view())
 

@@ -151,19 +151,26 @@ class TensorStore(Indexable):
         """The spec that reopens this TensorStore (with `minimal_spec`, without the metadata)."""
         if self._transaction is not None:
             self._transaction.check_open()
-        j = self._spec_json(retain_context, minimal_spec, bool(retain_context or unbind_context))
-        spec = Spec(j)
-        # Nested specs written by an open driver keep exactly the members written (a parsed
-        # array layer would otherwise gain its default transform).
-        written = getattr(spec._driver_spec, "match_written_json", None)
-        if written is not None:
-            written(j)
+        spec_object = getattr(self._driver, "spec_object", None)
+        if spec_object is not None:  # a driver without a JSON form (virtual_chunked)
+            spec = spec_object(self._transform)
+        else:
+            j = self._spec_json(retain_context, minimal_spec, bool(retain_context or unbind_context))
+            spec = Spec(j)
+            # Nested specs written by an open driver keep exactly the members written (a parsed
+            # array layer would otherwise gain its default transform).
+            written = getattr(spec._driver_spec, "match_written_json", None)
+            if written is not None:
+                written(j)
         if options:
             spec.update(**options)
         return spec
 
     def __repr__(self) -> str:
-        return pretty_repr(self._spec_json(False, False, True), "TensorStore(", ")")
+        try:
+            return pretty_repr(self._spec_json(False, False, True), "TensorStore(", ")")
+        except NotImplementedError:  # no JSON form (virtual_chunked)
+            return "TensorStore(...)"
 
     # -- I/O ---------------------------------------------------------------------------------
 
@@ -360,7 +367,8 @@ class TensorStore(Indexable):
 
     @property
     def base(self) -> "TensorStore | None":
-        """The underlying TensorStore of an adapter (cast, ...) as this view sees it, else None."""
+        """The underlying TensorStore of an adapter (cast, downsample ...) over the positions
+        this view depends on, in this view's modes; None for other drivers."""
         base_view = getattr(self._driver, "base_view", None)
         if base_view is None:
             return None

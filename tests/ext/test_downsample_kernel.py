@@ -1,0 +1,166 @@
+"""The downsample kernel against a plain numpy reference, its argument checks, and the GIL."""
+
+from __future__ import annotations
+
+import itertools
+import sys
+import threading
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from tensorstore_py._ext import downsample as K
+
+METHODS = {"mean": K.MEAN, "median": K.MEDIAN, "mode": K.MODE, "min": K.MIN, "max": K.MAX}
+
+
+def _round_half_even_div(total: int, n: int) -> int:
+    q, r = divmod(total, n)  # floor division, 0 <= r < n
+    if 2 * r > n or (2 * r == n and q % 2):
+        q += 1
+    return q
+
+
+def _reference(src: np.ndarray, offsets, factors, method: str) -> np.ndarray:
+    shape = tuple((o + n + f - 1) // f for n, o, f in zip(src.shape, offsets, factors))
+    out = np.empty(shape, dtype=src.dtype)
+    for index in itertools.product(*[range(n) for n in shape]):
+        block = src[tuple(slice(max(k * f - o, 0), (k + 1) * f - o) for k, f, o in zip(index, factors, offsets))]
+        vals = block.reshape(-1)
+        if method == "mean":
+            if src.dtype.kind == "f":
+                acc = src.dtype.type(0)
+                for v in vals:
+                    acc = src.dtype.type(acc + v)
+                out[index] = acc / src.dtype.type(len(vals))
+            else:
+                out[index] = _round_half_even_div(sum(int(v) for v in vals), len(vals))
+        elif method == "median":
+            out[index] = np.sort(vals, kind="stable")[(len(vals) - 1) // 2]
+        elif method == "mode":
+            uniq, counts = np.unique(vals, return_counts=True)
+            out[index] = uniq[np.argmax(counts)]  # the smallest of the most frequent
+        elif method == "min":
+            out[index] = vals.min()
+        else:
+            out[index] = vals.max()
+    return out
+
+
+DTYPES = [np.bool_, np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.uint64, np.int64, np.float32, np.float64]
+
+
+@st.composite
+def cases(draw):
+    rank = draw(st.integers(0, 4))
+    shape = tuple(draw(st.lists(st.integers(1, 5), min_size=rank, max_size=rank)))
+    factors = draw(st.lists(st.integers(1, 4), min_size=rank, max_size=rank))
+    offsets = [draw(st.integers(0, f - 1)) for f in factors]
+    dtype = np.dtype(draw(st.sampled_from(DTYPES)))
+    n = int(np.prod(shape))
+    if dtype.kind == "b":
+        data = np.array(draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    elif dtype.kind == "f":
+        data = np.array(draw(st.lists(st.integers(-6, 6), min_size=n, max_size=n)), dtype=dtype) / 4
+    else:
+        info = np.iinfo(dtype)
+        data = np.array(draw(st.lists(st.integers(int(info.min), int(info.max)), min_size=n, max_size=n)), dtype=dtype)
+    return data.reshape(shape), offsets, factors, draw(st.sampled_from(sorted(METHODS)))
+
+
+@settings(max_examples=300, deadline=None)
+@given(cases())
+def test_matches_reference(case):
+    src, offsets, factors, method = case
+    expected = _reference(src, offsets, factors, method)
+    out = np.empty(expected.shape, dtype=src.dtype)
+    K.reduce(src, out, offsets, factors, METHODS[method])
+    np.testing.assert_array_equal(out, expected)
+
+
+def test_integer_mean_is_exact_and_rounds_half_to_even():
+    big = np.array([2**63 - 1, 2**63 - 2, -(2**63), -(2**63)], dtype=np.int64)
+    out = np.empty(2, dtype=np.int64)
+    K.reduce(big, out, [0], [2], K.MEAN)
+    assert out.tolist() == [2**63 - 2, -(2**63)]  # (2**64 - 3) / 2 rounds to the even neighbour
+    u = np.array([2**64 - 1, 2**64 - 1, 1, 2], dtype=np.uint64)
+    out = np.empty(2, dtype=np.uint64)
+    K.reduce(u, out, [0], [2], K.MEAN)
+    assert out.tolist() == [2**64 - 1, 2]
+
+
+def test_float_special_values():
+    nan = np.nan
+    src = np.array([nan, 2, 3, nan, nan, nan], dtype=np.float32)
+    lo, hi = np.empty(3, np.float32), np.empty(3, np.float32)
+    K.reduce(src, lo, [0], [2], K.MIN)
+    K.reduce(src, hi, [0], [2], K.MAX)
+    # NaN never wins a comparison: it is skipped, and an all-NaN block keeps the start value.
+    assert lo.tolist() == [2, 3, np.inf] and hi.tolist() == [2, 3, -np.inf]
+
+
+@pytest.mark.parametrize("bad", [
+    dict(out_shape=(3,), msg="wrong shape"),
+    dict(offsets=[2], msg="invalid factor or offset"),
+    dict(factors=[0], msg="invalid factor or offset"),
+    dict(method=9, msg="unknown method"),
+    dict(dtype=np.complex64, msg="unsupported dtype"),
+    dict(noncontig=True, msg="C-contiguous"),
+])
+def test_argument_checks(bad):
+    dtype = bad.get("dtype", np.int32)
+    src = np.arange(8).astype(dtype)
+    if bad.get("noncontig"):
+        src = src[::2]
+    out = np.empty(bad.get("out_shape", (4,) if not bad.get("noncontig") else (2,)), dtype=dtype)
+    with pytest.raises((ValueError, TypeError), match=bad["msg"]):
+        K.reduce(src, out, bad.get("offsets", [0]), bad.get("factors", [2]), bad.get("method", K.MEAN))
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+def test_gil_released(method):
+    """Another Python thread runs while the kernel reduces a large box.
+
+    With a switch interval far longer than the call, a thread holding the GIL is never made
+    to give it up: the main thread could only run after the call returned.  (Independent of
+    how loaded the machine is, unlike a wall-clock share.)
+    """
+    src = np.random.default_rng(0).integers(0, 1000, (32, 512, 512), dtype=np.uint16)
+    out = np.empty((16, 256, 256), dtype=np.uint16)
+    started = threading.Event()
+    finished = []
+
+    def worker():
+        started.set()
+        K.reduce(src, out, [0, 0, 0], [2, 2, 2], METHODS[method])
+        finished.append(True)
+
+    old = sys.getswitchinterval()
+    sys.setswitchinterval(30.0)
+    try:
+        t = threading.Thread(target=worker)
+        t.start()
+        started.wait()
+        spins_while_running = 0
+        # Bounded, so that the worker gets the GIL back soon after its call returns.
+        while not finished and spins_while_running < 20_000:
+            spins_while_running += 1
+        t.join()
+    finally:
+        sys.setswitchinterval(old)
+    assert spins_while_running > 1000
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int16, np.uint32, np.int64, np.bool_])
+@pytest.mark.parametrize("method", ["median", "mode"])
+def test_blocks_of_eight(dtype, method):
+    """2x2x2 integer blocks take the sorting-network path; the values are the reference's."""
+    rng = np.random.default_rng(7)
+    src = rng.integers(0, 4 if dtype is not np.bool_ else 2, size=(6, 7, 9)).astype(dtype)
+    offsets = [1, 0, 1]
+    expected = _reference(src, offsets, [2, 2, 2], method)
+    out = np.empty(expected.shape, dtype=src.dtype)
+    K.reduce(src, out, offsets, [2, 2, 2], METHODS[method])
+    np.testing.assert_array_equal(out, expected)
