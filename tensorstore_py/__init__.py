@@ -33,3 +33,7 @@ from .driver import zarr as _zarr_driver  # noqa: F401
 from .driver import n5 as _n5_driver  # noqa: F401
 from .driver import zarr3 as _zarr3_driver  # noqa: F401
 from .driver import neuroglancer_precomputed as _precomputed_driver  # noqa: F401
+
+from .metrics import collect_matching_metrics as experimental_collect_matching_metrics
+from .metrics import collect_prometheus_format_metrics as experimental_collect_prometheus_format_metrics
+from .metrics import update_verbose_logging as experimental_update_verbose_logging

@@ -14,6 +14,8 @@ import inspect
 import threading
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
+from .metrics import READY_CALLBACKS as _READY_CALLBACKS
+
 T = TypeVar("T")
 U = TypeVar("U")
 
@@ -43,6 +45,11 @@ class Future(concurrent.futures.Future, Generic[T]):
 
     def __await__(self):
         return asyncio.wrap_future(self).__await__()
+
+    def _invoke_callbacks(self) -> None:
+        for _ in self._done_callbacks:  # TensorStore's /tensorstore/futures/ready_callbacks
+            _READY_CALLBACKS.increment()
+        super()._invoke_callbacks()  # type: ignore[misc]
 
     def force(self) -> None:
         """Starts the computation if it is deferred (all work here starts eagerly)."""

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import future as futures
+from .. import metrics
 from ..batch import batched_read
 from ..cache.staging import Mutation, ValueMutation, write_now
 from ..errors import StatusError, failed_precondition, not_found
@@ -237,11 +238,15 @@ class ChunkedArray:
             place = lambda cell, src: _place_strided(out, cell, src, perm, missing)  # noqa: E731
         else:
             place = lambda cell, src: _place_points(out, cell, src)  # noqa: E731
+        place = metrics.timed_calls(place, metrics.COPY_SECONDS)
+        metrics.CHUNK_READS.increment(len(cells))
         if transaction is not None:
             pending = [self._read_cell_in(transaction, cell, place) for cell in cells]
         else:
             pending = [self._read_cell(cell, place, batch) for cell in cells]
-        return futures.chain(futures.gather(pending), lambda _: out)
+        done = futures.chain(futures.gather(pending), lambda _: out)
+        metrics.ELEMENTS_READ.increment_when_done(done, out.size)
+        return done
 
     def _place_missing(self, key: bytes, cell, place: Callable) -> None:
         if not self.fill_missing_data_reads:
@@ -297,14 +302,16 @@ class ChunkedArray:
 
     def _decode(self, key: bytes, value: bytes, cell: tuple[int, ...]) -> np.ndarray:
         try:
-            return self.fmt.decode_chunk(value, cell)
+            with metrics.timed(metrics.DECODE_SECONDS):
+                return self.fmt.decode_chunk(value, cell)
         except (ValueError, TypeError) as exc:
             # As TensorStore: undecodable stored bytes are a failed precondition of the read.
             message = exc.message if isinstance(exc, StatusError) else str(exc)
             raise failed_precondition(f"Error reading {self.kv.describe_key(key)}: {message}") from None
 
     def _encode(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes | None:
-        encoded = self.fmt.encode_chunk(chunk, cell)
+        with metrics.timed(metrics.ENCODE_SECONDS):
+            encoded = self.fmt.encode_chunk(chunk, cell)
         if encoded is None and self.store_data_equal_to_fill_value:
             encoded = self.fmt.encode_full_chunk(chunk, cell)
         return encoded
@@ -353,8 +360,11 @@ class ChunkedArray:
                 raise
             futures._settle(mutation.ready, result=None)
 
+        fill = metrics.timed_calls(fill, metrics.COPY_SECONDS)
+        metrics.CHUNK_WRITES.increment(len(mutations))
         copies = [futures.submit(self.executor, fill, cell, m) for cell, m in mutations]
         copy = futures.chain(futures.gather(copies), lambda _: None)
+        metrics.ELEMENTS_WRITTEN.increment_when_done(copy, source.size)
         commit = futures.chain(futures.gather([copy, *commits]), lambda _: None)
         return WriteFutures(copy, commit)
 
