@@ -24,7 +24,7 @@ __all__ = ["Future", "Promise", "FutureLike", "chain", "gather", "submit", "read
 _PENDING = object()
 
 
-class Future(concurrent.futures.Future, Generic[T]):
+class Future(concurrent.futures.Future[T]):  # the base parametrized: result() -> T for type checkers
     """Handle for an asynchronous result: blocking `result()`, awaitable, callback-capable.
 
     `Future(value)` wraps an existing `Future`, a `concurrent.futures.Future`, a coroutine or

@@ -381,7 +381,7 @@ def cmd_bench(args: argparse.Namespace) -> int:
     side = 256
     depth = max(1, (args.size_mib << 20) // (side * side * 2))
     shape = [depth, side, side]
-    base = args.dir or tempfile.mkdtemp(prefix="tspy-bench-")
+    base = os.path.abspath(args.dir) if args.dir else tempfile.mkdtemp(prefix="tspy-bench-")
     path = os.path.join(base, f"bench.{args.format}")
     driver = {"zarr": "zarr", "zarr3": "zarr3", "n5": "n5"}[args.format]
     try:

@@ -239,12 +239,12 @@ class ChunkedArray:
         else:
             place = lambda cell, src: _place_points(out, cell, src)  # noqa: E731
         place = metrics.timed_calls(place, metrics.COPY_SECONDS)
-        metrics.CHUNK_READS.increment(len(cells))
         if transaction is not None:
             pending = [self._read_cell_in(transaction, cell, place) for cell in cells]
         else:
             pending = [self._read_cell(cell, place, batch) for cell in cells]
         done = futures.chain(futures.gather(pending), lambda _: out)
+        metrics.CHUNK_READS.increment_when_done(done, len(cells))
         metrics.ELEMENTS_READ.increment_when_done(done, out.size)
         return done
 
@@ -361,9 +361,9 @@ class ChunkedArray:
             futures._settle(mutation.ready, result=None)
 
         fill = metrics.timed_calls(fill, metrics.COPY_SECONDS)
-        metrics.CHUNK_WRITES.increment(len(mutations))
         copies = [futures.submit(self.executor, fill, cell, m) for cell, m in mutations]
         copy = futures.chain(futures.gather(copies), lambda _: None)
+        metrics.CHUNK_WRITES.increment_when_done(copy, len(mutations))
         metrics.ELEMENTS_WRITTEN.increment_when_done(copy, source.size)
         commit = futures.chain(futures.gather([copy, *commits]), lambda _: None)
         return WriteFutures(copy, commit)
