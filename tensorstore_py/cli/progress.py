@@ -31,8 +31,8 @@ def human_duration(seconds: float) -> str:
 class ProgressDisplay:
     """Turns `IoStatistics` reports into progress output on `stream`.
 
-    `done_of(stats)` says how many of `total` units are done (elements, by default those
-    written); `itemsize` converts units to bytes for the rate.  On a terminal (``tty``) the
+    `done_of(stats)` says how many of `total` units (`unit`: "elements", "chunks" ...) are done
+    (by default: elements written); `itemsize` converts units to bytes for the rate.  On a terminal (``tty``) the
     bar is redrawn at most every `min_interval` seconds; otherwise one line is printed per
     `line_interval` seconds, and one at the end.
     """
@@ -48,6 +48,7 @@ class ProgressDisplay:
         line_interval: float = 2.0,
         min_interval: float = 0.1,
         width: int = 30,
+        unit: str = "elements",
     ):
         self.total = max(0, int(total))
         self.label = label
@@ -58,6 +59,7 @@ class ProgressDisplay:
         self.line_interval = line_interval
         self.min_interval = min_interval
         self.width = width
+        self.unit = unit
         self._last = float("-inf")
         self._lock = threading.Lock()
 
@@ -69,7 +71,7 @@ class ProgressDisplay:
         eta = (self.total - done) * self.itemsize / rate if rate > 0 and done < self.total else 0.0
         parts = [
             f"{self.label}: {frac * 100:5.1f}%",
-            f"{done}/{self.total} elements",
+            f"{done}/{self.total} {self.unit}",
             human_bytes(done * self.itemsize),
             f"{human_bytes(rate)}/s",
             f"elapsed {human_duration(elapsed)}",
@@ -86,8 +88,8 @@ class ProgressDisplay:
         now = time.monotonic()
         with self._lock:
             interval = self.min_interval if self.tty else self.line_interval
-            if not stats.finished and now - self._last < interval:
-                return
+            if not stats.finished and (now - self._last < interval or self.done_of(stats) >= self.total > 0):
+                return  # too soon, or complete: the final report follows
             self._last = now
             text = self.line(stats)
             if self.tty:
