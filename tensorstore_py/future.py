@@ -46,10 +46,17 @@ class Future(concurrent.futures.Future[T]):  # the base parametrized: result() -
     def __await__(self):
         return asyncio.wrap_future(self).__await__()
 
+    # TensorStore's /tensorstore/futures/ready_callbacks: callbacks run when a future becomes
+    # ready, or at once when added to one that is.
     def _invoke_callbacks(self) -> None:
-        for _ in self._done_callbacks:  # TensorStore's /tensorstore/futures/ready_callbacks
+        for _ in self._done_callbacks:
             _READY_CALLBACKS.increment()
         super()._invoke_callbacks()  # type: ignore[misc]
+
+    def add_done_callback(self, fn: Callable[[Any], object]) -> None:
+        if self.done():
+            _READY_CALLBACKS.increment()
+        super().add_done_callback(fn)
 
     def force(self) -> None:
         """Starts the computation if it is deferred (all work here starts eagerly)."""

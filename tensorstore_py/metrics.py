@@ -89,8 +89,11 @@ class EventCounter(Counter):
     def increment(self, amount: float = 1, *fields: str) -> None:  # noqa: ARG002 - always 1
         next(self._count)
 
+    def value(self, *fields: str) -> float:
+        return self._count.__reduce__()[1][0]  # type: ignore[index,no-any-return]
+
     def _rows(self) -> list[tuple[tuple, Any]]:
-        n = self._count.__reduce__()[1][0]  # type: ignore[index]
+        n = self.value()
         return [((), n)] if n else []
 
     def reset(self) -> None:

@@ -174,3 +174,15 @@ def test_update_verbose_logging():
     assert logging.getLogger("tensorstore_py.cli").level == logging.NOTSET
     with pytest.raises(TypeError):
         ts.experimental_update_verbose_logging(3)
+
+
+def test_ready_callbacks_are_counted_whenever_they_run():
+    before = metrics.READY_CALLBACKS.value()
+    pending = ts.Future()
+    pending.add_done_callback(lambda f: None)
+    pending.add_done_callback(lambda f: None)
+    pending.set_result(1)  # two callbacks run as it becomes ready
+    ts.Future(2).add_done_callback(lambda f: None)  # one runs at once on a ready future
+    assert metrics.READY_CALLBACKS.value() - before == 3
+    names = [m["name"] for m in ts.experimental_collect_matching_metrics("/tensorstore/futures/")]
+    assert names == ["/tensorstore/futures/ready_callbacks"]
