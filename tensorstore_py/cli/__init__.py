@@ -42,11 +42,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = sub.add_parser("info", help="describe an array: dtype, domain, chunking, codec, storage")
     p.add_argument("spec", metavar="SPEC_OR_URL")
     p.add_argument("--json", action="store_true", help="print one JSON object")
+    p.add_argument("--sizes", action="store_true",
+                   help="size the values of remote stores by reading them (local files are stat'ed)")
 
     p = sub.add_parser("ls", help="list the keys of a key-value store with their sizes")
     p.add_argument("url", metavar="KVSTORE_URL")
     p.add_argument("-r", "--recursive", action="store_true", help="list every key below, not one level")
     p.add_argument("--json", action="store_true", help="print a JSON list")
+    p.add_argument("--sizes", action="store_true",
+                   help="size the values of remote stores by reading them (local files are stat'ed)")
 
     p = sub.add_parser("copy", help="copy an array into a new one (any drivers, re-chunked, re-encoded)")
     p.add_argument("src", metavar="SRC")

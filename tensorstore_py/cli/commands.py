@@ -78,10 +78,13 @@ def _print_json(value: Any) -> None:
 # Sizes of stored values.
 
 
-def _sizes(kvstore: Any, keys: list[bytes]) -> list[int | None]:
-    """Byte sizes of `keys` in `kvstore` (None: vanished meanwhile).  Local files are
-    stat'ed; other stores are read, all at once."""
+def _sizes(kvstore: Any, keys: list[bytes], read_remote: bool = False) -> list[int | None]:
+    """Byte sizes of `keys` in `kvstore` (None: unknown, or vanished meanwhile).  Local files
+    are stat'ed and memory values read; other stores only with `read_remote`, since the
+    kvstore API gives no sizes without reading the values."""
     spec = kvstore.spec().to_json()
+    if spec.get("driver") not in ("file", "memory") and not read_remote:
+        return [None] * len(keys)
     if spec.get("driver") == "file":
         root = kvstore.path
         out: list[int | None] = []
@@ -107,8 +110,8 @@ def _list(kvstore: Any) -> list[bytes]:
 # info
 
 
-def describe(store: Any) -> dict[str, Any]:
-    """What `info` prints, as JSON."""
+def describe(store: Any, read_remote: bool = False) -> dict[str, Any]:
+    """What `info` prints, as JSON (sizes of remote values only with `read_remote`)."""
     spec = store.spec().to_json()
     layout = store.chunk_layout
     info: dict[str, Any] = {
@@ -128,12 +131,13 @@ def describe(store: Any) -> dict[str, Any]:
         kvstore = None
     if kvstore is not None:
         keys = _list(kvstore)
-        sizes = _sizes(kvstore, keys)
+        sizes = _sizes(kvstore, keys, read_remote)
         chunks = [s for k, s in zip(keys, sizes) if k.decode("utf-8", "replace").rsplit("/", 1)[-1] not in METADATA_KEYS]
+        known = all(s is not None for s in sizes)
         info["storage"] = {
             "chunks_stored": len(chunks),
-            "chunk_bytes": sum(s or 0 for s in chunks),
-            "total_bytes": sum(s or 0 for s in sizes),
+            "chunk_bytes": sum(s or 0 for s in chunks) if known else None,
+            "total_bytes": sum(s or 0 for s in sizes) if known else None,
             "keys": len(keys),
         }
     return info
@@ -155,7 +159,7 @@ def _url(store: Any) -> str | None:
 def cmd_info(args: argparse.Namespace) -> int:
     store = _open(parse_spec(args.spec), f"cannot open {args.spec}", read=True)
     try:
-        info = describe(store)
+        info = describe(store, args.sizes)
     except Exception as exc:  # noqa: BLE001
         raise _failure(exc, f"cannot describe {args.spec}") from None
     if args.json:
@@ -171,8 +175,11 @@ def cmd_info(args: argparse.Namespace) -> int:
     ]  # fmt: skip
     storage = info.get("storage")
     if storage is not None:
-        rows.append(("stored", f"{storage['chunks_stored']} chunks, {human_bytes(storage['chunk_bytes'])} "
-                               f"({storage['total_bytes']} bytes in {storage['keys']} keys)"))
+        if storage["total_bytes"] is None:
+            rows.append(("stored", f"{storage['chunks_stored']} chunks ({storage['keys']} keys; --sizes for bytes)"))
+        else:
+            rows.append(("stored", f"{storage['chunks_stored']} chunks, {human_bytes(storage['chunk_bytes'])} "
+                                   f"({storage['total_bytes']} bytes in {storage['keys']} keys)"))
     for name, value in rows:
         print(f"{name + ':':<13}{value}")
     return 0
@@ -192,7 +199,7 @@ def cmd_ls(args: argparse.Namespace) -> int:
         raise _failure(exc, f"cannot list {args.url}") from None
     entries: list[dict[str, Any]] = []
     if args.recursive:
-        for key, size in zip(keys, _sizes(kvstore, keys)):
+        for key, size in zip(keys, _sizes(kvstore, keys, args.sizes)):
             entries.append({"key": key.decode("utf-8", "replace"), "size": size})
     else:
         # One level: keys without a further "/" as they are; the rest grouped by directory.
@@ -204,11 +211,13 @@ def cmd_ls(args: argparse.Namespace) -> int:
                 dirs.setdefault(head.decode("utf-8", "replace") + "/", []).append(key)
             else:
                 files.append(key)
-        sizes = dict(zip(keys, _sizes(kvstore, keys)))
+        sizes = dict(zip(keys, _sizes(kvstore, keys, args.sizes)))
         for key in files:
             entries.append({"key": key.decode("utf-8", "replace"), "size": sizes[key]})
         for name, members in dirs.items():
-            entries.append({"key": name, "size": sum(sizes[k] or 0 for k in members), "keys": len(members)})
+            known = all(sizes[k] is not None for k in members)
+            entries.append({"key": name, "size": sum(sizes[k] or 0 for k in members) if known else None,
+                            "keys": len(members)})
         entries.sort(key=lambda e: e["key"])
     if args.json:
         _print_json(entries)

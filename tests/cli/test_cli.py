@@ -260,3 +260,17 @@ def test_bench_reports_and_cleans_up(tmp_path):
     text = run("bench", "--size-mib", "1", "--format", "zarr3", env={"TMPDIR": str(tmp_path)})
     assert text.returncode == 0 and "MiB/s" in text.stdout
     assert run("bench", "--size-mib", "0").returncode == 2
+
+
+def test_sizes_of_remote_stores_only_when_asked():
+    """Values of stores other than file and memory are sized only with --sizes (by reading them)."""
+    from tensorstore_py.cli import commands
+
+    ctx = ts.Context()
+    kv = ts.KvStore.open({"driver": "zip", "base": "memory://a.zip"}, context=ctx).result()
+    kv.write("x/1", b"12345").result()
+    kv.write("y", b"ab").result()
+    keys = commands._list(kv)
+    assert keys == [b"x/1", b"y"]
+    assert commands._sizes(kv, keys) == [None, None]
+    assert commands._sizes(kv, keys, read_remote=True) == [5, 2]
