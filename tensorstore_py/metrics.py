@@ -156,7 +156,7 @@ def _bucket(sample: float) -> int:
         return 0
     if sample < 1:
         return 1
-    return min(int(math.log2(sample)) + 2, 64)
+    return min(int(sample).bit_length() + 1, 64)  # [2**(k-2), 2**(k-1)) has bit length k - 1
 
 
 def _bucket_label(b: int) -> str:
@@ -288,7 +288,7 @@ def _metrics_of(driver: Any) -> KvStoreMetrics:
     m = driver.__dict__.get("_metrics")
     if m is None:
         driver_id = driver.driver_spec.id
-        if driver.base is not None:
+        if getattr(driver.driver_spec, "is_adapter", False):  # its spec says so (a wrapper may have a base too)
             ADAPTER_DRIVERS.add(driver_id)
         m = driver.__dict__["_metrics"] = kvstore_metrics(driver_id)
     return m

@@ -11,6 +11,9 @@ import venv
 
 import pytest
 
+# Building the extensions dominates; on a loaded 2-core machine it takes minutes.
+pytestmark = pytest.mark.timeout(1500)
+
 REPO = os.path.abspath(os.path.join(os.path.dirname(__file__), "..", ".."))
 SAMPLE = os.path.join(os.path.dirname(__file__), "sample_user_code.py")
 
