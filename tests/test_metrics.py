@@ -186,3 +186,18 @@ def test_ready_callbacks_are_counted_whenever_they_run():
     assert metrics.READY_CALLBACKS.value() - before == 3
     names = [m["name"] for m in ts.experimental_collect_matching_metrics("/tensorstore/futures/")]
     assert names == ["/tensorstore/futures/ready_callbacks"]
+
+
+def test_sharded_zarr3_bytes_are_counted_once(tmp_path):
+    """The shard store reads through the file driver: only the file driver's bytes count."""
+    store = ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": str(tmp_path / "s.zarr")}},
+                    create=True, dtype=ts.uint16, shape=[64, 64],
+                    chunk_layout=ts.ChunkLayout(write_chunk_shape=[64, 64], read_chunk_shape=[16, 16])).result()
+    store.write(np.arange(64 * 64, dtype=np.uint16).reshape(64, 64)).result()
+    stored = sum(p.stat().st_size for p in (tmp_path / "s.zarr").rglob("*") if p.is_file())
+    reopened = ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": str(tmp_path / "s.zarr")}}).result()
+    with statistics.record() as rec:
+        reopened.read().result()
+    s = rec.statistics
+    assert set(s.by_driver) == {"file"}
+    assert 64 * 64 * 2 <= s.bytes_read <= stored and s.chunks_read == 16
