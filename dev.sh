@@ -7,7 +7,22 @@ cd "$(dirname "$0")"
 VENV="${TSPY_VENV:-.venv}"
 PY="$VENV/bin/python"
 
+# A stamp of everything the install depends on: when it is unchanged, the install is skipped
+# (so `./dev.sh test tests/x` starts at once). TSPY_FORCE_INSTALL=1 installs anyway.
+inputs_stamp() {
+  { echo "$VENV ${TSPY_ZARR3_VENV:-.venv-zarr3}"; python3 --version 2>&1
+    cat pyproject.toml setup.py MANIFEST.in requirements-test-extra.txt dev.sh
+    find _ext -type f \( -name '*.pyx' -o -name '*.pxd' -o -name '*.h' \) -print0 | sort -z | xargs -0 cat
+  } | sha256sum | cut -d' ' -f1
+}
+
 install() {
+  local stamp_file="$VENV/.tspy-install-stamp" stamp
+  stamp="$(inputs_stamp)"
+  if [ -z "${TSPY_FORCE_INSTALL:-}" ] && [ -x "$PY" ] && [ -f "$stamp_file" ] && [ "$(cat "$stamp_file")" = "$stamp" ]; then
+    return 0
+  fi
+  rm -f "$stamp_file"
   if [ ! -x "$PY" ]; then
     python3 -m venv "$VENV"
   fi
@@ -20,7 +35,7 @@ install() {
     (apt-get update -qq && apt-get install -y -qq zip) >/dev/null
   fi
   "$PY" -m pip install -q --upgrade pip setuptools wheel "Cython>=3.0" "numpy>=2.0"
-  "$PY" -m pip install -q --no-build-isolation -e ".[test,gcs,s3]"
+  "$PY" -m pip install -q --no-build-isolation -e ".[test,gcs,s3,docs,bench]"
   "$PY" -m pip install -q -r requirements-test-extra.txt
   # zarr-python 3 cannot share .venv with zarr 2.18: the zarr3 compatibility tests (and
   # bench/bench_zarr3.py, with the zarrs codec pipeline when it installs) run it from its own.
@@ -30,6 +45,7 @@ install() {
   fi
   "$ZVENV/bin/python" -m pip install -q "zarr>=3" "numpy>=2"
   "$ZVENV/bin/python" -m pip install -q zarrs || echo "zarrs codec pipeline not installable here" >&2
+  echo "$stamp" > "$stamp_file"
 }
 
 cmd="${1:-}"

@@ -141,6 +141,7 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--scale", choices=sorted(SCALES), default="small")
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--json", metavar="PATH", help="also write the timings as JSON (bench/plot.py reads it)")
     args = parser.parse_args(argv)
     shape, chunks = SCALES[args.scale]
 
@@ -163,6 +164,13 @@ def main(argv=None) -> int:
         ratios_ts.append(a / b)
         print(f"{n:30} {a:9.4f} {b:9.4f} {c:9.4f} {a / b:9.2f} {a / c:11.2f}")
     print(f"geometric mean ts_py/ts: {statistics.geometric_mean(ratios_ts):.2f}")
+    if args.json:
+        import json
+
+        meta = {"benchmark": "bench_zarr", "scale": args.scale, "shape": list(shape), "chunks": list(chunks),
+                "repeat": args.repeat, "cpus": os.cpu_count(), "seconds": table}
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(meta, f, indent=1)
     return 0
 
 

@@ -5,9 +5,14 @@ Use it as ``import tensorstore_py as ts``.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 from .dtypes import ALL_DTYPES as _ALL_DTYPES
-from .dtypes import DTypeLike, dtype
-from .future import Future, FutureLike, Promise
+from .dtypes import DTypeLike as DTypeLike
+from .dtypes import dtype as dtype
+from .future import Future as Future
+from .future import FutureLike as FutureLike
+from .future import Promise as Promise
 
 # Each layer exports its public names through its package __all__.
 from .index import *  # noqa: F401,F403
@@ -17,33 +22,71 @@ from .kvstore import *  # noqa: F401,F403
 
 globals().update(_ALL_DTYPES)
 del _ALL_DTYPES
+if TYPE_CHECKING:  # the dtype objects added just above, named for type checkers
+    bool: dtype
+    int8: dtype
+    uint8: dtype
+    int16: dtype
+    uint16: dtype
+    int32: dtype
+    uint32: dtype
+    int64: dtype
+    uint64: dtype
+    float16: dtype
+    float32: dtype
+    float64: dtype
+    complex64: dtype
+    complex128: dtype
+    int2: dtype
+    int4: dtype
+    bfloat16: dtype
+    float4_e2m1fn: dtype
+    float8_e3m4: dtype
+    float8_e4m3b11fnuz: dtype
+    float8_e4m3fn: dtype
+    float8_e4m3fnuz: dtype
+    float8_e5m2: dtype
+    float8_e5m2fnuz: dtype
+    float8_e8m0fnu: dtype
+    char: dtype
+    byte: dtype
+    string: dtype
+    ustring: dtype
+    json: dtype
 
 newaxis = None
 inf = (1 << 62) - 1
 
 
-from .spec import OpenMode, Spec
-from .tensorstore import TensorStore
-from .driver.chunked import WriteFutures
+from .spec import OpenMode as OpenMode
+from .spec import Spec as Spec
+from .tensorstore import TensorStore as TensorStore
+from .driver.chunked import WriteFutures as WriteFutures
 from .batch import *  # noqa: F401,F403
-from .cache.transaction import Transaction
-from .open import open
-from . import ocdbt  # noqa: E402  (ts.ocdbt.dump ...)
+from .cache.transaction import Transaction as Transaction
+from .open import open as open
+from . import ocdbt as ocdbt  # noqa: E402  (ts.ocdbt.dump ...)
 from .driver import auto as _auto_driver  # noqa: F401  (registers the drivers)
 from .driver import zarr as _zarr_driver  # noqa: F401
 from .driver import n5 as _n5_driver  # noqa: F401
 from .driver import zarr3 as _zarr3_driver  # noqa: F401
 from .driver import neuroglancer_precomputed as _precomputed_driver  # noqa: F401
-from .driver.array import array
-from .driver.cast import cast
-from .driver.stack import concat, overlay, stack
+from .driver.array import array as array
+from .driver.cast import cast as cast
+from .driver.stack import concat as concat, overlay as overlay, stack as stack
 from .driver import json as _json_driver  # noqa: F401
-from .driver.downsample import downsample  # noqa: E402
+from .driver.downsample import downsample as downsample  # noqa: E402
 import typing as _typing  # noqa: E402
 
 DownsampleMethod = _typing.Literal["stride", "median", "mode", "mean", "min", "max"]
 from .driver.virtual_chunked import (  # noqa: E402
-    VirtualChunkedReadParameters,
-    VirtualChunkedWriteParameters,
-    virtual_chunked,
+    VirtualChunkedReadParameters as VirtualChunkedReadParameters,
+    VirtualChunkedWriteParameters as VirtualChunkedWriteParameters,
+    virtual_chunked as virtual_chunked,
 )
+
+from . import metrics as _metrics
+
+experimental_collect_matching_metrics = _metrics.collect_matching_metrics
+experimental_collect_prometheus_format_metrics = _metrics.collect_prometheus_format_metrics
+experimental_update_verbose_logging = _metrics.update_verbose_logging

@@ -17,6 +17,7 @@ import types
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
 from .errors import StatusError
+from .metrics import READY_CALLBACKS as _READY_CALLBACKS
 
 T = TypeVar("T")
 U = TypeVar("U")
@@ -43,7 +44,7 @@ def _timeout(timeout: float | None, deadline: float | None) -> float | None:
     return remaining if timeout is None else min(timeout, remaining)
 
 
-class Future(concurrent.futures.Future, Generic[T]):
+class Future(concurrent.futures.Future[T]):  # the base parametrized: result() -> T for type checkers
     """Handle for an asynchronous result: blocking `result()`, awaitable, callback-capable.
 
     `Future(value)` returns `value` itself if it is already a `Future`; wraps a
@@ -117,6 +118,11 @@ class Future(concurrent.futures.Future, Generic[T]):
         except concurrent.futures.CancelledError:
             raise asyncio.CancelledError() from None
 
+    def add_done_callback(self, fn: Callable[[Any], object]) -> None:
+        if self.done():  # TensorStore's /tensorstore/futures/ready_callbacks counts these too
+            _READY_CALLBACKS.increment()
+        super().add_done_callback(fn)
+
     def force(self) -> None:
         """Starts the computation if it is deferred (all work here starts eagerly)."""
 
@@ -132,6 +138,7 @@ class Future(concurrent.futures.Future, Generic[T]):
         # asyncio.CancelledError, a BaseException: it must not stop the other callbacks nor
         # escape from `cancel()`/`set_result()` into the producer.
         for callback in self._done_callbacks:
+            _READY_CALLBACKS.increment()
             try:
                 callback(self)
             except (Exception, asyncio.CancelledError):

@@ -15,6 +15,7 @@ import concurrent.futures
 from typing import Any, Callable
 
 from .. import future as futures
+from .. import metrics
 from ..errors import aborted
 from ..future import Future
 from ..kvstore.driver import ReadOptions, WriteOptions
@@ -79,6 +80,7 @@ def read_modify_write(
                 return stamp
             if expected_generation is not None:
                 raise generation_mismatch(kv, key)
+            metrics.TRANSACTION_RETRIES.increment()
             return attempt(False)  # someone else wrote meanwhile: merge into their value
 
         return futures.chain(written, check)

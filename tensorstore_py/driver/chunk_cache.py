@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import metrics
 from ..errors import invalid_argument
 
 __all__ = ["ChunkCache", "CachedChunk", "cache_for_pool", "staleness_bound"]
@@ -48,7 +49,8 @@ class ChunkCache:
             entry = self._entries.get(key)
             if entry is not None:
                 self._entries.move_to_end(key)
-            return entry
+        (metrics.CACHE_MISS if entry is None else metrics.CACHE_HIT).increment()
+        return entry
 
     def put(self, key: tuple[int, bytes], chunk: np.ndarray, generation: bytes, when: float) -> None:
         size = chunk.nbytes
@@ -64,6 +66,7 @@ class ChunkCache:
             self._bytes += size
             while self._bytes > self.total_bytes_limit:
                 _, evicted = self._entries.popitem(last=False)
+                metrics.CACHE_EVICT.increment()
                 self._bytes -= evicted.chunk.nbytes
 
     def confirm(self, key: tuple[int, bytes], generation: bytes, when: float) -> None:

@@ -21,6 +21,7 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from .. import future as futures
+from .. import metrics
 from ..batch import batched_read
 from ..cache.staging import Mutation, ValueMutation, write_now
 from ..errors import StatusError, failed_precondition, not_found
@@ -260,11 +261,15 @@ class ChunkedArray:
                 direct = lambda cell: _whole_chunk_region(out, cell, self.fmt.chunk_shape)  # noqa: E731
         else:
             place = lambda cell, src: _place_points(out, cell, src)  # noqa: E731
+        place = metrics.timed_calls(place, metrics.COPY_SECONDS)
         if transaction is not None:
             pending = [self._read_cell_in(transaction, cell, place) for cell in cells]
         else:
             pending = [self._read_cell(cell, place, batch, direct) for cell in cells]
-        return futures.chain(futures.gather(pending), lambda _: out)
+        done = futures.chain(futures.gather(pending), lambda _: out)
+        metrics.CHUNK_READS.increment_when_done(done, len(cells))
+        metrics.ELEMENTS_READ.increment_when_done(done, out.size)
+        return done
 
     def _place_missing(self, key: bytes, cell, place: Callable) -> None:
         if not self.fill_missing_data_reads:
@@ -325,16 +330,18 @@ class ChunkedArray:
     def _decode(self, key: bytes, value: bytes, cell: tuple[int, ...], out: np.ndarray | None = None) -> np.ndarray | None:
         """The decoded chunk; with `out`, `out` itself if the format decoded into it, else None."""
         try:
-            if out is not None:
-                return out if self.fmt.decode_chunk_into(value, cell, out) else None
-            return self.fmt.decode_chunk(value, cell)
+            with metrics.timed(metrics.DECODE_SECONDS):
+                if out is not None:
+                    return out if self.fmt.decode_chunk_into(value, cell, out) else None
+                return self.fmt.decode_chunk(value, cell)
         except (ValueError, TypeError) as exc:
             # As TensorStore: undecodable stored bytes are a failed precondition of the read.
             message = exc.message if isinstance(exc, StatusError) else str(exc)
             raise failed_precondition(f"Error reading {self.kv.describe_key(key)}: {message}") from None
 
     def _encode(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes | None:
-        encoded = self.fmt.encode_chunk(chunk, cell)
+        with metrics.timed(metrics.ENCODE_SECONDS):
+            encoded = self.fmt.encode_chunk(chunk, cell)
         if encoded is None and self.store_data_equal_to_fill_value:
             encoded = self.fmt.encode_full_chunk(chunk, cell)
         return encoded
@@ -394,8 +401,11 @@ class ChunkedArray:
             # Sub-chunks of one shard filled together: each shard is written (and its encoded
             # sub-chunks freed) as early as possible.
             mutations.sort(key=lambda cm: cm[1].decoded_form.key)
+        fill = metrics.timed_calls(fill, metrics.COPY_SECONDS)
         copies = [futures.submit(self.executor, fill, cell, m) for cell, m in mutations]
         copy = futures.chain(futures.gather(copies), lambda _: None)
+        metrics.CHUNK_WRITES.increment_when_done(copy, len(mutations))
+        metrics.ELEMENTS_WRITTEN.increment_when_done(copy, source.size)
         commit = futures.chain(futures.gather([copy, *commits]), lambda _: None)
         return WriteFutures(copy, commit)
 

@@ -80,6 +80,7 @@ from ..context import Context, ContextSpecBuilder, Resource, get_provider
 from ..errors import invalid_argument, out_of_range
 from ..future import Future
 from ..json_util import MISSING, ObjectReader, dumps, member_error
+from ..metrics import instrument_kvstore_driver
 from . import generation as gen
 from .generation import ReadResult, TimestampedStorageGeneration
 from .key_range import KeyRange
@@ -259,6 +260,10 @@ class KvStoreDriver(abc.ABC):
     batch_reads: ClassVar[bool] = True
     #: False for an adapter whose `list` is UNIMPLEMENTED (asked before listing is attempted).
     can_list: ClassVar[bool] = True
+
+    def __init_subclass__(cls, **kwargs: Any):
+        super().__init_subclass__(**kwargs)
+        instrument_kvstore_driver(cls)  # calls, bytes and latency under TensorStore's metric names
 
     def __init__(self, spec: KvStoreDriverSpec, resources: dict[str, Resource]):
         self.driver_spec = spec

@@ -29,6 +29,7 @@ from typing import Any, Callable, Iterable, Protocol
 import urllib3
 import urllib3.exceptions
 
+from .. import metrics
 from ..context import parse_duration
 from ..errors import StatusError, aborted, failed_precondition, out_of_range
 from ..json_util import dumps
@@ -325,6 +326,7 @@ def send(
         if delay is None:
             raise aborted(f"All {policy.max_retries} retry attempts failed: {error.message}")
         attempt += 1
+        metrics.HTTP_RETRIES.increment()
         # The worker keeps its concurrency slot while it waits, as TensorStore's admission
         # queue keeps a retried request admitted.
         sleep(delay)

@@ -17,6 +17,8 @@ from . import _constraints as C
 from ._constraints import ASPECT_RATIO, IMPLICIT, ORIGIN, SHAPE
 from .grid import Grid, _GridData, _kwarg_error, _parse_grid_json
 
+_Grid = Grid  # for annotations inside ChunkLayout, whose own `Grid` attribute shadows the class
+
 __all__ = ["ChunkLayout"]
 
 USAGES = ("write", "read", "codec")
@@ -350,10 +352,10 @@ class ChunkLayout:
         inner_order_soft_constraint: Optional[Iterable[int]] = None,
         grid_origin: Optional[Iterable[Optional[int]]] = None,
         grid_origin_soft_constraint: Optional[Iterable[Optional[int]]] = None,
-        chunk: Optional[Grid] = None,
-        write_chunk: Optional[Grid] = None,
-        read_chunk: Optional[Grid] = None,
-        codec_chunk: Optional[Grid] = None,
+        chunk: Optional[_Grid] = None,
+        write_chunk: Optional[_Grid] = None,
+        read_chunk: Optional[_Grid] = None,
+        codec_chunk: Optional[_Grid] = None,
         chunk_shape: Optional[Iterable[Optional[int]]] = None,
         chunk_shape_soft_constraint: Optional[Iterable[Optional[int]]] = None,
         write_chunk_shape: Optional[Iterable[Optional[int]]] = None,
@@ -486,22 +488,22 @@ class ChunkLayout:
             return None
         return tuple(v if not h and v != IMPLICIT else None for v, h in zip(self._origin, self._origin_hard))
 
-    def _grid_view(self, usage: int) -> Grid:
+    def _grid_view(self, usage: int) -> _Grid:
         # Rank-0 grids carry no per-dimension data, and the reference reports their rank as None.
         return Grid._from_data(self._rank if self._rank > 0 else -1, self._grids[usage])
 
     @property
-    def write_chunk(self) -> Grid:
+    def write_chunk(self) -> _Grid:
         """Constraints on the write chunks (the unit of atomic writes)."""
         return self._grid_view(WRITE)
 
     @property
-    def read_chunk(self) -> Grid:
+    def read_chunk(self) -> _Grid:
         """Constraints on the read chunks (the unit of reads and caching)."""
         return self._grid_view(READ)
 
     @property
-    def codec_chunk(self) -> Grid:
+    def codec_chunk(self) -> _Grid:
         """Constraints on the codec chunks (the unit of compression inside a chunk)."""
         return self._grid_view(CODEC)
 

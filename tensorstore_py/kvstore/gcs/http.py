@@ -122,13 +122,28 @@ def _default_credentials(scope: str) -> Any:
     try:
         import google.auth
         import google.auth.exceptions
-    except ImportError:  # pragma: no cover - google-auth is a dependency of the driver
+    except ImportError:
+        # Without google-auth, credentials can be neither found nor used: say so when some are
+        # configured rather than silently going anonymous; else access is anonymous, as
+        # TensorStore's is when it finds none.
+        if _credentials_configured():
+            raise StatusError(
+                "FAILED_PRECONDITION",
+                "GCS credentials are configured but google-auth is not installed: pip install 'tensorstore_py[gcs]'",
+            ) from None
         return None
     try:
         creds, _project = google.auth.default(scopes=[scope])
     except google.auth.exceptions.DefaultCredentialsError:
         return None
     return creds
+
+
+def _credentials_configured() -> bool:
+    if os.environ.get("GOOGLE_APPLICATION_CREDENTIALS"):
+        return True
+    config = os.environ.get("CLOUDSDK_CONFIG") or os.path.join(os.path.expanduser("~"), ".config", "gcloud")
+    return os.path.exists(os.path.join(config, "application_default_credentials.json"))
 
 
 _shared_credentials: dict[bool, Credentials] = {}

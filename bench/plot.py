@@ -1,0 +1,82 @@
+"""The performance page's figure, from the recorded benchmark results in bench/published/.
+
+    .venv/bin/python bench/plot.py [--out docs/img/performance.png]
+
+Left: bench_zarr.py's workloads (seconds, log scale) for tensorstore_py, tensorstore and
+zarr-python. Right: bench_cli_copy.py's copy of a 256 MiB zarr array (median wall and CPU
+seconds, with the min-max spread of wall time).  Re-record with
+``bench/bench_zarr.py --json bench/published/bench_zarr_small.json`` and
+``bench/bench_cli_copy.py --json bench/published/bench_cli_copy.json``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+
+HERE = os.path.dirname(os.path.abspath(__file__))
+PUBLISHED = os.path.join(HERE, "published")
+
+
+def load(name: str) -> dict:
+    with open(os.path.join(PUBLISHED, name), encoding="utf-8") as f:
+        return json.load(f)
+
+
+def plot(out: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    zarr_results = load("bench_zarr_small.json")
+    copy_results = load("bench_cli_copy.json")
+    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 1.2]})
+
+    libs = ["tensorstore_py", "tensorstore", "zarr-python"]
+    workloads = list(zarr_results["seconds"]["tensorstore_py"])
+    x = np.arange(len(workloads))
+    width = 0.27
+    for i, lib in enumerate(libs):
+        values = [zarr_results["seconds"][lib][w] for w in workloads]
+        left.bar(x + (i - 1) * width, values, width, label=lib)
+    left.set_yscale("log")
+    left.set_ylabel("seconds (best of %d, lower is better)" % zarr_results["repeat"])
+    left.set_xticks(x, workloads, rotation=30, ha="right", fontsize=8)
+    left.set_title("zarr v2, float32 %s, chunks %s" % (tuple(zarr_results["shape"]), tuple(zarr_results["chunks"])),
+                   fontsize=10)
+    left.legend(fontsize=8)
+
+    names = list(copy_results["results"])
+    res = copy_results["results"]
+    med = [res[n]["median_s"] for n in names]
+    lo = [res[n]["median_s"] - res[n]["min_s"] for n in names]
+    hi = [res[n]["max_s"] - res[n]["median_s"] for n in names]
+    cpu = [res[n]["median_cpu_s"] for n in names]
+    xs = np.arange(len(names))
+    right.bar(xs - 0.2, med, 0.4, yerr=[lo, hi], capsize=3, label="wall (median, min-max)")
+    right.bar(xs + 0.2, cpu, 0.4, label="CPU (median)")
+    right.set_xticks(xs, [n.replace(" ", "\n", 1) for n in names], fontsize=8)
+    right.set_ylabel("seconds")
+    right.set_title("copy of %.0f MiB zarr: %.2fx (noise %.2fx)" % (copy_results["mib"], copy_results["ratio"],
+                                                                    copy_results["noise"]), fontsize=10)
+    right.legend(fontsize=8)
+    fig.tight_layout()
+    os.makedirs(os.path.dirname(out) or ".", exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--out", default=os.path.join(HERE, "..", "docs", "img", "performance.png"))
+    args = parser.parse_args(argv)
+    plot(args.out)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
