@@ -52,8 +52,18 @@ class Resource:
     def __repr__(self) -> str:
         return "Context.Resource(" + pretty_repr(self.to_json()) + ")"
 
+    def __reduce__(self):
+        # By spec: the live state (pools, a memory store's contents) is not carried, as in
+        # TensorStore.  Pickle's memo keeps one resource one object across everything pickled
+        # together, which is how unpickled stores come to share their cache and pools.
+        return (_rebuild_resource, (self.provider.id, self.spec, self.key))
+
 
 Resource.__qualname__ = "Context.Resource"
+
+
+def _rebuild_resource(provider_id: str, spec: Any, key: str | None) -> Resource:
+    return get_provider(provider_id).create(spec, key)
 
 
 class ResourceProvider:
@@ -158,6 +168,17 @@ class CachePoolProvider(ResourceProvider):
 
 _shared_executors: dict[tuple[str, int], concurrent.futures.ThreadPoolExecutor] = {}
 _shared_lock = threading.Lock()
+
+
+def _reset_pools_after_fork() -> None:
+    # The parent's pool threads do not exist in a forked child (and a lock one of them held at
+    # the fork would stay held): the child makes its own pools on first use (see `executor`).
+    global _shared_lock
+    _shared_executors.clear()
+    _shared_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_pools_after_fork)
 
 
 class ConcurrencyResource(Resource):
@@ -568,12 +589,27 @@ class Context:
         return f"<tensorstore_py.Context object at {hex(id(self))}>"
 
     def __reduce__(self):
-        # Resources are live objects (pools, stores); a copy gets fresh ones from the same specs.
-        return (_rebuild_context, (self._spec.to_json() if self._spec is not None else None, self._parent))
+        # The resources bound so far travel as objects (rebuilt fresh from their specs, see
+        # `Resource.__reduce__`), so a resource pickled with its context is the one the
+        # unpickled context hands out; the parent chain is kept the same way.
+        with self._lock:
+            bound = dict(self._resources)
+        return (_rebuild_context, (self._spec, self._parent, bound))
+
+    @classmethod
+    def _with_resources(cls, resources: dict[str, Resource]) -> "Context":
+        """A default context that hands out `resources` (identifier -> resource) as its own:
+        what an unpickled store opens in."""
+        ctx = cls()
+        ctx._resources.update(resources)
+        return ctx
 
 
-def _rebuild_context(spec_json: Any, parent: "Context | None") -> Context:
-    return Context(parent=parent) if spec_json is None else Context(spec_json, parent)
+def _rebuild_context(spec: Any, parent: "Context | None", bound: dict | None = None) -> Context:
+    ctx = Context(parent=parent) if spec is None else Context(spec, parent)
+    if bound:
+        ctx._resources.update(bound)
+    return ctx
 
 
 # ---------------------------------------------------------------------------------------------
@@ -608,3 +644,29 @@ class ContextSpecBuilder:
 
     def context_json(self) -> dict:
         return dict(sorted(self._context.items()))
+
+
+class PickleResourceCollector(ContextSpecBuilder):
+    """A `ContextSpecBuilder` for pickling by spec: resource members are written as references
+    and the bound resources themselves collected in `resources` (identifier -> resource), so
+    the unpickled spec reopens in `Context._with_resources(resources)` with these very
+    (unpickled) resources.  Inline and settings-only resources stay inline in the JSON.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resources: dict[str, Resource] = {}
+
+    def member_json(self, resource: Resource) -> Any:
+        if resource.provider.config_only or resource.key is None:
+            return super().member_json(resource)
+        key = resource.key
+        if self.resources.get(key, resource) is not resource:
+            # Two resources under one identifier (defined in different nested contexts): the
+            # second gets an identifier of its own so neither is lost.
+            n = 1
+            while self.resources.get(f"{key}#{n}", resource) is not resource:
+                n += 1
+            key = f"{key}#{n}"
+        self.resources[key] = resource
+        return MISSING if key == resource.provider.id else key

@@ -11,6 +11,7 @@ from __future__ import annotations
 import asyncio
 import concurrent.futures
 import inspect
+import os
 import threading
 from typing import Any, Callable, Generic, Iterable, TypeVar
 
@@ -121,6 +122,16 @@ def _link(source: concurrent.futures.Future, target: concurrent.futures.Future) 
 
 _background_loop: asyncio.AbstractEventLoop | None = None
 _background_lock = threading.Lock()
+
+
+def _forget_loop_after_fork() -> None:
+    # The loop's thread does not exist in a forked child: the child starts its own.
+    global _background_loop, _background_lock
+    _background_loop = None
+    _background_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_loop_after_fork)
 
 
 def _get_background_loop() -> asyncio.AbstractEventLoop:

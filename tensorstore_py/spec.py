@@ -299,15 +299,13 @@ class Spec(Indexable):
 
 def apply_options(spec: driver_base.DriverSpec, options: dict) -> None:
     """Applies `Spec.update` / `ts.open` keyword options to a driver spec."""
+    # As TensorStore: the flags given (and `open_mode`) make one mode that, unless empty,
+    # replaces the spec's (``ts.open(spec, create=True, delete_existing=True)`` drops its "open").
     mode = options.get("open_mode")
-    if mode is not None:
-        for flag in OpenMode._FLAGS:
-            if getattr(mode, flag):
-                spec.open_mode[flag] = True
-    for flag in OpenMode._FLAGS:
-        value = options.get(flag)
-        if value is not None:
-            spec.open_mode[flag] = bool(value)
+    given = {flag for flag in OpenMode._FLAGS if options.get(flag) or (mode is not None and getattr(mode, flag))}
+    if given:
+        spec.open_mode.clear()
+        spec.open_mode.update(dict.fromkeys(sorted(given), True))
     if options.get("strip_context"):
         spec.context_spec = None
     recheck = options.get("recheck_cached")

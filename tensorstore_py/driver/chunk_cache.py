@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import os
 import threading
 import time
 from typing import Any
@@ -81,6 +82,14 @@ class ChunkCache:
 
 
 _caches_lock = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    global _caches_lock
+    _caches_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 def cache_for_pool(pool: Any) -> ChunkCache | None:
