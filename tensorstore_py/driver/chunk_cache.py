@@ -51,13 +51,18 @@ class ChunkCache:
                 self._entries.move_to_end(key)
             return entry
 
-    def put(self, key: tuple[int, bytes], chunk: np.ndarray, generation: bytes, when: float) -> None:
+    def put(self, key: tuple[int, bytes], chunk: np.ndarray, generation: bytes, when: float, only_if_newer: bool = False) -> None:
+        """Caches `chunk` as stored under `generation` as of `when`; with `only_if_newer`, not
+        over an entry confirmed later (a writeback finishing after a newer read or write)."""
         size = chunk.nbytes
         if size > self.total_bytes_limit:
             self.discard(key)
             return
         chunk.flags.writeable = False  # shared by every reader from now on
         with self._lock:
+            current = self._entries.get(key)
+            if only_if_newer and current is not None and current.time > when:
+                return
             old = self._entries.pop(key, None)
             if old is not None:
                 self._bytes -= old.chunk.nbytes
