@@ -182,6 +182,13 @@ def test_memory_store_unpickles_empty_as_in_tensorstore():
         copy.deepcopy(kv)["a"]
 
 
+def test_copied_kvstore_spec_is_independent():
+    spec = ts.KvStore.Spec("memory://a/")
+    for again in (copy.copy(spec), copy.deepcopy(spec), pickle.loads(pickle.dumps(spec))):
+        again.path = "zz/"
+        assert spec.path == "a/"
+
+
 def test_kvstore_pickles_with_its_resources(tmp_path):
     context = ts.Context({"file_io_concurrency": {"limit": 3}})
     kv = ts.KvStore.open({"driver": "file", "path": str(tmp_path) + "/"}, context=context).result()

@@ -79,6 +79,9 @@ class KvStoreSpec:
         """An independent copy."""
         return KvStoreSpec._wrap(self._parsed.copy())
 
+    def __copy__(self) -> "KvStoreSpec":
+        return self.copy()  # its own path; bound resources stay shared
+
     def update(
         self,
         *,
