@@ -35,7 +35,7 @@ install() {
     (apt-get update -qq && apt-get install -y -qq zip) >/dev/null
   fi
   "$PY" -m pip install -q --upgrade pip setuptools wheel "Cython>=3.0" "numpy>=2.0"
-  "$PY" -m pip install -q --no-build-isolation -e ".[test,gcs,s3,docs,bench]"
+  "$PY" -m pip install -q --no-build-isolation -e ".[test,gcs,s3,docs,bench,dask]"
   "$PY" -m pip install -q -r requirements-test-extra.txt
   # zarr-python 3 cannot share .venv with zarr 2.18: the zarr3 compatibility tests (and
   # bench/bench_zarr3.py, with the zarrs codec pipeline when it installs) run it from its own.

@@ -52,8 +52,18 @@ class Resource:
     def __repr__(self) -> str:
         return "Context.Resource(" + pretty_repr(self.to_json()) + ")"
 
+    def __reduce__(self):
+        # By spec: the live state (pools, a memory store's contents) is not carried, as in
+        # TensorStore.  Pickle's memo keeps one resource one object across everything pickled
+        # together, which is how unpickled stores come to share their cache and pools.
+        return (_rebuild_resource, (self.provider.id, self.spec, self.key))
+
 
 Resource.__qualname__ = "Context.Resource"
+
+
+def _rebuild_resource(provider_id: str, spec: Any, key: str | None) -> Resource:
+    return get_provider(provider_id).create(spec, key)
 
 
 class ResourceProvider:
@@ -156,8 +166,55 @@ class CachePoolProvider(ResourceProvider):
 
 # -- concurrency pools -----------------------------------------------------------------------
 
-_shared_executors: dict[tuple[str, int], concurrent.futures.ThreadPoolExecutor] = {}
+#: provider id -> the process-wide pool of its "shared" resources
+_shared_executors: dict[str, "ProcessLocalExecutor"] = {}
 _shared_lock = threading.Lock()
+
+
+def _reset_pools_after_fork() -> None:
+    # A lock a vanished parent thread held at the fork would stay held; the pools themselves
+    # notice the new process (see `ProcessLocalExecutor`).
+    global _shared_lock
+    _shared_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_reset_pools_after_fork)
+
+
+class ProcessLocalExecutor(concurrent.futures.Executor):
+    """A thread pool that belongs to the process using it.
+
+    Drivers keep the executor they were opened with; after a fork the parent's worker threads
+    do not exist in the child, so this hands each process a pool of its own, made on first
+    use there (a child's work never queues on threads that will never run it).
+    """
+
+    def __init__(self, make: Callable[[], concurrent.futures.ThreadPoolExecutor]):
+        self._make = make
+        #: (pid, pool) in one attribute, so a reader never pairs one process's pid with
+        #: another's pool
+        self._owned: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
+
+    def _current(self) -> concurrent.futures.ThreadPoolExecutor:
+        owned, pid = self._owned, os.getpid()
+        if owned is None or owned[0] != pid:
+            with _shared_lock:  # replaced after a fork, so never held by a vanished thread
+                owned = self._owned
+                if owned is None or owned[0] != pid:
+                    owned = self._owned = (pid, self._make())
+        return owned[1]
+
+    @property
+    def max_workers(self) -> int:
+        return self._current()._max_workers
+
+    def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
+        return self._current().submit(fn, *args, **kwargs)
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        owned = self._owned
+        if owned is not None and owned[0] == os.getpid():
+            owned[1].shutdown(wait=wait, cancel_futures=cancel_futures)
 
 
 class ConcurrencyResource(Resource):
@@ -166,9 +223,14 @@ class ConcurrencyResource(Resource):
 
     def __init__(self, provider: "ConcurrencyProvider", spec: Any, key: str | None):
         super().__init__(provider, spec, key)
-        self._executor: concurrent.futures.ThreadPoolExecutor | None = None
-        self._pid = 0
-        self._lock = threading.Lock()
+        if not self.shared:
+            self._executor = ProcessLocalExecutor(self._make_executor)
+            return
+        with _shared_lock:
+            executor = _shared_executors.get(provider.id)
+            if executor is None:
+                executor = _shared_executors[provider.id] = ProcessLocalExecutor(self._make_executor)
+        self._executor = executor
 
     @property
     def shared(self) -> bool:
@@ -180,30 +242,12 @@ class ConcurrencyResource(Resource):
         return self.spec.get("limit", self.provider.shared_limit())  # type: ignore[attr-defined]
 
     @property
-    def executor(self) -> concurrent.futures.ThreadPoolExecutor:
-        """The pool, created on first use and kept for the resource's lifetime.
-
-        A forked child gets a new pool: the parent's worker threads do not exist there.
-        """
-        pid = os.getpid()
-        if self._executor is None or self._pid != pid:
-            with self._lock:
-                if self._executor is None or self._pid != pid:
-                    self._executor = self._make_executor()
-                    self._pid = pid
+    def executor(self) -> concurrent.futures.Executor:
+        """The pool (threads started on first use, in each process that uses it)."""
         return self._executor
 
     def _make_executor(self) -> concurrent.futures.ThreadPoolExecutor:
-        prefix = f"tensorstore_py-{self.provider.id}"
-        if not self.shared:
-            return concurrent.futures.ThreadPoolExecutor(self.limit, thread_name_prefix=prefix)
-        with _shared_lock:
-            shared_key = (self.provider.id, os.getpid())
-            pool = _shared_executors.get(shared_key)
-            if pool is None:
-                pool = concurrent.futures.ThreadPoolExecutor(self.limit, thread_name_prefix=prefix)
-                _shared_executors[shared_key] = pool
-            return pool
+        return concurrent.futures.ThreadPoolExecutor(self.limit, thread_name_prefix=f"tensorstore_py-{self.provider.id}")
 
 
 def _parse_limit(j: Any) -> Any:
@@ -568,12 +612,27 @@ class Context:
         return f"<tensorstore_py.Context object at {hex(id(self))}>"
 
     def __reduce__(self):
-        # Resources are live objects (pools, stores); a copy gets fresh ones from the same specs.
-        return (_rebuild_context, (self._spec.to_json() if self._spec is not None else None, self._parent))
+        # The resources bound so far travel as objects (rebuilt fresh from their specs, see
+        # `Resource.__reduce__`), so a resource pickled with its context is the one the
+        # unpickled context hands out; the parent chain is kept the same way.
+        with self._lock:
+            bound = dict(self._resources)
+        return (_rebuild_context, (self._spec, self._parent, bound))
+
+    @classmethod
+    def _with_resources(cls, resources: dict[str, Resource]) -> "Context":
+        """A default context that hands out `resources` (identifier -> resource) as its own:
+        what an unpickled store opens in."""
+        ctx = cls()
+        ctx._resources.update(resources)
+        return ctx
 
 
-def _rebuild_context(spec_json: Any, parent: "Context | None") -> Context:
-    return Context(parent=parent) if spec_json is None else Context(spec_json, parent)
+def _rebuild_context(spec: Any, parent: "Context | None", bound: dict | None = None) -> Context:
+    ctx = Context(parent=parent) if spec is None else Context(spec, parent)
+    if bound:
+        ctx._resources.update(bound)
+    return ctx
 
 
 # ---------------------------------------------------------------------------------------------
@@ -608,3 +667,31 @@ class ContextSpecBuilder:
 
     def context_json(self) -> dict:
         return dict(sorted(self._context.items()))
+
+
+class PickleResourceCollector(ContextSpecBuilder):
+    """A `ContextSpecBuilder` for pickling by spec: resource members are written as references
+    and the bound resources themselves collected in `resources` (identifier -> resource), so
+    the unpickled spec reopens in `Context._with_resources(resources)` with these very
+    (unpickled) resources.  Inline resources (defined in the spec itself) stay inline.
+    """
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.resources: dict[str, Resource] = {}
+
+    def member_json(self, resource: Resource) -> Any:
+        if resource.key is None:
+            return super().member_json(resource)
+        # Settings bound from a context travel as objects too: the kvstore's cache identity
+        # holds them, so two handles share cache entries only if they share these.
+        key = resource.key
+        if self.resources.get(key, resource) is not resource:
+            # Two resources under one identifier (defined in different nested contexts): the
+            # second gets an identifier of its own so neither is lost.
+            n = 1
+            while self.resources.get(f"{key}#{n}", resource) is not resource:
+                n += 1
+            key = f"{key}#{n}"
+        self.resources[key] = resource
+        return MISSING if key == resource.provider.id else key

@@ -64,6 +64,12 @@ class dtype:
         return self._numpy_dtype
 
     @property
+    def dtype(self) -> np.dtype:
+        """The NumPy dtype, under the name NumPy looks for: ``np.dtype(ts.int32)`` (and so
+        ``np.dtype(store.dtype)``, which Dask's ``from_array`` calls) works."""
+        return self._numpy_dtype
+
+    @property
     def type(self) -> type:
         """The Python/NumPy scalar type of this data type."""
         return self._type

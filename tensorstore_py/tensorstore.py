@@ -250,9 +250,19 @@ class TensorStore(Indexable):
     def _indexable_assign(self, view: "TensorStore", value: Any) -> None:
         view.write(value).result()
 
-    def __array__(self, dtype: Any = None, copy: Any = None) -> np.ndarray:
+    def __array__(self, dtype: Any = None, copy: bool | None = None) -> np.ndarray:
+        """The data of this view, read synchronously (NumPy's conversion protocol).
+
+        As NumPy 2 defines `copy`: the result is always a new array, so ``copy=False`` (never
+        copy) cannot be honoured and raises ``ValueError``; ``True`` and ``None`` are the same.
+        """
+        if copy is False:
+            raise ValueError(
+                "Unable to avoid copy while creating an array as requested: a TensorStore's data "
+                "is read into a new array (use copy=None)"
+            )
         arr = self.read().result()
-        return arr if dtype is None else arr.astype(dtype)
+        return arr if dtype is None else arr.astype(dtype, copy=False)
 
     def storage_statistics(self, *, query_not_stored: bool = False, query_fully_stored: bool = False) -> Future:
         """Future[TensorStore.StorageStatistics]: whether data is stored for none / all of
@@ -378,16 +388,13 @@ class TensorStore(Indexable):
     def __copy__(self) -> "TensorStore":
         return self  # immutable, as TensorStore's handles
 
-    def __deepcopy__(self, memo: Any) -> "TensorStore":
-        """A new handle opened from this one's spec with a copy of its context (as a pickle
-        round trip gives)."""
-        from .open import open as open_store
-
-        spec = self.spec(unbind_context=True)
-        return open_store(spec, read=self._read, write=self._write, transaction=self._transaction).result()
-
-    def __reduce__(self):
-        raise TypeError("TensorStore pickling is not supported yet")
+    def __reduce__(self) -> Any:
+        # The driver pickles itself (by spec unless it says otherwise, see
+        # `Driver.__reduce__`); views of one driver pickled together share the unpickled one.
+        # A deep copy is a pickle round trip: a new handle with fresh context resources.
+        if self._transaction is not None:
+            raise ValueError("Cannot serialize TensorStore with bound transaction")
+        return (TensorStore, (self._driver, self._transform, self._read, self._write))
 
 
 def failed_write(exc: BaseException) -> Any:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import ast
 import asyncio
+import builtins
 import contextlib
 import doctest
 import inspect
@@ -60,6 +61,8 @@ def run_file(path: str, globs: dict) -> list[ExampleFailure]:
 def run_examples(exs: list[doctest.Example], globs: dict) -> list[ExampleFailure]:
     """Runs `exs` in order in `globs`; returns the mismatches (stops at an unexpected exception)."""
     loop = asyncio.new_event_loop()
+    # As a module's namespace has: pickle imports through the running code's builtins.
+    globs.setdefault("__builtins__", builtins)
     failures = []
     try:
         for ex in exs:

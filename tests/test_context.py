@@ -158,7 +158,7 @@ def test_executors():
     ctx = ts.Context({"data_copy_concurrency": {"limit": 2}, "file_io_concurrency#b": {"limit": 3}})
     pool = ctx["data_copy_concurrency"]
     assert pool.limit == 2 and pool.executor is pool.executor
-    assert pool.executor._max_workers == 2
+    assert pool.executor.max_workers == 2
     assert pool.executor.submit(lambda: 41 + 1).result() == 42
     assert ctx["file_io_concurrency#b"].executor is not ctx["file_io_concurrency"].executor
     # "shared" pools are process-wide, as TensorStore's are.

@@ -8,6 +8,7 @@ read-modify-write and leave the entry holding what they stored.
 
 from __future__ import annotations
 
+import os
 import threading
 import weakref
 from typing import Any, Callable
@@ -87,6 +88,14 @@ class MetadataEntry:
 
 
 _registry_lock = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    global _registry_lock
+    _registry_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 def metadata_entry(pool: Any, kv: Any, key: bytes, parse: Callable[[bytes], Any], kind: Any = None) -> MetadataEntry:

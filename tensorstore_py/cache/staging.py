@@ -14,6 +14,7 @@ always land later, and several writes issued meanwhile cost one read-modify-writ
 from __future__ import annotations
 
 import concurrent.futures
+import os
 import threading
 from typing import Any
 
@@ -191,6 +192,17 @@ class _Slot:
 
 _slots: dict[tuple, _Slot] = {}
 _slots_lock = threading.Lock()
+
+
+def _forget_after_fork() -> None:
+    # A forked child has none of the parent's writeback threads: writebacks in flight at the
+    # fork never finish there, and a later write to the same key must not queue behind them.
+    global _slots_lock
+    _slots.clear()
+    _slots_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_forget_after_fork)
 
 
 def write_now(

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import collections
 import dataclasses
+import os
 import threading
 import time
 from typing import Any
@@ -52,13 +53,18 @@ class ChunkCache:
         (metrics.CACHE_MISS if entry is None else metrics.CACHE_HIT).increment()
         return entry
 
-    def put(self, key: tuple[int, bytes], chunk: np.ndarray, generation: bytes, when: float) -> None:
+    def put(self, key: tuple[int, bytes], chunk: np.ndarray, generation: bytes, when: float, only_if_newer: bool = False) -> None:
+        """Caches `chunk` as stored under `generation` as of `when`; with `only_if_newer`, not
+        over an entry confirmed later (a writeback finishing after a newer read or write)."""
         size = chunk.nbytes
         if size > self.total_bytes_limit:
             self.discard(key)
             return
         chunk.flags.writeable = False  # shared by every reader from now on
         with self._lock:
+            current = self._entries.get(key)
+            if only_if_newer and current is not None and current.time > when:
+                return
             old = self._entries.pop(key, None)
             if old is not None:
                 self._bytes -= old.chunk.nbytes
@@ -84,6 +90,14 @@ class ChunkCache:
 
 
 _caches_lock = threading.Lock()
+
+
+def _new_lock_after_fork() -> None:
+    global _caches_lock
+    _caches_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_lock_after_fork)
 
 
 def cache_for_pool(pool: Any) -> ChunkCache | None:

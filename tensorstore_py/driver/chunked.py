@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import abc
 import concurrent.futures
+import functools
 import time
 from typing import Any, Callable, Sequence
 
@@ -28,6 +29,7 @@ from ..errors import StatusError, failed_precondition, not_found
 from ..future import Future
 from ..json_util import dumps
 from ..kvstore.driver import ReadOptions, WriteOptions
+from ..kvstore.generation import NO_VALUE, UNKNOWN
 from . import partition
 
 try:
@@ -132,12 +134,15 @@ class WriteFutures(Future):
 class ChunkForm:
     """A chunk's decoded form for staged writes: the full stored chunk of one grid cell."""
 
-    __slots__ = ("array", "cell", "key")
+    __slots__ = ("array", "cell", "key", "encoded_chunk")
 
     def __init__(self, array: "ChunkedArray", cell: tuple[int, ...], key: bytes):
         self.array = array
         self.cell = cell
         self.key = key
+        #: the chunk as last encoded for writeback (None if stored as absent): what the
+        #: cache holds once the write commits
+        self.encoded_chunk: np.ndarray | None = None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ChunkForm) and other.array.fmt is self.array.fmt and other.cell == self.cell
@@ -150,7 +155,9 @@ class ChunkForm:
         return self.array._decode(self.key, value, self.cell)
 
     def encode(self, chunk: np.ndarray) -> bytes | None:
-        return self.array._encode(chunk, self.cell)
+        encoded = self.array._encode(chunk, self.cell)
+        self.encoded_chunk = None if encoded is None else chunk
+        return encoded
 
 
 class ChunkMutation(Mutation):
@@ -348,6 +355,18 @@ class ChunkedArray:
 
     # -- writing ----------------------------------------------------------------------------
 
+    def _cache_written(self, form: ChunkForm, committed: Future) -> None:
+        """A writeback cache, as TensorStore's: the chunk just stored stays cached under the
+        generation the store gave it (only for root kvstores, whose generations are per key;
+        an older confirmation never replaces a newer one)."""
+        chunk = form.encoded_chunk
+        if chunk is None or committed.cancelled() or committed.exception() is not None:
+            return
+        stamp = committed.result()
+        if stamp.generation in (UNKNOWN, NO_VALUE):
+            return
+        self.cache.put((self.identity, form.key), chunk, stamp.generation, stamp.time, only_if_newer=True)
+
     def write(self, transform, source: np.ndarray, transaction: Any = None,
               can_reference_source: bool = False) -> WriteFutures:
         """Writes `source` (shaped like `transform`'s domain, of the array's dtype).
@@ -379,14 +398,17 @@ class ChunkedArray:
             key = self.fmt.chunk_key(cell.cell)
             covers = kind == "strided" and cell.covers and self.fmt.component_covers_chunk
             mutation = ChunkMutation(ChunkForm(self, cell.cell, key), covers)
+            if self.cache is not None:
+                self.cache.discard((self.identity, key))  # the cached chunk is being replaced
             if transaction is not None:
                 transaction.stage(self.kv, key, mutation, self.executor)
                 commits.append(mutation.ready)
             else:
-                commits.append(stage_now(self.kv, key, mutation, self.executor))
+                committed = stage_now(self.kv, key, mutation, self.executor)
+                if self.cache is not None and self.kv.base is None:
+                    committed.add_done_callback(functools.partial(self._cache_written, mutation.decoded_form))
+                commits.append(committed)
             mutations.append((cell, mutation))
-            if self.cache is not None:
-                self.cache.discard((self.identity, key))  # the cached chunk is being replaced
 
         def fill(cell, mutation: ChunkMutation) -> None:
             try:

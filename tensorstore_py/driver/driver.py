@@ -98,12 +98,46 @@ class Driver(abc.ABC):
         """The bound context resources its spec refers to."""
         return []
 
+    # -- pickling ----------------------------------------------------------------------------------
+
+    def __reduce__(self) -> Any:
+        """How a `TensorStore` on this driver pickles: by spec, with its metadata.
+
+        The spec JSON carries resource references and the bound resources travel as objects,
+        so drivers pickled together reopen sharing one cache and one set of pools.  A driver
+        that cannot be described by JSON (virtual_chunked's Python callbacks) overrides this
+        with its own ``(callable, args)`` that rebuild an equivalent driver.
+        """
+        from ..context import PickleResourceCollector
+
+        collector = PickleResourceCollector()
+        j = self.spec_json(collector, False)
+        for resource in self.context_resources():
+            collector.add(resource)
+        return (open_pickled_driver, (j, collector.resources))
+
     @property
     def url_suffix(self) -> str:
         """This driver's part of a URL pipeline (``zarr2:``)."""
         from ..errors import invalid_argument
 
         raise invalid_argument("URL representation not supported")
+
+
+def open_pickled_driver(spec_json: dict, resources: dict) -> Driver:
+    """The driver of a spec pickled by `Driver.__reduce__`, bound to `resources`.
+
+    A spec that carries its metadata opens as with ``assume_cached_metadata``: no I/O, so an
+    unpickled store costs nothing until it is used (TensorStore does not re-read it either).
+    """
+    from ..context import Context
+    from ..spec import Spec, apply_options
+
+    spec = Spec(spec_json)
+    if "metadata" in spec_json:
+        apply_options(spec._driver_spec, {"assume_cached_metadata": True, "open": True})
+    opened = spec._driver_spec.open(Context._with_resources(resources))
+    return opened.result()
 
 
 class KvStoreBackedDriver(Driver):

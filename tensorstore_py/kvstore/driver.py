@@ -658,15 +658,16 @@ def open_kvstore_driver(spec_json: Any, context: Context) -> tuple[KvStoreDriver
         return driver, spec_json.path
     parsed = _as_parsed(spec_json)
     bound = bind_spec(parsed, context)
-    return _open_bound(bound), bound.path
+    return open_bound(bound), bound.path
 
 
-def _open_bound(bound: ParsedSpec) -> KvStoreDriver:
+def open_bound(bound: ParsedSpec) -> KvStoreDriver:
+    """The driver of a spec whose resources are bound at every level."""
     if bound.base is None:
         return bound.driver_spec.open(bound.resources)
     spec = bound.driver_spec
     assert isinstance(spec, KvStoreAdapterSpec)
-    return spec.open_adapter(bound.resources, _open_bound(bound.base), bound.base.path)
+    return spec.open_adapter(bound.resources, open_bound(bound.base), bound.base.path)
 
 
 def open_adapter_driver(

@@ -480,6 +480,17 @@ _limiters: dict[str, RateLimiters] = {}
 _limiters_lock = threading.Lock()
 
 
+def _new_locks_after_fork() -> None:
+    # A lock held by a parent thread at the fork would stay held in the child (clients are
+    # already made per process, see `client_for`).
+    global _clients_lock, _limiters_lock
+    _clients_lock = threading.Lock()
+    _limiters_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_locks_after_fork)
+
+
 def rate_limiters(spec: dict | None) -> RateLimiters | None:
     """The limiters shared by every driver with the same rate limiter spec (None: no limit)."""
     if not spec:

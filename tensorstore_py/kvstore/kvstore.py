@@ -79,6 +79,9 @@ class KvStoreSpec:
         """An independent copy."""
         return KvStoreSpec._wrap(self._parsed.copy())
 
+    def __copy__(self) -> "KvStoreSpec":
+        return self.copy()  # its own path; bound resources stay shared
+
     def update(
         self,
         *,
@@ -119,7 +122,13 @@ class KvStoreSpec:
         return wrapped_repr("KvStore.Spec", drv.spec_to_json(self._parsed))
 
     def __reduce__(self):
-        return (KvStoreSpec, (drv.spec_to_json(drv.unbind_spec(self._parsed)),))
+        # The parsed spec itself: bound resources stay objects, shared through pickle's memo
+        # with whatever else is pickled alongside (see `Context.Resource.__reduce__`).
+        return (_spec_from_parsed, (self._parsed,))
+
+
+def _spec_from_parsed(parsed: ParsedSpec) -> KvStoreSpec:
+    return KvStoreSpec._wrap(parsed)
 
 
 def _same_bindings(a: ParsedSpec, b: ParsedSpec) -> bool:
@@ -291,7 +300,11 @@ class KvStore:
         return self.copy()
 
     def __reduce__(self):
-        return (_reopen, (self._unbound_json(),))
+        # By its bound spec, as TensorStore: the unpickled store reopens with the same
+        # (unpickled) resources as everything pickled with it.
+        if self._transaction is not None:
+            raise ValueError("Cannot serialize bound transaction")
+        return (_reopen_bound, (self._driver.bound_spec(self._path),))
 
     # -- I/O --------------------------------------------------------------------------------
 
@@ -423,8 +436,9 @@ for _cls in (KvStore, KvStoreSpec, ReadResult, TimestampedStorageGeneration, Key
 del _cls
 
 
-def _reopen(spec_json: dict) -> KvStore:
-    return KvStore.open(spec_json).result()
+def _reopen_bound(parsed: ParsedSpec) -> KvStore:
+    """The store a pickled `KvStore` names (opening a bound spec does no I/O)."""
+    return KvStore._from_driver(drv.open_bound(parsed), parsed.path)
 
 
 def _none(_value: Any) -> None:

@@ -31,6 +31,7 @@ OPEN_CASES = {
     "fill mismatch": lambda lib, ctx: (_create(lib, ctx), lib.open(MEM, context=ctx, fill_value=3).result())[1],
     "metadata mismatch": lambda lib, ctx: (_create(lib, ctx), lib.open({**MEM, "metadata": {"data_type": "int8"}}, context=ctx).result())[1],
     "assume metadata": lambda lib, ctx: json.dumps(lib.open(MEM, open=True, assume_metadata=True, context=ctx, dtype="uint16", shape=[4, 4]).result().spec().to_json(), sort_keys=True),
+    "assume cached metadata": lambda lib, ctx: json.dumps(lib.open(MEM, open=True, assume_cached_metadata=True, context=ctx, dtype="uint16", shape=[4, 4]).result().spec().to_json(), sort_keys=True),
     "assume metadata no write": lambda lib, ctx: (lib.open(MEM, open=True, assume_metadata=True, context=ctx, dtype="uint16", shape=[4, 4]).result(),
                                                   sorted(lib.KvStore.open("memory://", context=ctx).result().list().result()))[1],
 }

@@ -134,7 +134,7 @@ def test_one_client_per_resource():
     c = ts.KvStore.open({"driver": "gcs", "bucket": "bkt"}, context=ctx).result()
     d = ts.KvStore.open({"driver": "gcs", "bucket": "bkt"}).result()
     assert a.driver.client is b.driver.client
-    assert a.driver.executor is b.driver.executor and a.driver.executor._max_workers == 2
+    assert a.driver.executor is b.driver.executor and a.driver.executor.max_workers == 2
     assert a.driver.client is not c.driver.client
     # The shared default is process-wide, like TensorStore's shared limit of 32.
     assert c.driver.client is d.driver.client and c.driver.client.max_connections == 32

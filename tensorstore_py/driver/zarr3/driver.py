@@ -59,10 +59,10 @@ class Zarr3Driver(ChunkedDriver, OpenedDriver):
 
     def format_members_json(self, minimal: bool) -> dict:
         j = {} if minimal else {"metadata": self.metadata.to_json(stored=False)}
-        # As TensorStore, a store opened on assumed metadata says so in its spec.
-        for mode in ("assume_metadata", "assume_cached_metadata"):
-            if self.spec.open_mode.get(mode):
-                j[mode] = True
+        # As TensorStore, a store opened on assumed metadata says so in its spec (one opened
+        # with assume_cached_metadata does not).
+        if self.spec.open_mode.get("assume_metadata"):
+            j["assume_metadata"] = True
         return j
 
     @property
