@@ -294,3 +294,24 @@ def test_atomic_transaction_spanning_chunks_fails():
     with pytest.raises(ValueError, match="single atomic transaction"):
         t.with_transaction(txn)[2:6] = 1
         txn.commit_sync()
+
+
+def _fill_with_row_index(domain, array, params):
+    del params
+    array[...] = np.arange(domain.origin[0], domain.origin[0] + domain.shape[0]).reshape(-1, *([1] * (array.ndim - 1)))
+
+
+def test_pickled_view_reads_through_its_callback_and_shares_resources():
+    import pickle
+
+    ctx = tsp.Context({"cache_pool": {"total_bytes_limit": 1 << 20}})
+    view = tsp.virtual_chunked(_fill_with_row_index, dtype=np.int32, shape=[6, 4], context=ctx,
+                              chunk_layout=tsp.ChunkLayout(read_chunk_shape=[2, 4]))
+    other = tsp.virtual_chunked(_fill_with_row_index, dtype=np.int32, shape=[3], context=ctx)
+    a, b = pickle.loads(pickle.dumps((view, other)))
+    assert a.schema == view.schema
+    np.testing.assert_array_equal(a[1:5].read().result(), view[1:5].read().result())
+    np.testing.assert_array_equal(b.read().result(), [0, 1, 2])
+    # Pickled together: one unpickled cache pool, as TensorStore's context sharing.
+    assert a._driver.cache_pool is b._driver.cache_pool
+    assert a._driver.cache_pool is not view._driver.cache_pool

@@ -109,6 +109,14 @@ class VirtualChunkedDriver(Driver):
         self.identity = ("virtual_chunked", next(_identities))
         self._start()
 
+    def __reduce__(self) -> Any:
+        # No JSON form: the callbacks travel themselves (pickle or cloudpickle them, with what
+        # they refer to), the resources as objects so that views pickled together share them.
+        # An event loop cannot travel: an unpickled view runs coroutines on the loop running
+        # where it is used.
+        resources = {"cache_pool": self.cache_pool, "data_copy_concurrency": self.data_copy}
+        return (_rebuild_driver, (self.read_function, self.write_function, self.schema, resources))
+
     def _start(self) -> None:
         self.format = _Format(self)
         self.kv = CallbackStore(self)
@@ -207,6 +215,12 @@ class VirtualChunkedDriver(Driver):
 from ...batch import Batch as _Batch  # noqa: E402
 from ...batch import BatchState as _BatchState  # noqa: E402
 from ...batch import batched_read as _batched_read  # noqa: E402
+
+
+def _rebuild_driver(read_function: Any, write_function: Any, schema: Any, resources: dict) -> "VirtualChunkedDriver":
+    from ...context import Context
+
+    return VirtualChunkedDriver(read_function, write_function, None, schema, Context._with_resources(resources))
 
 
 class _PassThroughState(_BatchState):
