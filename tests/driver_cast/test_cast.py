@@ -199,3 +199,14 @@ def test_text_elements_convert_like_the_reference(src, dst, value):
         source[0] = value.encode() if src == "string" and isinstance(value, str) else value
         results.append(_outcome(lambda: lib.cast(lib.array(source, dtype=getattr(lib, src)), dst).read().result().tolist()))
     assert results[0] == results[1]
+
+
+@pytest.mark.parametrize("dst", ["uint8", "int8", "uint64", "int64"])
+@pytest.mark.parametrize("value", ["-1", "-0", "+5", " 5", "05", "300", "1e2", "5.0", "-128"])
+def test_numeric_json_strings_convert_like_the_reference(dst, value):
+    results = []
+    for lib in (ts, ref):
+        source = np.empty((1,), dtype=object)
+        source[0] = value
+        results.append(_outcome(lambda: lib.cast(lib.array(source, dtype=lib.json), dst).read().result().tolist()))
+    assert results[0] == results[1]

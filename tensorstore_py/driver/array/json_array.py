@@ -36,10 +36,13 @@ def _float(j: Any) -> float:
     raise invalid_argument(f"Expected 64-bit floating-point number, but received: {dumps(j)}")
 
 
-def _numeric_string(j: Any) -> Any:
-    """A JSON string holding an integer stands for it (TensorStore reads "5" as 5)."""
-    if isinstance(j, str) and j.strip().lstrip("+-").isdigit():
-        return int(j)
+def _numeric_string(j: Any, unsigned: bool = False) -> Any:
+    """A JSON string holding an integer stands for it (TensorStore reads "5" as 5; for an
+    unsigned type a sign of "-", even "-0", makes it no integer)."""
+    if isinstance(j, str):
+        text = j.strip()
+        if text.lstrip("+-").isdigit() and not (unsigned and text.startswith("-")):
+            return int(text)
     return j
 
 
@@ -55,13 +58,21 @@ def _int_parser(np_dtype: np.dtype) -> Callable[[Any], int]:
         what = "64-bit " + ("signed" if np_dtype.kind == "i" else "unsigned") + " integer"
 
         def parse64(j: Any) -> int:
-            v = _numeric_string(j)
+            v = _numeric_string(j, np_dtype.kind == "u")
             if isinstance(v, bool) or not isinstance(v, (int, float)) or v != int(v) or not lo <= int(v) <= hi:
                 raise invalid_argument(f"Expected {what}, but received: {dumps(j)}")
             return int(v)
 
         return parse64
-    return lambda j: expect_int(_numeric_string(j), lo, hi)
+    unsigned = lo == 0
+
+    def parse(j: Any) -> int:
+        v = _numeric_string(j, unsigned)
+        if v is not j and not lo <= v <= hi:
+            v = j  # out of range: the message quotes the string as given
+        return expect_int(v, lo, hi)
+
+    return parse
 
 
 def _complex(j: Any) -> complex:
