@@ -56,7 +56,8 @@ def test_statistics_count_the_chunks_and_bytes_touched(tmp_path):
 
 def test_cache_hits_are_counted_with_a_cache_pool(tmp_path):
     context = ts.Context({"cache_pool": {"total_bytes_limit": 1 << 24}})
-    store = _create(ts, tmp_path / "a.zarr", context)
+    # Written in another context: chunks written through `context` would stay in its cache.
+    store = _create(ts, tmp_path / "a.zarr")
     store.write(np.ones(SHAPE, np.uint16)).result()
     reopened = _open(ts, tmp_path / "a.zarr", context, recheck_cached_data=False)
     with statistics.record() as first:
@@ -72,6 +73,17 @@ def test_cache_hits_are_counted_with_a_cache_pool(tmp_path):
         checking[0:64, 0:60].read().result()
     s = third.statistics
     assert (s.cache_hits, s.kvstore_reads, s.bytes_read) == (4, 4, 0)
+
+
+def test_written_chunks_stay_cached(tmp_path):
+    context = ts.Context({"cache_pool": {"total_bytes_limit": 1 << 24}})
+    store = _create(ts, tmp_path / "a.zarr", context)
+    store.write(np.ones(SHAPE, np.uint16)).result()
+    reopened = _open(ts, tmp_path / "a.zarr", context, recheck_cached_data=False)
+    with statistics.record() as rec:
+        reopened[0:64, 0:60].read().result()
+    s = rec.statistics
+    assert (s.cache_hits, s.cache_misses, s.kvstore_reads) == (4, 0, 0)
 
 
 def test_a_small_pool_evicts(tmp_path):
