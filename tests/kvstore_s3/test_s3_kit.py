@@ -1,0 +1,22 @@
+"""The s3 kvstore, against the session's moto server, passes the public kvstore kit."""
+
+from __future__ import annotations
+
+import uuid
+
+import pytest
+
+import tensorstore_py as ts
+from s3_testing import s3_spec
+from tensorstore_py.testing.kvstore import KvStoreTests
+
+
+class TestS3Kit(KvStoreTests):
+    examples = 6
+
+    @pytest.fixture(autouse=True)
+    def _server(self, moto):
+        self.endpoint = moto.url
+
+    def open_kvstore(self) -> ts.KvStore:
+        return ts.KvStore.open(s3_spec(self.endpoint, f"kit{uuid.uuid4().hex[:12]}/"), context=ts.Context()).result()
