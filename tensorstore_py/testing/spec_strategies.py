@@ -234,7 +234,7 @@ def _chunked_spec(draw: Any, driver: str, rank: int, dtype: str, max_extent: int
 
 @st.composite
 def _precomputed_spec(draw: Any, dtype: str, max_extent: int, max_size: int, lossy: bool) -> dict:
-    channels = draw(st.integers(1, 3))
+    channels = draw(st.integers(1, max(1, min(3, max_size))))
     size = _shape(draw, 3, max_extent, max(1, max_size // channels))
     encoding = draw(st.sampled_from(_precomputed_encodings(dtype, channels, lossy)))
     chunk = [draw(st.integers(1, n)) for n in size]
