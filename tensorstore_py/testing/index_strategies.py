@@ -323,7 +323,7 @@ def _dim_expressions(draw: Any, target: ts.IndexDomain | ts.IndexTransform, arra
     dims = draw(st.lists(st.sampled_from(candidates), min_size=1, max_size=len(candidates), unique=True))
     k = len(dims)
     selection = tuple(
-        labels[d] if labels[d] and draw(st.booleans()) else (d - rank if draw(st.integers(0, 3)) == 0 else d)
+        labels[d] if labels[d] and draw(st.booleans()) else (d - rank if draw(st.integers(0, 3)) == 3 else d)
         for d in dims
     )
     if op in ("translate_by", "translate_backward_by", "translate_to"):

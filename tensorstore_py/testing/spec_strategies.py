@@ -195,37 +195,64 @@ def _kvstore(draw: Any) -> dict:
     return {"driver": "memory", "path": draw(st.sampled_from(["", "a/", "a/b/"]))}
 
 
+class _Shape:
+    """The choices a spec's array is made of, drawn before any format detail so that an
+    example shrinks (to rank 1, uint8, zarr) without its array data moving."""
+
+    __slots__ = ("driver", "dtype", "shape", "chunk")
+
+    def __init__(self, driver: str, dtype: str, shape: list[int], chunk: list[int]):
+        self.driver, self.dtype, self.shape, self.chunk = driver, dtype, shape, chunk
+
+
 @st.composite
-def _chunked_spec(draw: Any, driver: str, rank: int, dtype: str, max_extent: int, max_size: int,
-                  fill_value: bool) -> dict:  # fmt: skip
-    shape = _shape(draw, rank, max_extent, max_size)
+def _array_shape(draw: Any, drivers: Sequence[str], dtypes_allowed: Sequence[str] | None, min_rank: int,
+                 max_rank: int, max_extent: int, max_size: int) -> _Shape:  # fmt: skip
+    usable = [d for d in drivers if d != "neuroglancer_precomputed" or min_rank <= 4 <= max_rank]
+    if not usable:
+        raise ValueError("spec_json(): no driver allowed within the rank bounds")
+    driver = draw(st.sampled_from(usable))
+    allowed = [d for d in DRIVER_DTYPES[driver] if dtypes_allowed is None or d in set(dtypes_allowed)]
+    if not allowed:
+        raise ValueError(f"spec_json(): no allowed dtype for {driver}")
+    dtype = draw(dtypes(allowed)).name
+    if driver == "neuroglancer_precomputed":
+        # x, y, z and channel; chunks cover every channel.
+        channels = draw(st.integers(1, max(1, min(3, max_size))))
+        size = _shape(draw, 3, max_extent, max(1, max_size // channels))
+        return _Shape(driver, dtype, size + [channels], [draw(st.integers(1, n)) for n in size])
+    shape = _shape(draw, draw(st.integers(min_rank, max_rank)), max_extent, max_size)
+    return _Shape(driver, dtype, shape, [draw(st.integers(1, max(1, n))) for n in shape])
+
+
+@st.composite
+def _chunked_spec(draw: Any, a: _Shape, fill_value: bool) -> dict:
+    driver, dtype, shape, chunk = a.driver, a.dtype, a.shape, a.chunk
+    rank = len(shape)
     schema: dict[str, Any] = {"dtype": dtype, "domain": {"shape": shape}}
     if rank and draw(st.booleans()):
         labels = [draw(st.sampled_from(("",) + LABELS)) for _ in range(rank)]
         schema["domain"]["labels"] = [lab if lab not in labels[:i] else "" for i, lab in enumerate(labels)]
-    chunk = [draw(st.integers(1, max(1, n))) for n in shape]
     layout: dict[str, Any] = {}
-    sharded = driver == "zarr3" and rank and draw(st.booleans())
-    if sharded:
-        write = [c * draw(st.integers(1, 3)) for c in chunk]
-        layout = {"read_chunk": {"shape": chunk}, "write_chunk": {"shape": write}}
-    elif draw(st.booleans()):
+    if draw(st.booleans()):
         layout = {"chunk": {"shape": chunk}}
-    if driver == "zarr" and rank > 1 and draw(st.booleans()):
-        layout["inner_order"] = list(range(rank))[:: draw(st.sampled_from([1, -1]))]
-    if driver == "zarr3" and rank > 1 and not sharded and draw(st.booleans()):
-        layout["inner_order"] = list(draw(st.permutations(range(rank))))
-    if layout:
-        schema["chunk_layout"] = layout
+    if rank > 1 and draw(st.booleans()):
+        if driver == "zarr":
+            layout["inner_order"] = list(range(rank))[:: draw(st.sampled_from([1, -1]))]
+        elif driver == "zarr3":
+            layout["inner_order"] = list(draw(st.permutations(range(rank))))
     if driver == "zarr":
         schema["codec"] = _zarr_codec(draw)
     elif driver == "zarr3":
+        sharded = rank and draw(st.booleans())
         schema["codec"] = _zarr3_codec(draw, rank, chunk if sharded else None)
         if sharded:
-            # The inner chunk shape is the sharding codec's business; the layout names the shard.
-            schema["chunk_layout"] = {"write_chunk": layout["write_chunk"]}
+            # The sharding codec names the inner chunk; the layout the shard, a multiple of it.
+            layout = {"write_chunk": {"shape": [c * draw(st.integers(1, 3)) for c in chunk]}}
     else:
         schema["codec"] = _n5_codec(draw)
+    if layout:
+        schema["chunk_layout"] = layout
     # (A schema's JSON fill value cannot be complex, in TensorStore either.)
     if fill_value and driver in ("zarr", "zarr3") and not dtype.startswith("complex") and draw(st.booleans()):
         schema["fill_value"] = draw(fill_values(dtype, allow_nan=False)).item()
@@ -233,13 +260,11 @@ def _chunked_spec(draw: Any, driver: str, rank: int, dtype: str, max_extent: int
 
 
 @st.composite
-def _precomputed_spec(draw: Any, dtype: str, max_extent: int, max_size: int, lossy: bool) -> dict:
-    channels = draw(st.integers(1, max(1, min(3, max_size))))
-    size = _shape(draw, 3, max_extent, max(1, max_size // channels))
+def _precomputed_spec(draw: Any, a: _Shape, lossy: bool) -> dict:
+    size, channels, dtype = a.shape[:3], a.shape[3], a.dtype
     encoding = draw(st.sampled_from(_precomputed_encodings(dtype, channels, lossy)))
-    chunk = [draw(st.integers(1, n)) for n in size]
     scale: dict[str, Any] = {
-        "size": size, "voxel_offset": [draw(st.integers(-3, 3)) for _ in range(3)], "chunk_size": chunk,
+        "size": size, "voxel_offset": [draw(st.integers(-3, 3)) for _ in range(3)], "chunk_size": a.chunk,
         "resolution": [1.0, 1.0, 1.0], "encoding": encoding,
     }
     if encoding == "compressed_segmentation":
@@ -260,6 +285,17 @@ def _precomputed_spec(draw: Any, dtype: str, max_extent: int, max_size: int, los
             "scale_metadata": scale}  # fmt: skip
 
 
+def _details(a: _Shape, fill_value: bool, lossy: bool) -> st.SearchStrategy[dict]:
+    if a.driver == "neuroglancer_precomputed":
+        return _precomputed_spec(a, lossy)
+    return _chunked_spec(a, fill_value)
+
+
+def _shape_strategy(drivers: Sequence[str] = DRIVERS, dtypes_allowed: Sequence[str] | None = None, min_rank: int = 0,
+                    max_rank: int = 4, max_extent: int = 8, max_size: int = 64) -> st.SearchStrategy[_Shape]:  # fmt: skip
+    return _array_shape(drivers, dtypes_allowed, min_rank, max_rank, max_extent, max_size)
+
+
 @st.composite
 def spec_json(
     draw: Any,
@@ -275,20 +311,11 @@ def spec_json(
 ) -> dict:
     """The JSON of a Spec that `ts.open(..., create=True)` accepts on a fresh memory kvstore:
     driver, kvstore and metadata (through the schema, or the driver's own members for
-    neuroglancer_precomputed, whose rank is always 4).  Bounded by rank, extent and size;
-    `dtypes_allowed` limits the dtypes; `lossy` admits jpeg."""
-    usable = [d for d in drivers if d != "neuroglancer_precomputed" or min_rank <= 4 <= max_rank]
-    if not usable:
-        raise ValueError("spec_json(): no driver allowed within the rank bounds")
-    driver = draw(st.sampled_from(usable))
-    allowed = [d for d in DRIVER_DTYPES[driver] if dtypes_allowed is None or d in set(dtypes_allowed)]
-    if not allowed:
-        raise ValueError(f"spec_json(): no allowed dtype for {driver}")
-    dtype = draw(dtypes(allowed)).name
-    if driver == "neuroglancer_precomputed":
-        return draw(_precomputed_spec(dtype, max_extent, max_size, lossy))
-    rank = draw(st.integers(min_rank, max_rank))
-    return draw(_chunked_spec(driver, rank, dtype, max_extent, max_size, fill_value))
+    neuroglancer_precomputed, whose rank is always 4: x, y, z, channel).  Bounded by rank,
+    extent and size (number of elements); `dtypes_allowed` limits the dtypes; `lossy`
+    admits jpeg."""
+    a = draw(_shape_strategy(drivers, dtypes_allowed, min_rank, max_rank, max_extent, max_size))
+    return draw(_details(a, fill_value, lossy))
 
 
 def specs(**bounds: Any) -> st.SearchStrategy[ts.Spec]:
@@ -313,12 +340,15 @@ def arrays_for(dtype: ts.dtype | str, shape: Sequence[int], *, allow_nan: bool =
 
 
 @st.composite
-def stores(draw: Any, *, context: ts.Context | None = None, **bounds: Any) -> tuple[ts.TensorStore, np.ndarray]:
-    """``(store, array)``: a store created from `spec_json(**bounds)` on a memory kvstore of
-    its own context (or `context`), holding `array` (drawn, the whole domain written).
-    Lossless codecs only, unless ``lossy=True``."""
-    j = draw(spec_json(**bounds))
+def stores(
+    draw: Any, *, context: ts.Context | None = None, fill_value: bool = True, lossy: bool = False, **bounds: Any
+) -> tuple[ts.TensorStore, np.ndarray]:
+    """``(store, array)``: a store created from a `spec_json(**bounds)` on a memory kvstore of
+    its own context (or `context`), holding `array` (drawn; the whole domain written).
+    Lossless codecs only, unless ``lossy=True`` (then the store holds what jpeg made of it)."""
+    a = draw(_shape_strategy(**bounds))
+    array = draw(arrays_for(a.dtype, a.shape))
+    j = draw(_details(a, fill_value, lossy))
     store = ts.open(j, create=True, context=context if context is not None else ts.Context()).result()
-    array = draw(arrays_for(store.dtype, store.shape))
     store.write(array).result()
-    return store, array
+    return store, array if not lossy else store.read().result()
