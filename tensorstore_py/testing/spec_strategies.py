@@ -241,6 +241,8 @@ def _chunked_spec(draw: Any, a: _Shape, fill_value: bool) -> dict:
             layout["inner_order"] = list(range(rank))[:: draw(st.sampled_from([1, -1]))]
         elif driver == "zarr3":
             layout["inner_order"] = list(draw(st.permutations(range(rank))))
+    # Drawn for every driver, so that all draw alike and an n5 example can shrink to zarr.
+    with_fill = draw(st.booleans())
     if driver == "zarr":
         schema["codec"] = _zarr_codec(draw)
     elif driver == "zarr3":
@@ -254,7 +256,7 @@ def _chunked_spec(draw: Any, a: _Shape, fill_value: bool) -> dict:
     if layout:
         schema["chunk_layout"] = layout
     # (A schema's JSON fill value cannot be complex, in TensorStore either.)
-    if fill_value and driver in ("zarr", "zarr3") and not dtype.startswith("complex") and draw(st.booleans()):
+    if with_fill and fill_value and driver in ("zarr", "zarr3") and not dtype.startswith("complex"):
         schema["fill_value"] = draw(fill_values(dtype, allow_nan=False)).item()
     return {"driver": driver, "kvstore": _kvstore(draw), "schema": schema}
 
