@@ -258,10 +258,11 @@ def _domain_parts(domain: ts.IndexDomain) -> tuple[list[int], list[int], list[st
 
 
 @st.composite
-def _numpy_expressions(draw: Any, domain: ts.IndexDomain, max_rank: int, arrays: bool) -> IndexExpression:
+def _numpy_expressions(draw: Any, domain: ts.IndexDomain, max_rank: int, arrays: bool,
+                       modes: Sequence[str]) -> IndexExpression:  # fmt: skip
     lo, hi, _ = _domain_parts(domain)
     rank = len(lo)
-    mode = draw(st.sampled_from(["", "oindex", "vindex"])) if arrays else ""
+    mode = draw(st.sampled_from(list(modes))) if arrays else ""
     n = draw(st.integers(0, rank))
     ellipsis = n < rank and draw(st.booleans())
     if ellipsis:
@@ -351,16 +352,19 @@ def _dim_expressions(draw: Any, target: ts.IndexDomain | ts.IndexTransform, arra
 
 
 def index_expressions(
-    target: ts.IndexDomain | ts.IndexTransform, *, max_rank: int = 4, arrays: bool = True, dim_expressions: bool = True
+    target: ts.IndexDomain | ts.IndexTransform, *, max_rank: int = 4, arrays: bool = True, dim_expressions: bool = True,
+    modes: Sequence[str] = ("", "oindex", "vindex"),
 ) -> st.SearchStrategy[IndexExpression]:
     """An `IndexExpression` valid for `target` (a domain, or a transform such as a store's
     ``store.transform``, whose index-array maps rule some operations out): NumPy-style terms (int, slice with any step,
     index and boolean arrays, ``None``, ``...``; plain, ``.oindex`` or ``.vindex``) or a
     ``ts.d`` dimension expression (translate, stride, transpose, label, diagonal,
     mark_bounds_implicit, indexing).  Indices stay inside the domain's bounds (implicit ones
-    too); the result has rank at most `max_rank` (``None`` terms add dimensions)."""
+    too); the result has rank at most `max_rank` (``None`` terms add dimensions).  `modes`
+    limits NumPy-style keys to plain (""), ``.oindex`` or ``.vindex`` indexing; without
+    `arrays` they are plain and hold no index arrays."""
     domain = target if isinstance(target, ts.IndexDomain) else target.domain
-    strategies = [_numpy_expressions(domain, max_rank, arrays)]
+    strategies = [_numpy_expressions(domain, max_rank, arrays, modes)]
     if dim_expressions and domain.rank:
         strategies.append(_dim_expressions(target, arrays))
     return st.one_of(strategies)

@@ -23,7 +23,7 @@ def numpy_cases(draw):
     counts integers as advanced indices next to arrays; several arrays place differently)."""
     domain = draw(tst.index_domains(min_rank=1, origin=(0, 0), min_extent=1, max_extent=5, labels=False,
                                     implicit=False))  # fmt: skip
-    expr = draw(tst.index_expressions(domain, dim_expressions=False))
+    expr = draw(tst.index_expressions(domain, dim_expressions=False, modes=("",)))
     key = expr.key
     arrays = [t for t in key if isinstance(t, np.ndarray)]
     assume(expr.mode == "" and len(arrays) <= 1 and not (arrays and any(isinstance(t, int) for t in key)))
