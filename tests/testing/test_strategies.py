@@ -41,10 +41,15 @@ def test_index_domains_respect_their_bounds(data):
     assert ts.IndexDomain(json=domain.to_json()) == domain
 
 
-def _reference_crashes(t: ts.IndexTransform) -> bool:
-    # tensorstore 0.1.86 crashes indexing further a transform with an index array over an
-    # empty domain (see tests/index/test_differential.py); stop comparing there.
-    return any(m.method == ts.OutputIndexMethod.array for m in t.output) and 0 in t.domain.shape
+def _has_array(t: ts.IndexTransform) -> bool:
+    return any(m.method == ts.OutputIndexMethod.array for m in t.output)
+
+
+def _reference_crashes(before: ts.IndexTransform, after: ts.IndexTransform) -> bool:
+    # tensorstore 0.1.86 segfaults computing an index array map over an empty domain (see
+    # tests/index/test_differential.py): a step from a transform with index arrays, or one
+    # making them, to an empty domain.  Stop comparing there.
+    return (_has_array(before) or _has_array(after)) and 0 in after.domain.shape
 
 
 @_settings()
@@ -56,9 +61,9 @@ def test_index_expression_chains_apply_as_in_tensorstore(data):
     ours = ts.IndexTransform(domain=domain)
     theirs = ref.IndexTransform(json=ours.to_json())
     for step in chain.steps:
-        ours = step.apply(ours)
+        before, ours = ours, step.apply(ours)
         assert ours.input_rank <= 4
-        if _reference_crashes(ours):
+        if _reference_crashes(before, ours):
             return
         theirs = step.apply(theirs, ref)
         assert ours.to_json() == theirs.to_json(), repr(step)
