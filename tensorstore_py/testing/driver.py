@@ -67,7 +67,7 @@ class DriverTests:
             store = self.open(data.draw(self.spec_json(), label="spec"))
             array = data.draw(tst.arrays_for(store.dtype, store.shape), label="array")
             store.write(array).result()
-            chain = data.draw(tst.index_expression_chains(store.domain), label="view")
+            chain = data.draw(tst.index_expression_chains(store.domain, implicit=False), label="view")
             view = chain.apply(store)
             transform = chain.apply(ts.IndexTransform(domain=store.domain))
             expected = model.read_view(array, transform, store.origin)
@@ -83,7 +83,7 @@ class DriverTests:
             store = self.open(data.draw(self.spec_json(), label="spec"), context)
             expected = _fill_array(store)
             for i in range(data.draw(st.integers(1, self.max_writes), label="writes")):
-                chain = data.draw(tst.index_expression_chains(store.domain), label=f"view {i}")
+                chain = data.draw(tst.index_expression_chains(store.domain, implicit=False), label=f"view {i}")
                 transform = chain.apply(ts.IndexTransform(domain=store.domain))
                 shape = tuple(transform.domain.shape)
                 if model.is_injective(transform):

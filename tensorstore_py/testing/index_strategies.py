@@ -305,7 +305,8 @@ def _array_dims(target: ts.IndexDomain | ts.IndexTransform) -> set[int]:
 
 
 @st.composite
-def _dim_expressions(draw: Any, target: ts.IndexDomain | ts.IndexTransform, arrays: bool) -> IndexExpression:
+def _dim_expressions(draw: Any, target: ts.IndexDomain | ts.IndexTransform, arrays: bool,
+                     implicit: bool) -> IndexExpression:  # fmt: skip
     domain = target if isinstance(target, ts.IndexDomain) else target.domain
     lo, hi, labels = _domain_parts(domain)
     rank = len(lo)
@@ -341,7 +342,7 @@ def _dim_expressions(draw: Any, target: ts.IndexDomain | ts.IndexTransform, arra
         free = [x for x in LABELS + ("u", "v", "w") if x not in others]
         arg = tuple(draw(st.permutations(free))[:k])
     elif op == "mark_bounds_implicit":
-        arg = draw(st.booleans())
+        arg = draw(st.booleans()) if implicit else False
     elif op == "diagonal":
         arg = None
     else:
@@ -353,7 +354,7 @@ def _dim_expressions(draw: Any, target: ts.IndexDomain | ts.IndexTransform, arra
 
 def index_expressions(
     target: ts.IndexDomain | ts.IndexTransform, *, max_rank: int = 4, arrays: bool = True, dim_expressions: bool = True,
-    modes: Sequence[str] = ("", "oindex", "vindex"),
+    modes: Sequence[str] = ("", "oindex", "vindex"), implicit: bool = True,
 ) -> st.SearchStrategy[IndexExpression]:
     """An `IndexExpression` valid for `target` (a domain, or a transform such as a store's
     ``store.transform``, whose index-array maps rule some operations out): NumPy-style terms (int, slice with any step,
@@ -362,25 +363,27 @@ def index_expressions(
     mark_bounds_implicit, indexing).  Indices stay inside the domain's bounds (implicit ones
     too); the result has rank at most `max_rank` (``None`` terms add dimensions).  `modes`
     limits NumPy-style keys to plain (""), ``.oindex`` or ``.vindex`` indexing; without
-    `arrays` they are plain and hold no index arrays."""
+    `arrays` they are plain and hold no index arrays.  Without `implicit`, no bound is
+    marked implicit: a store reads a view's implicit bounds as its own current bounds, so
+    views of stores compared with `model.read_view` should pass ``implicit=False``."""
     domain = target if isinstance(target, ts.IndexDomain) else target.domain
     strategies = [_numpy_expressions(domain, max_rank, arrays, modes)]
     if dim_expressions and domain.rank:
-        strategies.append(_dim_expressions(target, arrays))
+        strategies.append(_dim_expressions(target, arrays, implicit))
     return st.one_of(strategies)
 
 
 @st.composite
 def index_expression_chains(
     draw: Any, domain: ts.IndexDomain, *, max_length: int = 3, max_rank: int = 4, arrays: bool = True,
-    dim_expressions: bool = True,
+    dim_expressions: bool = True, implicit: bool = True,
 ) -> IndexChain:
     """Up to `max_length` index expressions, each valid for the domain the previous ones left."""
     current = ts.IndexTransform(domain=domain)
     steps = []
     for _ in range(draw(st.integers(0, max_length))):
-        step = draw(index_expressions(current, max_rank=max_rank, arrays=arrays,
-                                      dim_expressions=dim_expressions))  # fmt: skip
+        step = draw(index_expressions(current, max_rank=max_rank, arrays=arrays, dim_expressions=dim_expressions,
+                                      implicit=implicit))  # fmt: skip
         current = step.apply(current)
         steps.append(step)
     return IndexChain(tuple(steps))
