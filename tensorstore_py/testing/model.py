@@ -47,7 +47,8 @@ def _positions(transform: ts.IndexTransform, origin: Sequence[int]) -> tuple[np.
 
 def read_view(array: np.ndarray, transform: ts.IndexTransform, origin: Sequence[int] | None = None) -> np.ndarray:
     """What reading through `transform` gives when the stored array is `array`, whose first
-    element has index `origin` (default all zeros)."""
+    element has index `origin` (default all zeros).  A store reads bounds of a view marked
+    implicit as its own current bounds; this model takes the transform's bounds as they are."""
     origin = [0] * array.ndim if origin is None else list(origin)
     if transform.input_rank == 0:
         return np.asarray(array[tuple(int(i) for i in _positions(transform, origin))])
