@@ -9,6 +9,11 @@ from hypothesis import settings
 settings.register_profile("ci", derandomize=True, database=None, print_blob=True)
 if os.environ.get("CI"):
     settings.load_profile("ci")
+# TSPY_EXAMPLES=N: every property test without its own count, and every conformance-kit test
+# (tensorstore_py.testing), runs N examples (10000 for the strategies' validity runs).
+if os.environ.get("TSPY_EXAMPLES"):
+    settings.register_profile("examples", settings.default, max_examples=int(os.environ["TSPY_EXAMPLES"]), deadline=None)
+    settings.load_profile("examples")
 
 # Test helpers (markdown_doctest) live beside the tests.
 sys.path.insert(0, os.path.dirname(__file__))

@@ -60,6 +60,8 @@ def run_file(path: str, globs: dict) -> list[ExampleFailure]:
 
 def run_examples(exs: list[doctest.Example], globs: dict) -> list[ExampleFailure]:
     """Runs `exs` in order in `globs`; returns the mismatches (stops at an unexpected exception)."""
+    # Functions defined in examples need builtins in their globals (hypothesis looks them up).
+    globs.setdefault("__builtins__", __builtins__)
     loop = asyncio.new_event_loop()
     # As a module's namespace has: pickle imports through the running code's builtins.
     globs.setdefault("__builtins__", builtins)

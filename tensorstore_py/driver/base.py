@@ -174,9 +174,11 @@ class DriverSpec:
         """Raises for option combinations this driver cannot honour (checked on update/open)."""
 
     def check_rank_consistency(self) -> None:
-        if self.transform is not None and self.schema.rank is not None and self.transform.input_rank != self.schema.rank:
+        # The stored schema (metadata included) is in the driver's space: the transform's output.
+        if self.transform is not None and self.schema.rank is not None and self.transform.output_rank != self.schema.rank:
             raise invalid_argument(
-                f"Rank specified by schema ({self.schema.rank}) does not match rank specified by transform ({self.transform.input_rank})"
+                f"Rank specified by rank ({self.transform.output_rank}) does not match existing rank specified by "
+                f"schema ({self.schema.rank})"
             )
 
     #: Members a spec prints with ``include_defaults`` when absent (formats add their own).

@@ -11,6 +11,7 @@ import numpy as np
 from hypothesis import HealthCheck, given, settings, strategies as st
 
 import tensorstore_py as ts
+from tensorstore_py.testing import strategies as tst
 
 from index_helpers import outcome
 
@@ -21,38 +22,10 @@ LABELS = ["", "x", "y", "z"]
 
 @st.composite
 def domains(draw) -> str:
-    rank = draw(st.integers(0, 3))
-    lo, hi, il, iu, labels = [], [], [], [], []
-    used: set[str] = set()
-    for _ in range(rank):
-        a = draw(st.integers(-5, 5))
-        lo.append(a)
-        hi.append(a + draw(st.integers(0, 6)))
-        il.append(draw(st.booleans()))
-        iu.append(draw(st.booleans()))
-        label = draw(st.sampled_from(LABELS))
-        if label in used:
-            label = ""
-        used.add(label)
-        labels.append(label)
-    # Sometimes unbounded dimensions, and sometimes non-identity output maps.
-    lo = [("-2**62+1" if draw(st.integers(0, 5)) == 0 else str(x)) for x in lo]
-    hi = [("2**62" if draw(st.integers(0, 5)) == 0 else str(x)) for x in hi]
-    output = ""
-    if draw(st.booleans()) and rank:
-        maps = []
-        for _ in range(draw(st.integers(1, 3))):
-            kind = draw(st.sampled_from(["const", "single", "single", "array"]))
-            if kind == "const":
-                maps.append(f"ts.OutputIndexMap({draw(st.integers(-3, 3))})")
-            elif kind == "single":
-                maps.append(f"ts.OutputIndexMap(input_dimension={draw(st.integers(0, rank - 1))}, "
-                            f"offset={draw(st.integers(-3, 3))}, stride={draw(st.sampled_from([1, -1, 2, 3]))})")
-            else:
-                maps.append(f"ts.OutputIndexMap(np.zeros({[1] * rank}, dtype=np.int64) + {draw(st.integers(-3, 3))})")
-        output = ", output=[" + ", ".join(maps) + "]"
-    return (f"ts.IndexTransform(input_inclusive_min=[{', '.join(lo)}], input_exclusive_max=[{', '.join(hi)}], "
-            f"implicit_lower_bounds={il}, implicit_upper_bounds={iu}, input_labels={labels}{output})")  # fmt: skip
+    """A transform, as source: a public-strategy domain (implicit, infinite bounds, labels)
+    indexed by a public chain, so with constant, strided and index-array output maps."""
+    t = draw(tst.index_transforms(tst.index_domains(infinite=True), max_length=2))
+    return f"ts.IndexTransform(json={t.to_json()!r})"
 
 
 def _slice(draw) -> str:

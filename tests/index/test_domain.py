@@ -8,6 +8,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 import tensorstore_py as ts
+from tensorstore_py.testing import strategies as tst
 
 from index_helpers import same
 
@@ -84,24 +85,15 @@ def test_domain_json_matches_reference(j):
     same(lambda m: m.IndexDomain(json=j))
 
 
-def _bound(draw, lo_inf: bool, hi_inf: bool):
-    lo = None if lo_inf else draw(st.integers(-20, 20))
-    hi = None if hi_inf else (lo if lo is not None else 0) + draw(st.integers(0, 20))
-    return lo, hi
+def _kwargs(d: ts.IndexDomain) -> dict:
+    return dict(inclusive_min=list(d.inclusive_min), exclusive_max=list(d.exclusive_max),
+                implicit_lower_bounds=list(d.implicit_lower_bounds), implicit_upper_bounds=list(d.implicit_upper_bounds),
+                labels=list(d.labels))  # fmt: skip
 
 
-@st.composite
-def domain_kwargs(draw):
-    rank = draw(st.integers(0, 4))
-    los, his, il, iu, labels = [], [], [], [], []
-    for i in range(rank):
-        lo, hi = _bound(draw, draw(st.booleans()) and draw(st.booleans()), draw(st.booleans()) and draw(st.booleans()))
-        los.append(-(2**62 - 1) if lo is None else lo)
-        his.append(2**62 if hi is None else hi)
-        il.append(draw(st.booleans()))
-        iu.append(draw(st.booleans()))
-        labels.append(draw(st.sampled_from(["", "", f"l{i}", "x"])) if i else draw(st.sampled_from(["", "x"])))
-    return dict(inclusive_min=los, exclusive_max=his, implicit_lower_bounds=il, implicit_upper_bounds=iu, labels=labels)
+def domain_kwargs():
+    """Keyword arguments of a public-strategy domain (ranks 0-4, implicit and infinite bounds)."""
+    return tst.index_domains(max_rank=4, max_extent=20, origin=(-20, 20), infinite=True).map(_kwargs)
 
 
 @settings(max_examples=150, deadline=None)

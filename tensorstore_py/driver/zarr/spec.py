@@ -254,6 +254,8 @@ class ZarrSpec(KvsBackedDriverSpec):
         return field.dtype if field is not None else self.schema.dtype
 
     def effective_rank(self) -> int | None:
+        if self.transform is not None:
+            return self.transform.input_rank  # a view's rank, whatever the stored array's
         field = self._field()
         if self.metadata.shape is not None and field is not None:
             return len(self.metadata.shape) + len(field.field_shape)
