@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import struct
 
-import pytest
 from hypothesis import strategies as st
 
 from tensorstore_py.testing.kvstore import KvStoreTests
@@ -21,11 +20,6 @@ class TestZarr3ShardingKit(KvStoreTests):
     examples = 10
     # TensorStore 0.1.86 deletes ranges of entries; this kvstore does not yet.
     supports_delete_range = False
-
-    @pytest.mark.xfail(strict=True, reason="lost updates: concurrent conditional writes of entries of one shard "
-                       "both succeed (TensorStore 0.1.86 keeps all of them)")  # fmt: skip
-    def test_concurrent_conditional_increments(self) -> None:
-        super().test_concurrent_conditional_increments()
 
     def keys(self) -> st.SearchStrategy[bytes]:
         return st.tuples(*(st.integers(0, n - 1) for n in GRID)).map(lambda p: struct.pack(">2I", *p))

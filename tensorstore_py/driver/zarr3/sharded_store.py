@@ -71,13 +71,15 @@ class _Index:
 
 
 class _Shard:
-    """A shard decoded for writing: its sub-chunks by position, and the generation they have."""
+    """A shard decoded for writing: its sub-chunks by position, the generation they were
+    stored with, and the positions changed since (whose generation is no longer that one)."""
 
-    __slots__ = ("chunks", "generation")
+    __slots__ = ("chunks", "generation", "changed")
 
     def __init__(self, chunks: dict, generation: bytes) -> None:
         self.chunks = chunks
         self.generation = generation
+        self.changed: set[int] = set()
 
 
 class _ShardForm:
@@ -130,13 +132,16 @@ class _SubChunkWrite(Mutation):
 
     def apply_decoded(self, shard: _Shard) -> _Shard:
         current = shard.generation if self.position in shard.chunks else NO_VALUE
-        if self.if_equal and self.if_equal != current:
+        # A write conditional on the stored generation fails once an earlier write of this
+        # writeback has changed the entry: both read the same value, only the first may win.
+        if self.if_equal and (self.if_equal != current or self.position in shard.changed):
             self.applied = False
             return shard
         if self.value is None:
             shard.chunks.pop(self.position, None)
         else:
             shard.chunks[self.position] = self.value
+        shard.changed.add(self.position)
         self.applied = True
         return shard
 
@@ -187,6 +192,7 @@ class _SubChunkMutation(Mutation):
             shard.chunks.pop(self.position, None)
         else:
             shard.chunks[self.position] = value
+        shard.changed.add(self.position)
         self.applied = True
         return shard
 
