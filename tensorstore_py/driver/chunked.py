@@ -28,6 +28,7 @@ from ..future import Future
 from ..json_util import dumps
 from ..kvstore.driver import ReadOptions, WriteOptions
 from . import partition
+from .chunk_memory import check_chunk_memory, missing_chunk_extent
 
 try:
     from .._ext import copy as _copy_ext
@@ -159,6 +160,7 @@ class ChunkMutation(Mutation):
 
     def fill(self, take: Callable, mark: Callable) -> None:
         fmt = self.decoded_form.array.fmt
+        check_chunk_memory(fmt)
         # A covering write overwrites every element: no need to start from the fill value.
         buffer = fmt.new_chunk() if self.needs_read else fmt.empty_chunk()
         component = fmt.component(buffer)
@@ -246,7 +248,7 @@ class ChunkedArray:
     def _place_missing(self, key: bytes, cell, place: Callable) -> None:
         if not self.fill_missing_data_reads:
             raise not_found(f"chunk {{{', '.join(map(str, cell.cell))}}} stored at {self.kv.describe_key(key)} is missing")
-        place(cell, np.broadcast_to(self.fmt.fill_value(), self.fmt.chunk_shape))
+        place(cell, np.broadcast_to(self.fmt.fill_value(), missing_chunk_extent(cell, self.fmt.chunk_shape)))
 
     def _read_cell(self, cell, place: Callable, batch: Any = None) -> Future:
         key = self.fmt.chunk_key(cell.cell)
@@ -296,6 +298,7 @@ class ChunkedArray:
         return futures.chain(read, copy, self.executor)
 
     def _decode(self, key: bytes, value: bytes, cell: tuple[int, ...]) -> np.ndarray:
+        check_chunk_memory(self.fmt)
         try:
             return self.fmt.decode_chunk(value, cell)
         except (ValueError, TypeError) as exc:
