@@ -142,7 +142,9 @@ def retry_loop(attempt: Callable[[bool], Future]) -> Future:
                 return False
             value = fut.result()
             if value is RETRY:
-                return not out.done()  # a cancelled caller stops the retries
+                # Even for a caller that cancelled: a write under way lands whole (as in
+                # TensorStore), never some chunks of it.
+                return True
             futures._settle(out, result=value)
         except BaseException as exc:  # noqa: BLE001 - whatever fails here is the caller's error
             futures._settle(out, exception=exc)
