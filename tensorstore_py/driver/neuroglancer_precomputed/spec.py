@@ -127,7 +127,12 @@ class PrecomputedSpec(KvsBackedDriverSpec):
     # -- metadata hooks (used by the generic parts) ---------------------------------------------------
 
     def parse_stored_metadata(self, data: bytes) -> MultiscaleMetadata:
-        return parse_info(json_loads(data))
+        try:
+            j = json_loads(data)
+        except ValueError as exc:
+            # TensorStore names no detail of a syntax error in `info` (but the nesting limit).
+            raise (exc if "nested more than" in str(exc) else invalid_argument("Invalid JSON")) from None
+        return parse_info(j)
 
     def encode_metadata(self, metadata: MultiscaleMetadata) -> bytes:
         return metadata.encode()
