@@ -63,6 +63,10 @@ cdef Py_ssize_t _partition(int64_t start, int64_t step, int64_t count, int64_t c
     return r
 
 
+# Runs of one dimension listed at most (4 int64 arrays of this length are 32 GiB).
+MAX_RUNS = 1 << 30
+
+
 cdef tuple _check_dim(object start, object step, object count, object chunk_size,
                       object grid_origin, str where):
     """Validates one dimension with Python integers; returns the run-count bound."""
@@ -92,6 +96,9 @@ cdef tuple _check_dim(object start, object step, object count, object chunk_size
     first_cell = (start - grid_origin) // chunk_size
     last_cell = (last - grid_origin) // chunk_size
     bound = min(count, abs(last_cell - first_cell) + 1)
+    if bound > MAX_RUNS:
+        # Four int64 arrays of `bound` runs are allocated up front: refuse sizes no machine has.
+        raise ValueError(f"{where}{bound} grid cells is too many to list (at most {MAX_RUNS})")
     return (start, step, count, chunk_size, grid_origin, bound)
 
 
@@ -233,7 +240,10 @@ cdef int _radix_sort(const int64_t* coords, Py_ssize_t n, Py_ssize_t rank,
     cdef int64_t* src = a
     cdef int64_t* dst = b
     cdef int64_t* t
-    cdef Py_ssize_t* counts = <Py_ssize_t*>malloc(_RADIX * sizeof(Py_ssize_t))
+    cdef Py_ssize_t* counts
+    if n <= 0:
+        return 0  # (callers never pass an empty set: coords[d] below reads row 0)
+    counts = <Py_ssize_t*>malloc(_RADIX * sizeof(Py_ssize_t))
     if counts == NULL:
         return -1
     for i in range(n):
@@ -313,6 +323,11 @@ def group_points(chunk_coords: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
         raise ValueError("chunk_coords holds a value above the int64 range")
     a = np.ascontiguousarray(a, dtype=np.int64)
     cdef Py_ssize_t n = a.shape[0], rank = a.shape[1], m = 0
+    if n == 0 or rank == 0:
+        # Nothing to sort, and no row to read: the kernels below index row 0 unconditionally.
+        if n == 0:
+            return np.empty((0, rank), np.int64), np.empty(0, np.int64), np.zeros(1, np.int64)
+        return np.empty((1, 0), np.int64), np.arange(n, dtype=np.int64), np.array([0, n], np.int64)
     cdef int where = 0
     order_a = np.empty(n, np.int64)
     order_b = np.empty(n, np.int64)

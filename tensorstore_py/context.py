@@ -20,7 +20,7 @@ import threading
 from typing import Any, Callable, ClassVar
 
 from .errors import invalid_argument
-from .json_util import MISSING, ObjectReader, dumps, expect_bool, expect_int, expect_object, pretty_repr
+from .json_util import MISSING, ObjectReader, check_json_depth, dumps, expect_bool, expect_int, expect_object, pretty_repr
 
 __all__ = ["Context"]
 
@@ -490,7 +490,7 @@ class _ContextSpec:
     __slots__ = ("_json",)
 
     def __init__(self, json: Any):
-        self._json = _parse_context_json(json)
+        self._json = _parse_context_json(check_json_depth(json))
 
     def to_json(self, include_defaults: bool = False) -> Any:
         """The spec as a JSON object."""

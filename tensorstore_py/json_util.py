@@ -22,12 +22,47 @@ T = TypeVar("T")
 __all__ = [
     "dumps", "ObjectReader", "member_error", "expect_object", "expect_array", "expect_int",
     "expect_number", "expect_string", "expect_bool", "parse_array", "pretty_repr",
-    "python_repr", "INDEX_MAX", "MISSING",
+    "python_repr", "INDEX_MAX", "MISSING", "MAX_JSON_DEPTH", "check_json_depth", "loads",
 ]  # fmt: skip
 
 #: TensorStore's largest finite index (2**62 - 2); +/- (2**62 - 1) mean infinity.
 INDEX_MAX = (1 << 62) - 2
 MISSING: Any = object()
+
+
+#: How deeply JSON values may nest (TensorStore's limit converting Python values to JSON).
+#: Everything that walks JSON here recurses, so deeper values are refused where they enter.
+MAX_JSON_DEPTH = 100
+
+
+def check_json_depth(j: Any, message: str = "Recursion limit exceeded converting value to JSON") -> Any:
+    """`j`, if its containers nest at most `MAX_JSON_DEPTH` deep; else INVALID_ARGUMENT."""
+    if not isinstance(j, (dict, list, tuple)):
+        return j
+    stack = [(j, 1)]
+    while stack:
+        value, depth = stack.pop()
+        if depth > MAX_JSON_DEPTH:
+            raise invalid_argument(message)
+        children = value.values() if isinstance(value, dict) else value
+        for child in children:
+            if isinstance(child, (dict, list, tuple)):
+                stack.append((child, depth + 1))
+    return j
+
+
+def loads(data: Any, **kwargs: Any) -> Any:
+    """Stored JSON bytes parsed, or INVALID_ARGUMENT naming what is wrong with them (never a
+    RecursionError or UnicodeDecodeError)."""
+    try:
+        j = json.loads(data, **kwargs)
+    except RecursionError:
+        raise invalid_argument(f"Invalid JSON: nested more than {MAX_JSON_DEPTH} levels deep") from None
+    except (ValueError, TypeError) as exc:  # JSONDecodeError and UnicodeDecodeError are ValueErrors
+        if isinstance(exc, StatusError):
+            raise
+        raise invalid_argument(f"Invalid JSON: {exc}") from None
+    return check_json_depth(j, f"Invalid JSON: nested more than {MAX_JSON_DEPTH} levels deep")
 
 
 def dumps(j: Any) -> str:

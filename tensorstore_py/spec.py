@@ -10,7 +10,7 @@ from .driver import base as driver_base
 from .driver import context_binding
 from .errors import invalid_argument
 from .index import IndexDomain, IndexTransform, Indexable
-from .json_util import MISSING, dumps, expect_object, expect_string, pretty_repr
+from .json_util import MISSING, check_json_depth, dumps, expect_object, expect_string, pretty_repr
 from .schema import ChunkLayout, CodecSpec, Schema
 
 __all__ = ["Spec", "OpenMode"]
@@ -111,6 +111,7 @@ def _parse_url(url: str) -> dict:
 
 
 def parse_spec_json(j: Any) -> driver_base.DriverSpec:
+    check_json_depth(j)
     if isinstance(j, str):
         j = _parse_url(j)
     expect_object(j)

@@ -77,3 +77,49 @@ class CountingFileSpec(FileDriverSpec):
 
 register_kvstore_driver("test_counting_memory", CountingMemorySpec)
 register_kvstore_driver("test_counting_file", CountingFileSpec)
+
+
+class RivalDriver(CountingDriver):
+    """A memory store with a rival writer: before each of the next `rivals` conditional writes
+    (and atomic multi-key commits), the rival rewrites the value being replaced, unchanged, so
+    the condition fails and the writer must merge again.  Data stay intact; only the
+    generations move, exactly as when another process wins the race."""
+
+    atomic_multi_key = True
+
+    def __init__(self, base: KvStoreDriver) -> None:
+        super().__init__(base)
+        self.rivals = 0
+        self.lost_races = 0
+
+    def _race(self, key: bytes) -> None:
+        with self.lock:
+            if self.rivals <= 0:
+                return
+            self.rivals -= 1
+            self.lost_races += 1
+        current = self.base.read(key, ReadOptions()).result()
+        if current.state == "value":
+            self.base.write(key, current.value, WriteOptions()).result()
+
+    def write(self, key: bytes, value: bytes | None, options: WriteOptions) -> Any:
+        if options.if_equal is not None:
+            self._race(key)
+        return super().write(key, value, options)
+
+    def write_atomic(self, writes: list) -> Any:
+        for key, _, if_equal in writes:
+            if if_equal is not None:
+                self._race(key)
+        return self.base.write_atomic(writes)
+
+
+class RivalMemorySpec(MemoryDriverSpec):
+    id = "test_rival_memory"
+    url_scheme = None
+
+    def open(self, resources: dict) -> RivalDriver:
+        return RivalDriver(super().open(resources))
+
+
+register_kvstore_driver("test_rival_memory", RivalMemorySpec)

@@ -12,6 +12,7 @@ from a caller's buffer that may have changed since).
 from __future__ import annotations
 
 import concurrent.futures
+import threading
 from typing import Any, Callable
 
 from .. import future as futures
@@ -21,7 +22,7 @@ from ..future import Future
 from ..kvstore.driver import ReadOptions, WriteOptions
 from ..kvstore.generation import NO_VALUE, UNKNOWN, TimestampedStorageGeneration
 
-__all__ = ["UNCHANGED", "read_modify_write", "generation_mismatch"]
+__all__ = ["UNCHANGED", "read_modify_write", "generation_mismatch", "retry_loop", "RETRY", "completes_inline"]
 
 #: Returned by an update function to leave the stored value as it is (no write).
 UNCHANGED: Any = object()
@@ -53,6 +54,7 @@ def read_modify_write(
     """
 
     def attempt(first: bool) -> Future:
+        """One read, update and conditional write: Future of the stamp, or `RETRY` on conflict."""
         if first and not needs_read and expected_generation is None:
             if executor is None:
                 data = update(None, UNKNOWN)
@@ -81,11 +83,87 @@ def read_modify_write(
             if expected_generation is not None:
                 raise generation_mismatch(kv, key)
             metrics.TRANSACTION_RETRIES.increment()
-            return attempt(False)  # someone else wrote meanwhile: merge into their value
+            return RETRY  # someone else wrote meanwhile: merge into their value
 
         return futures.chain(written, check)
 
-    try:
-        return attempt(True)
-    except BaseException as exc:  # noqa: BLE001 - an inline update that raised
-        return futures.failed(exc)
+    return retry_loop(attempt)
+
+
+def completes_inline(fut: concurrent.futures.Future, later: Callable[[Any], Any]) -> bool:
+    """True if `fut` is already done (the caller carries on with it in its own loop); else
+    `later(fut)` will run when it completes.
+
+    Whichever of the caller and the completion comes second carries on, so a completion
+    racing with the registration never runs `later` nested inside the caller's loop.
+    """
+    if fut.done():
+        return True
+    lock = threading.Lock()
+    state = [0]  # 0: caller still registering, 1: completed meanwhile, 2: caller gone
+
+    def finished(f: concurrent.futures.Future) -> None:
+        with lock:
+            if state[0] == 0:
+                state[0] = 1
+                return
+        later(f)
+
+    fut.add_done_callback(finished)
+    with lock:
+        inline = state[0] == 1
+        state[0] = 2
+    return inline
+
+
+#: What an attempt of `retry_loop` resolves to when it must be made again.
+RETRY: Any = object()
+
+
+def retry_loop(attempt: Callable[[bool], Future]) -> Future:
+    """Future of the first result of ``attempt(first)`` that is not `RETRY`.
+
+    Attempts run one after another in a loop, never from inside the previous attempt's
+    callbacks: however many conflicts there are, the stack depth stays bounded (a retry made
+    by recursion overflows it after a few dozen lost races, inside a callback whose error
+    only reaches a log).  An attempt that completes at once is followed in the same loop; one
+    still pending hands the loop to its completion callback.  Any error, raised or failed,
+    settles the returned Future.
+    """
+    out: Future = Future()
+
+    def outcome(fut: concurrent.futures.Future) -> bool:
+        """Settles `out` from a finished attempt; True if another attempt is due."""
+        try:
+            if fut.cancelled():
+                out.cancel()
+                return False
+            exc = fut.exception()
+            if exc is not None:
+                futures._settle(out, exception=exc)
+                return False
+            value = fut.result()
+            if value is RETRY:
+                # Even for a caller that cancelled: a write under way lands whole (as in
+                # TensorStore), never some chunks of it.
+                return True
+            futures._settle(out, result=value)
+        except BaseException as exc:  # noqa: BLE001 - whatever fails here is the caller's error
+            futures._settle(out, exception=exc)
+        return False
+
+    def run(first: bool) -> None:
+        while True:
+            try:
+                fut = attempt(first)
+            except BaseException as exc:  # noqa: BLE001 - an update that raised inline
+                futures._settle(out, exception=exc)
+                return
+            first = False
+            if not completes_inline(fut, lambda f: outcome(f) and run(False)):
+                return
+            if not outcome(fut):
+                return
+
+    run(True)
+    return out

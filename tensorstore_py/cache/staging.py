@@ -21,7 +21,7 @@ from typing import Any
 from .. import future as futures
 from ..future import Future
 from ..kvstore.generation import UNKNOWN, TimestampedStorageGeneration
-from .rmw import UNCHANGED, read_modify_write
+from .rmw import UNCHANGED, completes_inline, read_modify_write
 
 __all__ = ["Mutation", "ValueMutation", "UpdateMutation", "KeyNode", "write_now"]
 
@@ -262,13 +262,22 @@ def _start_scheduled(slot_key: tuple, slot: _Slot, executor: Any) -> None:
 
 
 def _run(slot_key: tuple, slot: _Slot, node: KeyNode, executor: Any, on_executor: bool = False) -> None:
-    def finished(_: Any) -> None:
-        with _slots_lock:
-            nxt = slot.pending
-            slot.inflight, slot.pending = nxt, None
-            if nxt is None and not slot.scheduled and _slots.get(slot_key) is slot:
-                del _slots[slot_key]
-        if nxt is not None:
-            _run(slot_key, slot, nxt, executor)
+    # A loop, not a chain of callbacks: writebacks that complete at once (a memory store) must
+    # not nest one inside the other however many follow.  `on_executor`: the first node is
+    # started from a task on `executor`.
+    while node is not None:
+        committed = node.writeback(executor, on_executor=on_executor)
+        if not completes_inline(committed, lambda _: _run(slot_key, slot, _next(slot_key, slot), executor)):
+            return
+        on_executor = False
+        node = _next(slot_key, slot)
 
-    node.writeback(executor, on_executor=on_executor).add_done_callback(finished)
+
+def _next(slot_key: tuple, slot: _Slot) -> KeyNode | None:
+    """The node to write back after the one in flight has finished (None: the key is idle)."""
+    with _slots_lock:
+        nxt = slot.pending
+        slot.inflight, slot.pending = nxt, None
+        if nxt is None and not slot.scheduled and _slots.get(slot_key) is slot:
+            del _slots[slot_key]
+    return nxt

@@ -18,7 +18,7 @@ from ..errors import aborted, cancelled, invalid_argument
 from ..future import Future
 from ..kvstore.driver import ReadOptions
 from ..kvstore.generation import NO_VALUE, UNKNOWN
-from .rmw import generation_mismatch
+from .rmw import RETRY, generation_mismatch, retry_loop
 from .staging import KeyNode, Mutation
 
 __all__ = ["Transaction"]
@@ -355,11 +355,11 @@ class Transaction:
                         continue
                     writes.append((slot[1], node.apply(result.value if present else None), generation))
                 # Keys only read are checked, not written.
-                return futures.chain(kv.write_atomic(writes), lambda ok: None if ok else attempt())
+                return futures.chain(kv.write_atomic(writes), lambda ok: None if ok else RETRY)
 
             return futures.chain(read, got)
 
-        return futures.chain(waits, attempt)
+        return futures.chain(waits, lambda _: retry_loop(attempt))
 
 
 def _all_settled(pending: list) -> Future:

@@ -16,9 +16,11 @@ from typing import Any, Optional
 import numpy as np
 
 from .._ext import copy as _copy
-from ..errors import failed_precondition, invalid_argument
+from ..errors import failed_precondition, invalid_argument, out_of_range
 from .base import Codec, as_byte_view
-from .chain import ArrayToBytesCodec, Describe
+from .chain import ArrayToBytesCodec, Describe, format_vector
+
+_INDEX_MAX = (1 << 63) - 1
 
 __all__ = ["BytesCodec", "NATIVE_ENDIAN", "not_enough_data", "end_of_data_expected",
            "check_exact_size"]
@@ -99,11 +101,14 @@ class BytesCodec(ArrayToBytesCodec):
                     f"Error resolving codec spec through codec {what}: \"bytes\" codec requires "
                     f"that \"endian\" option is specified for data type {_dtype_name(dtype)}")
             endian = "little"
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes > _INDEX_MAX:
+            raise out_of_range(f"Integer overflow computing encoded size of array of shape {format_vector(shape)}")
         bound = BytesCodec(endian)
         bound.shape = tuple(shape)
         bound.dtype = dtype
         bound._swap = matters and endian != memory_endian
-        bound._nbytes = math.prod(shape) * dtype.itemsize
+        bound._nbytes = nbytes
         return bound
 
     def encoded_size(self) -> Optional[int]:

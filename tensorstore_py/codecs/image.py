@@ -21,7 +21,7 @@ import numpy as np
 from ..errors import data_loss, invalid_argument
 from .chain import ArrayToBytesCodec, Describe, format_vector
 
-__all__ = ["JpegCodec", "PngCodec", "read_png", "write_png16"]
+__all__ = ["JpegCodec", "PngCodec", "decode_jpeg", "png_header", "read_png", "write_png16"]
 
 _MODES_8 = {1: "L", 2: "LA", 3: "RGB", 4: "RGBA"}
 
@@ -66,7 +66,7 @@ class _ImageCodec(ArrayToBytesCodec):
         if (width, height, channels) != (self.width, self.height, self.channels):
             raise data_loss(
                 f"Image dimensions ({width}, {height}, {channels}) are not compatible with "
-                f"expected chunk shape ({self.width}, {self.height}, {self.channels})")
+                f"expected chunk shape {format_vector(self.shape)}")
 
 
 def _image_8bit(pixels: np.ndarray) -> Any:
@@ -121,9 +121,7 @@ class JpegCodec(_ImageCodec):
         return out.getvalue()
 
     def decode(self, data: Any, out: Optional[np.ndarray] = None) -> np.ndarray:
-        image = open_image(data, "jpeg")
-        self.check_image(image.width, image.height, len(image.getbands()))
-        return self.from_pixels(np.asarray(image, dtype=np.uint8), out)
+        return self.from_pixels(decode_jpeg(data, self), out)
 
 
 class PngCodec(_ImageCodec):
@@ -160,12 +158,14 @@ class PngCodec(_ImageCodec):
 
     def decode(self, data: Any, out: Optional[np.ndarray] = None) -> np.ndarray:
         nc = self.channels
+        data = bytes(data) if not isinstance(data, bytes) else data
+        # Structure, CRCs and the header's size are checked before anything is inflated: a
+        # corrupt chunk is refused, and a small chunk claiming a huge image costs nothing.
+        width, height, depth, color_type, interlace = png_header(data)
+        self.check_image(width, height, _PNG_CHANNELS.get(color_type, 0))
         if self.dtype == np.uint16 and nc > 1:
-            pixels = read_png(data, 16, nc)
-            self.check_image(pixels.shape[1], pixels.shape[0], pixels.shape[2])
-            return self.from_pixels(pixels, out)
+            return self.from_pixels(read_png(data, 16, nc), out)
         image = open_image(data, "png")
-        self.check_image(image.width, image.height, len(image.getbands()))
         if self.dtype == np.uint16:
             if image.mode not in ("I;16", "I;16B", "I"):
                 raise data_loss("Error decoding png: expected a 16-bit image, but received mode "
@@ -179,9 +179,95 @@ class PngCodec(_ImageCodec):
         return self.from_pixels(pixels, out)
 
 
+# JPEG: libjpeg-turbo (through simplejpeg) with its warnings, which flag corrupt scan data,
+# treated as errors as TensorStore treats them; Pillow would hand back the wrong pixels.
+
+_JPEG_CHANNELS = {"gray": 1, "rgb": 3, "ycbcr": 3, "cmyk": 4, "ycck": 4}
+_JPEG_SPACES = {1: "GRAY", 3: "RGB", 4: "CMYK"}
+
+
+def decode_jpeg(data: Any, codec: "_ImageCodec") -> np.ndarray:
+    """``(height, width, channels)`` samples of a JPEG of the size `codec` expects, or DATA_LOSS."""
+    import simplejpeg
+
+    data = bytes(data) if not isinstance(data, bytes) else data
+    try:
+        height, width, space, _ = simplejpeg.decode_jpeg_header(data)
+    except ValueError as exc:
+        raise data_loss(_jpeg_message(exc)) from None
+    codec.check_image(width, height, _JPEG_CHANNELS.get(str(space).lower(), 0))
+    colorspace = _JPEG_SPACES[codec.channels]
+    try:
+        pixels = simplejpeg.decode_jpeg(data, colorspace=colorspace, strict=True)
+    except ValueError as exc:
+        # Bytes between the last scan and the end-of-image marker are reported only once the
+        # image is complete; TensorStore stops reading before that point and accepts them.
+        if "extraneous bytes before marker 0xd9" not in str(exc):
+            raise data_loss(_jpeg_message(exc)) from None
+        pixels = simplejpeg.decode_jpeg(data, colorspace=colorspace, strict=False)
+    return pixels.reshape(height, width, codec.channels)
+
+
+def _jpeg_message(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text if text else "Error decoding jpeg"
+
+
+# PNG: every chunk's CRC and the header are checked first (Pillow skips IDAT's CRC).
+
+_PNG_CHANNELS = {0: 1, 4: 2, 2: 3, 6: 4}
+
+
+def png_header(data: bytes) -> tuple[int, int, int, int, int]:
+    """(width, height, bit depth, color type, interlace) of a PNG whose chunks are intact."""
+    if not data.startswith(_PNG_SIGNATURE):
+        raise data_loss("Failed to decode PNG: Not a PNG file")
+    pos = len(_PNG_SIGNATURE)
+    header = None
+    seen_idat = False
+    while True:
+        if pos + 8 > len(data):
+            if seen_idat:
+                return header
+            raise data_loss("Failed to decode PNG: Truncated file" if header is not None
+                            else "Failed to decode PNG: IHDR: missing")
+        (length,) = struct.unpack_from(">I", data, pos)
+        tag = data[pos + 4 : pos + 8]
+        name = tag.decode("latin-1")
+        if header is None and tag == b"IHDR" and length != 13:
+            raise data_loss(f"IHDR: {'too short' if length < 13 else 'too long'}")
+        if length > 0x7FFFFFFF:
+            raise data_loss(f"Failed to decode PNG: {name}: PNG unsigned integer out of range")
+        end = pos + 8 + length
+        if end + 4 > len(data):
+            raise data_loss(f"Failed to decode PNG: {name}: Truncated chunk")
+        if seen_idat and tag != b"IDAT":
+            return header  # the image data are complete; like libpng, read no further
+        (crc,) = struct.unpack_from(">I", data, end)
+        critical = not tag[:1].islower()  # damaged ancillary chunks are skipped, as libpng does
+        if critical and zlib.crc32(data[pos + 4 : end]) & 0xFFFFFFFF != crc:
+            raise data_loss(f"Failed to decode PNG: {name}: CRC error")
+        body = data[pos + 8 : end]
+        pos = end + 4
+        if header is None:
+            if tag != b"IHDR":
+                raise data_loss(f"Failed to decode PNG: {name}: missing IHDR")
+            width, height, depth, color_type, compression, filtering, interlace = struct.unpack(">IIBBBBB", body)
+            if not (0 < width <= 0x7FFFFFFF and 0 < height <= 0x7FFFFFFF):
+                raise data_loss("Failed to decode PNG: IHDR: invalid image size")
+            if compression or filtering or interlace > 1:
+                raise data_loss("Failed to decode PNG: IHDR: invalid compression, filter or interlace method")
+            header = (width, height, depth, color_type, interlace)
+        elif tag == b"IDAT":
+            seen_idat = True
+        elif tag == b"IEND":
+            raise data_loss("Failed to decode PNG: IEND: missing IDAT")
+
+
 # Pillow has no 16-bit multi-channel PNG support: these two cover 16-bit images with zlib alone.
 
 _PNG_SIGNATURE = b"\x89PNG\r\n\x1a\n"
+_MAX_IMAGE_BYTES = 1 << 31  # callers have already matched the header against the chunk shape
 _COLOR_TYPES = {1: 0, 2: 4, 3: 2, 4: 6}
 
 
@@ -207,35 +293,21 @@ def write_png16(pixels: np.ndarray, level: int) -> bytes:
 def read_png(data: Any, depth: int, nc: int) -> np.ndarray:
     """``(height, width, nc)`` samples of a non-interlaced PNG of bit `depth`, with zlib."""
     data = bytes(data) if not isinstance(data, bytes) else data
-    if not data.startswith(_PNG_SIGNATURE):
-        raise data_loss("Error decoding png: missing PNG signature")
-    pos = len(_PNG_SIGNATURE)
-    header = None
-    idat = []
-    while pos + 8 <= len(data):
-        (length,) = struct.unpack(">I", data[pos : pos + 4])
-        tag = data[pos + 4 : pos + 8]
-        body = data[pos + 8 : pos + 8 + length]
-        if len(body) != length:
-            raise data_loss("Error decoding png: truncated chunk")
-        pos += 12 + length
-        if tag == b"IHDR":
-            if length != 13:
-                raise data_loss(f"Error decoding png: IHDR of {length} bytes")
-            header = struct.unpack(">IIBBBBB", body)
-        elif tag == b"IDAT":
-            idat.append(body)
-        elif tag == b"IEND":
-            break
-    if header is None:
-        raise data_loss("Error decoding png: missing IHDR")
-    width, height, bit_depth, color_type, _, _, interlace = header
-    channels = {0: 1, 4: 2, 2: 3, 6: 4}.get(color_type)
-    if bit_depth != depth or channels != nc or interlace:
+    width, height, bit_depth, color_type, interlace = png_header(data)
+    if bit_depth != depth or _PNG_CHANNELS.get(color_type) != nc or interlace:
         raise data_loss(f"Error decoding png: unsupported image (depth {bit_depth}, color type {color_type})")
     bpp = nc * depth // 8
     stride = width * bpp
     expected = height * (stride + 1)
+    if expected > _MAX_IMAGE_BYTES:
+        raise data_loss(f"Failed to decode PNG: image of {width}x{height} is too large")
+    idat = []
+    pos = len(_PNG_SIGNATURE)
+    while pos + 8 <= len(data):
+        (length,) = struct.unpack_from(">I", data, pos)
+        if data[pos + 4 : pos + 8] == b"IDAT":
+            idat.append(data[pos + 8 : pos + 8 + length])
+        pos += 12 + length
     try:
         # Never inflate past what the header promises (a small stream can expand 1000-fold).
         inflater = zlib.decompressobj()

@@ -31,6 +31,7 @@ from ..json_util import dumps
 from ..kvstore.driver import ReadOptions, WriteOptions
 from ..kvstore.generation import NO_VALUE, UNKNOWN
 from . import partition
+from .chunk_memory import check_chunk_memory, missing_chunk_extent
 
 try:
     from .._ext import copy as _copy_ext
@@ -186,6 +187,7 @@ class ChunkMutation(Mutation):
             if buffer is not None:
                 self.buffer = buffer
                 return
+        check_chunk_memory(fmt)
         # A covering write overwrites every element: no need to start from the fill value.
         buffer = fmt.new_chunk() if self.needs_read else fmt.empty_chunk()
         component = fmt.component(buffer)
@@ -281,7 +283,7 @@ class ChunkedArray:
     def _place_missing(self, key: bytes, cell, place: Callable) -> None:
         if not self.fill_missing_data_reads:
             raise not_found(f"chunk {{{', '.join(map(str, cell.cell))}}} stored at {self.kv.describe_key(key)} is missing")
-        place(cell, np.broadcast_to(self.fmt.fill_value(), self.fmt.chunk_shape))
+        place(cell, np.broadcast_to(self.fmt.fill_value(), missing_chunk_extent(cell, self.fmt.chunk_shape)))
 
     def _read_cell(self, cell, place: Callable, batch: Any = None, direct: Callable | None = None) -> Future:
         key = self.fmt.chunk_key(cell.cell)
@@ -336,6 +338,8 @@ class ChunkedArray:
 
     def _decode(self, key: bytes, value: bytes, cell: tuple[int, ...], out: np.ndarray | None = None) -> np.ndarray | None:
         """The decoded chunk; with `out`, `out` itself if the format decoded into it, else None."""
+        if out is None:
+            check_chunk_memory(self.fmt)
         try:
             with metrics.timed(metrics.DECODE_SECONDS):
                 if out is not None:

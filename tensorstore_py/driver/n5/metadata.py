@@ -20,6 +20,7 @@ from ... import codecs
 from ... import dtypes as _dtypes
 from ...errors import failed_precondition, invalid_argument
 from ...json_util import ObjectReader, dumps, expect_int, expect_string, member_error, parse_array
+from ...json_util import loads as json_loads
 from ...schema import Unit
 
 __all__ = [
@@ -233,9 +234,10 @@ def _finite_float(text: str) -> float:
 def loads(data: bytes) -> Any:
     """Strict JSON as TensorStore parses it: no NaN/Infinity, no out-of-range numbers."""
     try:
-        return json.loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
-    except (ValueError, UnicodeDecodeError, RecursionError):
-        raise invalid_argument("Invalid JSON") from None
+        return json_loads(data, parse_constant=_reject_constant, parse_float=_finite_float)
+    except ValueError as exc:
+        deep = "nested more than" in str(exc)
+        raise (exc if deep else invalid_argument("Invalid JSON")) from None
 
 
 def parse_metadata(j: Any) -> N5Metadata:

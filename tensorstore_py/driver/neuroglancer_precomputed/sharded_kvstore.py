@@ -227,7 +227,7 @@ class ShardedKvStore(KvStoreAdapterDriver):
             cached = self._indices.get(file_key)
             pending = Future()
             self._index_reads[file_key] = pending
-        read = self.base.read(
+        read = self._base_read(
             file_key,
             ReadOptions(byte_range=(0, self._index_size), if_not_equal=cached.generation if cached else None),
         )
@@ -269,7 +269,7 @@ class ShardedKvStore(KvStoreAdapterDriver):
             pending = Future()
             index.pending[minishard] = pending
         base = self._index_size
-        read = self.base.read(file_key, ReadOptions(byte_range=(base + start, base + end), if_equal=index.generation))
+        read = self._base_read(file_key, ReadOptions(byte_range=(base + start, base + end), if_equal=index.generation))
 
         def got(res: ReadResult) -> dict | None:
             if res.state != "value":
@@ -297,7 +297,7 @@ class ShardedKvStore(KvStoreAdapterDriver):
         if span is None:
             return self._result(None, options)
         base = self._index_size
-        data_read = self.base.read(
+        data_read = self._base_read(
             file_key, ReadOptions(byte_range=(base + span[0], base + span[1]), if_equal=index.generation)
         )
 
@@ -317,6 +317,14 @@ class ShardedKvStore(KvStoreAdapterDriver):
         with self._lock:
             self._indices.pop(file_key, None)
         return self._read_chunk(chunk_id, options, attempt + 1)
+
+    def _base_read(self, file_key: bytes, options: ReadOptions) -> Future:
+        """The base store's read as a Future even when the store raises at once (a byte range
+        past the end of a truncated shard): a shared index read must always settle."""
+        try:
+            return self.base.read(file_key, options)
+        except (ValueError, TypeError) as exc:
+            return futures.failed(exc)
 
     def _describe(self, file_key: bytes) -> str:
         describe = getattr(self.base, "describe_key", None)

@@ -7,7 +7,6 @@ write as for single-array formats.
 
 from __future__ import annotations
 
-import json
 from typing import Any
 
 from ... import future as futures
@@ -16,6 +15,7 @@ from ...errors import StatusError, failed_precondition, invalid_argument, not_fo
 from ...future import Future
 from ...index import IndexDomain
 from ...json_util import ObjectReader, expect_int
+from ...json_util import loads as json_loads
 from ...cache.rmw import UNCHANGED, read_modify_write
 from ...kvstore.key_range import KeyRange, prefix_successor
 from ..base import register_driver
@@ -42,7 +42,7 @@ class PrecomputedSpec(KvsBackedDriverSpec):
     def auto_detect_matches(cls, value: bytes) -> bool:
         """An `info` file is a precomputed volume's when it is an object listing scales."""
         try:
-            j = json.loads(value)
+            j = json_loads(value)
         except ValueError:
             return False
         return isinstance(j, dict) and (j.get("@type") == "neuroglancer_multiscale_volume" or "scales" in j)
@@ -128,9 +128,10 @@ class PrecomputedSpec(KvsBackedDriverSpec):
 
     def parse_stored_metadata(self, data: bytes) -> MultiscaleMetadata:
         try:
-            j = json.loads(data)
-        except ValueError:
-            raise invalid_argument("Invalid JSON") from None
+            j = json_loads(data)
+        except ValueError as exc:
+            # TensorStore names no detail of a syntax error in `info` (but the nesting limit).
+            raise (exc if "nested more than" in str(exc) else invalid_argument("Invalid JSON")) from None
         return parse_info(j)
 
     def encode_metadata(self, metadata: MultiscaleMetadata) -> bytes:

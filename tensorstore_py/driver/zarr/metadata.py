@@ -131,7 +131,8 @@ def _parse_separator(j: Any) -> str:
 
 
 def _parse_filters(j: Any) -> None:
-    if j is not None:
+    # Other writers (zarr-python, numcodecs users) store an empty list for "no filters".
+    if j is not None and j != []:
         raise invalid_argument("filters are not supported")
 
 
@@ -139,7 +140,7 @@ def _parse_zarr_format(j: Any) -> int:
     return expect_int(j, 2, 2)
 
 
-def _read_members(r: ObjectReader) -> dict[str, Any]:
+def _read_members(r: ObjectReader, extra_members: bool = False) -> dict[str, Any]:
     out: dict[str, Any] = {}
     out["zarr_format"] = r.get("zarr_format", _parse_zarr_format, None)
     out["shape"] = r.get("shape", _parse_shape, None)
@@ -153,7 +154,8 @@ def _read_members(r: ObjectReader) -> dict[str, Any]:
     out["has_filters"] = r.has("filters")
     r.get("filters", _parse_filters, None)
     out["dimension_separator"] = r.get("dimension_separator", _parse_separator, None)
-    r.finish()
+    if not extra_members:
+        r.finish()
     if out["shape"] is not None and out["chunks"] is not None and len(out["shape"]) != len(out["chunks"]):
         raise invalid_argument(
             f'Error parsing object member "chunks": Array has length {len(out["chunks"])} but should have length {len(out["shape"])}'
@@ -171,8 +173,11 @@ def parse_metadata_constraints(j: Any) -> ZarrMetadataConstraints:
 
 
 def parse_metadata(j: Any) -> ZarrMetadata:
-    """Parses a stored `.zarray` (every member but dimension_separator required)."""
-    m = _read_members(ObjectReader(j))
+    """Parses a stored `.zarray` (every member but dimension_separator required).
+
+    Members it does not know are ignored, as TensorStore ignores them in stored metadata (a
+    spec's `metadata` constraints, by contrast, must not have any)."""
+    m = _read_members(ObjectReader(j), extra_members=True)
     for name in ("zarr_format", "shape", "chunks", "dtype", "order"):
         if m[name] is None:
             raise invalid_argument(f'Error parsing object member "{name}": Expected member to be present')
@@ -182,6 +187,7 @@ def parse_metadata(j: Any) -> ZarrMetadata:
     dtype: ZarrDType = m["dtype"]
     if not m["has_filters"]:
         raise invalid_argument('Error parsing object member "filters": Expected member to be present')
+    check_chunk_size(m["chunks"], dtype)
     return ZarrMetadata(
         shape=m["shape"],
         chunks=m["chunks"],
@@ -191,6 +197,21 @@ def parse_metadata(j: Any) -> ZarrMetadata:
         fill_values=parse_fill_value(dtype, m["fill_value_json"]),
         dimension_separator=m["dimension_separator"] or ".",
     )
+
+
+_INDEX_MAX = (1 << 63) - 1
+
+
+def check_chunk_size(chunks: list[int], dtype: ZarrDType) -> None:
+    """Refuses chunks whose element or byte count overflows a 64-bit index, as TensorStore does
+    (such an array could never be read or written)."""
+    elements = 1
+    for c in chunks:
+        elements *= c
+        if elements > _INDEX_MAX:
+            raise invalid_argument(f"Product of chunk dimensions {{{', '.join(map(str, chunks))}}} is too large")
+    if elements * dtype.bytes_per_outer_element > _INDEX_MAX:
+        raise invalid_argument("Total number of bytes per chunk is too large")
 
 
 # ---------------------------------------------------------------------------------------------

@@ -20,6 +20,7 @@ from .dtype import ZarrDType, parse_dtype
 from .metadata import (
     ZarrMetadata,
     ZarrMetadataConstraints,
+    check_chunk_size,
     check_constraints,
     parse_fill_value,
     parse_metadata_constraints,
@@ -109,13 +110,10 @@ class ZarrSpec(KvsBackedDriverSpec):
 
     def parse_stored_metadata(self, data: bytes) -> ZarrMetadata:
         from .metadata import parse_metadata
-        import json
+        
+        from ...json_util import loads
 
-        try:
-            j = json.loads(data)
-        except ValueError as exc:
-            raise invalid_argument(f"Invalid JSON: {exc}") from None
-        return parse_metadata(j)
+        return parse_metadata(loads(data))
 
     def encode_metadata(self, metadata: ZarrMetadata) -> bytes:
         return metadata.encode()
@@ -161,6 +159,7 @@ class ZarrSpec(KvsBackedDriverSpec):
                 grid_layout = _with_rank(grid_layout, rank)
             _, write = choose_read_write_chunk_grid(grid_layout, [0] * rank, list(shape))
             chunks = list(write)[:rank]
+        check_chunk_size(list(chunks), dtype)
         if schema.dimension_units is not None and any(u is not None for u in schema.dimension_units):
             raise invalid_argument("Dimension units not supported by zarr driver")
         if c.has_compressor:

@@ -10,7 +10,6 @@ JSON (the dialect of this package): the chunk grid is the write chunk, the inner
 from __future__ import annotations
 
 import copy
-import json
 from typing import Any, Optional
 
 import numpy as np
@@ -18,6 +17,7 @@ import numpy as np
 from ...errors import StatusError, failed_precondition, invalid_argument
 from ...index import IndexDomain
 from ...json_util import INDEX_MAX, ObjectReader, dumps, quote_string
+from ...json_util import loads as json_loads
 from ...schema import ChunkLayout, CodecSpec, Schema
 from ...schema.chunk_shape import choose_inner_order, choose_read_write_chunk_shapes
 from ...schema.codec_spec import merge_codec_specs
@@ -234,11 +234,7 @@ class Zarr3Spec(OriginZeroDomain, KvsBackedDriverSpec):
     # -- metadata negotiation ----------------------------------------------------------------
 
     def parse_stored_metadata(self, data: bytes) -> Zarr3Metadata:
-        try:
-            j = json.loads(data)
-        except ValueError as exc:
-            raise invalid_argument(f"Invalid JSON: {exc}") from None
-        return parse_metadata(j)
+        return parse_metadata(json_loads(data))
 
     def encode_metadata(self, metadata: Zarr3Metadata) -> bytes:
         return metadata.encode()
