@@ -7,6 +7,7 @@ once done, shows what the cancelled one left behind."""
 
 from __future__ import annotations
 
+import asyncio
 import concurrent.futures
 import time
 
@@ -44,7 +45,7 @@ def test_cancelled_write_that_keeps_losing_races_still_lands_whole():
     rival.rivals = 2000
     write = store[1:63, 1:63].write(np.ones((62, 62), np.int32))  # partial chunks: merges, races
     write.cancel()
-    with pytest.raises((concurrent.futures.CancelledError, ValueError)):
+    with pytest.raises((asyncio.CancelledError, concurrent.futures.CancelledError, ValueError)):
         write.result(timeout=60)
     final = _after_a_later_write(store, 8)
     expected = np.full((64, 64), 3, np.int32)
