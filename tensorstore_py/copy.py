@@ -22,7 +22,7 @@ __all__ = ["copy_between", "BLOCK_BYTES", "BYTES_IN_FLIGHT"]
 
 #: Target size of one block, and how many bytes of blocks may be read or written at once.
 BLOCK_BYTES = 8 << 20
-BYTES_IN_FLIGHT = 32 << 20
+BYTES_IN_FLIGHT = 16 << 20
 #: Destination chunks at least this large are copied one per block when the source's chunks
 #: tile them: each block is then read straight into a buffer the destination keeps as its
 #: staged chunk, with no copy between.
