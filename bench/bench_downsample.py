@@ -21,15 +21,14 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
+
+from _measure import print_table, timed
 
 WORKLOADS = {"a": "downsample mean", "b": "read base", "c": "downsample median"}
 
@@ -53,21 +52,9 @@ def worker(module: str, workload: str, path: str) -> None:
         view = ts.downsample(store, [2, 2, 2], "median")
     else:
         view = store
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    view.read().result()
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    print(json.dumps({"wall": wall, "cpu": cpu, "peak_mib": _peak_rss_kib() / 1024}))
+    timed(lambda: view.read().result())
 
 
-def _peak_rss_kib() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 LIBS = {"tensorstore_py": "tensorstore_py", "tensorstore": "tensorstore", "tensorstore #2": "tensorstore"}
@@ -121,16 +108,7 @@ def main(argv=None) -> int:
     mib = n**3 * 2 / 2**20
     print(f"zarr v2, uint16 {n}^3 ({mib:.0f} MiB), chunks {args.chunk}^3 blosc lz4, file kvstore; "
           f"{args.repeat} interleaved rounds, one process per measurement; {os.cpu_count()} CPUs")
-    print(f"{'workload':20} {'library':16} {'median s':>9} {'spread s':>15} {'cpu s':>7} {'peak MiB':>9} {'/ts':>6}")
-    for w in workloads:
-        base = statistics.median(r["wall"] for r in results[("tensorstore", w)])
-        for lib in libs:
-            rs = results[(lib, w)]
-            walls = [r["wall"] for r in rs]
-            med = statistics.median(walls)
-            cpu = statistics.median(r["cpu"] for r in rs)
-            peak = statistics.median(r["peak_mib"] for r in rs)
-            print(f"{WORKLOADS[w]:20} {lib:16} {med:9.3f} {min(walls):7.3f}-{max(walls):7.3f} {cpu:7.2f} {peak:9.0f} {med / base:6.2f}")
+    print_table(results, libs, workloads, WORKLOADS, 20)
     return 0
 
 

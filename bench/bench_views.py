@@ -22,15 +22,14 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
+
+from _measure import print_table, timed
 
 WORKLOADS = {"a": "concat of 8, read whole", "b": "the 8 read directly"}
 CHUNK = (32, 128, 128)
@@ -52,31 +51,17 @@ def ts_worker(module: str, workload: str, root: str, layers: int) -> None:
     stores = [ts.open(_spec(os.path.join(root, f"layer{k}"))).result() for k in range(layers)]
     if workload == "a":
         view = ts.concat(stores, axis=0)
-        return _timed(lambda: view.read().result())
+        return timed(lambda: view.read().result())
 
     def direct():
         for store in stores:
             store.read().result()
 
-    return _timed(direct)
+    return timed(direct)
 
 
-def _timed(fn) -> None:
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    fn()
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    print(json.dumps({"wall": wall, "cpu": cpu, "peak_mib": _peak_rss_kib() / 1024}))
 
 
-def _peak_rss_kib() -> int:
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 LIBS = {"tensorstore_py": "tensorstore_py", "tensorstore": "tensorstore", "tensorstore #2": "tensorstore"}
@@ -146,16 +131,7 @@ def main(argv=None) -> int:
     mib = args.layers * args.depth * args.side**2 * 2 / 2**20
     print(f"zarr v2, {args.layers} layers of uint16 {args.depth}x{args.side}x{args.side} ({mib:.0f} MiB in all), "
           f"chunks {'x'.join(map(str, CHUNK))}, blosc lz4; {args.repeat} interleaved rounds, one process per measurement")
-    print(f"{'workload':26} {'library':16} {'median s':>9} {'spread s':>15} {'cpu s':>7} {'peak MiB':>9} {'/ts':>6}")
-    for w in workloads:
-        base = statistics.median(r["wall"] for r in results[("tensorstore", w)])
-        for lib in libs:
-            rs = results[(lib, w)]
-            walls = [r["wall"] for r in rs]
-            med = statistics.median(walls)
-            cpu = statistics.median(r["cpu"] for r in rs)
-            peak = statistics.median(r["peak_mib"] for r in rs)
-            print(f"{WORKLOADS[w]:26} {lib:16} {med:9.3f} {min(walls):7.3f}-{max(walls):7.3f} {cpu:7.2f} {peak:9.0f} {med / base:6.2f}")
+    print_table(results, libs, workloads, WORKLOADS, 26)
     return 0
 
 

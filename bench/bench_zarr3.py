@@ -26,15 +26,14 @@ import argparse
 import json
 import os
 import random
-import resource
 import shutil
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
 
 import numpy as np
+
+from _measure import print_table, timed
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 ROOT = os.path.dirname(HERE)
@@ -96,21 +95,21 @@ def ts_worker(module: str, workload: str, path: str, n: int) -> None:
     if workload in ("a",):
         data = make_data(n)
         store = ts.open(_ts_spec(path, n, True), create=True, delete_existing=True).result()
-        return _timed(lambda: store.write(data).result())
+        return timed(lambda: store.write(data).result())
     store = ts.open({"driver": "zarr3", "kvstore": {"driver": "file", "path": path + "/"}}).result()
     if workload in ("b", "e"):
-        return _timed(lambda: store.read().result())
+        return timed(lambda: store.read().result())
     if workload == "c":
         region = box(n)
         patch = np.ones(tuple(s.stop - s.start for s in region), dtype=np.uint16)
-        return _timed(lambda: store[region].write(patch).result())
+        return timed(lambda: store[region].write(patch).result())
     pts = points(n)
 
     def reads():
         for p in pts:
             store[p[0] : p[0] + 16, p[1] : p[1] + 16, p[2] : p[2] + 16].read().result()
 
-    return _timed(reads)
+    return timed(reads)
 
 
 def zarr_worker(pipeline: str, workload: str, path: str, n: int) -> None:
@@ -130,10 +129,10 @@ def zarr_worker(pipeline: str, workload: str, path: str, n: int) -> None:
         def write():
             array[...] = data
 
-        return _timed(write)
+        return timed(write)
     array = zarr.open_array(path, mode="r+")
     if workload in ("b", "e"):
-        return _timed(lambda: array[...])
+        return timed(lambda: array[...])
     if workload == "c":
         region = box(n)
         patch = np.ones(tuple(s.stop - s.start for s in region), dtype=np.uint16)
@@ -141,33 +140,18 @@ def zarr_worker(pipeline: str, workload: str, path: str, n: int) -> None:
         def overwrite():
             array[region] = patch
 
-        return _timed(overwrite)
+        return timed(overwrite)
     pts = points(n)
 
     def reads():
         for p in pts:
             array[p[0] : p[0] + 16, p[1] : p[1] + 16, p[2] : p[2] + 16]
 
-    return _timed(reads)
+    return timed(reads)
 
 
-def _timed(fn) -> None:
-    wall0, cpu0 = time.perf_counter(), time.process_time()
-    fn()
-    wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
-    print(json.dumps({"wall": wall, "cpu": cpu, "peak_mib": _peak_rss_kib() / 1024}))
 
 
-def _peak_rss_kib() -> int:
-    """This process's peak resident set (VmHWM: unlike ru_maxrss, not inherited across exec)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmHWM:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
 # ---------------------------------------------------------------------------------------------
@@ -255,16 +239,7 @@ def main(argv=None) -> int:
     mib = n**3 * 2 / 2**20
     print(f"zarr3, uint16 {n}^3 ({mib:.0f} MiB), shards {min(SHARD, n)}^3 of {INNER}^3 sub-chunks, zstd 3; "
           f"{args.repeat} interleaved rounds, one process per measurement")
-    print(f"{'workload':24} {'library':16} {'median s':>9} {'spread s':>15} {'cpu s':>7} {'peak MiB':>9} {'/ts':>6}")
-    for w in workloads:
-        base = statistics.median(r["wall"] for r in results[("tensorstore", w)])
-        for lib in libs:
-            rs = results[(lib, w)]
-            walls = [r["wall"] for r in rs]
-            med = statistics.median(walls)
-            cpu = statistics.median(r["cpu"] for r in rs)
-            peak = statistics.median(r["peak_mib"] for r in rs)
-            print(f"{WORKLOADS[w]:24} {lib:16} {med:9.3f} {min(walls):7.3f}-{max(walls):7.3f} {cpu:7.2f} {peak:9.0f} {med / base:6.2f}")
+    print_table(results, libs, workloads, WORKLOADS, 24)
     return 0
 
 
