@@ -20,6 +20,7 @@ import threading
 from typing import Any, Callable, ClassVar
 
 from .errors import invalid_argument
+from .worker_pool import WorkerPool
 from .json_util import MISSING, ObjectReader, check_json_depth, dumps, expect_bool, expect_int, expect_object, pretty_repr
 
 __all__ = ["Context"]
@@ -189,13 +190,13 @@ class ProcessLocalExecutor(concurrent.futures.Executor):
     use there (a child's work never queues on threads that will never run it).
     """
 
-    def __init__(self, make: Callable[[], concurrent.futures.ThreadPoolExecutor]):
+    def __init__(self, make: Callable[[], "WorkerPool"]):
         self._make = make
         #: (pid, pool) in one attribute, so a reader never pairs one process's pid with
         #: another's pool
-        self._owned: tuple[int, concurrent.futures.ThreadPoolExecutor] | None = None
+        self._owned: tuple[int, "WorkerPool"] | None = None
 
-    def _current(self) -> concurrent.futures.ThreadPoolExecutor:
+    def _current(self) -> "WorkerPool":
         owned, pid = self._owned, os.getpid()
         if owned is None or owned[0] != pid:
             with _shared_lock:  # replaced after a fork, so never held by a vanished thread
@@ -210,6 +211,10 @@ class ProcessLocalExecutor(concurrent.futures.Executor):
 
     def submit(self, fn, /, *args, **kwargs):  # type: ignore[override]
         return self._current().submit(fn, *args, **kwargs)
+
+    def run(self, task: Callable[[], Any]) -> None:
+        """`WorkerPool.run` on this process's pool."""
+        self._current().run(task)
 
     def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
         owned = self._owned
@@ -246,8 +251,8 @@ class ConcurrencyResource(Resource):
         """The pool (threads started on first use, in each process that uses it)."""
         return self._executor
 
-    def _make_executor(self) -> concurrent.futures.ThreadPoolExecutor:
-        return concurrent.futures.ThreadPoolExecutor(self.limit, thread_name_prefix=f"tensorstore_py-{self.provider.id}")
+    def _make_executor(self) -> WorkerPool:
+        return WorkerPool(self.limit, thread_name_prefix=f"tensorstore_py-{self.provider.id}")
 
 
 def _parse_limit(j: Any) -> Any:

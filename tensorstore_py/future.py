@@ -8,6 +8,7 @@ so no pool can deadlock whatever its size.
 
 from __future__ import annotations
 
+import _thread
 import asyncio
 import concurrent.futures
 import inspect
@@ -26,14 +27,27 @@ __all__ = ["Future", "Promise", "FutureLike", "chain", "gather", "submit", "read
 
 _PENDING = object()
 
-_CFuture = concurrent.futures.Future
-_cf_init = concurrent.futures.Future.__init__
 _cf_result = concurrent.futures.Future.result
 _cf_exception = concurrent.futures.Future.exception
 _CF_FINISHED = concurrent.futures._base.FINISHED
 _CF_PENDING = concurrent.futures._base.PENDING
 _CF_CANCELLED = concurrent.futures._base.CANCELLED
+# `concurrent.futures.wait` and `as_completed` count only this cancelled state as done (the
+# other one means "an executor has yet to notice"): nothing of ours waits for an executor.
+_CF_CANCELLED_DONE = concurrent.futures._base.CANCELLED_AND_NOTIFIED
 _LOGGER = concurrent.futures._base.LOGGER
+_new_lock = _thread.allocate_lock
+
+
+def _light_init(fut: "Future") -> None:
+    # As concurrent.futures.Future.__init__, but with a plain lock: the Condition (an RLock
+    # and a waiter list, most of a Future's cost) is made only if somebody blocks on it.
+    fut._lock = _new_lock()
+    fut._state = _CF_PENDING
+    fut._result = None
+    fut._exception = None
+    fut._waiters = []
+    fut._done_callbacks = []
 
 
 def _timeout(timeout: float | None, deadline: float | None) -> float | None:
@@ -67,7 +81,7 @@ class Future(concurrent.futures.Future[T]):  # the base parametrized: result() -
             if isinstance(future, Future):
                 return future
             self = object.__new__(cls)
-            _cf_init(self)
+            _light_init(self)
             if isinstance(future, concurrent.futures.Future):
                 _link(future, self)
             elif inspect.isawaitable(future):
@@ -77,21 +91,71 @@ class Future(concurrent.futures.Future[T]):  # the base parametrized: result() -
             return self
         # Pending (the producer settles it); subclasses take their own arguments in __init__.
         self = object.__new__(cls)
-        _cf_init(self)
+        _light_init(self)
         return self
 
     # All construction happens in __new__, so that `Future(f) is f` does not re-initialise f;
     # a subclass's `super().__init__()` is therefore a no-op.
     __init__ = object.__init__
 
+    @property
+    def _condition(self) -> threading.Condition:
+        # Made on first use (by a blocking `result()`, `concurrent.futures.wait`, ...) around
+        # the Future's lock, which the settling side holds when it notifies.
+        cond = self.__dict__.get("_cond")
+        if cond is None:
+            cond = self.__dict__.setdefault("_cond", threading.Condition(self._lock))
+        return cond
+
+    def _settle(self, result: Any, exception: BaseException | None) -> bool:
+        """Settles a pending Future; False (and no change) if it was already done."""
+        with self._lock:
+            if self._state is not _CF_PENDING:
+                return False
+            if exception is None:
+                self._result = result
+            else:
+                self._exception = exception
+            self._state = _CF_FINISHED  # last: `result()` reads the value without the lock
+            if self._waiters:
+                for waiter in self._waiters:
+                    waiter.add_exception(self) if exception is not None else waiter.add_result(self)
+            cond = self.__dict__.get("_cond")
+            if cond is not None:
+                cond.notify_all()
+        if self._done_callbacks:
+            self._invoke_callbacks()
+        return True
+
+    def set_result(self, result: T) -> None:
+        if not self._settle(result, None):
+            raise concurrent.futures.InvalidStateError(f"{self._state}: {self!r}")
+
+    def set_exception(self, exception: BaseException | None) -> None:
+        if not self._settle(None, exception):
+            raise concurrent.futures.InvalidStateError(f"{self._state}: {self!r}")
+
+    def done(self) -> bool:
+        return self._state is not _CF_PENDING and self._state != concurrent.futures._base.RUNNING
+
+    def cancelled(self) -> bool:
+        return self._state is _CF_CANCELLED_DONE or self._state is _CF_CANCELLED
+
+    def running(self) -> bool:
+        return self._state == concurrent.futures._base.RUNNING
+
     def cancel(self) -> bool:
         """Cancels the Future if it is still pending; `False` if it was already done (or
         cancelled), as TensorStore."""
-        with self._condition:
+        with self._lock:
             if self._state is not _CF_PENDING:
                 return False
-            self._state = _CF_CANCELLED
-            self._condition.notify_all()
+            self._state = _CF_CANCELLED_DONE
+            for waiter in self._waiters:
+                waiter.add_cancelled(self)
+            cond = self.__dict__.get("_cond")
+            if cond is not None:
+                cond.notify_all()
         self._invoke_callbacks()
         return True
 
@@ -119,16 +183,24 @@ class Future(concurrent.futures.Future[T]):  # the base parametrized: result() -
             raise asyncio.CancelledError() from None
 
     def add_done_callback(self, fn: Callable[[Any], object]) -> None:
-        if self.done():  # TensorStore's /tensorstore/futures/ready_callbacks counts these too
-            _READY_CALLBACKS.increment()
-        super().add_done_callback(fn)
+        if self._state is _CF_PENDING:
+            with self._lock:
+                if self._state is _CF_PENDING:
+                    self._done_callbacks.append(fn)
+                    return
+        # Done already: run now.  TensorStore's /tensorstore/futures/ready_callbacks counts these.
+        _READY_CALLBACKS.increment()
+        try:
+            fn(self)
+        except (Exception, asyncio.CancelledError):
+            _LOGGER.exception("exception calling callback for %r", self)
 
     def force(self) -> None:
         """Starts the computation if it is deferred (all work here starts eagerly)."""
 
     def remove_done_callback(self, callback: Callable[["Future[T]"], Any]) -> int:
         """Unregisters `callback`; returns how many registrations were removed."""
-        with self._condition:
+        with self._lock:
             before = len(self._done_callbacks)
             self._done_callbacks = [cb for cb in self._done_callbacks if cb != callback]
             return before - len(self._done_callbacks)
@@ -200,13 +272,17 @@ def _unfulfilled() -> BaseException:
 
 
 def _settle(fut: concurrent.futures.Future, result: Any = None, exception: BaseException | None = None) -> None:
+    # A Future cancelled (or already settled) by the consumer: the producer's answer is moot.
+    if isinstance(fut, Future):
+        fut._settle(result, exception)
+        return
     try:
         if exception is not None:
             fut.set_exception(exception)
         else:
             fut.set_result(result)
     except concurrent.futures.InvalidStateError:
-        pass  # cancelled (or already settled) by the consumer: the producer's answer is moot
+        pass
 
 
 def _link(source: concurrent.futures.Future, target: concurrent.futures.Future) -> None:
@@ -265,7 +341,7 @@ def submit(executor: concurrent.futures.Executor, fn: Callable[..., T], *args: A
     out: Future[T] = Future()
 
     def run() -> None:
-        if out.cancelled():
+        if out._state is not _CF_PENDING:  # cancelled while queued
             return
         try:
             value = fn(*args)
@@ -275,10 +351,20 @@ def submit(executor: concurrent.futures.Executor, fn: Callable[..., T], *args: A
         _resolve(out, value)
 
     try:
-        executor.submit(run)
+        _execute(executor, run)
     except RuntimeError as exc:  # the pool was shut down (interpreter exit)
         _settle(out, exception=exc)
     return out
+
+
+def _execute(executor: concurrent.futures.Executor, fn: Callable[[], None]) -> None:
+    """Runs `fn()` on `executor`: a pool of ours (`WorkerPool.run`) takes the bare callable,
+    without the Future that `Executor.submit` makes and nobody here would look at."""
+    run = getattr(executor, "run", None)
+    if run is not None:
+        run(fn)
+    else:
+        executor.submit(fn)
 
 
 def _resolve(out: Future, value: Any) -> None:
@@ -319,7 +405,8 @@ def chain(
             run(src.result())
         else:
             try:
-                executor.submit(run, src.result())
+                value = src.result()
+                _execute(executor, lambda: run(value))
             except RuntimeError as exc:  # the pool was shut down (interpreter exit)
                 _settle(out, exception=exc)
 

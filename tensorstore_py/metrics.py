@@ -274,7 +274,7 @@ def instrument_kvstore_driver(cls: type) -> None:
     """Wraps the `read`/`write`/`delete_range`/`list` that `cls` defines so that each call is
     counted under its driver's id.  Only the most derived implementation counts, so a driver
     calling ``super().read`` is counted once."""
-    for name in ("read", "write", "delete_range", "list"):
+    for name in ("read", "read_now", "write", "delete_range", "list"):
         fn = cls.__dict__.get(name)
         if fn is None or getattr(fn, "__isabstractmethod__", False) or getattr(fn, "_counted", False):
             continue
@@ -323,6 +323,24 @@ def _wrap_read(fn: Callable) -> Callable:
     return read
 
 
+def _wrap_read_now(fn: Callable) -> Callable:
+    def read_now(self: Any, key: bytes, options: Any) -> Any:
+        m = _metrics_of(self)
+        if m is None or type(self).read_now is not read_now:
+            return fn(self, key, options)
+        m.read.increment()
+        start = time.perf_counter()
+        try:
+            result = fn(self, key, options)
+        finally:
+            m.read_latency.observe((time.perf_counter() - start) * 1000.0)
+        if result.state == "value":
+            m.bytes_read.increment(len(result.value))
+        return result
+
+    return read_now
+
+
 def _wrap_write(fn: Callable) -> Callable:
     def write(self: Any, key: bytes, value: Any, options: Any) -> Any:
         m = _metrics_of(self)
@@ -358,7 +376,7 @@ def _wrap_simple(name: str) -> Callable[[Callable], Callable]:
 
 
 _WRAPPERS: dict[str, Callable[[Callable], Callable]] = {
-    "read": _wrap_read, "write": _wrap_write,
+    "read": _wrap_read, "read_now": _wrap_read_now, "write": _wrap_write,
     "delete_range": _wrap_simple("delete_range"), "list": _wrap_simple("list"),
 }  # fmt: skip
 

@@ -180,11 +180,13 @@ class TensorStore(Indexable):
         With `batch`, the chunk reads wait for the batch's submit and are coalesced with the
         batch's other reads.
         """
-        from .batch import batch_state
-
         if order not in ("C", "F"):
             raise TypeError("`order` must be specified as 'C' or 'F'")
-        return self._read_in(batch_state(batch), order)
+        if batch is not None:
+            from .batch import batch_state
+
+            batch = batch_state(batch)
+        return self._read_in(batch, order)
 
     def _read_in(self, batch: Any, order: str = "C") -> Future:
         """`read` with a checked `batch.BatchState` (or None)."""
@@ -194,10 +196,15 @@ class TensorStore(Indexable):
         try:
             if txn is not None:
                 txn.check_open()
-            result = futures.chain(
-                self._driver.current(txn),
-                lambda d: d.read(self._transform, txn) if batch is None else d.read(self._transform, txn, batch=batch),
-            )
+            current = self._driver.current(txn)
+            if current.done() and not current.cancelled() and current.exception() is None:  # usual: no hop
+                d = current.result()
+                result = d.read(self._transform, txn) if batch is None else d.read(self._transform, txn, batch=batch)
+            else:
+                result = futures.chain(
+                    current,
+                    lambda d: d.read(self._transform, txn) if batch is None else d.read(self._transform, txn, batch=batch),
+                )
         except (ValueError, TypeError, IndexError) as exc:
             return futures.failed(exc)
         if order == "F":

@@ -16,6 +16,7 @@ from __future__ import annotations
 import abc
 import concurrent.futures
 import functools
+import threading
 import time
 from typing import Any, Callable, Sequence
 
@@ -27,11 +28,14 @@ from ..batch import batched_read
 from ..cache.staging import Mutation, ValueMutation, write_now
 from ..errors import StatusError, failed_precondition, not_found
 from ..future import Future
+from ..index.compose import propagate_bounds
 from ..json_util import dumps
 from ..kvstore.driver import ReadOptions, WriteOptions
 from ..kvstore.generation import NO_VALUE, UNKNOWN
 from . import partition
 from .chunk_memory import check_chunk_memory, missing_chunk_extent
+
+_READ_ALL = ReadOptions()
 
 try:
     from .._ext import copy as _copy_ext
@@ -271,6 +275,8 @@ class ChunkedArray:
         else:
             place = lambda cell, src: _place_points(out, cell, src)  # noqa: E731
         place = metrics.timed_calls(place, metrics.COPY_SECONDS)
+        if transaction is None and batch is None and self.cache is None and self.kv.read_now is not None:
+            return self._read_now(cells, place, direct, out)
         if transaction is not None:
             pending = [self._read_cell_in(transaction, cell, place) for cell in cells]
         else:
@@ -279,6 +285,57 @@ class ChunkedArray:
         metrics.CHUNK_READS.increment_when_done(done, len(cells))
         metrics.ELEMENTS_READ.increment_when_done(done, out.size)
         return done
+
+    def _read_now(self, cells: list, place: Callable, direct: Callable | None, out: np.ndarray) -> Future:
+        """Reads from a local store (`read_now`): each task reads, decodes and copies chunk
+        after chunk, taken from one shared queue by at most as many tasks as the pool has
+        threads, with one Future for the whole read instead of a few per chunk."""
+        done: Future = Future()
+        kv, fmt = self.kv, self.fmt
+        executor = kv.read_now_executor or self.executor
+        n_tasks = min(len(cells), getattr(executor, "max_workers", 1))
+        if n_tasks == 0:
+            done.set_result(out)
+            return done
+        queue = iter(cells)  # shared: `next` on a list iterator is atomic
+        remaining = [n_tasks]
+        lock = threading.Lock()
+
+        def task() -> None:
+            try:
+                for cell in queue:
+                    if done._state is not futures._CF_PENDING:  # failed or cancelled
+                        return
+                    key = fmt.chunk_key(cell.cell)
+                    self._copy_read(key, cell, kv.read_now(key, _READ_ALL), place, direct)
+            except BaseException as exc:  # noqa: BLE001 - delivered to the reader
+                futures._settle(done, exception=exc)
+                return
+            with lock:
+                remaining[0] -= 1
+                last = remaining[0] == 0
+            if last:
+                metrics.CHUNK_READS.increment(len(cells))
+                metrics.ELEMENTS_READ.increment(out.size)
+                futures._settle(done, result=out)
+
+        try:
+            for _ in range(n_tasks):
+                futures._execute(executor, task)
+        except RuntimeError as exc:  # the pool was shut down (interpreter exit)
+            futures._settle(done, exception=exc)
+        return done
+
+    def _copy_read(self, key: bytes, cell, result, place: Callable, direct: Callable | None) -> None:
+        """Places a chunk read (or the fill value where it is missing) into the output."""
+        if result.state != "value":
+            self._place_missing(key, cell, place)
+            return
+        # A chunk that fills a region of the output by itself is decoded in place.
+        region = direct(cell) if direct is not None else None
+        if region is not None and self._decode(key, result.value, cell.cell, region) is region:
+            return
+        place(cell, self.fmt.component(self._decode(key, result.value, cell.cell)))
 
     def _place_missing(self, key: bytes, cell, place: Callable) -> None:
         if not self.fill_missing_data_reads:
@@ -291,14 +348,7 @@ class ChunkedArray:
         if cache is None:
 
             def copy(result) -> None:
-                if result.state != "value":
-                    self._place_missing(key, cell, place)
-                    return
-                # A chunk that fills a region of the output by itself is decoded in place.
-                region = direct(cell) if direct is not None else None
-                if region is not None and self._decode(key, result.value, cell.cell, region) is region:
-                    return
-                place(cell, self.fmt.component(self._decode(key, result.value, cell.cell)))
+                self._copy_read(key, cell, result, place, direct)
 
             return _then_decode(batched_read(batch, self.kv, key, ReadOptions()), copy, self.executor)
 
@@ -564,16 +614,12 @@ class ChunkedDriver:
         return self._domain
 
     def read(self, transform, transaction: Any = None, out: np.ndarray | None = None, batch: Any = None) -> Future:
-        from ..index.compose import propagate_bounds
-
         return self.engine.read(propagate_bounds(transform, self._io_domain), transaction, out, batch)
 
     accepts_source_reference = True
 
     def write(self, transform, array: np.ndarray, transaction: Any = None,
               can_reference_source: bool = False) -> WriteFutures:
-        from ..index.compose import propagate_bounds
-
         return self.engine.write(propagate_bounds(transform, self._io_domain), array, transaction,
                                  can_reference_source)
 

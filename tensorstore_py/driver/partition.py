@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import dataclasses
 import itertools
-from typing import Iterator, Sequence
+from typing import Iterator, NamedTuple, Sequence
 
 import numpy as np
 
@@ -30,8 +30,7 @@ except ImportError:  # pragma: no cover - only before the extension is built
 __all__ = ["StridedCell", "PointCell", "MapInfo", "analyze", "strided_cells", "point_cells"]
 
 
-@dataclasses.dataclass(frozen=True)
-class MapInfo:
+class MapInfo(NamedTuple):
     """One output dimension of a transform, reduced to what partitioning needs."""
 
     kind: str  # "constant" | "single" | "array"
@@ -56,26 +55,29 @@ class PointCell:
     user_positions: np.ndarray  # flat positions in the user array (C order)
 
 
+_CONSTANT = OutputIndexMethod.constant
+_SINGLE = OutputIndexMethod.single_input_dimension
+
+
 def analyze(transform) -> tuple[list[MapInfo], list[int], list[int]]:
     """(maps, input_origin, input_shape) of a transform with a bounded input domain."""
     maps = []
-    for m in transform.output:
-        method = m.method
-        if method == OutputIndexMethod.constant:
-            maps.append(MapInfo("constant", int(m.offset), 0, -1, None))
-        elif method == OutputIndexMethod.single_input_dimension:
-            if int(m.stride) == 0:
-                maps.append(MapInfo("constant", int(m.offset), 0, -1, None))
-            else:
-                maps.append(MapInfo("single", int(m.offset), int(m.stride), int(m.input_dimension), None))
+    for m in transform._outputs:
+        method = m._method
+        if method == _CONSTANT or (method == _SINGLE and m._stride == 0):
+            maps.append(MapInfo("constant", int(m._offset), 0, -1, None))
+        elif method == _SINGLE:
+            maps.append(MapInfo("single", int(m._offset), int(m._stride), int(m._dim), None))
         else:
             maps.append(MapInfo("array", int(m.offset), int(m.stride), -1, np.asarray(m.index_array, dtype=np.int64)))
-    return maps, [int(x) for x in transform.input_origin], [int(x) for x in transform.input_shape]
+    domain = transform._domain
+    lo = [int(x) for x in domain._lo]
+    return maps, lo, [int(h) - l + 1 for l, h in zip(lo, domain._hi)]
 
 
 def shift(m: MapInfo, delta: int) -> MapInfo:
     """`m` with its output translated by `delta`."""
-    return dataclasses.replace(m, offset=m.offset + delta)
+    return m._replace(offset=m.offset + delta)
 
 
 def is_strided(maps: Sequence[MapInfo]) -> bool:
@@ -101,7 +103,9 @@ def _runs_py(start: int, step: int, count: int, size: int) -> list[tuple[int, in
 
 
 def _runs(start: int, step: int, count: int, size: int) -> list[tuple[int, int, int, int]]:
-    if _grid is None or count == 0:
+    # A few runs (the usual case: a box inside one or two chunks) are cheaper in Python than
+    # the kernel's array round trip.
+    if _grid is None or count == 0 or abs(step) * count <= 4 * size:
         return _runs_py(start, step, count, size)
     k, p, n, off = _grid.partition_dim(start, step, count, size, 0)
     return list(zip(k.tolist(), p.tolist(), n.tolist(), off.tolist()))

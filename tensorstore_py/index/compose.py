@@ -10,7 +10,6 @@ array's current domain.
 from __future__ import annotations
 
 import contextvars
-from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -18,9 +17,9 @@ from ..errors import StatusError, invalid_argument, out_of_range
 from .interval import INF_INDEX, INF_SIZE, format_interval, format_plain_interval, interval_size
 from .output_map import OutputIndexMap, OutputIndexMethod
 
-if TYPE_CHECKING:
-    from .domain import IndexDomain
-    from .transform import IndexTransform
+# compose is loaded from the end of transform.py, once these are defined.
+from .domain import IndexDomain  # noqa: E402
+from .transform import IndexTransform, identity_transform, status_payload  # noqa: E402
 
 __all__ = ["compose", "propagate_bounds", "slice_by_domain", "compose_with_domain", "finish_composed"]
 
@@ -96,8 +95,6 @@ def propagate_bounds(transform: "IndexTransform", domain: "IndexDomain", check_a
     maps get their ``index_range`` narrowed to what `domain` allows and, with `check_arrays`
     (what a read or write needs), their values are checked against it too.
     """
-    from .domain import IndexDomain
-    from .transform import IndexTransform, status_payload
 
     if transform.output_rank != domain.rank:
         raise invalid_argument(
@@ -225,7 +222,6 @@ def finish_composed(t: "IndexTransform") -> "IndexTransform":
     Zero strides and index arrays with at most one element become constant maps (checking
     the single element against the index range).
     """
-    from .transform import IndexTransform
 
     empty = explicitly_empty(t._domain)
     out = []
@@ -252,7 +248,6 @@ def compose(t: "IndexTransform", x: "IndexTransform", python_errors: bool = Fals
 
     With `python_errors`, failures surface as IndexError (as TensorStore's indexing does).
     """
-    from .transform import IndexTransform, status_payload
 
     # An index array must not depend on a dimension whose bounds may still change; TensorStore
     # reports this as a plain ValueError even from indexing.
@@ -285,16 +280,13 @@ def compose(t: "IndexTransform", x: "IndexTransform", python_errors: bool = Fals
 
 def compose_with_domain(domain: "IndexDomain", x: "IndexTransform") -> "IndexDomain":
     """``domain[x]``: x's domain after resolving it against `domain`."""
-    from .transform import IndexTransform
 
     return compose(IndexTransform._make(domain, ()), x, python_errors=True).domain
 
 
 def slice_by_domain(t: "IndexTransform", target: "IndexDomain", python_errors: bool = False) -> "IndexTransform":
     """``t[domain]``: restricts t's input dimensions to `target` (matched by label when labeled)."""
-    from .domain import IndexDomain
     from .interval import format_labeled, merge_labels
-    from .transform import identity_transform
 
     try:
         d = t._domain

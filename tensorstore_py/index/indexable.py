@@ -50,6 +50,21 @@ def _whole_selection_op(op: str):
     return apply
 
 
+_late_names: tuple = ()
+
+
+def _load_late_names() -> tuple:
+    # These modules import this one: looked up once, on first use, not on every `[]`.
+    global _late_names
+    from .dim_expression import DimExpression
+    from .domain import IndexDomain
+    from .numpy_indexing import apply_numpy_key
+    from .transform import IndexTransform, compose, slice_by_domain
+
+    _late_names = (DimExpression, IndexDomain, IndexTransform, apply_numpy_key, compose, slice_by_domain)
+    return _late_names
+
+
 class Indexable:
     """Mixin: NumPy-style indexing and dimension-expression shorthands over a transform."""
 
@@ -67,11 +82,7 @@ class Indexable:
 
     def _indexable_resolve(self, key: Any, mode: str = "default") -> "IndexTransform":
         """The transform `self[key]` would have (mode: "default", "oindex" or "vindex")."""
-        from .dim_expression import DimExpression
-        from .domain import IndexDomain
-        from .numpy_indexing import apply_numpy_key
-        from .transform import IndexTransform, compose, slice_by_domain
-
+        DimExpression, IndexDomain, IndexTransform, apply_numpy_key, compose, slice_by_domain = _late_names or _load_late_names()
         t = self._indexable_transform()
         if mode == "default":
             if isinstance(key, IndexTransform):

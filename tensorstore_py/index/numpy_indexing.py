@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import operator
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING, Any, Optional, Sequence
+from typing import Any, Optional, Sequence
 
 import numpy as np
 
@@ -21,9 +21,10 @@ from ..errors import StatusError, invalid_argument, out_of_range
 from .interval import INF_INDEX, MAX_FINITE_INDEX, MAX_RANK, closed_or_error, format_interval
 from .output_map import OutputIndexMap, OutputIndexMethod
 
-if TYPE_CHECKING:
-    from .domain import IndexDomain
-    from .transform import IndexTransform
+# Loaded on first indexing, after the package: these are complete by then.
+from .compose import compose, explicitly_empty  # noqa: E402
+from .domain import IndexDomain  # noqa: E402
+from .transform import IndexTransform  # noqa: E402
 
 __all__ = ["apply_numpy_key", "parse_key", "build_index_transform", "key_repr"]
 
@@ -263,9 +264,6 @@ def build_index_transform(domain: "IndexDomain", terms: list[Term], mode: str,
     `dim_names` renumbers dimensions in error messages (when `domain` is an intermediate space).
     Returns N and the new dimensions the terms produced (for chaining dimension expressions).
     """
-    from .domain import IndexDomain
-    from .transform import IndexTransform
-
     rank = domain.rank
     full = selection is None
     if not full and any(t.kind == "bool" and t.value.ndim == 0 for t in terms):
@@ -443,8 +441,6 @@ def build_index_transform(domain: "IndexDomain", terms: list[Term], mode: str,
             outputs[j] = OutputIndexMap.from_array(arr, 0, 1)
     check_rank(len(lo))
     new_domain = IndexDomain._make(lo, hi, il, iu, labels)
-    from .compose import explicitly_empty
-
     if explicitly_empty(new_domain):
         # As when TensorStore builds any transform: index arrays over an empty domain become 0.
         outputs = [OutputIndexMap.constant(0) if m._method == OutputIndexMethod.array else m for m in outputs]
@@ -468,14 +464,54 @@ def _compact(a: np.ndarray) -> np.ndarray:
 
 def apply_numpy_key(t: "IndexTransform", key: Any, mode: str) -> "IndexTransform":
     """``t[key]`` / ``t.oindex[key]`` / ``t.vindex[key]`` (errors as IndexError)."""
-    from .compose import compose
-
-    terms = parse_key(key, mode)
-    try:
-        n, _ = build_index_transform(t._domain, terms, mode)
-    except StatusError as e:
-        raise IndexError(str(e)) from None
+    n = _basic_key_transform(t._domain, key) if mode == "default" else None
+    if n is None:
+        terms = parse_key(key, mode)
+        try:
+            n, _ = build_index_transform(t._domain, terms, mode)
+        except StatusError as e:
+            raise IndexError(str(e)) from None
     return compose(t, n, python_errors=True)
+
+
+def _basic_key_transform(domain: "IndexDomain", key: Any) -> "IndexTransform | None":
+    """`build_index_transform` for the common key of integers and scalar slices only (the
+    small-read path), in one pass; None for any other key, which takes the general path."""
+    items = key if type(key) is tuple else (key,)
+    rank = domain.rank
+    if len(items) > rank:
+        return None
+    lo: list = []
+    hi: list = []
+    il: list = []
+    iu: list = []
+    labels: list = []
+    outputs: list = []
+    for j, x in enumerate(items):
+        kind = type(x)
+        if kind is slice:
+            start, stop, step = x.start, x.stop, x.step
+            if not (type(start) in _PLAIN_BOUND and type(stop) in _PLAIN_BOUND and type(step) in _PLAIN_BOUND):
+                return None
+            try:
+                bounds, (offset, stride) = slice_interval(domain, j, start, stop, step)
+            except StatusError as e:
+                raise IndexError(str(e.with_prefix(f"Computing interval slice for dimension {j}"))) from None
+            outputs.append(OutputIndexMap.single(len(lo), offset, stride))
+            lo.append(bounds[0]); hi.append(bounds[1]); il.append(bounds[2]); iu.append(bounds[3])  # noqa: E702
+            labels.append(domain._labels[j])
+        elif kind is int:
+            outputs.append(OutputIndexMap.constant(x))
+        else:
+            return None
+    for j in range(len(items), rank):
+        outputs.append(OutputIndexMap.single(len(lo)))
+        lo.append(domain._lo[j]); hi.append(domain._hi[j]); il.append(domain._il[j]); iu.append(domain._iu[j])  # noqa: E702
+        labels.append(domain._labels[j])
+    return IndexTransform._make(IndexDomain._make(lo, hi, il, iu, labels), outputs)
+
+
+_PLAIN_BOUND = (int, type(None))
 
 
 def key_repr(key: Any) -> str:

@@ -71,10 +71,11 @@ driver over a scale directory) calls `open_adapter_driver(spec, base, base_path,
 from __future__ import annotations
 
 import abc
+import concurrent.futures
 import dataclasses
 import time
 import urllib.parse
-from typing import Any, ClassVar
+from typing import Any, Callable, ClassVar
 
 from ..context import Context, ContextSpecBuilder, Resource, get_provider
 from ..errors import invalid_argument, out_of_range
@@ -278,6 +279,16 @@ class KvStoreDriver(abc.ABC):
     @abc.abstractmethod
     def read(self, key: bytes, options: ReadOptions) -> "Future[ReadResult]":
         """Reads `key`; a missing key is a 'missing' result, not an error."""
+
+    #: ``read_now(key, options) -> ReadResult``: `read` done on the calling thread, for stores
+    #: whose reads are quick local work (file, memory), so that the engine can read, decode
+    #: and copy a chunk in one task; None where a read waits on a server.
+    read_now: "Callable[[bytes, ReadOptions], ReadResult] | None" = None
+
+    @property
+    def read_now_executor(self) -> "concurrent.futures.Executor | None":
+        """The pool `read_now` should run on (None: any, e.g. the engine's data-copy pool)."""
+        return None
 
     @abc.abstractmethod
     def write(self, key: bytes, value: bytes | None, options: WriteOptions) -> "Future[TimestampedStorageGeneration]":

@@ -33,7 +33,7 @@ from ..json_util import dumps
 from . import generation as gen
 from .driver import (
     KvStoreDriver, KvStoreDriverSpec, ReadOptions, WriteOptions, apply_read, condition_matches,
-    percent_encode_path, register_kvstore_driver, split_url,
+    percent_encode_path, register_kvstore_driver, resolve_byte_range, split_url,
 )  # fmt: skip
 from .generation import ReadResult, TimestampedStorageGeneration
 from .key_range import KeyRange, contains, contains_prefix, intersects_prefix, longest_prefix
@@ -283,6 +283,13 @@ class FileDriver(KvStoreDriver):
         path = self._path_of(key)
         return self._run(self._read_task, path, options)
 
+    def read_now(self, key: bytes, options: ReadOptions) -> ReadResult:
+        return self._read_task(self._path_of(key), options)
+
+    @property
+    def read_now_executor(self) -> Any:
+        return self._io.executor  # type: ignore[attr-defined]
+
     def _read_task(self, path: str, options: ReadOptions) -> ReadResult:
         now = time.time()
         fd = _open_value(path)
@@ -298,8 +305,6 @@ class FileDriver(KvStoreDriver):
             probe = apply_read(b"", generation, ReadOptions(options.if_equal, options.if_not_equal), now)
             if probe.state == "unspecified":
                 return probe
-            from .driver import resolve_byte_range
-
             start, stop = resolve_byte_range(options.byte_range, st.st_size)
             data = _pread_all(fd, start, stop - start, path)
             return ReadResult("value", data, TimestampedStorageGeneration(generation, now))

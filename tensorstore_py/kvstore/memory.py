@@ -66,13 +66,18 @@ class MemoryDriver(KvStoreDriver):
         self.store = store
 
     def read(self, key: bytes, options: ReadOptions) -> Future[ReadResult]:
+        return ready(self._read_value(key, options))
+
+    def _read_value(self, key: bytes, options: ReadOptions) -> ReadResult:
         now = self.now()
         with self.store.lock:
             entry = self.store.data.get(key)
         if entry is None:
-            return ready(apply_read(None, gen.NO_VALUE, options, now))
+            return apply_read(None, gen.NO_VALUE, options, now)
         value, generation = entry
-        return ready(apply_read(value, generation, options, now))
+        return apply_read(value, generation, options, now)
+
+    read_now = _read_value  # counted as a read by the metrics wrapper; `_read_value` is not
 
     def write(self, key: bytes, value: bytes | None, options: WriteOptions) -> Future[TimestampedStorageGeneration]:
         store = self.store

@@ -46,6 +46,14 @@ class _Counter:
             return decoded
 
         kv.read = counting_read
+        if kv.read_now is not None:  # the engine's one-task path for local stores
+            read_now = kv.read_now
+
+            def counting_read_now(key, options):
+                self.reads += 1
+                return read_now(key, options)
+
+            kv.read_now = counting_read_now
         fmt.decode_chunk = counting_decode
         fmt.decode_chunk_into = counting_decode_into
 

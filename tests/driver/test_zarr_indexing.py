@@ -150,17 +150,23 @@ def test_vindex_read_touches_only_needed_chunks():
     store.write(np.ones(SHAPE, np.int32)).result()
     kv = store.kvstore
     reads = []
-    original = type(store._driver.kv).read
+    cls = type(store._driver.kv)
+    originals = {name: getattr(cls, name) for name in ("read", "read_now")}
 
-    def counting_read(self, key, options):
-        reads.append(key)
-        return original(self, key, options)
+    def counting(original):
+        def read(self, key, options):
+            reads.append(key)
+            return original(self, key, options)
 
-    type(store._driver.kv).read = counting_read
+        return read
+
+    for name, original in originals.items():  # read_now: the engine's one-task local path
+        setattr(cls, name, counting(original))
     try:
         store.vindex[[1, 5, 8], [2, 2, 6], [0, 0, 4]].read().result()
     finally:
-        type(store._driver.kv).read = original
+        for name, original in originals.items():
+            setattr(cls, name, original)
     assert sorted(set(reads)) == sorted({b"0.0.0", b"1.0.0", b"2.2.2"})
     del kv
 

@@ -1,0 +1,126 @@
+"""The thread pools behind the context's concurrency resources.
+
+`concurrent.futures.ThreadPoolExecutor.submit` makes a Future (a Condition and an RLock) and a
+work item per task; every task of ours already reports through a Future of its own, so a pool
+here runs bare callables from a queue (`run`), and keeps `submit` for callers that want the
+Executor interface.
+"""
+
+from __future__ import annotations
+
+import concurrent.futures
+import itertools
+import queue
+import threading
+import weakref
+from typing import Any, Callable
+
+from .future import Future, _settle
+
+__all__ = ["WorkerPool"]
+
+_LOGGER = concurrent.futures._base.LOGGER
+_live_queues: "weakref.WeakKeyDictionary[threading.Thread, queue.SimpleQueue]" = weakref.WeakKeyDictionary()
+_exiting = False
+_pool_numbers = itertools.count()
+
+
+def _stop_at_exit() -> None:
+    # As concurrent.futures: work already queued finishes before the interpreter exits (a
+    # write the caller did not wait for still lands), then the threads are joined.
+    global _exiting
+    _exiting = True
+    items = list(_live_queues.items())
+    for _, q in items:
+        q.put(None)
+    for thread, _ in items:
+        thread.join()
+
+
+threading._register_atexit(_stop_at_exit)  # type: ignore[attr-defined]
+
+
+def _work(pool_ref: "weakref.ref[WorkerPool]", tasks: queue.SimpleQueue, idle: threading.Semaphore) -> None:
+    get = tasks.get
+    while True:
+        task = get()
+        if task is None:
+            tasks.put(None)  # wakes the next thread: one sentinel stops them all
+            return
+        try:
+            task()
+        except BaseException:  # noqa: BLE001 - a task reports through its own Future
+            _LOGGER.exception("exception in a tensorstore_py pool task")
+        del task
+        if _exiting or pool_ref() is None:
+            tasks.put(None)
+            return
+        idle.release()
+
+
+class WorkerPool(concurrent.futures.Executor):
+    """At most `max_workers` threads, started as tasks arrive while none is idle."""
+
+    def __init__(self, max_workers: int, thread_name_prefix: str = "tensorstore_py"):
+        if max_workers <= 0:
+            raise ValueError("max_workers must be greater than 0")
+        self._max_workers = max_workers
+        self._name = thread_name_prefix or f"tensorstore_py-pool-{next(_pool_numbers)}"
+        self._tasks: queue.SimpleQueue = queue.SimpleQueue()
+        self._idle = threading.Semaphore(0)
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+        self._shutdown = False
+        tasks = self._tasks
+        # Dropping the pool stops its idle threads (they hold the queue, not the pool).
+        self._finalizer = weakref.finalize(self, tasks.put, None)
+
+    def run(self, task: Callable[[], Any]) -> None:
+        """Queues `task()`; its errors are logged (tasks report through their own Futures)."""
+        if self._shutdown or _exiting:
+            raise RuntimeError("cannot schedule new work after shutdown")
+        self._tasks.put(task)
+        if not self._idle.acquire(False) and len(self._threads) < self._max_workers:
+            self._start_thread()
+
+    def _start_thread(self) -> None:
+        with self._lock:
+            if len(self._threads) >= self._max_workers:
+                return
+            thread = threading.Thread(
+                target=_work, args=(weakref.ref(self), self._tasks, self._idle),
+                name=f"{self._name}_{len(self._threads)}", daemon=True,
+            )
+            thread.start()
+            self._threads.append(thread)
+            _live_queues[thread] = self._tasks
+
+    def submit(self, fn: Callable[..., Any], /, *args: Any, **kwargs: Any) -> Future:  # type: ignore[override]
+        out: Future = Future()
+
+        def task() -> None:
+            if out.cancelled():
+                return
+            try:
+                value = fn(*args, **kwargs)
+            except BaseException as exc:  # noqa: BLE001 - delivered to the caller
+                _settle(out, exception=exc)
+            else:
+                _settle(out, result=value)
+
+        self.run(task)
+        return out
+
+    def shutdown(self, wait: bool = True, *, cancel_futures: bool = False) -> None:
+        with self._lock:
+            self._shutdown = True
+        if cancel_futures:
+            while True:
+                try:
+                    self._tasks.get_nowait()
+                except queue.Empty:
+                    break
+        self._tasks.put(None)
+        if wait:
+            for thread in list(self._threads):
+                thread.join()
