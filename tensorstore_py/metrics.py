@@ -274,7 +274,7 @@ def instrument_kvstore_driver(cls: type) -> None:
     """Wraps the `read`/`write`/`delete_range`/`list` that `cls` defines so that each call is
     counted under its driver's id.  Only the most derived implementation counts, so a driver
     calling ``super().read`` is counted once."""
-    for name in ("read", "read_now", "write", "delete_range", "list"):
+    for name in ("read", "read_now", "write", "write_now", "delete_range", "list"):
         fn = cls.__dict__.get(name)
         if fn is None or getattr(fn, "__isabstractmethod__", False) or getattr(fn, "_counted", False):
             continue
@@ -362,6 +362,24 @@ def _wrap_write(fn: Callable) -> Callable:
     return write
 
 
+def _wrap_write_now(fn: Callable) -> Callable:
+    def write_now(self: Any, key: bytes, value: Any, options: Any) -> Any:
+        m = _metrics_of(self)
+        if m is None or type(self).write_now is not write_now:
+            return fn(self, key, value, options)
+        m.write.increment()
+        start = time.perf_counter()
+        try:
+            stamp = fn(self, key, value, options)
+        finally:
+            m.write_latency.observe((time.perf_counter() - start) * 1000.0)
+        if value:
+            m.bytes_written.increment(len(value))
+        return stamp
+
+    return write_now
+
+
 def _wrap_simple(name: str) -> Callable[[Callable], Callable]:
     def wrap(fn: Callable) -> Callable:
         def call(self: Any, *args: Any, **kwargs: Any) -> Any:
@@ -376,7 +394,7 @@ def _wrap_simple(name: str) -> Callable[[Callable], Callable]:
 
 
 _WRAPPERS: dict[str, Callable[[Callable], Callable]] = {
-    "read": _wrap_read, "read_now": _wrap_read_now, "write": _wrap_write,
+    "read": _wrap_read, "read_now": _wrap_read_now, "write": _wrap_write, "write_now": _wrap_write_now,
     "delete_range": _wrap_simple("delete_range"), "list": _wrap_simple("list"),
 }  # fmt: skip
 

@@ -53,6 +53,10 @@ def read_modify_write(
     still have that generation (repeatable reads), else the result is ABORTED.
     """
 
+    if kv.write_now is not None and kv.read_now is not None:
+        return _read_modify_write_now(kv, key, update, needs_read, expected_generation,
+                                      kv.read_now_executor or executor)
+
     def attempt(first: bool) -> Future:
         """One read, update and conditional write: Future of the stamp, or `RETRY` on conflict."""
         if first and not needs_read and expected_generation is None:
@@ -76,18 +80,74 @@ def read_modify_write(
         if data is UNCHANGED:
             return futures.ready(TimestampedStorageGeneration(UNKNOWN, kv.now()))
         written = kv.write(key, data, WriteOptions(if_equal=if_equal))
-
-        def check(stamp: TimestampedStorageGeneration) -> Any:
-            if stamp.generation != UNKNOWN or if_equal is None:
-                return stamp
-            if expected_generation is not None:
-                raise generation_mismatch(kv, key)
-            metrics.TRANSACTION_RETRIES.increment()
-            return RETRY  # someone else wrote meanwhile: merge into their value
-
-        return futures.chain(written, check)
+        return futures.chain(written, lambda stamp: _checked(kv, key, stamp, if_equal, expected_generation))
 
     return retry_loop(attempt)
+
+
+def _checked(kv: Any, key: bytes, stamp: TimestampedStorageGeneration, if_equal: bytes | None,
+             expected_generation: bytes | None) -> Any:
+    """The stamp of a conditional write, or `RETRY` if its condition failed."""
+    if stamp.generation != UNKNOWN or if_equal is None:
+        return stamp
+    if expected_generation is not None:
+        raise generation_mismatch(kv, key)
+    metrics.TRANSACTION_RETRIES.increment()
+    return RETRY  # someone else wrote meanwhile: merge into their value
+
+
+_READ_ALL = ReadOptions()
+
+
+def _read_modify_write_now(kv: Any, key: bytes, update: Update, needs_read: bool,
+                           expected_generation: bytes | None, executor: Any) -> Future:
+    """`read_modify_write` on a local store (`read_now`/`write_now`): each attempt's read,
+    update and write run as one task on `executor` (inline without one), one Future in all."""
+
+    def attempt(first: bool) -> Any:
+        if first and not needs_read and expected_generation is None:
+            data, if_equal = update(None, UNKNOWN), None
+            if data is UNCHANGED:
+                return TimestampedStorageGeneration(UNKNOWN, kv.now())
+        else:
+            result = kv.read_now(key, _READ_ALL)
+            present = result.state == "value"
+            if_equal = result.stamp.generation if present else NO_VALUE
+            if expected_generation is not None and if_equal != expected_generation:
+                raise generation_mismatch(kv, key)
+            data = update(result.value if present else None, if_equal)
+            if data is UNCHANGED:
+                return TimestampedStorageGeneration(if_equal, result.stamp.time)
+        return _checked(kv, key, kv.write_now(key, data, WriteOptions(if_equal=if_equal)), if_equal,
+                        expected_generation)
+
+    def attempts() -> Any:
+        first = True
+        while True:  # a loop: conflicts never deepen the stack
+            value = attempt(first)
+            if value is not RETRY:
+                return value
+            first = False
+
+    out: Future = Future()
+
+    def task() -> None:
+        # Runs even if `out` was cancelled meanwhile: a write under way lands whole.
+        try:
+            value = attempts()
+        except BaseException as exc:  # noqa: BLE001 - delivered to the caller
+            futures._settle(out, exception=exc)
+        else:
+            futures._settle(out, result=value)
+
+    if executor is None:
+        task()
+    else:
+        try:
+            futures._execute(executor, task)
+        except RuntimeError as exc:  # the pool was shut down (interpreter exit)
+            futures._settle(out, exception=exc)
+    return out
 
 
 def completes_inline(fut: concurrent.futures.Future, later: Callable[[Any], Any]) -> bool:

@@ -110,6 +110,8 @@ class KeyNode:
 
     def ready(self) -> Future:
         waits = [m.ready for m in self.mutations if m.ready is not None and not m.ready.done()]
+        if len(waits) == 1 and len(self.mutations) == 1:
+            return waits[0]  # the one mutation's own Future (its result is None too)
         if not waits:
             for m in self.mutations:
                 if m.ready is not None and m.ready.exception() is not None:

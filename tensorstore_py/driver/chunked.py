@@ -470,7 +470,7 @@ class ChunkedArray:
                               None if adopt is None else lambda: adopt(cell))
             except BaseException as exc:  # noqa: BLE001 - reported through copy and commit
                 futures._settle(mutation.ready, exception=exc)
-                raise
+                return
             futures._settle(mutation.ready, result=None)
 
         if getattr(self.kv, "stage_mutation", None) is not None:
@@ -478,8 +478,21 @@ class ChunkedArray:
             # sub-chunks freed) as early as possible.
             mutations.sort(key=lambda cm: cm[1].decoded_form.key)
         fill = metrics.timed_calls(fill, metrics.COPY_SECONDS)
-        copies = [futures.submit(self.executor, fill, cell, m) for cell, m in mutations]
-        copy = futures.chain(futures.gather(copies), lambda _: None)
+        # A few tasks take the chunks in order from one queue, rather than a task (and a
+        # Future) per chunk; each chunk's `ready` says when it is staged.
+        queue = iter(mutations)  # shared: `next` on a list iterator is atomic
+
+        def fill_some() -> None:
+            for cell, m in queue:
+                fill(cell, m)
+
+        try:
+            for _ in range(min(len(mutations), getattr(self.executor, "max_workers", 1))):
+                futures._execute(self.executor, fill_some)
+        except RuntimeError as exc:  # the pool was shut down (interpreter exit)
+            for _, m in queue:
+                futures._settle(m.ready, exception=exc)
+        copy = futures.chain(futures.gather([m.ready for _, m in mutations]), lambda _: None)
         metrics.CHUNK_WRITES.increment_when_done(copy, len(mutations))
         metrics.ELEMENTS_WRITTEN.increment_when_done(copy, source.size)
         commit = futures.chain(futures.gather([copy, *commits]), lambda _: None)

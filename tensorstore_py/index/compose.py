@@ -102,6 +102,8 @@ def propagate_bounds(transform: "IndexTransform", domain: "IndexDomain", check_a
             f"domain of rank {domain.rank}"
         )
     a = transform._domain
+    if _within_explicitly(transform, domain):
+        return transform  # what the general pass below would rebuild, unchanged
     # Nothing is accessed through a domain that is empty for sure: checks are skipped then.
     empty = explicitly_empty(a)
     implied: dict[int, tuple] = {}
@@ -161,6 +163,34 @@ def propagate_bounds(transform: "IndexTransform", domain: "IndexDomain", check_a
     except StatusError as e:
         raise e.with_suffix(status_payload("transform", transform).strip() + status_payload("domain", domain)) from None
     return IndexTransform._make(new_domain, outputs)
+
+
+def _within_explicitly(transform: "IndexTransform", domain: "IndexDomain") -> bool:
+    """Whether `transform` has explicit, non-empty input bounds, no index arrays, and every
+    output it can produce lies within `domain`'s effective bounds (the usual read or write:
+    nothing for `propagate_bounds` to change or report)."""
+    a = transform._domain
+    if True in a._il or True in a._iu:
+        return False
+    a_lo, a_hi = a._lo, a._hi
+    d_lo, d_hi, d_il, d_iu = domain._lo, domain._hi, domain._il, domain._iu
+    for j, m in enumerate(transform._outputs):
+        method = m._method
+        if method == ARRAY:
+            return False
+        if method == CONSTANT or m._stride == 0:
+            first = last = m._offset
+        else:
+            k = m._dim
+            if a_hi[k] < a_lo[k]:
+                return False
+            first = m._offset + m._stride * a_lo[k]
+            last = m._offset + m._stride * a_hi[k]
+            if last < first:
+                first, last = last, first
+        if (not d_il[j] and first < d_lo[j]) or (not d_iu[j] and last > d_hi[j]):
+            return False
+    return True
 
 
 def _positions(xm: OutputIndexMap, x_domain: "IndexDomain", origin: int, extent: int, rank: int) -> np.ndarray:

@@ -285,9 +285,14 @@ class KvStoreDriver(abc.ABC):
     #: and copy a chunk in one task; None where a read waits on a server.
     read_now: "Callable[[bytes, ReadOptions], ReadResult] | None" = None
 
+    #: ``write_now(key, value, options) -> TimestampedStorageGeneration``: `write` done on the
+    #: calling thread, where `read_now` is (the read-modify-write then runs as one task).
+    write_now: "Callable[[bytes, bytes | None, WriteOptions], TimestampedStorageGeneration] | None" = None
+
     @property
     def read_now_executor(self) -> "concurrent.futures.Executor | None":
-        """The pool `read_now` should run on (None: any, e.g. the engine's data-copy pool)."""
+        """The pool `read_now` and `write_now` should run on (None: any, e.g. the engine's
+        data-copy pool, or inline where they never block)."""
         return None
 
     @abc.abstractmethod

@@ -302,9 +302,10 @@ class FileDriver(KvStoreDriver):
             if not stat.S_ISREG(st.st_mode):
                 raise failed_precondition(f"Not a regular file: {quote(path)}")
             generation = file_generation(st)
-            probe = apply_read(b"", generation, ReadOptions(options.if_equal, options.if_not_equal), now)
-            if probe.state == "unspecified":
-                return probe
+            if options.if_equal or options.if_not_equal:
+                probe = apply_read(b"", generation, ReadOptions(options.if_equal, options.if_not_equal), now)
+                if probe.state == "unspecified":
+                    return probe
             start, stop = resolve_byte_range(options.byte_range, st.st_size)
             data = _pread_all(fd, start, stop - start, path)
             return ReadResult("value", data, TimestampedStorageGeneration(generation, now))
@@ -318,6 +319,12 @@ class FileDriver(KvStoreDriver):
         if value is None:
             return self._run(self._delete_task, path, options)
         return self._run(self._write_task, path, bytes(value), options)
+
+    def write_now(self, key: bytes, value: bytes | None, options: WriteOptions) -> TimestampedStorageGeneration:
+        path = self._path_of(key)
+        if value is None:
+            return self._delete_task(path, options)
+        return self._write_task(path, bytes(value), options)
 
     def _acquire(self, path: str) -> _LockedFile:
         lock_path = path + LOCK_SUFFIX

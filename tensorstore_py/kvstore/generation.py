@@ -35,7 +35,7 @@ def from_uint64(n: int) -> bytes:
 
 def from_values(*values: int) -> bytes:
     """Base generation holding 64-bit integers back to back (the file driver's dev/ino/mtime)."""
-    return _TAG_BASE + b"".join(struct.pack("<Q", v & 0xFFFFFFFFFFFFFFFF) for v in values)
+    return _TAG_BASE + struct.pack(f"<{len(values)}Q", *(v & 0xFFFFFFFFFFFFFFFF for v in values))
 
 
 def from_string(s: bytes) -> bytes:
