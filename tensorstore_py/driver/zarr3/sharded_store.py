@@ -228,6 +228,8 @@ class ShardedStore(KvStoreDriver):
         self._indices: dict[bytes, _Index] = {}
         self._index_reads: dict[bytes, Future] = {}
         self._entry_queues: dict[bytes, list[_EntryRead]] = {}
+        if base.read_now is None:
+            self.read_now = None  # type: ignore[assignment] # reads wait on a server: no sync path
 
     @property
     def cache_identity(self) -> tuple:
@@ -276,22 +278,7 @@ class ShardedStore(KvStoreDriver):
         options = ReadOptions(byte_range=self._index_range(), if_not_equal=cached.generation if cached else None)
 
         def got(res: ReadResult) -> _Index:
-            if res.state == "missing":
-                index = _Index(NO_VALUE, None)
-            elif res.state == "unspecified" and cached is not None:
-                return cached
-            else:
-                try:
-                    index = _Index(res.stamp.generation, self.codec.decode_index(res.value))
-                    _check_entries(index.index)
-                except StatusError as exc:
-                    message = exc.message
-                    if message.startswith(_CODEC_PREFIX):
-                        message = message[len(_CODEC_PREFIX) :]
-                    raise type(exc)(exc.code, message) from None
-            with self._lock:
-                self._indices[shard_key] = index
-            return index
+            return self._index_from(shard_key, res, cached)
 
         def settle(f: Future) -> None:
             with self._lock:
@@ -307,6 +294,41 @@ class ShardedStore(KvStoreDriver):
         ).add_done_callback(settle)
         return pending
 
+    def _index_from(self, shard_key: bytes, res: ReadResult, cached: "_Index | None") -> _Index:
+        """The index an index read gives (and caches)."""
+        if res.state == "missing":
+            index = _Index(NO_VALUE, None)
+        elif res.state == "unspecified" and cached is not None:
+            return cached
+        else:
+            try:
+                index = _Index(res.stamp.generation, self.codec.decode_index(res.value))
+                _check_entries(index.index)
+            except StatusError as exc:
+                message = exc.message
+                if message.startswith(_CODEC_PREFIX):
+                    message = message[len(_CODEC_PREFIX) :]
+                raise type(exc)(exc.code, message) from None
+        with self._lock:
+            self._indices[shard_key] = index
+        return index
+
+    def _shard_index_now(self, shard_key: bytes) -> _Index:
+        """`_shard_index` on the calling thread, for a base with `read_now`."""
+        with self._lock:
+            cached = self._indices.get(shard_key)
+        options = ReadOptions(byte_range=self._index_range(), if_not_equal=cached.generation if cached else None)
+        try:
+            try:
+                res = self.base.read_now(shard_key, options)
+            except StatusError as exc:
+                if exc.code == "OUT_OF_RANGE":  # a shard too short to hold its index
+                    raise failed_precondition(exc.message) from None
+                raise
+            return self._index_from(shard_key, res, cached)
+        except BaseException as exc:
+            raise _prefixed(exc, f"Error reading shard index in {self.base.describe_key(shard_key)}") from None
+
     def _forget(self, shard_key: bytes) -> None:
         with self._lock:
             self._indices.pop(shard_key, None)
@@ -321,6 +343,36 @@ class ShardedStore(KvStoreDriver):
         request = _EntryRead(position, options, 0)
         self._read_entry(shard_key, request)
         return futures.map_error(request.future, lambda exc: _prefixed(exc, f"Error reading {self.describe_key(key)}"))
+
+    def read_now(self, key: bytes, options: ReadOptions) -> ReadResult:
+        """`read` on the calling thread (where the base has `read_now`): the index, revalidated
+        with a conditional read, then the entry's byte range."""
+        shard_key, position = self._split(key)
+        try:
+            for _ in range(_MAX_ATTEMPTS):
+                index = self._shard_index_now(shard_key)
+                generation = index.generation
+                entry = index.index.entry(position) if index.index is not None else None
+                if entry is None:
+                    return ReadResult("missing", b"", TimestampedStorageGeneration(NO_VALUE, self.now()))
+                if (options.if_not_equal and options.if_not_equal == generation) or (
+                    options.if_equal and options.if_equal != generation
+                ):
+                    return ReadResult("unspecified", b"", TimestampedStorageGeneration(generation, self.now()))
+                offset, nbytes = entry
+                start, stop = resolve_byte_range(options.byte_range, nbytes)
+                res = self.base.read_now(shard_key, ReadOptions(byte_range=(offset + start, offset + stop),
+                                                                if_equal=generation))
+                if res.state == "value" and len(res.value) == stop - start:
+                    return ReadResult("value", res.value, TimestampedStorageGeneration(generation, res.stamp.time))
+                self._forget(shard_key)  # changed since its index was read: read that again
+            raise data_loss(f"{self.base.describe_key(shard_key)} kept changing while being read")
+        except BaseException as exc:
+            raise _prefixed(exc, f"Error reading {self.describe_key(key)}") from None
+
+    @property
+    def read_now_executor(self) -> Any:
+        return self.base.read_now_executor
 
     def _cell(self, linear: int) -> list[int]:
         cell = []
