@@ -168,10 +168,20 @@ class Future(concurrent.futures.Future[T]):  # the base parametrized: result() -
         `asyncio.CancelledError` if cancelled.  The wait is interruptible by Ctrl-C."""
         if self._state is _CF_FINISHED and self._exception is None:
             return self._result  # settled: no lock needed (state is written last)
+        if timeout is None and deadline is None and self._state is _CF_PENDING:
+            self._help()
         try:
             return _cf_result(self, _timeout(timeout, deadline))
         except concurrent.futures.CancelledError:
             raise asyncio.CancelledError() from None
+
+    def _help(self) -> None:
+        # A caller about to block runs the work this Future waits for itself, if no pool
+        # thread has taken it yet: no wake-up of another thread, no hand-back (see `Claimable`).
+        tasks = self.__dict__.get("_tasks")
+        if tasks:
+            for task in tasks:
+                task()
 
     def exception(self, timeout: float | None = None, deadline: float | None = None) -> BaseException | None:
         """Waits as `result` does and returns the error, or `None` on success."""
@@ -357,6 +367,33 @@ def submit(executor: concurrent.futures.Executor, fn: Callable[..., T], *args: A
     return out
 
 
+class Claimable:
+    """A task queued on a pool that a thread about to block on its Future may run instead:
+    whichever of the pool thread and the waiting caller claims it first runs it, once."""
+
+    __slots__ = ("_fn", "_claim")
+
+    def __init__(self, fn: Callable[[], None]):
+        self._fn = fn
+        self._claim = _new_lock()
+
+    def __call__(self) -> None:
+        if self._claim.acquire(False):
+            fn, self._fn = self._fn, None
+            fn()
+
+
+def execute_claimable(executor: concurrent.futures.Executor, fn: Callable[[], None], waiter: Future) -> None:
+    """`_execute(executor, fn)`, where a caller blocking on `waiter` may run `fn` itself."""
+    task = Claimable(fn)
+    tasks = waiter.__dict__.get("_tasks")
+    if tasks is None:
+        waiter.__dict__["_tasks"] = [task]
+    else:
+        tasks.append(task)
+    _execute(executor, task)
+
+
 def _execute(executor: concurrent.futures.Executor, fn: Callable[[], None]) -> None:
     """Runs `fn()` on `executor`: a pool of ours (`WorkerPool.run`) takes the bare callable,
     without the Future that `Executor.submit` makes and nobody here would look at."""
@@ -445,6 +482,37 @@ def gather(futures: Iterable[concurrent.futures.Future]) -> Future[list]:
 
     for i, f in enumerate(futures):
         f.add_done_callback(make_done(i))
+    return out
+
+
+def all_done(futures: list, out: "Future | None" = None) -> Future:
+    """Future (`out` if given) of None once every one of `futures` has succeeded; fails with
+    the first error to arrive.  One Future and one callback each, where `gather` would keep a
+    list of results nobody reads."""
+    if out is None:
+        out = Future()
+    if not futures:
+        _settle(out, result=None)
+        return out
+    remaining = [len(futures)]
+    lock = _new_lock()
+
+    def done(src: concurrent.futures.Future) -> None:
+        if src.cancelled():
+            out.cancel()
+            return
+        exc = src.exception()
+        if exc is not None:
+            _settle(out, exception=exc)
+            return
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:
+            _settle(out, result=None)
+
+    for f in futures:
+        f.add_done_callback(done)
     return out
 
 

@@ -8,6 +8,7 @@ Executor interface.
 
 from __future__ import annotations
 
+import _thread
 import concurrent.futures
 import itertools
 import queue
@@ -40,7 +41,7 @@ def _stop_at_exit() -> None:
 threading._register_atexit(_stop_at_exit)  # type: ignore[attr-defined]
 
 
-def _work(pool_ref: "weakref.ref[WorkerPool]", tasks: queue.SimpleQueue, idle: threading.Semaphore) -> None:
+def _work(pool_ref: "weakref.ref[WorkerPool]", tasks: queue.SimpleQueue, idle: list, lock: Any) -> None:
     get = tasks.get
     while True:
         task = get()
@@ -55,7 +56,8 @@ def _work(pool_ref: "weakref.ref[WorkerPool]", tasks: queue.SimpleQueue, idle: t
         if _exiting or pool_ref() is None:
             tasks.put(None)
             return
-        idle.release()
+        with lock:
+            idle[0] += 1
 
 
 class WorkerPool(concurrent.futures.Executor):
@@ -67,7 +69,10 @@ class WorkerPool(concurrent.futures.Executor):
         self._max_workers = max_workers
         self._name = thread_name_prefix or f"tensorstore_py-pool-{next(_pool_numbers)}"
         self._tasks: queue.SimpleQueue = queue.SimpleQueue()
-        self._idle = threading.Semaphore(0)
+        #: threads done with their last task and not yet promised another (a counter under a
+        #: plain lock: `threading.Semaphore` is a Condition, several times slower)
+        self._idle = [0]
+        self._idle_lock = _thread.allocate_lock()
         self._threads: list[threading.Thread] = []
         self._lock = threading.Lock()
         self._shutdown = False
@@ -80,7 +85,13 @@ class WorkerPool(concurrent.futures.Executor):
         if self._shutdown or _exiting:
             raise RuntimeError("cannot schedule new work after shutdown")
         self._tasks.put(task)
-        if not self._idle.acquire(False) and len(self._threads) < self._max_workers:
+        idle = self._idle
+        if idle[0]:
+            with self._idle_lock:
+                if idle[0]:
+                    idle[0] -= 1
+                    return
+        if len(self._threads) < self._max_workers:
             self._start_thread()
 
     def _start_thread(self) -> None:
@@ -88,7 +99,7 @@ class WorkerPool(concurrent.futures.Executor):
             if len(self._threads) >= self._max_workers:
                 return
             thread = threading.Thread(
-                target=_work, args=(weakref.ref(self), self._tasks, self._idle),
+                target=_work, args=(weakref.ref(self), self._tasks, self._idle, self._idle_lock),
                 name=f"{self._name}_{len(self._threads)}", daemon=True,
             )
             thread.start()

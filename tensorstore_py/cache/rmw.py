@@ -43,6 +43,7 @@ def read_modify_write(
     needs_read: bool = True,
     expected_generation: bytes | None = None,
     executor: concurrent.futures.Executor | None = None,
+    out: Future | None = None,
 ) -> Future[TimestampedStorageGeneration]:
     """Future of the stamp of the value `update` leaves stored under `key`.
 
@@ -50,12 +51,13 @@ def read_modify_write(
     bytes, None to delete, or `UNCHANGED`; it runs on `executor` (inline without one).
     Without `needs_read` the first attempt writes ``update(None, UNKNOWN)`` unconditionally
     (the update overwrites the whole value).  With `expected_generation` the stored value must
-    still have that generation (repeatable reads), else the result is ABORTED.
+    still have that generation (repeatable reads), else the result is ABORTED.  `out`: the
+    Future to settle (and return), if the caller has one already.
     """
 
-    if kv.write_now is not None and kv.read_now is not None:
+    if getattr(kv, "write_now", None) is not None and getattr(kv, "read_now", None) is not None:
         return _read_modify_write_now(kv, key, update, needs_read, expected_generation,
-                                      kv.read_now_executor or executor)
+                                      getattr(kv, "read_now_executor", None) or executor, out)
 
     def attempt(first: bool) -> Future:
         """One read, update and conditional write: Future of the stamp, or `RETRY` on conflict."""
@@ -82,7 +84,11 @@ def read_modify_write(
         written = kv.write(key, data, WriteOptions(if_equal=if_equal))
         return futures.chain(written, lambda stamp: _checked(kv, key, stamp, if_equal, expected_generation))
 
-    return retry_loop(attempt)
+    result = retry_loop(attempt)
+    if out is None:
+        return result
+    futures._link(result, out)
+    return out
 
 
 def _checked(kv: Any, key: bytes, stamp: TimestampedStorageGeneration, if_equal: bytes | None,
@@ -100,7 +106,7 @@ _READ_ALL = ReadOptions()
 
 
 def _read_modify_write_now(kv: Any, key: bytes, update: Update, needs_read: bool,
-                           expected_generation: bytes | None, executor: Any) -> Future:
+                           expected_generation: bytes | None, executor: Any, out: Future | None) -> Future:
     """`read_modify_write` on a local store (`read_now`/`write_now`): each attempt's read,
     update and write run as one task on `executor` (inline without one), one Future in all."""
 
@@ -129,7 +135,8 @@ def _read_modify_write_now(kv: Any, key: bytes, update: Update, needs_read: bool
                 return value
             first = False
 
-    out: Future = Future()
+    if out is None:
+        out = Future()
 
     def task() -> None:
         # Runs even if `out` was cancelled meanwhile: a write under way lands whole.

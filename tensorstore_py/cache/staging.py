@@ -168,15 +168,26 @@ class KeyNode:
         inline = (on_executor or not ready.done()) and not self.needs_read
         hop = None if inline else executor
 
-        def start(_: Any) -> Future:
-            return read_modify_write(
-                self.kv, self.key, self.update, needs_read=self.needs_read,
-                expected_generation=expected_generation, executor=hop,
-            )
+        committed = self.committed
 
-        done = futures.chain(ready, start)
-        futures._link(done, self.committed)
-        return self.committed
+        def start(staged: Future) -> None:
+            # Straight into `committed`: no Future between the staging and the write.
+            if staged.cancelled():
+                committed.cancel()
+                return
+            if staged.exception() is not None:
+                futures._settle(committed, exception=staged.exception())
+                return
+            try:
+                read_modify_write(
+                    self.kv, self.key, self.update, needs_read=self.needs_read,
+                    expected_generation=expected_generation, executor=hop, out=committed,
+                )
+            except BaseException as exc:  # noqa: BLE001 - delivered through `committed`
+                futures._settle(committed, exception=exc)
+
+        ready.add_done_callback(start)
+        return committed
 
 
 # ---------------------------------------------------------------------------------------------

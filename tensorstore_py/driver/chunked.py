@@ -129,11 +129,14 @@ def copy_array(dst: np.ndarray, src: np.ndarray) -> None:
 class WriteFutures(Future):
     """The result of a write: `copy` (source consumed) and `commit` (data durable)."""
 
-    def __init__(self, copy: Future, commit: Future):
+    def __init__(self, copy: Future, commit: Future | None = None):
         super().__init__()
         self.copy = copy
-        self.commit = commit
-        futures._link(commit, self)
+        if commit is None:  # the producer settles this Future itself: it is the commit
+            self.commit = self
+        else:
+            self.commit = commit
+            futures._link(commit, self)
 
 
 class ChunkForm:
@@ -275,7 +278,7 @@ class ChunkedArray:
         else:
             place = lambda cell, src: _place_points(out, cell, src)  # noqa: E731
         place = metrics.timed_calls(place, metrics.COPY_SECONDS)
-        if transaction is None and batch is None and self.cache is None and self.kv.read_now is not None:
+        if transaction is None and batch is None and self.cache is None and getattr(self.kv, "read_now", None) is not None:
             return self._read_now(cells, place, direct, out)
         if transaction is not None:
             pending = [self._read_cell_in(transaction, cell, place) for cell in cells]
@@ -292,7 +295,7 @@ class ChunkedArray:
         threads, with one Future for the whole read instead of a few per chunk."""
         done: Future = Future()
         kv, fmt = self.kv, self.fmt
-        executor = kv.read_now_executor or self.executor
+        executor = getattr(kv, "read_now_executor", None) or self.executor
         n_tasks = min(len(cells), getattr(executor, "max_workers", 1))
         if n_tasks == 0:
             done.set_result(out)
@@ -321,7 +324,7 @@ class ChunkedArray:
 
         try:
             for _ in range(n_tasks):
-                futures._execute(executor, task)
+                futures.execute_claimable(executor, task, done)
         except RuntimeError as exc:  # the pool was shut down (interpreter exit)
             futures._settle(done, exception=exc)
         return done
@@ -492,11 +495,18 @@ class ChunkedArray:
         except RuntimeError as exc:  # the pool was shut down (interpreter exit)
             for _, m in queue:
                 futures._settle(m.ready, exception=exc)
-        copy = futures.chain(futures.gather([m.ready for _, m in mutations]), lambda _: None)
-        metrics.CHUNK_WRITES.increment_when_done(copy, len(mutations))
-        metrics.ELEMENTS_WRITTEN.increment_when_done(copy, source.size)
-        commit = futures.chain(futures.gather([copy, *commits]), lambda _: None)
-        return WriteFutures(copy, commit)
+        copy = futures.all_done([m.ready for _, m in mutations])
+        n_chunks, n_elements = len(mutations), source.size
+
+        def count(f: Future) -> None:
+            if not f.cancelled() and f.exception() is None:
+                metrics.CHUNK_WRITES.increment(n_chunks)
+                metrics.ELEMENTS_WRITTEN.increment(n_elements)
+
+        copy.add_done_callback(count)
+        written = WriteFutures(copy)
+        futures.all_done([copy, *commits], written)
+        return written
 
 
 # ---------------------------------------------------------------------------------------------

@@ -228,7 +228,7 @@ class ShardedStore(KvStoreDriver):
         self._indices: dict[bytes, _Index] = {}
         self._index_reads: dict[bytes, Future] = {}
         self._entry_queues: dict[bytes, list[_EntryRead]] = {}
-        if base.read_now is None:
+        if getattr(base, "read_now", None) is None:
             self.read_now = None  # type: ignore[assignment] # reads wait on a server: no sync path
 
     @property
