@@ -160,7 +160,9 @@ class Future(concurrent.futures.Future[T]):  # the base parametrized: result() -
         return True
 
     def __await__(self):
-        return asyncio.wrap_future(self).__await__()
+        if self._state is _CF_PENDING:
+            return (yield from asyncio.wrap_future(self).__await__())
+        return self.result()  # done already: no asyncio Future, no wake-up of the loop
 
     def result(self, timeout: float | None = None, deadline: float | None = None) -> T:
         """Waits for the result (at most `timeout` seconds, or until `deadline`, seconds since
