@@ -465,6 +465,9 @@ class ChunkedArray:
                 if self.cache is not None and self.kv.base is None:
                     committed.add_done_callback(functools.partial(self._cache_written, mutation.decoded_form))
                 commits.append(committed)
+            # Counted as each chunk is stored (staged, in a transaction), so that progress
+            # shows what has landed.
+            commits[-1].add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
             mutations.append((cell, mutation))
 
         def fill(cell, mutation: ChunkMutation) -> None:
@@ -496,14 +499,6 @@ class ChunkedArray:
             for _, m in queue:
                 futures._settle(m.ready, exception=exc)
         copy = futures.all_done([m.ready for _, m in mutations])
-        n_chunks, n_elements = len(mutations), source.size
-
-        def count(f: Future) -> None:
-            if not f.cancelled() and f.exception() is None:
-                metrics.CHUNK_WRITES.increment(n_chunks)
-                metrics.ELEMENTS_WRITTEN.increment(n_elements)
-
-        copy.add_done_callback(count)
         written = WriteFutures(copy)
         futures.all_done([copy, *commits], written)
         return written
@@ -541,6 +536,22 @@ def _take_strided(dst_chunk: np.ndarray, cell, source: np.ndarray, inverse, miss
         region = region.transpose(inverse)
     dst = dst_chunk[cell.chunk_index + (Ellipsis,)]
     copy_array(dst, region)
+
+
+def _cell_elements(kind: str, cell) -> int:
+    """How many elements of the source go to one chunk."""
+    if kind == "strided":
+        n = 1
+        for index in cell.user_index:
+            n *= index.stop - index.start
+        return n
+    return len(cell.user_positions)
+
+
+def _count_written(n_elements: int, committed: Future) -> None:
+    if not committed.cancelled() and committed.exception() is None:
+        metrics.CHUNK_WRITES.increment()
+        metrics.ELEMENTS_WRITTEN.increment(n_elements)
 
 
 def _then_decode(read: Future, decode: Callable, executor: Any) -> Future:
