@@ -3,8 +3,9 @@
     .venv/bin/python bench/plot.py [--out docs/img/performance.png]
 
 Left: bench_zarr.py's workloads (median seconds with the min-max spread, log scale) for
-tensorstore_py, tensorstore and zarr-python (a workload zarr-python lacks has no bar). Right: bench_cli_copy.py's copy of a 256 MiB zarr array (median wall and CPU
-seconds, with the min-max spread of wall time).  Re-record with
+tensorstore_py, tensorstore and zarr-python (a workload zarr-python lacks has no bar).
+Right: bench_cli_copy.py's copy of a 256 MiB zarr array (median wall and CPU seconds, with the
+min-max spread of wall time).  Re-record with
 ``bench/bench_zarr.py --repeat 5 --json bench/published/bench_zarr_small.json`` and
 ``bench/bench_cli_copy.py --json bench/published/bench_cli_copy.json``.
 """

@@ -1,9 +1,12 @@
 """Where the time goes, by stage, from a py-spy profile in raw (collapsed-stack) form.
 
-    py-spy record --native --threads -r 100 -f raw -o prof.txt -- \\
-        .venv/bin/python bench/bench_zarr.py --data /tmp/bz --in-process --loops 20 --repeat 1 \\
-        --only small_reads --lib tensorstore_py
+    .venv/bin/python bench/bench_zarr.py --data /tmp/bz --repeat 1 --loops 20 \\
+        --only small_reads --lib tensorstore_py --py-spy prof.txt
     .venv/bin/python bench/stages.py prof.txt [--rate 100] [--top 8]
+
+(bench_zarr.py's --py-spy attaches `py-spy record --native --threads -f raw` to itself for just
+the measured body; a profile of a whole command, `py-spy record --native --threads -f raw -o
+prof.txt -- COMMAND`, reads the same way, imports and set-up included.)
 
 Each sample (one stack of one thread) is given one stage: a thread blocked on a lock, queue or
 condition is "wait"; a stack under an import is "import"; otherwise the innermost frame that
@@ -15,7 +18,8 @@ belongs to a known part decides (so a memcpy under blosc is decode, under the co
   copy      the Cython copy kernels (copy.pyx) and numpy's array assignment
   plan      index transforms, the chunk grid (grid.pyx), partitioning a request into chunks
   futures   tensorstore_py/future.py, concurrent.futures' Future, asyncio
-  executor  hand-offs between threads: the executors' queues, Condition/Event notify, semaphores
+  hops      hand-offs between threads: executor queues (submit, worker loop), waking a thread
+            (sem_post, pthread_cond_signal: also the GIL passing between threads)
   gc        the cyclic garbage collector (allocation churn of the frames above)
   glue      the rest of tensorstore_py (driver, tensorstore.py, context, batch, metrics, ...)
   other     everything else (the benchmark harness, numpy outside assignment, Python itself)
@@ -50,12 +54,12 @@ RULES = [
                         r"_aligned_contig|_contig_to_contig|_aligned_strided")),
     ("plan", re.compile(r"tensorstore_py/index/|grid\.pyx|tensorstore_py/_ext/grid|tensorstore_py/driver/partition\.py")),
     ("futures", re.compile(r"tensorstore_py/future\.py|concurrent/futures/_base\.py|asyncio/")),
-    ("executor", re.compile(r"concurrent/futures/thread\.py|_queuemodule|queue\.py|threading\.py|"
+    ("hops", re.compile(r"concurrent/futures/thread\.py|_queuemodule|queue\.py|threading\.py|"
                             r"^(sem_post|pthread_cond_(signal|broadcast)|PyThread_release_lock) " + NATIVE)),
     ("gc", re.compile(r"^(gc_collect\w*|_PyObject_GC_\w+|collect_with_callback) " + NATIVE)),
     ("glue", re.compile(r"tensorstore_py/")),
 ]
-STAGES = ["fsync", "kvstore", "decode", "copy", "plan", "futures", "executor", "gc", "glue", "other", "import", "wait"]
+STAGES = ["fsync", "kvstore", "decode", "copy", "plan", "futures", "hops", "gc", "glue", "other", "import", "wait"]
 MODULE = re.compile(r"\((tensorstore_py/[\w/]+\.py)")
 
 

@@ -56,7 +56,7 @@ def test_stages_of_py_spy_samples(tmp_path):
                                  "memcpy (libc.so.6)"))[0] == "copy"
     assert stages.classify(stack("result (tensorstore_py/future.py:1)", "Condition.wait (threading.py:327)",
                                  "lock_PyThread_acquire_lock (libpython3.11.so.1.0)", "0x7f (libc.so.6)"))[0] == "wait"
-    assert stages.classify(stack("submit (concurrent/futures/thread.py:1)", "sem_post (libc.so.6)"))[0] == "executor"
+    assert stages.classify(stack("submit (concurrent/futures/thread.py:1)", "sem_post (libc.so.6)"))[0] == "hops"
     assert stages.classify(stack("_plan (tensorstore_py/driver/chunked.py:1)",
                                  "partition_dim (grid.pyx:330)"))[0] == "plan"
     assert stages.classify(stack("read (tensorstore_py/driver/chunked.py:1)"))[0] == "glue"
