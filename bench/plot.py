@@ -1,6 +1,6 @@
 """The performance page's figure, from the recorded benchmark results in bench/published/.
 
-    .venv/bin/python bench/plot.py [--out docs/img/performance.png]
+    .venv/bin/python bench/plot.py [--out docs/img/performance.png] [--zarr-json PATH]
 
 Left: bench_zarr.py's workloads (median seconds with the min-max spread, log scale) for
 tensorstore_py, tensorstore and zarr-python (a workload zarr-python lacks has no bar).
@@ -26,14 +26,18 @@ def load(name: str) -> dict:
         return json.load(f)
 
 
-def plot(out: str) -> None:
+def plot(out: str, zarr_json: str | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    zarr_results = load("bench_zarr_small.json")
+    if zarr_json:
+        with open(zarr_json, encoding="utf-8") as f:
+            zarr_results = json.load(f)
+    else:
+        zarr_results = load("bench_zarr_small.json")
     copy_results = load("bench_cli_copy.json")
     fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.2), gridspec_kw={"width_ratios": [3.4, 1.2]})
 
@@ -87,8 +91,9 @@ def plot(out: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(HERE, "..", "docs", "img", "performance.png"))
+    parser.add_argument("--zarr-json", help="bench_zarr.py results to draw instead of the published ones")
     args = parser.parse_args(argv)
-    plot(args.out)
+    plot(args.out, args.zarr_json)
     return 0
 
 

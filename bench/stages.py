@@ -37,6 +37,8 @@ import collections
 import re
 import sys
 
+# tensorstore (C++) waiting on a Future, for a profile of it
+CXX_WAITS = re.compile(r"InterruptibleWaitImpl|FutexWaiter::WaitUntil|absl::Mutex::Await|CondVar::WaitCommon")
 WAIT_FRAMES = re.compile(
     r"^(PyThread_acquire_lock_timed|lock_PyThread_acquire_lock|acquire_timed|pthread_cond_(timed)?wait|"
     r"sem_(timed|clock)?wait|epoll_wait|select|poll|__futex_abstimed_wait|futex_wait|do_futex_wait|nanosleep|clock_nanosleep) \((libc|libpthread|libpython)")
@@ -72,7 +74,7 @@ def thread_group(frame: str) -> str:
 def classify(frames: list[str]) -> tuple[str, str]:
     """(stage, the tensorstore_py module the sample is in, for the glue breakdown)."""
     inner = frames[-6:]
-    if any(WAIT_FRAMES.match(f) for f in inner):
+    if any(WAIT_FRAMES.match(f) or CXX_WAITS.search(f) for f in inner):
         return "wait", ""
     if any("<frozen importlib" in f for f in frames):
         return "import", ""

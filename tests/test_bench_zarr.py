@@ -1,9 +1,10 @@
 """bench/bench_zarr.py runs every workload in its worker processes and finds tensorstore_py and
-tensorstore agreeing on the values (a differential check of the benchmark's workloads), and its
-JSON is what bench/plot.py draws; bench/stages.py gives a py-spy sample the stage it is in."""
+tensorstore agreeing on the values (a differential check of the benchmark's workloads), and
+bench/plot.py draws its JSON; bench/stages.py gives a py-spy sample the stage it is in."""
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import os
 import subprocess
@@ -39,6 +40,12 @@ def test_every_workload_runs_and_the_libraries_agree(tmp_path):
     assert results["seconds"]["tensorstore"][names["read"]] == results["results"]["tensorstore"][names["read"]]["median_s"]
     assert results["geomean"]["tensorstore_py"]["workloads"] == len(WORKLOADS)
     assert not list(tmp_path.glob("tspy-bench-zarr-*")), "the prepared arrays are removed"
+    if importlib.util.find_spec("matplotlib"):
+        png = tmp_path / "performance.png"
+        r = subprocess.run([sys.executable, os.path.join(BENCH, "plot.py"), "--zarr-json", str(out), "--out", str(png)],
+                           capture_output=True, text=True, timeout=300)
+        assert r.returncode == 0, r.stderr
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
 
 
 def test_stages_of_py_spy_samples(tmp_path):
