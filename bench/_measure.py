@@ -25,6 +25,18 @@ def peak_rss_kib() -> int:
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
 
 
+def current_rss_kib() -> int:
+    """This process's resident set now (VmRSS; 0 where /proc is missing)."""
+    try:
+        with open("/proc/self/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1])
+    except OSError:
+        pass
+    return 0
+
+
 def reset_peak_rss() -> None:
     """Lowers VmHWM to the current resident set (Linux >= 4.0), so the peak measured after a run
     is the run's own and not that of the set-up before it (making test data, imports)."""
@@ -36,15 +48,18 @@ def reset_peak_rss() -> None:
 
 
 def measure(fn: Callable[[], object]) -> dict:
-    """Runs `fn`; its wall and CPU seconds (all threads), the peak resident memory during it, and
-    the minor page faults it took (a sign of memory first touched, or copied on write)."""
+    """Runs `fn`; its wall and CPU seconds (all threads), the peak resident memory during it and
+    the resident memory before it, and the minor page faults it took (a sign of memory first
+    touched, or copied on write)."""
+    rss_before = current_rss_kib()
     reset_peak_rss()
     faults0 = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
     wall0, cpu0 = time.perf_counter(), time.process_time()
     fn()
     wall, cpu = time.perf_counter() - wall0, time.process_time() - cpu0
     faults = resource.getrusage(resource.RUSAGE_SELF).ru_minflt - faults0
-    return {"wall": wall, "cpu": cpu, "peak_mib": peak_rss_kib() / 1024, "minor_faults": faults}
+    return {"wall": wall, "cpu": cpu, "peak_mib": peak_rss_kib() / 1024, "rss_before_mib": rss_before / 1024,
+            "minor_faults": faults}
 
 
 def timed(fn: Callable[[], object]) -> None:
