@@ -333,10 +333,7 @@ def run_in_process(lib_name: str, workload: str, paths: dict, scratch: str, geom
     lib = adapter(lib_name)
     body, check = build(lib, workload, paths, scratch, geometry)
     result = [None]
-    # Every measurement starts from a collected heap; in a forked worker this also makes the
-    # heap's pages the child's own (copy-on-write faults) before the clock starts, as they are
-    # in a fresh interpreter.
-    gc.collect()
+    gc.collect()  # every measurement starts from a collected heap, whatever its set-up left
 
     def repeated():
         for _ in range(loops):
