@@ -6,8 +6,10 @@ The source (float32, 64^3 chunks, blosc) is written once by tensorstore; each tr
 into a fresh destination with the same layout, in its own process, so peak memory is that
 trial's alone.  Trials are interleaved (ts_py, ts, ts again for the noise floor) and repeated;
 the table gives medians with the min-max spread, CPU time, and the peak resident memory the
-copy added on top of the process before it (resident memory sampled every 2 ms).  Ratios are tensorstore_py / tensorstore (lower
-is better).  A benchmark, not a test: nothing asserts on time.
+copy added on top of the process before it (resident memory sampled every 2 ms).  Ratios are
+tensorstore_py / tensorstore (lower is better).  A benchmark, not a test: nothing asserts on
+time.  bench_zarr.py runs the same copy (this module's `write_source` and `open_pair`) as one of
+its workloads.
 """
 
 from __future__ import annotations
@@ -20,48 +22,79 @@ import statistics
 import subprocess
 import sys
 import tempfile
+import threading
+import time
 
 import numpy as np
 
 CHUNKS = [64, 64, 64]
 BLOSC = {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": -1, "blocksize": 0}
 
-TRIAL = r"""
-import json, os, sys, threading, time
-import numpy as np
 
-def rss_mib():
+def source_metadata(mib: int) -> dict:
+    """zarr metadata of a float32 array of about `mib` MiB in 64^3 chunks (blosc)."""
+    side = max(64, round((mib * 2**20 / 4) ** (1 / 3) / 64) * 64)
+    shape = [side, side, max(1, mib * 2**20 // 4 // (side * side))]
+    return {"shape": shape, "chunks": CHUNKS, "dtype": "<f4", "compressor": BLOSC}
+
+
+def write_source(path: str, mib: int) -> dict:
+    """Writes the source array with tensorstore (a slab at a time) and returns its metadata."""
+    import tensorstore
+
+    metadata = source_metadata(mib)
+    shape = metadata["shape"]
+    store = tensorstore.open({"driver": "zarr", "kvstore": {"driver": "file", "path": path}, "metadata": metadata},
+                             create=True, delete_existing=True).result()
+    rng = np.random.default_rng(0)
+    plane = shape[1] * shape[2]
+    for z0 in range(0, shape[0], CHUNKS[0]):
+        z1 = min(shape[0], z0 + CHUNKS[0])
+        slab = (np.arange(z0 * plane, z1 * plane, dtype=np.float32).reshape(z1 - z0, shape[1], shape[2]) % 1000
+                + rng.random((z1 - z0, shape[1], shape[2]), dtype=np.float32))
+        store[z0:z1].write(slab).result()
+    return metadata
+
+
+def open_pair(module, src_path: str, dst_path: str, metadata: dict) -> tuple:
+    """The source, opened, and a fresh destination of the same layout, with `module` (tensorstore
+    or tensorstore_py): the copy is then ``dst.write(src).result()``."""
+    src = module.open({"driver": "zarr", "kvstore": {"driver": "file", "path": src_path}}).result()
+    dst = module.open({"driver": "zarr", "kvstore": {"driver": "file", "path": dst_path}, "metadata": metadata},
+                      create=True, delete_existing=True).result()
+    return src, dst
+
+
+def _rss_mib() -> float:
     with open("/proc/self/statm") as f:
         return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE") / 2**20
 
-peak = [0.0]
-stop = threading.Event()
 
-def sample():
-    while not stop.is_set():
-        peak[0] = max(peak[0], rss_mib())
-        time.sleep(0.002)
+def trial_worker(module_name: str, src_path: str, dst_path: str, metadata: dict) -> None:
+    """One timed copy in this process; prints wall, CPU and the peak memory the copy added."""
+    src, dst = open_pair(__import__(module_name), src_path, dst_path, metadata)
+    peak = [0.0]
+    stop = threading.Event()
 
-mod = __import__(sys.argv[1])
-src_path, dst_path = sys.argv[2], sys.argv[3]
-src = mod.open({"driver": "zarr", "kvstore": {"driver": "file", "path": src_path}}).result()
-dst = mod.open({"driver": "zarr", "kvstore": {"driver": "file", "path": dst_path},
-                "metadata": json.loads(sys.argv[4])}, create=True, delete_existing=True).result()
-before = rss_mib()
-sampler = threading.Thread(target=sample, daemon=True)
-sampler.start()
-t0, c0 = time.perf_counter(), time.process_time()
-dst.write(src).result()
-wall, cpu = time.perf_counter() - t0, time.process_time() - c0
-stop.set()
-sampler.join()
-print(json.dumps({"wall": wall, "cpu": cpu, "peak_mib": max(peak[0], rss_mib()) - before}))
-"""
+    def sample() -> None:
+        while not stop.is_set():
+            peak[0] = max(peak[0], _rss_mib())
+            time.sleep(0.002)
+
+    before = _rss_mib()
+    sampler = threading.Thread(target=sample, daemon=True)
+    sampler.start()
+    t0, c0 = time.perf_counter(), time.process_time()
+    dst.write(src).result()
+    wall, cpu = time.perf_counter() - t0, time.process_time() - c0
+    stop.set()
+    sampler.join()
+    print(json.dumps({"wall": wall, "cpu": cpu, "peak_mib": max(peak[0], _rss_mib()) - before}))
 
 
 def trial(python: str, module: str, src: str, dst: str, metadata: dict) -> dict:
     out = subprocess.run(
-        [python, "-c", TRIAL, module, src, dst, json.dumps(metadata)],
+        [python, os.path.abspath(__file__), "--worker", module, src, dst, json.dumps(metadata)],
         check=True, capture_output=True, text=True,
     )
     return json.loads(out.stdout.strip().splitlines()[-1])
@@ -71,21 +104,18 @@ def main(argv=None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--mib", type=int, default=256)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--worker", nargs=4, metavar=("MODULE", "SRC", "DST", "METADATA"), help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
-    import tensorstore
+    if args.worker:
+        module, src, dst, metadata = args.worker
+        trial_worker(module, src, dst, json.loads(metadata))
+        return 0
 
-    side = round((args.mib * 2**20 / 4) ** (1 / 3) / 64) * 64
-    shape = [side, side, args.mib * 2**20 // 4 // (side * side)]
-    metadata = {"shape": shape, "chunks": CHUNKS, "dtype": "<f4", "compressor": BLOSC}
     root = tempfile.mkdtemp(prefix="tspy-copy-")
     try:
         src = os.path.join(root, "src")
-        store = tensorstore.open({"driver": "zarr", "kvstore": {"driver": "file", "path": src}, "metadata": metadata},
-                                 create=True).result()
-        rng = np.random.default_rng(0)
-        data = (np.arange(np.prod(shape), dtype=np.float32).reshape(shape) % 1000 + rng.random(shape, dtype=np.float32))
-        store.write(data).result()
-        del data, store
+        metadata = write_source(src, args.mib)
+        shape = metadata["shape"]
         runs: dict[str, list[dict]] = {"tensorstore_py": [], "tensorstore": [], "tensorstore (again)": []}
         for _ in range(args.repeat):
             for name, module in (("tensorstore_py", "tensorstore_py"), ("tensorstore", "tensorstore"),

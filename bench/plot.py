@@ -1,11 +1,12 @@
 """The performance page's figure, from the recorded benchmark results in bench/published/.
 
-    .venv/bin/python bench/plot.py [--out docs/img/performance.png]
+    .venv/bin/python bench/plot.py [--out docs/img/performance.png] [--zarr-json PATH]
 
-Left: bench_zarr.py's workloads (seconds, log scale) for tensorstore_py, tensorstore and
-zarr-python. Right: bench_cli_copy.py's copy of a 256 MiB zarr array (median wall and CPU
-seconds, with the min-max spread of wall time).  Re-record with
-``bench/bench_zarr.py --json bench/published/bench_zarr_small.json`` and
+Left: bench_zarr.py's workloads (median seconds with the min-max spread, log scale) for
+tensorstore_py, tensorstore and zarr-python (a workload zarr-python lacks has no bar).
+Right: bench_cli_copy.py's copy of a 256 MiB zarr array (median wall and CPU seconds, with the
+min-max spread of wall time).  Re-record with
+``bench/bench_zarr.py --repeat 5 --json bench/published/bench_zarr_small.json`` and
 ``bench/bench_cli_copy.py --json bench/published/bench_cli_copy.json``.
 """
 
@@ -25,29 +26,46 @@ def load(name: str) -> dict:
         return json.load(f)
 
 
-def plot(out: str) -> None:
+def plot(out: str, zarr_json: str | None = None) -> None:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     import numpy as np
 
-    zarr_results = load("bench_zarr_small.json")
+    if zarr_json:
+        with open(zarr_json, encoding="utf-8") as f:
+            zarr_results = json.load(f)
+    else:
+        zarr_results = load("bench_zarr_small.json")
     copy_results = load("bench_cli_copy.json")
-    fig, (left, right) = plt.subplots(1, 2, figsize=(12, 4.8), gridspec_kw={"width_ratios": [3, 1.2]})
+    fig, (left, right) = plt.subplots(1, 2, figsize=(14, 5.2), gridspec_kw={"width_ratios": [3.4, 1.2]})
 
-    libs = ["tensorstore_py", "tensorstore", "zarr-python"]
+    # bench_zarr.py's results: medians with their min-max spread ("results"), or, in files
+    # recorded before it measured that way, best-of-N seconds only.
+    libs = [lib for lib in ("tensorstore_py", "tensorstore", "zarr-python") if lib in zarr_results["seconds"]]
     workloads = list(zarr_results["seconds"]["tensorstore_py"])
+    spread = zarr_results.get("results")
     x = np.arange(len(workloads))
-    width = 0.27
+    width = 0.8 / len(libs)
     for i, lib in enumerate(libs):
-        values = [zarr_results["seconds"][lib][w] for w in workloads]
-        left.bar(x + (i - 1) * width, values, width, label=lib)
+        values = [zarr_results["seconds"][lib].get(w, np.nan) for w in workloads]  # n/a: no bar
+        yerr = None
+        if spread:
+            lo = [values[k] - spread[lib][w]["min_s"] if w in spread[lib] else 0 for k, w in enumerate(workloads)]
+            hi = [spread[lib][w]["max_s"] - values[k] if w in spread[lib] else 0 for k, w in enumerate(workloads)]
+            yerr = [lo, hi]
+        left.bar(x + (i - (len(libs) - 1) / 2) * width, values, width, yerr=yerr, capsize=1.5, label=lib)
     left.set_yscale("log")
-    left.set_ylabel("seconds (best of %d, lower is better)" % zarr_results["repeat"])
-    left.set_xticks(x, workloads, rotation=30, ha="right", fontsize=8)
-    left.set_title("zarr v2, float32 %s, chunks %s" % (tuple(zarr_results["shape"]), tuple(zarr_results["chunks"])),
-                   fontsize=10)
+    how = "median of %d, min-max" if spread else "best of %d"
+    left.set_ylabel(f"seconds ({how % zarr_results['repeat']}, lower is better)")
+    left.set_xticks(x, workloads, rotation=35, ha="right", fontsize=7)
+    title = "zarr v2, float32 %s, chunks %s" % (tuple(zarr_results["shape"]), tuple(zarr_results["chunks"]))
+    if "geomean" in zarr_results:
+        g = zarr_results["geomean"]
+        title += "; geomean vs tensorstore %.2fx (itself again: %.2fx)" % (
+            g["tensorstore_py"]["geomean"], g.get("tensorstore (again)", {}).get("geomean", float("nan")))
+    left.set_title(title, fontsize=9)
     left.legend(fontsize=8)
 
     names = list(copy_results["results"])
@@ -73,8 +91,9 @@ def plot(out: str) -> None:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--out", default=os.path.join(HERE, "..", "docs", "img", "performance.png"))
+    parser.add_argument("--zarr-json", help="bench_zarr.py results to draw instead of the published ones")
     args = parser.parse_args(argv)
-    plot(args.out)
+    plot(args.out, args.zarr_json)
     return 0
 
 
