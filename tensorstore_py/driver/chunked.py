@@ -169,26 +169,39 @@ class ChunkForm:
 
 
 class ChunkMutation(Mutation):
-    """Staged data for one chunk: a full stored chunk buffer plus a mask of written elements.
+    """Staged data for one chunk: the written box of it (a strided write), or a full stored
+    chunk buffer plus a mask of written elements (any other).
 
-    The caller's source is copied into the buffer once (`fill`); writeback merges the buffer
-    into whatever is stored then, as often as conflicts require, without the source.  A write
-    that covers the chunk has no mask and is stored without reading.
+    The caller's source is copied in once (`fill`); writeback merges it into whatever is
+    stored then, as often as conflicts require, without the source.  A write that covers the
+    chunk is a full buffer with no mask, stored without reading.
     """
 
-    __slots__ = ("decoded_form", "needs_read", "ready", "buffer", "mask")
+    __slots__ = ("decoded_form", "needs_read", "ready", "buffer", "mask", "region")
 
-    def __init__(self, form: ChunkForm, covers: bool):
+    def __init__(self, form: ChunkForm, covers: bool, region: tuple | None = None):
         self.decoded_form = form
         self.needs_read = not covers
         self.ready: Future = Future()
         self.buffer: np.ndarray | None = None
         self.mask: np.ndarray | None = None
+        #: for a partial strided write: the index of the written box in the chunk's component
+        #: (`buffer` then holds just that box, so a small write stages a small buffer)
+        self.region = region if not covers else None
 
-    def fill(self, take: Callable, mark: Callable, adopt: Callable | None = None) -> None:
-        """Copies the source in (`take`, `mark`); a covering write may instead keep the
-        chunk `adopt()` returns (a view of a source the caller gave up)."""
+    def fill(self, take: Callable, mark: Callable, adopt: Callable | None = None,
+             take_region: Callable | None = None) -> None:
+        """Copies the source in (`take`, `mark`; `take_region` for a box); a covering write
+        may instead keep the chunk `adopt()` returns (a view of a source the caller gave up)."""
         fmt = self.decoded_form.array.fmt
+        if self.region is not None and take_region is not None:
+            check_chunk_memory(fmt)  # the writeback will hold the whole chunk
+            box = np.empty(_region_shape(self.region, fmt.chunk_shape), dtype=fmt.numpy_dtype)
+            take_region(box)
+            box.flags.writeable = False
+            self.buffer = box
+            return
+        self.region = None
         if adopt is not None and not self.needs_read:
             buffer = adopt()
             if buffer is not None:
@@ -207,11 +220,16 @@ class ChunkMutation(Mutation):
         self.buffer = buffer
 
     def apply_decoded(self, chunk: np.ndarray) -> np.ndarray:
+        fmt = self.decoded_form.array.fmt
+        if self.region is not None:
+            if not chunk.flags.writeable:
+                chunk = np.array(chunk, order="K")
+            copy_array(fmt.component(chunk)[self.region + (Ellipsis,)], self.buffer)
+            return chunk
         if self.mask is None:
             return self.buffer
         if not chunk.flags.writeable:
             chunk = np.array(chunk, order="K")
-        fmt = self.decoded_form.array.fmt
         np.copyto(fmt.component(chunk), fmt.component(self.buffer), where=self.mask)
         return chunk
 
@@ -435,12 +453,13 @@ class ChunkedArray:
         covers keeps a view of the source where its layout is the stored one.
         """
         kind, maps, shape, cells = self._plan(transform)
-        adopt = None
+        adopt = take_region = None
         if kind == "strided":
             perm, missing = partition.strided_axes(maps, len(shape))
             inverse = [int(i) for i in np.argsort(perm)] if len(perm) else []
             inverse = None if inverse == list(range(len(inverse))) else inverse
             take = lambda cell, dst: _take_strided(dst, cell, source, inverse, missing)  # noqa: E731
+            take_region = lambda cell, box: copy_array(box, _source_part(cell, source, inverse, missing))  # noqa: E731
             mark = lambda cell, mask: mask.__setitem__(cell.chunk_index + (Ellipsis,), True)  # noqa: E731
             if can_reference_source and inverse is None and not missing and source.dtype == self.fmt.numpy_dtype:
                 adopt = lambda cell: _adopt_region(self.fmt, source, cell)  # noqa: E731
@@ -454,7 +473,8 @@ class ChunkedArray:
         for cell in cells:
             key = self.fmt.chunk_key(cell.cell)
             covers = kind == "strided" and cell.covers and self.fmt.component_covers_chunk
-            mutation = ChunkMutation(ChunkForm(self, cell.cell, key), covers)
+            mutation = ChunkMutation(ChunkForm(self, cell.cell, key), covers,
+                                     cell.chunk_index if take_region is not None else None)
             if self.cache is not None:
                 self.cache.discard((self.identity, key))  # the cached chunk is being replaced
             if transaction is not None:
@@ -473,7 +493,8 @@ class ChunkedArray:
         def fill(cell, mutation: ChunkMutation) -> None:
             try:
                 mutation.fill(lambda dst: take(cell, dst), lambda mask: mark(cell, mask),
-                              None if adopt is None else lambda: adopt(cell))
+                              None if adopt is None else lambda: adopt(cell),
+                              None if take_region is None else lambda box: take_region(cell, box))
             except BaseException as exc:  # noqa: BLE001 - reported through copy and commit
                 futures._settle(mutation.ready, exception=exc)
                 return
@@ -524,8 +545,8 @@ def _place_strided(out: np.ndarray, cell, src: np.ndarray, perm, missing) -> Non
     copy_array(dst, _arrange_for_user(src[cell.chunk_index + (Ellipsis,)], perm, missing, dst.shape))
 
 
-def _take_strided(dst_chunk: np.ndarray, cell, source: np.ndarray, inverse, missing) -> None:
-    """Copies the cell's part of `source` into the chunk; `inverse`: the inverse of the
+def _source_part(cell, source: np.ndarray, inverse, missing) -> np.ndarray:
+    """The cell's part of `source`, laid out as the chunk's box; `inverse`: the inverse of the
     chunk-to-input dimension permutation (None when it is the identity)."""
     region = source[cell.user_index + (Ellipsis,)]
     # Input dimensions no output depends on all map to the same element: any one will do.
@@ -534,8 +555,17 @@ def _take_strided(dst_chunk: np.ndarray, cell, source: np.ndarray, inverse, miss
         region = region[index]
     if inverse is not None:
         region = region.transpose(inverse)
-    dst = dst_chunk[cell.chunk_index + (Ellipsis,)]
-    copy_array(dst, region)
+    return region
+
+
+def _take_strided(dst_chunk: np.ndarray, cell, source: np.ndarray, inverse, missing) -> None:
+    """Copies the cell's part of `source` into the chunk."""
+    copy_array(dst_chunk[cell.chunk_index + (Ellipsis,)], _source_part(cell, source, inverse, missing))
+
+
+def _region_shape(region: tuple, chunk_shape: Sequence[int]) -> tuple[int, ...]:
+    """Shape of ``component[region]`` for a component of `chunk_shape`."""
+    return tuple(len(range(*r.indices(n))) for r, n in zip(region, chunk_shape) if isinstance(r, slice))
 
 
 def _cell_elements(kind: str, cell) -> int:
