@@ -103,8 +103,10 @@ def optional(module: str) -> Any:
 
 
 def _isal_level(level: int) -> int:
-    # ISA-L has levels 0..3: the mapping a switch to it would have to choose.
-    return 2 if level < 0 else 0 if level == 0 else 1 if level <= 2 else 2 if level <= 5 else 3
+    """ISA-L has levels 0..3: the zlib level spread over them (-1 is zlib's 6), the mapping a
+    switch to ISA-L would have to choose."""
+    level = 6 if level < 0 else level
+    return 0 if level == 0 else 1 if level <= 2 else 2 if level <= 5 else 3
 
 
 def deflate_libraries(chunks: dict[str, bytes], repeat: int) -> None:
@@ -207,8 +209,11 @@ def zstd_contexts(chunks: dict[str, bytes], repeat: int) -> None:
           "(CPU time)")
     import zstandard
 
-    print(f"{'chunk':22s} {'level':>5s} {'op':8s} {'ours (reused)':>22s} {'new context':>22s}")
-    for kind, data in chunks.items():
+    print(f"{'chunk':22s} {'bytes':>7s} {'level':>5s} {'op':8s} {'ours (reused)':>22s} "
+          f"{'new context':>22s}")
+    # Small chunks too: there the setting up of a context weighs most.
+    cases = [(kind, d) for kind, full in chunks.items() for d in (full, full[:16384])]
+    for kind, data in cases:
         for level in (1, 3, 9):
             ours = codecs.zarr_compressor_from_json({"id": "zstd", "level": level})
             enc = ours.encode(data)
@@ -220,7 +225,7 @@ def zstd_contexts(chunks: dict[str, bytes], repeat: int) -> None:
             }
             for op, fns in ops.items():
                 t = interleaved(fns, repeat)
-                print(f"{kind:22s} {level:5d} {op:8s} {mbs(len(data), t['ours']):>22s} "
+                print(f"{kind:22s} {len(data):7d} {level:5d} {op:8s} {mbs(len(data), t['ours']):>22s} "
                       f"{mbs(len(data), t['new']):>22s}")
 
 
