@@ -171,7 +171,8 @@ def _copy_into(out: bytearray, decoded: bytes) -> None:
 
 def blosc_decoders(chunks: dict[str, bytes], repeat: int) -> None:
     print("\n== blosc: decoding Blosc1 frames (written by python-blosc) into a buffer, MB/s "
-          "(CPU time); 'ours' is our codec (header checks + c-blosc2)")
+          "(CPU time); 'ours' is our codec (header checks, then c-blosc2 for zstd/zlib frames, "
+          "c-blosc 1.x for the others)")
     import blosc
 
     blosc2 = optional("blosc2")
