@@ -1,14 +1,18 @@
 # cython: language_level=3
-"""zlib / gzip compression kernels calling zlib directly, with the GIL released.
+"""zlib / gzip / DEFLATE streaming decoder calling zlib directly, with the GIL released.
+
+Encoding is libdeflate's (tensorstore_py/codecs/deflate.py), and so is decoding when its one-shot
+decoder can vouch for a stream; this kernel decodes the rest: streams of unknown size,
+concatenated gzip members, and anything corrupt, truncated or followed by trailing bytes, which
+it refuses with a precise `ZlibError`.
 
 Every entry point takes contiguous byte buffers (anything exposing the buffer protocol as
 unsigned bytes).  Decoding can write straight into a caller-supplied buffer and never writes past
-its end; malformed, truncated or over-long streams raise `ZlibError` instead of being silently
-accepted.
+its end.
 
 Formats (the ``fmt`` argument): `FORMAT_ZLIB` (RFC 1950), `FORMAT_GZIP` (RFC 1952 header),
-`FORMAT_RAW` (bare RFC 1951 DEFLATE, as zip members store it), and for decoding `FORMAT_AUTO`,
-which lets zlib detect a zlib or gzip header.
+`FORMAT_RAW` (bare RFC 1951 DEFLATE, as zip members store it), and `FORMAT_AUTO`, which lets
+zlib detect a zlib or gzip header.
 """
 
 from libc.stdlib cimport free, malloc, realloc
@@ -41,13 +45,8 @@ cdef extern from "zlib.h" nogil:
 
     int Z_OK, Z_STREAM_END, Z_NEED_DICT, Z_ERRNO, Z_STREAM_ERROR, Z_DATA_ERROR
     int Z_MEM_ERROR, Z_BUF_ERROR, Z_VERSION_ERROR
-    int Z_NO_FLUSH, Z_FINISH, Z_DEFLATED, Z_DEFAULT_STRATEGY
+    int Z_NO_FLUSH
 
-    int deflateInit2(z_stream* strm, int level, int method, int windowBits, int memLevel,
-                     int strategy)
-    int deflate(z_stream* strm, int flush)
-    int deflateEnd(z_stream* strm)
-    uLong deflateBound(z_stream* strm, uLong sourceLen)
     int inflateInit2(z_stream* strm, int windowBits)
     int inflate(z_stream* strm, int flush)
     int inflateEnd(z_stream* strm)
@@ -92,12 +91,12 @@ def zlib_version() -> str:
     return zlibVersion().decode()
 
 
-cdef int _window_bits(int fmt, bint decoding) except -1:
+cdef int _window_bits(int fmt) except -1:
     if fmt == 0:
         return 15
     if fmt == 1:
         return 16 + 15
-    if fmt == 2 and decoding:
+    if fmt == 2:
         return 32 + 15
     if fmt == 3:
         return -15
@@ -180,7 +179,7 @@ cdef object _raise_status(int status, z_stream* s, size_t produced, size_t remai
 
 cdef int _init_inflate(z_stream* s, int fmt) except -1:
     memset(s, 0, sizeof(z_stream))
-    cdef int wbits = _window_bits(fmt, True)
+    cdef int wbits = _window_bits(fmt)
     cdef int ret = inflateInit2(s, wbits)
     if ret == Z_MEM_ERROR:
         raise MemoryError("zlib ran out of memory")
@@ -277,53 +276,3 @@ def decompress(const unsigned char[::1] data not None, int fmt=FORMAT_ZLIB,
         free(buf)
         inflateEnd(&s)
 
-
-def compress(const unsigned char[::1] data not None, int level=-1, int fmt=FORMAT_ZLIB) -> bytes:
-    """Encodes `data` as one zlib (`FORMAT_ZLIB`) or gzip (`FORMAT_GZIP`) stream."""
-    cdef z_stream s
-    cdef const unsigned char* src = &data[0] if data.shape[0] > 0 else NULL
-    cdef size_t remaining = data.shape[0]
-    cdef size_t cap, produced = 0, before
-    cdef unsigned char* buf = NULL
-    cdef unsigned char* grown
-    cdef int ret = Z_OK, flush
-    if level < -1 or level > 9:
-        raise ValueError(f"zlib level must be in [-1, 9], got {level}")
-    memset(&s, 0, sizeof(z_stream))
-    ret = deflateInit2(&s, level, Z_DEFLATED, _window_bits(fmt, False), 8, Z_DEFAULT_STRATEGY)
-    if ret == Z_MEM_ERROR:
-        raise MemoryError("zlib ran out of memory")
-    if ret != Z_OK:
-        raise ValueError(f"deflateInit2() failed with code {ret}")
-    try:
-        cap = deflateBound(&s, remaining) + 64
-        buf = <unsigned char*>malloc(cap)
-        if buf == NULL:
-            raise MemoryError()
-        while True:
-            with nogil:
-                while True:
-                    _feed(&s, &src, &remaining)
-                    flush = Z_FINISH if remaining == 0 else Z_NO_FLUSH
-                    _set_output(&s, buf + produced, cap - produced)
-                    before = s.avail_out
-                    ret = deflate(&s, flush)
-                    produced += before - s.avail_out
-                    if ret == Z_STREAM_END or produced == cap:
-                        break
-                    if ret != Z_OK and ret != Z_BUF_ERROR:
-                        break
-            if ret == Z_STREAM_END:
-                break
-            if ret != Z_OK and ret != Z_BUF_ERROR:
-                raise ValueError(f"deflate() failed with code {ret}")
-            # The bound was not enough (only possible for inputs fed in several slices).
-            grown = <unsigned char*>realloc(buf, cap * 2)
-            if grown == NULL:
-                raise MemoryError()
-            buf = grown
-            cap *= 2
-        return PyBytes_FromStringAndSize(<char*>buf, produced)
-    finally:
-        free(buf)
-        deflateEnd(&s)

@@ -298,7 +298,8 @@ class ResolvedCodecChain(CodecChain):
                 codec = stages[0]
                 arr = self.array_to_bytes.decode_into_from(codec, data, target)
                 if arr is None:
-                    data = codec.decode(data)
+                    # A known size lets the codec decode in one shot (libdeflate) and bounds it.
+                    data = codec.decode(data, expected_size=self.array_to_bytes.encoded_size())
             except StatusError as exc:
                 raise self._recode(codec, exc) from None
         if arr is None:

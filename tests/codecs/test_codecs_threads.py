@@ -53,7 +53,8 @@ def test_codecs_pickle(flavour, j):
 # TSPY_SLOW=1, like the other GIL checks.
 @pytest.mark.slow
 @pytest.mark.parametrize("j", [{"id": "blosc", "cname": "zlib", "clevel": 9, "shuffle": 1},
-                               {"id": "zstd", "level": 12}, {"id": "bz2", "level": 1}],
+                               {"id": "zstd", "level": 12}, {"id": "bz2", "level": 1},
+                               {"id": "gzip", "level": 9}],
                          ids=str)
 def test_gil_released_while_encoding_and_decoding(j):
     codec = codecs.zarr_compressor_from_json(j)
