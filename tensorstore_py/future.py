@@ -183,7 +183,8 @@ class Future(concurrent.futures.Future[T]):  # the base parametrized: result() -
         tasks = self.__dict__.get("_tasks")
         if tasks:
             for task in tasks:
-                task()
+                if task():
+                    return  # one thread's share: the tasks of one operation share its queue
 
     def exception(self, timeout: float | None = None, deadline: float | None = None) -> BaseException | None:
         """Waits as `result` does and returns the error, or `None` on success."""
@@ -379,10 +380,13 @@ class Claimable:
         self._fn = fn
         self._claim = _new_lock()
 
-    def __call__(self) -> None:
+    def __call__(self) -> bool:
+        """Runs the task unless another thread has; whether this call ran it."""
         if self._claim.acquire(False):
             fn, self._fn = self._fn, None
             fn()
+            return True
+        return False
 
 
 def execute_claimable(executor: concurrent.futures.Executor, fn: Callable[[], None], waiter: Future) -> None:
