@@ -154,6 +154,11 @@ class DriverSpec:
         self.check_rank_consistency()
         return self
 
+    def open_now(self, context: Any, transaction: Any = None) -> Any:
+        """The opened driver if it is known without waiting (metadata cached, or read in this
+        thread), else what `open` returns: a Future of it.  Errors come as a failed Future."""
+        return self.open(context, transaction)  # type: ignore[attr-defined]
+
     def parse_driver_members(self, r: ObjectReader) -> None:
         """Subclasses consume their own members from `r`."""
 
@@ -300,12 +305,19 @@ def _context_json(j: Any) -> dict:
 
 
 def _kvstore_spec(j: Any):
-    from ..kvstore import KvStore
+    global _KvStore
+    KvStore = _KvStore
+    if KvStore is None:  # the kvstore package imports drivers: bound on first use
+        from ..kvstore import KvStore
 
+        _KvStore = KvStore
     if isinstance(j, KvStore):
         return j.copy()  # an open KvStore keeps its bound context resources
 
     return KvStore.Spec(j)
+
+
+_KvStore: Any = None
 
 
 def _kvstore_join(kvstore, path: str):

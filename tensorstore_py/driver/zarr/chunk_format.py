@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...cache.metadata import remembered
 from ..chunked import ChunkFormat
 from .codec_chain import zarr_codec_chain
 from .metadata import ZarrMetadata
@@ -28,7 +29,10 @@ class ZarrChunkFormat(ChunkFormat):
         self.stored_dtype = metadata.dtype.numpy_dtype
         self.component_covers_chunk = not metadata.dtype.has_fields or len(metadata.dtype.fields) == 1
         self._grid_chunks = tuple(metadata.chunks)
-        self.codecs = zarr_codec_chain(metadata).resolve(self._grid_chunks, self.stored_dtype)
+        # Depends on the metadata alone: resolved once per parsed metadata, not on every open.
+        self.codecs = remembered(
+            metadata, "codecs", lambda: zarr_codec_chain(metadata).resolve(self._grid_chunks, self.stored_dtype)
+        )
         self._fill_chunk: np.ndarray | None = None
 
     def chunk_key(self, cell: tuple[int, ...]) -> bytes:
