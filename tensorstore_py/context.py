@@ -610,11 +610,8 @@ class Context:
             # A default context (what every plain `ts.open` makes): only defaults to create.
             if key != provider.id:
                 raise invalid_argument(f"Resource not defined: {dumps(key)}")
-            with self._lock:
-                found = self._resources.get(key)
-                if found is None:
-                    found = self._resources[key] = provider.create(_default_spec(provider), key)
-                return found
+            # setdefault is atomic: of two threads binding at once, both get the first's.
+            return self._resources.setdefault(key, provider.create(_default_spec(provider), key))
         with self._lock:
             found = self._resources.get(key)
             if found is not None:

@@ -124,22 +124,28 @@ class DriverSpec:
             raise invalid_argument(str(exc)) from None
         self.schema = schema
         self.transform = r.get("transform", lambda x: IndexTransform(json=x), None)
+        # (`in j` first: a plain spec names few of these, and every open parses one)
         for name in OPEN_MODE_MEMBERS:
-            value = r.get(name, expect_bool, None)
-            if value is not None:
-                self.open_mode[name] = value
+            if name in j:
+                value = r.get(name, expect_bool, None)
+                if value is not None:
+                    self.open_mode[name] = value
         if self.open_mode.get("assume_metadata"):
             self.open_mode.pop("assume_cached_metadata", None)  # superseded, as TensorStore
-        self.recheck_cached_data = r.get("recheck_cached_data", _recheck, None)
-        self.recheck_cached_metadata = r.get("recheck_cached_metadata", _recheck, None)
+        if "recheck_cached_data" in j:
+            self.recheck_cached_data = r.get("recheck_cached_data", _recheck, None)
+        if "recheck_cached_metadata" in j:
+            self.recheck_cached_metadata = r.get("recheck_cached_metadata", _recheck, None)
         for name in ("fill_missing_data_reads", "store_data_equal_to_fill_value"):
-            value = r.get(name, expect_bool, None)
-            if value is not None:
-                self.extra_flags[name] = value
+            if name in j:
+                value = r.get(name, expect_bool, None)
+                if value is not None:
+                    self.extra_flags[name] = value
         for provider in cls.context_resources:
-            ref = r.get(provider, _resource_ref, None)
-            if ref is not None:
-                self.resources[provider] = ref
+            if provider in j:
+                ref = r.get(provider, _resource_ref, None)
+                if ref is not None:
+                    self.resources[provider] = ref
         kvstore = r.get("kvstore", _kvstore_spec, None)
         path = r.get("path", expect_string, None)
         if path is not None:
