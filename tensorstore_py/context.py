@@ -92,6 +92,20 @@ class ResourceProvider:
 
 
 _PROVIDERS: dict[str, ResourceProvider] = {}
+#: provider -> its parsed default spec (every default context binds a handful of resources on
+#: each open: parsing ``{}`` again each time was a measurable part of it).  Resource specs are
+#: never modified, so one parsed value serves them all.
+_DEFAULT_SPECS: dict[ResourceProvider, Any] = {}
+
+
+def _default_spec(provider: ResourceProvider) -> Any:
+    spec = _DEFAULT_SPECS.get(provider, _ABSENT_SPEC)
+    if spec is _ABSENT_SPEC:
+        spec = _DEFAULT_SPECS[provider] = provider.default_spec()
+    return spec
+
+
+_ABSENT_SPEC: Any = object()
 
 
 def register_resource_provider(provider: ResourceProvider) -> ResourceProvider:
@@ -231,10 +245,12 @@ class ConcurrencyResource(Resource):
         if not self.shared:
             self._executor = ProcessLocalExecutor(self._make_executor)
             return
-        with _shared_lock:
-            executor = _shared_executors.get(provider.id)
-            if executor is None:
-                executor = _shared_executors[provider.id] = ProcessLocalExecutor(self._make_executor)
+        executor = _shared_executors.get(provider.id)  # made once, never replaced
+        if executor is None:
+            with _shared_lock:
+                executor = _shared_executors.get(provider.id)
+                if executor is None:
+                    executor = _shared_executors[provider.id] = ProcessLocalExecutor(self._make_executor)
         self._executor = executor
 
     @property
@@ -587,6 +603,15 @@ class Context:
         return prov.create(value, None)
 
     def _resolve(self, key: str, provider: ResourceProvider, chain: list) -> Resource:
+        found = self._resources.get(key)  # bound resources are never replaced: no lock needed
+        if found is not None:
+            return found
+        if self._spec is None and self._parent is None:
+            # A default context (what every plain `ts.open` makes): only defaults to create.
+            if key != provider.id:
+                raise invalid_argument(f"Resource not defined: {dumps(key)}")
+            # setdefault is atomic: of two threads binding at once, both get the first's.
+            return self._resources.setdefault(key, provider.create(_default_spec(provider), key))
         with self._lock:
             found = self._resources.get(key)
             if found is not None:
@@ -609,7 +634,7 @@ class Context:
         with self._lock:
             found = self._resources.get(key)
             if found is None:
-                found = provider.create(provider.default_spec(), key)
+                found = provider.create(_default_spec(provider), key)
                 self._resources[key] = found
             return found
 

@@ -213,12 +213,13 @@ class ObjectReader:
 
     def get(self, name: str, parse: Callable[[Any], T] | None = None, default: Any = MISSING) -> Any:
         """The parsed member, or `default` when absent (absent with no default: an error)."""
-        self._seen.add(name)
-        if name not in self._j:
+        j = self._j
+        if name not in j:  # (only present members need marking as consumed)
             if default is MISSING:
                 raise member_error(name, invalid_argument("Expected member to be present"))
             return default
-        value = self._j[name]
+        self._seen.add(name)
+        value = j[name]
         if parse is None:
             return value
         try:

@@ -9,11 +9,15 @@ from .context import Context, get_provider
 from .errors import StatusError, invalid_argument
 from .future import Future
 from .index import IndexDomain, IndexTransform
+from .index.transform import identity_transform
 from .json_util import dumps
-from .spec import OpenMode, Spec, apply_options
+from .spec import OpenMode, Spec, apply_options, parse_spec_json
 from .tensorstore import TensorStore
 
 __all__ = ["open"]
+
+#: `open`'s parameters that are not options applied to the spec
+_NOT_OPTIONS = frozenset(("spec", "read", "write", "context", "transaction", "batch"))
 
 
 def open(  # noqa: A001 - TensorStore's name
@@ -47,9 +51,11 @@ def open(  # noqa: A001 - TensorStore's name
     """Opens or creates a `TensorStore` from a `Spec`, spec JSON or URL.
 
     Returns a Future at once; the open (metadata read, create or validation) runs in the
-    background.  Options override or constrain what the spec says, as in `Spec.update`.
+    background, but for metadata that is cached or in a local file: that is read in the
+    calling thread, which costs less than handing the read to a pool.  Options override or constrain what the spec says, as in `Spec.update`.
     """
-    options = {k: v for k, v in locals().items() if k not in ("spec", "read", "write", "context", "transaction", "batch")}
+    options = {k: v for k, v in locals().items() if v is not None and k not in _NOT_OPTIONS}
+    options["_from_open"] = True
     if batch is not None:
         from .batch import Batch
 
@@ -67,9 +73,11 @@ def open(  # noqa: A001 - TensorStore's name
 
             Transaction.rebind(None, transaction)
             transaction.check_open()
-        parsed = Spec(spec) if not isinstance(spec, Spec) else spec.copy()
-        driver_spec = parsed._driver_spec
-        apply_options(driver_spec, {**options, "_from_open": True})
+        if isinstance(spec, (dict, str)):
+            driver_spec = parse_spec_json(spec)
+        else:  # a Spec is copied (the options below must not change the caller's)
+            driver_spec = (spec.copy() if isinstance(spec, Spec) else Spec(spec))._driver_spec
+        apply_options(driver_spec, options)
     except (ValueError, TypeError) as exc:
         return futures.failed(exc)
     if read is None and write is None:
@@ -78,12 +86,12 @@ def open(  # noqa: A001 - TensorStore's name
     ctx = context if context is not None else Context()
     if driver_spec.context_spec is not None:
         ctx = Context(Context.Spec(driver_spec.context_spec), ctx)
-    opened = driver_spec.open(ctx) if transaction is None else driver_spec.open(ctx, transaction)
+    opened = driver_spec.open_now(ctx, transaction)
 
     def make(driver: Any) -> TensorStore:
         transform = driver_spec.transform
         if transform is None:
-            transform = IndexTransform(domain=driver.domain)
+            transform = identity_transform(driver.domain)
         elif transform.output_rank != driver.domain.rank:
             raise invalid_argument(
                 f"Transform with output rank {transform.output_rank} is incompatible with domain of rank {driver.domain.rank}"
@@ -104,6 +112,12 @@ def open(  # noqa: A001 - TensorStore's name
             return exc.with_prefix(prefix).with_suffix(suffix)
         return invalid_argument(f"{prefix}: {exc} {suffix}")
 
+    if not isinstance(opened, Future):
+        # Opened at once (metadata cached or read in this thread): no Future per step.
+        try:
+            return futures.ready(make(opened))
+        except BaseException as error:  # noqa: BLE001 - delivered through the Future
+            return futures.failed(annotate(error))
     return futures.map_error(futures.chain(opened, make), annotate)
 
 

@@ -10,6 +10,7 @@ from .driver import base as driver_base
 from .driver import context_binding
 from .errors import invalid_argument
 from .index import IndexDomain, IndexTransform, Indexable
+from .kvstore import KvStore
 from .json_util import MISSING, check_json_depth, dumps, expect_object, expect_string, pretty_repr
 from .schema import ChunkLayout, CodecSpec, Schema
 
@@ -148,9 +149,7 @@ class Spec(Indexable):
             return
         if json is MISSING:
             raise TypeError("Spec() requires a JSON object or URL")
-        from .kvstore import KvStore
-
-        if isinstance(json, (KvStore, KvStore.Spec)):
+        if not isinstance(json, (dict, str)) and isinstance(json, (KvStore, KvStore.Spec)):
             # A kvstore (open or spec): the array it holds, by format auto-detection.
             json = {"driver": "auto", "kvstore": json}
         self._driver_spec = parse_spec_json(json)

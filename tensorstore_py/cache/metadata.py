@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 import threading
 import weakref
+from collections import OrderedDict
 from typing import Any, Callable
 
 from .. import future as futures
@@ -20,7 +21,7 @@ from ..kvstore.driver import ReadOptions
 from ..kvstore.generation import NO_VALUE
 from .rmw import UNCHANGED, read_modify_write
 
-__all__ = ["MetadataEntry", "metadata_entry"]
+__all__ = ["MetadataEntry", "metadata_entry", "memoized_parse", "remembered"]
 
 
 class MetadataEntry:
@@ -46,23 +47,40 @@ class MetadataEntry:
 
     def get(self, staleness: float) -> Future:
         """Future of (metadata or None if absent, generation), confirmed no earlier than `staleness`."""
+        try:
+            now = self.get_now(staleness)
+        except BaseException as exc:  # noqa: BLE001 - delivered through the Future, as `read` does
+            return futures.failed(exc)
+        if now is not None:
+            return futures.ready(now)
+        value, generation, _ = self.snapshot()
+        options = ReadOptions(if_not_equal=generation) if value is not None else ReadOptions()
+        return futures.chain(self.kv.read(self.key, options), lambda result: self._got(result, value, generation))
+
+    def get_now(self, staleness: float) -> tuple[Any, bytes] | None:
+        """What `get` resolves with, when that is known without waiting: the entry is fresh
+        enough, or its kvstore reads in the caller's thread (a local file: a pool hand-off and
+        the wake-up after it cost more than the read).  None: ask `get`.  Errors are raised."""
         value, generation, when = self.snapshot()
         if value is not None and when >= staleness:
-            return futures.ready((value, generation))
+            return value, generation
+        read_now = self.kv.read_now
+        if read_now is None:
+            return None
         options = ReadOptions(if_not_equal=generation) if value is not None else ReadOptions()
+        return self._got(read_now(self.key, options), value, generation)
 
-        def got(result: Any) -> Any:
-            if result.state == "unspecified":
-                self.set(value, generation, result.stamp.time)
-                return value, generation
-            if result.state != "value":
-                self.set(None, NO_VALUE, result.stamp.time)
-                return None, NO_VALUE
-            parsed = self.parse(result.value)
-            self.set(parsed, result.stamp.generation, result.stamp.time)
-            return parsed, result.stamp.generation
-
-        return futures.chain(self.kv.read(self.key, options), got)
+    def _got(self, result: Any, value: Any, generation: bytes) -> tuple[Any, bytes]:
+        """The entry updated by a read conditioned on (`value`, `generation`) it held."""
+        if result.state == "unspecified":
+            self.set(value, generation, result.stamp.time)
+            return value, generation
+        if result.state != "value":
+            self.set(None, NO_VALUE, result.stamp.time)
+            return None, NO_VALUE
+        parsed = self.parse(result.value)
+        self.set(parsed, result.stamp.generation, result.stamp.time)
+        return parsed, result.stamp.generation
 
     def update(self, fn: Callable[[Any], Any], encode: Callable[[Any], bytes], executor: Any = None) -> Future:
         """Future of the metadata after ``fn(latest metadata or None)`` was stored.
@@ -113,3 +131,65 @@ def metadata_entry(pool: Any, kv: Any, key: bytes, parse: Callable[[bytes], Any]
             entry = MetadataEntry(kv, key, parse)
             entries[slot] = entry
         return entry
+
+
+# ---------------------------------------------------------------------------------------------
+# Parsed metadata, shared by every open of the same bytes.
+
+#: (format, stored bytes) -> parsed metadata, most recently used last
+_parsed: "OrderedDict[tuple, Any]" = OrderedDict()
+_parsed_lock = threading.Lock()
+_PARSED_ENTRIES = 256
+_PARSED_MAX_BYTES = 1 << 16  # larger metadata (a precomputed `info` of many scales) is parsed each time
+
+
+def memoized_parse(kind: Any, data: bytes, parse: Callable[[bytes], Any]) -> Any:
+    """`parse(data)`, remembered process-wide for the format `kind`.
+
+    Parsing stored metadata is a pure function of its bytes, and parsed metadata is never
+    modified (a resize builds new metadata), so opening the same unchanged array again, in any
+    context, skips the JSON parsing and validation.  Whether the bytes are current is the
+    metadata entry's business (its generation and ``recheck_cached_metadata``), not this memo's.
+    Errors are not remembered.
+    """
+    if len(data) > _PARSED_MAX_BYTES:
+        return parse(data)
+    slot = (kind, bytes(data))
+    with _parsed_lock:
+        found = _parsed.get(slot, _MISSING)
+        if found is not _MISSING:
+            _parsed.move_to_end(slot)
+            return found
+    value = parse(data)
+    with _parsed_lock:
+        _parsed[slot] = value
+        if len(_parsed) > _PARSED_ENTRIES:
+            _parsed.popitem(last=False)
+    return value
+
+
+_MISSING: Any = object()
+
+
+def remembered(metadata: Any, key: Any, make: Callable[[], Any]) -> Any:
+    """`make()`, computed once per parsed `metadata` object and `key` (what an open derives
+    from metadata alone: its resolved codec chain, its identity text ...).
+
+    Sound because metadata is never modified once built, and shared by every open of the
+    same bytes (see `memoized_parse`).  Held in the object itself, so it goes when it goes.
+    """
+    memo = metadata.__dict__.get("_remembered")
+    if memo is None:
+        memo = metadata.__dict__.setdefault("_remembered", {})
+    value = memo.get(key, _MISSING)
+    if value is _MISSING:
+        value = memo[key] = make()
+    return value
+
+
+def _new_parsed_lock_after_fork() -> None:
+    global _parsed_lock
+    _parsed_lock = threading.Lock()
+
+
+os.register_at_fork(after_in_child=_new_parsed_lock_after_fork)

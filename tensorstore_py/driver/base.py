@@ -124,22 +124,28 @@ class DriverSpec:
             raise invalid_argument(str(exc)) from None
         self.schema = schema
         self.transform = r.get("transform", lambda x: IndexTransform(json=x), None)
+        # (`in j` first: a plain spec names few of these, and every open parses one)
         for name in OPEN_MODE_MEMBERS:
-            value = r.get(name, expect_bool, None)
-            if value is not None:
-                self.open_mode[name] = value
+            if name in j:
+                value = r.get(name, expect_bool, None)
+                if value is not None:
+                    self.open_mode[name] = value
         if self.open_mode.get("assume_metadata"):
             self.open_mode.pop("assume_cached_metadata", None)  # superseded, as TensorStore
-        self.recheck_cached_data = r.get("recheck_cached_data", _recheck, None)
-        self.recheck_cached_metadata = r.get("recheck_cached_metadata", _recheck, None)
+        if "recheck_cached_data" in j:
+            self.recheck_cached_data = r.get("recheck_cached_data", _recheck, None)
+        if "recheck_cached_metadata" in j:
+            self.recheck_cached_metadata = r.get("recheck_cached_metadata", _recheck, None)
         for name in ("fill_missing_data_reads", "store_data_equal_to_fill_value"):
-            value = r.get(name, expect_bool, None)
-            if value is not None:
-                self.extra_flags[name] = value
+            if name in j:
+                value = r.get(name, expect_bool, None)
+                if value is not None:
+                    self.extra_flags[name] = value
         for provider in cls.context_resources:
-            ref = r.get(provider, _resource_ref, None)
-            if ref is not None:
-                self.resources[provider] = ref
+            if provider in j:
+                ref = r.get(provider, _resource_ref, None)
+                if ref is not None:
+                    self.resources[provider] = ref
         kvstore = r.get("kvstore", _kvstore_spec, None)
         path = r.get("path", expect_string, None)
         if path is not None:
@@ -153,6 +159,11 @@ class DriverSpec:
         r.finish()
         self.check_rank_consistency()
         return self
+
+    def open_now(self, context: Any, transaction: Any = None) -> Any:
+        """The opened driver if it is known without waiting (metadata cached, or read in this
+        thread), else what `open` returns: a Future of it.  Errors come as a failed Future."""
+        return self.open(context, transaction)  # type: ignore[attr-defined]
 
     def parse_driver_members(self, r: ObjectReader) -> None:
         """Subclasses consume their own members from `r`."""
@@ -300,12 +311,19 @@ def _context_json(j: Any) -> dict:
 
 
 def _kvstore_spec(j: Any):
-    from ..kvstore import KvStore
+    global _KvStore
+    KvStore = _KvStore
+    if KvStore is None:  # the kvstore package imports drivers: bound on first use
+        from ..kvstore import KvStore
 
+        _KvStore = KvStore
     if isinstance(j, KvStore):
         return j.copy()  # an open KvStore keeps its bound context resources
 
     return KvStore.Spec(j)
+
+
+_KvStore: Any = None
 
 
 def _kvstore_join(kvstore, path: str):

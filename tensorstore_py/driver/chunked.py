@@ -33,6 +33,8 @@ from ..json_util import dumps
 from ..kvstore.driver import ReadOptions, WriteOptions
 from ..kvstore.generation import NO_VALUE, UNKNOWN
 from . import partition
+from ..index import IndexDomain
+from .chunk_cache import cache_for_pool, staleness_bound
 from .chunk_memory import check_chunk_memory, missing_chunk_extent
 
 _READ_ALL = ReadOptions()
@@ -651,10 +653,6 @@ class ChunkedDriver:
         self.data_copy = context.get_resource("data_copy_concurrency", spec.resources.get("data_copy_concurrency"))
 
     def _start_engine(self, fmt: ChunkFormat, domain: Any, chunk_kvstore: Any = None) -> None:
-        from ..index import IndexDomain
-
-        from .chunk_cache import cache_for_pool, staleness_bound
-
         self.format = fmt
         flags = self.spec.extra_flags
         self.engine = ChunkedArray(
@@ -664,7 +662,7 @@ class ChunkedDriver:
             cache=cache_for_pool(self.cache_pool),
             staleness=staleness_bound(self.spec.recheck_cached_data, time.time()),
             # Decoded chunks are shared by handles that agree on where and how they are stored.
-            identity=(self.driver_id, self.path, dumps(self.format_members_json(False))),
+            identity=(self.driver_id, self.path, self.format_identity()),
             fill_missing_data_reads=flags.get("fill_missing_data_reads", True),
             store_data_equal_to_fill_value=flags.get("store_data_equal_to_fill_value", False),
         )
@@ -672,6 +670,11 @@ class ChunkedDriver:
         # I/O resolves against the bounds as they are now: resizable bounds are not open-ended.
         d = domain
         self._io_domain = IndexDomain._make(d._lo, d._hi, [False] * d.rank, [False] * d.rank, d._labels)
+
+    def format_identity(self) -> str:
+        """The format's part of the engine's cache identity (formats may remember it per
+        metadata snapshot: it is recomputed on every open)."""
+        return dumps(self.format_members_json(False))
 
     @property
     def domain(self) -> Any:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import abc
 import time
-from typing import Any
+from typing import Any, ClassVar
 
 from .. import future as futures
 from ..context import Context
@@ -18,6 +18,7 @@ from ..errors import StatusError, already_exists, failed_precondition, invalid_a
 from ..future import Future
 from ..json_util import dumps
 from ..kvstore.driver import WriteOptions, open_kvstore_driver
+from ..cache.metadata import memoized_parse, metadata_entry
 from ..cache.rmw import UNCHANGED
 from ..kvstore.generation import UNKNOWN
 from ..kvstore.key_range import KeyRange
@@ -129,6 +130,9 @@ class KvsBackedDriverSpec(DriverSpec):
     """A driver whose array metadata is one kvstore key (zarr `.zarray`, n5 `attributes.json`)."""
 
     default_metadata_key: str = ""
+    #: Whether `parse_stored_metadata` depends on the stored bytes alone (not on the spec) and
+    #: what it returns is never modified, so one parse may serve every open of those bytes.
+    parsed_metadata_is_shareable: ClassVar[bool] = True
 
     # -- hooks for formats ---------------------------------------------------------------------
 
@@ -202,14 +206,16 @@ class KvsBackedDriverSpec(DriverSpec):
 
     def metadata_entry(self, context: Context, kv: Any, path: str) -> Any:
         """The context's shared entry for this array's metadata key."""
-        from ..cache.metadata import metadata_entry
-
         key = (path + self.metadata_key_or_default).encode()
         pool = context.get_resource("cache_pool", self.resources.get("cache_pool"))
+        kind = type(self)
+        parse_stored = self.parse_stored_metadata
 
         def parse(data: bytes) -> Any:
             try:
-                return self.parse_stored_metadata(data)
+                if kind.parsed_metadata_is_shareable:
+                    return memoized_parse(kind, data, parse_stored)
+                return parse_stored(data)
             except (ValueError, TypeError) as exc:
                 # Unusable stored metadata is a precondition failure, not bad input.
                 message = exc.message if isinstance(exc, StatusError) else str(exc)
@@ -219,6 +225,16 @@ class KvsBackedDriverSpec(DriverSpec):
 
     def open(self, context: Context, transaction: Any = None) -> Future:
         """Future[OpenedDriver] for this spec bound to `context` (and `transaction`)."""
+        opened = self._open(context, transaction)
+        return opened if isinstance(opened, Future) else futures.ready(opened)
+
+    def open_now(self, context: Context, transaction: Any = None) -> Any:
+        if type(self).open is not KvsBackedDriverSpec.open:  # a format that opens its own way
+            return self.open(context, transaction)
+        return self._open(context, transaction)
+
+    def _open(self, context: Context, transaction: Any) -> Any:
+        """`open_now`: the driver when the metadata is known at once, else a Future of it."""
         try:
             mode, kv, path = self.open_storage(context)
             entry = self.metadata_entry(context, kv, path)
@@ -267,7 +283,14 @@ class KvsBackedDriverSpec(DriverSpec):
                     return write_new(True)
                 raise not_found(f"Metadata at {describe_key(kv, key)} does not exist")
 
-            return futures.chain(entry.get(metadata_staleness(self.recheck_cached_metadata, open_time)), got)
+            staleness = metadata_staleness(self.recheck_cached_metadata, open_time)
+            try:
+                now = entry.get_now(staleness)
+                if now is not None:  # straight through, without a Future per step
+                    return got(now)
+            except BaseException as exc:  # noqa: BLE001 - delivered through the Future
+                return futures.failed(exc)
+            return futures.chain(entry.get(staleness), got)
 
         if mode.get("delete_existing"):
             def after_delete(_: Any) -> Any:

@@ -317,7 +317,14 @@ def build_transform(domain: IndexDomain, outputs: Sequence[OutputIndexMap]) -> I
 
 def identity_transform(domain: IndexDomain) -> IndexTransform:
     """The identity transform over `domain`."""
-    return IndexTransform._make(domain, tuple(OutputIndexMap.single(i) for i in range(domain.rank)))
+    rank = domain.rank
+    maps = _IDENTITY_MAPS.get(rank)
+    if maps is None:  # output maps are immutable: one tuple per rank serves every transform
+        maps = _IDENTITY_MAPS[rank] = tuple(OutputIndexMap.single(i) for i in range(rank))
+    return IndexTransform._make(domain, maps)
+
+
+_IDENTITY_MAPS: dict[int, tuple] = {}
 
 
 # ---------------------------------------------------------------------------------------------

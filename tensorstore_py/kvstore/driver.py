@@ -639,7 +639,10 @@ def parse_kvstore_spec(j: Any) -> ParsedSpec:
     path = reader.get("path", _expect_present_string, "")
     context = reader.get("context", Context.Spec, None)
     resources = {}
+    j = reader.json
     for member, provider_id in cls.resource_members.items():
+        if member not in j:  # (the usual case: a default reference, nothing to parse)
+            continue
         value = reader.get(member, lambda v, p=provider_id: _parse_resource_member(p, v), _ABSENT)
         if value is not _ABSENT:
             resources[member] = value

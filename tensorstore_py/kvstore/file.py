@@ -87,8 +87,13 @@ def status_from_os_error(exc: OSError, what: str) -> StatusError:
     return StatusError(code, f"{what}: {reason} [os_error_code='{exc.errno}']")
 
 
+_U64 = 0xFFFFFFFFFFFFFFFF
+_GENERATION_VALUES = struct.Struct("<3Q")
+
+
 def file_generation(st: os.stat_result) -> bytes:
-    return gen.from_values(st.st_dev, st.st_ino, st.st_mtime_ns)
+    """`gen.from_values(dev, ino, mtime_ns)`, packed in one call (every read makes one)."""
+    return b"\x00" + _GENERATION_VALUES.pack(st.st_dev & _U64, st.st_ino & _U64, st.st_mtime_ns & _U64)
 
 
 def _valid_key_path(path: str) -> bool:

@@ -67,7 +67,8 @@ class ChunkLayout:
             else:
                 self._load_json(check_json_depth(json))
             return
-        self.update(**kwargs)
+        if kwargs:  # an empty layout (every Schema starts with one) skips the keyword walk
+            self.update(**kwargs)
 
     # ------------------------------------------------------------------ storage primitives
 

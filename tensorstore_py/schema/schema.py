@@ -140,7 +140,8 @@ class Schema(_index_mixin()):  # type: ignore[misc]
             else:
                 self._load_json(check_json_depth(json))
             return
-        self.update(**kwargs)
+        if kwargs:
+            self.update(**kwargs)
 
     # ------------------------------------------------------------------ primitives
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...cache.metadata import remembered
 from ..chunked import ChunkFormat
 from .block import n5_codec_chain
 from .metadata import N5Metadata
@@ -25,7 +26,10 @@ class N5ChunkFormat(ChunkFormat):
         self.chunk_shape = tuple(metadata.chunk_shape)
         self.shape = tuple(metadata.shape)
         self.numpy_dtype = metadata.dtype.numpy_dtype
-        self.codecs = n5_codec_chain(metadata.compressor).resolve(self.chunk_shape, self.numpy_dtype)
+        # Depends on the metadata alone: resolved once per parsed metadata, not on every open.
+        self.codecs = remembered(
+            metadata, "codecs", lambda: n5_codec_chain(metadata.compressor).resolve(self.chunk_shape, self.numpy_dtype)
+        )
         self._zero = np.zeros((), dtype=self.numpy_dtype)
 
     def chunk_key(self, cell: tuple[int, ...]) -> bytes:

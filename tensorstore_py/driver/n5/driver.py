@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from ...cache.metadata import remembered
 from ...context import Context
 from ...schema import ChunkLayout, CodecSpec, Schema
 from ..chunked import ChunkedDriver
@@ -32,6 +33,9 @@ class N5Driver(ChunkedDriver, OpenedDriver):
 
     def format_members_json(self, minimal: bool) -> dict:
         return {} if minimal else {"metadata": self.metadata.to_json()}
+
+    def format_identity(self) -> str:
+        return remembered(self.metadata, "identity", super().format_identity)
 
     @property
     def url_suffix(self) -> str:

@@ -18,6 +18,7 @@ from ...schema.codec_spec import merge_codec_specs
 from ...schema.unit import merge_dimension_units
 from ... import codecs
 from ..base import register_driver
+from ...cache.metadata import remembered
 from ..kvs_backed import KvsBackedDriverSpec
 from ..origin_zero_domain import OriginZeroDomain
 from .codec import codec_spec_for
@@ -252,13 +253,13 @@ class N5Spec(OriginZeroDomain, KvsBackedDriverSpec):
 
     def metadata_domain(self, metadata: N5Metadata) -> IndexDomain:
         rank = metadata.rank
-        return IndexDomain(
+        return remembered(metadata, "domain", lambda: IndexDomain(
             inclusive_min=[0] * rank,
             shape=list(metadata.shape),
             implicit_lower_bounds=[False] * rank,
             implicit_upper_bounds=[True] * rank,
             labels=list(metadata.axes),
-        )
+        ))
 
     def metadata_shape(self, metadata: N5Metadata) -> list[int]:
         return list(metadata.shape)
@@ -269,9 +270,7 @@ class N5Spec(OriginZeroDomain, KvsBackedDriverSpec):
         return dataclasses.replace(metadata, shape=list(shape))
 
     def make_driver(self, metadata: N5Metadata, kvstore_driver: Any, path: str, context: Any):
-        from .driver import N5Driver
-
-        return N5Driver(self, metadata, kvstore_driver, path, context)
+        return _driver_class()(self, metadata, kvstore_driver, path, context)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -312,3 +311,15 @@ def _check_resolution(units: list, metadata_units: Optional[list], resolution: O
                 f'"resolution" from metadata {format_doubles(resolution)} does not match dimension units '
                 f"from schema {format_units(units)}"
             )
+
+
+_N5Driver: Any = None
+
+
+def _driver_class() -> Any:
+    global _N5Driver
+    if _N5Driver is None:  # driver.py imports this module
+        from .driver import N5Driver
+
+        _N5Driver = N5Driver
+    return _N5Driver

@@ -35,6 +35,9 @@ class PrecomputedSpec(KvsBackedDriverSpec):
     url_scheme = "neuroglancer-precomputed"
     url_path_supported = False
     default_metadata_key = "info"
+    #: Creating a scale extends a copy of the stored `info`; kept per open all the same, so a
+    #: change to that rule cannot leak into other opens.
+    parsed_metadata_is_shareable = False
     auto_detect_key = "info"
     auto_detect_priority = 40
 

@@ -5,11 +5,21 @@ from __future__ import annotations
 
 import numpy as np
 
+from ...cache.metadata import remembered
 from ..chunked import ChunkFormat
 from .codec_chain import zarr_codec_chain
 from .metadata import ZarrMetadata
 
 __all__ = ["ZarrChunkFormat"]
+
+
+def _dtypes(metadata: ZarrMetadata, field) -> tuple[np.dtype, np.dtype]:
+    """(element dtype of the field, stored element dtype) of `metadata`."""
+    name = field.dtype.name
+    numpy_dtype = field.dtype.numpy_dtype if name not in ("char", "byte") else (
+        np.dtype("S1") if name == "char" else np.dtype("V1")
+    )
+    return numpy_dtype, metadata.dtype.numpy_dtype
 
 
 class ZarrChunkFormat(ChunkFormat):
@@ -22,13 +32,13 @@ class ZarrChunkFormat(ChunkFormat):
         self.grid_rank = metadata.rank
         self.chunk_shape = tuple(metadata.chunks) + self.field.field_shape
         self.shape = tuple(metadata.shape) + self.field.field_shape
-        self.numpy_dtype = self.field.dtype.numpy_dtype if self.field.dtype.name not in ("char", "byte") else (
-            np.dtype("S1") if self.field.dtype.name == "char" else np.dtype("V1")
-        )
-        self.stored_dtype = metadata.dtype.numpy_dtype
+        self.numpy_dtype, self.stored_dtype = remembered(metadata, ("dtypes", field_index), lambda: _dtypes(metadata, self.field))
         self.component_covers_chunk = not metadata.dtype.has_fields or len(metadata.dtype.fields) == 1
         self._grid_chunks = tuple(metadata.chunks)
-        self.codecs = zarr_codec_chain(metadata).resolve(self._grid_chunks, self.stored_dtype)
+        # Depends on the metadata alone: resolved once per parsed metadata, not on every open.
+        self.codecs = remembered(
+            metadata, "codecs", lambda: zarr_codec_chain(metadata).resolve(self._grid_chunks, self.stored_dtype)
+        )
         self._fill_chunk: np.ndarray | None = None
 
     def chunk_key(self, cell: tuple[int, ...]) -> bytes:

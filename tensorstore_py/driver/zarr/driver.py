@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ...cache.metadata import remembered
 from ...context import Context
 from ...schema import ChunkLayout, CodecSpec, Schema
 from ..chunked import ChunkedDriver
@@ -40,6 +41,9 @@ class ZarrDriver(ChunkedDriver, OpenedDriver):
         if self.spec.metadata_key is not None:
             j["metadata_key"] = self.spec.metadata_key
         return j
+
+    def format_identity(self) -> str:
+        return remembered(self.metadata, ("identity", self.spec.field, self.spec.metadata_key), super().format_identity)
 
     @property
     def url_suffix(self) -> str:

@@ -316,7 +316,10 @@ def fill_value_from_schema(dtype: ZarrDType, field_index: int, value: np.ndarray
 
 def check_constraints(stored: ZarrMetadata, c: ZarrMetadataConstraints) -> None:
     """FAILED_PRECONDITION when a member the spec names differs from the stored metadata."""
+    constraints = c.to_json()
+    if not constraints:
+        return
     stored_json = stored.to_json()
-    for name, value in c.to_json().items():
+    for name, value in constraints.items():
         if stored_json.get(name) != value:
             raise failed_precondition(f'Expected "{name}" of {dumps(value)} but received: {dumps(stored_json.get(name))}')

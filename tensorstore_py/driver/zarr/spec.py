@@ -8,7 +8,8 @@ from typing import Any
 import numpy as np
 
 from ... import dtypes
-from ...errors import invalid_argument
+from ...cache.metadata import remembered
+from ...errors import failed_precondition, invalid_argument
 from ...index import IndexDomain, IndexTransform
 from ...json_util import ObjectReader, expect_string
 from ...schema import ChunkLayout, CodecSpec, Schema
@@ -185,8 +186,6 @@ class ZarrSpec(KvsBackedDriverSpec):
 
     def validate_metadata(self, metadata: ZarrMetadata) -> None:
         """Errors when stored metadata contradicts the spec's constraints."""
-        from ...errors import failed_precondition
-
         check_constraints(metadata, self.metadata)
         field_index = metadata.dtype.field_index(self.field)
         field = metadata.dtype.fields[field_index]
@@ -213,6 +212,9 @@ class ZarrSpec(KvsBackedDriverSpec):
         )
 
     def metadata_domain(self, metadata: ZarrMetadata) -> IndexDomain:
+        return remembered(metadata, ("domain", self.field), lambda: self._metadata_domain(metadata))
+
+    def _metadata_domain(self, metadata: ZarrMetadata) -> IndexDomain:
         field = metadata.dtype.fields[metadata.dtype.field_index(self.field)]
         shape = list(metadata.shape) + list(field.field_shape)
         n, rank = len(metadata.shape), len(shape)
@@ -235,9 +237,7 @@ class ZarrSpec(KvsBackedDriverSpec):
         return dataclasses.replace(metadata, shape=list(grid))
 
     def make_driver(self, metadata: ZarrMetadata, kvstore_driver, path: str, context):
-        from .driver import ZarrDriver
-
-        return ZarrDriver(self, metadata, kvstore_driver, path, context)
+        return _driver_class()(self, metadata, kvstore_driver, path, context)
 
     def url_component(self) -> str:
         if self.field is not None:
@@ -350,3 +350,15 @@ def _compressor_from_codec(codec) -> Any:
         if "compressor" in j:
             return codecs.zarr_compressor_from_json(j["compressor"])
     return codecs.zarr_compressor_from_json(dict(_DEFAULT_COMPRESSOR_JSON))
+
+
+_ZarrDriver: Any = None
+
+
+def _driver_class() -> Any:
+    global _ZarrDriver
+    if _ZarrDriver is None:  # driver.py imports this module
+        from .driver import ZarrDriver
+
+        _ZarrDriver = ZarrDriver
+    return _ZarrDriver

@@ -6,6 +6,7 @@ from typing import Any
 
 import numpy as np
 
+from ...cache.metadata import remembered
 from ...context import Context
 from ...schema import ChunkLayout, CodecSpec, Schema
 from ..chunked import ChunkedDriver
@@ -64,6 +65,9 @@ class Zarr3Driver(ChunkedDriver, OpenedDriver):
         if self.spec.open_mode.get("assume_metadata"):
             j["assume_metadata"] = True
         return j
+
+    def format_identity(self) -> str:
+        return remembered(self.metadata, ("identity", bool(self.spec.open_mode.get("assume_metadata"))), super().format_identity)
 
     @property
     def url_suffix(self) -> str:

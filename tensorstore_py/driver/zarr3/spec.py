@@ -22,6 +22,7 @@ from ...schema import ChunkLayout, CodecSpec, Schema
 from ...schema.chunk_shape import choose_inner_order, choose_read_write_chunk_shapes
 from ...schema.codec_spec import merge_codec_specs
 from ..base import register_driver
+from ...cache.metadata import remembered
 from ..kvs_backed import KvsBackedDriverSpec
 from ..origin_zero_domain import OriginZeroDomain
 from .metadata import (
@@ -326,9 +327,9 @@ class Zarr3Spec(OriginZeroDomain, KvsBackedDriverSpec):
 
     def metadata_domain(self, metadata: Zarr3Metadata) -> IndexDomain:
         rank = metadata.rank
-        return IndexDomain._make(
+        return remembered(metadata, "domain", lambda: IndexDomain._make(
             [0] * rank, [s - 1 for s in metadata.shape], [False] * rank, [True] * rank, metadata.labels
-        )
+        ))
 
     def metadata_shape(self, metadata: Zarr3Metadata) -> list[int]:
         return list(metadata.shape)
@@ -339,9 +340,7 @@ class Zarr3Spec(OriginZeroDomain, KvsBackedDriverSpec):
         return dataclasses.replace(metadata, shape=list(shape))
 
     def make_driver(self, metadata: Zarr3Metadata, kvstore_driver: Any, path: str, context: Any):
-        from .driver import Zarr3Driver
-
-        return Zarr3Driver(self, metadata, kvstore_driver, path, context)
+        return _driver_class()(self, metadata, kvstore_driver, path, context)
 
 
 def _unit_string(unit: Any) -> str:
@@ -391,8 +390,10 @@ def _complete_innermost(target: list, whole: list, layout: ChunkLayout, rank: in
 
 def _check_constraints(metadata: Zarr3Metadata, c: Zarr3MetadataConstraints) -> None:
     """Stored metadata must agree with every member the spec's `metadata` gives."""
-    stored = metadata.to_json()
     wanted = c.to_json()
+    if not wanted:
+        return
+    stored = metadata.to_json()
     for name, value in wanted.items():
         if name == "codecs":
             continue
@@ -436,3 +437,15 @@ def _merge_codec_spec(a: dict, b: dict) -> dict:
 from ...schema.codec_spec import register_codec_spec  # noqa: E402
 
 register_codec_spec("zarr3", _parse_codec_spec, _merge_codec_spec)
+
+
+_Zarr3Driver: Any = None
+
+
+def _driver_class() -> Any:
+    global _Zarr3Driver
+    if _Zarr3Driver is None:  # driver.py imports this module
+        from .driver import Zarr3Driver
+
+        _Zarr3Driver = Zarr3Driver
+    return _Zarr3Driver
