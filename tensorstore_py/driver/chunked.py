@@ -14,6 +14,7 @@ and writes through an `IndexTransform` into per-chunk kvstore operations:
 from __future__ import annotations
 
 import abc
+import collections
 import concurrent.futures
 import functools
 import threading
@@ -509,19 +510,27 @@ class ChunkedArray:
         fill = metrics.timed_calls(fill, metrics.COPY_SECONDS)
         # A few tasks take the chunks in order from one queue, rather than a task (and a
         # Future) per chunk; each chunk's `ready` says when it is staged.
-        queue = iter(mutations)  # shared: `next` on a list iterator is atomic
+        copy = futures.all_done([m.ready for _, m in mutations])
+        n_tasks = min(len(mutations), getattr(self.executor, "max_workers", 1))
+        # Taken off the queue as they are filled: a staged chunk then lives only as long as
+        # its writeback needs it (a shard's sub-chunk: until encoded), not the whole write.
+        queue = collections.deque(mutations)  # shared: `popleft` is atomic
+        del mutations
 
         def fill_some() -> None:
-            for cell, m in queue:
+            while True:
+                try:
+                    cell, m = queue.popleft()
+                except IndexError:
+                    return
                 fill(cell, m)
 
         try:
-            for _ in range(min(len(mutations), getattr(self.executor, "max_workers", 1))):
+            for _ in range(n_tasks):
                 futures._execute(self.executor, fill_some)
         except RuntimeError as exc:  # the pool was shut down (interpreter exit)
-            for _, m in queue:
-                futures._settle(m.ready, exception=exc)
-        copy = futures.all_done([m.ready for _, m in mutations])
+            while queue:
+                futures._settle(queue.popleft()[1].ready, exception=exc)
         written = WriteFutures(copy)
         futures.all_done([copy, *commits], written)
         return written
