@@ -228,6 +228,7 @@ class ShardedStore(KvStoreDriver):
         self._indices: dict[bytes, _Index] = {}
         self._index_reads: dict[bytes, Future] = {}
         self._entry_queues: dict[bytes, list[_EntryRead]] = {}
+        self._index_fetch_locks = [threading.Lock() for _ in range(16)]
         if getattr(base, "read_now", None) is None:
             self.read_now = None  # type: ignore[assignment] # reads wait on a server: no sync path
 
@@ -315,6 +316,12 @@ class ShardedStore(KvStoreDriver):
 
     def _shard_index_now(self, shard_key: bytes) -> _Index:
         """`_shard_index` on the calling thread, for a base with `read_now`."""
+        # One fetch at a time per shard (striped locks): threads reading sub-chunks of one shard
+        # at once read its index once, and then only revalidate it.
+        with self._index_fetch_locks[hash(shard_key) % len(self._index_fetch_locks)]:
+            return self._fetch_index_now(shard_key)
+
+    def _fetch_index_now(self, shard_key: bytes) -> _Index:
         with self._lock:
             cached = self._indices.get(shard_key)
         options = ReadOptions(byte_range=self._index_range(), if_not_equal=cached.generation if cached else None)
