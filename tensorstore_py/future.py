@@ -460,45 +460,20 @@ def chain(
 def gather(futures: Iterable[concurrent.futures.Future]) -> Future[list]:
     """Future of the list of results; fails with the first error to arrive."""
     futures = list(futures)
-    out: Future[list] = Future()
-    if not futures:
-        out.set_result([])
-        return out
-    results: list = [None] * len(futures)
-    remaining = [len(futures)]
-    lock = threading.Lock()
-
-    def make_done(i: int) -> Callable[[concurrent.futures.Future], None]:
-        def done(src: concurrent.futures.Future) -> None:
-            if src.cancelled():
-                out.cancel()
-                return
-            exc = src.exception()
-            if exc is not None:
-                _settle(out, exception=exc)
-                return
-            results[i] = src.result()
-            with lock:
-                remaining[0] -= 1
-                last = remaining[0] == 0
-            if last:
-                _settle(out, result=results)
-
-        return done
-
-    for i, f in enumerate(futures):
-        f.add_done_callback(make_done(i))
-    return out
+    return _join(futures, Future(), lambda: [f.result() for f in futures])
 
 
 def all_done(futures: list, out: "Future | None" = None) -> Future:
     """Future (`out` if given) of None once every one of `futures` has succeeded; fails with
-    the first error to arrive.  One Future and one callback each, where `gather` would keep a
-    list of results nobody reads."""
-    if out is None:
-        out = Future()
+    the first error to arrive.  `gather` without the list of results nobody reads."""
+    return _join(futures, Future() if out is None else out, lambda: None)
+
+
+def _join(futures: list, out: Future, result: Callable[[], Any]) -> Future:
+    """Settles `out` with ``result()`` once every one of `futures` has succeeded (then each
+    is done), or with the first error; one callback per Future."""
     if not futures:
-        _settle(out, result=None)
+        _settle(out, result=result())
         return out
     remaining = [len(futures)]
     lock = _new_lock()
@@ -515,7 +490,12 @@ def all_done(futures: list, out: "Future | None" = None) -> Future:
             remaining[0] -= 1
             last = remaining[0] == 0
         if last:
-            _settle(out, result=None)
+            try:
+                value = result()
+            except BaseException as exc:  # noqa: BLE001 - delivered to the consumer
+                _settle(out, exception=exc)
+                return
+            _settle(out, result=value)
 
     for f in futures:
         f.add_done_callback(done)

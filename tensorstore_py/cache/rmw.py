@@ -69,11 +69,7 @@ def read_modify_write(
         return futures.chain(kv.read(key, ReadOptions()), got, executor)
 
     def got(result: Any) -> Any:
-        present = result.state == "value"
-        generation = result.stamp.generation if present else NO_VALUE
-        if expected_generation is not None and generation != expected_generation:
-            raise generation_mismatch(kv, key)
-        data = update(result.value if present else None, generation)
+        data, generation = _updated(kv, key, result, update, expected_generation)
         if data is UNCHANGED:
             return TimestampedStorageGeneration(generation, result.stamp.time)
         return _write(data, generation)
@@ -89,6 +85,15 @@ def read_modify_write(
         return result
     futures._link(result, out)
     return out
+
+
+def _updated(kv: Any, key: bytes, result: Any, update: Update, expected_generation: bytes | None) -> tuple[Any, bytes]:
+    """(`update` applied to a read's value, or `UNCHANGED`; the generation it was read at)."""
+    present = result.state == "value"
+    generation = result.stamp.generation if present else NO_VALUE
+    if expected_generation is not None and generation != expected_generation:
+        raise generation_mismatch(kv, key)
+    return update(result.value if present else None, generation), generation
 
 
 def _checked(kv: Any, key: bytes, stamp: TimestampedStorageGeneration, if_equal: bytes | None,
@@ -117,11 +122,7 @@ def _read_modify_write_now(kv: Any, key: bytes, update: Update, needs_read: bool
                 return TimestampedStorageGeneration(UNKNOWN, kv.now())
         else:
             result = kv.read_now(key, _READ_ALL)
-            present = result.state == "value"
-            if_equal = result.stamp.generation if present else NO_VALUE
-            if expected_generation is not None and if_equal != expected_generation:
-                raise generation_mismatch(kv, key)
-            data = update(result.value if present else None, if_equal)
+            data, if_equal = _updated(kv, key, result, update, expected_generation)
             if data is UNCHANGED:
                 return TimestampedStorageGeneration(if_equal, result.stamp.time)
         return _checked(kv, key, kv.write_now(key, data, WriteOptions(if_equal=if_equal)), if_equal,

@@ -9,7 +9,8 @@ Each format subclasses it with its own members (zarr: `metadata`, `field`, ...).
 from __future__ import annotations
 
 import copy as _copy
-from typing import Any, ClassVar
+import importlib
+from typing import Any, Callable, ClassVar
 
 from ..context import Resource
 from ..errors import invalid_argument
@@ -330,3 +331,16 @@ def _kvstore_join(kvstore, path: str):
     spec = _copy.deepcopy(kvstore)
     spec.path = kvstore.path + path
     return spec
+
+
+def lazy_driver_class(package: str, name: str) -> Callable[[], Any]:
+    """A loader of the opened-driver class `name` of a format package's ``driver`` module,
+    imported on first call (that module imports the spec module asking for it)."""
+    loaded: list = []
+
+    def load() -> Any:
+        if not loaded:
+            loaded.append(getattr(importlib.import_module(".driver", package), name))
+        return loaded[0]
+
+    return load

@@ -17,7 +17,7 @@ from ...schema.chunk_shape import choose_read_write_chunk_grid
 from ...schema.codec_spec import merge_codec_specs
 from ...schema.unit import merge_dimension_units
 from ... import codecs
-from ..base import register_driver
+from ..base import lazy_driver_class, register_driver
 from ...cache.metadata import remembered
 from ..kvs_backed import KvsBackedDriverSpec
 from ..origin_zero_domain import OriginZeroDomain
@@ -313,13 +313,4 @@ def _check_resolution(units: list, metadata_units: Optional[list], resolution: O
             )
 
 
-_N5Driver: Any = None
-
-
-def _driver_class() -> Any:
-    global _N5Driver
-    if _N5Driver is None:  # driver.py imports this module
-        from .driver import N5Driver
-
-        _N5Driver = N5Driver
-    return _N5Driver
+_driver_class = lazy_driver_class(__package__, "N5Driver")

@@ -15,7 +15,7 @@ from ...json_util import ObjectReader, expect_string
 from ...schema import ChunkLayout, CodecSpec, Schema
 from ...schema.chunk_shape import choose_read_write_chunk_grid
 from ... import codecs
-from ..base import register_driver
+from ..base import lazy_driver_class, register_driver
 from ..kvs_backed import KvsBackedDriverSpec
 from .dtype import ZarrDType, parse_dtype
 from .metadata import (
@@ -352,13 +352,4 @@ def _compressor_from_codec(codec) -> Any:
     return codecs.zarr_compressor_from_json(dict(_DEFAULT_COMPRESSOR_JSON))
 
 
-_ZarrDriver: Any = None
-
-
-def _driver_class() -> Any:
-    global _ZarrDriver
-    if _ZarrDriver is None:  # driver.py imports this module
-        from .driver import ZarrDriver
-
-        _ZarrDriver = ZarrDriver
-    return _ZarrDriver
+_driver_class = lazy_driver_class(__package__, "ZarrDriver")

@@ -21,7 +21,7 @@ from ...json_util import loads as json_loads
 from ...schema import ChunkLayout, CodecSpec, Schema
 from ...schema.chunk_shape import choose_inner_order, choose_read_write_chunk_shapes
 from ...schema.codec_spec import merge_codec_specs
-from ..base import register_driver
+from ..base import lazy_driver_class, register_driver
 from ...cache.metadata import remembered
 from ..kvs_backed import KvsBackedDriverSpec
 from ..origin_zero_domain import OriginZeroDomain
@@ -439,13 +439,4 @@ from ...schema.codec_spec import register_codec_spec  # noqa: E402
 register_codec_spec("zarr3", _parse_codec_spec, _merge_codec_spec)
 
 
-_Zarr3Driver: Any = None
-
-
-def _driver_class() -> Any:
-    global _Zarr3Driver
-    if _Zarr3Driver is None:  # driver.py imports this module
-        from .driver import Zarr3Driver
-
-        _Zarr3Driver = Zarr3Driver
-    return _Zarr3Driver
+_driver_class = lazy_driver_class(__package__, "Zarr3Driver")
