@@ -39,6 +39,8 @@ from .chunk_cache import cache_for_pool, staleness_bound
 from .chunk_memory import check_chunk_memory, missing_chunk_extent
 
 _READ_ALL = ReadOptions()
+#: Writes of at most this many source bytes are staged on the caller's thread.
+_FILL_INLINE_BYTES = 64 << 10
 
 try:
     from .._ext import copy as _copy_ext
@@ -525,12 +527,15 @@ class ChunkedArray:
                     return
                 fill(cell, m)
 
-        try:
-            for _ in range(n_tasks):
-                futures._execute(self.executor, fill_some)
-        except RuntimeError as exc:  # the pool was shut down (interpreter exit)
-            while queue:
-                futures._settle(queue.popleft()[1].ready, exception=exc)
+        if source.nbytes <= _FILL_INLINE_BYTES:
+            fill_some()  # a few elements: copying them costs less than handing them to a pool
+        else:
+            try:
+                for _ in range(n_tasks):
+                    futures._execute(self.executor, fill_some)
+            except RuntimeError as exc:  # the pool was shut down (interpreter exit)
+                while queue:
+                    futures._settle(queue.popleft()[1].ready, exception=exc)
         written = WriteFutures(copy)
         futures.all_done([copy, *commits], written)
         return written
