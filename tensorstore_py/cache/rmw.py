@@ -57,7 +57,7 @@ def read_modify_write(
 
     if getattr(kv, "write_now", None) is not None and getattr(kv, "read_now", None) is not None:
         return _read_modify_write_now(kv, key, update, needs_read, expected_generation,
-                                      getattr(kv, "read_now_executor", None) or executor, out)
+                                      _local_executor(kv, executor), out)
 
     def attempt(first: bool) -> Future:
         """One read, update and conditional write: Future of the stamp, or `RETRY` on conflict."""
@@ -85,6 +85,14 @@ def read_modify_write(
         return result
     futures._link(result, out)
     return out
+
+
+def _local_executor(kv: Any, executor: Any) -> Any:
+    """Where a local store's work runs: inline (None) for a store that never waits, else its
+    own pool, else `executor`."""
+    if getattr(kv, "read_now_inline", False):
+        return None
+    return getattr(kv, "read_now_executor", None) or executor
 
 
 def _updated(kv: Any, key: bytes, result: Any, update: Update, expected_generation: bytes | None) -> tuple[Any, bytes]:

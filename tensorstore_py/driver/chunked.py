@@ -318,8 +318,10 @@ class ChunkedArray:
         threads, with one Future for the whole read instead of a few per chunk."""
         done: Future = Future()
         kv, fmt = self.kv, self.fmt
+        # A few chunks of a memory store are read at once; more are decoded on the pool.
+        inline = len(cells) <= 4 and getattr(kv, "read_now_inline", False)
         executor = getattr(kv, "read_now_executor", None) or self.executor
-        n_tasks = min(len(cells), getattr(executor, "max_workers", 1))
+        n_tasks = 1 if inline else min(len(cells), getattr(executor, "max_workers", 1))
         if n_tasks == 0:
             done.set_result(out)
             return done
@@ -345,6 +347,9 @@ class ChunkedArray:
                 metrics.ELEMENTS_READ.increment(out.size)
                 futures._settle(done, result=out)
 
+        if inline:  # a memory store: read at once, as TensorStore does
+            task()
+            return done
         try:
             for _ in range(n_tasks):
                 futures.execute_claimable(executor, task, done)

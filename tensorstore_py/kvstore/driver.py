@@ -289,6 +289,10 @@ class KvStoreDriver(abc.ABC):
     #: calling thread, where `read_now` is (the read-modify-write then runs as one task).
     write_now: "Callable[[bytes, bytes | None, WriteOptions], TimestampedStorageGeneration] | None" = None
 
+    #: True where `read_now` and `write_now` are quick work that never waits (a memory store):
+    #: the engine then runs them on the calling thread, as TensorStore runs memory reads at once.
+    read_now_inline: ClassVar[bool] = False
+
     @property
     def read_now_executor(self) -> "concurrent.futures.Executor | None":
         """The pool `read_now` and `write_now` should run on (None: any, e.g. the engine's

@@ -381,6 +381,10 @@ class ShardedStore(KvStoreDriver):
     def read_now_executor(self) -> Any:
         return self.base.read_now_executor
 
+    @property
+    def read_now_inline(self) -> bool:  # type: ignore[override]
+        return getattr(self.base, "read_now_inline", False)
+
     def _cell(self, linear: int) -> list[int]:
         cell = []
         for g in reversed(self.codec.grid_shape):
