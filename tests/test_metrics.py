@@ -108,10 +108,16 @@ def test_progress_reports_arrive_and_end_finished(tmp_path):
 
 def test_track_stops_when_the_future_completes(tmp_path):
     store = _create(ts, tmp_path / "a.zarr")
-    write = store.write(np.ones(SHAPE, np.uint16))
-    rec = statistics.track(write.commit)
-    write.result()
+    # A Future settled by hand: the write is surely inside the tracked span (a small write may
+    # complete before `track` is called on its own Future).
+    promise, operation = ts.Promise.new()
+    rec = statistics.track(operation)
+    store.write(np.ones(SHAPE, np.uint16)).result()
+    assert not rec.statistics.finished
+    promise.set_result(None)
     assert rec.statistics.finished and rec.statistics.elements_written == 6000
+    store.write(np.ones(SHAPE, np.uint16)).result()  # after the end: not counted
+    assert rec.statistics.elements_written == 6000
 
 
 def _delta(lib, before):
