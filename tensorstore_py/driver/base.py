@@ -344,3 +344,14 @@ def lazy_driver_class(package: str, name: str) -> Callable[[], Any]:
         return loaded[0]
 
     return load
+
+
+def add_resource_members(j: dict, builder: Any, resources: dict) -> None:
+    """Adds to a spec's JSON `j` the member of each bound context resource (member name ->
+    resource) that `builder` gives one for (none where it is the default)."""
+    from ..json_util import MISSING
+
+    for name, resource in resources.items():
+        member = builder.member_json(resource)
+        if member is not MISSING:
+            j[name] = member

@@ -714,7 +714,7 @@ class ChunkedDriver:
         return {}
 
     def spec_json(self, builder: Any, minimal: bool) -> dict:
-        from ..json_util import MISSING
+        from .base import add_resource_members
 
         j: dict[str, Any] = {"driver": self.driver_id, "dtype": self.dtype.name}
         j["kvstore"] = self.kv.spec_json(self.path, builder) if builder is not None else self.kv.spec_json(self.path)
@@ -725,10 +725,7 @@ class ChunkedDriver:
                 j[name] = value
         j.update(self.spec.extra_flags)
         if builder is not None:
-            for name, resource in (("cache_pool", self.cache_pool), ("data_copy_concurrency", self.data_copy)):
-                member = builder.member_json(resource)
-                if member is not MISSING:
-                    j[name] = member
+            add_resource_members(j, builder, {"cache_pool": self.cache_pool, "data_copy_concurrency": self.data_copy})
         return j
 
     def context_resources(self) -> list:

@@ -15,8 +15,8 @@ from ... import future as futures
 from ...errors import invalid_argument
 from ...future import Future
 from ...index import IndexDomain, IndexTransform, OutputIndexMap
-from ...json_util import MISSING, ObjectReader
-from ..base import DriverSpec, register_driver
+from ...json_util import ObjectReader
+from ..base import DriverSpec, add_resource_members, register_driver
 from ..driver import Driver
 from . import access
 from .json_array import array_from_json, array_to_json
@@ -221,9 +221,7 @@ class ArrayDriver(Driver):
         j: dict[str, Any] = {"driver": "array", "dtype": self._dtype.name, "array": array_to_json(data, self._dtype)}
         j["transform"] = IndexTransform._make(domain, tuple(outputs)).to_json()
         if builder is not None:
-            member = builder.member_json(self.data_copy)
-            if member is not MISSING:
-                j["data_copy_concurrency"] = member
+            add_resource_members(j, builder, {"data_copy_concurrency": self.data_copy})
         return j
 
     def context_resources(self) -> list:

@@ -20,8 +20,8 @@ from ... import future as futures
 from ...errors import StatusError, failed_precondition, invalid_argument, not_found
 from ...future import Future
 from ...index import IndexDomain
-from ...json_util import MISSING, ObjectReader, dumps, expect_string
-from ..base import DriverSpec, register_driver
+from ...json_util import ObjectReader, dumps, expect_string
+from ..base import DriverSpec, add_resource_members, register_driver
 from ..driver import Driver
 from .pointer import ABSENT, get_pointer, parse_pointer, set_pointer
 
@@ -267,10 +267,7 @@ class JsonDriver(Driver):
         if self.spec.recheck_cached_data is not None:
             j["recheck_cached_data"] = self.spec.recheck_cached_data
         if builder is not None:
-            for name, resource in (("cache_pool", self.cache_pool), ("data_copy_concurrency", self.data_copy)):
-                member = builder.member_json(resource)
-                if member is not MISSING:
-                    j[name] = member
+            add_resource_members(j, builder, {"cache_pool": self.cache_pool, "data_copy_concurrency": self.data_copy})
         return j
 
     def context_resources(self) -> list:
