@@ -107,6 +107,9 @@ def copy_between(source: Any, dest: Any, batch: Any = None) -> Any:
         block_bytes = 1  # one destination chunk per block
     blocks = _blocks(dst_domain, chunk, origin, itemsize, block_bytes)
     max_in_flight = max(4, BYTES_IN_FLIGHT // max(1, min(BLOCK_BYTES, _chunk_bytes(chunk, itemsize) if block_bytes == 1 else BLOCK_BYTES)))
+    local = _local_drivers(source, dest, batch)
+    if local is not None:
+        return _copy_on_pool(source, dest, *local, blocks, shift, max_in_flight)
 
     copy_done: Future = Future()
     commit_done: Future = Future()
@@ -168,6 +171,95 @@ def copy_between(source: Any, dest: Any, batch: Any = None) -> Any:
 
     start_more()
     return WriteFutures(copy_done, commit_done)
+
+
+def _local_drivers(source: Any, dest: Any, batch: Any) -> tuple | None:
+    """The opened chunked drivers of `source` and `dest` when both keep their chunks in local
+    stores (`read_now`/`write_now`) with nothing between (no batch, transaction or chunk
+    cache): the copy then runs each block's read, encode and write on one pool thread."""
+    from .driver.chunked import ChunkedDriver
+
+    if batch is not None or source._transaction is not None or dest._transaction is not None:
+        return None
+    drivers = []
+    for view in (source, dest):
+        current = view._driver.current(None)
+        if not current.done() or current.cancelled() or current.exception() is not None:
+            return None
+        d = current.result()
+        if not isinstance(d, ChunkedDriver) or d.engine.cache is not None:
+            return None
+        kv = d.engine.kv
+        if getattr(kv, "read_now", None) is None or getattr(kv, "write_now", None) is None:
+            return None
+        drivers.append(d)
+    if getattr(drivers[1].engine.kv, "stage_mutation", None) is not None:
+        return None  # a shard store gathers its sub-chunks' writes on its own tasks
+    return tuple(drivers)
+
+
+def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, blocks: Iterator[tuple],
+                  shift: list, max_tasks: int) -> Any:
+    """The copy as a few tasks on the source store's pool, each taking block after block from
+    one queue and reading it (decoded straight into a new buffer), then writing it (the
+    buffer becomes the staged chunks, encoded and stored on the same thread): no Future,
+    callback or thread hop per block, and memory bounded by one block per task."""
+    from .driver.chunked import WriteFutures
+
+    done = WriteFutures(None)  # one Future: the source is read as each block is written
+    done.copy = done
+    kv = src_driver.engine.kv
+    executor = getattr(kv, "read_now_executor", None) or src_driver.engine.executor
+    n_tasks = max(1, min(max_tasks, getattr(executor, "max_workers", 1)))
+    dtype = dest.dtype.numpy_dtype
+    lock = threading.Lock()
+    remaining = [n_tasks]
+    # Commits a block leaves pending (another write held a chunk's key): joined at the end.
+    pending: list = []
+
+    def next_box() -> tuple | None:
+        with lock:
+            return next(blocks, None)
+
+    def task() -> None:
+        spare = None  # a block buffer whose data is stored: the next block of its shape reuses it
+        try:
+            while done._state is futures._CF_PENDING:
+                box = next_box()
+                if box is None:
+                    break
+                dst_index = tuple(slice(a, b) for a, b in box)
+                src_index = tuple(slice(a + s, b + s) for (a, b), s in zip(box, shift))
+                shape = tuple(b - a for a, b in box)
+                # (Fresh memory costs a page fault per page; a reused buffer none.)
+                block = spare if spare is not None and spare.shape == shape else np.empty(shape, dtype=dtype)
+                spare = None
+                read = src_driver.read(_view(source, src_index)._transform, None, block, inline=True)
+                read.result()
+                # The block is ours alone: the destination may keep it as its staged chunks.
+                written = dst_driver.write(_view(dest, dst_index)._transform, block, None,
+                                           can_reference_source=True, inline=True)
+                commit = written.commit
+                if commit.done() and not commit.cancelled() and commit.exception() is None:
+                    spare = block  # encoded and stored: nothing refers to it any more
+                else:
+                    with lock:
+                        pending.append(commit)
+        except BaseException as exc:  # noqa: BLE001 - delivered to the caller
+            futures._settle(done, exception=exc)
+            return
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:
+            futures.all_done(pending, done)
+
+    try:
+        for _ in range(n_tasks):
+            futures.execute_claimable(executor, task, done)
+    except RuntimeError as exc:  # the pool was shut down (interpreter exit)
+        futures._settle(done, exception=exc)
+    return done
 
 
 def _chunk_bytes(chunk: tuple, itemsize: int) -> int:

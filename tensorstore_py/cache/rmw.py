@@ -29,6 +29,10 @@ UNCHANGED: Any = object()
 
 Update = Callable[[Any, bytes], Any]  # (stored value or None, its generation) -> new value
 
+#: The executor that says "on the calling thread, even for a store with a pool of its own": for
+#: a caller already on a pool thread, where a hop would only queue the work behind its own.
+INLINE: Any = type("Inline", (), {"__repr__": lambda self: "INLINE"})()
+
 
 def generation_mismatch(kv: Any, key: bytes, writing: bool = True) -> BaseException:
     verb = "writing" if writing else "reading"
@@ -58,6 +62,8 @@ def read_modify_write(
     if getattr(kv, "write_now", None) is not None and getattr(kv, "read_now", None) is not None:
         return _read_modify_write_now(kv, key, update, needs_read, expected_generation,
                                       _local_executor(kv, executor), out)
+    if executor is INLINE:
+        executor = None
 
     def attempt(first: bool) -> Future:
         """One read, update and conditional write: Future of the stamp, or `RETRY` on conflict."""
@@ -90,7 +96,7 @@ def read_modify_write(
 def _local_executor(kv: Any, executor: Any) -> Any:
     """Where a local store's work runs: inline (None) for a store that never waits, else its
     own pool, else `executor`."""
-    if getattr(kv, "read_now_inline", False):
+    if executor is INLINE or getattr(kv, "read_now_inline", False):
         return None
     return getattr(kv, "read_now_executor", None) or executor
 

@@ -26,6 +26,7 @@ import numpy as np
 from .. import future as futures
 from .. import metrics
 from ..batch import batched_read
+from ..cache.rmw import INLINE
 from ..cache.staging import Mutation, ValueMutation, write_now
 from ..errors import StatusError, failed_precondition, not_found
 from ..future import Future
@@ -281,12 +282,14 @@ class ChunkedArray:
 
     # -- reading ----------------------------------------------------------------------------
 
-    def read(self, transform, transaction: Any = None, out: np.ndarray | None = None, batch: Any = None) -> Future:
+    def read(self, transform, transaction: Any = None, out: np.ndarray | None = None, batch: Any = None,
+             inline: bool = False) -> Future:
         """Future of an array holding the data at every position of `transform`'s domain.
 
         With `out` (shaped like the domain, of the array's dtype) the data is written into it
         and it is the result.  `batch` (a `batch.BatchState`): chunk reads are queued in it
-        until it is submitted.
+        until it is submitted.  `inline`: a caller already on a pool thread reads a local
+        store's chunks itself, one after another (the Future is done on return).
         """
         kind, maps, shape, cells = self._plan(transform)
         if out is None:
@@ -302,7 +305,7 @@ class ChunkedArray:
             place = lambda cell, src: _place_points(out, cell, src)  # noqa: E731
         place = metrics.timed_calls(place, metrics.COPY_SECONDS)
         if transaction is None and batch is None and self.cache is None and getattr(self.kv, "read_now", None) is not None:
-            return self._read_now(cells, place, direct, out)
+            return self._read_now(cells, place, direct, out, inline)
         if transaction is not None:
             pending = [self._read_cell_in(transaction, cell, place) for cell in cells]
         else:
@@ -312,14 +315,15 @@ class ChunkedArray:
         metrics.ELEMENTS_READ.increment_when_done(done, out.size)
         return done
 
-    def _read_now(self, cells: list, place: Callable, direct: Callable | None, out: np.ndarray) -> Future:
+    def _read_now(self, cells: list, place: Callable, direct: Callable | None, out: np.ndarray,
+                  inline: bool = False) -> Future:
         """Reads from a local store (`read_now`): each task reads, decodes and copies chunk
         after chunk, taken from one shared queue by at most as many tasks as the pool has
         threads, with one Future for the whole read instead of a few per chunk."""
         done: Future = Future()
         kv, fmt = self.kv, self.fmt
         # A few chunks of a memory store are read at once; more are decoded on the pool.
-        inline = len(cells) <= 4 and getattr(kv, "read_now_inline", False)
+        inline = inline or (len(cells) <= 4 and getattr(kv, "read_now_inline", False))
         executor = getattr(kv, "read_now_executor", None) or self.executor
         n_tasks = 1 if inline else min(len(cells), getattr(executor, "max_workers", 1))
         if n_tasks == 0:
@@ -347,7 +351,7 @@ class ChunkedArray:
                 metrics.ELEMENTS_READ.increment(out.size)
                 futures._settle(done, result=out)
 
-        if inline:  # a memory store: read at once, as TensorStore does
+        if inline:  # a memory store (as TensorStore does), or a caller on a pool thread
             task()
             return done
         try:
@@ -453,14 +457,16 @@ class ChunkedArray:
         self.cache.put((self.identity, form.key), chunk, stamp.generation, stamp.time, only_if_newer=True)
 
     def write(self, transform, source: np.ndarray, transaction: Any = None,
-              can_reference_source: bool = False) -> WriteFutures:
+              can_reference_source: bool = False, inline: bool = False) -> WriteFutures:
         """Writes `source` (shaped like `transform`'s domain, of the array's dtype).
 
         The source is copied into staged chunk buffers; `copy` resolves once all are filled
         and the source is never read again.  Outside a transaction each chunk is then written
         back at once (serialised per chunk); inside one, at commit.  With
         `can_reference_source` (the caller never modifies `source` again) a chunk the write
-        covers keeps a view of the source where its layout is the stored one.
+        covers keeps a view of the source where its layout is the stored one.  `inline`: a
+        caller already on a pool thread fills the chunks and writes them back itself (on a
+        local store, the commit is done on return unless another write holds a chunk's key).
         """
         kind, maps, shape, cells = self._plan(transform)
         adopt = take_region = None
@@ -479,6 +485,8 @@ class ChunkedArray:
             mark = lambda cell, mask: mask.__setitem__(cell.chunk_coords, True)  # noqa: E731
         mutations = []
         commits = []
+        # Inline: written back on this thread (a shard store gathers sub-chunks on its own tasks).
+        writeback_executor = INLINE if inline and getattr(self.kv, "stage_mutation", None) is None else self.executor
         # Stage every chunk in order first, so a later write always lands after this one.
         for cell in cells:
             key = self.fmt.chunk_key(cell.cell)
@@ -491,7 +499,7 @@ class ChunkedArray:
                 transaction.stage(self.kv, key, mutation, self.executor)
                 commits.append(mutation.ready)
             else:
-                committed = stage_now(self.kv, key, mutation, self.executor)
+                committed = stage_now(self.kv, key, mutation, writeback_executor)
                 if self.cache is not None and self.kv.base is None:
                     committed.add_done_callback(functools.partial(self._cache_written, mutation.decoded_form))
                 commits.append(committed)
@@ -532,7 +540,7 @@ class ChunkedArray:
                     return
                 fill(cell, m)
 
-        if source.nbytes <= _FILL_INLINE_BYTES:
+        if inline or source.nbytes <= _FILL_INLINE_BYTES:
             fill_some()  # a few elements: copying them costs less than handing them to a pool
         else:
             try:
@@ -699,15 +707,16 @@ class ChunkedDriver:
     def domain(self) -> Any:
         return self._domain
 
-    def read(self, transform, transaction: Any = None, out: np.ndarray | None = None, batch: Any = None) -> Future:
-        return self.engine.read(propagate_bounds(transform, self._io_domain), transaction, out, batch)
+    def read(self, transform, transaction: Any = None, out: np.ndarray | None = None, batch: Any = None,
+             inline: bool = False) -> Future:
+        return self.engine.read(propagate_bounds(transform, self._io_domain), transaction, out, batch, inline)
 
     accepts_source_reference = True
 
     def write(self, transform, array: np.ndarray, transaction: Any = None,
-              can_reference_source: bool = False) -> WriteFutures:
+              can_reference_source: bool = False, inline: bool = False) -> WriteFutures:
         return self.engine.write(propagate_bounds(transform, self._io_domain), array, transaction,
-                                 can_reference_source)
+                                 can_reference_source, inline)
 
     def format_members_json(self, minimal: bool) -> dict:
         """The format's own spec members (metadata unless `minimal`)."""
