@@ -38,6 +38,11 @@ from .driver import (
 from .generation import ReadResult, TimestampedStorageGeneration
 from .key_range import KeyRange, contains, contains_prefix, intersects_prefix, longest_prefix
 
+try:  # the locked write and the value read as a few system calls, each one GIL release
+    from .._ext import fileio as _fileio
+except ImportError:  # pragma: no cover - a source tree without its extensions built
+    _fileio = None
+
 __all__ = ["FileDriverSpec", "FileDriver", "LOCK_SUFFIX", "file_generation", "status_from_os_error"]
 
 LOCK_SUFFIX = ".__lock"
@@ -297,6 +302,14 @@ class FileDriver(KvStoreDriver):
 
     def _read_task(self, path: str, options: ReadOptions) -> ReadResult:
         now = time.time()
+        if (_fileio is not None and options.byte_range is None and not options.if_equal
+                and not options.if_not_equal):
+            step, data, values, err = _fileio.read(os.fsencode(path))
+            if step:
+                raise _step_error(step, err, path)
+            if data is None:
+                return apply_read(None, gen.NO_VALUE, options, now)
+            return ReadResult("value", data, TimestampedStorageGeneration(_values_generation(values), now))
         fd = _open_value(path)
         if fd is None:
             return apply_read(None, gen.NO_VALUE, options, now)
@@ -343,6 +356,8 @@ class FileDriver(KvStoreDriver):
             raise status_from_os_error(exc, f"Failed to acquire lock on file: {quote(lock_path)}") from None
 
     def _write_task(self, path: str, value: bytes, options: WriteOptions) -> TimestampedStorageGeneration:
+        if self.locking_mode == "os" and _fileio is not None and _fileio.OFD_LOCKS:
+            return _write_locked(path, value, options, self.sync)
         now = time.time()
         dir_fd = _open_parent_directory(path)
         try:
@@ -471,6 +486,65 @@ def _duration_seconds(text: str) -> float:
 
 # ---------------------------------------------------------------------------------------------
 # Filesystem helpers (run on executor threads).
+
+
+def _write_locked(path: str, value: bytes, options: WriteOptions, sync: bool) -> TimestampedStorageGeneration:
+    """A write in ``os`` locking mode in two steps of `_fileio`: lock (and stat the value for
+    ``if_equal``), then fill, sync, rename and sync the directory."""
+    now = time.time()
+    lock_path = path + LOCK_SUFFIX
+    encoded, encoded_lock = os.fsencode(path), os.fsencode(lock_path)
+    directory = os.fsencode(os.path.dirname(path) or ".")
+    step, dir_fd, fd, current = _fileio.lock(encoded, encoded_lock, directory, bool(options.if_equal))
+    if step == _fileio.OPEN_DIRECTORY:
+        # Missing ancestors are made here, with the messages of a directory that cannot be.
+        os.close(_open_parent_directory(path))
+        step, dir_fd, fd, current = _fileio.lock(encoded, encoded_lock, directory, bool(options.if_equal))
+    if step:
+        raise _step_error(step, dir_fd, path)
+    if options.if_equal:
+        if current == "other":
+            _fileio.release(dir_fd, fd, encoded_lock)
+            raise failed_precondition(f"Not a regular file: {quote(path)}")
+        generation = gen.NO_VALUE if current is None or current == "dir" else _values_generation(current)
+        if not condition_matches(generation, options.if_equal):
+            _fileio.release(dir_fd, fd, encoded_lock)
+            return TimestampedStorageGeneration(gen.UNKNOWN, now)
+    step, err, values = _fileio.store(dir_fd, fd, encoded_lock, encoded, value, sync)
+    if step:
+        raise _step_error(step, err, path, fd)
+    return TimestampedStorageGeneration(_values_generation(values), now)
+
+
+def _values_generation(values: tuple) -> bytes:
+    """`file_generation` of `_fileio`'s (dev, ino, mtime_ns, size)."""
+    return b"\x00" + _GENERATION_VALUES.pack(values[0], values[1], values[2])
+
+
+def _step_error(step: int, err: int, path: str, fd: int = -1) -> StatusError:
+    """The error of a failed `_fileio` step, worded as the Python steps word it."""
+    lock_path = path + LOCK_SUFFIX
+    if step == _fileio.LOCK_NOT_REGULAR:
+        return failed_precondition(f"Not a regular file: {quote(lock_path)}")
+    if step == _fileio.VALUE_NOT_REGULAR:
+        return failed_precondition(f"Not a regular file: {quote(path)}")
+    if step == _fileio.LENGTH_CHANGED:
+        from ..errors import unavailable
+
+        return unavailable(f"Length changed while reading: {quote(path)}")
+    what = {
+        _fileio.OPEN_DIRECTORY: f"Failed to open directory: {quote(os.path.dirname(path) or '.')}",
+        _fileio.OPEN_LOCK: f"Failed to open lock file: {quote(lock_path)}",
+        _fileio.ACQUIRE_LOCK: f"Failed to acquire lock on file: {quote(lock_path)}",
+        _fileio.WRITE: f"Failed writing: {quote(lock_path)}",
+        _fileio.SYNC: f"Failed to sync: {quote(lock_path)}",
+        _fileio.RENAME: f"Failed to rename fd: {fd} {quote(lock_path)} to: {quote(path)}",
+        _fileio.SYNC_DIRECTORY: f"Failed to sync directory: {quote(os.path.dirname(path) or '.')}",
+        _fileio.OPEN_VALUE: f"Error opening file: {quote(path)}",
+        _fileio.STAT_VALUE: f"Error opening file: {quote(path)}",
+        _fileio.READ: f"Error reading file: {quote(path)}",
+    }.get(step, f"Error accessing file: {quote(path)}")
+    return status_from_os_error(OSError(err, os.strerror(err)), what)
 
 
 def _open_value(path: str) -> int | None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import tempfile
 
@@ -243,9 +244,40 @@ def test_os_errors_become_status_codes(tmp_path, monkeypatch):
         return real_open(path, *args, **kwargs)
 
     monkeypatch.setattr(file_driver.os, "open", deny)
+    monkeypatch.setattr(file_driver, "_fileio", None)  # the steps in Python, where os.open is seen
     with pytest.raises(ValueError) as info:
         kv.read("k").result()
     assert str(info.value) == f"PERMISSION_DENIED: Error opening file: \"{tmp_path}/k\": Permission denied [os_error_code='13']"
+
+
+def test_os_errors_of_the_extension_steps(tmp_path):
+    """The same wording when the value read and locked write run in `_ext.fileio` (real
+    errors: a symbolic link loop, a lock path that is a directory, a file where a directory
+    must be)."""
+    from tensorstore_py.kvstore import file as file_driver
+
+    assert file_driver._fileio is not None
+    kv = ts.KvStore.open({"driver": "file", "path": str(tmp_path) + "/"}).result()
+    os.symlink(tmp_path / "loop", tmp_path / "loop")
+    with pytest.raises(ValueError) as info:
+        kv.read("loop").result()
+    assert str(info.value) == (f"FAILED_PRECONDITION: Error opening file: \"{tmp_path}/loop\": "
+                               f"Too many levels of symbolic links [os_error_code='{errno.ELOOP}']")
+    os.mkdir(tmp_path / "d.__lock")
+    with pytest.raises(ValueError) as info:
+        kv.write("d", b"x").result()
+    assert str(info.value) == (f"FAILED_PRECONDITION: Failed to open lock file: \"{tmp_path}/d.__lock\": "
+                               f"Is a directory [os_error_code='{errno.EISDIR}']")
+    kv["f"] = b"1"
+    with pytest.raises(ValueError) as info:
+        kv.write("f/g", b"x").result()
+    assert "FAILED_PRECONDITION: Failed to open directory" in str(info.value)
+    # Conditional writes: the stored generation is read under the lock.
+    stamp = kv.write("c", b"1").result()
+    assert kv.write("c", b"2", if_equal=b"\x00" + b"\x01" * 24).result().generation == b""
+    assert kv.write("c", b"2", if_equal=stamp.generation).result().generation not in (b"", stamp.generation)
+    assert kv.read("c").result().value == b"2"
+    assert sorted(os.listdir(tmp_path)) == ["c", "d.__lock", "f", "loop"]
 
 
 def test_awaitable_and_transactions():
