@@ -14,6 +14,7 @@ and writes through an `IndexTransform` into per-chunk kvstore operations:
 from __future__ import annotations
 
 import abc
+import asyncio
 import collections
 import concurrent.futures
 import functools
@@ -38,6 +39,7 @@ from . import partition
 from ..index import IndexDomain
 from .chunk_cache import cache_for_pool, staleness_bound
 from .chunk_memory import check_chunk_memory, missing_chunk_extent
+from .shared_reads import SharedChunkReads
 
 _READ_ALL = ReadOptions()
 #: Writes of at most this many source bytes are staged on the caller's thread.
@@ -266,6 +268,7 @@ class ChunkedArray:
         self.identity = (kvstore_driver.cache_identity, identity if identity is not None else ("fmt", fmt))
         self.fill_missing_data_reads = fill_missing_data_reads
         self.store_data_equal_to_fill_value = store_data_equal_to_fill_value
+        self._shared_reads = SharedChunkReads(self)
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -317,49 +320,31 @@ class ChunkedArray:
 
     def _read_now(self, cells: list, place: Callable, direct: Callable | None, out: np.ndarray,
                   inline: bool = False) -> Future:
-        """Reads from a local store (`read_now`): each task reads, decodes and copies chunk
-        after chunk, taken from one shared queue by at most as many tasks as the pool has
-        threads, with one Future for the whole read instead of a few per chunk."""
-        done: Future = Future()
-        kv, fmt = self.kv, self.fmt
-        # A few chunks of a memory store are read at once; more are decoded on the pool.
-        inline = inline or (len(cells) <= 4 and getattr(kv, "read_now_inline", False))
-        executor = getattr(kv, "read_now_executor", None) or self.executor
-        n_tasks = 1 if inline else min(len(cells), getattr(executor, "max_workers", 1))
-        if n_tasks == 0:
-            done.set_result(out)
-            return done
-        queue = iter(cells)  # shared: `next` on a list iterator is atomic
-        remaining = [n_tasks]
-        lock = threading.Lock()
-
-        def task() -> None:
+        """Reads from a local store (`read_now`), one Future for the whole read instead of a
+        few per chunk.  A small read runs at once on the calling thread (not on an event
+        loop's, which must not wait on a file); a larger one is a few pool tasks that read,
+        decode and copy chunk after chunk.  Reads queued at the same time share each chunk's
+        read and decode, as TensorStore's cache entries share a read in flight."""
+        kv = self.kv
+        if not cells:
+            return futures.ready(out)
+        inline = inline or (len(cells) <= getattr(kv, "inline_read_chunks", 0)
+                            and (getattr(kv, "read_now_inline", False) or asyncio._get_running_loop() is None))
+        if inline:
+            done: Future = Future()
+            fmt = self.fmt
             try:
-                for cell in queue:
-                    if done._state is not futures._CF_PENDING:  # failed or cancelled
-                        return
+                for cell in cells:
                     key = fmt.chunk_key(cell.cell)
                     self._copy_read(key, cell, kv.read_now(key, _READ_ALL), place, direct)
             except BaseException as exc:  # noqa: BLE001 - delivered to the reader
                 futures._settle(done, exception=exc)
-                return
-            with lock:
-                remaining[0] -= 1
-                last = remaining[0] == 0
-            if last:
-                metrics.CHUNK_READS.increment(len(cells))
-                metrics.ELEMENTS_READ.increment(out.size)
-                futures._settle(done, result=out)
-
-        if inline:  # a memory store (as TensorStore does), or a caller on a pool thread
-            task()
+                return done
+            metrics.CHUNK_READS.increment(len(cells))
+            metrics.ELEMENTS_READ.increment(out.size)
+            futures._settle(done, result=out)
             return done
-        try:
-            for _ in range(n_tasks):
-                futures.execute_claimable(executor, task, done)
-        except RuntimeError as exc:  # the pool was shut down (interpreter exit)
-            futures._settle(done, exception=exc)
-        return done
+        return self._shared_reads.read(cells, place, direct, out)
 
     def _copy_read(self, key: bytes, cell, result, place: Callable, direct: Callable | None) -> None:
         """Places a chunk read (or the fill value where it is missing) into the output."""

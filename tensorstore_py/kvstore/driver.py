@@ -293,6 +293,10 @@ class KvStoreDriver(abc.ABC):
     #: the engine then runs them on the calling thread, as TensorStore runs memory reads at once.
     read_now_inline: ClassVar[bool] = False
 
+    #: How many chunks a read may fetch and decode on the calling thread (`read_now`) rather
+    #: than on a pool: a small read of a local file is quicker done than handed over.
+    inline_read_chunks: ClassVar[int] = 0
+
     @property
     def read_now_executor(self) -> "concurrent.futures.Executor | None":
         """The pool `read_now` and `write_now` should run on (None: any, e.g. the engine's

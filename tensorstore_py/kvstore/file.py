@@ -257,6 +257,10 @@ def _open_lock(lock_path: str) -> int:
 class FileDriver(KvStoreDriver):
     """Blocking file operations run on the context's ``file_io_concurrency`` pool."""
 
+    # A read of a chunk or two from the page cache takes less time than handing it to a pool
+    # thread and waking the caller again (and the GIL changing hands on the way).
+    inline_read_chunks = 2
+
     def __init__(self, spec: FileDriverSpec, resources: dict[str, Resource]):
         super().__init__(spec, resources)
         self._io = resources["file_io_concurrency"]

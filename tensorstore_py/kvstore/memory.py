@@ -59,6 +59,7 @@ class MemoryDriver(KvStoreDriver):
     # Nothing to gain by deferring a read that costs a dict lookup (TensorStore runs them at once).
     batch_reads = False
     read_now_inline = True
+    inline_read_chunks = 4
 
     def __init__(self, spec: MemoryDriverSpec, resources: dict[str, Resource]):
         super().__init__(spec, resources)

@@ -385,6 +385,10 @@ class ShardedStore(KvStoreDriver):
     def read_now_inline(self) -> bool:  # type: ignore[override]
         return getattr(self.base, "read_now_inline", False)
 
+    @property
+    def inline_read_chunks(self) -> int:  # type: ignore[override]
+        return getattr(self.base, "inline_read_chunks", 0)
+
     def _cell(self, linear: int) -> list[int]:
         cell = []
         for g in reversed(self.codec.grid_shape):

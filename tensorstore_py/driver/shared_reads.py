@@ -1,0 +1,134 @@
+"""Chunk reads of a local store queued on a pool, shared by the reads waiting for the same chunk.
+
+A read of many chunks, or any read made on an event loop (``asyncio.gather`` of small reads),
+queues its chunks here.  A chunk queued and not yet started is joined by every later read that
+needs it: the chunk is read and decoded once and copied into each reader's output.  This is
+TensorStore's sharing of a cache entry's read in flight, with its rule: a read never uses data
+fetched before the read was made (a chunk whose read has started is not joined).
+
+Each read queues its own new chunks as a few pool tasks over one shared queue; a reader that
+blocks on its Future may run them itself (`future.Claimable`), and so may a reader that joined
+them, so a reader never waits on work that no thread will run.
+"""
+
+from __future__ import annotations
+
+import threading
+from typing import Any, Callable
+
+import numpy as np
+
+from .. import future as futures
+from .. import metrics
+from ..future import Future
+from ..kvstore.driver import ReadOptions
+
+__all__ = ["SharedChunkReads"]
+
+_READ_ALL = ReadOptions()
+
+
+class _Read:
+    """One caller's read: its output, its Future and how many of its chunks are still due."""
+
+    __slots__ = ("done", "out", "due", "lock", "n_cells")
+
+    def __init__(self, out: np.ndarray, n_cells: int):
+        self.done: Future = Future()
+        self.out = out
+        self.due = n_cells
+        self.n_cells = n_cells
+        self.lock = threading.Lock()
+
+    def chunk_done(self) -> None:
+        with self.lock:
+            self.due -= 1
+            last = self.due == 0
+        if last and self.done._state is futures._CF_PENDING:
+            metrics.CHUNK_READS.increment(self.n_cells)
+            metrics.ELEMENTS_READ.increment(self.out.size)
+            futures._settle(self.done, result=self.out)
+
+
+class _Queued:
+    """A chunk waiting for a pool thread: who needs it, and the tasks that will serve it."""
+
+    __slots__ = ("waiters", "tasks")
+
+    def __init__(self, tasks: list):
+        self.waiters: list[tuple[Any, Callable, Callable | None, _Read]] = []
+        self.tasks = tasks
+
+
+class SharedChunkReads:
+    """The queued chunk reads of one `ChunkedArray` (see the module docstring)."""
+
+    def __init__(self, array: Any):
+        self._array = array
+        self._lock = threading.Lock()
+        self._queued: dict[bytes, _Queued] = {}
+
+    def read(self, cells: list, place: Callable, direct: Callable | None, out: np.ndarray) -> Future:
+        array = self._array
+        kv, fmt = array.kv, array.fmt
+        op = _Read(out, len(cells))
+        tasks: list = []  # filled below, before any pool thread can look at it
+        fresh: list[bytes] = []
+        joined: list = []
+        with self._lock:
+            for cell in cells:
+                key = fmt.chunk_key(cell.cell)
+                entry = self._queued.get(key)
+                if entry is None:
+                    entry = self._queued[key] = _Queued(tasks)
+                    fresh.append(key)
+                elif entry.tasks is not tasks and entry.tasks not in joined:
+                    joined.append(entry.tasks)
+                entry.waiters.append((cell, place, direct, op))
+        executor = getattr(kv, "read_now_executor", None) or array.executor
+        n_tasks = min(len(fresh), getattr(executor, "max_workers", 1))
+        queue = iter(fresh)  # shared: `next` on a list iterator is atomic
+
+        def task() -> None:
+            for key in queue:
+                with self._lock:
+                    entry = self._queued.pop(key)
+                self._serve(key, entry.waiters)
+
+        for _ in range(n_tasks):
+            tasks.append(futures.Claimable(task))
+        # A reader blocking on its Future may run the tasks of the chunks it joined, too.
+        claimable = op.done.__dict__.setdefault("_tasks", [])
+        claimable.extend(tasks)
+        for other in joined:
+            claimable.extend(other)
+        try:
+            for t in tasks:
+                futures._execute(executor, t)
+        except RuntimeError as exc:  # the pool was shut down (interpreter exit)
+            futures._settle(op.done, exception=exc)
+        return op.done
+
+    def _serve(self, key: bytes, waiters: list) -> None:
+        """Reads and decodes the chunk once and copies it to every reader still waiting."""
+        array = self._array
+        live = [w for w in waiters if w[3].done._state is futures._CF_PENDING]
+        if live:
+            try:
+                result = array.kv.read_now(key, _READ_ALL)
+                if len(live) == 1:
+                    cell, place, direct, _ = live[0]
+                    array._copy_read(key, cell, result, place, direct)
+                elif result.state != "value":
+                    for cell, place, _, _ in live:
+                        array._place_missing(key, cell, place)
+                else:
+                    chunk = array.fmt.component(array._decode(key, result.value, live[0][0].cell))
+                    for cell, place, _, _ in live:
+                        place(cell, chunk)
+            except BaseException as exc:  # noqa: BLE001 - delivered to every reader of the chunk
+                for _, _, _, op in live:
+                    futures._settle(op.done, exception=exc)
+                return
+        for _, _, _, op in live:
+            op.chunk_done()
