@@ -32,6 +32,10 @@ Update = Callable[[Any, bytes], Any]  # (stored value or None, its generation) -
 #: The executor that says "on the calling thread, even for a store with a pool of its own": for
 #: a caller already on a pool thread, where a hop would only queue the work behind its own.
 INLINE: Any = type("Inline", (), {"__repr__": lambda self: "INLINE"})()
+#: The executor that says "update (encode) on the calling thread, then the store's I/O on its
+#: own pool": a thread of the data-copy pool encodes a chunk it has just filled, while the
+#: write, which may wait on the disk, goes to the threads meant for waiting.
+ENCODE_HERE: Any = type("EncodeHere", (), {"__repr__": lambda self: "ENCODE_HERE"})()
 
 
 def generation_mismatch(kv: Any, key: bytes, writing: bool = True) -> BaseException:
@@ -60,9 +64,14 @@ def read_modify_write(
     """
 
     if getattr(kv, "write_now", None) is not None and getattr(kv, "read_now", None) is not None:
+        if executor is ENCODE_HERE:
+            pool = None if getattr(kv, "read_now_inline", False) else getattr(kv, "read_now_executor", None)
+            if pool is not None and not needs_read and expected_generation is None:
+                return _encode_then_write_now(kv, key, update, pool, out)
+            executor = pool if pool is not None else INLINE
         return _read_modify_write_now(kv, key, update, needs_read, expected_generation,
                                       _local_executor(kv, executor), out)
-    if executor is INLINE:
+    if executor is INLINE or executor is ENCODE_HERE:
         executor = None
 
     def attempt(first: bool) -> Future:
@@ -169,6 +178,35 @@ def _read_modify_write_now(kv: Any, key: bytes, update: Update, needs_read: bool
             futures._execute(executor, task)
         except RuntimeError as exc:  # the pool was shut down (interpreter exit)
             futures._settle(out, exception=exc)
+    return out
+
+
+def _encode_then_write_now(kv: Any, key: bytes, update: Update, pool: Any, out: Future | None) -> Future:
+    """An unconditional write (no read, no generation to keep) of `update(None, UNKNOWN)`:
+    the update runs here, the write as a task on `pool`."""
+    if out is None:
+        out = Future()
+    try:
+        data = update(None, UNKNOWN)
+    except BaseException as exc:  # noqa: BLE001 - delivered to the caller
+        futures._settle(out, exception=exc)
+        return out
+    if data is UNCHANGED:
+        futures._settle(out, result=TimestampedStorageGeneration(UNKNOWN, kv.now()))
+        return out
+
+    def task() -> None:
+        try:
+            stamp = kv.write_now(key, data, WriteOptions())
+        except BaseException as exc:  # noqa: BLE001 - delivered to the caller
+            futures._settle(out, exception=exc)
+        else:
+            futures._settle(out, result=stamp)
+
+    try:
+        futures._execute(pool, task)
+    except RuntimeError as exc:  # the pool was shut down (interpreter exit)
+        futures._settle(out, exception=exc)
     return out
 
 
