@@ -495,8 +495,8 @@ def _basic_key_transform(domain: "IndexDomain", key: Any) -> "IndexTransform | N
                 return None
             try:
                 bounds, (offset, stride) = slice_interval(domain, j, start, stop, step)
-            except StatusError as e:
-                raise IndexError(str(e.with_prefix(f"Computing interval slice for dimension {j}"))) from None
+            except StatusError:
+                return None  # the general path reports it, or an earlier error of the key
             outputs.append(OutputIndexMap.single(len(lo), offset, stride))
             lo.append(bounds[0]); hi.append(bounds[1]); il.append(bounds[2]); iu.append(bounds[3])  # noqa: E702
             labels.append(domain._labels[j])
