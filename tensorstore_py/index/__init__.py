@@ -17,6 +17,11 @@ from .indexable import Indexable
 from .output_map import OutputIndexMap, OutputIndexMaps, OutputIndexMethod
 from .transform import IndexTransform
 from .dim_expression import DimExpression, d
+from . import indexable as _indexable
+
+# NumPy-style keys are parsed by `numpy_indexing`, which imports the modules above: its names are
+# bound now that they exist, so the first `store[...]` of a program does not pay for the import.
+_indexable._load_late_names()
 
 __all__: list[str] = [
     "Dim", "IndexDomain", "IndexTransform", "OutputIndexMap", "OutputIndexMaps", "OutputIndexMethod", "Indexable",
