@@ -2,10 +2,9 @@
 
 from __future__ import annotations
 
-import sys
-import threading
 from typing import Any, Union
 
+import ml_dtypes
 import numpy as np
 
 __all__ = ["dtype", "DTypeLike", "ALL_DTYPES", "from_numpy"]
@@ -62,21 +61,17 @@ class dtype:
     @property
     def numpy_dtype(self) -> np.dtype:
         """The NumPy dtype used for arrays of this type (``object`` for string and json)."""
-        if self._numpy_dtype is None:
-            _load_ml_dtypes()
         return self._numpy_dtype
 
     @property
     def dtype(self) -> np.dtype:
         """The NumPy dtype, under the name NumPy looks for: ``np.dtype(ts.int32)`` (and so
         ``np.dtype(store.dtype)``, which Dask's ``from_array`` calls) works."""
-        return self.numpy_dtype
+        return self._numpy_dtype
 
     @property
     def type(self) -> type:
         """The Python/NumPy scalar type of this data type."""
-        if self._type is None:
-            _load_ml_dtypes()
         return self._type
 
     def to_json(self) -> str:
@@ -87,7 +82,7 @@ class dtype:
         lists, dicts with string keys, numbers, strings, bools and None)."""
         if self._name == "json":
             return to_json_value(value)
-        return self.type(value)
+        return self._type(value)
 
     def __eq__(self, other: object) -> bool:
         # As TensorStore: the other side is anything `ts.dtype()` accepts (names, NumPy dtypes
@@ -137,10 +132,10 @@ _ML = [
 ALL_DTYPES: dict[str, dtype] = {}
 for _name, _np in _NUMERIC:
     ALL_DTYPES[_name] = dtype._make(_name, _np, _np.type)
-# Their NumPy types come from ml_dtypes, imported on first use: its import takes about half a
-# second, more than the rest of this package's, and most programs never meet these types.
 for _name in _ML:
-    ALL_DTYPES[_name] = dtype._make(_name, None, None)
+    _t = getattr(ml_dtypes, _name, None)
+    if _t is not None:
+        ALL_DTYPES[_name] = dtype._make(_name, np.dtype(_t), _t)
 ALL_DTYPES["char"] = dtype._make("char", np.dtype("S0"), np.bytes_)
 ALL_DTYPES["byte"] = dtype._make("byte", np.dtype("V0"), np.void)
 ALL_DTYPES["string"] = dtype._make("string", np.dtype(object), bytes)
@@ -149,25 +144,7 @@ ALL_DTYPES["json"] = dtype._make("json", np.dtype(object), np.object_)
 
 _BY_NAME = dict(ALL_DTYPES)
 # NumPy dtypes (native byte order) to TensorStore types; char/byte/string are not inferred.
-_BY_NUMPY: dict[np.dtype, dtype] = {ALL_DTYPES[n].numpy_dtype: ALL_DTYPES[n] for n, _ in _NUMERIC}
-_ml_lock = threading.Lock()
-_ml_loaded = False
-
-
-def _load_ml_dtypes() -> None:
-    """Fills in the ml_dtypes types (once, on the first use of any of them)."""
-    global _ml_loaded
-    with _ml_lock:
-        if _ml_loaded:
-            return
-        import ml_dtypes
-
-        for name in _ML:
-            t = getattr(ml_dtypes, name)
-            d = ALL_DTYPES[name]
-            d._numpy_dtype, d._type = np.dtype(t), t
-            _BY_NUMPY[d._numpy_dtype] = d
-        _ml_loaded = True
+_BY_NUMPY: dict[np.dtype, dtype] = {d.numpy_dtype: d for n, d in ALL_DTYPES.items() if n not in ("char", "byte", "string", "ustring", "json")}
 
 
 def from_numpy(np_dtype: np.dtype) -> dtype:
@@ -178,11 +155,6 @@ def from_numpy(np_dtype: np.dtype) -> dtype:
     found = _BY_NUMPY.get(np_dtype)
     if found is not None:
         return found
-    if not _ml_loaded and "ml_dtypes" in sys.modules:  # an ml_dtypes type exists only then
-        _load_ml_dtypes()
-        found = _BY_NUMPY.get(np_dtype)
-        if found is not None:
-            return found
     if np_dtype.kind == "S":
         return ALL_DTYPES["char"]
     if np_dtype.kind == "V" and np_dtype.fields is None:

@@ -108,39 +108,3 @@ def test_json_conversion_matches_reference(value):
     ours = _outcome(lambda: ts.json(eval(value, {"ts": ts, "np": np})))
     theirs = _outcome(lambda: ref.json(eval(value, {"ts": ref, "np": np})))
     assert ours == theirs
-
-
-def test_ml_dtypes_are_imported_on_first_use():
-    """Importing the package does not import ml_dtypes (half a second); the first use of one
-    of its types does, by name, by NumPy dtype or through a store."""
-    import subprocess
-    import sys
-
-    script = """
-import sys
-import numpy as np
-import tensorstore_py as ts
-assert "ml_dtypes" not in sys.modules
-assert ts.dtype("float32").numpy_dtype == np.float32 and "ml_dtypes" not in sys.modules
-assert np.dtype(ts.bfloat16).name == "bfloat16"
-import ml_dtypes
-assert ts.dtype(np.dtype(ml_dtypes.float8_e5m2)) is ts.float8_e5m2
-assert ts.dtype(ml_dtypes.int4) is ts.int4
-store = ts.open({"driver": "zarr3", "kvstore": "memory://", "dtype": "bfloat16", "schema": {"domain": {"shape": [4]}}},
-                create=True).result()
-store.write(np.arange(4, dtype=ml_dtypes.bfloat16)).result()
-assert store.read().result().tolist() == [0, 1, 2, 3]
-"""
-    subprocess.run([sys.executable, "-c", script], check=True)
-
-
-def test_ml_dtype_found_by_numpy_dtype_before_any_by_name():
-    import subprocess
-    import sys
-
-    script = """
-import numpy as np, ml_dtypes, tensorstore_py as ts
-assert ts.dtype(np.dtype(ml_dtypes.bfloat16)) is ts.bfloat16
-assert ts.dtype(np.dtype(ml_dtypes.float8_e5m2)).name == "float8_e5m2"
-"""
-    subprocess.run([sys.executable, "-c", script], check=True)
