@@ -108,3 +108,18 @@ def test_json_conversion_matches_reference(value):
     ours = _outcome(lambda: ts.json(eval(value, {"ts": ts, "np": np})))
     theirs = _outcome(lambda: ref.json(eval(value, {"ts": ref, "np": np})))
     assert ours == theirs
+
+
+def test_numpy_knows_the_ml_dtypes_names_after_import():
+    """As after ``import tensorstore``: ml_dtypes is imported with the package, so NumPy
+    resolves the names of its types (TensorStore's own tests rely on it)."""
+    import subprocess
+    import sys
+
+    script = """
+import numpy as np
+import tensorstore_py as ts
+for name in ("bfloat16", "int2", "int4", "float8_e4m3fn", "float8_e5m2", "float4_e2m1fn"):
+    assert ts.dtype(np.dtype(name)).name == name
+"""
+    subprocess.run([sys.executable, "-c", script], check=True)
