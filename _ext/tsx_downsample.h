@@ -126,4 +126,163 @@ static inline void tsx_sort8(T* s) {
 
 #undef TSX_CX
 
+/* ---- Integer means with factor 2 along the last dimension, in one pass ----------------------
+ *
+ * The common pyramid step (2x2x2, 2x2, 1x2x2, ...): every output element is the mean of the
+ * pairs at the same place in R source rows (R = 1, 2, 4 or 8: the product of the other
+ * dimensions' factors, each 1 or 2, cut by the edges).  Each output row is computed straight
+ * from its R source rows: sum, round half to even, store, in one loop the compiler vectorises;
+ * no accumulator array and no second pass.  Sums are exact (8/16-bit elements in 32 bits,
+ * 32-bit ones in 64), so the result is the exact mean rounded half to even, as TensorStore. */
+
+template <typename T> struct tsx_mean_acc;
+template <> struct tsx_mean_acc<uint8_t> { typedef uint32_t type; };
+template <> struct tsx_mean_acc<int8_t> { typedef int32_t type; };
+template <> struct tsx_mean_acc<uint16_t> { typedef uint32_t type; };
+template <> struct tsx_mean_acc<int16_t> { typedef int32_t type; };
+template <> struct tsx_mean_acc<uint32_t> { typedef uint64_t type; };
+template <> struct tsx_mean_acc<int32_t> { typedef int64_t type; };
+
+/* p[0] + p[1] in A.  8- and 16-bit pairs are loaded as one word and split with shifts (the
+ * signed ones sign-extended by an arithmetic shift), which vectorises with plain loads. */
+template <typename T, typename A>
+static inline A tsx_pair(const T* p) {
+  return (A)p[0] + (A)p[1];
+}
+template <>
+inline uint32_t tsx_pair<uint16_t, uint32_t>(const uint16_t* p) {
+  uint32_t w;
+  memcpy(&w, p, sizeof w);
+  return (w & 0xFFFFu) + (w >> 16);
+}
+template <>
+inline int32_t tsx_pair<int16_t, int32_t>(const int16_t* p) {
+  uint32_t w;
+  memcpy(&w, p, sizeof w);
+  return ((int32_t)(w << 16) >> 16) + ((int32_t)w >> 16);
+}
+template <>
+inline uint32_t tsx_pair<uint8_t, uint32_t>(const uint8_t* p) {
+  uint16_t h;
+  memcpy(&h, p, sizeof h);
+  uint32_t w = h;
+  return (w & 0xFFu) + (w >> 8);
+}
+template <>
+inline int32_t tsx_pair<int8_t, int32_t>(const int8_t* p) {
+  uint16_t h;
+  memcpy(&h, p, sizeof h);
+  uint32_t w = h;
+  return ((int32_t)(w << 24) >> 24) + ((int32_t)(w << 16) >> 24);
+}
+
+/* s / 2^shift rounded half to even; floor-based for negative s (the shift is arithmetic). */
+template <typename A>
+static inline A tsx_round_shift(A s, int shift) {
+  if (shift == 0) return s;
+  return (s + (((A)1 << (shift - 1)) - 1) + ((s >> shift) & 1)) >> shift;
+}
+
+/* One output row from the R source rows `rows` (n elements each; the first element sits at
+ * position o, 0 or 1, of its pair). */
+template <typename T, int R>
+static inline void tsx_mean2_row(const T* const* rows, T* __restrict out, int64_t n, int64_t o) {
+  typedef typename tsx_mean_acc<T>::type A;
+  const int shift = R == 1 ? 1 : R == 2 ? 2 : R == 4 ? 3 : 4;  /* log2(2R) */
+  const T* __restrict r0 = rows[0];
+  const T* __restrict r1 = rows[R > 1 ? 1 : 0];
+  const T* __restrict r2 = rows[R > 2 ? 2 : 0];
+  const T* __restrict r3 = rows[R > 2 ? 3 : 0];
+  const T* __restrict r4 = rows[R > 4 ? 4 : 0];
+  const T* __restrict r5 = rows[R > 4 ? 5 : 0];
+  const T* __restrict r6 = rows[R > 4 ? 6 : 0];
+  const T* __restrict r7 = rows[R > 4 ? 7 : 0];
+  int64_t j = 0, k = 0;
+  if (o == 1 && n > 0) {  /* a first block holding one column */
+    A s = 0;
+    for (int r = 0; r < R; ++r) s += (A)rows[r][0];
+    *out++ = (T)tsx_round_shift<A>(s, shift - 1);
+    j = 1;
+  }
+  const int64_t pairs = (n - j) / 2;
+  r0 += j; r1 += j; r2 += j; r3 += j; r4 += j; r5 += j; r6 += j; r7 += j;
+  for (k = 0; k < pairs; ++k) {
+    A s = tsx_pair<T, A>(r0 + 2 * k);
+    if (R > 1) s += tsx_pair<T, A>(r1 + 2 * k);
+    if (R > 2) s += tsx_pair<T, A>(r2 + 2 * k) + tsx_pair<T, A>(r3 + 2 * k);
+    if (R > 4) {
+      s += tsx_pair<T, A>(r4 + 2 * k) + tsx_pair<T, A>(r5 + 2 * k);
+      s += tsx_pair<T, A>(r6 + 2 * k) + tsx_pair<T, A>(r7 + 2 * k);
+    }
+    out[k] = (T)((s + (((A)1 << (shift - 1)) - 1) + ((s >> shift) & 1)) >> shift);
+  }
+  j += 2 * pairs;
+  if (j < n) {  /* a last block holding one column */
+    A s = 0;
+    for (int r = 0; r < R; ++r) s += (A)rows[r][j];
+    out[pairs] = (T)tsx_round_shift<A>(s, shift - 1);
+  }
+}
+
+/* The whole box (see downsample.pyx for the arguments; `out_stride` in elements, the last one
+ * 1): true when done, false when the case is not this one's (a factor other than 2 along the
+ * last dimension, or other than 1 or 2 along another, or more than three of those 2s), which
+ * the general loop then handles. */
+template <typename T>
+static inline bool tsx_mean2(const T* src, T* out, int rank, const int64_t* src_shape, const int64_t* out_shape,
+                             const int64_t* out_stride, const int64_t* off, const int64_t* fac) {
+  const int last = rank - 1;
+  if (rank < 1 || fac[last] != 2 || out_stride[last] != 1) return false;
+  int twos = 0;
+  for (int d = 0; d < last; ++d) {
+    if (fac[d] == 2) ++twos;
+    else if (fac[d] != 1) return false;
+  }
+  if (twos > 3) return false;
+  int64_t src_stride[64], idx[64];
+  if (rank > 64) return false;
+  int64_t stride = src_shape[last];
+  for (int d = last - 1; d >= 0; --d) {
+    src_stride[d] = stride;
+    stride *= src_shape[d];
+  }
+  int64_t out_rows = 1;
+  for (int d = 0; d < last; ++d) {
+    out_rows *= out_shape[d];
+    idx[d] = 0;
+  }
+  T* o = out;  /* the current output row */
+  const int64_t n = src_shape[last];
+  for (int64_t row = 0; row < out_rows; ++row) {
+    /* The source rows of this output row: per dimension one or two indices. */
+    const T* rows[8];
+    int count = 1;
+    rows[0] = src;
+    for (int d = 0; d < last; ++d) {
+      int64_t lo = idx[d] * fac[d] - off[d];
+      int64_t hi = lo + fac[d];
+      if (lo < 0) lo = 0;
+      if (hi > src_shape[d]) hi = src_shape[d];
+      for (int c = 0; c < count; ++c) rows[c] += lo * src_stride[d];
+      if (hi - lo == 2) {
+        for (int c = 0; c < count; ++c) rows[count + c] = rows[c] + src_stride[d];
+        count *= 2;
+      }
+    }
+    switch (count) {
+      case 1: tsx_mean2_row<T, 1>(rows, o, n, off[last]); break;
+      case 2: tsx_mean2_row<T, 2>(rows, o, n, off[last]); break;
+      case 4: tsx_mean2_row<T, 4>(rows, o, n, off[last]); break;
+      default: tsx_mean2_row<T, 8>(rows, o, n, off[last]); break;
+    }
+    for (int d = last - 1; d >= 0; --d) {
+      o += out_stride[d];
+      if (++idx[d] < out_shape[d]) break;
+      o -= out_stride[d] * out_shape[d];
+      idx[d] = 0;
+    }
+  }
+  return true;
+}
+
 #endif

@@ -164,3 +164,57 @@ def test_blocks_of_eight(dtype, method):
     out = np.empty(expected.shape, dtype=src.dtype)
     K.reduce(src, out, offsets, [2, 2, 2], METHODS[method])
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.bool_])
+@pytest.mark.parametrize("factors", [[2], [1, 2], [2, 2], [2, 1, 2], [2, 2, 2], [1, 2, 2, 2], [2, 2, 2, 2]])
+def test_mean_factor_two_last(dtype, factors):
+    """Means with factor 2 along the last dimension (1 or 2 along the others) take the fused
+    one-pass path: every offset, odd and even extents (blocks cut at both ends), and the
+    extreme values of the type (sums near the accumulator's range, halves of both signs)."""
+    rng = np.random.default_rng(11)
+    for shape in itertools.product(*[[1, 2, 5] if f == 2 else [1, 3] for f in factors]):
+        if dtype is np.bool_:
+            src = rng.integers(0, 2, size=shape).astype(bool)
+        else:
+            info = np.iinfo(dtype)
+            src = rng.choice(np.array([info.min, info.min + 1, -1 if info.min else 1, 0, 1, info.max - 1, info.max], dtype=dtype), size=shape)
+        for offsets in itertools.product(*[range(f) for f in factors]):
+            expected = _reference(src, list(offsets), factors, "mean")
+            out = np.empty(expected.shape, dtype=src.dtype)
+            K.reduce(src, out, list(offsets), factors, K.MEAN)
+            np.testing.assert_array_equal(out, expected, err_msg=f"{shape} {offsets}")
+
+
+def test_mean_factor_two_last_large_box():
+    """A box of many rows (each row longer than a vector register) against the reference."""
+    rng = np.random.default_rng(5)
+    src = rng.integers(-32768, 32768, size=(5, 6, 67), dtype=np.int16)
+    for offsets in ([0, 0, 0], [1, 1, 1], [0, 1, 0]):
+        expected = _reference(src, offsets, [2, 2, 2], "mean")
+        out = np.empty(expected.shape, dtype=src.dtype)
+        K.reduce(src, out, offsets, [2, 2, 2], K.MEAN)
+        np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.int64, np.float32])
+def test_strided_out(method, dtype):
+    """`out` may be a strided view (a tile's region of a larger result): the fused mean path
+    writes it in place, the others through a C-contiguous copy; the elements around it stay."""
+    rng = np.random.default_rng(3)
+    src = rng.integers(-100, 100, size=(5, 6, 9)).astype(dtype)
+    offsets = [1, 0, 1]
+    expected = _reference(src, offsets, [2, 2, 2], method)
+    whole = np.full((5, 6, 9), 77, dtype=dtype)
+    region = whole[1:4, 2:5, 3:8]
+    assert not region.flags.c_contiguous
+    K.reduce(src, region, offsets, [2, 2, 2], METHODS[method])
+    np.testing.assert_array_equal(region, expected)
+    outside = np.ones(whole.shape, dtype=bool)
+    outside[1:4, 2:5, 3:8] = False
+    assert (whole[outside] == 77).all()
+    # A last dimension that is not contiguous either.
+    columns = np.full((3, 3, 10), 77, dtype=dtype)[:, :, ::2]
+    K.reduce(src, columns, offsets, [2, 2, 2], METHODS[method])
+    np.testing.assert_array_equal(columns, expected)
