@@ -18,9 +18,10 @@ Methods (as TensorStore computes them):
   (integer blocks of 8 elements: a sorting network, which gives the same value).
 * ``MODE``: the most frequent value after ``std::sort`` (the smallest of equally frequent ones).
 
-Integer means (elements of at most 32 bits) with factor 2 along the last dimension and 1 or 2
-along the others, the usual pyramid step, take one fused pass (``tsx_mean2``): each output row
-straight from its 1, 2, 4 or 8 source rows, written in place whatever `out`'s strides.  The rest
+Integer means (elements of at most 32 bits) whose factors are 2s and 1s (at most four 2s; the
+usual pyramid steps) take one fused pass (``tsx_mean2``): each output row straight from its 1,
+2, 4 or 8 source rows, written in place whatever `out`'s strides (the dimensions from the last
+2 on contiguous).  The rest
 is processed one output hyperplane (fixed index along dimension 0) at a time, so the
 accumulators stay small and in cache whatever the size of the box; a strided `out` is then
 written through a C-contiguous copy.
@@ -201,7 +202,7 @@ cdef int _run(elem_t* src, elem_t* out, Plan* p, int method) noexcept nogil:
     if elem_t is float or elem_t is double or elem_t is int64_t or elem_t is uint64_t:
         pass
     elif method == 1:
-        # Factor 2 along the last dimension, 1 or 2 along the others: one fused pass.
+        # Factors of 2 and 1 (the last one other than 1 a 2, at most four 2s): one fused pass.
         if tsx_mean2(src, out, p.rank, p.src_shape, p.out_shape, p.out_stride, p.off, p.fac):
             free(counts); free(row_out)
             return 0

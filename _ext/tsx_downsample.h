@@ -126,14 +126,16 @@ static inline void tsx_sort8(T* s) {
 
 #undef TSX_CX
 
-/* ---- Integer means with factor 2 along the last dimension, in one pass ----------------------
+/* ---- Integer means of blocks of 2s and 1s, in one pass -------------------------------------
  *
- * The common pyramid step (2x2x2, 2x2, 1x2x2, ...): every output element is the mean of the
- * pairs at the same place in R source rows (R = 1, 2, 4 or 8: the product of the other
- * dimensions' factors, each 1 or 2, cut by the edges).  Each output row is computed straight
- * from its R source rows: sum, round half to even, store, in one loop the compiler vectorises;
- * no accumulator array and no second pass.  Sums are exact (8/16-bit elements in 32 bits,
- * 32-bit ones in 64), so the result is the exact mean rounded half to even, as TensorStore. */
+ * The common pyramid steps (2x2x2, 2x2, 1x2x2, 2x2x1, 2x2x2 with a channel dimension of 1, ...):
+ * the last dimension with a factor other than 1 (the pair dimension) has factor 2, and every
+ * output element is the mean of the pairs at the same place in R source rows (R = 1, 2, 4 or 8:
+ * the product of the factors before it, each 1 or 2, cut by the edges).  Each output row is
+ * computed straight from its R source rows: sum, round half to even, store, in one loop the
+ * compiler vectorises; no accumulator array and no second pass.  Sums are exact (8/16-bit
+ * elements in 32 bits, 32-bit ones in 64), so the result is the exact mean rounded half to
+ * even, as TensorStore. */
 
 template <typename T> struct tsx_mean_acc;
 template <> struct tsx_mean_acc<uint8_t> { typedef uint32_t type; };
@@ -183,12 +185,27 @@ static inline A tsx_round_shift(A s, int shift) {
   return (s + (((A)1 << (shift - 1)) - 1) + ((s >> shift) & 1)) >> shift;
 }
 
-/* One output row from the R source rows `rows` (n elements each; the first element sits at
- * position o, 0 or 1, of its pair). */
+/* The `inner` elements at `at` of each of the R rows, summed and divided by 2^shift (a block
+ * that holds one position of the pair dimension, cut by an edge). */
 template <typename T, int R>
-static inline void tsx_mean2_row(const T* const* rows, T* __restrict out, int64_t n, int64_t o) {
+static inline void tsx_mean2_single(const T* const* rows, int64_t at, T* out, int64_t inner, int shift) {
+  typedef typename tsx_mean_acc<T>::type A;
+  for (int64_t i = 0; i < inner; ++i) {
+    A s = 0;
+    for (int r = 0; r < R; ++r) s += (A)rows[r][at + i];
+    out[i] = (T)tsx_round_shift<A>(s, shift);
+  }
+}
+
+/* One output row from the R source rows `rows`: along the pair dimension n positions (the
+ * first at position o, 0 or 1, of its pair) of `inner` elements each (the trailing dimensions
+ * of factor 1; usually 1).  Output position k, element i is the mean of element i of the pair
+ * positions of block k in all R rows. */
+template <typename T, int R>
+static inline void tsx_mean2_row(const T* const* rows, T* __restrict out, int64_t n, int64_t o, int64_t inner) {
   typedef typename tsx_mean_acc<T>::type A;
   const int shift = R == 1 ? 1 : R == 2 ? 2 : R == 4 ? 3 : 4;  /* log2(2R) */
+  const A half = ((A)1 << (shift - 1)) - 1;
   const T* __restrict r0 = rows[0];
   const T* __restrict r1 = rows[R > 1 ? 1 : 0];
   const T* __restrict r2 = rows[R > 2 ? 2 : 0];
@@ -197,68 +214,92 @@ static inline void tsx_mean2_row(const T* const* rows, T* __restrict out, int64_
   const T* __restrict r5 = rows[R > 4 ? 5 : 0];
   const T* __restrict r6 = rows[R > 4 ? 6 : 0];
   const T* __restrict r7 = rows[R > 4 ? 7 : 0];
-  int64_t j = 0, k = 0;
-  if (o == 1 && n > 0) {  /* a first block holding one column */
-    A s = 0;
-    for (int r = 0; r < R; ++r) s += (A)rows[r][0];
-    *out++ = (T)tsx_round_shift<A>(s, shift - 1);
+  int64_t j = 0;
+  if (o == 1) {  /* a first block holding one position */
+    tsx_mean2_single<T, R>(rows, 0, out, inner, shift - 1);
+    out += inner;
     j = 1;
   }
   const int64_t pairs = (n - j) / 2;
-  r0 += j; r1 += j; r2 += j; r3 += j; r4 += j; r5 += j; r6 += j; r7 += j;
-  for (k = 0; k < pairs; ++k) {
-    A s = tsx_pair<T, A>(r0 + 2 * k);
-    if (R > 1) s += tsx_pair<T, A>(r1 + 2 * k);
-    if (R > 2) s += tsx_pair<T, A>(r2 + 2 * k) + tsx_pair<T, A>(r3 + 2 * k);
-    if (R > 4) {
-      s += tsx_pair<T, A>(r4 + 2 * k) + tsx_pair<T, A>(r5 + 2 * k);
-      s += tsx_pair<T, A>(r6 + 2 * k) + tsx_pair<T, A>(r7 + 2 * k);
+  const int64_t start = j * inner;
+  r0 += start; r1 += start; r2 += start; r3 += start; r4 += start; r5 += start; r6 += start; r7 += start;
+  if (inner == 1) {
+    for (int64_t k = 0; k < pairs; ++k) {
+      A s = tsx_pair<T, A>(r0 + 2 * k);
+      if (R > 1) s += tsx_pair<T, A>(r1 + 2 * k);
+      if (R > 2) s += tsx_pair<T, A>(r2 + 2 * k) + tsx_pair<T, A>(r3 + 2 * k);
+      if (R > 4) {
+        s += tsx_pair<T, A>(r4 + 2 * k) + tsx_pair<T, A>(r5 + 2 * k);
+        s += tsx_pair<T, A>(r6 + 2 * k) + tsx_pair<T, A>(r7 + 2 * k);
+      }
+      out[k] = (T)((s + half + ((s >> shift) & 1)) >> shift);
     }
-    out[k] = (T)((s + (((A)1 << (shift - 1)) - 1) + ((s >> shift) & 1)) >> shift);
+  } else {
+    /* The two positions of a pair are `inner` apart: the loop over the inner elements is the
+     * one that vectorises. */
+    for (int64_t k = 0; k < pairs; ++k) {
+      const int64_t a = 2 * k * inner, b = a + inner;
+      T* __restrict dst = out + k * inner;
+      for (int64_t i = 0; i < inner; ++i) {
+        A s = (A)r0[a + i] + (A)r0[b + i];
+        if (R > 1) s += (A)r1[a + i] + (A)r1[b + i];
+        if (R > 2) s += (A)r2[a + i] + (A)r2[b + i] + (A)r3[a + i] + (A)r3[b + i];
+        if (R > 4) {
+          s += (A)r4[a + i] + (A)r4[b + i] + (A)r5[a + i] + (A)r5[b + i];
+          s += (A)r6[a + i] + (A)r6[b + i] + (A)r7[a + i] + (A)r7[b + i];
+        }
+        dst[i] = (T)((s + half + ((s >> shift) & 1)) >> shift);
+      }
+    }
   }
   j += 2 * pairs;
-  if (j < n) {  /* a last block holding one column */
-    A s = 0;
-    for (int r = 0; r < R; ++r) s += (A)rows[r][j];
-    out[pairs] = (T)tsx_round_shift<A>(s, shift - 1);
-  }
+  if (j < n) tsx_mean2_single<T, R>(rows, j * inner, out + pairs * inner, inner, shift - 1);  /* a last block of one */
 }
 
-/* The whole box (see downsample.pyx for the arguments; `out_stride` in elements, the last one
- * 1): true when done, false when the case is not this one's (a factor other than 2 along the
- * last dimension, or other than 1 or 2 along another, or more than three of those 2s), which
- * the general loop then handles. */
+/* The whole box (see downsample.pyx for the arguments; `out_stride` in elements): true when
+ * done, false when the case is not this one's, which the general loop then handles.  This
+ * one's: the last dimension with a factor other than 1 (the pair dimension) has factor 2; the
+ * dimensions before it 1 or 2, at most three of them 2; the trailing dimensions of factor 1
+ * after it (a channel dimension, say) are contiguous in `out` together with it. */
 template <typename T>
 static inline bool tsx_mean2(const T* src, T* out, int rank, const int64_t* src_shape, const int64_t* out_shape,
                              const int64_t* out_stride, const int64_t* off, const int64_t* fac) {
-  const int last = rank - 1;
-  if (rank < 1 || fac[last] != 2 || out_stride[last] != 1) return false;
+  if (rank < 1 || rank > 64) return false;
+  int pair_dim = rank - 1;
+  while (pair_dim >= 0 && fac[pair_dim] == 1) --pair_dim;
+  if (pair_dim < 0 || fac[pair_dim] != 2) return false;
   int twos = 0;
-  for (int d = 0; d < last; ++d) {
+  for (int d = 0; d < pair_dim; ++d) {
     if (fac[d] == 2) ++twos;
     else if (fac[d] != 1) return false;
   }
   if (twos > 3) return false;
+  int64_t inner = 1, out_inner = 1;
+  for (int d = rank - 1; d > pair_dim; --d) {
+    if (out_shape[d] != 1 && out_stride[d] != out_inner) return false;
+    inner *= src_shape[d];
+    out_inner *= out_shape[d];
+  }
+  if (out_shape[pair_dim] != 1 && out_stride[pair_dim] != out_inner) return false;
   int64_t src_stride[64], idx[64];
-  if (rank > 64) return false;
-  int64_t stride = src_shape[last];
-  for (int d = last - 1; d >= 0; --d) {
+  int64_t stride = inner;
+  for (int d = pair_dim; d >= 0; --d) {
     src_stride[d] = stride;
     stride *= src_shape[d];
   }
   int64_t out_rows = 1;
-  for (int d = 0; d < last; ++d) {
+  for (int d = 0; d < pair_dim; ++d) {
     out_rows *= out_shape[d];
     idx[d] = 0;
   }
   T* o = out;  /* the current output row */
-  const int64_t n = src_shape[last];
+  const int64_t n = src_shape[pair_dim];
   for (int64_t row = 0; row < out_rows; ++row) {
     /* The source rows of this output row: per dimension one or two indices. */
     const T* rows[8];
     int count = 1;
     rows[0] = src;
-    for (int d = 0; d < last; ++d) {
+    for (int d = 0; d < pair_dim; ++d) {
       int64_t lo = idx[d] * fac[d] - off[d];
       int64_t hi = lo + fac[d];
       if (lo < 0) lo = 0;
@@ -270,12 +311,12 @@ static inline bool tsx_mean2(const T* src, T* out, int rank, const int64_t* src_
       }
     }
     switch (count) {
-      case 1: tsx_mean2_row<T, 1>(rows, o, n, off[last]); break;
-      case 2: tsx_mean2_row<T, 2>(rows, o, n, off[last]); break;
-      case 4: tsx_mean2_row<T, 4>(rows, o, n, off[last]); break;
-      default: tsx_mean2_row<T, 8>(rows, o, n, off[last]); break;
+      case 1: tsx_mean2_row<T, 1>(rows, o, n, off[pair_dim], inner); break;
+      case 2: tsx_mean2_row<T, 2>(rows, o, n, off[pair_dim], inner); break;
+      case 4: tsx_mean2_row<T, 4>(rows, o, n, off[pair_dim], inner); break;
+      default: tsx_mean2_row<T, 8>(rows, o, n, off[pair_dim], inner); break;
     }
-    for (int d = last - 1; d >= 0; --d) {
+    for (int d = pair_dim - 1; d >= 0; --d) {
       o += out_stride[d];
       if (++idx[d] < out_shape[d]) break;
       o -= out_stride[d] * out_shape[d];

@@ -288,7 +288,7 @@ def test_schema_units_fill_value_and_chunk_layout():
 
 
 @pytest.mark.parametrize("dtype", ["uint16", "int8", "int32"])
-@pytest.mark.parametrize("factors", [[2, 2, 2], [1, 2, 2], [2, 3, 2]])
+@pytest.mark.parametrize("factors", [[2, 2, 2], [1, 2, 2], [2, 2, 1], [2, 3, 2]])
 def test_many_tiles_match_tensorstore(dtype, factors):
     """A base of several read tiles (each reduced into its region of the result) with odd
     extents, whole and through a view whose blocks are cut at its start: the values are

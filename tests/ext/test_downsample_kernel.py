@@ -167,11 +167,13 @@ def test_blocks_of_eight(dtype, method):
 
 
 @pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.bool_])
-@pytest.mark.parametrize("factors", [[2], [1, 2], [2, 2], [2, 1, 2], [2, 2, 2], [1, 2, 2, 2], [2, 2, 2, 2]])
-def test_mean_factor_two_last(dtype, factors):
-    """Means with factor 2 along the last dimension (1 or 2 along the others) take the fused
-    one-pass path: every offset, odd and even extents (blocks cut at both ends), and the
-    extreme values of the type (sums near the accumulator's range, halves of both signs)."""
+@pytest.mark.parametrize("factors", [[2], [1, 2], [2, 2], [2, 1, 2], [2, 2, 2], [1, 2, 2, 2], [2, 2, 2, 2],
+                                     [2, 1], [2, 2, 1], [1, 2, 1, 1], [2, 2, 2, 1], [2, 1, 2, 1]])
+def test_mean_of_twos_and_ones(dtype, factors):
+    """Means whose factors are 2s and 1s take the fused one-pass path (trailing 1s: the pairs
+    are that many elements apart): every offset, odd and even extents (blocks cut at both ends),
+    and the extreme values of the type (sums near the accumulator's range, halves of both
+    signs)."""
     rng = np.random.default_rng(11)
     for shape in itertools.product(*[[1, 2, 5] if f == 2 else [1, 3] for f in factors]):
         if dtype is np.bool_:
@@ -218,3 +220,15 @@ def test_strided_out(method, dtype):
     columns = np.full((3, 3, 10), 77, dtype=dtype)[:, :, ::2]
     K.reduce(src, columns, offsets, [2, 2, 2], METHODS[method])
     np.testing.assert_array_equal(columns, expected)
+    # A trailing dimension of factor 1 (channels): the region of a larger result, and a view
+    # whose channels are not contiguous.
+    channels = src.reshape(5, 6, 3, 3)
+    expected = _reference(channels, [1, 0, 1, 0], [2, 2, 2, 1], method)
+    for whole, index in ((np.full((4, 5, 3, 3), 77, dtype=dtype), np.s_[1:4, 2:5, 0:2, :]),
+                         (np.full((3, 3, 2, 5), 77, dtype=dtype), np.s_[:, :, :, 1:4])):
+        region = whole[index]
+        K.reduce(np.ascontiguousarray(channels), region, [1, 0, 1, 0], [2, 2, 2, 1], METHODS[method])
+        np.testing.assert_array_equal(region, expected)
+        outside = np.ones(whole.shape, dtype=bool)
+        outside[index] = False
+        assert (whole[outside] == 77).all()
