@@ -4,27 +4,27 @@
 
 ``reduce(src, out, offsets, factors, method)``: `src` is a C-contiguous box of the base array;
 along dimension d its first element sits at position ``offsets[d]`` (0 <= offset < factor) of
-its block, blocks being ``factors[d]`` wide.  `out` (any strides) receives one value per block
-the box touches: ``out.shape[d] == ceil((offsets[d] + src.shape[d]) / factors[d])``.  A block cut
-by the edge of the box reduces only the elements it holds.
+its block, blocks being ``factors[d]`` wide.  `out` (any strides of whole elements) receives one
+value per block the box touches: ``out.shape[d] == ceil((offsets[d] + src.shape[d]) /
+factors[d])``.  A block cut by the edge of the box reduces only the elements it holds.
 
 Methods (as TensorStore computes them):
 
-* ``MEAN``: integers sum exactly (64- or 128-bit) and round half to even; float32 and the
-  half-precision types (given here as float32) accumulate in float32, float64 in float64.
+* ``MEAN``: integers sum exactly (in 32, 64 or 128 bits: wide enough for the block) and round
+  half to even (floor-based for negative sums); float32 and the half-precision types (given
+  here as float32) accumulate in float32, float64 in float64.
 * ``MIN`` / ``MAX``: start from +inf / -inf (type max / min for integers) and keep the first
   of equal elements, so NaN never wins unless nothing else is there.
 * ``MEDIAN``: the lower median, ``std::nth_element`` on the block's elements in C order
   (integer blocks of 8 elements: a sorting network, which gives the same value).
 * ``MODE``: the most frequent value after ``std::sort`` (the smallest of equally frequent ones).
 
-Integer means (elements of at most 32 bits) whose factors are 2s and 1s (at most four 2s; the
-usual pyramid steps) take one fused pass (``tsx_mean2``): each output row straight from its 1,
-2, 4 or 8 source rows, written in place whatever `out`'s strides (the dimensions from the last
-2 on contiguous).  The rest
-is processed one output hyperplane (fixed index along dimension 0) at a time, so the
-accumulators stay small and in cache whatever the size of the box; a strided `out` is then
-written through a C-contiguous copy.
+Integer means (elements of at most 32 bits) whose factors are 2s and 1s (at most four 2s: the
+usual pyramid steps) take one fused pass (``tsx_mean2`` in tsx_downsample.h): each output row
+straight from its 1, 2, 4 or 8 source rows, written in place (the dimensions from the last 2
+on contiguous in `out`).  The rest is processed one output hyperplane (fixed index along
+dimension 0) at a time, so the accumulators stay small and in cache whatever the size of the
+box; a strided `out` is then written through a C-contiguous copy.
 """
 
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
