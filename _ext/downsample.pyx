@@ -19,10 +19,10 @@ Methods (as TensorStore computes them):
   (integer blocks of 8 elements: a sorting network, which gives the same value).
 * ``MODE``: the most frequent value after ``std::sort`` (the smallest of equally frequent ones).
 
-Integer means (elements of at most 32 bits) whose factors are 2s and 1s (at most four 2s: the
-usual pyramid steps) take one fused pass (``tsx_mean2`` in tsx_downsample.h): each output row
-straight from its 1, 2, 4 or 8 source rows, written in place (the dimensions from the last 2
-on contiguous in `out`).  The rest is processed one output hyperplane (fixed index along
+Integer means (elements of at most 32 bits), minima and maxima whose factors are 2s and 1s (at
+most four 2s: the usual pyramid steps) take one fused pass (``tsx_rows2`` in tsx_downsample.h):
+each output row straight from its 1, 2, 4 or 8 source rows, written in place (the dimensions
+from the last 2 on contiguous in `out`).  The rest is processed one output hyperplane (fixed index along
 dimension 0) at a time, so the accumulators stay small and in cache whatever the size of the
 box; a strided `out` is then written through a C-contiguous copy.
 """
@@ -45,6 +45,8 @@ cdef extern from "tsx_downsample.h":
     void tsx_sort8[T](T* s) nogil
     void tsx_gather_row[T](const T* b, T* buf, int64_t* fill, int64_t bmax, int64_t n, int64_t f, int64_t o) nogil
     bint tsx_mean2[T](const T* src, T* out, int rank, const int64_t* src_shape, const int64_t* out_shape, const int64_t* out_stride, const int64_t* off, const int64_t* fac) nogil
+    bint tsx_min2[T](const T* src, T* out, int rank, const int64_t* src_shape, const int64_t* out_shape, const int64_t* out_stride, const int64_t* off, const int64_t* fac) nogil
+    bint tsx_max2[T](const T* src, T* out, int rank, const int64_t* src_shape, const int64_t* out_shape, const int64_t* out_stride, const int64_t* off, const int64_t* fac) nogil
 
 cdef extern from *:
     int __builtin_ctzll(unsigned long long x) nogil
@@ -199,13 +201,19 @@ cdef int _run(elem_t* src, elem_t* out, Plan* p, int method) noexcept nogil:
     cdef elem_t best
     cdef elem_t* s
     cdef elem_t* b
+    # Factors of 2 and 1 (the last one other than 1 a 2, at most four 2s): one fused pass.
     if elem_t is float or elem_t is double or elem_t is int64_t or elem_t is uint64_t:
         pass
     elif method == 1:
-        # Factors of 2 and 1 (the last one other than 1 a 2, at most four 2s): one fused pass.
         if tsx_mean2(src, out, p.rank, p.src_shape, p.out_shape, p.out_stride, p.off, p.fac):
             free(counts); free(row_out)
             return 0
+    if method == 4 and tsx_min2(src, out, p.rank, p.src_shape, p.out_shape, p.out_stride, p.off, p.fac):
+        free(counts); free(row_out)
+        return 0
+    if method == 5 and tsx_max2(src, out, p.rank, p.src_shape, p.out_shape, p.out_stride, p.off, p.fac):
+        free(counts); free(row_out)
+        return 0
     if not p.out_contiguous:
         free(counts); free(row_out)
         return 1

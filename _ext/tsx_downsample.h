@@ -10,6 +10,8 @@
 #include <stdint.h>
 #include <string.h>
 
+#include <limits>
+
 /* Sums of adjacent pairs, acc[i] += p[2i] + p[2i+1].  For 8- and 16-bit unsigned elements the
  * pair is loaded as one word and split, which the compiler vectorises with plain loads. */
 template <typename T, typename A>
@@ -256,14 +258,73 @@ static inline void tsx_mean2_row(const T* const* rows, T* __restrict out, int64_
   if (j < n) tsx_mean2_single<T, R>(rows, j * inner, out + pairs * inner, inner, shift - 1);  /* a last block of one */
 }
 
-/* The whole box (see downsample.pyx for the arguments; `out_stride` in elements): true when
- * done, false when the case is not this one's, which the general loop then handles.  This
- * one's: the last dimension with a factor other than 1 (the pair dimension) has factor 2; the
- * dimensions before it 1 or 2, at most three of them 2; the trailing dimensions of factor 1
- * after it (a channel dimension, say) are contiguous in `out` together with it. */
-template <typename T>
-static inline bool tsx_mean2(const T* src, T* out, int rank, const int64_t* src_shape, const int64_t* out_shape,
-                             const int64_t* out_stride, const int64_t* off, const int64_t* fac) {
+/* Min (want_max false) or max of the blocks of one output row, as tsx_mean2_row lays them
+ * out: from `init` (+inf / -inf, or the type's max / min), each element of the block in C order
+ * (rows, then the pair, for each inner element) replaces the running value only when strictly
+ * better: the first of equal elements stays (-0.0 against 0.0) and NaN never gets in, as in
+ * tsx_extreme_row. */
+template <typename T, bool want_max>
+static inline T tsx_better(T v, T acc) {
+  return want_max ? (v > acc ? v : acc) : (v < acc ? v : acc);
+}
+
+template <typename T, int R, bool want_max>
+static inline void tsx_extreme2_single(const T* const* rows, int64_t at, T* out, int64_t inner, T init) {
+  for (int64_t i = 0; i < inner; ++i) {
+    T acc = init;
+    for (int r = 0; r < R; ++r) acc = tsx_better<T, want_max>(rows[r][at + i], acc);
+    out[i] = acc;
+  }
+}
+
+template <typename T, int R, bool want_max>
+static inline void tsx_extreme2_row(const T* const* rows, T* __restrict out, int64_t n, int64_t o, int64_t inner, T init) {
+  int64_t j = 0;
+  if (o == 1) {
+    tsx_extreme2_single<T, R, want_max>(rows, 0, out, inner, init);
+    out += inner;
+    j = 1;
+  }
+  const int64_t pairs = (n - j) / 2;
+  const T* __restrict r[R];
+  for (int c = 0; c < R; ++c) r[c] = rows[c] + j * inner;
+  if (inner == 1) {  /* the loop over the pairs is the one that vectorises */
+    for (int64_t k = 0; k < pairs; ++k) {
+      T acc = init;
+      for (int c = 0; c < R; ++c) {
+        acc = tsx_better<T, want_max>(r[c][2 * k], acc);
+        acc = tsx_better<T, want_max>(r[c][2 * k + 1], acc);
+      }
+      out[k] = acc;
+    }
+  } else {
+    for (int64_t k = 0; k < pairs; ++k) {
+      const int64_t a = 2 * k * inner, b = a + inner;
+      T* __restrict dst = out + k * inner;
+      for (int64_t i = 0; i < inner; ++i) {
+        T acc = init;
+        for (int c = 0; c < R; ++c) {
+          acc = tsx_better<T, want_max>(r[c][a + i], acc);
+          acc = tsx_better<T, want_max>(r[c][b + i], acc);
+        }
+        dst[i] = acc;
+      }
+    }
+  }
+  j += 2 * pairs;
+  if (j < n) tsx_extreme2_single<T, R, want_max>(rows, j * inner, out + pairs * inner, inner, init);
+}
+
+/* The blocks of 2s and 1s, one output row at a time (see downsample.pyx for the arguments;
+ * `out_stride` in elements): calls row(rows, count, out_row, n, o, inner) for each output row,
+ * `rows` its `count` (1, 2, 4 or 8) source rows in C order.  False when the case is not this
+ * one's, which the general loop then handles.  This one's: the last dimension with a factor
+ * other than 1 (the pair dimension) has factor 2; the dimensions before it 1 or 2, at most
+ * three of them 2; the trailing dimensions of factor 1 after it (a channel dimension, say) are
+ * contiguous in `out` together with it. */
+template <typename T, typename RowFn>
+static inline bool tsx_rows2(const T* src, T* out, int rank, const int64_t* src_shape, const int64_t* out_shape,
+                             const int64_t* out_stride, const int64_t* off, const int64_t* fac, RowFn row) {
   if (rank < 1 || rank > 64) return false;
   int pair_dim = rank - 1;
   while (pair_dim >= 0 && fac[pair_dim] == 1) --pair_dim;
@@ -294,28 +355,28 @@ static inline bool tsx_mean2(const T* src, T* out, int rank, const int64_t* src_
   }
   T* o = out;  /* the current output row */
   const int64_t n = src_shape[pair_dim];
-  for (int64_t row = 0; row < out_rows; ++row) {
-    /* The source rows of this output row: per dimension one or two indices. */
+  for (int64_t row_index = 0; row_index < out_rows; ++row_index) {
+    /* The source rows of this output row, in C order: the innermost dimension doubles first. */
     const T* rows[8];
     int count = 1;
-    rows[0] = src;
+    const T* first = src;
     for (int d = 0; d < pair_dim; ++d) {
+      int64_t lo = idx[d] * fac[d] - off[d];
+      if (lo < 0) lo = 0;
+      first += lo * src_stride[d];
+    }
+    rows[0] = first;
+    for (int d = pair_dim - 1; d >= 0; --d) {
       int64_t lo = idx[d] * fac[d] - off[d];
       int64_t hi = lo + fac[d];
       if (lo < 0) lo = 0;
       if (hi > src_shape[d]) hi = src_shape[d];
-      for (int c = 0; c < count; ++c) rows[c] += lo * src_stride[d];
       if (hi - lo == 2) {
         for (int c = 0; c < count; ++c) rows[count + c] = rows[c] + src_stride[d];
         count *= 2;
       }
     }
-    switch (count) {
-      case 1: tsx_mean2_row<T, 1>(rows, o, n, off[pair_dim], inner); break;
-      case 2: tsx_mean2_row<T, 2>(rows, o, n, off[pair_dim], inner); break;
-      case 4: tsx_mean2_row<T, 4>(rows, o, n, off[pair_dim], inner); break;
-      default: tsx_mean2_row<T, 8>(rows, o, n, off[pair_dim], inner); break;
-    }
+    row(rows, count, o, n, off[pair_dim], inner);
     for (int d = pair_dim - 1; d >= 0; --d) {
       o += out_stride[d];
       if (++idx[d] < out_shape[d]) break;
@@ -324,6 +385,48 @@ static inline bool tsx_mean2(const T* src, T* out, int rank, const int64_t* src_
     }
   }
   return true;
+}
+
+template <typename T>
+static inline bool tsx_mean2(const T* src, T* out, int rank, const int64_t* src_shape, const int64_t* out_shape,
+                             const int64_t* out_stride, const int64_t* off, const int64_t* fac) {
+  return tsx_rows2(src, out, rank, src_shape, out_shape, out_stride, off, fac,
+                   [](const T* const* rows, int count, T* o, int64_t n, int64_t first, int64_t inner) {
+                     switch (count) {
+                       case 1: tsx_mean2_row<T, 1>(rows, o, n, first, inner); break;
+                       case 2: tsx_mean2_row<T, 2>(rows, o, n, first, inner); break;
+                       case 4: tsx_mean2_row<T, 4>(rows, o, n, first, inner); break;
+                       default: tsx_mean2_row<T, 8>(rows, o, n, first, inner); break;
+                     }
+                   });
+}
+
+template <typename T, bool want_max>
+static inline bool tsx_extreme2(const T* src, T* out, int rank, const int64_t* src_shape, const int64_t* out_shape,
+                                const int64_t* out_stride, const int64_t* off, const int64_t* fac) {
+  typedef std::numeric_limits<T> lim;
+  const T init = lim::has_infinity ? (want_max ? -lim::infinity() : lim::infinity()) : (want_max ? lim::lowest() : lim::max());
+  return tsx_rows2(src, out, rank, src_shape, out_shape, out_stride, off, fac,
+                   [init](const T* const* rows, int count, T* o, int64_t n, int64_t first, int64_t inner) {
+                     switch (count) {
+                       case 1: tsx_extreme2_row<T, 1, want_max>(rows, o, n, first, inner, init); break;
+                       case 2: tsx_extreme2_row<T, 2, want_max>(rows, o, n, first, inner, init); break;
+                       case 4: tsx_extreme2_row<T, 4, want_max>(rows, o, n, first, inner, init); break;
+                       default: tsx_extreme2_row<T, 8, want_max>(rows, o, n, first, inner, init); break;
+                     }
+                   });
+}
+
+template <typename T>
+static inline bool tsx_min2(const T* src, T* out, int rank, const int64_t* src_shape, const int64_t* out_shape,
+                            const int64_t* out_stride, const int64_t* off, const int64_t* fac) {
+  return tsx_extreme2<T, false>(src, out, rank, src_shape, out_shape, out_stride, off, fac);
+}
+
+template <typename T>
+static inline bool tsx_max2(const T* src, T* out, int rank, const int64_t* src_shape, const int64_t* out_shape,
+                            const int64_t* out_stride, const int64_t* off, const int64_t* fac) {
+  return tsx_extreme2<T, true>(src, out, rank, src_shape, out_shape, out_stride, off, fac);
 }
 
 #endif

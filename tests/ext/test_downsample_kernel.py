@@ -188,7 +188,7 @@ def test_mean_of_twos_and_ones(dtype, factors):
             np.testing.assert_array_equal(out, expected, err_msg=f"{shape} {offsets}")
 
 
-def test_mean_factor_two_last_large_box():
+def test_mean_of_twos_large_box():
     """A box of many rows (each row longer than a vector register) against the reference."""
     rng = np.random.default_rng(5)
     src = rng.integers(-32768, 32768, size=(5, 6, 67), dtype=np.int16)
@@ -232,3 +232,45 @@ def test_strided_out(method, dtype):
         outside = np.ones(whole.shape, dtype=bool)
         outside[index] = False
         assert (whole[outside] == 77).all()
+
+
+def _first_strictly_better(src: np.ndarray, offsets, factors, method: str) -> np.ndarray:
+    """Min / max as TensorStore takes them: from +inf / -inf (the type's max / min), each element
+    of the block in C order replaces the running value only when strictly better."""
+    shape = tuple((o + n + f - 1) // f for n, o, f in zip(src.shape, offsets, factors))
+    out = np.empty(shape, dtype=src.dtype)
+    if src.dtype.kind == "f":
+        start = src.dtype.type(np.inf if method == "min" else -np.inf)
+    else:
+        info = np.iinfo(src.dtype)
+        start = src.dtype.type(info.max if method == "min" else info.min)
+    for index in itertools.product(*[range(n) for n in shape]):
+        block = src[tuple(slice(max(k * f - o, 0), (k + 1) * f - o) for k, f, o in zip(index, factors, offsets))]
+        acc = start
+        for v in block.reshape(-1):
+            if (v < acc) if method == "min" else (v > acc):
+                acc = v
+        out[index] = acc
+    return out
+
+
+@pytest.mark.parametrize("method", ["min", "max"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.int32, np.uint64, np.int64, np.float32, np.float64])
+@pytest.mark.parametrize("factors", [[2], [2, 2], [1, 2], [2, 2, 2], [2, 2, 1], [2, 2, 2, 1], [2, 1, 2, 2]])
+def test_min_max_of_twos_and_ones(method, dtype, factors):
+    """Min and max with factors of 2s and 1s take the fused path: every offset, odd and even
+    extents, the extremes of the type; for floats NaN (never wins; an all-NaN block keeps the
+    start value) and zeros of both signs (the first in C order stays), bit for bit."""
+    rng = np.random.default_rng(13)
+    if np.dtype(dtype).kind == "f":
+        pool = np.array([np.nan, -0.0, 0.0, 1.5, -2.0, np.inf, -np.inf], dtype=dtype)
+    else:
+        info = np.iinfo(dtype)
+        pool = np.array([info.min, info.min + 1, 0, 1, info.max - 1, info.max], dtype=dtype)
+    for shape in itertools.product(*[[1, 2, 5] if f == 2 else [1, 3] for f in factors]):
+        src = rng.choice(pool, size=shape)
+        for offsets in itertools.product(*[range(f) for f in factors]):
+            expected = _first_strictly_better(src, list(offsets), factors, method)
+            out = np.empty(expected.shape, dtype=src.dtype)
+            K.reduce(src, out, list(offsets), factors, METHODS[method])
+            assert out.tobytes() == expected.tobytes(), f"{shape} {offsets}\n{src}\n{out}\n{expected}"
