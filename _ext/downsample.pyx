@@ -22,9 +22,9 @@ Methods (as TensorStore computes them):
 Integer means (elements of at most 32 bits), minima and maxima whose factors are 2s and 1s (at
 most four 2s: the usual pyramid steps) take one fused pass (``tsx_rows2`` in tsx_downsample.h):
 each output row straight from its 1, 2, 4 or 8 source rows, written in place (the dimensions
-from the last 2 on contiguous in `out`).  The rest is processed one output hyperplane (fixed index along
-dimension 0) at a time, so the accumulators stay small and in cache whatever the size of the
-box; a strided `out` is then written through a C-contiguous copy.
+from the last 2 on contiguous in `out`).  The rest is processed one output hyperplane (fixed
+index along dimension 0) at a time, so the accumulators stay small and in cache whatever the
+size of the box; a strided `out` is then written through a C-contiguous copy.
 """
 
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -82,7 +82,7 @@ cdef struct Plan:
     int64_t src_shape[_MAXD]
     int64_t out_shape[_MAXD]
     int64_t out_stride[_MAXD]    # in elements
-    bint out_contiguous          # C order: else only the fused mean path can write it
+    bint out_contiguous          # C order: else only the fused paths can write it
     int64_t off[_MAXD]
     int64_t fac[_MAXD]
     int64_t plane                # elements of one output hyperplane (dims 1..rank-1)
@@ -455,8 +455,8 @@ def reduce(src, out, offsets, factors, int method):
     if src.size == 0:
         return out
     if _dispatch(src, out, &p, method) == 1:
-        # Only the fused mean path writes a strided `out`: the others reduce into a C-contiguous
-        # array, copied into `out`.
+        # Only the fused paths (tsx_rows2) write a strided `out`: the others reduce into a
+        # C-contiguous array, copied into `out`.
         dense = np.empty(out.shape, dtype=out.dtype)
         reduce(src, dense, offsets, factors, method)
         out[...] = dense

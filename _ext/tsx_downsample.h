@@ -128,7 +128,7 @@ static inline void tsx_sort8(T* s) {
 
 #undef TSX_CX
 
-/* ---- Integer means of blocks of 2s and 1s, in one pass -------------------------------------
+/* ---- Blocks of 2s and 1s in one pass: integer means, minima, maxima -------------------------
  *
  * The common pyramid steps (2x2x2, 2x2, 1x2x2, 2x2x1, 2x2x2 with a channel dimension of 1, ...):
  * the last dimension with a factor other than 1 (the pair dimension) has factor 2, and every
@@ -137,7 +137,7 @@ static inline void tsx_sort8(T* s) {
  * computed straight from its R source rows: sum, round half to even, store, in one loop the
  * compiler vectorises; no accumulator array and no second pass.  Sums are exact (8/16-bit
  * elements in 32 bits, 32-bit ones in 64), so the result is the exact mean rounded half to
- * even, as TensorStore. */
+ * even, as TensorStore.  Minima and maxima (any element type) take the same rows. */
 
 template <typename T> struct tsx_mean_acc;
 template <> struct tsx_mean_acc<uint8_t> { typedef uint32_t type; };
