@@ -19,9 +19,8 @@ Methods (as TensorStore computes them):
   (integer blocks of 8 elements: a sorting network, which gives the same value).
 * ``MODE``: the most frequent value after ``std::sort`` (the smallest of equally frequent ones).
 
-Integer means (elements of at most 32 bits), minima and maxima whose factors are 2s and 1s (at
-most four 2s: the usual pyramid steps) take one fused pass (``tsx_rows2`` in tsx_downsample.h):
-each output row straight from its 1, 2, 4 or 8 source rows, written in place (the dimensions
+Integer means, minima and maxima whose factors are 2s and 1s (at most four 2s: the usual
+pyramid steps) take one fused pass (``tsx_rows2`` in tsx_downsample.h): each output row straight from its 1, 2, 4 or 8 source rows, written in place (the dimensions
 from the last 2 on contiguous in `out`).  The rest is processed one output hyperplane (fixed
 index along dimension 0) at a time, so the accumulators stay small and in cache whatever the
 size of the box; a strided `out` is then written through a C-contiguous copy.
@@ -202,7 +201,7 @@ cdef int _run(elem_t* src, elem_t* out, Plan* p, int method) noexcept nogil:
     cdef elem_t* s
     cdef elem_t* b
     # Factors of 2 and 1 (the last one other than 1 a 2, at most four 2s): one fused pass.
-    if elem_t is float or elem_t is double or elem_t is int64_t or elem_t is uint64_t:
+    if elem_t is float or elem_t is double:
         pass
     elif method == 1:
         if tsx_mean2(src, out, p.rank, p.src_shape, p.out_shape, p.out_stride, p.off, p.fac):

@@ -136,7 +136,7 @@ static inline void tsx_sort8(T* s) {
  * the product of the factors before it, each 1 or 2, cut by the edges).  Each output row is
  * computed straight from its R source rows: sum, round half to even, store, in one loop the
  * compiler vectorises; no accumulator array and no second pass.  Sums are exact (8/16-bit
- * elements in 32 bits, 32-bit ones in 64), so the result is the exact mean rounded half to
+ * elements in 32 bits, 32-bit ones in 64, 64-bit ones in 128), so the result is the exact mean rounded half to
  * even, as TensorStore.  Minima and maxima (any element type) take the same rows. */
 
 template <typename T> struct tsx_mean_acc;
@@ -146,6 +146,8 @@ template <> struct tsx_mean_acc<uint16_t> { typedef uint32_t type; };
 template <> struct tsx_mean_acc<int16_t> { typedef int32_t type; };
 template <> struct tsx_mean_acc<uint32_t> { typedef uint64_t type; };
 template <> struct tsx_mean_acc<int32_t> { typedef int64_t type; };
+template <> struct tsx_mean_acc<uint64_t> { typedef unsigned __int128 type; };
+template <> struct tsx_mean_acc<int64_t> { typedef __int128 type; };
 
 /* p[0] + p[1] in A.  8- and 16-bit pairs are loaded as one word and split with shifts (the
  * signed ones sign-extended by an arithmetic shift), which vectorises with plain loads. */

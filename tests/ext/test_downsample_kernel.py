@@ -166,7 +166,7 @@ def test_blocks_of_eight(dtype, method):
     np.testing.assert_array_equal(out, expected)
 
 
-@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.bool_])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.uint64, np.int64, np.bool_])
 @pytest.mark.parametrize("factors", [[2], [1, 2], [2, 2], [2, 1, 2], [2, 2, 2], [1, 2, 2, 2], [2, 2, 2, 2],
                                      [2, 1], [2, 2, 1], [1, 2, 1, 1], [2, 2, 2, 1], [2, 1, 2, 1]])
 def test_mean_of_twos_and_ones(dtype, factors):
