@@ -4,22 +4,26 @@
 
 ``reduce(src, out, offsets, factors, method)``: `src` is a C-contiguous box of the base array;
 along dimension d its first element sits at position ``offsets[d]`` (0 <= offset < factor) of
-its block, blocks being ``factors[d]`` wide.  `out` (C-contiguous) receives one value per block
-the box touches: ``out.shape[d] == ceil((offsets[d] + src.shape[d]) / factors[d])``.  A block cut
-by the edge of the box reduces only the elements it holds.
+its block, blocks being ``factors[d]`` wide.  `out` (any strides of whole elements) receives one
+value per block the box touches: ``out.shape[d] == ceil((offsets[d] + src.shape[d]) /
+factors[d])``.  A block cut by the edge of the box reduces only the elements it holds.
 
 Methods (as TensorStore computes them):
 
-* ``MEAN``: integers sum exactly (64- or 128-bit) and round half to even; float32 and the
-  half-precision types (given here as float32) accumulate in float32, float64 in float64.
+* ``MEAN``: integers sum exactly (in 32, 64 or 128 bits: wide enough for the block) and round
+  half to even (floor-based for negative sums); float32 and the half-precision types (given
+  here as float32) accumulate in float32, float64 in float64.
 * ``MIN`` / ``MAX``: start from +inf / -inf (type max / min for integers) and keep the first
   of equal elements, so NaN never wins unless nothing else is there.
 * ``MEDIAN``: the lower median, ``std::nth_element`` on the block's elements in C order
   (integer blocks of 8 elements: a sorting network, which gives the same value).
 * ``MODE``: the most frequent value after ``std::sort`` (the smallest of equally frequent ones).
 
-The box is processed one output hyperplane (fixed index along dimension 0) at a time, so the
-accumulators stay small and in cache whatever the size of the box.
+Integer means, minima and maxima whose factors are 2s and 1s (at most four 2s: the usual
+pyramid steps) take one fused pass (``tsx_rows2`` in tsx_downsample.h): each output row straight from its 1, 2, 4 or 8 source rows, written in place (the dimensions
+from the last 2 on contiguous in `out`).  The rest is processed one output hyperplane (fixed
+index along dimension 0) at a time, so the accumulators stay small and in cache whatever the
+size of the box; a strided `out` is then written through a C-contiguous copy.
 """
 
 from libc.stdint cimport int8_t, int16_t, int32_t, int64_t, uint8_t, uint16_t, uint32_t, uint64_t
@@ -39,6 +43,9 @@ cdef extern from "tsx_downsample.h":
     void tsx_max_row[T](const T* b, T* acc, int64_t n, int64_t f, int64_t o) nogil
     void tsx_sort8[T](T* s) nogil
     void tsx_gather_row[T](const T* b, T* buf, int64_t* fill, int64_t bmax, int64_t n, int64_t f, int64_t o) nogil
+    bint tsx_mean2[T](const T* src, T* out, int rank, const int64_t* src_shape, const int64_t* out_shape, const int64_t* out_stride, const int64_t* off, const int64_t* fac) nogil
+    bint tsx_min2[T](const T* src, T* out, int rank, const int64_t* src_shape, const int64_t* out_shape, const int64_t* out_stride, const int64_t* off, const int64_t* fac) nogil
+    bint tsx_max2[T](const T* src, T* out, int rank, const int64_t* src_shape, const int64_t* out_shape, const int64_t* out_stride, const int64_t* off, const int64_t* fac) nogil
 
 cdef extern from *:
     int __builtin_ctzll(unsigned long long x) nogil
@@ -73,6 +80,8 @@ cdef struct Plan:
     int rank                     # >= 2 (a leading unit dimension is added for rank 1)
     int64_t src_shape[_MAXD]
     int64_t out_shape[_MAXD]
+    int64_t out_stride[_MAXD]    # in elements
+    bint out_contiguous          # C order: else only the fused paths can write it
     int64_t off[_MAXD]
     int64_t fac[_MAXD]
     int64_t plane                # elements of one output hyperplane (dims 1..rank-1)
@@ -169,7 +178,7 @@ cdef inline uint64_t _round_div_unsigned(tsx_u128w s, int64_t n) noexcept nogil:
 
 
 cdef int _run(elem_t* src, elem_t* out, Plan* p, int method) noexcept nogil:
-    """0 on success, -1 when out of memory."""
+    """0 on success, -1 when out of memory, 1 when `out` must be C-contiguous for `method`."""
     cdef int64_t P = p.plane
     cdef int64_t last = p.src_shape[p.rank - 1]
     cdef int64_t flast = p.fac[p.rank - 1]
@@ -191,6 +200,22 @@ cdef int _run(elem_t* src, elem_t* out, Plan* p, int method) noexcept nogil:
     cdef elem_t best
     cdef elem_t* s
     cdef elem_t* b
+    # Factors of 2 and 1 (the last one other than 1 a 2, at most four 2s): one fused pass.
+    if elem_t is float or elem_t is double:
+        pass
+    elif method == 1:
+        if tsx_mean2(src, out, p.rank, p.src_shape, p.out_shape, p.out_stride, p.off, p.fac):
+            free(counts); free(row_out)
+            return 0
+    if method == 4 and tsx_min2(src, out, p.rank, p.src_shape, p.out_shape, p.out_stride, p.off, p.fac):
+        free(counts); free(row_out)
+        return 0
+    if method == 5 and tsx_max2(src, out, p.rank, p.src_shape, p.out_shape, p.out_stride, p.off, p.fac):
+        free(counts); free(row_out)
+        return 0
+    if not p.out_contiguous:
+        free(counts); free(row_out)
+        return 1
     if counts == NULL or row_out == NULL:
         free(counts); free(row_out)
         return -1
@@ -339,6 +364,7 @@ cdef int _run(elem_t* src, elem_t* out, Plan* p, int method) noexcept nogil:
 
 
 cdef int _dispatch(cnp.ndarray src, cnp.ndarray out, Plan* p, int method) except -2:
+    """0 when done; 1 when `out` is not C-contiguous and only a C-contiguous one will do."""
     cdef void* s = cnp.PyArray_DATA(src)
     cdef void* o = cnp.PyArray_DATA(out)
     cdef int rc = 0
@@ -367,9 +393,9 @@ cdef int _dispatch(cnp.ndarray src, cnp.ndarray out, Plan* p, int method) except
             rc = _run(<float*>s, <float*>o, p, method)
         else:
             rc = _run(<double*>s, <double*>o, p, method)
-    if rc != 0:
+    if rc < 0:
         raise MemoryError("downsample: out of memory")
-    return 0
+    return rc
 
 
 def reduce(src, out, offsets, factors, int method):
@@ -383,8 +409,11 @@ def reduce(src, out, offsets, factors, int method):
         raise TypeError("src and out must have the same dtype")
     if src.dtype.kind not in "buif" or src.dtype.itemsize not in (1, 2, 4, 8) or (src.dtype.kind == "f" and src.dtype.itemsize < 4):
         raise TypeError(f"unsupported dtype {src.dtype}")
-    if not src.flags.c_contiguous or not out.flags.c_contiguous or not out.flags.writeable:
-        raise ValueError("src and out must be C-contiguous (out writable)")
+    if not src.flags.c_contiguous or not out.flags.writeable:
+        raise ValueError("src must be C-contiguous and out writable")
+    itemsize = out.dtype.itemsize
+    if any(s % itemsize for s in out.strides):
+        raise ValueError("out's strides must be whole elements")
     if method not in (1, 2, 3, 4, 5):
         raise ValueError(f"unknown method {method}")
     r = src.ndim
@@ -394,9 +423,11 @@ def reduce(src, out, offsets, factors, int method):
         raise ValueError("rank too large")
     shift = 2 - r if r < 2 else 0
     p.rank = r + shift
+    p.out_contiguous = out.flags.c_contiguous
     for d in range(shift):
         p.src_shape[d] = 1
         p.out_shape[d] = 1
+        p.out_stride[d] = 0
         p.off[d] = 0
         p.fac[d] = 1
     for d in range(r):
@@ -409,6 +440,7 @@ def reduce(src, out, offsets, factors, int method):
             raise ValueError(f"out has the wrong shape along dimension {d}")
         p.src_shape[d + shift] = n
         p.out_shape[d + shift] = out.shape[d]
+        p.out_stride[d + shift] = out.strides[d] // itemsize
         p.off[d + shift] = o
         p.fac[d + shift] = f
     total = 1
@@ -421,5 +453,10 @@ def reduce(src, out, offsets, factors, int method):
     p.src_plane = total
     if src.size == 0:
         return out
-    _dispatch(src, out, &p, method)
+    if _dispatch(src, out, &p, method) == 1:
+        # Only the fused paths (tsx_rows2) write a strided `out`: the others reduce into a
+        # C-contiguous array, copied into `out`.
+        dense = np.empty(out.shape, dtype=out.dtype)
+        reduce(src, dense, offsets, factors, method)
+        out[...] = dense
     return out

@@ -285,3 +285,26 @@ def test_schema_units_fill_value_and_chunk_layout():
                         repr(view.codec)))
         out.append(row)
     assert out[0] == out[1]
+
+
+@pytest.mark.parametrize("dtype", ["uint16", "int8", "int32"])
+@pytest.mark.parametrize("factors", [[2, 2, 2], [1, 2, 2], [2, 2, 1], [2, 3, 2]])
+def test_many_tiles_match_tensorstore(dtype, factors):
+    """A base of several read tiles (each reduced into its region of the result) with odd
+    extents, whole and through a view whose blocks are cut at its start: the values are
+    TensorStore's."""
+    shape = (35, 130, 517)
+    rng = np.random.default_rng(sum(factors) + len(dtype))
+    info = np.iinfo(dtype)
+    data = rng.integers(int(info.min), int(info.max), size=shape, endpoint=True).astype(dtype)
+    spec = {"driver": "zarr", "kvstore": {"driver": "memory"},
+            "metadata": {"chunks": [16, 64, 128], "shape": list(shape), "dtype": np.dtype(dtype).str}}
+    stores = []
+    for lib in (ts, tsp):
+        s = lib.open(spec, create=True).result()
+        s.write(data).result()
+        stores.append(s)
+    for method in ("mean", "median", "min", "max"):
+        for view in (lambda s: s, lambda s: s[3:, 1:, 5:].translate_by[1, 0, -2]):
+            expected, got = (lib.downsample(view(s), factors, method).read().result() for lib, s in zip((ts, tsp), stores))
+            np.testing.assert_array_equal(got, expected, err_msg=method)

@@ -164,3 +164,113 @@ def test_blocks_of_eight(dtype, method):
     out = np.empty(expected.shape, dtype=src.dtype)
     K.reduce(src, out, offsets, [2, 2, 2], METHODS[method])
     np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.uint32, np.int32, np.uint64, np.int64, np.bool_])
+@pytest.mark.parametrize("factors", [[2], [1, 2], [2, 2], [2, 1, 2], [2, 2, 2], [1, 2, 2, 2], [2, 2, 2, 2],
+                                     [2, 1], [2, 2, 1], [1, 2, 1, 1], [2, 2, 2, 1], [2, 1, 2, 1]])
+def test_mean_of_twos_and_ones(dtype, factors):
+    """Means whose factors are 2s and 1s take the fused one-pass path (trailing 1s: the pairs
+    are that many elements apart): every offset, odd and even extents (blocks cut at both ends),
+    and the extreme values of the type (sums near the accumulator's range, halves of both
+    signs)."""
+    rng = np.random.default_rng(11)
+    for shape in itertools.product(*[[1, 2, 5] if f == 2 else [1, 3] for f in factors]):
+        if dtype is np.bool_:
+            src = rng.integers(0, 2, size=shape).astype(bool)
+        else:
+            info = np.iinfo(dtype)
+            src = rng.choice(np.array([info.min, info.min + 1, -1 if info.min else 1, 0, 1, info.max - 1, info.max], dtype=dtype), size=shape)
+        for offsets in itertools.product(*[range(f) for f in factors]):
+            expected = _reference(src, list(offsets), factors, "mean")
+            out = np.empty(expected.shape, dtype=src.dtype)
+            K.reduce(src, out, list(offsets), factors, K.MEAN)
+            np.testing.assert_array_equal(out, expected, err_msg=f"{shape} {offsets}")
+
+
+def test_mean_of_twos_large_box():
+    """A box of many rows (each row longer than a vector register) against the reference."""
+    rng = np.random.default_rng(5)
+    src = rng.integers(-32768, 32768, size=(5, 6, 67), dtype=np.int16)
+    for offsets in ([0, 0, 0], [1, 1, 1], [0, 1, 0]):
+        expected = _reference(src, offsets, [2, 2, 2], "mean")
+        out = np.empty(expected.shape, dtype=src.dtype)
+        K.reduce(src, out, offsets, [2, 2, 2], K.MEAN)
+        np.testing.assert_array_equal(out, expected)
+
+
+@pytest.mark.parametrize("method", sorted(METHODS))
+@pytest.mark.parametrize("dtype", [np.uint16, np.int32, np.int64, np.float32])
+def test_strided_out(method, dtype):
+    """`out` may be a strided view (a tile's region of a larger result): the fused mean path
+    writes it in place, the others through a C-contiguous copy; the elements around it stay."""
+    rng = np.random.default_rng(3)
+    src = rng.integers(-100, 100, size=(5, 6, 9)).astype(dtype)
+    offsets = [1, 0, 1]
+    expected = _reference(src, offsets, [2, 2, 2], method)
+    whole = np.full((5, 6, 9), 77, dtype=dtype)
+    region = whole[1:4, 2:5, 3:8]
+    assert not region.flags.c_contiguous
+    K.reduce(src, region, offsets, [2, 2, 2], METHODS[method])
+    np.testing.assert_array_equal(region, expected)
+    outside = np.ones(whole.shape, dtype=bool)
+    outside[1:4, 2:5, 3:8] = False
+    assert (whole[outside] == 77).all()
+    # A last dimension that is not contiguous either.
+    columns = np.full((3, 3, 10), 77, dtype=dtype)[:, :, ::2]
+    K.reduce(src, columns, offsets, [2, 2, 2], METHODS[method])
+    np.testing.assert_array_equal(columns, expected)
+    # A trailing dimension of factor 1 (channels): the region of a larger result, and a view
+    # whose channels are not contiguous.
+    channels = src.reshape(5, 6, 3, 3)
+    expected = _reference(channels, [1, 0, 1, 0], [2, 2, 2, 1], method)
+    for whole, index in ((np.full((4, 5, 3, 3), 77, dtype=dtype), np.s_[1:4, 2:5, 0:2, :]),
+                         (np.full((3, 3, 2, 5), 77, dtype=dtype), np.s_[:, :, :, 1:4])):
+        region = whole[index]
+        K.reduce(np.ascontiguousarray(channels), region, [1, 0, 1, 0], [2, 2, 2, 1], METHODS[method])
+        np.testing.assert_array_equal(region, expected)
+        outside = np.ones(whole.shape, dtype=bool)
+        outside[index] = False
+        assert (whole[outside] == 77).all()
+
+
+def _first_strictly_better(src: np.ndarray, offsets, factors, method: str) -> np.ndarray:
+    """Min / max as TensorStore takes them: from +inf / -inf (the type's max / min), each element
+    of the block in C order replaces the running value only when strictly better."""
+    shape = tuple((o + n + f - 1) // f for n, o, f in zip(src.shape, offsets, factors))
+    out = np.empty(shape, dtype=src.dtype)
+    if src.dtype.kind == "f":
+        start = src.dtype.type(np.inf if method == "min" else -np.inf)
+    else:
+        info = np.iinfo(src.dtype)
+        start = src.dtype.type(info.max if method == "min" else info.min)
+    for index in itertools.product(*[range(n) for n in shape]):
+        block = src[tuple(slice(max(k * f - o, 0), (k + 1) * f - o) for k, f, o in zip(index, factors, offsets))]
+        acc = start
+        for v in block.reshape(-1):
+            if (v < acc) if method == "min" else (v > acc):
+                acc = v
+        out[index] = acc
+    return out
+
+
+@pytest.mark.parametrize("method", ["min", "max"])
+@pytest.mark.parametrize("dtype", [np.uint8, np.int8, np.uint16, np.int16, np.int32, np.uint64, np.int64, np.float32, np.float64])
+@pytest.mark.parametrize("factors", [[2], [2, 2], [1, 2], [2, 2, 2], [2, 2, 1], [2, 2, 2, 1], [2, 1, 2, 2]])
+def test_min_max_of_twos_and_ones(method, dtype, factors):
+    """Min and max with factors of 2s and 1s take the fused path: every offset, odd and even
+    extents, the extremes of the type; for floats NaN (never wins; an all-NaN block keeps the
+    start value) and zeros of both signs (the first in C order stays), bit for bit."""
+    rng = np.random.default_rng(13)
+    if np.dtype(dtype).kind == "f":
+        pool = np.array([np.nan, -0.0, 0.0, 1.5, -2.0, np.inf, -np.inf], dtype=dtype)
+    else:
+        info = np.iinfo(dtype)
+        pool = np.array([info.min, info.min + 1, 0, 1, info.max - 1, info.max], dtype=dtype)
+    for shape in itertools.product(*[[1, 2, 5] if f == 2 else [1, 3] for f in factors]):
+        src = rng.choice(pool, size=shape)
+        for offsets in itertools.product(*[range(f) for f in factors]):
+            expected = _first_strictly_better(src, list(offsets), factors, method)
+            out = np.empty(expected.shape, dtype=src.dtype)
+            K.reduce(src, out, list(offsets), factors, METHODS[method])
+            assert out.tobytes() == expected.tobytes(), f"{shape} {offsets}\n{src}\n{out}\n{expected}"

@@ -162,10 +162,7 @@ class DownsampleDriver(Driver):
             oshape = [b - a for a, b in zip(olo, ohi)]
             if any(repeat_edges):
                 data, tlo = R.repeat_edges(data, tlo, olo, oshape, self.factors, repeat_edges)
-            if region.flags.c_contiguous:
-                R.reduce_box(data, tlo, olo, oshape, self.factors, self.method, region)
-            else:
-                region[...] = R.reduce_box(data, tlo, olo, oshape, self.factors, self.method)
+            R.reduce_box(data, tlo, olo, oshape, self.factors, self.method, region)
 
         def finish(_: Any) -> np.ndarray:
             if direct:

@@ -127,7 +127,8 @@ def reduce_box(src: np.ndarray, src_lo: Sequence[int], out_lo: Sequence[int], ou
         s = np.ascontiguousarray(src, dtype=compute)
         if s.ndim == 0:
             s = s.reshape(())
-        direct = compute == out.dtype and out.flags.c_contiguous and out.flags.writeable
+        # The kernel writes any strides (whole elements): a tile's region of the result directly.
+        direct = compute == out.dtype and out.flags.writeable and not any(st % out.itemsize for st in out.strides)
         target = out if direct else np.empty(shape, dtype=compute)
         _kernel.reduce(s, target, offsets, list(factors), _KERNEL_METHOD[method])
         if not direct:
