@@ -38,6 +38,10 @@ class ByteParts:
     def __bytes__(self) -> bytes:
         return b"".join(self.parts)
 
+    def __getitem__(self, index: slice) -> bytes:
+        """A byte range of the value (joined: for reads of a value still staged)."""
+        return bytes(self)[index]
+
     def __repr__(self) -> str:
         return f"ByteParts({len(self.parts)} parts, {self.nbytes} bytes)"
 

@@ -27,6 +27,7 @@ def test_length_join_and_equality():
     assert parts != bytes(changed)
     assert parts != joined[:-1]
     assert (parts == 3) is False
+    assert parts[3:70_010] == joined[3:70_010]
 
 
 def test_parts_of_other_types_are_flattened():

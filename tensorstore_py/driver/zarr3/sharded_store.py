@@ -110,7 +110,7 @@ class _ShardForm:
         return _Shard(chunks, generation)
 
     def encode(self, shard: _Shard) -> Any:
-        if self.store.base.writes_parts:  # a file: the pieces are written as they are
+        if getattr(self.store.base, "writes_parts", False):  # a file: pieces written as they are
             return self.store.codec.encode_shard_parts(shard.chunks)
         return self.store.codec.encode_shard(shard.chunks)
 
