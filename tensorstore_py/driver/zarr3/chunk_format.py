@@ -116,6 +116,10 @@ class Zarr3ChunkFormat(ChunkFormat):
         view.flags.writeable = False  # merges copy read-only chunks first: the caller's array stays
         return view
 
+    def empty_chunk(self) -> np.ndarray:
+        # A write that covers the chunk overwrites every element: no fill value to copy in.
+        return np.empty(self.chunk_shape, dtype=self.numpy_dtype)
+
     def new_chunk(self) -> np.ndarray:
         if self._fill_chunk is None:
             chunk = np.empty(self.chunk_shape, dtype=self.numpy_dtype)
