@@ -210,6 +210,7 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
     becomes the staged chunks), and handing only the writes to the destination store's pool:
     no Future or callback chain per block, and memory bounded by a few blocks per task."""
     from .cache.rmw import ENCODE_HERE
+    from .driver.chunk_memory import empty_output
     from .driver.chunked import WriteFutures
 
     done = WriteFutures(None)  # one Future: the source is read as each block is written
@@ -244,7 +245,7 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
                 src_index = tuple(slice(a + s, b + s) for (a, b), s in zip(box, shift))
                 shape = tuple(b - a for a, b in box)
                 # (Fresh memory costs a page fault per page; a reused buffer none.)
-                block = spare if spare is not None and spare.shape == shape else np.empty(shape, dtype=dtype)
+                block = spare if spare is not None and spare.shape == shape else empty_output(shape, dtype)
                 spare = None
                 read = src_driver.read(_view(source, src_index)._transform, None, block, inline=True)
                 read.result()

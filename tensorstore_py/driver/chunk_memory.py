@@ -101,10 +101,11 @@ def _libc_madvise() -> Optional[Any]:
 _MADVISE = _libc_madvise()
 
 
-def empty_output(shape: tuple[int, ...], dtype: Any) -> np.ndarray:
-    """`np.empty(shape, dtype)` for a read result, in ordinary pages where numpy's huge page
-    hint would make the kernel compact memory on first touch (see above)."""
-    out = np.empty(shape, dtype=dtype)
+def empty_output(shape: tuple[int, ...], dtype: Any, order: str = "C") -> np.ndarray:
+    """`np.empty(shape, dtype, order)` for a buffer filled once (a read result, a chunk being
+    staged or decoded, a block being copied), in ordinary pages where numpy's huge page hint
+    would make the kernel compact memory on first touch (see above)."""
+    out = np.empty(shape, dtype=dtype, order=order)
     if _MADVISE is not None and out.nbytes >= _HINTED_MIN_BYTES:
         address = out.__array_interface__["data"][0]
         start = (address + _PAGE - 1) & ~(_PAGE - 1)

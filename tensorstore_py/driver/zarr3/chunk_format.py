@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..chunk_memory import empty_output
 from ..chunked import ChunkFormat
 from .metadata import Zarr3Metadata
 
@@ -118,7 +119,7 @@ class Zarr3ChunkFormat(ChunkFormat):
 
     def empty_chunk(self) -> np.ndarray:
         # A write that covers the chunk overwrites every element: no fill value to copy in.
-        return np.empty(self.chunk_shape, dtype=self.numpy_dtype)
+        return empty_output(self.chunk_shape, self.numpy_dtype)
 
     def new_chunk(self) -> np.ndarray:
         if self._fill_chunk is None:
