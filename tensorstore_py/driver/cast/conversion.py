@@ -23,6 +23,7 @@ import numpy as np
 from ...errors import invalid_argument
 from ...json_util import dumps
 from ..array.json_array import element_parser
+from ..chunk_memory import empty_output
 
 __all__ = ["can_convert", "converter"]
 
@@ -166,7 +167,7 @@ def _json_string(j: Any) -> str:
 def _elementwise(fn: Callable[[Any], Any], out_dtype: Any) -> Callable[[np.ndarray], np.ndarray]:
     def convert(a: np.ndarray) -> np.ndarray:
         a = np.asarray(a)
-        out = np.empty(a.shape, dtype=out_dtype)
+        out = empty_output(a.shape, out_dtype)
         flat = out.reshape(-1)
         with np.errstate(over="ignore", invalid="ignore"):  # narrowing json numbers rounds to inf
             for i, v in enumerate(a.reshape(-1)):

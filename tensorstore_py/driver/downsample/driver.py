@@ -20,6 +20,7 @@ from ... import future as futures
 from ...errors import invalid_argument
 from ...future import Future
 from ...index import IndexDomain, IndexTransform, OutputIndexMap, OutputIndexMethod
+from ..chunk_memory import empty_output
 from ..driver import Driver
 from . import reduce as R
 from .propagate import edge_repeating_dims
@@ -111,7 +112,7 @@ class DownsampleDriver(Driver):
         shape = tuple(int(n) for n in t.input_shape)
         numpy_dtype = self.dtype.numpy_dtype
         if out is None:
-            out = np.empty(shape, dtype=numpy_dtype)
+            out = empty_output(shape, numpy_dtype)
         if any(n == 0 for n in shape):
             return futures.ready(out)
         lo, hi = _output_bounds(t)

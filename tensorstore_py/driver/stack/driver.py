@@ -19,6 +19,7 @@ from ...index import IndexDomain, IndexTransform
 from ...index.compose import compose, propagate_bounds
 from ...json_util import ObjectReader, dumps
 from ..base import DriverSpec, register_driver
+from ..chunk_memory import empty_output
 from ..driver import Driver
 from .grid import LayerGrid
 
@@ -278,7 +279,7 @@ class StackDriver(Driver):
             return futures.failed(error)
         shape = tuple(transform.input_shape)
         if out is None:
-            out = np.empty(shape, dtype=self._dtype.numpy_dtype)
+            out = empty_output(shape, self._dtype.numpy_dtype)
         pending = []
         for part in parts:
             layer = self.layers[part.layer]
