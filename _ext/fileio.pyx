@@ -62,6 +62,7 @@ cdef enum Step:
     STEP_READ = 11
     STEP_STAT_VALUE = 12
     STEP_LENGTH_CHANGED = 13
+    STEP_RANGE = 14
 
 OPEN_DIRECTORY = STEP_OPEN_DIRECTORY
 OPEN_LOCK = STEP_OPEN_LOCK
@@ -76,6 +77,7 @@ VALUE_NOT_REGULAR = STEP_VALUE_NOT_REGULAR
 READ = STEP_READ
 STAT_VALUE = STEP_STAT_VALUE
 LENGTH_CHANGED = STEP_LENGTH_CHANGED
+RANGE = STEP_RANGE
 
 
 cdef inline tuple _stat_tuple(struct_stat *st):
@@ -249,13 +251,15 @@ def release(int dir_fd, int fd, bytes lock_path):
         _abandon(dir_fd, fd, p_lock)
 
 
-def read(bytes path):
-    """The whole value file `path`: ``(0, data, (dev, ino, mtime_ns, size), 0)``; ``(0, None,
-    None, 0)`` if it is absent or a directory; or ``(step, None, None, errno)``."""
+def read(bytes path, long long lo=0, long long hi=-1):
+    """Bytes [lo, hi) of the value file `path` (``hi`` -1: to its end; ``lo`` < 0 with ``hi``
+    -1: the last ``-lo`` bytes): ``(0, data, (dev, ino, mtime_ns, size), 0)``; ``(0, None,
+    None, 0)`` if it is absent or a directory; ``(RANGE, None, None, size)`` if the range does
+    not fit the value; or ``(step, None, None, errno)``."""
     cdef const char *p_path = path
     cdef int fd, err = 0, step = 0, state = 0
     cdef struct_stat st
-    cdef Py_ssize_t size, done = 0, got
+    cdef Py_ssize_t size, done = 0, got, start, stop
     cdef char *out
     with nogil:
         fd = c_open(p_path, O_RDONLY | O_CLOEXEC)
@@ -276,12 +280,20 @@ def read(bytes path):
         return (step, None, None, err)
     if fd < 0 or state == 2:
         return (0, None, None, 0)
-    size = st.st_size
+    # The rules of `kvstore.driver.resolve_byte_range`, which words the error.
+    if lo < 0 and hi < 0:
+        start, stop = st.st_size + lo, st.st_size
+    else:
+        start, stop = lo, (st.st_size if hi < 0 else hi)
+    if start < 0 or start > stop or stop > st.st_size:
+        close(fd)
+        return (STEP_RANGE, None, None, st.st_size)
+    size = stop - start
     data = PyBytes_FromStringAndSize(NULL, size)
     out = PyBytes_AS_STRING(data)
     with nogil:
         while done < size:
-            got = pread(fd, out + done, size - done, done)
+            got = pread(fd, out + done, size - done, start + done)
             if got < 0:
                 if errno == EINTR:
                     continue

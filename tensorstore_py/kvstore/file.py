@@ -310,9 +310,16 @@ class FileDriver(KvStoreDriver):
 
     def _read_task(self, path: str, options: ReadOptions) -> ReadResult:
         now = time.time()
-        if (_fileio is not None and options.byte_range is None and not options.if_equal
-                and not options.if_not_equal):
-            step, data, values, err = _fileio.read(os.fsencode(path))
+        byte_range = options.byte_range
+        if (_fileio is not None and not options.if_equal and not options.if_not_equal
+                and (byte_range is None or byte_range[1] is None or byte_range[1] >= 0)):
+            if byte_range is None:
+                step, data, values, err = _fileio.read(os.fsencode(path))
+            else:
+                lo, hi = byte_range
+                step, data, values, err = _fileio.read(os.fsencode(path), lo, -1 if hi is None else hi)
+            if step == _fileio.RANGE:
+                resolve_byte_range(byte_range, err)  # raises OUT_OF_RANGE, worded as TensorStore
             if step:
                 raise _step_error(step, err, path)
             if data is None:

@@ -305,3 +305,17 @@ def test_contains_as_tensorstore(tmp_path):
         kv["a"] = b"1"
         kv["e"] = b""
         assert (b"a" in kv, "a" in kv, "e" in kv, b"b" in kv) == (True, True, True, False), mod.__name__
+
+
+@pytest.mark.parametrize("byte_range", [(0, None), (2, 5), (-3, None), (8, None), (10, None), (10, 10),
+                                        (0, 11), (-11, None), (5, 3), (-3, 5)])
+def test_file_byte_range_reads_match_tensorstore(tmp_path, byte_range):
+    """Byte-range reads of the file store (`_ext.fileio.read` with a range): the same bytes,
+    or the same OUT_OF_RANGE error, as TensorStore's."""
+    def read(mod):
+        kv = mod.KvStore.open({"driver": "file", "path": str(tmp_path) + f"/{mod.__name__}/"}).result()
+        kv["k"] = b"0123456789"
+        lo, hi = byte_range
+        return outcome(lambda: kv.read("k", byte_range=slice(lo, hi)).result().value)
+
+    assert read(ts) == read(ref)
