@@ -2,6 +2,7 @@
 threaded and process schedulers, and the refusal when rechunking is forbidden."""
 
 import itertools
+import threading
 
 import dask
 import dask.array as da
@@ -96,6 +97,34 @@ def test_to_dask_blocks_are_whole_read_chunks():
     assert arr.dtype == np.uint16 and arr.shape == (50, 47)
     np.testing.assert_array_equal(arr.compute(scheduler="threads"), data[5:55, 3:])
     assert to_dask(view, chunks=(25, 47)).chunks == ((25, 25), (47,))
+
+
+@pytest.mark.parametrize("many_blocks", [True, False])
+def test_to_dask_reads_a_block_on_the_task_thread_when_blocks_fill_the_cores(tmp_path, monkeypatch, many_blocks):
+    """With a block per core the tasks already keep every core busy: each reads its chunks on
+    its own thread, not the store's pool.  With fewer blocks the pool reads them (same data)."""
+    import tensorstore_py.dask as ts_dask
+
+    store = ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(tmp_path)}}, create=True,
+                    dtype=ts.int32, shape=[64, 40], chunk_layout=ts.ChunkLayout(read_chunk_shape=[8, 10])).result()
+    data = np.arange(64 * 40, dtype=np.int32).reshape(64, 40)
+    store[...] = data
+    monkeypatch.setattr(ts_dask, "_cores", lambda: 4 if many_blocks else 1000)
+    kv_type = type(store._driver.current(None).result().engine.kv)
+    threads = set()
+    read_now = kv_type.read_now
+
+    def recording_read_now(self, key, options):
+        threads.add(threading.current_thread().name)
+        return read_now(self, key, options)
+
+    monkeypatch.setattr(kv_type, "read_now", recording_read_now)
+    arr = to_dask(store[4:], chunks=(16, 40))  # 4 blocks of 8 chunks (and one of 4)
+    np.testing.assert_array_equal(arr.compute(scheduler="threads", num_workers=2), data[4:])
+    np.testing.assert_array_equal(arr[3:30, 5].compute(scheduler="threads", num_workers=2), data[7:34, 5])
+    assert threads
+    if many_blocks:
+        assert not any(name.startswith("tensorstore_py") for name in threads), threads
 
 
 def test_from_array_works_as_is():
