@@ -9,7 +9,9 @@ them.  The protocol is the file driver's (kvstore/file.py explains it); this mod
 its steps.  Errors come back as ``(step, errno)`` so the driver words them as it always has.
 """
 
+from cpython.buffer cimport PyBUF_SIMPLE, PyBuffer_Release, PyObject_GetBuffer
 from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_FromStringAndSize
+from libc.stdlib cimport free, malloc
 from libc.errno cimport EINTR, EISDIR, ENOENT, ENOTDIR, errno
 from libc.stdint cimport uint64_t
 from libc.string cimport memset
@@ -168,46 +170,75 @@ def lock(bytes path, bytes lock_path, bytes directory, bint stat_value):
     return (0, dir_fd, fd, None)
 
 
-def store(int dir_fd, int fd, bytes lock_path, bytes path, const unsigned char[::1] data, bint sync):
-    """Fills the locked `lock_path` (open as `fd`) with `data`, fsyncs it (with `sync`), renames
-    it over `path` and fsyncs the directory; closes both descriptors, and removes the lock file
-    if it was not renamed.
+def store(int dir_fd, int fd, bytes lock_path, bytes path, data, bint sync):
+    """Fills the locked `lock_path` (open as `fd`) with `data` (a contiguous bytes-like object,
+    or a list of them written one after the other), fsyncs it (with `sync`), renames it over
+    `path` and fsyncs the directory; closes both descriptors, and removes the lock file if it
+    was not renamed.
 
     Returns ``(0, 0, (dev, ino, mtime_ns, size))`` or ``(step, errno, None)``."""
     cdef const char *p_lock = lock_path
     cdef const char *p_path = path
-    cdef const unsigned char *p = &data[0] if data.shape[0] else NULL
-    cdef Py_ssize_t n = data.shape[0], done = 0, wrote
+    parts = data if isinstance(data, (list, tuple)) else (data,)
+    cdef Py_ssize_t count = len(parts), held = 0, i, total = 0, offset = 0, done, wrote
+    cdef Py_buffer *views = <Py_buffer *>malloc(max(count, 1) * sizeof(Py_buffer))
     cdef int step = 0, err = 0
     cdef struct_stat st
-    with nogil:
-        if fstat(fd, &st) == 0 and st.st_size > n:
-            ftruncate(fd, 0)
-        while done < n:
-            wrote = pwrite(fd, p + done, n - done, done)
-            if wrote < 0:
-                if errno == EINTR:
-                    continue
-                step, err = STEP_WRITE, errno
-                break
-            done += wrote
-        if step == 0 and sync and fsync(fd) != 0:
-            step, err = STEP_SYNC, errno
-        if step == 0:
-            fstat(fd, &st)
-            if rename(p_lock, p_path) != 0:
-                step, err = STEP_RENAME, errno
-        if step == 0:
-            close(fd)
-            if sync and fsync(dir_fd) != 0:
-                step, err = STEP_SYNC_DIRECTORY, errno
-        else:
-            unlink(p_lock)  # still holding the lock: nobody else can have renamed it meanwhile
-            close(fd)
-        close(dir_fd)
+    if views == NULL:
+        _abandon(dir_fd, fd, p_lock)
+        raise MemoryError()
+    try:
+        try:
+            for i in range(count):
+                PyObject_GetBuffer(parts[i], &views[i], PyBUF_SIMPLE)
+                held += 1
+                total += views[i].len
+        except BaseException:
+            _abandon(dir_fd, fd, p_lock)
+            raise
+        with nogil:
+            if fstat(fd, &st) == 0 and st.st_size > total:
+                ftruncate(fd, 0)
+            for i in range(count):
+                done = 0
+                while done < views[i].len:
+                    wrote = pwrite(fd, <const char *>views[i].buf + done, views[i].len - done, offset)
+                    if wrote < 0:
+                        if errno == EINTR:
+                            continue
+                        step, err = STEP_WRITE, errno
+                        break
+                    done += wrote
+                    offset += wrote
+                if step != 0:
+                    break
+            if step == 0 and sync and fsync(fd) != 0:
+                step, err = STEP_SYNC, errno
+            if step == 0:
+                fstat(fd, &st)
+                if rename(p_lock, p_path) != 0:
+                    step, err = STEP_RENAME, errno
+            if step == 0:
+                close(fd)
+                if sync and fsync(dir_fd) != 0:
+                    step, err = STEP_SYNC_DIRECTORY, errno
+                close(dir_fd)
+            else:
+                _abandon(dir_fd, fd, p_lock)
+    finally:
+        for i in range(held):
+            PyBuffer_Release(&views[i])
+        free(views)
     if step != 0:
         return (step, err, None)
     return (0, 0, _stat_tuple(&st))
+
+
+cdef void _abandon(int dir_fd, int fd, const char *lock_path) noexcept nogil:
+    """A write given up while the lock is held: nobody else can have renamed the lock file."""
+    unlink(lock_path)
+    close(fd)
+    close(dir_fd)
 
 
 def release(int dir_fd, int fd, bytes lock_path):
@@ -215,9 +246,7 @@ def release(int dir_fd, int fd, bytes lock_path):
     happen (its condition failed)."""
     cdef const char *p_lock = lock_path
     with nogil:
-        unlink(p_lock)
-        close(fd)
-        close(dir_fd)
+        _abandon(dir_fd, fd, p_lock)
 
 
 def read(bytes path):

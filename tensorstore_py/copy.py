@@ -8,6 +8,7 @@ once: memory stays near ``in_flight x block size`` whatever the array size.
 
 from __future__ import annotations
 
+import collections
 import itertools
 import threading
 from typing import Any, Iterator
@@ -176,7 +177,7 @@ def copy_between(source: Any, dest: Any, batch: Any = None) -> Any:
 def _local_drivers(source: Any, dest: Any, batch: Any) -> tuple | None:
     """The opened chunked drivers of `source` and `dest` when both keep their chunks in local
     stores (`read_now`/`write_now`) with nothing between (no batch, transaction or chunk
-    cache): the copy then runs each block's read, encode and write on one pool thread."""
+    cache): the copy then reads and encodes each block on one thread (`_copy_on_pool`)."""
     from .driver.chunked import ChunkedDriver
 
     if batch is not None or source._transaction is not None or dest._transaction is not None:
@@ -198,24 +199,29 @@ def _local_drivers(source: Any, dest: Any, batch: Any) -> tuple | None:
     return tuple(drivers)
 
 
+#: Blocks a copy task may have handed to the store's pool and not seen stored yet.
+_WRITES_BEHIND = 2
+
+
 def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, blocks: Iterator[tuple],
                   shift: list, max_tasks: int) -> Any:
-    """The copy as a few tasks on the source store's pool, each taking block after block from
-    one queue and reading it (decoded straight into a new buffer), then writing it (the
-    buffer becomes the staged chunks, encoded and stored on the same thread): no Future,
-    callback or thread hop per block, and memory bounded by one block per task."""
+    """The copy as a few tasks on the data-copy pool, each taking block after block from one
+    queue, reading it (decoded straight into a buffer of its own) and encoding it (the buffer
+    becomes the staged chunks), and handing only the writes to the destination store's pool:
+    no Future or callback chain per block, and memory bounded by a few blocks per task."""
+    from .cache.rmw import ENCODE_HERE
+    from .driver.chunk_memory import empty_output
     from .driver.chunked import WriteFutures
 
     done = WriteFutures(None)  # one Future: the source is read as each block is written
     done.copy = done
-    kv = src_driver.engine.kv
-    executor = getattr(kv, "read_now_executor", None) or src_driver.engine.executor
+    # The tasks run on the data-copy pool (as many as cores): the stores' own pools are left
+    # to the writes, whose threads wait on the disk (fsync) while these encode the next block.
+    executor = dst_driver.engine.executor
     n_tasks = max(1, min(max_tasks, getattr(executor, "max_workers", 1)))
     dtype = dest.dtype.numpy_dtype
     lock = threading.Lock()
     remaining = [n_tasks]
-    # Commits a block leaves pending (another write held a chunk's key): joined at the end.
-    pending: list = []
 
     def next_box() -> tuple | None:
         with lock:
@@ -223,28 +229,36 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
 
     def task() -> None:
         spare = None  # a block buffer whose data is stored: the next block of its shape reuses it
+        # This task's blocks still being written, oldest first, with their commits: at most
+        # `_WRITES_BEHIND` of them, so memory stays a few blocks per task.
+        behind: collections.deque = collections.deque()
         try:
             while done._state is futures._CF_PENDING:
                 box = next_box()
                 if box is None:
                     break
+                while behind and (len(behind) >= _WRITES_BEHIND or behind[0][0].done()):
+                    commit, stored = behind.popleft()
+                    commit.result()
+                    spare = stored
                 dst_index = tuple(slice(a, b) for a, b in box)
                 src_index = tuple(slice(a + s, b + s) for (a, b), s in zip(box, shift))
                 shape = tuple(b - a for a, b in box)
                 # (Fresh memory costs a page fault per page; a reused buffer none.)
-                block = spare if spare is not None and spare.shape == shape else np.empty(shape, dtype=dtype)
+                block = spare if spare is not None and spare.shape == shape else empty_output(shape, dtype)
                 spare = None
                 read = src_driver.read(_view(source, src_index)._transform, None, block, inline=True)
                 read.result()
                 # The block is ours alone: the destination may keep it as its staged chunks.
                 written = dst_driver.write(_view(dest, dst_index)._transform, block, None,
-                                           can_reference_source=True, inline=True)
+                                           can_reference_source=True, inline=True, writeback=ENCODE_HERE)
                 commit = written.commit
                 if commit.done() and not commit.cancelled() and commit.exception() is None:
                     spare = block  # encoded and stored: nothing refers to it any more
                 else:
-                    with lock:
-                        pending.append(commit)
+                    behind.append((commit, block))
+            for commit, _ in behind:
+                commit.result()
         except BaseException as exc:  # noqa: BLE001 - delivered to the caller
             futures._settle(done, exception=exc)
             return
@@ -252,7 +266,7 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
             remaining[0] -= 1
             last = remaining[0] == 0
         if last:
-            futures.all_done(pending, done)
+            futures._settle(done, result=None)
 
     try:
         for _ in range(n_tasks):

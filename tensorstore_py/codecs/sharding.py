@@ -15,8 +15,8 @@ For a kvstore adapter that reads only what it needs:
   bytes;
 * `ShardingCodec.decode_index(index_bytes, shard_size)` -> `ShardIndex`, whose
   ``entry(i)`` / ``entry_for(cell)`` give each inner chunk's ``(offset, nbytes)`` or ``None``;
-* `ShardingCodec.encode_shard({cell: bytes})` builds a whole shard from encoded inner chunks,
-  and ``inner`` (a `ResolvedCodecChain`) encodes and decodes one inner chunk.
+* `ShardingCodec.encode_shard({cell: bytes})` builds a whole shard from encoded inner chunks
+  (`encode_shard_parts`: the same as its pieces, for a kvstore that writes them unjoined), and ``inner`` (a `ResolvedCodecChain`) encodes and decodes one inner chunk.
 
 Errors follow TensorStore: a shard shorter than its index, a bad index checksum and index
 entries outside the shard are DATA_LOSS; a wrongly sized index encoding is FAILED_PRECONDITION.
@@ -32,6 +32,7 @@ import numpy as np
 
 from .._ext import copy as _copy
 from ..errors import StatusError, data_loss, invalid_argument
+from ..kvstore.byte_parts import ByteParts
 from .base import as_byte_view
 from .chain import ArrayToBytesCodec, CodecChain, Describe, ResolvedCodecChain, format_vector
 
@@ -252,6 +253,12 @@ class ShardingCodec(ArrayToBytesCodec):
     def encode_shard(self, chunks: Mapping[Cell, Any]) -> Optional[bytes]:
         """A shard holding the encoded inner chunks `chunks` ({grid cell or C-order position:
         bytes}; ``None`` values are skipped), or ``None`` when no chunk is stored."""
+        parts = self.encode_shard_parts(chunks)
+        return None if parts is None else bytes(parts)
+
+    def encode_shard_parts(self, chunks: Mapping[Cell, Any]) -> Optional[ByteParts]:
+        """`encode_shard` as the shard's pieces in their stored order, not joined (for a
+        kvstore that writes them as they are: no copy of the shard)."""
         n = self.num_inner
         by_pos: dict[int, memoryview] = {}
         for cell, data in chunks.items():
@@ -274,19 +281,12 @@ class ShardingCodec(ArrayToBytesCodec):
             table[pos, 1] = size
             offset += size
         index = as_byte_view(self.encode_index(table))
-        total = offset if self.index_location == "start" else offset + index.nbytes
-        out = bytearray(total)
-        cursor = 0
+        pieces = [by_pos[pos] for pos in order]
         if self.index_location == "start":
-            out[: index.nbytes] = index
-            cursor = index.nbytes
-        for pos in order:
-            data = by_pos[pos]
-            out[cursor: cursor + data.nbytes] = data
-            cursor += data.nbytes
-        if self.index_location == "end":
-            out[cursor:] = index
-        return bytes(out)
+            pieces.insert(0, index)
+        else:
+            pieces.append(index)
+        return ByteParts(pieces)
 
     def split_shard(self, shard: Any) -> dict[int, memoryview]:
         """{C-order position: encoded inner chunk} of every stored chunk of a whole shard."""

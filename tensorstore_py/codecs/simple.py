@@ -113,6 +113,38 @@ class N5Xz(Codec):
 XzCodec = N5Xz
 
 
+_ZSTD_MAGIC = b"\x28\xb5\x2f\xfd"
+_DICT_ID_BYTES = (0, 1, 2, 4)
+
+
+def _single_frame_size(src: memoryview) -> int | None:
+    """The size of the zstd frame `src` starts with, from its header and block headers (the
+    frame format of RFC 8878), or None if it is not a plain zstd frame or is cut short."""
+    n = src.nbytes
+    if n < 6 or src[:4] != _ZSTD_MAGIC:
+        return None
+    descriptor = src[4]
+    if descriptor & 0x08:  # reserved bit
+        return None
+    single_segment = (descriptor >> 5) & 1
+    content_size_bytes = (single_segment, 2, 4, 8)[descriptor >> 6]
+    pos = 5 + (1 - single_segment) + _DICT_ID_BYTES[descriptor & 3] + content_size_bytes
+    while True:
+        if pos + 3 > n:
+            return None
+        header = src[pos] | (src[pos + 1] << 8) | (src[pos + 2] << 16)
+        pos += 3
+        block_type = (header >> 1) & 3
+        if block_type == 3:  # reserved
+            return None
+        pos += 1 if block_type == 1 else header >> 3  # an RLE block stores one byte
+        if header & 1:  # the last block
+            break
+    if descriptor & 0x04:  # content checksum
+        pos += 4
+    return pos if pos <= n else None
+
+
 class _PerThread(threading.local):
     """zstandard contexts are not thread-safe; each thread keeps its own."""
 
@@ -162,6 +194,23 @@ class ZstdCodec(Codec):
         except zstandard.ZstdError as exc:
             raise data_loss(f"Error decoding zstd data: {exc}") from None
         return deliver(out, expected_size, "zstd")
+
+    def _decode_into(self, src: memoryview, dst: memoryview) -> None:
+        # Straight into the caller's buffer (no decoded bytes object and copy) when `src` is
+        # exactly one plain frame declaring `dst`'s size; anything else, and any error, goes
+        # through `_decode`, whose checks and messages are the reference.
+        if _single_frame_size(src) == src.nbytes:
+            try:
+                declared = zstandard.frame_content_size(src)
+                if declared == dst.nbytes:
+                    reader = _ZSTD.decompressor.stream_reader(src, read_size=src.nbytes, read_across_frames=False)
+                    with reader:
+                        # The read past the end makes zstd finish the frame (and its checksum).
+                        if reader.readinto(dst) == dst.nbytes and not reader.read(1):
+                            return
+            except zstandard.ZstdError:
+                pass
+        dst[:] = self._decode(src, dst.nbytes)
 
     @staticmethod
     def _decode_unsized(dctx: zstandard.ZstdDecompressor, src: memoryview) -> bytes:

@@ -38,7 +38,7 @@ from ..kvstore.generation import NO_VALUE, UNKNOWN
 from . import partition
 from ..index import IndexDomain
 from .chunk_cache import cache_for_pool, staleness_bound
-from .chunk_memory import check_chunk_memory, missing_chunk_extent
+from .chunk_memory import check_chunk_memory, empty_output, missing_chunk_extent
 from .shared_reads import SharedChunkReads
 
 _READ_ALL = ReadOptions()
@@ -296,7 +296,7 @@ class ChunkedArray:
         """
         kind, maps, shape, cells = self._plan(transform)
         if out is None:
-            out = np.empty(shape, dtype=self.fmt.numpy_dtype)
+            out = empty_output(shape, self.fmt.numpy_dtype)
         direct = None
         if kind == "strided":
             perm, missing = partition.strided_axes(maps, len(shape))

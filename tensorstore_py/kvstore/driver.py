@@ -289,6 +289,10 @@ class KvStoreDriver(abc.ABC):
     #: calling thread, where `read_now` is (the read-modify-write then runs as one task).
     write_now: "Callable[[bytes, bytes | None, WriteOptions], TimestampedStorageGeneration] | None" = None
 
+    #: True where a write's value may be a `byte_parts.ByteParts` (written part after part,
+    #: never joined): producers of large values made of pieces (zarr3 shards) check it.
+    writes_parts: ClassVar[bool] = False
+
     #: True where `read_now` and `write_now` are quick work that never waits (a memory store):
     #: the engine then runs them on the calling thread, as TensorStore runs memory reads at once.
     read_now_inline: ClassVar[bool] = False

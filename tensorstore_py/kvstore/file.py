@@ -31,6 +31,7 @@ from ..errors import StatusError, deadline_exceeded, failed_precondition, invali
 from ..future import Future, submit
 from ..json_util import dumps
 from . import generation as gen
+from .byte_parts import ByteParts
 from .driver import (
     KvStoreDriver, KvStoreDriverSpec, ReadOptions, WriteOptions, apply_read, condition_matches,
     percent_encode_path, register_kvstore_driver, resolve_byte_range, split_url,
@@ -94,6 +95,8 @@ def status_from_os_error(exc: OSError, what: str) -> StatusError:
 
 _U64 = 0xFFFFFFFFFFFFFFFF
 _GENERATION_VALUES = struct.Struct("<3Q")
+_IOV_MAX = 1024  # buffers per pwritev call (Linux's UIO_MAXIOV)
+_HAVE_PWRITEV = hasattr(os, "pwritev")
 
 
 def file_generation(st: os.stat_result) -> bytes:
@@ -260,6 +263,7 @@ class FileDriver(KvStoreDriver):
     # A read of a chunk or two from the page cache takes less time than handing it to a pool
     # thread and waking the caller again (and the GIL changing hands on the way).
     inline_read_chunks = 2
+    writes_parts = True  # a `ByteParts` value is written part after part (see `_write_locked`)
 
     def __init__(self, spec: FileDriverSpec, resources: dict[str, Resource]):
         super().__init__(spec, resources)
@@ -340,13 +344,13 @@ class FileDriver(KvStoreDriver):
         path = self._path_of(key)
         if value is None:
             return self._run(self._delete_task, path, options)
-        return self._run(self._write_task, path, bytes(value), options)
+        return self._run(self._write_task, path, _written_form(value), options)
 
     def write_now(self, key: bytes, value: bytes | None, options: WriteOptions) -> TimestampedStorageGeneration:
         path = self._path_of(key)
         if value is None:
             return self._delete_task(path, options)
-        return self._write_task(path, bytes(value), options)
+        return self._write_task(path, _written_form(value), options)
 
     def _acquire(self, path: str) -> _LockedFile:
         lock_path = path + LOCK_SUFFIX
@@ -492,7 +496,7 @@ def _duration_seconds(text: str) -> float:
 # Filesystem helpers (run on executor threads).
 
 
-def _write_locked(path: str, value: bytes, options: WriteOptions, sync: bool) -> TimestampedStorageGeneration:
+def _write_locked(path: str, value: "bytes | ByteParts", options: WriteOptions, sync: bool) -> TimestampedStorageGeneration:
     """A write in ``os`` locking mode in two steps of `_fileio`: lock (and stat the value for
     ``if_equal``), then fill, sync, rename and sync the directory."""
     now = time.time()
@@ -514,7 +518,8 @@ def _write_locked(path: str, value: bytes, options: WriteOptions, sync: bool) ->
         if not condition_matches(generation, options.if_equal):
             _fileio.release(dir_fd, fd, encoded_lock)
             return TimestampedStorageGeneration(gen.UNKNOWN, now)
-    step, err, values = _fileio.store(dir_fd, fd, encoded_lock, encoded, value, sync)
+    data = value.parts if isinstance(value, ByteParts) else value
+    step, err, values = _fileio.store(dir_fd, fd, encoded_lock, encoded, data, sync)
     if step:
         raise _step_error(step, err, path, fd)
     return TimestampedStorageGeneration(_values_generation(values), now)
@@ -588,16 +593,44 @@ def _pread_all(fd: int, offset: int, size: int, path: str) -> bytes:
     return b"".join(chunks)
 
 
-def _write_all(fd: int, value: bytes, path: str) -> None:
+def _written_form(value: Any) -> "bytes | ByteParts":
+    """A write's value as `_write_all` takes it: bytes, or the parts of a `ByteParts`."""
+    return value if type(value) is bytes or isinstance(value, ByteParts) else bytes(value)
+
+
+def _write_all(fd: int, value: "bytes | ByteParts", path: str) -> None:
     if os.fstat(fd).st_size > len(value):
         os.ftruncate(fd, 0)
-    view = memoryview(value)
-    offset = 0
     try:
+        if isinstance(value, ByteParts):
+            _pwritev_all(fd, value.parts)
+            return
+        view = memoryview(value)
+        offset = 0
         while offset < len(view):
             offset += os.pwrite(fd, view[offset:], offset)
     except OSError as exc:
         raise status_from_os_error(exc, f"Failed writing: {quote(path)}") from None
+
+
+def _pwritev_all(fd: int, parts: list[memoryview]) -> None:
+    """Writes `parts` one after the other from offset 0, resuming after short writes."""
+    offset = 0
+    pending = list(parts)
+    while pending:
+        batch = pending[:_IOV_MAX]
+        done = os.pwritev(fd, batch, offset) if _HAVE_PWRITEV else os.pwrite(fd, batch[0], offset)
+        if done <= 0:
+            raise OSError(errno.EIO, "pwritev wrote nothing")
+        offset += done
+        # Drop what was written; a part written in part stays as its remainder.
+        i = 0
+        while i < len(batch) and done >= batch[i].nbytes:
+            done -= batch[i].nbytes
+            i += 1
+        pending = pending[i:]
+        if done:
+            pending[0] = pending[0][done:]
 
 
 def _open_parent_directory(path: str) -> int:

@@ -6,6 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...cache.metadata import remembered
+from ..chunk_memory import empty_output
 from ..chunked import ChunkFormat
 from .codec_chain import zarr_codec_chain
 from .metadata import ZarrMetadata
@@ -58,7 +59,7 @@ class ZarrChunkFormat(ChunkFormat):
         return tuple(int(p) for p in parts) + (0,) * len(self.field.field_shape)
 
     def _empty(self) -> np.ndarray:
-        return np.empty(self._grid_chunks, dtype=self.stored_dtype, order=self.metadata.order)
+        return empty_output(self._grid_chunks, self.stored_dtype, self.metadata.order)
 
     def decode_chunk(self, data: bytes, cell: tuple[int, ...] = ()) -> np.ndarray:
         # Uncompressed chunks come back as a read-only view of `data`, without a copy.

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from ..chunk_memory import empty_output
 from ..chunked import ChunkFormat
 from .metadata import Zarr3Metadata
 
@@ -115,6 +116,10 @@ class Zarr3ChunkFormat(ChunkFormat):
         view = array.view()
         view.flags.writeable = False  # merges copy read-only chunks first: the caller's array stays
         return view
+
+    def empty_chunk(self) -> np.ndarray:
+        # A write that covers the chunk overwrites every element: no fill value to copy in.
+        return empty_output(self.chunk_shape, self.numpy_dtype)
 
     def new_chunk(self) -> np.ndarray:
         if self._fill_chunk is None:

@@ -30,6 +30,7 @@ from ... import future as futures
 from ...cache.staging import Mutation, write_now
 from ...errors import StatusError, data_loss, failed_precondition, unimplemented
 from ...future import Future
+from ...kvstore.byte_parts import ByteParts
 from ...kvstore.driver import KvStoreDriver, ReadOptions, WriteOptions, resolve_byte_range
 from ...kvstore.generation import NO_VALUE, UNKNOWN, ReadResult, TimestampedStorageGeneration
 from ...kvstore.key_range import KeyRange
@@ -100,6 +101,8 @@ class _ShardForm:
     def decode(self, value: Any, generation: bytes = NO_VALUE) -> _Shard:
         if value is None:
             return _Shard({}, NO_VALUE)
+        if isinstance(value, ByteParts):  # this form's own encoding, staged before
+            value = bytes(value)
         try:
             chunks = dict(self.store.codec.split_shard(value))
         except (ValueError, StatusError) as exc:
@@ -107,6 +110,8 @@ class _ShardForm:
         return _Shard(chunks, generation)
 
     def encode(self, shard: _Shard) -> Any:
+        if getattr(self.store.base, "writes_parts", False):  # a file: pieces written as they are
+            return self.store.codec.encode_shard_parts(shard.chunks)
         return self.store.codec.encode_shard(shard.chunks)
 
     def covered_by(self, mutations: list) -> bool:
