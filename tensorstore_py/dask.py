@@ -168,8 +168,8 @@ def _auto_target(store: TensorStore, limit_bytes: int) -> list:
     read decodes straight into; a block that cuts chunks into strided pieces decodes each into
     a temporary and copies it (in a Dask worker, whose ``MALLOC_TRIM_THRESHOLD_`` hands every
     freed temporary back to the kernel, that is a fresh, page-faulting buffer per chunk: a
-    1 GiB sum on 2 one-thread workers took 2.0 s of CPU in 128 MiB blocks of 32 such chunks,
-    1.2 s in 64 MiB blocks of 16 whole-run chunks).  A later dimension grows, at that cost,
+    1 GiB sum on 2 one-thread workers took 2.2 s of CPU in 128 MiB blocks of 32 such chunks,
+    1.65 s in 64 MiB blocks of 16 whole-run chunks).  A later dimension grows, at that cost,
     only while the block is under a quarter of `limit_bytes` (tasks too small cost more in
     scheduling).  Without a grid in some dimension (an in-memory array) blocks grow from the
     last dimension instead: whole rows of the source, contiguous slabs of its memory.
@@ -233,10 +233,11 @@ class _BlockSource:
     """What to_dask's tasks index: `view`, each block read on the task's own thread when the
     graph has a block for every core (Dask then runs one read per core at once), else on the
     store's pool.  Dask sizes its threads to the cores (its workers even set
-    ``OMP_NUM_THREADS=1``); a pool of its own under every task oversubscribes them: on 2 cores
-    with 2 one-thread workers, summing 1 GiB cost 2.5 s of CPU through the pool and 1.7 s
-    read on the task's thread (the chunks' first touches of the output also stop contending).
-    Dask's own getter indexes it, so Dask still fuses a later slice into the read."""
+    ``OMP_NUM_THREADS=1``); a pool of its own under every task oversubscribes them, and its
+    threads contend for the first touches of one output: on 2 cores with 2 one-thread workers
+    a 1 GiB sum cost 5-7 % less CPU read on the tasks' threads (1.70 s against 1.78 s;
+    blocks of strided chunk pieces 2.19 s against 2.35 s).  Dask's own getter indexes it, so
+    Dask's optimizations treat the graph as any ``from_array`` graph."""
 
     __slots__ = ("view", "n_blocks", "shape", "dtype", "ndim")
 
