@@ -2,6 +2,7 @@
 threaded and process schedulers, and the refusal when rechunking is forbidden."""
 
 import itertools
+import threading
 
 import dask
 import dask.array as da
@@ -96,6 +97,63 @@ def test_to_dask_blocks_are_whole_read_chunks():
     assert arr.dtype == np.uint16 and arr.shape == (50, 47)
     np.testing.assert_array_equal(arr.compute(scheduler="threads"), data[5:55, 3:])
     assert to_dask(view, chunks=(25, 47)).chunks == ((25, 25), (47,))
+
+
+@pytest.mark.parametrize("rows", [256, 32, 16])
+def test_to_dask_blocks_hold_each_chunk_in_one_contiguous_run(rows):
+    """Over a chunk grid a block grows along the first dimension first, so a read decodes
+    every chunk straight into one run of the block; a later dimension grows only to keep
+    blocks from being tiny (under a quarter of array.chunk-size)."""
+    limit = 256 * 1024
+    store = ts.open({"driver": "zarr", "kvstore": "memory://"}, create=True, dtype=ts.float32, shape=[rows, 64, 32],
+                    chunk_layout=ts.ChunkLayout(read_chunk_shape=[16, 16, 32])).result()
+    data = np.arange(rows * 64 * 32, dtype=np.float32).reshape(rows, 64, 32)
+    store[...] = data
+    with dask.config.set({"array.chunk-size": f"{limit}B"}):
+        arr = to_dask(store)
+    block = arr.chunksize
+    assert all(b % c == 0 or b == n for b, c, n in zip(block, (16, 16, 32), store.shape))
+    nbytes = 4 * int(np.prod(block))
+    assert nbytes <= limit
+    grown_inner = block[1] > 16
+    if grown_inner:  # only to reach a quarter of the limit: the first dimension was whole
+        assert block[0] == rows and 4 * rows * 16 * 32 < limit // 4
+    else:
+        assert nbytes >= limit // 4
+        assert np.empty(block, np.float32)[:16, :16, :32].flags.c_contiguous
+    np.testing.assert_array_equal(arr.compute(scheduler="threads"), data)
+    # An array without a grid is cut into contiguous slabs of its memory instead.
+    with dask.config.set({"array.chunk-size": "8KiB"}):
+        slabs = to_dask(ts.array(data[:16]))
+    assert np.empty(data[:16].shape, np.float32)[tuple(slice(0, b) for b in slabs.chunksize)].flags.c_contiguous
+
+
+@pytest.mark.parametrize("many_blocks", [True, False])
+def test_to_dask_reads_a_block_on_the_task_thread_when_blocks_fill_the_cores(tmp_path, monkeypatch, many_blocks):
+    """With a block per core the tasks already keep every core busy: each reads its chunks on
+    its own thread, not the store's pool.  With fewer blocks the pool reads them (same data)."""
+    import tensorstore_py.dask as ts_dask
+
+    store = ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(tmp_path)}}, create=True,
+                    dtype=ts.int32, shape=[64, 40], chunk_layout=ts.ChunkLayout(read_chunk_shape=[8, 10])).result()
+    data = np.arange(64 * 40, dtype=np.int32).reshape(64, 40)
+    store[...] = data
+    monkeypatch.setattr(ts_dask, "_cores", lambda: 4 if many_blocks else 1000)
+    kv_type = type(store._driver.current(None).result().engine.kv)
+    threads = set()
+    read_now = kv_type.read_now
+
+    def recording_read_now(self, key, options):
+        threads.add(threading.current_thread().name)
+        return read_now(self, key, options)
+
+    monkeypatch.setattr(kv_type, "read_now", recording_read_now)
+    arr = to_dask(store[4:], chunks=(16, 40))  # 4 blocks of 8 chunks (and one of 4)
+    np.testing.assert_array_equal(arr.compute(scheduler="threads", num_workers=2), data[4:])
+    np.testing.assert_array_equal(arr[3:30, 5].compute(scheduler="threads", num_workers=2), data[7:34, 5])
+    assert threads
+    if many_blocks:
+        assert not any(name.startswith("tensorstore_py") for name in threads), threads
 
 
 def test_from_array_works_as_is():
