@@ -63,6 +63,7 @@ cdef enum Step:
     STEP_STAT_VALUE = 12
     STEP_LENGTH_CHANGED = 13
     STEP_RANGE = 14
+    STEP_CONDITION = 15
 
 OPEN_DIRECTORY = STEP_OPEN_DIRECTORY
 OPEN_LOCK = STEP_OPEN_LOCK
@@ -78,6 +79,7 @@ READ = STEP_READ
 STAT_VALUE = STEP_STAT_VALUE
 LENGTH_CHANGED = STEP_LENGTH_CHANGED
 RANGE = STEP_RANGE
+CONDITION = STEP_CONDITION
 
 
 cdef inline tuple _stat_tuple(struct_stat *st):
@@ -251,11 +253,16 @@ def release(int dir_fd, int fd, bytes lock_path):
         _abandon(dir_fd, fd, p_lock)
 
 
-def read(bytes path, long long lo=0, long long hi=-1):
+def read(bytes path, long long lo=0, long long hi=-1, int condition=0, uint64_t dev=0, uint64_t ino=0,
+         uint64_t mtime_ns=0):
     """Bytes [lo, hi) of the value file `path` (``hi`` -1: to its end; ``lo`` < 0 with ``hi``
     -1: the last ``-lo`` bytes): ``(0, data, (dev, ino, mtime_ns, size), 0)``; ``(0, None,
     None, 0)`` if it is absent or a directory; ``(RANGE, None, None, size)`` if the range does
-    not fit the value; or ``(step, None, None, errno)``."""
+    not fit the value; or ``(step, None, None, errno)``.
+
+    `condition` 1 (if equal) or 2 (if not equal) compares the file with the generation
+    (`dev`, `ino`, `mtime_ns`) first: ``(CONDITION, None, (dev, ino, mtime_ns, size), 0)``
+    when it fails, without reading."""
     cdef const char *p_path = path
     cdef int fd, err = 0, step = 0, state = 0
     cdef struct_stat st
@@ -280,6 +287,12 @@ def read(bytes path, long long lo=0, long long hi=-1):
         return (step, None, None, err)
     if fd < 0 or state == 2:
         return (0, None, None, 0)
+    if condition:
+        same = (<uint64_t>st.st_dev == dev and <uint64_t>st.st_ino == ino
+                and <uint64_t>st.st_mtim.tv_sec * 1000000000 + <uint64_t>st.st_mtim.tv_nsec == mtime_ns)
+        if same != (condition == 1):
+            close(fd)
+            return (STEP_CONDITION, None, _stat_tuple(&st), 0)
     # The rules of `kvstore.driver.resolve_byte_range`, which words the error.
     if lo < 0 and hi < 0:
         start, stop = st.st_size + lo, st.st_size

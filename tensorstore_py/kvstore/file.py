@@ -311,13 +311,12 @@ class FileDriver(KvStoreDriver):
     def _read_task(self, path: str, options: ReadOptions) -> ReadResult:
         now = time.time()
         byte_range = options.byte_range
-        if (_fileio is not None and not options.if_equal and not options.if_not_equal
-                and (byte_range is None or byte_range[1] is None or byte_range[1] >= 0)):
-            if byte_range is None:
-                step, data, values, err = _fileio.read(os.fsencode(path))
-            else:
-                lo, hi = byte_range
-                step, data, values, err = _fileio.read(os.fsencode(path), lo, -1 if hi is None else hi)
+        condition = _fileio_condition(options) if _fileio is not None else None
+        if condition is not None and (byte_range is None or byte_range[1] is None or byte_range[1] >= 0):
+            lo, hi = (0, -1) if byte_range is None else (byte_range[0], -1 if byte_range[1] is None else byte_range[1])
+            step, data, values, err = _fileio.read(os.fsencode(path), lo, hi, *condition)
+            if step == _fileio.CONDITION:
+                return ReadResult("unspecified", b"", TimestampedStorageGeneration(_values_generation(values), now))
             if step == _fileio.RANGE:
                 resolve_byte_range(byte_range, err)  # raises OUT_OF_RANGE, worded as TensorStore
             if step:
@@ -530,6 +529,20 @@ def _write_locked(path: str, value: "bytes | ByteParts", options: WriteOptions, 
     if step:
         raise _step_error(step, err, path, fd)
     return TimestampedStorageGeneration(_values_generation(values), now)
+
+
+def _fileio_condition(options: ReadOptions) -> tuple | None:
+    """`_fileio.read`'s (condition, dev, ino, mtime_ns) for a read's options; None where the
+    read's condition is not one it can test (both set, or a generation not of a file)."""
+    if_equal, if_not_equal = options.if_equal, options.if_not_equal
+    if not if_equal and not if_not_equal:
+        return (0, 0, 0, 0)
+    if if_equal and if_not_equal:
+        return None
+    generation = if_equal or if_not_equal
+    if len(generation) != 1 + _GENERATION_VALUES.size or generation[0] != 0:
+        return None
+    return (1 if if_equal else 2, *_GENERATION_VALUES.unpack_from(generation, 1))
 
 
 def _values_generation(values: tuple) -> bytes:

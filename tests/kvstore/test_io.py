@@ -319,3 +319,46 @@ def test_file_byte_range_reads_match_tensorstore(tmp_path, byte_range):
         return outcome(lambda: kv.read("k", byte_range=slice(lo, hi)).result().value)
 
     assert read(ts) == read(ref)
+
+
+def test_file_conditional_reads_match_tensorstore(tmp_path, monkeypatch):
+    """Conditional reads of the file store (`_ext.fileio.read` tests the generation before
+    reading): ``if_not_equal`` gives the same states, values and generations as TensorStore's,
+    and the internal ``if_equal`` the same as the Python steps."""
+    def run(mod):
+        kv = mod.KvStore.open({"driver": "file", "path": str(tmp_path) + f"/{mod.__name__}/"}).result()
+        kv["k"] = b"0123456789"
+        current = kv.read("k").result().stamp.generation
+        other = kv.write("o", b"x").result().generation  # a generation of another file
+        out = []
+        for kwargs in ({"if_not_equal": current}, {"if_not_equal": other},
+                       {"if_not_equal": other, "byte_range": slice(-3, None)},
+                       {"if_not_equal": current, "byte_range": slice(2, 5)}):
+            r = kv.read("k", **kwargs).result()
+            out.append((r.state, r.value, r.stamp.generation == current))
+        r = kv.read("missing", if_not_equal=current).result()
+        out.append((r.state, r.value))
+        return out
+
+    assert run(ts) == run(ref)
+
+    from tensorstore_py.kvstore import file as file_driver
+    from tensorstore_py.kvstore.driver import ReadOptions
+
+    driver = ts.KvStore.open({"driver": "file", "path": str(tmp_path) + "/eq/"}).result()
+    driver["k"] = b"0123456789"
+    current = driver.read("k").result().stamp.generation
+    other = driver.write("o", b"x").result().generation
+
+    def internal():
+        d = driver._driver
+        out = []
+        for opts in (ReadOptions(if_equal=current), ReadOptions(if_equal=other),
+                     ReadOptions(if_equal=current, byte_range=(2, 5)), ReadOptions(if_equal=b"\x02")):
+            r = d.read_now(os.fsencode(str(tmp_path) + "/eq/k"), opts)
+            out.append((r.state, r.value, r.stamp.generation))
+        return out
+
+    with_extension = internal()
+    monkeypatch.setattr(file_driver, "_fileio", None)
+    assert internal() == with_extension
