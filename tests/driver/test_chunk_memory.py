@@ -1,6 +1,5 @@
-"""Large buffers keep numpy's transparent huge page hint unless TENSORSTORE_PY_NO_HUGE_PAGES=1
-asks for ordinary pages, where that hint can make the kernel compact memory on first touch
-(driver/chunk_memory.py)."""
+"""Large read results are allocated without numpy's transparent huge page hint where that hint
+makes the kernel compact memory on first touch (driver/chunk_memory.py)."""
 
 from __future__ import annotations
 
@@ -31,10 +30,8 @@ def test_empty_output_has_shape_and_dtype():
     assert int(out.sum()) == 7 * 15
 
 
-@pytest.mark.skipif(not chunk_memory._thp_hint_stalls(), reason="THP hints do not stall on this machine")
-def test_large_output_is_not_hinted_for_huge_pages_when_asked(monkeypatch):
-    monkeypatch.setenv("TENSORSTORE_PY_NO_HUGE_PAGES", "1")
-    monkeypatch.setattr(chunk_memory, "_MADVISE", chunk_memory._libc_madvise())
+@pytest.mark.skipif(chunk_memory._MADVISE is None, reason="THP hints do not stall on this machine")
+def test_large_output_is_not_hinted_for_huge_pages():
     out = chunk_memory.empty_output((16 << 20,), np.uint8)  # numpy hints buffers >= 4 MiB
     middle = out.__array_interface__["data"][0] + out.nbytes // 2
     flags = _vm_flags(middle)
@@ -42,12 +39,3 @@ def test_large_output_is_not_hinted_for_huge_pages_when_asked(monkeypatch):
     hinting = getattr(np._core.multiarray, "_get_madvise_hugepage", lambda: False)()
     plain = np.empty(16 << 20, np.uint8)
     assert not hinting or "hg" in _vm_flags(plain.__array_interface__["data"][0] + plain.nbytes // 2)
-
-
-@pytest.mark.skipif(bool(chunk_memory.os.environ.get("TENSORSTORE_PY_NO_HUGE_PAGES")), reason="ordinary pages asked for")
-def test_large_output_keeps_numpys_hint_by_default():
-    out = chunk_memory.empty_output((16 << 20,), np.uint8)
-    hinting = getattr(np._core.multiarray, "_get_madvise_hugepage", lambda: False)()
-    if not hinting:
-        pytest.skip("numpy gives no huge page hint here")
-    assert "hg" in _vm_flags(out.__array_interface__["data"][0] + out.nbytes // 2)
