@@ -209,7 +209,6 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
     queue, reading it (decoded straight into a buffer of its own) and encoding it (the buffer
     becomes the staged chunks), and handing only the writes to the destination store's pool:
     no Future or callback chain per block, and memory bounded by a few blocks per task."""
-    from .cache.rmw import ENCODE_HERE
     from .driver.chunk_memory import empty_output
     from .driver.chunked import WriteFutures
 
@@ -251,7 +250,7 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
                 read.result()
                 # The block is ours alone: the destination may keep it as its staged chunks.
                 written = dst_driver.write(_view(dest, dst_index)._transform, block, None,
-                                           can_reference_source=True, inline=True, writeback=ENCODE_HERE)
+                                           can_reference_source=True, inline=True)
                 commit = written.commit
                 if commit.done() and not commit.cancelled() and commit.exception() is None:
                     spare = block  # encoded and stored: nothing refers to it any more

@@ -29,9 +29,6 @@ UNCHANGED: Any = object()
 
 Update = Callable[[Any, bytes], Any]  # (stored value or None, its generation) -> new value
 
-#: The executor that says "on the calling thread, even for a store with a pool of its own": for
-#: a caller already on a pool thread, where a hop would only queue the work behind its own.
-INLINE: Any = type("Inline", (), {"__repr__": lambda self: "INLINE"})()
 #: The executor that says "update (encode) on the calling thread, then the store's I/O on its
 #: own pool": a thread of the data-copy pool encodes a chunk it has just filled, while the
 #: write, which may wait on the disk, goes to the threads meant for waiting.
@@ -68,10 +65,10 @@ def read_modify_write(
             pool = None if getattr(kv, "read_now_inline", False) else getattr(kv, "read_now_executor", None)
             if pool is not None and not needs_read and expected_generation is None:
                 return _encode_then_write_now(kv, key, update, pool, out)
-            executor = pool if pool is not None else INLINE
+            executor = pool
         return _read_modify_write_now(kv, key, update, needs_read, expected_generation,
                                       _local_executor(kv, executor), out)
-    if executor is INLINE or executor is ENCODE_HERE:
+    if executor is ENCODE_HERE:
         executor = None
 
     def attempt(first: bool) -> Future:
@@ -105,7 +102,7 @@ def read_modify_write(
 def _local_executor(kv: Any, executor: Any) -> Any:
     """Where a local store's work runs: inline (None) for a store that never waits, else its
     own pool, else `executor`."""
-    if executor is INLINE or getattr(kv, "read_now_inline", False):
+    if getattr(kv, "read_now_inline", False):
         return None
     return getattr(kv, "read_now_executor", None) or executor
 

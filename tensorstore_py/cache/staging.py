@@ -21,7 +21,7 @@ from typing import Any
 from .. import future as futures
 from ..future import Future
 from ..kvstore.generation import UNKNOWN, TimestampedStorageGeneration
-from .rmw import ENCODE_HERE, INLINE, UNCHANGED, completes_inline, read_modify_write
+from .rmw import ENCODE_HERE, UNCHANGED, completes_inline, read_modify_write
 
 __all__ = ["Mutation", "ValueMutation", "UpdateMutation", "KeyNode", "write_now"]
 
@@ -166,7 +166,7 @@ class KeyNode:
         # executor thread, so the encode can follow there without another hop.  (After a
         # read, the merge always moves back to the executor, off the kvstore's I/O threads.)
         inline = (on_executor or not ready.done()) and not self.needs_read
-        hop = executor if executor is INLINE or executor is ENCODE_HERE else None if inline else executor
+        hop = executor if executor is ENCODE_HERE else None if inline else executor
 
         committed = self.committed
 

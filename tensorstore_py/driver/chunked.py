@@ -27,7 +27,7 @@ import numpy as np
 from .. import future as futures
 from .. import metrics
 from ..batch import batched_read
-from ..cache.rmw import ENCODE_HERE, INLINE
+from ..cache.rmw import ENCODE_HERE
 from ..cache.staging import Mutation, ValueMutation, write_now
 from ..errors import StatusError, failed_precondition, not_found
 from ..future import Future
@@ -442,7 +442,7 @@ class ChunkedArray:
         self.cache.put((self.identity, form.key), chunk, stamp.generation, stamp.time, only_if_newer=True)
 
     def write(self, transform, source: np.ndarray, transaction: Any = None,
-              can_reference_source: bool = False, inline: bool = False, writeback: Any = INLINE) -> WriteFutures:
+              can_reference_source: bool = False, inline: bool = False) -> WriteFutures:
         """Writes `source` (shaped like `transform`'s domain, of the array's dtype).
 
         The source is copied into staged chunk buffers; `copy` resolves once all are filled
@@ -450,10 +450,8 @@ class ChunkedArray:
         back at once (serialised per chunk); inside one, at commit.  With
         `can_reference_source` (the caller never modifies `source` again) a chunk the write
         covers keeps a view of the source where its layout is the stored one.  `inline`: a
-        caller already on a pool thread fills the chunks and writes them back itself (on a
-        local store, the commit is done on return unless another write holds a chunk's key);
-        `writeback` (`rmw.INLINE` or `rmw.ENCODE_HERE`) says where an inline write's chunks are
-        stored.
+        caller already on a pool thread fills the chunks itself (and, on a local store, encodes
+        them, leaving only the writes to the store's pool).
         """
         kind, maps, shape, cells = self._plan(transform)
         adopt = take_region = None
@@ -475,16 +473,13 @@ class ChunkedArray:
         # Where each chunk is encoded and stored once filled: on a local store (a shard store
         # gathers sub-chunks on its own tasks) the data-copy thread that fills a chunk encodes
         # it at once and hands the write to the store's pool, whose threads may wait on the
-        # disk (with `inline`, as `writeback` says).  Elsewhere writebacks run where the store
-        # runs them.
+        # disk.  Elsewhere writebacks run where the store runs them.
         writeback_executor = self.executor
         kv = self.kv
         if (transaction is None and getattr(kv, "stage_mutation", None) is None
-                and getattr(kv, "write_now", None) is not None and getattr(kv, "read_now", None) is not None):
-            if inline:
-                writeback_executor = writeback
-            elif source.nbytes > _FILL_INLINE_BYTES:
-                writeback_executor = ENCODE_HERE
+                and getattr(kv, "write_now", None) is not None and getattr(kv, "read_now", None) is not None
+                and (inline or source.nbytes > _FILL_INLINE_BYTES)):
+            writeback_executor = ENCODE_HERE
         # Stage every chunk in order first, so a later write always lands after this one.
         for cell in cells:
             key = self.fmt.chunk_key(cell.cell)
@@ -712,9 +707,9 @@ class ChunkedDriver:
     accepts_source_reference = True
 
     def write(self, transform, array: np.ndarray, transaction: Any = None,
-              can_reference_source: bool = False, inline: bool = False, writeback: Any = INLINE) -> WriteFutures:
+              can_reference_source: bool = False, inline: bool = False) -> WriteFutures:
         return self.engine.write(propagate_bounds(transform, self._io_domain), array, transaction,
-                                 can_reference_source, inline, writeback)
+                                 can_reference_source, inline)
 
     def format_members_json(self, minimal: bool) -> dict:
         """The format's own spec members (metadata unless `minimal`)."""
