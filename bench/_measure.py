@@ -13,28 +13,27 @@ from typing import Callable, Optional
 BASE = "tensorstore"
 
 
-def peak_rss_kib() -> int:
-    """This process's peak resident set (VmHWM: unlike ru_maxrss, not inherited across exec)."""
+def _status_kib(field: str) -> int | None:
+    """A size (KiB) from /proc/self/status, or None where /proc is missing."""
     try:
         with open("/proc/self/status") as f:
             for line in f:
-                if line.startswith("VmHWM:"):
+                if line.startswith(field + ":"):
                     return int(line.split()[1])
     except OSError:
         pass
-    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return None
+
+
+def peak_rss_kib() -> int:
+    """This process's peak resident set (VmHWM: unlike ru_maxrss, not inherited across exec)."""
+    peak = _status_kib("VmHWM")
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss if peak is None else peak
 
 
 def current_rss_kib() -> int:
     """This process's resident set now (VmRSS; 0 where /proc is missing)."""
-    try:
-        with open("/proc/self/status") as f:
-            for line in f:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1])
-    except OSError:
-        pass
-    return 0
+    return _status_kib("VmRSS") or 0
 
 
 def reset_peak_rss() -> None:
