@@ -3,12 +3,15 @@
 The source view's domain is cut into blocks aligned to the destination's write-chunk grid (so
 each destination chunk is written whole, without a read, where the views allow), each block is
 read from the source and written to the destination, and only a few blocks are in flight at
-once: memory stays near ``in_flight x block size`` whatever the array size.
+once: memory stays near ``in_flight x block size`` whatever the array size.  Between arrays on
+local stores with the same chunk grid, a block that is one whole chunk of both is copied from
+stored chunk to stored chunk (`_ChunkToChunk`).
 """
 
 from __future__ import annotations
 
 import collections
+import functools
 import itertools
 import threading
 from typing import Any, Iterator
@@ -16,8 +19,14 @@ from typing import Any, Iterator
 import numpy as np
 
 from . import future as futures
+from . import metrics
+from .cache.rmw import ENCODE_HERE, read_modify_write
+from .driver.chunked import _READ_ALL, _count_written, copy_array
 from .errors import invalid_argument
 from .future import Future
+from .index.output_map import OutputIndexMethod
+
+_SINGLE = OutputIndexMethod.single_input_dimension
 
 __all__ = ["copy_between", "BLOCK_BYTES", "BYTES_IN_FLIGHT"]
 
@@ -200,7 +209,7 @@ def _local_drivers(source: Any, dest: Any, batch: Any) -> tuple | None:
 
 
 #: Blocks a copy task may have handed to the store's pool and not seen stored yet.
-_WRITES_BEHIND = 2
+_WRITES_BEHIND = 4
 
 
 def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, blocks: Iterator[tuple],
@@ -221,6 +230,7 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
     dtype = dest.dtype.numpy_dtype
     lock = threading.Lock()
     remaining = [n_tasks]
+    whole = _ChunkToChunk.make(source, dest, src_driver, dst_driver, shift)
 
     def next_box() -> tuple | None:
         with lock:
@@ -240,18 +250,19 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
                     commit, stored = behind.popleft()
                     commit.result()
                     spare = stored
-                dst_index = tuple(slice(a, b) for a, b in box)
-                src_index = tuple(slice(a + s, b + s) for (a, b), s in zip(box, shift))
                 shape = tuple(b - a for a, b in box)
                 # (Fresh memory costs a page fault per page; a reused buffer none.)
                 block = spare if spare is not None and spare.shape == shape else empty_output(shape, dtype)
                 spare = None
-                read = src_driver.read(_view(source, src_index)._transform, None, block, inline=True)
-                read.result()
-                # The block is ours alone: the destination may keep it as its staged chunks.
-                written = dst_driver.write(_view(dest, dst_index)._transform, block, None,
-                                           can_reference_source=True, inline=True)
-                commit = written.commit
+                commit = None if whole is None else whole.copy(box, block)
+                if commit is None:
+                    dst_index = tuple(slice(a, b) for a, b in box)
+                    src_index = tuple(slice(a + s, b + s) for (a, b), s in zip(box, shift))
+                    read = src_driver.read(_view(source, src_index)._transform, None, block, inline=True)
+                    read.result()
+                    # The block is ours alone: the destination may keep it as its staged chunks.
+                    commit = dst_driver.write(_view(dest, dst_index)._transform, block, None,
+                                              can_reference_source=True, inline=True).commit
                 if commit.done() and not commit.cancelled() and commit.exception() is None:
                     spare = block  # encoded and stored: nothing refers to it any more
                 else:
@@ -273,6 +284,84 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
     except RuntimeError as exc:  # the pool was shut down (interpreter exit)
         futures._settle(done, exception=exc)
     return done
+
+
+class _ChunkToChunk:
+    """Blocks that are one whole stored chunk of the source and one of the destination, copied
+    chunk to chunk: the stored chunk is read and decoded into the block, which is encoded and
+    written whole (as the general path does for a chunk it covers), without planning either
+    view or staging the chunk, whose cost per chunk was about that of encoding it.  Blocks it
+    does not take (edge chunks, other layouts) go the general way."""
+
+    def __init__(self, src: Any, dst: Any, src_offsets: list, dst_offsets: list, shift: list):
+        self.src, self.dst = src, dst
+        self.src_offsets, self.dst_offsets = src_offsets, dst_offsets
+        self.shift = shift
+        self.chunk = dst.fmt.chunk_shape
+
+    @classmethod
+    def make(cls, source: Any, dest: Any, src_driver: Any, dst_driver: Any, shift: list) -> "_ChunkToChunk | None":
+        src, dst = src_driver.engine, dst_driver.engine
+        if (src.fmt.chunk_shape != dst.fmt.chunk_shape or not src.fmt.component_covers_chunk
+                or not dst.fmt.component_covers_chunk or src.fmt.numpy_dtype != dst.fmt.numpy_dtype):
+            return None
+        src_offsets, dst_offsets = _grid_offsets(source, src.fmt), _grid_offsets(dest, dst.fmt)
+        if src_offsets is None or dst_offsets is None:
+            return None
+        return cls(src, dst, src_offsets, dst_offsets, shift)
+
+    def _cell(self, box: tuple, offsets: list, shift: list) -> tuple | None:
+        cell = []
+        for (a, b), offset, s, c in zip(box, offsets, shift, self.chunk):
+            lo = a + s + offset
+            if b - a != c or lo % c:
+                return None
+            cell.append(lo // c)
+        return tuple(cell)
+
+    def copy(self, box: tuple, block: np.ndarray) -> Future | None:
+        """The Future of storing the block's chunk, or None if the block is not one whole
+        chunk of both arrays (nothing is done then)."""
+        dst_cell = self._cell(box, self.dst_offsets, [0] * len(box))
+        src_cell = None if dst_cell is None else self._cell(box, self.src_offsets, self.shift)
+        if src_cell is None:
+            return None
+        src, dst = self.src, self.dst
+        staged = dst.fmt.adopt_chunk(block)
+        if staged is None:
+            return None  # the destination stores another layout: the general path converts
+        key = src.fmt.chunk_key(src_cell)
+        result = src.kv.read_now(key, _READ_ALL)
+        if result.state != "value":
+            if not src.fill_missing_data_reads:
+                return None  # the general path reads it again and says it is missing
+            block[...] = src.fmt.fill_value()
+        elif src._decode(key, result.value, src_cell, block) is not block:
+            copy_array(block, src.fmt.component(src._decode(key, result.value, src_cell)))
+        metrics.CHUNK_READS.increment()
+        metrics.ELEMENTS_READ.increment(block.size)
+        # An unconditional write of the whole chunk (none when it holds only the fill value),
+        # encoded here, stored on the store's pool.
+        written = read_modify_write(dst.kv, dst.fmt.chunk_key(dst_cell),
+                                    lambda _value, _generation: dst._encode(staged, dst_cell),
+                                    needs_read=False, executor=ENCODE_HERE)
+        written.add_done_callback(functools.partial(_count_written, block.size))
+        return written
+
+
+def _grid_offsets(view: Any, fmt: Any) -> list | None:
+    """Per dimension, what to add to a position of `view`'s domain to get its position on the
+    chunk grid of the array, if the view is the array translated (else None)."""
+    transform = view._transform
+    origin = fmt.origin or (0,) * len(fmt.chunk_shape)
+    if transform.input_rank != len(fmt.chunk_shape) or len(transform._outputs) != len(fmt.chunk_shape):
+        return None
+    offsets = []
+    for j, m in enumerate(transform._outputs):
+        if m._method != _SINGLE or m._stride != 1 or m._dim != j:
+            return None
+        offsets.append(int(m._offset) - (origin[j] or 0))
+    return offsets
 
 
 def _chunk_bytes(chunk: tuple, itemsize: int) -> int:
