@@ -209,7 +209,7 @@ def _local_drivers(source: Any, dest: Any, batch: Any) -> tuple | None:
 
 
 #: Blocks a copy task may have handed to the store's pool and not seen stored yet.
-_WRITES_BEHIND = 4
+_WRITES_BEHIND = 8
 
 
 def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, blocks: Iterator[tuple],
