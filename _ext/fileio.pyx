@@ -105,6 +105,66 @@ cdef int _open_lock(const char *lock_path, int *err) noexcept nogil:
     return fd
 
 
+cdef int _lock(const char *p_path, const char *p_lock, const char *p_dir, bint stat_value,
+               int *dir_fd_out, int *fd_out, int *err_out, struct_stat *value) noexcept nogil:
+    """The work of `lock`: returns 0 (then `dir_fd_out`, `fd_out` are open and the value's
+    state is returned through the sign: see `lock`) or a step, with `err_out`.  The value
+    state (0 none, 1 regular file, 2 directory, 3 other) is stored in `err_out` on success."""
+    cdef int dir_fd = -1, fd = -1, current = -1, err = 0, step = 0, rc
+    cdef tsx_flock request
+    cdef struct_stat mine, theirs
+    cdef int value_state = 0
+    dir_fd = c_open(p_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
+    if dir_fd < 0:
+        step, err = STEP_OPEN_DIRECTORY, errno
+    else:
+        fd = _open_lock(p_lock, &err)
+        if fd < 0:
+            step = STEP_OPEN_LOCK if fd == -1 else STEP_LOCK_NOT_REGULAR
+        while step == 0:
+            memset(&request, 0, sizeof(request))
+            request.l_type = F_WRLCK
+            request.l_whence = SEEK_SET
+            rc = fcntl(fd, F_OFD_SETLKW, &request)
+            if rc != 0:
+                if errno == EINTR:
+                    continue
+                step, err = STEP_ACQUIRE_LOCK, errno
+                break
+            current = _open_lock(p_lock, &err)
+            if current < 0:
+                step = STEP_OPEN_LOCK if current == -1 else STEP_LOCK_NOT_REGULAR
+                break
+            fstat(fd, &mine)
+            fstat(current, &theirs)
+            if mine.st_dev == theirs.st_dev and mine.st_ino == theirs.st_ino:
+                close(current)
+                break
+            # The previous holder renamed or removed the file we locked: lock the new one.
+            close(fd)
+            fd = current
+        if step != 0:
+            if fd >= 0:
+                close(fd)
+            close(dir_fd)
+        elif stat_value:
+            current = c_open(p_path, O_RDONLY | O_CLOEXEC)
+            if current >= 0:
+                if fstat(current, value) == 0:
+                    value_state = 1 if S_ISREG(value.st_mode) else 2 if S_ISDIR(value.st_mode) else 3
+                close(current)
+            elif errno != ENOENT and errno != ENOTDIR and errno != EISDIR:
+                step, err = STEP_OPEN_VALUE, errno
+                unlink(p_lock)
+                close(fd)
+                close(dir_fd)
+    if step != 0:
+        err_out[0] = err
+        return step
+    dir_fd_out[0], fd_out[0], err_out[0] = dir_fd, fd, value_state
+    return 0
+
+
 def lock(bytes path, bytes lock_path, bytes directory, bint stat_value):
     """Opens `directory` and takes the exclusive lock on `lock_path` (re-taken on the new file
     if its holder renamed or removed the one locked); with `stat_value`, also stats `path`.
@@ -114,64 +174,83 @@ def lock(bytes path, bytes lock_path, bytes directory, bint stat_value):
     cdef const char *p_path = path
     cdef const char *p_lock = lock_path
     cdef const char *p_dir = directory
-    cdef int dir_fd = -1, fd = -1, current = -1, err = 0, step = 0, rc
-    cdef tsx_flock request
-    cdef struct_stat mine, theirs, value
-    cdef int value_state = 0  # 0: none, 1: a regular file, 2: a directory, 3: other
+    cdef int dir_fd = -1, fd = -1, err = 0, step
+    cdef struct_stat value
     with nogil:
-        dir_fd = c_open(p_dir, O_RDONLY | O_DIRECTORY | O_CLOEXEC)
-        if dir_fd < 0:
-            step, err = STEP_OPEN_DIRECTORY, errno
-        else:
-            fd = _open_lock(p_lock, &err)
-            if fd < 0:
-                step = STEP_OPEN_LOCK if fd == -1 else STEP_LOCK_NOT_REGULAR
-            while step == 0:
-                memset(&request, 0, sizeof(request))
-                request.l_type = F_WRLCK
-                request.l_whence = SEEK_SET
-                rc = fcntl(fd, F_OFD_SETLKW, &request)
-                if rc != 0:
-                    if errno == EINTR:
-                        continue
-                    step, err = STEP_ACQUIRE_LOCK, errno
-                    break
-                current = _open_lock(p_lock, &err)
-                if current < 0:
-                    step = STEP_OPEN_LOCK if current == -1 else STEP_LOCK_NOT_REGULAR
-                    break
-                fstat(fd, &mine)
-                fstat(current, &theirs)
-                if mine.st_dev == theirs.st_dev and mine.st_ino == theirs.st_ino:
-                    close(current)
-                    break
-                # The previous holder renamed or removed the file we locked: lock the new one.
-                close(fd)
-                fd = current
-            if step != 0:
-                if fd >= 0:
-                    close(fd)
-                close(dir_fd)
-            elif stat_value:
-                current = c_open(p_path, O_RDONLY | O_CLOEXEC)
-                if current >= 0:
-                    if fstat(current, &value) == 0:
-                        value_state = 1 if S_ISREG(value.st_mode) else 2 if S_ISDIR(value.st_mode) else 3
-                    close(current)
-                elif errno != ENOENT and errno != ENOTDIR and errno != EISDIR:
-                    step, err = STEP_OPEN_VALUE, errno
-                    unlink(p_lock)
-                    close(fd)
-                    close(dir_fd)
+        step = _lock(p_path, p_lock, p_dir, stat_value, &dir_fd, &fd, &err, &value)
     if step != 0:
         return (step, err, -1, None)
-    if value_state == 1:
+    if err == 1:
         return (0, dir_fd, fd, _stat_tuple(&value))
-    if value_state == 2:
+    if err == 2:
         return (0, dir_fd, fd, "dir")
-    if value_state == 3:
+    if err == 3:
         return (0, dir_fd, fd, "other")
     return (0, dir_fd, fd, None)
+
+
+cdef int _store(int dir_fd, int fd, const char *p_lock, const char *p_path, Py_buffer *views,
+                Py_ssize_t count, Py_ssize_t total, bint sync, int *err_out,
+                struct_stat *st) noexcept nogil:
+    """The work of `store` on buffers already held: 0, or the failed step with `err_out`."""
+    cdef Py_ssize_t i, offset = 0, done, wrote
+    cdef int step = 0, err = 0
+    if fstat(fd, st) == 0 and st.st_size > total:
+        ftruncate(fd, 0)
+    for i in range(count):
+        done = 0
+        while done < views[i].len:
+            wrote = pwrite(fd, <const char *>views[i].buf + done, views[i].len - done, offset)
+            if wrote < 0:
+                if errno == EINTR:
+                    continue
+                step, err = STEP_WRITE, errno
+                break
+            done += wrote
+            offset += wrote
+        if step != 0:
+            break
+    if step == 0 and sync and fsync(fd) != 0:
+        step, err = STEP_SYNC, errno
+    if step == 0:
+        fstat(fd, st)
+        if rename(p_lock, p_path) != 0:
+            step, err = STEP_RENAME, errno
+    if step == 0:
+        close(fd)
+        if sync and fsync(dir_fd) != 0:
+            step, err = STEP_SYNC_DIRECTORY, errno
+        close(dir_fd)
+    else:
+        _abandon(dir_fd, fd, p_lock)
+    err_out[0] = err
+    return step
+
+
+cdef Py_buffer *_hold(object parts, Py_ssize_t *held, Py_ssize_t *total) except NULL:
+    """Buffers of every part (`held` of them taken, even when this raises)."""
+    cdef Py_ssize_t count = len(parts), i
+    cdef Py_buffer *views = <Py_buffer *>malloc(max(count, 1) * sizeof(Py_buffer))
+    if views == NULL:
+        raise MemoryError()
+    held[0] = 0
+    total[0] = 0
+    try:
+        for i in range(count):
+            PyObject_GetBuffer(parts[i], &views[i], PyBUF_SIMPLE)
+            held[0] += 1
+            total[0] += views[i].len
+    except BaseException:
+        _release(views, held[0])
+        raise
+    return views
+
+
+cdef void _release(Py_buffer *views, Py_ssize_t held) noexcept:
+    cdef Py_ssize_t i
+    for i in range(held):
+        PyBuffer_Release(&views[i])
+    free(views)
 
 
 def store(int dir_fd, int fd, bytes lock_path, bytes path, data, bint sync):
@@ -184,57 +263,48 @@ def store(int dir_fd, int fd, bytes lock_path, bytes path, data, bint sync):
     cdef const char *p_lock = lock_path
     cdef const char *p_path = path
     parts = data if isinstance(data, (list, tuple)) else (data,)
-    cdef Py_ssize_t count = len(parts), held = 0, i, total = 0, offset = 0, done, wrote
-    cdef Py_buffer *views = <Py_buffer *>malloc(max(count, 1) * sizeof(Py_buffer))
+    cdef Py_ssize_t held = 0, total = 0, count = len(parts)
+    cdef Py_buffer *views
     cdef int step = 0, err = 0
     cdef struct_stat st
-    if views == NULL:
-        _abandon(dir_fd, fd, p_lock)
-        raise MemoryError()
     try:
-        try:
-            for i in range(count):
-                PyObject_GetBuffer(parts[i], &views[i], PyBUF_SIMPLE)
-                held += 1
-                total += views[i].len
-        except BaseException:
-            _abandon(dir_fd, fd, p_lock)
-            raise
+        views = _hold(parts, &held, &total)
+    except BaseException:
+        _abandon(dir_fd, fd, p_lock)
+        raise
+    try:
         with nogil:
-            if fstat(fd, &st) == 0 and st.st_size > total:
-                ftruncate(fd, 0)
-            for i in range(count):
-                done = 0
-                while done < views[i].len:
-                    wrote = pwrite(fd, <const char *>views[i].buf + done, views[i].len - done, offset)
-                    if wrote < 0:
-                        if errno == EINTR:
-                            continue
-                        step, err = STEP_WRITE, errno
-                        break
-                    done += wrote
-                    offset += wrote
-                if step != 0:
-                    break
-            if step == 0 and sync and fsync(fd) != 0:
-                step, err = STEP_SYNC, errno
-            if step == 0:
-                fstat(fd, &st)
-                if rename(p_lock, p_path) != 0:
-                    step, err = STEP_RENAME, errno
-            if step == 0:
-                close(fd)
-                if sync and fsync(dir_fd) != 0:
-                    step, err = STEP_SYNC_DIRECTORY, errno
-                close(dir_fd)
-            else:
-                _abandon(dir_fd, fd, p_lock)
+            step = _store(dir_fd, fd, p_lock, p_path, views, count, total, sync, &err, &st)
     finally:
-        for i in range(held):
-            PyBuffer_Release(&views[i])
-        free(views)
+        _release(views, held)
     if step != 0:
         return (step, err, None)
+    return (0, 0, _stat_tuple(&st))
+
+
+def write(bytes path, bytes lock_path, bytes directory, data, bint sync):
+    """`lock` then `store` in one call (one release of the GIL): an unconditional write.
+
+    Returns ``(0, 0, (dev, ino, mtime_ns, size))`` or ``(step, errno, lock_fd)`` (the lock
+    file's descriptor number when the lock was taken, for the message; -1 before): nothing is
+    left open or locked when it fails."""
+    cdef const char *p_path = path
+    cdef const char *p_lock = lock_path
+    cdef const char *p_dir = directory
+    parts = data if isinstance(data, (list, tuple)) else (data,)
+    cdef Py_ssize_t held = 0, total = 0, count = len(parts)
+    cdef Py_buffer *views = _hold(parts, &held, &total)
+    cdef int dir_fd = -1, fd = -1, err = 0, step = 0
+    cdef struct_stat st
+    try:
+        with nogil:
+            step = _lock(p_path, p_lock, p_dir, False, &dir_fd, &fd, &err, &st)
+            if step == 0:
+                step = _store(dir_fd, fd, p_lock, p_path, views, count, total, sync, &err, &st)
+    finally:
+        _release(views, held)
+    if step != 0:
+        return (step, err, fd)
     return (0, 0, _stat_tuple(&st))
 
 

@@ -503,28 +503,37 @@ def _duration_seconds(text: str) -> float:
 
 
 def _write_locked(path: str, value: "bytes | ByteParts", options: WriteOptions, sync: bool) -> TimestampedStorageGeneration:
-    """A write in ``os`` locking mode in two steps of `_fileio`: lock (and stat the value for
-    ``if_equal``), then fill, sync, rename and sync the directory."""
+    """A write in ``os`` locking mode through `_fileio`: an unconditional one in one call (lock,
+    fill, sync, rename, sync the directory); one with ``if_equal`` in two, to compare the
+    value's generation while holding the lock."""
     now = time.time()
     lock_path = path + LOCK_SUFFIX
     encoded, encoded_lock = os.fsencode(path), os.fsencode(lock_path)
     directory = os.fsencode(os.path.dirname(path) or ".")
-    step, dir_fd, fd, current = _fileio.lock(encoded, encoded_lock, directory, bool(options.if_equal))
+    data = value.parts if isinstance(value, ByteParts) else value
+    if not options.if_equal:
+        # Unconditional: lock and store in one call, so the GIL is given up once per write.
+        step, err, values = _fileio.write(encoded, encoded_lock, directory, data, sync)
+        if step == _fileio.OPEN_DIRECTORY:
+            os.close(_open_parent_directory(path))  # missing ancestors are made here
+            step, err, values = _fileio.write(encoded, encoded_lock, directory, data, sync)
+        if step:
+            raise _step_error(step, err, path, values)
+        return TimestampedStorageGeneration(_values_generation(values), now)
+    step, dir_fd, fd, current = _fileio.lock(encoded, encoded_lock, directory, True)
     if step == _fileio.OPEN_DIRECTORY:
         # Missing ancestors are made here, with the messages of a directory that cannot be.
         os.close(_open_parent_directory(path))
-        step, dir_fd, fd, current = _fileio.lock(encoded, encoded_lock, directory, bool(options.if_equal))
+        step, dir_fd, fd, current = _fileio.lock(encoded, encoded_lock, directory, True)
     if step:
         raise _step_error(step, dir_fd, path)
-    if options.if_equal:
-        if current == "other":
-            _fileio.release(dir_fd, fd, encoded_lock)
-            raise failed_precondition(f"Not a regular file: {quote(path)}")
-        generation = gen.NO_VALUE if current is None or current == "dir" else _values_generation(current)
-        if not condition_matches(generation, options.if_equal):
-            _fileio.release(dir_fd, fd, encoded_lock)
-            return TimestampedStorageGeneration(gen.UNKNOWN, now)
-    data = value.parts if isinstance(value, ByteParts) else value
+    if current == "other":
+        _fileio.release(dir_fd, fd, encoded_lock)
+        raise failed_precondition(f"Not a regular file: {quote(path)}")
+    generation = gen.NO_VALUE if current is None or current == "dir" else _values_generation(current)
+    if not condition_matches(generation, options.if_equal):
+        _fileio.release(dir_fd, fd, encoded_lock)
+        return TimestampedStorageGeneration(gen.UNKNOWN, now)
     step, err, values = _fileio.store(dir_fd, fd, encoded_lock, encoded, data, sync)
     if step:
         raise _step_error(step, err, path, fd)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import tempfile
 
 import pytest
@@ -278,6 +279,18 @@ def test_os_errors_of_the_extension_steps(tmp_path):
     assert kv.write("c", b"2", if_equal=stamp.generation).result().generation not in (b"", stamp.generation)
     assert kv.read("c").result().value == b"2"
     assert sorted(os.listdir(tmp_path)) == ["c", "d.__lock", "f", "loop"]
+    # The rename over the value fails (it is a directory with entries): worded as tensorstore
+    # words it, and the lock file is gone.
+    os.makedirs(tmp_path / "r" / "sub")
+    with pytest.raises(ValueError) as info:
+        kv.write("r", b"x").result()
+    ref_kv = ref.KvStore.open({"driver": "file", "path": str(tmp_path) + "/"}).result()
+    with pytest.raises(ValueError) as expected:
+        ref_kv.write("r", b"x").result()
+    fd = re.compile(r"fd: \d+ ")
+    assert fd.sub("fd: N ", str(info.value)) == fd.sub("fd: N ", str(expected.value))
+    assert str(info.value).startswith("FAILED_PRECONDITION: Failed to rename fd: ")
+    assert not os.path.exists(tmp_path / "r.__lock")
 
 
 def test_awaitable_and_transactions():
