@@ -38,10 +38,12 @@ from ..kvstore.generation import NO_VALUE, UNKNOWN
 from . import partition
 from ..index import IndexDomain
 from .chunk_cache import cache_for_pool, staleness_bound
+from .blosc_file_reads import BloscFileReads
 from .chunk_memory import check_chunk_memory, empty_output, missing_chunk_extent
 from .shared_reads import SharedChunkReads
 
 _READ_ALL = ReadOptions()
+_UNKNOWN: Any = object()
 #: Writes of at most this many source bytes are staged on the caller's thread.
 _FILL_INLINE_BYTES = 64 << 10
 
@@ -269,6 +271,7 @@ class ChunkedArray:
         self.fill_missing_data_reads = fill_missing_data_reads
         self.store_data_equal_to_fill_value = store_data_equal_to_fill_value
         self._shared_reads = SharedChunkReads(self)
+        self._one_step: Any = _UNKNOWN  # BloscFileReads or None, decided on the first read
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -335,8 +338,7 @@ class ChunkedArray:
             fmt = self.fmt
             try:
                 for cell in cells:
-                    key = fmt.chunk_key(cell.cell)
-                    self._copy_read(key, cell, kv.read_now(key, _READ_ALL), place, direct)
+                    self._read_chunk_now(fmt.chunk_key(cell.cell), cell, place, direct)
             except BaseException as exc:  # noqa: BLE001 - delivered to the reader
                 futures._settle(done, exception=exc)
                 return done
@@ -345,6 +347,15 @@ class ChunkedArray:
             futures._settle(done, result=out)
             return done
         return self._shared_reads.read(cells, place, direct, out)
+
+    def _read_chunk_now(self, key: bytes, cell, place: Callable, direct: Callable | None) -> None:
+        """Reads a chunk of a local store (`read_now`) and places it; in one step where the
+        store and codecs allow (`BloscFileReads`)."""
+        one_step = self._one_step
+        if one_step is _UNKNOWN:
+            one_step = self._one_step = BloscFileReads.for_array(self.fmt, self.kv)
+        if one_step is None or not one_step.read(key, cell, place, direct):
+            self._copy_read(key, cell, self.kv.read_now(key, _READ_ALL), place, direct)
 
     def _copy_read(self, key: bytes, cell, result, place: Callable, direct: Callable | None) -> None:
         """Places a chunk read (or the fill value where it is missing) into the output."""

@@ -115,17 +115,18 @@ class SharedChunkReads:
         live = [w for w in waiters if w[3].done._state is futures._CF_PENDING]
         if live:
             try:
-                result = array.kv.read_now(key, _READ_ALL)
                 if len(live) == 1:
                     cell, place, direct, _ = live[0]
-                    array._copy_read(key, cell, result, place, direct)
-                elif result.state != "value":
-                    for cell, place, _, _ in live:
-                        array._place_missing(key, cell, place)
+                    array._read_chunk_now(key, cell, place, direct)
                 else:
-                    chunk = array.fmt.component(array._decode(key, result.value, live[0][0].cell))
-                    for cell, place, _, _ in live:
-                        place(cell, chunk)
+                    result = array.kv.read_now(key, _READ_ALL)
+                    if result.state != "value":
+                        for cell, place, _, _ in live:
+                            array._place_missing(key, cell, place)
+                    else:
+                        chunk = array.fmt.component(array._decode(key, result.value, live[0][0].cell))
+                        for cell, place, _, _ in live:
+                            place(cell, chunk)
             except BaseException as exc:  # noqa: BLE001 - delivered to every reader of the chunk
                 for _, _, _, op in live:
                     futures._settle(op.done, exception=exc)
