@@ -331,13 +331,15 @@ class _ChunkToChunk:
         if staged is None:
             return None  # the destination stores another layout: the general path converts
         key = src.fmt.chunk_key(src_cell)
-        result = src.kv.read_now(key, _READ_ALL)
-        if result.state != "value":
-            if not src.fill_missing_data_reads:
-                return None  # the general path reads it again and says it is missing
-            block[...] = src.fmt.fill_value()
-        elif src._decode(key, result.value, src_cell, block) is not block:
-            copy_array(block, src.fmt.component(src._decode(key, result.value, src_cell)))
+        one_step = src.one_step_reads()
+        if one_step is None or not one_step.read(key, src_cell, None, lambda _cell: block):
+            result = src.kv.read_now(key, _READ_ALL)
+            if result.state != "value":
+                if not src.fill_missing_data_reads:
+                    return None  # the general path reads it again and says it is missing
+                block[...] = src.fmt.fill_value()
+            elif src._decode(key, result.value, src_cell, block) is not block:
+                copy_array(block, src.fmt.component(src._decode(key, result.value, src_cell)))
         metrics.CHUNK_READS.increment()
         metrics.ELEMENTS_READ.increment(block.size)
         # An unconditional write of the whole chunk (none when it holds only the fill value),

@@ -351,11 +351,16 @@ class ChunkedArray:
     def _read_chunk_now(self, key: bytes, cell, place: Callable, direct: Callable | None) -> None:
         """Reads a chunk of a local store (`read_now`) and places it; in one step where the
         store and codecs allow (`BloscFileReads`)."""
+        one_step = self.one_step_reads()
+        if one_step is None or not one_step.read(key, cell, place, direct):
+            self._copy_read(key, cell, self.kv.read_now(key, _READ_ALL), place, direct)
+
+    def one_step_reads(self) -> BloscFileReads | None:
+        """The array's one-step chunk reads, where its store and codecs allow them."""
         one_step = self._one_step
         if one_step is _UNKNOWN:
             one_step = self._one_step = BloscFileReads.for_array(self.fmt, self.kv)
-        if one_step is None or not one_step.read(key, cell, place, direct):
-            self._copy_read(key, cell, self.kv.read_now(key, _READ_ALL), place, direct)
+        return one_step
 
     def _copy_read(self, key: bytes, cell, result, place: Callable, direct: Callable | None) -> None:
         """Places a chunk read (or the fill value where it is missing) into the output."""
