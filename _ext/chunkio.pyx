@@ -13,7 +13,9 @@ refuses, a compressor c-blosc2 lacks, a failed decode) returns a code and the ca
 chunk the ordinary way, which reports what is wrong in its own words.
 """
 
-from cpython.buffer cimport PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer
+from cpython.buffer cimport (
+    PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer,
+)
 from libc.errno cimport EINTR, errno
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t
 from libc.stdlib cimport free, malloc
@@ -54,9 +56,13 @@ cdef extern from * nogil:
     ctypedef int (*tsx_decompress_ctx_fn)(void *, const void *, int32_t, void *, int32_t)
     int64_t tsx_now_ns()
 
+ctypedef void (*copy_layout_fn)(int, const Py_ssize_t *, const Py_ssize_t *, const Py_ssize_t *,
+                                char *, const char *, Py_ssize_t, Py_ssize_t) noexcept nogil
+
 cdef tsx_create_dctx_fn _create_dctx = NULL
 cdef tsx_free_ctx_fn _free_ctx = NULL
 cdef tsx_decompress_ctx_fn _decompress_ctx = NULL
+cdef copy_layout_fn _copy_layout = NULL
 
 cdef enum:
     HEADER_SIZE = 16
@@ -74,13 +80,14 @@ cdef enum Outcome:
 NOT_A_FILE, UNREAD, REFUSED, UNDECODED = C_NOT_A_FILE, C_UNREAD, C_REFUSED, C_UNDECODED
 
 
-def bind(size_t create_dctx, size_t free_ctx, size_t decompress_ctx) -> None:
+def bind(size_t create_dctx, size_t free_ctx, size_t decompress_ctx, size_t copy_layout) -> None:
     """The addresses of c-blosc2's blosc2_create_dctx, blosc2_free_ctx and
-    blosc2_decompress_ctx (after blosc2_init)."""
-    global _create_dctx, _free_ctx, _decompress_ctx
+    blosc2_decompress_ctx (after blosc2_init), and of `copy`'s strided copy kernel."""
+    global _create_dctx, _free_ctx, _decompress_ctx, _copy_layout
     _create_dctx = <tsx_create_dctx_fn>create_dctx
     _free_ctx = <tsx_free_ctx_fn>free_ctx
     _decompress_ctx = <tsx_decompress_ctx_fn>decompress_ctx
+    _copy_layout = <copy_layout_fn>copy_layout
 
 
 def bound() -> bool:
@@ -121,9 +128,20 @@ cdef int _header_ok(const uint8_t *src, Py_ssize_t size, Py_ssize_t expected) no
     return 1
 
 
-def read_blosc_into(bytes path, out) -> tuple:
+cdef const Py_ssize_t *_c_strides(Py_buffer *view, Py_ssize_t *strides) noexcept nogil:
+    """The strides of a C-contiguous buffer."""
+    cdef int i
+    cdef Py_ssize_t step = view.itemsize
+    for i in range(view.ndim - 1, -1, -1):
+        strides[i] = step
+        step *= view.shape[i]
+    return strides
+
+
+def read_blosc_into(bytes path, out, place=None) -> tuple:
     """Reads the file at `path` and decodes its Blosc frame into `out` (a writable contiguous
-    buffer of exactly the decoded size).
+    buffer of exactly the decoded size); with `place` (an array of `out`'s shape and itemsize,
+    any strides), then copies `out` into it in the same GIL-free step.
 
     Returns ``(stored_bytes, read_ns, decode_ns)``, or ``(code, errno, 0)`` with a negative
     code (`NOT_A_FILE`, `UNREAD`, `REFUSED`, `UNDECODED`) when it did not decode the chunk
@@ -137,9 +155,23 @@ def read_blosc_into(bytes path, out) -> tuple:
     cdef void *ctx = NULL
     cdef tsx_blosc2_dparams params
     cdef int64_t t0 = 0, t1 = 0, t2 = 0
+    cdef Py_ssize_t strides[64]
+    cdef Py_buffer target
+    cdef bint placing = place is not None
     if _decompress_ctx == NULL:
         raise RuntimeError("chunkio.bind was not called")
-    PyObject_GetBuffer(out, &view, PyBUF_WRITABLE)
+    PyObject_GetBuffer(out, &view, PyBUF_WRITABLE | PyBUF_ND | PyBUF_FORMAT)
+    if placing:
+        try:
+            PyObject_GetBuffer(place, &target, PyBUF_WRITABLE | PyBUF_STRIDES | PyBUF_FORMAT)
+        except BaseException:
+            PyBuffer_Release(&view)
+            raise
+        if (target.ndim != view.ndim or target.itemsize != view.itemsize
+                or any(target.shape[i] != view.shape[i] for i in range(view.ndim))):
+            PyBuffer_Release(&target)
+            PyBuffer_Release(&view)
+            raise ValueError("place must have the shape and item size of out")
     try:
         with nogil:
             t0 = tsx_now_ns()
@@ -180,8 +212,13 @@ def read_blosc_into(bytes path, out) -> tuple:
                     if rc != view.len:
                         code = C_UNDECODED
             free(data)
+            if code == 0 and placing:
+                _copy_layout(view.ndim, view.shape, target.strides, _c_strides(&view, strides),
+                             <char *>target.buf, <const char *>view.buf, view.itemsize, 0)
             t2 = tsx_now_ns()
     finally:
+        if placing:
+            PyBuffer_Release(&target)
         PyBuffer_Release(&view)
     if code != 0:
         return (code, err, 0)

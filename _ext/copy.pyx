@@ -516,6 +516,12 @@ cdef int _run_copy(cnp.ndarray dst, cnp.ndarray src, Py_ssize_t unit) except -1:
     return 0
 
 
+def copy_layout_address() -> int:
+    """The address of the GIL-free copy kernel (``_copy_layout``), for a kernel of another
+    module that copies inside its own GIL-free step (`chunkio`)."""
+    return <size_t>&_copy_layout
+
+
 def strided_copy(dst: np.ndarray, src: np.ndarray) -> None:
     """Copies ``src`` into ``dst`` element by element, as raw bytes.
 

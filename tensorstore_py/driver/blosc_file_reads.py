@@ -54,12 +54,14 @@ def _bind(chunkio: Any) -> bool:
     else:
         return False
     try:
+        from .._ext import copy as copy_kernels
+
         lib = ctypes.CDLL(path)
         lib.blosc2_init()
         address = lambda f: ctypes.cast(f, ctypes.c_void_p).value  # noqa: E731
         chunkio.bind(address(lib.blosc2_create_dctx), address(lib.blosc2_free_ctx),
-                     address(lib.blosc2_decompress_ctx))
-    except (OSError, AttributeError):
+                     address(lib.blosc2_decompress_ctx), copy_kernels.copy_layout_address())
+    except (ImportError, OSError, AttributeError):
         return False
     return True
 
@@ -116,8 +118,13 @@ class BloscFileReads:
         """Reads the chunk under `key` into the reader's output (as `ChunkedArray._copy_read`
         places it); False if it did not (nothing was placed)."""
         region = direct(cell) if direct is not None else None
-        target = region if region is not None and region.flags.c_contiguous else np.empty(self._shape, self._dtype)
-        stored, read_ns, decode_ns = self._chunkio.read_blosc_into(os.fsencode(self._kv._path_of(key)), target)
+        if region is not None and region.flags.c_contiguous:
+            target, into = region, None  # decoded in place
+        else:
+            # Decoded into a chunk of its own, then copied into the region in the same step.
+            target, into = np.empty(self._shape, self._dtype), region
+        stored, read_ns, decode_ns = self._chunkio.read_blosc_into(
+            os.fsencode(self._kv._path_of(key)), target, into)
         if stored < 0:
             return False
         m = self._kv_metrics
@@ -126,6 +133,6 @@ class BloscFileReads:
             m.read_latency.observe(read_ns / 1e6)
             m.bytes_read.increment(stored)
         metrics.DECODE_SECONDS.increment(decode_ns / 1e9)
-        if target is not region:
+        if region is None:
             place(cell, self._fmt.component(target))
         return True
