@@ -128,24 +128,14 @@ cdef int _header_ok(const uint8_t *src, Py_ssize_t size, Py_ssize_t expected) no
     return 1
 
 
-cdef const Py_ssize_t *_c_strides(Py_buffer *view, Py_ssize_t *strides) noexcept nogil:
-    """The strides of a C-contiguous buffer."""
-    cdef int i
-    cdef Py_ssize_t step = view.itemsize
-    for i in range(view.ndim - 1, -1, -1):
-        strides[i] = step
-        step *= view.shape[i]
-    return strides
-
-
-def read_blosc_into(bytes path, out, place=None) -> tuple:
+def read_blosc_into(bytes path, out, place=None, part=None) -> tuple:
     """Reads the file at `path` and decodes its Blosc frame into `out` (a writable contiguous
-    buffer of exactly the decoded size); with `place` (an array of `out`'s shape and itemsize,
-    any strides), then copies `out` into it in the same GIL-free step.
+    buffer of exactly the decoded size); with `place` (an array of any strides), then copies
+    `part` (a view of `out`; all of it by default) into it in the same GIL-free step.
 
-    Returns ``(stored_bytes, read_ns, decode_ns)``, or ``(code, errno, 0)`` with a negative
-    code (`NOT_A_FILE`, `UNREAD`, `REFUSED`, `UNDECODED`) when it did not decode the chunk
-    (`out` may then hold anything)."""
+    Returns ``(stored_bytes, read_ns, decode_ns, copy_ns)``, or ``(code, errno, 0, 0)`` with a
+    negative code (`NOT_A_FILE`, `UNREAD`, `REFUSED`, `UNDECODED`) when it did not decode the
+    chunk (`out` may then hold anything)."""
     cdef Py_buffer view
     cdef const char *p_path = path
     cdef int fd = -1, err = 0, code = 0, rc
@@ -154,9 +144,8 @@ def read_blosc_into(bytes path, out, place=None) -> tuple:
     cdef uint8_t *data = NULL
     cdef void *ctx = NULL
     cdef tsx_blosc2_dparams params
-    cdef int64_t t0 = 0, t1 = 0, t2 = 0
-    cdef Py_ssize_t strides[64]
-    cdef Py_buffer target
+    cdef int64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0
+    cdef Py_buffer target, source
     cdef bint placing = place is not None
     if _decompress_ctx == NULL:
         raise RuntimeError("chunkio.bind was not called")
@@ -167,11 +156,20 @@ def read_blosc_into(bytes path, out, place=None) -> tuple:
         except BaseException:
             PyBuffer_Release(&view)
             raise
-        if (target.ndim != view.ndim or target.itemsize != view.itemsize
-                or any(target.shape[i] != view.shape[i] for i in range(view.ndim))):
+        try:
+            PyObject_GetBuffer(out if part is None else part, &source, PyBUF_STRIDES | PyBUF_FORMAT)
+        except BaseException:
             PyBuffer_Release(&target)
             PyBuffer_Release(&view)
-            raise ValueError("place must have the shape and item size of out")
+            raise
+        if (target.ndim != source.ndim or target.itemsize != source.itemsize
+                or any(target.shape[i] != source.shape[i] for i in range(source.ndim))
+                or <char *>source.buf < <char *>view.buf
+                or <char *>source.buf >= <char *>view.buf + max(view.len, 1)):
+            PyBuffer_Release(&source)
+            PyBuffer_Release(&target)
+            PyBuffer_Release(&view)
+            raise ValueError("place must have the shape and item size of part, a view of out")
     try:
         with nogil:
             t0 = tsx_now_ns()
@@ -212,14 +210,16 @@ def read_blosc_into(bytes path, out, place=None) -> tuple:
                     if rc != view.len:
                         code = C_UNDECODED
             free(data)
-            if code == 0 and placing:
-                _copy_layout(view.ndim, view.shape, target.strides, _c_strides(&view, strides),
-                             <char *>target.buf, <const char *>view.buf, view.itemsize, 0)
             t2 = tsx_now_ns()
+            if code == 0 and placing:
+                _copy_layout(source.ndim, source.shape, target.strides, source.strides,
+                             <char *>target.buf, <const char *>source.buf, source.itemsize, 0)
+            t3 = tsx_now_ns()
     finally:
         if placing:
+            PyBuffer_Release(&source)
             PyBuffer_Release(&target)
         PyBuffer_Release(&view)
     if code != 0:
-        return (code, err, 0)
-    return (size, t1 - t0, t2 - t1)
+        return (code, err, 0, 0)
+    return (size, t1 - t0, t2 - t1, t3 - t2)

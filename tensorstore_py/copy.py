@@ -11,7 +11,6 @@ stored chunk to stored chunk (`_ChunkToChunk`).
 from __future__ import annotations
 
 import collections
-import functools
 import itertools
 import threading
 from typing import Any, Iterator
@@ -21,7 +20,7 @@ import numpy as np
 from . import future as futures
 from . import metrics
 from .cache.rmw import ENCODE_HERE, read_modify_write
-from .driver.chunked import _READ_ALL, _count_written, copy_array
+from .driver.chunked import _READ_ALL, copy_array
 from .errors import invalid_argument
 from .future import Future
 from .index.output_map import OutputIndexMethod
@@ -247,14 +246,18 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
                 if box is None:
                     break
                 while behind and (len(behind) >= _WRITES_BEHIND or behind[0][0].done()):
-                    commit, stored = behind.popleft()
+                    commit, stored, elements = behind.popleft()
                     commit.result()
+                    _count_stored(elements)
                     spare = stored
                 shape = tuple(b - a for a, b in box)
                 # (Fresh memory costs a page fault per page; a reused buffer none.)
                 block = spare if spare is not None and spare.shape == shape else empty_output(shape, dtype)
                 spare = None
                 commit = None if whole is None else whole.copy(box, block)
+                # (The general path counts its own chunks written; these are counted here, on
+                # this thread, before the copy's Future can settle.)
+                elements = 0 if commit is None else block.size
                 if commit is None:
                     dst_index = tuple(slice(a, b) for a, b in box)
                     src_index = tuple(slice(a + s, b + s) for (a, b), s in zip(box, shift))
@@ -264,11 +267,13 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
                     commit = dst_driver.write(_view(dest, dst_index)._transform, block, None,
                                               can_reference_source=True, inline=True).commit
                 if commit.done() and not commit.cancelled() and commit.exception() is None:
+                    _count_stored(elements)
                     spare = block  # encoded and stored: nothing refers to it any more
                 else:
-                    behind.append((commit, block))
-            for commit, _ in behind:
+                    behind.append((commit, block, elements))
+            for commit, _, elements in behind:
                 commit.result()
+                _count_stored(elements)
         except BaseException as exc:  # noqa: BLE001 - delivered to the caller
             futures._settle(done, exception=exc)
             return
@@ -344,11 +349,17 @@ class _ChunkToChunk:
         metrics.ELEMENTS_READ.increment(block.size)
         # An unconditional write of the whole chunk (none when it holds only the fill value),
         # encoded here, stored on the store's pool.
-        written = read_modify_write(dst.kv, dst.fmt.chunk_key(dst_cell),
-                                    lambda _value, _generation: dst._encode(staged, dst_cell),
-                                    needs_read=False, executor=ENCODE_HERE)
-        written.add_done_callback(functools.partial(_count_written, block.size))
-        return written
+        return read_modify_write(dst.kv, dst.fmt.chunk_key(dst_cell),
+                                 lambda _value, _generation: dst._encode(staged, dst_cell),
+                                 needs_read=False, executor=ENCODE_HERE)
+
+
+def _count_stored(elements: int) -> None:
+    """Counts a chunk the copy stored chunk to chunk (`elements`: 0 for one the general path
+    stored, which counts its own)."""
+    if elements:
+        metrics.CHUNK_WRITES.increment()
+        metrics.ELEMENTS_WRITTEN.increment(elements)
 
 
 def _grid_offsets(view: Any, fmt: Any) -> list | None:

@@ -118,13 +118,19 @@ class BloscFileReads:
         """Reads the chunk under `key` into the reader's output (as `ChunkedArray._copy_read`
         places it); False if it did not (nothing was placed)."""
         region = direct(cell) if direct is not None else None
+        part = None
         if region is not None and region.flags.c_contiguous:
             target, into = region, None  # decoded in place
         else:
-            # Decoded into a chunk of its own, then copied into the region in the same step.
+            # Decoded into a chunk of its own, then copied into the output in the same step
+            # where the output region is known here.
             target, into = np.empty(self._shape, self._dtype), region
-        stored, read_ns, decode_ns = self._chunkio.read_blosc_into(
-            os.fsencode(self._kv._path_of(key)), target, into)
+            if region is None and hasattr(direct, "part"):
+                views = direct.part(cell, target)
+                if views is not None:
+                    into, part = views
+        stored, read_ns, decode_ns, copy_ns = self._chunkio.read_blosc_into(
+            os.fsencode(self._kv._path_of(key)), target, into, part)
         if stored < 0:
             return False
         m = self._kv_metrics
@@ -133,6 +139,8 @@ class BloscFileReads:
             m.read_latency.observe(read_ns / 1e6)
             m.bytes_read.increment(stored)
         metrics.DECODE_SECONDS.increment(decode_ns / 1e9)
-        if region is None:
+        if into is not None:
+            metrics.COPY_SECONDS.increment(copy_ns / 1e9)
+        if into is None and region is None:
             place(cell, self._fmt.component(target))
         return True

@@ -306,7 +306,7 @@ class ChunkedArray:
             place = lambda cell, src: _place_strided(out, cell, src, perm, missing)  # noqa: E731
             if (self.cache is None and not missing and perm == sorted(perm)
                     and self.fmt.component_covers_chunk and out.dtype == self.fmt.numpy_dtype):
-                direct = lambda cell: _whole_chunk_region(out, cell, self.fmt.chunk_shape)  # noqa: E731
+                direct = _DirectRegions(out, self.fmt.chunk_shape)
         else:
             place = lambda cell, src: _place_points(out, cell, src)  # noqa: E731
         place = metrics.timed_calls(place, metrics.COPY_SECONDS)
@@ -639,6 +639,27 @@ def stage_now(kv: Any, key: bytes, mutation: Mutation, executor: Any) -> Future:
     if stage is not None:
         return stage(key, mutation, executor)
     return write_now(kv, key, mutation, executor)
+
+
+class _DirectRegions:
+    """Where a read's chunks go in its output, when chunk and output dimensions line up (no
+    permutation, nothing broadcast): called with a cell, the region a whole chunk fills
+    (`_whole_chunk_region`); `part(cell, chunk)`, the output region and the part of a decoded
+    `chunk` that `_place_strided` would copy there."""
+
+    __slots__ = ("out", "chunk_shape")
+
+    def __init__(self, out: np.ndarray, chunk_shape: tuple):
+        self.out = out
+        self.chunk_shape = chunk_shape
+
+    def __call__(self, cell) -> np.ndarray | None:
+        return _whole_chunk_region(self.out, cell, self.chunk_shape)
+
+    def part(self, cell, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
+        dst = self.out[cell.user_index + (Ellipsis,)]
+        src = chunk[cell.chunk_index + (Ellipsis,)]
+        return (dst, src) if dst.shape == src.shape else None
 
 
 def _whole_chunk_region(out: np.ndarray, cell, chunk_shape: tuple) -> np.ndarray | None:

@@ -161,6 +161,11 @@ def test_statistics_count_the_same_reads(tmp_path, one_step):
     assert (stats.chunks_read, stats.kvstore_reads, stats.bytes_read) == (12, 12, stored)
     assert stats.elements_read == data.size
     assert stats.io_seconds > 0 and stats.decode_seconds > 0
+    # Chunks placed into part of the output count their copy too.
+    with statistics.record() as rec:
+        np.testing.assert_array_equal(store[3:29, 5:19].read().result(), data[3:29, 5:19])
+    assert (rec.statistics.chunks_read, rec.statistics.kvstore_reads) == (12, 12)
+    assert rec.statistics.copy_seconds > 0
 
 
 def test_layouts_it_does_not_take(tmp_path, one_step):
