@@ -403,6 +403,8 @@ class ShardedStore(KvStoreDriver):
                                                                 if_equal=generation,
                                                                 staleness_bound=options.staleness_bound))
                 if res.state == "value" and len(res.value) == stop - start:
+                    if res.stamp.generation == generation:  # as read under `if_equal`: as it is
+                        return res
                     return ReadResult("value", res.value, TimestampedStorageGeneration(generation, res.stamp.time))
                 self._forget(shard_key)  # changed since its index was read: read that again
             raise data_loss(f"{self.base.describe_key(shard_key)} kept changing while being read")
