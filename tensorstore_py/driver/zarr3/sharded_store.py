@@ -6,10 +6,13 @@ dimension).  The base store may itself be a `ShardedStore` (nested sharding): a 
 sub-chunk of the outer shard, and byte ranges compose.
 
 Reads fetch a shard's index once (a byte-range read of its head or tail, kept with the shard's
-generation and shared by concurrent readers), then only the sub-chunks they need; sub-chunk
-reads of one shard that are pending together go out as one read per run of neighbouring byte
-ranges.  A sub-chunk's generation is its shard's generation, so a reader whose shard changed
-under it starts again from a fresh index.
+generation and the time it was confirmed, and shared by concurrent readers), then only the
+sub-chunks they need.  A kept index serves every sub-chunk read whose staleness bound it meets:
+the engine reads all chunks of one read with the time the read began, so a shard's index is
+checked once per read, not once per sub-chunk (as TensorStore); a bound of None (now) always
+checks it again.  Sub-chunk reads of one shard that are pending together go out as one read per
+run of neighbouring byte ranges.  A sub-chunk's generation is its shard's generation, so a
+reader whose shard changed under it starts again from a fresh index.
 
 Writes are mutations of the shard staged through the cache layer (`cache.staging.write_now`,
 the project's one read-modify-write): those that arrive while the shard's writeback is queued or
