@@ -310,19 +310,23 @@ class ChunkedArray:
         else:
             place = lambda cell, src: _place_points(out, cell, src)  # noqa: E731
         place = metrics.timed_calls(place, metrics.COPY_SECONDS)
+        # What the read's chunks are read with: data (and a shard's index) confirmed after the
+        # read began serves every chunk of it, as in TensorStore.  (Batched reads keep "now":
+        # a batch shares one request among reads that began at different times.)
+        options = ReadOptions(staleness_bound=self.kv.now()) if batch is None else _READ_ALL
         if transaction is None and batch is None and self.cache is None and getattr(self.kv, "read_now", None) is not None:
-            return self._read_now(cells, place, direct, out, inline)
+            return self._read_now(cells, place, direct, out, options, inline)
         if transaction is not None:
             pending = [self._read_cell_in(transaction, cell, place) for cell in cells]
         else:
-            pending = [self._read_cell(cell, place, batch, direct) for cell in cells]
+            pending = [self._read_cell(cell, place, batch, direct, options) for cell in cells]
         done = futures.chain(futures.gather(pending), lambda _: out)
         metrics.CHUNK_READS.increment_when_done(done, len(cells))
         metrics.ELEMENTS_READ.increment_when_done(done, out.size)
         return done
 
     def _read_now(self, cells: list, place: Callable, direct: Callable | None, out: np.ndarray,
-                  inline: bool = False) -> Future:
+                  options: ReadOptions, inline: bool = False) -> Future:
         """Reads from a local store (`read_now`), one Future for the whole read instead of a
         few per chunk.  A small read runs at once on the calling thread (not on an event
         loop's, which must not wait on a file); a larger one is a few pool tasks that read,
@@ -338,7 +342,7 @@ class ChunkedArray:
             fmt = self.fmt
             try:
                 for cell in cells:
-                    self._read_chunk_now(fmt.chunk_key(cell.cell), cell, place, direct)
+                    self._read_chunk_now(fmt.chunk_key(cell.cell), cell, place, direct, options)
             except BaseException as exc:  # noqa: BLE001 - delivered to the reader
                 futures._settle(done, exception=exc)
                 return done
@@ -346,14 +350,16 @@ class ChunkedArray:
             metrics.ELEMENTS_READ.increment(out.size)
             futures._settle(done, result=out)
             return done
-        return self._shared_reads.read(cells, place, direct, out)
+        return self._shared_reads.read(cells, place, direct, out, options)
 
-    def _read_chunk_now(self, key: bytes, cell, place: Callable, direct: Callable | None) -> None:
-        """Reads a chunk of a local store (`read_now`) and places it; in one step where the
-        store and codecs allow (`BloscFileReads`)."""
+    def _read_chunk_now(self, key: bytes, cell, place: Callable, direct: Callable | None,
+                        options: ReadOptions = _READ_ALL) -> None:
+        """Reads a chunk of a local store (`read_now`, with the read's `options`) and places
+        it; in one step where the store and codecs allow (`BloscFileReads`, which reads the
+        file as it is now: newer than any staleness bound)."""
         one_step = self.one_step_reads()
         if one_step is None or not one_step.read(key, cell, place, direct):
-            self._copy_read(key, cell, self.kv.read_now(key, _READ_ALL), place, direct)
+            self._copy_read(key, cell, self.kv.read_now(key, options), place, direct)
 
     def one_step_reads(self) -> BloscFileReads | None:
         """The array's one-step chunk reads, where its store and codecs allow them."""
@@ -378,7 +384,8 @@ class ChunkedArray:
             raise not_found(f"chunk {{{', '.join(map(str, cell.cell))}}} stored at {self.kv.describe_key(key)} is missing")
         place(cell, np.broadcast_to(self.fmt.fill_value(), missing_chunk_extent(cell, self.fmt.chunk_shape)))
 
-    def _read_cell(self, cell, place: Callable, batch: Any = None, direct: Callable | None = None) -> Future:
+    def _read_cell(self, cell, place: Callable, batch: Any = None, direct: Callable | None = None,
+                   options: ReadOptions = _READ_ALL) -> Future:
         key = self.fmt.chunk_key(cell.cell)
         cache = self.cache
         if cache is None:
@@ -386,7 +393,7 @@ class ChunkedArray:
             def copy(result) -> None:
                 self._copy_read(key, cell, result, place, direct)
 
-            return _then_decode(batched_read(batch, self.kv, key, ReadOptions()), copy, self.executor)
+            return _then_decode(batched_read(batch, self.kv, key, options), copy, self.executor)
 
         cache_key = (self.identity, key)
         entry = cache.get(cache_key)

@@ -25,17 +25,17 @@ from ..kvstore.driver import ReadOptions
 
 __all__ = ["SharedChunkReads"]
 
-_READ_ALL = ReadOptions()
-
 
 class _Read:
-    """One caller's read: its output, its Future and how many of its chunks are still due."""
+    """One caller's read: its output, its Future, how many of its chunks are still due and the
+    options its chunks are read with (their staleness bound: when the read began)."""
 
-    __slots__ = ("done", "out", "due", "lock", "n_cells")
+    __slots__ = ("done", "out", "due", "lock", "n_cells", "options")
 
-    def __init__(self, out: np.ndarray, n_cells: int):
+    def __init__(self, out: np.ndarray, n_cells: int, options: ReadOptions):
         self.done: Future = Future()
         self.out = out
+        self.options = options
         self.due = n_cells
         self.n_cells = n_cells
         self.lock = threading.Lock()
@@ -48,6 +48,11 @@ class _Read:
             metrics.CHUNK_READS.increment(self.n_cells)
             metrics.ELEMENTS_READ.increment(self.out.size)
             futures._settle(self.done, result=self.out)
+
+
+def _bound(options: ReadOptions) -> float:
+    bound = options.staleness_bound
+    return float("inf") if bound is None else bound
 
 
 class _Queued:
@@ -68,10 +73,11 @@ class SharedChunkReads:
         self._lock = threading.Lock()
         self._queued: dict[bytes, _Queued] = {}
 
-    def read(self, cells: list, place: Callable, direct: Callable | None, out: np.ndarray) -> Future:
+    def read(self, cells: list, place: Callable, direct: Callable | None, out: np.ndarray,
+             options: ReadOptions) -> Future:
         array = self._array
         kv, fmt = array.kv, array.fmt
-        op = _Read(out, len(cells))
+        op = _Read(out, len(cells), options)
         tasks: list = []  # filled below, before any pool thread can look at it
         fresh: list[bytes] = []
         joined: list = []
@@ -115,11 +121,13 @@ class SharedChunkReads:
         live = [w for w in waiters if w[3].done._state is futures._CF_PENDING]
         if live:
             try:
+                # One read for all its readers: the latest reader's staleness bound serves each.
+                options = max((w[3].options for w in live), key=_bound)
                 if len(live) == 1:
                     cell, place, direct, _ = live[0]
-                    array._read_chunk_now(key, cell, place, direct)
+                    array._read_chunk_now(key, cell, place, direct, options)
                 else:
-                    result = array.kv.read_now(key, _READ_ALL)
+                    result = array.kv.read_now(key, options)
                     if result.state != "value":
                         for cell, place, _, _ in live:
                             array._place_missing(key, cell, place)

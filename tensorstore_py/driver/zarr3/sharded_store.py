@@ -6,10 +6,13 @@ dimension).  The base store may itself be a `ShardedStore` (nested sharding): a 
 sub-chunk of the outer shard, and byte ranges compose.
 
 Reads fetch a shard's index once (a byte-range read of its head or tail, kept with the shard's
-generation and shared by concurrent readers), then only the sub-chunks they need; sub-chunk
-reads of one shard that are pending together go out as one read per run of neighbouring byte
-ranges.  A sub-chunk's generation is its shard's generation, so a reader whose shard changed
-under it starts again from a fresh index.
+generation and the time it was confirmed, and shared by concurrent readers), then only the
+sub-chunks they need.  A kept index serves every sub-chunk read whose staleness bound it meets:
+the engine reads all chunks of one read with the time the read began, so a shard's index is
+checked once per read, not once per sub-chunk (as TensorStore); a bound of None (now) always
+checks it again.  Sub-chunk reads of one shard that are pending together go out as one read per
+run of neighbouring byte ranges.  A sub-chunk's generation is its shard's generation, so a
+reader whose shard changed under it starts again from a fresh index.
 
 Writes are mutations of the shard staged through the cache layer (`cache.staging.write_now`,
 the project's one read-modify-write): those that arrive while the shard's writeback is queued or
@@ -64,11 +67,24 @@ _COALESCE_GAP = 1 << 14
 
 
 class _Index:
-    __slots__ = ("generation", "index")
+    __slots__ = ("generation", "index", "time")
 
-    def __init__(self, generation: bytes, index: Any) -> None:
+    def __init__(self, generation: bytes, index: Any, time: float) -> None:
         self.generation = generation
         self.index = index  # codecs.sharding.ShardIndex, or None when the shard is absent
+        self.time = time  # when the shard was last seen to have `generation`
+
+
+def _fresh(index: "_Index | None", staleness_bound: float | None) -> bool:
+    """Whether a cached index may serve a read made with `staleness_bound` (None: now, never
+    a cached one): one confirmed after the read began serves every sub-chunk of that read, as
+    TensorStore validates a shard index once per read rather than once per sub-chunk."""
+    return index is not None and staleness_bound is not None and index.time >= staleness_bound
+
+
+def _latest_bound(bounds: list) -> float | None:
+    """The staleness bound that satisfies each of `bounds` (None: now, the latest of all)."""
+    return None if None in bounds else max(bounds)
 
 
 class _Shard:
@@ -231,7 +247,7 @@ class ShardedStore(KvStoreDriver):
         self.executor = executor
         self._lock = threading.Lock()
         self._indices: dict[bytes, _Index] = {}
-        self._index_reads: dict[bytes, Future] = {}
+        self._index_reads: dict[bytes, tuple[Future, float]] = {}  # in flight, and since when
         self._entry_queues: dict[bytes, list[_EntryRead]] = {}
         self._index_fetch_locks = [threading.Lock() for _ in range(16)]
         if getattr(base, "read_now", None) is None:
@@ -272,23 +288,29 @@ class ShardedStore(KvStoreDriver):
         n = self.codec.index_nbytes
         return (0, n) if self.codec.index_location == "start" else (-n, None)
 
-    def _shard_index(self, shard_key: bytes) -> Future:
-        """Future of the shard's current `_Index`, one fetch shared by concurrent readers."""
+    def _shard_index(self, shard_key: bytes, staleness_bound: float | None = None) -> Future:
+        """Future of the shard's `_Index` as of `staleness_bound` or later (None: now), one fetch
+        shared by concurrent readers."""
         with self._lock:
-            pending = self._index_reads.get(shard_key)
-            if pending is not None:
-                return pending
             cached = self._indices.get(shard_key)
+            if _fresh(cached, staleness_bound):
+                return futures.ready(cached)
+            joined = self._index_reads.get(shard_key)
+            # A fetch in flight serves a read made before it started (or one that names no
+            # bound), never one that began after it.
+            if joined is not None and (staleness_bound is None or joined[1] >= staleness_bound):
+                return joined[0]
             pending = Future()
-            self._index_reads[shard_key] = pending
-        options = ReadOptions(byte_range=self._index_range(), if_not_equal=cached.generation if cached else None)
+            self._index_reads[shard_key] = (pending, self.now())
+        options = ReadOptions(byte_range=self._index_range(), if_not_equal=cached.generation if cached else None,
+                              staleness_bound=staleness_bound)
 
         def got(res: ReadResult) -> _Index:
             return self._index_from(shard_key, res, cached)
 
         def settle(f: Future) -> None:
             with self._lock:
-                if self._index_reads.get(shard_key) is pending:
+                if self._index_reads.get(shard_key, (None,))[0] is pending:
                     del self._index_reads[shard_key]
             futures._link(f, pending)
 
@@ -303,12 +325,12 @@ class ShardedStore(KvStoreDriver):
     def _index_from(self, shard_key: bytes, res: ReadResult, cached: "_Index | None") -> _Index:
         """The index an index read gives (and caches)."""
         if res.state == "missing":
-            index = _Index(NO_VALUE, None)
+            index = _Index(NO_VALUE, None, res.stamp.time)
         elif res.state == "unspecified" and cached is not None:
-            return cached
+            index = _Index(cached.generation, cached.index, res.stamp.time)
         else:
             try:
-                index = _Index(res.stamp.generation, self.codec.decode_index(res.value))
+                index = _Index(res.stamp.generation, self.codec.decode_index(res.value), res.stamp.time)
                 _check_entries(index.index)
             except StatusError as exc:
                 message = exc.message
@@ -319,17 +341,23 @@ class ShardedStore(KvStoreDriver):
             self._indices[shard_key] = index
         return index
 
-    def _shard_index_now(self, shard_key: bytes) -> _Index:
+    def _shard_index_now(self, shard_key: bytes, staleness_bound: float | None = None) -> _Index:
         """`_shard_index` on the calling thread, for a base with `read_now`."""
+        cached = self._indices.get(shard_key)
+        if _fresh(cached, staleness_bound):
+            return cached
         # One fetch at a time per shard (striped locks): threads reading sub-chunks of one shard
-        # at once read its index once, and then only revalidate it.
+        # at once read its index once; those that waited find it fresh.
         with self._index_fetch_locks[hash(shard_key) % len(self._index_fetch_locks)]:
-            return self._fetch_index_now(shard_key)
+            return self._fetch_index_now(shard_key, staleness_bound)
 
-    def _fetch_index_now(self, shard_key: bytes) -> _Index:
+    def _fetch_index_now(self, shard_key: bytes, staleness_bound: float | None) -> _Index:
         with self._lock:
             cached = self._indices.get(shard_key)
-        options = ReadOptions(byte_range=self._index_range(), if_not_equal=cached.generation if cached else None)
+        if _fresh(cached, staleness_bound):
+            return cached
+        options = ReadOptions(byte_range=self._index_range(), if_not_equal=cached.generation if cached else None,
+                              staleness_bound=staleness_bound)
         try:
             try:
                 res = self.base.read_now(shard_key, options)
@@ -357,12 +385,13 @@ class ShardedStore(KvStoreDriver):
         return futures.map_error(request.future, lambda exc: _prefixed(exc, f"Error reading {self.describe_key(key)}"))
 
     def read_now(self, key: bytes, options: ReadOptions) -> ReadResult:
-        """`read` on the calling thread (where the base has `read_now`): the index, revalidated
-        with a conditional read, then the entry's byte range."""
+        """`read` on the calling thread (where the base has `read_now`): the index (revalidated
+        with a conditional read unless confirmed within `options.staleness_bound`), then the
+        entry's byte range."""
         shard_key, position = self._split(key)
         try:
             for _ in range(_MAX_ATTEMPTS):
-                index = self._shard_index_now(shard_key)
+                index = self._shard_index_now(shard_key, options.staleness_bound)
                 generation = index.generation
                 entry = index.index.entry(position) if index.index is not None else None
                 if entry is None:
@@ -374,8 +403,11 @@ class ShardedStore(KvStoreDriver):
                 offset, nbytes = entry
                 start, stop = resolve_byte_range(options.byte_range, nbytes)
                 res = self.base.read_now(shard_key, ReadOptions(byte_range=(offset + start, offset + stop),
-                                                                if_equal=generation))
+                                                                if_equal=generation,
+                                                                staleness_bound=options.staleness_bound))
                 if res.state == "value" and len(res.value) == stop - start:
+                    if res.stamp.generation == generation:  # as read under `if_equal`: as it is
+                        return res
                     return ReadResult("value", res.value, TimestampedStorageGeneration(generation, res.stamp.time))
                 self._forget(shard_key)  # changed since its index was read: read that again
             raise data_loss(f"{self.base.describe_key(shard_key)} kept changing while being read")
@@ -434,7 +466,7 @@ class ShardedStore(KvStoreDriver):
             if f.exception() is not None and not request.future.done():
                 request.future.set_exception(f.exception())
 
-        futures.chain(self._shard_index(shard_key), got_index).add_done_callback(failed)
+        futures.chain(self._shard_index(shard_key, request.options.staleness_bound), got_index).add_done_callback(failed)
 
     def _fetch_entries(self, shard_key: bytes, index: _Index) -> None:
         with self._lock:
@@ -462,7 +494,9 @@ class ShardedStore(KvStoreDriver):
             self._fetch_run(shard_key, index, lo, hi, members)
 
     def _fetch_run(self, shard_key: bytes, index: _Index, lo: int, hi: int, members: list) -> None:
-        read = self._base_read(shard_key, ReadOptions(byte_range=(lo, hi), if_equal=index.generation))
+        bound = _latest_bound([request.options.staleness_bound for _, _, request in members])
+        read = self._base_read(shard_key, ReadOptions(byte_range=(lo, hi), if_equal=index.generation,
+                                                      staleness_bound=bound))
 
         def got(f: Future) -> None:
             exc = f.exception()
