@@ -211,3 +211,20 @@ def test_unknown_driver_errors_are_unchanged(name):
         f'Error parsing object member "driver": "{name}" is not registered',
         f'Invalid context resource identifier: "{name}"',
     ]
+
+
+def test_unpickling_in_a_fresh_process_finds_lazily_loaded_classes():
+    """Pickles made where everything is loaded load where nothing is yet (by module path)."""
+    blob = _run("""
+        import pickle, tensorstore_py as ts
+        things = [ts.VirtualChunkedReadParameters, ts.Spec({"driver": "n5", "kvstore": "memory://a/"}),
+                  ts.KvStore.Spec("gs://bucket/p/"), ts.CodecSpec({"driver": "zarr3"}),
+                  ts.cast(ts.array([1, 2], dtype=ts.uint8), ts.int32).spec()]
+        print(pickle.dumps(things).hex())
+    """).strip()
+    out = _run(f"""
+        import pickle, tensorstore_py as ts
+        cls, spec, kvspec, codec, cast = pickle.loads(bytes.fromhex("{blob}"))
+        print(cls.__name__, spec.to_json()["driver"], kvspec.url, codec.driver, cast.to_json()["driver"])
+    """)
+    assert out.split() == ["VirtualChunkedReadParameters", "n5", "gs://bucket/p/", "zarr3", "cast"]
