@@ -91,16 +91,18 @@ _LAZY_ATTRIBUTES = {
 }
 
 
-def __getattr__(name: str) -> _typing.Any:
-    where = _LAZY_ATTRIBUTES.get(name)
-    if where is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    import importlib
+if not TYPE_CHECKING:  # hidden from type checkers, which would take any name for an attribute
 
-    module = importlib.import_module(where[0])
-    value = module if where[1] is None else getattr(module, where[1])
-    globals()[name] = value
-    return value
+    def __getattr__(name: str) -> _typing.Any:
+        where = _LAZY_ATTRIBUTES.get(name)
+        if where is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import importlib
+
+        module = importlib.import_module(where[0])
+        value = module if where[1] is None else getattr(module, where[1])
+        globals()[name] = value
+        return value
 
 
 def __dir__() -> list[str]:
