@@ -51,10 +51,6 @@ class Registry(Generic[T]):
     def __contains__(self, name: object) -> bool:
         return name in self._entries or name in self._deferred
 
-    def names(self) -> list[str]:
-        """Every name, registered or deferred, without importing anything."""
-        return [*self._entries, *(n for n in self._deferred if n not in self._entries)]
-
     def deferred_names(self) -> list[str]:
         """Names whose module is not imported yet (for tests and diagnostics)."""
         return list(self._deferred)
