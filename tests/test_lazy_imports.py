@@ -164,6 +164,13 @@ OPEN_CASES = {
     "driver downsample": "t = ts.open({'driver': 'downsample', 'downsample_factors': [2], 'downsample_method': 'mean', "
                          "'base': {'driver': 'array', 'array': [1, 3], 'dtype': 'float32'}}).result(); "
                          "check(list(t.read().result()) == [2.0])",
+    "first uses in parallel threads": "from concurrent.futures import ThreadPoolExecutor\n"
+                                      "def use(d):\n"
+                                      "    t = ts.open({'driver': d, 'kvstore': 'memory://' + d + '/'}, create=True, "
+                                      "dtype=ts.uint8, shape=[2]).result()\n"
+                                      "    return t.spec().to_json()['driver']\n"
+                                      "drivers = ['zarr', 'zarr3', 'n5', 'zarr', 'zarr3', 'n5']\n"
+                                      "check(list(ThreadPoolExecutor(6).map(use, drivers)) == drivers)",
     "driver virtual_chunked": "t = ts.virtual_chunked(lambda d, a, p: a.fill(7), dtype=ts.uint8, shape=[3]); "
                               "check(list(t.read().result()) == [7, 7, 7])",
 }  # fmt: skip
