@@ -65,28 +65,57 @@ from .driver.chunked import WriteFutures as WriteFutures
 from .batch import *  # noqa: F401,F403
 from .cache.transaction import Transaction as Transaction
 from .open import open as open
-from . import ocdbt as ocdbt  # noqa: E402  (ts.ocdbt.dump ...)
-from .driver import auto as _auto_driver  # noqa: F401  (registers the drivers)
-from .driver import zarr as _zarr_driver  # noqa: F401
-from .driver import n5 as _n5_driver  # noqa: F401
-from .driver import zarr3 as _zarr3_driver  # noqa: F401
-from .driver import neuroglancer_precomputed as _precomputed_driver  # noqa: F401
+from . import catalog as _catalog  # noqa: F401  (names every driver; their modules load on first use)
 from .driver.array import array as array
-from .driver.cast import cast as cast
-from .driver.stack import concat as concat, overlay as overlay, stack as stack
-from .driver import json as _json_driver  # noqa: F401
-from .driver.downsample import downsample as downsample  # noqa: E402
 import typing as _typing  # noqa: E402
 
 DownsampleMethod = _typing.Literal["stride", "median", "mode", "mean", "min", "max"]
-from .driver.virtual_chunked import (  # noqa: E402
-    VirtualChunkedReadParameters as VirtualChunkedReadParameters,
-    VirtualChunkedWriteParameters as VirtualChunkedWriteParameters,
-    virtual_chunked as virtual_chunked,
-)
 
 from . import metrics as _metrics
 
 experimental_collect_matching_metrics = _metrics.collect_matching_metrics
 experimental_collect_prometheus_format_metrics = _metrics.collect_prometheus_format_metrics
 experimental_update_verbose_logging = _metrics.update_verbose_logging
+
+# Public names whose modules are imported on first access (PEP 562), as the drivers are.
+_LAZY_ATTRIBUTES = {
+    "ocdbt": ("tensorstore_py.ocdbt", None),
+    "cast": ("tensorstore_py.driver.cast", "cast"),
+    "concat": ("tensorstore_py.driver.stack", "concat"),
+    "overlay": ("tensorstore_py.driver.stack", "overlay"),
+    "stack": ("tensorstore_py.driver.stack", "stack"),
+    "downsample": ("tensorstore_py.driver.downsample", "downsample"),
+    "virtual_chunked": ("tensorstore_py.driver.virtual_chunked", "virtual_chunked"),
+    "VirtualChunkedReadParameters": ("tensorstore_py.driver.virtual_chunked", "VirtualChunkedReadParameters"),
+    "VirtualChunkedWriteParameters": ("tensorstore_py.driver.virtual_chunked", "VirtualChunkedWriteParameters"),
+}
+
+
+if not TYPE_CHECKING:  # hidden from type checkers, which would take any name for an attribute
+
+    def __getattr__(name: str) -> _typing.Any:
+        where = _LAZY_ATTRIBUTES.get(name)
+        if where is None:
+            raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+        import importlib
+
+        module = importlib.import_module(where[0])
+        value = module if where[1] is None else getattr(module, where[1])
+        globals()[name] = value
+        return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *_LAZY_ATTRIBUTES})
+
+
+if TYPE_CHECKING:  # the lazy attributes above, for type checkers
+    from . import ocdbt as ocdbt
+    from .driver.cast import cast as cast
+    from .driver.downsample import downsample as downsample
+    from .driver.stack import concat as concat, overlay as overlay, stack as stack
+    from .driver.virtual_chunked import (
+        VirtualChunkedReadParameters as VirtualChunkedReadParameters,
+        VirtualChunkedWriteParameters as VirtualChunkedWriteParameters,
+        virtual_chunked as virtual_chunked,
+    )

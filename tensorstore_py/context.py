@@ -22,6 +22,7 @@ from typing import Any, Callable, ClassVar
 from .errors import invalid_argument
 from .worker_pool import WorkerPool
 from .json_util import MISSING, ObjectReader, check_json_depth, dumps, expect_bool, expect_int, expect_object, pretty_repr
+from .registry import Registry
 
 __all__ = ["Context"]
 
@@ -91,7 +92,7 @@ class ResourceProvider:
         return self.resource_class(self, spec, key)
 
 
-_PROVIDERS: dict[str, ResourceProvider] = {}
+_PROVIDERS: Registry[ResourceProvider] = Registry("context resource")
 #: provider -> its parsed default spec (every default context binds a handful of resources on
 #: each open: parsing ``{}`` again each time was a measurable part of it).  Resource specs are
 #: never modified, so one parsed value serves them all.
@@ -110,23 +111,28 @@ _ABSENT_SPEC: Any = object()
 
 def register_resource_provider(provider: ResourceProvider) -> ResourceProvider:
     """Makes `provider` available under `provider.id` in every context spec."""
-    _PROVIDERS[provider.id] = provider
+    _PROVIDERS.register(provider.id, provider)
     return provider
 
 
+def defer_resource_provider(provider_id: str, module: str) -> None:
+    """Declares resource `provider_id` before `module`, which registers its provider, is imported."""
+    _PROVIDERS.defer(provider_id, module)
+
+
 def get_provider(provider_id: str) -> ResourceProvider:
-    try:
-        return _PROVIDERS[provider_id]
-    except KeyError:
-        raise invalid_argument(f"Invalid context resource identifier: {dumps(provider_id)}") from None
+    provider = _PROVIDERS.get(provider_id)
+    if provider is None:
+        raise invalid_argument(f"Invalid context resource identifier: {dumps(provider_id)}")
+    return provider
 
 
 def _provider_of_key(key: str) -> ResourceProvider:
     """The provider named by identifier `key` (``"cache_pool#a"`` -> cache_pool)."""
-    provider_id = key.split("#", 1)[0]
-    if not isinstance(key, str) or provider_id not in _PROVIDERS:
+    provider = _PROVIDERS.get(key.split("#", 1)[0]) if isinstance(key, str) else None
+    if provider is None:
         raise invalid_argument(f"Invalid context resource identifier: {dumps(key)}")
-    return _PROVIDERS[provider_id]
+    return provider
 
 
 def _is_reference_to(provider: ResourceProvider, ref: str) -> bool:

@@ -9,13 +9,16 @@ so no pool can deadlock whatever its size.
 from __future__ import annotations
 
 import _thread
-import asyncio
 import concurrent.futures
 import inspect
+import sys
 import threading
 import time
 import types
-from typing import Any, Callable, Generic, Iterable, TypeVar
+from typing import TYPE_CHECKING, Any, Callable, Generic, Iterable, TypeVar
+
+if TYPE_CHECKING:
+    import asyncio
 
 from .errors import StatusError
 from .metrics import READY_CALLBACKS as _READY_CALLBACKS
@@ -161,6 +164,8 @@ class Future(concurrent.futures.Future[T]):  # the base parametrized: result() -
 
     def __await__(self):
         if self._state is _CF_PENDING:
+            import asyncio  # loaded already: this runs on an event loop
+
             return (yield from asyncio.wrap_future(self).__await__())
         return self.result()  # done already: no asyncio Future, no wake-up of the loop
 
@@ -175,7 +180,7 @@ class Future(concurrent.futures.Future[T]):  # the base parametrized: result() -
         try:
             return _cf_result(self, _timeout(timeout, deadline))
         except concurrent.futures.CancelledError:
-            raise asyncio.CancelledError() from None
+            raise _cancelled_error() from None
 
     def _help(self) -> None:
         # A caller about to block runs the work this Future waits for itself, if no pool
@@ -193,7 +198,7 @@ class Future(concurrent.futures.Future[T]):  # the base parametrized: result() -
         try:
             return _cf_exception(self, _timeout(timeout, deadline))
         except concurrent.futures.CancelledError:
-            raise asyncio.CancelledError() from None
+            raise _cancelled_error() from None
 
     def add_done_callback(self, fn: Callable[[Any], object]) -> None:
         if self._state is _CF_PENDING:
@@ -205,7 +210,9 @@ class Future(concurrent.futures.Future[T]):  # the base parametrized: result() -
         _READY_CALLBACKS.increment()
         try:
             fn(self)
-        except (Exception, asyncio.CancelledError):
+        except BaseException as exc:
+            if not _is_callback_error(exc):
+                raise
             _LOGGER.exception("exception calling callback for %r", self)
 
     def force(self) -> None:
@@ -226,7 +233,9 @@ class Future(concurrent.futures.Future[T]):  # the base parametrized: result() -
             _READY_CALLBACKS.increment()
             try:
                 callback(self)
-            except (Exception, asyncio.CancelledError):
+            except BaseException as exc:
+                if not _is_callback_error(exc):
+                    raise
                 _LOGGER.exception("exception calling callback for %r", self)
 
     def __repr__(self) -> str:
@@ -235,6 +244,31 @@ class Future(concurrent.futures.Future[T]):  # the base parametrized: result() -
 
 
 FutureLike = Any  # Future | concurrent.futures.Future | Awaitable | value
+
+
+# asyncio is imported only by a program that uses it (it is a large part of an import of this
+# package otherwise): until then no event loop runs and no asyncio.CancelledError exists.
+
+
+def _cancelled_error() -> BaseException:
+    import asyncio
+
+    return asyncio.CancelledError()
+
+
+def _is_callback_error(exc: BaseException) -> bool:
+    """Whether a callback's `exc` is logged rather than raised: any Exception, and
+    asyncio.CancelledError (a BaseException, which `result()` of a cancelled Future raises)."""
+    if isinstance(exc, Exception):
+        return True
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and isinstance(exc, asyncio.CancelledError)
+
+
+def on_event_loop() -> bool:
+    """Whether the calling thread runs an asyncio event loop (where nothing may block)."""
+    asyncio = sys.modules.get("asyncio")
+    return asyncio is not None and asyncio._get_running_loop() is not None
 
 
 class Promise(Generic[T]):
@@ -319,6 +353,8 @@ def _link(source: concurrent.futures.Future, target: concurrent.futures.Future) 
 
 
 def _run_awaitable(awaitable: Any, target: Future, loop: asyncio.AbstractEventLoop | None) -> None:
+    import asyncio
+
     if loop is None:
         try:
             loop = asyncio.get_running_loop()

@@ -5,9 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import shutil
 import sys
-import tempfile
 import time
 from typing import Any, Callable
 
@@ -384,6 +382,9 @@ def _cleanup(kvstore: Any, settle_seconds: float = 0.3, timeout: float = 30.0) -
 
 
 def cmd_bench(args: argparse.Namespace) -> int:
+    import shutil
+    import tempfile
+
     ts = _ts()
     if args.size_mib <= 0:
         raise CliError("--size-mib must be positive", 2)

@@ -15,13 +15,14 @@ frame should not pay.  Both libraries believe the sizes in a frame's 16-byte hea
 from __future__ import annotations
 
 import ctypes
+import importlib
 import struct
+import sys
 import threading
+import types
 from typing import Any, NamedTuple
 
-import blosc as _blosc
 import numpy as np
-from blosc import blosc_extension as _blosc_ext
 
 from ..errors import data_loss, invalid_argument, unimplemented
 from ..json_util import ObjectReader
@@ -31,6 +32,34 @@ from .base import (
 )  # fmt: skip
 
 __all__ = ["BloscCodec", "ZarrBlosc", "N5Blosc", "BloscHeader", "parse_header", "CNAMES"]
+
+
+def _import_python_blosc() -> Any:
+    """python-blosc without the test suite its package ``__init__`` imports (``from blosc.test
+    import run as test`` loads unittest, and psutil where installed: 10-20 ms of CPU, more than
+    the rest of the package).  A stand-in serves that one import and is removed right after, so
+    ``import blosc.test`` still finds the real module; ``blosc.test()`` loads and runs it."""
+    if "blosc" in sys.modules or "blosc.test" in sys.modules:
+        return importlib.import_module("blosc")
+
+    def run(*args: Any, **kwargs: Any) -> Any:
+        real = importlib.import_module("blosc.test")
+        package.test = real.run  # importing the submodule bound the module in its place
+        return real.run(*args, **kwargs)
+
+    stand_in = types.ModuleType("blosc.test")
+    stand_in.run = run  # type: ignore[attr-defined]
+    sys.modules["blosc.test"] = stand_in
+    try:
+        package = importlib.import_module("blosc")
+    finally:
+        if sys.modules.get("blosc.test") is stand_in:
+            del sys.modules["blosc.test"]
+    return package
+
+
+_blosc = _import_python_blosc()
+_blosc_ext = _blosc.blosc_extension
 
 #: The compressors TensorStore accepts, in the order its error message lists them.
 CNAMES = ["blosclz", "lz4", "lz4hc", "snappy", "zlib", "zstd"]

@@ -15,14 +15,9 @@ from ..errors import StatusError, failed_precondition, invalid_argument
 from ..future import Future
 from ..json_util import ObjectReader, dumps
 from ..kvstore.driver import ReadOptions, open_kvstore_driver
-from .base import DriverSpec, registered_drivers, register_driver
+from .base import DriverSpec, auto_detect_formats, driver_for_id, register_driver
 
 __all__ = ["AutoSpec"]
-
-
-def _candidates() -> list[type[DriverSpec]]:
-    found = [cls for cls in registered_drivers() if getattr(cls, "auto_detect_key", None)]
-    return sorted(found, key=lambda cls: cls.auto_detect_priority)
 
 
 @register_driver
@@ -44,20 +39,23 @@ class AutoSpec(DriverSpec):
             kv, path = open_kvstore_driver(self.kvstore, context)
         except (ValueError, TypeError) as exc:
             return futures.failed(exc)
-        candidates = _candidates()
+        # Formats are named by driver id and key: only the one found is imported.
+        candidates = auto_detect_formats()
         prefix = path if not path or path.endswith("/") else path + "/"
-        probes = [kv.read((prefix + cls.auto_detect_key).encode(), ReadOptions()) for cls in candidates]
+        probes = [kv.read((prefix + key).encode(), ReadOptions()) for _, key in candidates]
         # A path naming one value may be an archive holding the array (as TensorStore detects).
         archive = _zip_signature(kv, path) if path and not path.endswith("/") else futures.ready(False)
 
         def choose(results: list) -> Any:
             *results, is_zip = results
-            for cls, result in zip(candidates, results):
-                if result.state == "value" and cls.auto_detect_matches(result.value):
-                    return self._open_as(cls, context, transaction)
+            for (name, _), result in zip(candidates, results):
+                if result.state == "value":
+                    cls = driver_for_id(name)
+                    if cls.auto_detect_matches(result.value):
+                        return self._open_as(cls, context, transaction)
             if is_zip:
                 return self._open_in_zip(context, transaction)
-            probed = ", ".join(dumps(prefix + cls.auto_detect_key) for cls in candidates)
+            probed = ", ".join(dumps(prefix + key) for _, key in candidates)
             raise failed_precondition(f"Failed to detect format for {dumps(path)} (probed {probed})")
 
         return futures.chain(futures.gather([*probes, archive]), choose)

@@ -15,14 +15,21 @@ from typing import Any, Callable, ClassVar
 from ..context import Resource
 from ..errors import invalid_argument
 from ..json_util import ObjectReader, dumps, expect_bool, expect_int, expect_string
+from ..registry import Registry
 from ..schema import Schema
 from ..index import IndexTransform
 from . import context_binding
 
-__all__ = ["DriverSpec", "register_driver", "driver_for_id", "registered_drivers", "is_registered", "driver_for_url_scheme", "OPEN_MODE_MEMBERS"]
+__all__ = [
+    "DriverSpec", "register_driver", "defer_driver", "driver_for_id", "registered_drivers", "is_registered",
+    "driver_for_url_scheme", "auto_detect_formats", "OPEN_MODE_MEMBERS",
+]  # fmt: skip
 
-_DRIVERS: dict[str, type["DriverSpec"]] = {}
-_URL_SCHEMES: dict[str, type["DriverSpec"]] = {}
+_DRIVERS: Registry[type["DriverSpec"]] = Registry("TensorStore driver")
+_URL_SCHEMES: Registry[type["DriverSpec"]] = Registry("TensorStore URL scheme")
+#: driver id -> (metadata key, priority) of each format the ``auto`` driver probes; declared
+#: with a deferred driver, so that probing imports only the format it finds.
+_AUTO_DETECT: dict[str, tuple[str, int]] = {}
 
 OPEN_MODE_MEMBERS = ("open", "create", "delete_existing", "assume_metadata", "assume_cached_metadata")
 
@@ -30,18 +37,37 @@ OPEN_MODE_MEMBERS = ("open", "create", "delete_existing", "assume_metadata", "as
 def register_driver(cls: type["DriverSpec"]) -> type["DriverSpec"]:
     """Class decorator: makes a driver available by its `id`, aliases and URL scheme."""
     for name in (cls.id, *cls.aliases):
-        _DRIVERS[name] = cls
+        _DRIVERS.register(name, cls)
+    if cls.auto_detect_key:
+        _AUTO_DETECT[cls.id] = (cls.auto_detect_key, cls.auto_detect_priority)
     if cls.url_scheme:
         from ..kvstore.driver import register_tensorstore_url_scheme
 
-        _URL_SCHEMES[cls.url_scheme] = cls
+        _URL_SCHEMES.register(cls.url_scheme, cls)
         register_tensorstore_url_scheme(cls.url_scheme)
     return cls
 
 
+def defer_driver(
+    name: str, module: str, aliases: tuple[str, ...] = (), url_scheme: str | None = None,
+    auto_detect: tuple[str, int] | None = None,
+) -> None:
+    """Declares driver `name` (and its `aliases`, `url_scheme` and auto-detection key and
+    priority, as its class will have them) before `module`, which registers it, is imported."""
+    from ..kvstore.driver import register_tensorstore_url_scheme
+
+    for alias in (name, *aliases):
+        _DRIVERS.defer(alias, module)
+    if url_scheme:
+        _URL_SCHEMES.defer(url_scheme, module)
+        register_tensorstore_url_scheme(url_scheme)
+    if auto_detect is not None:
+        _AUTO_DETECT.setdefault(name, auto_detect)
+
+
 def registered_drivers() -> list[type["DriverSpec"]]:
-    """Every registered driver class once."""
-    return list(dict.fromkeys(_DRIVERS.values()))
+    """Every driver class once (importing the deferred ones)."""
+    return list(dict.fromkeys(cls for _, cls in _DRIVERS.items()))
 
 
 def is_registered(name: str) -> bool:
@@ -57,6 +83,13 @@ def driver_for_id(name: str) -> type["DriverSpec"]:
 
 def driver_for_url_scheme(scheme: str) -> type["DriverSpec"] | None:
     return _URL_SCHEMES.get(scheme)
+
+
+def auto_detect_formats() -> list[tuple[str, str]]:
+    """``(driver id, metadata key)`` of every format the ``auto`` driver recognises, in
+    priority order, without importing the formats."""
+    ordered = sorted(_AUTO_DETECT.items(), key=lambda item: item[1][1])
+    return [(name, key) for name, (key, _priority) in ordered]
 
 
 def _recheck(j: Any) -> Any:

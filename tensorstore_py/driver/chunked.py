@@ -14,7 +14,6 @@ and writes through an `IndexTransform` into per-chunk kvstore operations:
 from __future__ import annotations
 
 import abc
-import asyncio
 import collections
 import concurrent.futures
 import functools
@@ -336,7 +335,7 @@ class ChunkedArray:
         if not cells:
             return futures.ready(out)
         inline = inline or (len(cells) <= getattr(kv, "inline_read_chunks", 0)
-                            and (getattr(kv, "read_now_inline", False) or asyncio._get_running_loop() is None))
+                            and (getattr(kv, "read_now_inline", False) or not futures.on_event_loop()))
         if inline:
             done: Future = Future()
             fmt = self.fmt

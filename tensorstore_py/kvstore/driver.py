@@ -82,12 +82,13 @@ from ..errors import invalid_argument, out_of_range
 from ..future import Future
 from ..json_util import MISSING, ObjectReader, dumps, member_error
 from ..metrics import instrument_kvstore_driver
+from ..registry import Registry
 from . import generation as gen
 from .generation import ReadResult, TimestampedStorageGeneration
 from .key_range import KeyRange
 
 __all__ = [
-    "ReadOptions", "WriteOptions", "KvStoreDriver", "KvStoreDriverSpec", "register_kvstore_driver",
+    "ReadOptions", "WriteOptions", "KvStoreDriver", "KvStoreDriverSpec", "register_kvstore_driver", "defer_kvstore_driver",
     "get_driver_spec_class", "parse_kvstore_url", "parse_kvstore_spec", "open_kvstore_driver",
     "apply_read", "resolve_byte_range", "percent_encode_path", "percent_decode_path",
     "join_path", "ParsedSpec", "KvStoreAdapterSpec", "KvStoreAdapterDriver", "open_adapter_driver",
@@ -409,8 +410,11 @@ class KvStoreAdapterDriver(KvStoreDriver):
 # ---------------------------------------------------------------------------------------------
 # Registry.
 
-_DRIVERS: dict[str, type[KvStoreDriverSpec]] = {}
-_URL_SCHEMES: dict[str, type[KvStoreDriverSpec]] = {}
+_DRIVERS: Registry[type[KvStoreDriverSpec]] = Registry("kvstore driver")
+_URL_SCHEMES: Registry[type[KvStoreDriverSpec]] = Registry("kvstore URL scheme")
+#: URL scheme -> "root" or "adapter", for the schemes of deferred drivers (what a URL parser
+#: must know of a scheme before its driver is imported).
+_DEFERRED_SCHEME_KINDS: dict[str, str] = {}
 # URL schemes of TensorStore drivers (zarr2:, n5: ...), known here only to name them in errors.
 _TENSORSTORE_URL_SCHEMES: set[str] = set()
 
@@ -418,9 +422,18 @@ _TENSORSTORE_URL_SCHEMES: set[str] = set()
 def register_kvstore_driver(name: str, factory: type[KvStoreDriverSpec], url_scheme: str | None = None) -> None:
     """Registers driver `name`; `factory` is its `KvStoreDriverSpec` subclass (an adapter's
     `url_scheme` is a pipeline component, a root driver's the start of a URL)."""
-    _DRIVERS[name] = factory
+    _DRIVERS.register(name, factory)
     if url_scheme:
-        _URL_SCHEMES[url_scheme] = factory
+        _URL_SCHEMES.register(url_scheme, factory)
+
+
+def defer_kvstore_driver(name: str, module: str, url_schemes: tuple[str, ...] = (), adapter: bool = False) -> None:
+    """Declares driver `name` and its URL schemes (an adapter's, if `adapter`) before
+    `module`, which registers them, is imported."""
+    _DRIVERS.defer(name, module)
+    for scheme in url_schemes:
+        _URL_SCHEMES.defer(scheme, module)
+        _DEFERRED_SCHEME_KINDS[scheme] = "adapter" if adapter else "root"
 
 
 def register_tensorstore_url_scheme(scheme: str) -> None:
@@ -430,19 +443,21 @@ def register_tensorstore_url_scheme(scheme: str) -> None:
 
 def url_scheme_kind(scheme: str) -> str | None:
     """``"root"``, ``"adapter"``, ``"tensorstore"`` or None (unknown scheme)."""
-    cls = _URL_SCHEMES.get(scheme)
+    cls = _URL_SCHEMES.peek(scheme)
     if cls is not None:
         return "adapter" if cls.is_adapter else "root"
+    if scheme in _URL_SCHEMES:
+        return _DEFERRED_SCHEME_KINDS[scheme]
     if scheme in _TENSORSTORE_URL_SCHEMES:
         return "tensorstore"
     return None
 
 
 def get_driver_spec_class(name: str) -> type[KvStoreDriverSpec]:
-    try:
-        return _DRIVERS[name]
-    except KeyError:
-        raise member_error("driver", invalid_argument(f"{dumps(name)} is not a registered KvStore driver")) from None
+    cls = _DRIVERS.get(name)
+    if cls is None:
+        raise member_error("driver", invalid_argument(f"{dumps(name)} is not a registered KvStore driver"))
+    return cls
 
 
 # ---------------------------------------------------------------------------------------------
@@ -540,7 +555,7 @@ def parse_root_url(component: str) -> dict:
     if kind != "root":
         raise _unsupported(scheme, component, kind)
     try:
-        return _URL_SCHEMES[scheme].from_url(component)
+        return _URL_SCHEMES.get(scheme).from_url(component)  # type: ignore[union-attr]  (kind is root)
     except ValueError as exc:
         raise _prefixed(exc, f"Invalid kvstore URL component {dumps(component)}") from None
 
@@ -552,7 +567,7 @@ def apply_adapter_url(component: str, base: dict) -> dict:
     if kind != "adapter":
         raise _unsupported(scheme, shown, kind)
     try:
-        spec = _URL_SCHEMES[scheme].from_url(shown)
+        spec = _URL_SCHEMES.get(scheme).from_url(shown)  # type: ignore[union-attr]  (kind is adapter)
     except ValueError as exc:
         raise _prefixed(exc, f"Invalid kvstore URL component {dumps(shown)}") from None
     spec["base"] = base

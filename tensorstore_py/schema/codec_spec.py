@@ -15,8 +15,9 @@ from typing import Any, Callable, Optional
 
 from ..errors import invalid_argument
 from ..json_util import check_json_depth, dumps, expect_object, member_error, pretty_repr
+from ..registry import Registry
 
-__all__ = ["CodecSpec", "register_codec_spec", "merge_codec_specs", "codec_spec_from_json"]
+__all__ = ["CodecSpec", "register_codec_spec", "defer_codec_spec", "merge_codec_specs", "codec_spec_from_json"]
 
 
 @dataclass(frozen=True)
@@ -25,7 +26,7 @@ class _CodecDriver:
     merge: Optional[Callable[[dict, dict], dict]]
 
 
-_REGISTRY: dict[str, _CodecDriver] = {}
+_REGISTRY: Registry[_CodecDriver] = Registry("codec spec driver")
 
 
 def register_codec_spec(
@@ -40,7 +41,12 @@ def register_codec_spec(
     combines two normalised objects of this driver or raises; without one, members are merged
     one by one: a member present in both must be equal (``'"compressor" does not match'``).
     """
-    _REGISTRY[driver] = _CodecDriver(parse, merge)
+    _REGISTRY.register(driver, _CodecDriver(parse, merge))
+
+
+def defer_codec_spec(driver: str, module: str) -> None:
+    """Declares the codec JSON of `driver` before `module`, which registers it, is imported."""
+    _REGISTRY.defer(driver, module)
 
 
 def _parse(j: Any) -> dict:
