@@ -1,16 +1,17 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
-"""A stored chunk read from its file and decoded from its Blosc frame into the caller's buffer
-with the GIL released once.
+"""A stored chunk read from its file and decoded (a Blosc frame or a Zstandard frame) into the
+caller's buffer, and copied into the caller's output, with the GIL released once.
 
 Threads reading chunks each gave the GIL up three times per chunk (the file read, the decode,
 the copy into the output) and ran Python between; on two cores the hand-overs made two threads
-cost 30% more CPU than one and finish barely sooner.  Here the read and the decode are one
-step.  The decoder is c-blosc2's, from the ``libblosc2`` that python-blosc2 ships (it decodes
-the Blosc1 frames every zarr v2 writer stores); its functions are looked up by address once
-(`bind`).  The frame's header is checked as ``codecs.blosc.parse_header`` checks it before a
-byte reaches the decoder; anything this step does not take (a missing file, a header it
-refuses, a compressor c-blosc2 lacks, a failed decode) returns a code and the caller reads the
-chunk the ordinary way, which reports what is wrong in its own words.
+cost 30% more CPU than one and finish barely sooner.  Here the three are one step.  The
+decoders are c-blosc2's and zstd's, from the ``libblosc2`` that python-blosc2 ships (it
+decodes the Blosc1 frames every zarr v2 writer stores, and exports the zstd it is built
+with); their functions are looked up by address once (`bind`).  A frame's header is checked
+as the Python codecs check it (``codecs.blosc.parse_header``; one zstd frame declaring the
+expected size) before a byte reaches the decoder; anything this step does not take (a missing
+file, a header it refuses, a compressor c-blosc2 lacks, a failed decode) returns a code and the
+caller reads the chunk the ordinary way, which reports what is wrong in its own words.
 """
 
 from cpython.buffer cimport (
@@ -56,6 +57,13 @@ cdef extern from * nogil:
     ctypedef int (*tsx_decompress_ctx_fn)(void *, const void *, int32_t, void *, int32_t)
     int64_t tsx_now_ns()
 
+ctypedef void *(*zstd_create_fn)() noexcept nogil
+ctypedef size_t (*zstd_free_fn)(void *) noexcept nogil
+ctypedef size_t (*zstd_decompress_fn)(void *, void *, size_t, const void *, size_t) noexcept nogil
+ctypedef unsigned long long (*zstd_content_size_fn)(const void *, size_t) noexcept nogil
+ctypedef size_t (*zstd_frame_size_fn)(const void *, size_t) noexcept nogil
+ctypedef unsigned (*zstd_is_error_fn)(size_t) noexcept nogil
+
 ctypedef void (*copy_layout_fn)(int, const Py_ssize_t *, const Py_ssize_t *, const Py_ssize_t *,
                                 char *, const char *, Py_ssize_t, Py_ssize_t) noexcept nogil
 
@@ -63,6 +71,19 @@ cdef tsx_create_dctx_fn _create_dctx = NULL
 cdef tsx_free_ctx_fn _free_ctx = NULL
 cdef tsx_decompress_ctx_fn _decompress_ctx = NULL
 cdef copy_layout_fn _copy_layout = NULL
+cdef zstd_create_fn _zstd_create = NULL
+cdef zstd_free_fn _zstd_free = NULL
+cdef zstd_decompress_fn _zstd_decompress = NULL
+cdef zstd_content_size_fn _zstd_content_size = NULL
+cdef zstd_frame_size_fn _zstd_frame_size = NULL
+cdef zstd_is_error_fn _zstd_is_error = NULL
+
+cdef enum Codec:
+    C_BLOSC = 0
+    C_ZSTD = 1
+
+#: The codecs `read_decode_into` decodes.
+BLOSC, ZSTD = C_BLOSC, C_ZSTD
 
 cdef enum:
     HEADER_SIZE = 16
@@ -90,8 +111,43 @@ def bind(size_t create_dctx, size_t free_ctx, size_t decompress_ctx, size_t copy
     _copy_layout = <copy_layout_fn>copy_layout
 
 
-def bound() -> bool:
-    return _decompress_ctx != NULL
+def bind_zstd(size_t create, size_t free_ctx, size_t decompress, size_t content_size, size_t frame_size,
+              size_t is_error) -> None:
+    """The addresses of ZSTD_createDCtx, ZSTD_freeDCtx, ZSTD_decompressDCtx,
+    ZSTD_getFrameContentSize, ZSTD_findFrameCompressedSize and ZSTD_isError."""
+    global _zstd_create, _zstd_free, _zstd_decompress, _zstd_content_size, _zstd_frame_size, _zstd_is_error
+    _zstd_create = <zstd_create_fn>create
+    _zstd_free = <zstd_free_fn>free_ctx
+    _zstd_decompress = <zstd_decompress_fn>decompress
+    _zstd_content_size = <zstd_content_size_fn>content_size
+    _zstd_frame_size = <zstd_frame_size_fn>frame_size
+    _zstd_is_error = <zstd_is_error_fn>is_error
+
+
+def bound(int codec) -> bool:
+    """Whether `codec` (`BLOSC`, `ZSTD`) can be decoded here."""
+    return (_decompress_ctx != NULL) if codec == C_BLOSC else (_zstd_decompress != NULL and codec == C_ZSTD)
+
+
+cdef int _zstd_decode(const uint8_t *src, Py_ssize_t size, void *dst, Py_ssize_t expected) noexcept nogil:
+    """0, or the outcome that refuses or fails the frame: it must be exactly one frame that
+    declares `expected` decoded bytes (as ``codecs.simple.ZstdCodec`` decodes straight into
+    a buffer)."""
+    cdef size_t framed = _zstd_frame_size(src, size)
+    cdef size_t rc
+    cdef void *ctx
+    if _zstd_is_error(framed) or <Py_ssize_t>framed != size:
+        return C_REFUSED
+    if _zstd_content_size(src, size) != <unsigned long long>expected:
+        return C_REFUSED
+    ctx = _zstd_create()
+    if ctx == NULL:
+        return C_UNDECODED
+    rc = _zstd_decompress(ctx, dst, expected, src, size)
+    _zstd_free(ctx)
+    if _zstd_is_error(rc) or <Py_ssize_t>rc != expected:
+        return C_UNDECODED
+    return 0
 
 
 cdef inline uint32_t _u32(const uint8_t *p) noexcept nogil:
@@ -128,10 +184,11 @@ cdef int _header_ok(const uint8_t *src, Py_ssize_t size, Py_ssize_t expected) no
     return 1
 
 
-def read_blosc_into(bytes path, out, place=None, part=None) -> tuple:
-    """Reads the file at `path` and decodes its Blosc frame into `out` (a writable contiguous
-    buffer of exactly the decoded size); with `place` (an array of any strides), then copies
-    `part` (a view of `out`; all of it by default) into it in the same GIL-free step.
+def read_decode_into(bytes path, int codec, out, place=None, part=None) -> tuple:
+    """Reads the file at `path` and decodes its `codec` (`BLOSC`, `ZSTD`) frame into `out` (a
+    writable contiguous buffer of exactly the decoded size); with `place` (an array of any
+    strides), then copies `part` (a view of `out`; all of it by default) into it in the same
+    GIL-free step.
 
     Returns ``(stored_bytes, read_ns, decode_ns, copy_ns)``, or ``(code, errno, 0, 0)`` with a
     negative code (`NOT_A_FILE`, `UNREAD`, `REFUSED`, `UNDECODED`) when it did not decode the
@@ -147,8 +204,8 @@ def read_blosc_into(bytes path, out, place=None, part=None) -> tuple:
     cdef int64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0
     cdef Py_buffer target, source
     cdef bint placing = place is not None
-    if _decompress_ctx == NULL:
-        raise RuntimeError("chunkio.bind was not called")
+    if not bound(codec):
+        raise RuntimeError(f"chunkio cannot decode codec {codec}: not bound")
     PyObject_GetBuffer(out, &view, PyBUF_WRITABLE | PyBUF_ND | PyBUF_FORMAT)
     if placing:
         try:
@@ -196,9 +253,11 @@ def read_blosc_into(bytes path, out, place=None, part=None) -> tuple:
             if fd >= 0:
                 close(fd)
             t1 = tsx_now_ns()
-            if code == 0 and not _header_ok(data, size, view.len):
+            if code == 0 and codec == C_ZSTD:
+                code = _zstd_decode(data, size, view.buf, view.len)
+            elif code == 0 and not _header_ok(data, size, view.len):
                 code = C_REFUSED
-            if code == 0 and view.len > 0:
+            elif code == 0 and view.len > 0:
                 memset(&params, 0, sizeof(params))
                 params.nthreads = 1
                 ctx = _create_dctx(params)

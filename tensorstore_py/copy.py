@@ -229,7 +229,13 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
     dtype = dest.dtype.numpy_dtype
     lock = threading.Lock()
     remaining = [n_tasks]
+    failed: list[BaseException] = []  # the first failure: every task stops at its next block
     whole = _ChunkToChunk.make(source, dest, src_driver, dst_driver, shift)
+
+    def fail(exc: BaseException) -> None:
+        with lock:
+            if not failed:
+                failed.append(exc)
 
     def next_box() -> tuple | None:
         with lock:
@@ -241,7 +247,7 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
         # `_WRITES_BEHIND` of them, so memory stays a few blocks per task.
         behind: collections.deque = collections.deque()
         try:
-            while done._state is futures._CF_PENDING:
+            while not failed and done._state is futures._CF_PENDING:
                 box = next_box()
                 if box is None:
                     break
@@ -271,17 +277,25 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
                     spare = block  # encoded and stored: nothing refers to it any more
                 else:
                     behind.append((commit, block, elements))
-            for commit, _, elements in behind:
-                commit.result()
-                _count_stored(elements)
         except BaseException as exc:  # noqa: BLE001 - delivered to the caller
-            futures._settle(done, exception=exc)
-            return
+            fail(exc)
+        # Every write this task handed on has landed (or failed) before the copy settles, so
+        # nothing of a copy goes on after its Future says it is over, even when it failed.
+        for commit, _, elements in behind:
+            try:
+                commit.result()
+            except BaseException as exc:  # noqa: BLE001 - delivered to the caller
+                fail(exc)
+            else:
+                _count_stored(elements)
         with lock:
             remaining[0] -= 1
             last = remaining[0] == 0
         if last:
-            futures._settle(done, result=None)
+            if failed:
+                futures._settle(done, exception=failed[0])
+            else:
+                futures._settle(done, result=None)
 
     try:
         for _ in range(n_tasks):

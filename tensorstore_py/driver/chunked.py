@@ -37,7 +37,7 @@ from ..kvstore.generation import NO_VALUE, UNKNOWN
 from . import partition
 from ..index import IndexDomain
 from .chunk_cache import cache_for_pool, staleness_bound
-from .blosc_file_reads import BloscFileReads
+from .file_chunk_reads import FileChunkReads
 from .chunk_memory import check_chunk_memory, empty_output, missing_chunk_extent
 from .shared_reads import SharedChunkReads
 
@@ -270,7 +270,7 @@ class ChunkedArray:
         self.fill_missing_data_reads = fill_missing_data_reads
         self.store_data_equal_to_fill_value = store_data_equal_to_fill_value
         self._shared_reads = SharedChunkReads(self)
-        self._one_step: Any = _UNKNOWN  # BloscFileReads or None, decided on the first read
+        self._one_step: Any = _UNKNOWN  # FileChunkReads or None, decided on the first read
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -354,17 +354,17 @@ class ChunkedArray:
     def _read_chunk_now(self, key: bytes, cell, place: Callable, direct: Callable | None,
                         options: ReadOptions = _READ_ALL) -> None:
         """Reads a chunk of a local store (`read_now`, with the read's `options`) and places
-        it; in one step where the store and codecs allow (`BloscFileReads`, which reads the
+        it; in one step where the store and codecs allow (`FileChunkReads`, which reads the
         file as it is now: newer than any staleness bound)."""
         one_step = self.one_step_reads()
         if one_step is None or not one_step.read(key, cell, place, direct):
             self._copy_read(key, cell, self.kv.read_now(key, options), place, direct)
 
-    def one_step_reads(self) -> BloscFileReads | None:
+    def one_step_reads(self) -> FileChunkReads | None:
         """The array's one-step chunk reads, where its store and codecs allow them."""
         one_step = self._one_step
         if one_step is _UNKNOWN:
-            one_step = self._one_step = BloscFileReads.for_array(self.fmt, self.kv)
+            one_step = self._one_step = FileChunkReads.for_array(self.fmt, self.kv)
         return one_step
 
     def _copy_read(self, key: bytes, cell, result, place: Callable, direct: Callable | None) -> None:

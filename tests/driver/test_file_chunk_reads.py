@@ -1,5 +1,5 @@
 """Chunks of zarr v2 arrays stored as Blosc frames in a `file` store are read and decoded in one
-step without the GIL (`driver.blosc_file_reads`).  Checked against tensorstore for the data
+step without the GIL (`driver.file_chunk_reads`).  Checked against tensorstore for the data
 types, compressors and shuffles zarr writers use, for missing and edge chunks and every kind of
 read; corrupt chunks raise exactly what the ordinary read raises; the statistics count the
 same reads and bytes; layouts it does not take still read correctly."""
@@ -16,16 +16,16 @@ from hypothesis import strategies as st
 
 import tensorstore_py as ts
 from tensorstore_py import statistics
-from tensorstore_py.driver import blosc_file_reads
+from tensorstore_py.driver import file_chunk_reads
 
-pytestmark = pytest.mark.skipif(blosc_file_reads._chunkio() is None, reason="c-blosc2 not available")
+pytestmark = pytest.mark.skipif(file_chunk_reads._chunkio() is None, reason="c-blosc2 not available")
 
 
 @pytest.fixture
 def one_step(monkeypatch):
     """How many chunks the one-step read decoded."""
     done = []
-    original = blosc_file_reads.BloscFileReads.read
+    original = file_chunk_reads.FileChunkReads.read
 
     def spy(self, key, cell, place, direct):
         taken = original(self, key, cell, place, direct)
@@ -33,7 +33,7 @@ def one_step(monkeypatch):
             done.append(key)
         return taken
 
-    monkeypatch.setattr(blosc_file_reads.BloscFileReads, "read", spy)
+    monkeypatch.setattr(file_chunk_reads.FileChunkReads, "read", spy)
     return done
 
 
@@ -119,7 +119,7 @@ def test_corrupt_chunks_raise_what_the_ordinary_read_raises(tmp_path, monkeypatc
         return got
 
     one_step = errors()
-    monkeypatch.setattr(blosc_file_reads.BloscFileReads, "for_array", classmethod(lambda cls, fmt, kv: None))
+    monkeypatch.setattr(file_chunk_reads.FileChunkReads, "for_array", classmethod(lambda cls, fmt, kv: None))
     ordinary = errors()
     assert one_step == ordinary
     assert one_step["truncated"][0] != "value" and one_step["random"][0] != "value"
@@ -203,3 +203,72 @@ def test_missing_chunks_and_fill_missing_data_reads_off(tmp_path, one_step):
     strict = ts.open({**_spec(tmp_path / "a"), "fill_missing_data_reads": False}).result()
     with pytest.raises(ValueError, match="is missing"):
         strict.read().result()
+
+
+def _zarr3_spec(path, metadata=None):
+    spec = {"driver": "zarr3", "kvstore": {"driver": "file", "path": str(path)}}
+    if metadata is not None:
+        spec["metadata"] = metadata
+    return spec
+
+
+ZARR3_CODECS = {
+    "zstd": [{"name": "bytes", "configuration": {"endian": "little"}},
+             {"name": "zstd", "configuration": {"level": 3, "checksum": False}}],
+    "zstd checksum": [{"name": "bytes", "configuration": {"endian": "little"}},
+                      {"name": "zstd", "configuration": {"level": 1, "checksum": True}}],
+    "blosc": [{"name": "bytes", "configuration": {"endian": "little"}},
+              {"name": "blosc", "configuration": {"cname": "lz4", "clevel": 5, "shuffle": "shuffle",
+                                                  "typesize": 2, "blocksize": 0}}],
+}
+
+
+@pytest.mark.parametrize("codecs", sorted(ZARR3_CODECS))
+def test_zarr3_unsharded_reads_match_tensorstore(tmp_path, one_step, codecs):
+    data = _data("<u2", (30, 21, 9), seed=7)
+    meta = {"zarr_format": 3, "node_type": "array", "shape": list(data.shape), "data_type": "uint16",
+            "chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [8, 8, 4]}},
+            "chunk_key_encoding": {"name": "default"}, "fill_value": 0, "codecs": ZARR3_CODECS[codecs]}
+    theirs = ref.open(_zarr3_spec(tmp_path / "a", meta), create=True).result()
+    theirs.write(data).result()
+    ours = ts.open(_zarr3_spec(tmp_path / "a")).result()
+    for index in READS:
+        np.testing.assert_array_equal(ours[index].read().result(), theirs[index].read().result())
+    assert one_step
+
+
+def test_zarr_v2_zstd_and_corrupt_zstd_frames(tmp_path, monkeypatch, one_step):
+    data = _data("<i4", (16, 16), seed=9)
+    theirs = _write_with_tensorstore(tmp_path / "a", data, (8, 8), {"id": "zstd", "level": 3})
+    ours = ts.open(_spec(tmp_path / "a")).result()
+    np.testing.assert_array_equal(ours[2:13, 1:15].read().result(), theirs[2:13, 1:15].read().result())
+    assert one_step
+    frame = (tmp_path / "a" / "1.1").read_bytes()
+    import zstandard
+
+    corruptions = {
+        "truncated": frame[:-3],
+        "two frames": frame + frame,
+        "trailing bytes": frame + b"\0",
+        "other size": zstandard.ZstdCompressor().compress(b"\0" * 100),
+        "unsized": zstandard.ZstdCompressor(write_content_size=False).compress(data[8:, 8:].tobytes()),
+        "damaged": frame[:12] + bytes(b ^ 0x33 for b in frame[12:]),
+        "empty": b"",
+    }
+
+    def outcomes():
+        got = {}
+        for name, payload in corruptions.items():
+            (tmp_path / "a" / "1.1").write_bytes(payload)
+            store = ts.open(_spec(tmp_path / "a")).result()
+            try:
+                got[name] = ("value", store.read().result().tobytes())
+            except Exception as exc:  # noqa: BLE001 - compared below
+                got[name] = (type(exc).__name__, str(exc))
+        return got
+
+    one_step_outcomes = outcomes()
+    monkeypatch.setattr(file_chunk_reads.FileChunkReads, "for_array", classmethod(lambda cls, fmt, kv: None))
+    assert one_step_outcomes == outcomes()
+    # An unsized frame of the right data still reads (the ordinary way).
+    assert one_step_outcomes["unsized"][0] == "value"

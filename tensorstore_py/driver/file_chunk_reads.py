@@ -1,12 +1,14 @@
-"""Chunks of a zarr v2 array stored as Blosc frames in a local `file` store, read and decoded
-in one step without the GIL (`_ext.chunkio`), then placed into the reader's output.
+"""Chunks of zarr v2 and unsharded zarr3 arrays stored as Blosc or Zstandard frames in a local
+`file` store, read, decoded and placed into the reader's output in one step without the GIL
+(`_ext.chunkio`).
 
-It takes the common layout only: a C-ordered array of a native (or single-byte) type whose
-codec chain is the Blosc compressor alone.  A chunk it does not take (missing, refused by the
-header check, undecodable) is read the ordinary way (`ChunkedArray._copy_read`), which fills a
-missing chunk or says what is wrong exactly as it always has; so it changes how fast chunks are
-read, never what a read returns or raises.  Its I/O and decode times and bytes count in the
-store's and the driver's statistics as those of an ordinary read.
+It takes the common layout only: a codec chain that is the byte layout of the array's own
+(native, C-ordered) type and one compressor, Blosc or Zstandard.  A chunk it does not take
+(missing, refused by the header check, undecodable) is read the ordinary way
+(`ChunkedArray._copy_read`), which fills a missing chunk or says what is wrong exactly as it
+always has; so it changes how fast chunks are read, never what a read returns or raises.  Its
+I/O, decode and copy times and its bytes count in the store's and the driver's statistics as
+those of an ordinary read.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ import numpy as np
 
 from .. import metrics
 
-__all__ = ["BloscFileReads"]
+__all__ = ["FileChunkReads"]
 
 _bind_lock = threading.Lock()
 _bound: bool | None = None
@@ -63,6 +65,13 @@ def _bind(chunkio: Any) -> bool:
                      address(lib.blosc2_decompress_ctx), copy_kernels.copy_layout_address())
     except (ImportError, OSError, AttributeError):
         return False
+    try:  # the zstd c-blosc2 is built with (1.4 and later have every function used)
+        if lib.ZSTD_versionNumber() >= 10400:
+            chunkio.bind_zstd(address(lib.ZSTD_createDCtx), address(lib.ZSTD_freeDCtx),
+                              address(lib.ZSTD_decompressDCtx), address(lib.ZSTD_getFrameContentSize),
+                              address(lib.ZSTD_findFrameCompressedSize), address(lib.ZSTD_isError))
+    except AttributeError:
+        pass
     return True
 
 
@@ -75,45 +84,60 @@ def _own(obj: Any, name: str, module: str) -> bool:
     return getattr(fn, "__module__", None) == module
 
 
-class BloscFileReads:
+class FileChunkReads:
     """The one-step chunk reads of one array (see the module docstring)."""
 
-    def __init__(self, chunkio: Any, fmt: Any, kv: Any):
+    def __init__(self, chunkio: Any, codec: int, fmt: Any, kv: Any, chain: Any):
         self._chunkio = chunkio
+        self._codec = codec
         self._fmt = fmt
         self._kv = kv
         self._kv_metrics = metrics._metrics_of(kv)
-        self._shape = fmt.chunk_shape
-        self._dtype = fmt.stored_dtype
+        self._shape = chain.shape
+        self._dtype = chain.dtype
 
     @classmethod
-    def for_array(cls, fmt: Any, kv: Any) -> "BloscFileReads | None":
-        from ..codecs.blosc import BloscCodec
+    def for_array(cls, fmt: Any, kv: Any) -> "FileChunkReads | None":
+        from ..codecs.blosc import BloscCodec, ZarrBlosc
         from ..codecs.bytes_codec import BytesCodec
+        from ..codecs.simple import ZarrZstd, ZstdCodec
         from ..kvstore.file import FileDriver
         from .zarr.chunk_format import ZarrChunkFormat
+        from .zarr3.chunk_format import Zarr3ChunkFormat
 
-        if type(kv) is not FileDriver or type(fmt) is not ZarrChunkFormat:
+        if type(kv) is not FileDriver or not _own(kv, "read_now", "tensorstore_py.kvstore.file"):
+            return None
+        if type(fmt) is ZarrChunkFormat:
+            metadata = fmt.metadata
+            if metadata.order != "C" or metadata.dtype.has_fields or fmt.field.field_shape:
+                return None
+            if fmt.stored_dtype != fmt.numpy_dtype:
+                return None
+            chain, module = fmt.codecs, "tensorstore_py.driver.zarr.chunk_format"
+        elif type(fmt) is Zarr3ChunkFormat:
+            if fmt.levels:
+                return None  # sharded: its sub-chunks are read through the shard store
+            chain, module = fmt.chain, "tensorstore_py.driver.zarr3.chunk_format"
+        else:
             return None
         # It stands in for the package's own read and decode: not where either was replaced
         # (instrumented, as tests count calls, on the instance or the class).
-        if not (_own(kv, "read_now", "tensorstore_py.kvstore.file")
-                and _own(fmt, "decode_chunk_into", "tensorstore_py.driver.zarr.chunk_format")
-                and _own(fmt, "decode_chunk", "tensorstore_py.driver.zarr.chunk_format")):
+        if not (_own(fmt, "decode_chunk_into", module) and _own(fmt, "decode_chunk", module)):
             return None
-        metadata = fmt.metadata
-        if metadata.order != "C" or metadata.dtype.has_fields or fmt.field.field_shape:
-            return None
-        dtype = fmt.stored_dtype
-        if dtype != fmt.numpy_dtype or dtype.hasobject or (dtype.itemsize > 1 and not dtype.isnative):
-            return None
-        chain = fmt.codecs
-        if (chain.array_to_array or type(chain.array_to_bytes) is not BytesCodec or chain.array_to_bytes._swap
-                or len(chain.bytes_to_bytes) != 1 or not isinstance(chain.bytes_to_bytes[0], BloscCodec)):
+        dtype = chain.dtype
+        if (dtype != fmt.numpy_dtype or dtype.hasobject or tuple(chain.shape) != tuple(fmt.chunk_shape)
+                or chain.array_to_array or type(chain.array_to_bytes) is not BytesCodec
+                or chain.array_to_bytes._swap or len(chain.bytes_to_bytes) != 1):
             return None
         chunkio = _chunkio()
-        return None if chunkio is None else cls(chunkio, fmt, kv)
-
+        if chunkio is None:
+            return None
+        compressor = type(chain.bytes_to_bytes[0])
+        codec = (chunkio.BLOSC if compressor in (BloscCodec, ZarrBlosc)
+                 else chunkio.ZSTD if compressor in (ZstdCodec, ZarrZstd) else None)
+        if codec is None or not chunkio.bound(codec):
+            return None
+        return cls(chunkio, codec, fmt, kv, chain)
     def read(self, key: bytes, cell: Any, place: Callable, direct: Callable | None) -> bool:
         """Reads the chunk under `key` into the reader's output (as `ChunkedArray._copy_read`
         places it); False if it did not (nothing was placed)."""
@@ -129,8 +153,8 @@ class BloscFileReads:
                 views = direct.part(cell, target)
                 if views is not None:
                     into, part = views
-        stored, read_ns, decode_ns, copy_ns = self._chunkio.read_blosc_into(
-            os.fsencode(self._kv._path_of(key)), target, into, part)
+        stored, read_ns, decode_ns, copy_ns = self._chunkio.read_decode_into(
+            os.fsencode(self._kv._path_of(key)), self._codec, target, into, part)
         if stored < 0:
             return False
         m = self._kv_metrics
