@@ -160,6 +160,12 @@ class KeyNode:
         """Writes the node back (once its mutations are staged); settles `committed`.
 
         `on_executor`: the caller runs on `executor` already."""
+        if all(m.ready is None for m in self.mutations):
+            # Every mutation was complete when staged: nothing to wait for, no Future to chain.
+            inline = on_executor and not self.needs_read
+            self._read_modify_write(executor if executor is ENCODE_HERE or not inline else None,
+                                    expected_generation)
+            return self.committed
 
         ready = self.ready()
         # A whole-value write whose staging is still in flight: staging completes on an
@@ -171,23 +177,26 @@ class KeyNode:
         committed = self.committed
 
         def start(staged: Future) -> None:
-            # Straight into `committed`: no Future between the staging and the write.
             if staged.cancelled():
                 committed.cancel()
                 return
             if staged.exception() is not None:
                 futures._settle(committed, exception=staged.exception())
                 return
-            try:
-                read_modify_write(
-                    self.kv, self.key, self.update, needs_read=self.needs_read,
-                    expected_generation=expected_generation, executor=hop, out=committed,
-                )
-            except BaseException as exc:  # noqa: BLE001 - delivered through `committed`
-                futures._settle(committed, exception=exc)
+            self._read_modify_write(hop, expected_generation)
 
         ready.add_done_callback(start)
         return committed
+
+    def _read_modify_write(self, executor: Any, expected_generation: bytes | None) -> None:
+        # Straight into `committed`: no Future between the staging and the write.
+        try:
+            read_modify_write(
+                self.kv, self.key, self.update, needs_read=self.needs_read,
+                expected_generation=expected_generation, executor=executor, out=self.committed,
+            )
+        except BaseException as exc:  # noqa: BLE001 - delivered through `committed`
+            futures._settle(self.committed, exception=exc)
 
 
 # ---------------------------------------------------------------------------------------------

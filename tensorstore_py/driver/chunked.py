@@ -187,10 +187,11 @@ class ChunkMutation(Mutation):
 
     __slots__ = ("decoded_form", "needs_read", "ready", "buffer", "mask", "region")
 
-    def __init__(self, form: ChunkForm, covers: bool, region: tuple | None = None):
+    def __init__(self, form: ChunkForm, covers: bool, region: tuple | None = None, filled_first: bool = False):
         self.decoded_form = form
         self.needs_read = not covers
-        self.ready: Future = Future()
+        #: None for a mutation filled before it is staged (nothing to wait for)
+        self.ready: Future | None = None if filled_first else Future()
         self.buffer: np.ndarray | None = None
         self.mask: np.ndarray | None = None
         #: for a partial strided write: the index of the written box in the chunk's component
@@ -201,9 +202,10 @@ class ChunkMutation(Mutation):
              take_region: Callable | None = None) -> None:
         """Copies the source in (`take`, `mark`; `take_region` for a box); a covering write
         may instead keep the chunk `adopt()` returns (a view of a source the caller gave up)."""
-        fmt = self.decoded_form.array.fmt
+        array = self.decoded_form.array
+        fmt = array.fmt
         if self.region is not None and take_region is not None:
-            check_chunk_memory(fmt)  # the writeback will hold the whole chunk
+            array.check_chunk_memory()  # the writeback will hold the whole chunk
             box = np.empty(_region_shape(self.region, fmt.chunk_shape), dtype=fmt.numpy_dtype)
             take_region(box)
             box.flags.writeable = False
@@ -215,7 +217,7 @@ class ChunkMutation(Mutation):
             if buffer is not None:
                 self.buffer = buffer
                 return
-        check_chunk_memory(fmt)
+        array.check_chunk_memory()
         # A covering write overwrites every element: no need to start from the fill value.
         buffer = fmt.new_chunk() if self.needs_read else fmt.empty_chunk()
         component = fmt.component(buffer)
@@ -269,6 +271,8 @@ class ChunkedArray:
         self.fill_missing_data_reads = fill_missing_data_reads
         self.store_data_equal_to_fill_value = store_data_equal_to_fill_value
         self._shared_reads = SharedChunkReads(self)
+        #: whether a chunk was found to fit in memory (`check_chunk_memory`, checked once)
+        self._chunk_fits = False
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -278,6 +282,9 @@ class ChunkedArray:
             # Partition in grid-relative coordinates: cell k starts at k * chunk.
             maps = [partition.shift(m, -o) for m, o in zip(maps, self.fmt.origin)]
         if partition.is_strided(maps):
+            one = partition.single_strided_cell(maps, origin, shape, self.fmt.chunk_shape)
+            if one is not None:
+                return "strided", maps, shape, [one]
             cells = list(partition.strided_cells(maps, origin, shape, self.fmt.chunk_shape, self.fmt.shape))
             return "strided", maps, shape, cells
         cells = partition.point_cells(maps, origin, shape, self.fmt.chunk_shape, self.fmt.shape)
@@ -406,23 +413,34 @@ class ChunkedArray:
         read = transaction.read(self.kv, key, require_stored=not self.fill_missing_data_reads)
         return futures.chain(read, copy, self.executor)
 
+    def check_chunk_memory(self) -> None:
+        """RESOURCE_EXHAUSTED if a chunk cannot fit in this machine's memory (checked once)."""
+        if not self._chunk_fits:
+            check_chunk_memory(self.fmt)
+            self._chunk_fits = True
+
     def _decode(self, key: bytes, value: bytes, cell: tuple[int, ...], out: np.ndarray | None = None) -> np.ndarray | None:
         """The decoded chunk; with `out`, `out` itself if the format decoded into it, else None."""
-        if out is None:
-            check_chunk_memory(self.fmt)
+        if out is None and not self._chunk_fits:
+            self.check_chunk_memory()
+        started = time.perf_counter()
         try:
-            with metrics.timed(metrics.DECODE_SECONDS):
-                if out is not None:
-                    return out if self.fmt.decode_chunk_into(value, cell, out) else None
-                return self.fmt.decode_chunk(value, cell)
+            if out is not None:
+                return out if self.fmt.decode_chunk_into(value, cell, out) else None
+            return self.fmt.decode_chunk(value, cell)
         except (ValueError, TypeError) as exc:
             # As TensorStore: undecodable stored bytes are a failed precondition of the read.
             message = exc.message if isinstance(exc, StatusError) else str(exc)
             raise failed_precondition(f"Error reading {self.kv.describe_key(key)}: {message}") from None
+        finally:
+            metrics.DECODE_SECONDS.increment(time.perf_counter() - started)
 
     def _encode(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes | None:
-        with metrics.timed(metrics.ENCODE_SECONDS):
+        started = time.perf_counter()
+        try:
             encoded = self.fmt.encode_chunk(chunk, cell)
+        finally:
+            metrics.ENCODE_SECONDS.increment(time.perf_counter() - started)
         if encoded is None and self.store_data_equal_to_fill_value:
             encoded = self.fmt.encode_full_chunk(chunk, cell)
         return encoded
@@ -457,7 +475,7 @@ class ChunkedArray:
         adopt = take_region = None
         if kind == "strided":
             perm, missing = partition.strided_axes(maps, len(shape))
-            inverse = [int(i) for i in np.argsort(perm)] if len(perm) else []
+            inverse = sorted(range(len(perm)), key=perm.__getitem__)  # the inverse permutation
             inverse = None if inverse == list(range(len(inverse))) else inverse
             take = lambda cell, dst: _take_strided(dst, cell, source, inverse, missing)  # noqa: E731
             take_region = lambda cell, box: copy_array(box, _source_part(cell, source, inverse, missing))  # noqa: E731
@@ -480,6 +498,9 @@ class ChunkedArray:
                 and getattr(kv, "write_now", None) is not None and getattr(kv, "read_now", None) is not None
                 and (inline or source.nbytes > _FILL_INLINE_BYTES)):
             writeback_executor = ENCODE_HERE
+        if (transaction is None and getattr(kv, "stage_mutation", None) is None
+                and (inline or source.nbytes <= _FILL_INLINE_BYTES)):
+            return self._write_filled_first(kind, cells, take, mark, adopt, take_region, writeback_executor)
         # Stage every chunk in order first, so a later write always lands after this one.
         for cell in cells:
             key = self.fmt.chunk_key(cell.cell)
@@ -542,6 +563,47 @@ class ChunkedArray:
             except RuntimeError as exc:  # the pool was shut down (interpreter exit)
                 while queue:
                     futures._settle(queue.popleft()[1].ready, exception=exc)
+        written = WriteFutures(copy)
+        futures.all_done([copy, *commits], written)
+        return written
+
+    def _write_filled_first(self, kind: str, cells: list, take: Callable, mark: Callable, adopt: Callable | None,
+                            take_region: Callable | None, executor: Any) -> WriteFutures:
+        """A non-transactional write whose chunks are filled here, each before it is staged (in
+        order, so a later write still lands after this one): a staged chunk is complete, so
+        its writeback starts at once, with no Future per chunk for its staging, and on a store
+        that never waits (memory) the write is done on return.  A chunk that cannot be filled
+        fails the write and is not staged (nothing of it is written)."""
+        kv, fmt, cache = self.kv, self.fmt, self.cache
+        commits = []
+        error = None
+        for cell in cells:
+            key = fmt.chunk_key(cell.cell)
+            covers = kind == "strided" and cell.covers and fmt.component_covers_chunk
+            mutation = ChunkMutation(ChunkForm(self, cell.cell, key), covers,
+                                     cell.chunk_index if take_region is not None else None, filled_first=True)
+            started = time.perf_counter()
+            try:
+                mutation.fill(lambda dst: take(cell, dst), lambda mask: mark(cell, mask),
+                              None if adopt is None else lambda: adopt(cell),
+                              None if take_region is None else lambda box: take_region(cell, box))
+            except BaseException as exc:  # noqa: BLE001 - reported through copy and commit
+                error = exc if error is None else error
+                continue
+            finally:
+                metrics.COPY_SECONDS.increment(time.perf_counter() - started)
+            if cache is not None:
+                cache.discard((self.identity, key))  # the cached chunk is being replaced
+            committed = write_now(kv, key, mutation, executor)
+            if cache is not None and kv.base is None:
+                committed.add_done_callback(functools.partial(self._cache_written, mutation.decoded_form))
+            # Counted as each chunk is stored, so that progress shows what has landed.
+            if committed.done():
+                _count_written(_cell_elements(kind, cell), committed)
+            else:
+                committed.add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
+            commits.append(committed)
+        copy = futures.ready(None) if error is None else futures.failed(error)
         written = WriteFutures(copy)
         futures.all_done([copy, *commits], written)
         return written
