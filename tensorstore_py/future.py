@@ -400,6 +400,15 @@ def execute_claimable(executor: concurrent.futures.Executor, fn: Callable[[], No
     _execute(executor, task)
 
 
+def share_tasks(sources: list, waiter: Future) -> None:
+    """Lets a caller blocking on `waiter` run the claimable tasks the `sources` wait for
+    (`waiter` completes after them)."""
+    for source in sources:
+        tasks = source.__dict__.get("_tasks")
+        if tasks and not source.done():
+            waiter.__dict__.setdefault("_tasks", []).extend(tasks)
+
+
 def _execute(executor: concurrent.futures.Executor, fn: Callable[[], None]) -> None:
     """Runs `fn()` on `executor`: a pool of ours (`WorkerPool.run`) takes the bare callable,
     without the Future that `Executor.submit` makes and nobody here would look at."""

@@ -172,7 +172,9 @@ def _read_modify_write_now(kv: Any, key: bytes, update: Update, needs_read: bool
         task()
     else:
         try:
-            futures._execute(executor, task)
+            # A caller that blocks on `out` before a pool thread has started the task runs it
+            # itself: no hand-off to the pool and back (see `future.Claimable`).
+            futures.execute_claimable(executor, task, out)
         except RuntimeError as exc:  # the pool was shut down (interpreter exit)
             futures._settle(out, exception=exc)
     return out
@@ -201,7 +203,7 @@ def _encode_then_write_now(kv: Any, key: bytes, update: Update, pool: Any, out: 
             futures._settle(out, result=stamp)
 
     try:
-        futures._execute(pool, task)
+        futures.execute_claimable(pool, task, out)
     except RuntimeError as exc:  # the pool was shut down (interpreter exit)
         futures._settle(out, exception=exc)
     return out

@@ -307,6 +307,9 @@ class ChunkedArray:
         direct = None
         if kind == "strided":
             perm, missing = partition.strided_axes(maps, len(shape))
+            if (len(cells) == 1 and not cells[0].covers and transaction is None and batch is None
+                    and self.cache is None and self._reads_here(inline)):
+                return self._read_part_here(cells[0], out, perm, missing)
             place = lambda cell, src: _place_strided(out, cell, src, perm, missing)  # noqa: E731
             if (self.cache is None and not missing and perm == sorted(perm)
                     and self.fmt.component_covers_chunk and out.dtype == self.fmt.numpy_dtype):
@@ -324,6 +327,34 @@ class ChunkedArray:
         metrics.CHUNK_READS.increment_when_done(done, len(cells))
         metrics.ELEMENTS_READ.increment_when_done(done, out.size)
         return done
+
+    def _reads_here(self, inline: bool) -> bool:
+        """Whether a read of one chunk runs on the calling thread (see `_read_now`)."""
+        kv = self.kv
+        if getattr(kv, "read_now", None) is None:
+            return False
+        return inline or (getattr(kv, "inline_read_chunks", 0) >= 1
+                          and (getattr(kv, "read_now_inline", False) or asyncio._get_running_loop() is None))
+
+    def _read_part_here(self, cell: Any, out: np.ndarray, perm: list, missing: list) -> Future:
+        """`_read_now` of a strided read of part of one chunk, in a straight line (the usual
+        small read): the chunk is read, decoded and its part copied out on this thread."""
+        fmt = self.fmt
+        key = fmt.chunk_key(cell.cell)
+        try:
+            result = self.kv.read_now(key, _READ_ALL)
+            src = fmt.component(self._decode(key, result.value, cell.cell)) if result.state == "value" else None
+            started = time.perf_counter()
+            if src is None:
+                self._place_missing(key, cell, lambda c, fill: _place_strided(out, c, fill, perm, missing))
+            else:
+                _place_strided(out, cell, src, perm, missing)
+            metrics.COPY_SECONDS.increment(time.perf_counter() - started)
+        except BaseException as exc:  # noqa: BLE001 - delivered to the reader
+            return futures.failed(exc)
+        metrics.CHUNK_READS.increment(1)
+        metrics.ELEMENTS_READ.increment(out.size)
+        return futures.ready(out)
 
     def _read_now(self, cells: list, place: Callable, direct: Callable | None, out: np.ndarray,
                   inline: bool = False) -> Future:
@@ -606,6 +637,7 @@ class ChunkedArray:
         copy = futures.ready(None) if error is None else futures.failed(error)
         written = WriteFutures(copy)
         futures.all_done([copy, *commits], written)
+        futures.share_tasks(commits, written)
         return written
 
 
