@@ -478,11 +478,33 @@ def all_done(futures: list, out: "Future | None" = None) -> Future:
     return _join(futures, Future() if out is None else out, lambda: None)
 
 
+def _all_finished(futures: list) -> bool:
+    """Whether every one of `futures` is one of ours and settled (not cancelled)."""
+    for f in futures:
+        if not isinstance(f, Future) or f._state is not _CF_FINISHED:
+            return False
+    return True
+
+
 def _join(futures: list, out: Future, result: Callable[[], Any]) -> Future:
     """Settles `out` with ``result()`` once every one of `futures` has succeeded (then each
     is done), or with the first error; one callback per Future."""
     if not futures:
         _settle(out, result=result())
+        return out
+    if _all_finished(futures):
+        # All settled already (a small write to a store that never waits): settled here, as
+        # the callbacks below would, in order, without registering any.
+        for f in futures:
+            if f._exception is not None:
+                _settle(out, exception=f._exception)
+                return out
+        try:
+            value = result()
+        except BaseException as exc:  # noqa: BLE001 - delivered to the consumer
+            _settle(out, exception=exc)
+            return out
+        _settle(out, result=value)
         return out
     remaining = [len(futures)]
     lock = _new_lock()

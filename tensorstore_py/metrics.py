@@ -376,8 +376,12 @@ def _wrap_read(fn: Callable) -> Callable:
 
 
 def _wrap_read_now(fn: Callable) -> Callable:
+    # On every chunk a local store reads: the driver's counters found in its __dict__, the
+    # result's fields read directly.
     def read_now(self: Any, key: bytes, options: Any) -> Any:
-        m = _metrics_of(self)
+        m = self.__dict__.get("_metrics", False)
+        if m is False:
+            m = _metrics_of(self)
         if m is None or type(self).read_now is not read_now:
             return fn(self, key, options)
         m.read.increment()
@@ -386,8 +390,8 @@ def _wrap_read_now(fn: Callable) -> Callable:
             result = fn(self, key, options)
         finally:
             m.read_latency.observe((time.perf_counter() - start) * 1000.0)
-        if result.state == "value":
-            m.bytes_read.increment(len(result.value))
+        if result._state == "value":
+            m.bytes_read.increment(len(result._value))
         return result
 
     return read_now
@@ -416,7 +420,9 @@ def _wrap_write(fn: Callable) -> Callable:
 
 def _wrap_write_now(fn: Callable) -> Callable:
     def write_now(self: Any, key: bytes, value: Any, options: Any) -> Any:
-        m = _metrics_of(self)
+        m = self.__dict__.get("_metrics", False)
+        if m is False:
+            m = _metrics_of(self)
         if m is None or type(self).write_now is not write_now:
             return fn(self, key, value, options)
         m.write.increment()
