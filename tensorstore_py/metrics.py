@@ -107,6 +107,16 @@ class Counter(Metric):
     def _apply(self, fields: tuple, amount: float) -> None:
         self._values[fields] = self._values.get(fields, 0) + amount
 
+    def _fold(self) -> None:
+        # `Metric._fold` with `_apply` inlined: counters fold tens of updates per operation.
+        pending, values = self._pending, self._values
+        while True:
+            try:
+                fields, amount = pending.popleft()
+            except IndexError:
+                return
+            values[fields] = values.get(fields, 0) + amount
+
     def increment_when_done(self, future: Any, amount: float, *fields: str) -> None:
         """Counts `amount` once `future` succeeds (progress of a write or read in flight)."""
         future.add_done_callback(lambda f: f.cancelled() or f.exception() is not None or self.increment(amount, *fields))
