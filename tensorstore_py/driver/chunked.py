@@ -198,22 +198,23 @@ class ChunkMutation(Mutation):
         #: (`buffer` then holds just that box, so a small write stages a small buffer)
         self.region = region if not covers else None
 
-    def fill(self, take: Callable, mark: Callable, adopt: Callable | None = None,
+    def fill(self, cell: Any, take: Callable, mark: Callable, adopt: Callable | None = None,
              take_region: Callable | None = None) -> None:
-        """Copies the source in (`take`, `mark`; `take_region` for a box); a covering write
-        may instead keep the chunk `adopt()` returns (a view of a source the caller gave up)."""
+        """Copies the source's part for `cell` in (`take(cell, component)`, `mark(cell, mask)`;
+        `take_region(cell, box)` for a box); a covering write may instead keep the chunk
+        `adopt(cell)` returns (a view of a source the caller gave up)."""
         array = self.decoded_form.array
         fmt = array.fmt
         if self.region is not None and take_region is not None:
             array.check_chunk_memory()  # the writeback will hold the whole chunk
             box = np.empty(_region_shape(self.region, fmt.chunk_shape), dtype=fmt.numpy_dtype)
-            take_region(box)
+            take_region(cell, box)
             box.flags.writeable = False
             self.buffer = box
             return
         self.region = None
         if adopt is not None and not self.needs_read:
-            buffer = adopt()
+            buffer = adopt(cell)
             if buffer is not None:
                 self.buffer = buffer
                 return
@@ -221,10 +222,10 @@ class ChunkMutation(Mutation):
         # A covering write overwrites every element: no need to start from the fill value.
         buffer = fmt.new_chunk() if self.needs_read else fmt.empty_chunk()
         component = fmt.component(buffer)
-        take(component)
+        take(cell, component)
         if self.needs_read:
             mask = np.zeros(component.shape, dtype=bool)
-            mark(mask)
+            mark(cell, mask)
             self.mask = mask
         buffer.flags.writeable = False  # shared by every later merge of this write
         self.buffer = buffer
@@ -555,9 +556,7 @@ class ChunkedArray:
 
         def fill(cell, mutation: ChunkMutation) -> None:
             try:
-                mutation.fill(lambda dst: take(cell, dst), lambda mask: mark(cell, mask),
-                              None if adopt is None else lambda: adopt(cell),
-                              None if take_region is None else lambda box: take_region(cell, box))
+                mutation.fill(cell, take, mark, adopt, take_region)
             except BaseException as exc:  # noqa: BLE001 - reported through copy and commit
                 futures._settle(mutation.ready, exception=exc)
                 return
@@ -615,9 +614,7 @@ class ChunkedArray:
                                      cell.chunk_index if take_region is not None else None, filled_first=True)
             started = time.perf_counter()
             try:
-                mutation.fill(lambda dst: take(cell, dst), lambda mask: mark(cell, mask),
-                              None if adopt is None else lambda: adopt(cell),
-                              None if take_region is None else lambda box: take_region(cell, box))
+                mutation.fill(cell, take, mark, adopt, take_region)
             except BaseException as exc:  # noqa: BLE001 - reported through copy and commit
                 error = exc if error is None else error
                 continue

@@ -201,8 +201,14 @@ def strided_axes(maps: Sequence[MapInfo], rank_in: int) -> tuple[list[int], list
     Returns (perm, missing): transposing the view by `perm` orders its axes by input
     dimension; `missing` lists input dimensions no output depends on (broadcast).
     """
-    singles = [(m.input_dimension, i) for i, m in enumerate(m for m in maps if m.kind != "constant")]
-    perm = [i for _, i in sorted(singles)]
+    singles = []
+    for m in maps:
+        if m.kind != "constant":
+            singles.append((m.input_dimension, len(singles)))
+    singles.sort()
+    perm = [i for _, i in singles]
+    if len(singles) == rank_in:  # (each input dimension feeds at most one output)
+        return perm, []
     used = {j for j, _ in singles}
     return perm, [j for j in range(rank_in) if j not in used]
 
