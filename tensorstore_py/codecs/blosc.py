@@ -95,12 +95,25 @@ class BloscHeader(NamedTuple):
     cbytes: int
 
 
+_HEADER = struct.Struct("<BBBBIII")
+_new_header = tuple.__new__  # BloscHeader(...) without the namedtuple's Python-level constructor
+_BLOCK_STARTS: dict[int, struct.Struct] = {}
+
+
+def _block_starts(nblocks: int) -> struct.Struct:
+    """The compiled layout of a frame's `nblocks` block offsets (every chunk's decode reads it)."""
+    layout = _BLOCK_STARTS.get(nblocks)
+    if layout is None:
+        layout = _BLOCK_STARTS[nblocks] = struct.Struct(f"<{nblocks}I")
+    return layout
+
+
 def parse_header(src: memoryview) -> BloscHeader:
     """Reads and validates the Blosc1 header of the frame `src` (DATA_LOSS when unsafe)."""
     if len(src) < HEADER_SIZE:
         raise data_loss(f"Invalid blosc-compressed data: {len(src)} bytes is shorter than the "
                         f"{HEADER_SIZE}-byte header")
-    h = BloscHeader(*struct.unpack_from("<BBBBIII", src, 0))
+    h = _new_header(BloscHeader, _HEADER.unpack_from(src, 0))
     if h.version not in (1, 2):
         raise data_loss(f"Invalid blosc-compressed data: unsupported format version {h.version}")
     if h.cbytes != len(src):
@@ -128,7 +141,7 @@ def parse_header(src: memoryview) -> BloscHeader:
             raise data_loss(f"Invalid blosc-compressed data: {nblocks} blocks cannot fit in "
                             f"{h.cbytes} bytes")
         # struct is quicker than numpy for the few blocks of a typical chunk.
-        starts = (struct.unpack_from(f"<{nblocks}I", src, HEADER_SIZE) if nblocks <= 256
+        starts = (_block_starts(nblocks).unpack_from(src, HEADER_SIZE) if nblocks <= 256
                   else np.frombuffer(src, dtype="<u4", count=nblocks, offset=HEADER_SIZE))
         if nblocks and (int(min(starts)) < HEADER_SIZE + 4 * nblocks
                         or int(max(starts)) >= h.cbytes):
@@ -257,6 +270,16 @@ class BloscCodec(Codec):
             return _blosc_ext.compress(src, typesize, self.clevel, shuffle, self.cname)
         finally:
             _GATE.release()
+
+    def decode(self, data: Any, out: Any = None, expected_size: int | None = None) -> Any:
+        if (type(data) is bytes and type(out) is memoryview and out.format == "B" and out.ndim == 1
+                and not out.readonly and out.c_contiguous
+                and (expected_size is None or expected_size == out.nbytes)):
+            # `Codec.decode` for what every chunk decode passes (stored bytes into a whole
+            # chunk buffer), without re-checking the views.
+            self._decode_into(memoryview(data), out)
+            return out
+        return super().decode(data, out, expected_size)
 
     def _decode(self, src: memoryview, expected_size: int | None) -> Any:
         header = parse_header(src)
