@@ -123,11 +123,11 @@ class ChunkFormat(abc.ABC):
 def copy_array(dst: np.ndarray, src: np.ndarray) -> None:
     """dst[...] = src, through the GIL-free Cython kernel when the layouts allow it."""
     if (
-        _copy_ext is not None
+        dst.size >= 4096  # first: the small copies of small operations skip the other checks
+        and _copy_ext is not None
         and dst.dtype == src.dtype
         and dst.shape == src.shape
         and not dst.dtype.hasobject
-        and dst.size >= 4096
     ):
         _copy_ext.strided_copy(dst, src)
     else:
@@ -151,6 +151,11 @@ class ChunkForm:
     """A chunk's decoded form for staged writes: the full stored chunk of one grid cell."""
 
     __slots__ = ("array", "cell", "key", "encoded_chunk")
+
+    #: (what `KeyNode` asks a decoded form: this one decodes without the generation, and
+    #: several partial mutations never cover a chunk together)
+    decode_with_generation = False
+    covered_by = None
 
     def __init__(self, array: "ChunkedArray", cell: tuple[int, ...], key: bytes):
         self.array = array
