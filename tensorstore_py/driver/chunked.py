@@ -38,17 +38,16 @@ from ..kvstore.generation import NO_VALUE, UNKNOWN
 from . import partition
 from ..index import IndexDomain
 from .chunk_cache import cache_for_pool, staleness_bound
+from .chunk_copy import (
+    adopt_region, copy_array, place_points, place_strided, region_shape, source_part, take_points, take_strided,
+    whole_chunk_region,
+)  # fmt: skip
 from .chunk_memory import check_chunk_memory, empty_output, missing_chunk_extent
 from .shared_reads import SharedChunkReads
 
 _READ_ALL = ReadOptions()
 #: Writes of at most this many source bytes are staged on the caller's thread.
 _FILL_INLINE_BYTES = 64 << 10
-
-try:
-    from .._ext import copy as _copy_ext
-except ImportError:  # pragma: no cover - only before the extension is built
-    _copy_ext = None
 
 __all__ = ["ChunkFormat", "ChunkedArray", "WriteFutures", "copy_array"]
 
@@ -118,20 +117,6 @@ class ChunkFormat(abc.ABC):
         """Encoded bytes of `chunk` even where it equals the fill value
         (``store_data_equal_to_fill_value``); formats override when `encode_chunk` elides."""
         raise NotImplementedError(f"{type(self).__name__} cannot store fill-valued chunks")
-
-
-def copy_array(dst: np.ndarray, src: np.ndarray) -> None:
-    """dst[...] = src, through the GIL-free Cython kernel when the layouts allow it."""
-    if (
-        dst.size >= 4096  # first: the small copies of small operations skip the other checks
-        and _copy_ext is not None
-        and dst.dtype == src.dtype
-        and dst.shape == src.shape
-        and not dst.dtype.hasobject
-    ):
-        _copy_ext.strided_copy(dst, src)
-    else:
-        np.copyto(dst, src, casting="unsafe")
 
 
 class WriteFutures(Future):
@@ -212,7 +197,7 @@ class ChunkMutation(Mutation):
         fmt = array.fmt
         if self.region is not None and take_region is not None:
             array.check_chunk_memory()  # the writeback will hold the whole chunk
-            box = np.empty(_region_shape(self.region, fmt.chunk_shape), dtype=fmt.numpy_dtype)
+            box = np.empty(region_shape(self.region, fmt.chunk_shape), dtype=fmt.numpy_dtype)
             take_region(cell, box)
             box.flags.writeable = False
             self.buffer = box
@@ -316,12 +301,12 @@ class ChunkedArray:
             if (len(cells) == 1 and not cells[0].covers and transaction is None and batch is None
                     and self.cache is None and self._reads_here(inline)):
                 return self._read_part_here(cells[0], out, perm, missing)
-            place = lambda cell, src: _place_strided(out, cell, src, perm, missing)  # noqa: E731
+            place = lambda cell, src: place_strided(out, cell, src, perm, missing)  # noqa: E731
             if (self.cache is None and not missing and perm == sorted(perm)
                     and self.fmt.component_covers_chunk and out.dtype == self.fmt.numpy_dtype):
-                direct = lambda cell: _whole_chunk_region(out, cell, self.fmt.chunk_shape)  # noqa: E731
+                direct = lambda cell: whole_chunk_region(out, cell, self.fmt.chunk_shape)  # noqa: E731
         else:
-            place = lambda cell, src: _place_points(out, cell, src)  # noqa: E731
+            place = lambda cell, src: place_points(out, cell, src)  # noqa: E731
         place = metrics.timed_calls(place, metrics.COPY_SECONDS)
         if transaction is None and batch is None and self.cache is None and getattr(self.kv, "read_now", None) is not None:
             return self._read_now(cells, place, direct, out, inline)
@@ -352,9 +337,9 @@ class ChunkedArray:
             src = fmt.component(self._decode(key, result.value, cell.cell)) if result.state == "value" else None
             started = time.perf_counter()
             if src is None:
-                self._place_missing(key, cell, lambda c, fill: _place_strided(out, c, fill, perm, missing))
+                self._place_missing(key, cell, lambda c, fill: place_strided(out, c, fill, perm, missing))
             else:
-                _place_strided(out, cell, src, perm, missing)
+                place_strided(out, cell, src, perm, missing)
             metrics.COPY_SECONDS.increment(time.perf_counter() - started)
         except BaseException as exc:  # noqa: BLE001 - delivered to the reader
             return futures.failed(exc)
@@ -514,14 +499,14 @@ class ChunkedArray:
             perm, missing = partition.strided_axes(maps, len(shape))
             inverse = sorted(range(len(perm)), key=perm.__getitem__)  # the inverse permutation
             inverse = None if inverse == list(range(len(inverse))) else inverse
-            take = lambda cell, dst: _take_strided(dst, cell, source, inverse, missing)  # noqa: E731
-            take_region = lambda cell, box: copy_array(box, _source_part(cell, source, inverse, missing))  # noqa: E731
+            take = lambda cell, dst: take_strided(dst, cell, source, inverse, missing)  # noqa: E731
+            take_region = lambda cell, box: copy_array(box, source_part(cell, source, inverse, missing))  # noqa: E731
             mark = lambda cell, mask: mask.__setitem__(cell.chunk_index + (Ellipsis,), True)  # noqa: E731
             if can_reference_source and inverse is None and not missing and source.dtype == self.fmt.numpy_dtype:
-                adopt = lambda cell: _adopt_region(self.fmt, source, cell)  # noqa: E731
+                adopt = lambda cell: adopt_region(self.fmt, source, cell)  # noqa: E731
         else:
             flat_source = np.ascontiguousarray(source).reshape(-1)
-            take = lambda cell, dst: _take_points(dst, cell, flat_source)  # noqa: E731
+            take = lambda cell, dst: take_points(dst, cell, flat_source)  # noqa: E731
             mark = lambda cell, mask: mask.__setitem__(cell.chunk_coords, True)  # noqa: E731
         mutations = []
         commits = []
@@ -643,49 +628,6 @@ class ChunkedArray:
         return written
 
 
-# ---------------------------------------------------------------------------------------------
-# Copies between a chunk's component and the user array.
-
-
-def _arrange_for_user(view: np.ndarray, perm: Sequence[int], missing: Sequence[int], shape: tuple) -> np.ndarray:
-    """Chunk view (array-dim order) -> view in input-dim order broadcast to `shape`."""
-    v = view.transpose(perm) if list(perm) != list(range(view.ndim)) else view
-    for j in missing:
-        v = np.expand_dims(v, j)
-    return np.broadcast_to(v, shape) if v.shape != shape else v
-
-
-# Indexing with a trailing Ellipsis keeps 0-d results as views rather than scalars.
-
-
-def _place_strided(out: np.ndarray, cell, src: np.ndarray, perm, missing) -> None:
-    dst = out[cell.user_index + (Ellipsis,)]
-    copy_array(dst, _arrange_for_user(src[cell.chunk_index + (Ellipsis,)], perm, missing, dst.shape))
-
-
-def _source_part(cell, source: np.ndarray, inverse, missing) -> np.ndarray:
-    """The cell's part of `source`, laid out as the chunk's box; `inverse`: the inverse of the
-    chunk-to-input dimension permutation (None when it is the identity)."""
-    region = source[cell.user_index + (Ellipsis,)]
-    # Input dimensions no output depends on all map to the same element: any one will do.
-    if missing:
-        index = tuple(0 if j in missing else slice(None) for j in range(region.ndim))
-        region = region[index]
-    if inverse is not None:
-        region = region.transpose(inverse)
-    return region
-
-
-def _take_strided(dst_chunk: np.ndarray, cell, source: np.ndarray, inverse, missing) -> None:
-    """Copies the cell's part of `source` into the chunk."""
-    copy_array(dst_chunk[cell.chunk_index + (Ellipsis,)], _source_part(cell, source, inverse, missing))
-
-
-def _region_shape(region: tuple, chunk_shape: Sequence[int]) -> tuple[int, ...]:
-    """Shape of ``component[region]`` for a component of `chunk_shape`."""
-    return tuple(len(range(*r.indices(n))) for r, n in zip(region, chunk_shape) if isinstance(r, slice))
-
-
 def _cell_elements(kind: str, cell) -> int:
     """How many elements of the source go to one chunk."""
     if kind == "strided":
@@ -719,34 +661,6 @@ def stage_now(kv: Any, key: bytes, mutation: Mutation, executor: Any) -> Future:
     if stage is not None:
         return stage(key, mutation, executor)
     return write_now(kv, key, mutation, executor)
-
-
-def _whole_chunk_region(out: np.ndarray, cell, chunk_shape: tuple) -> np.ndarray | None:
-    """The view of `out` that a whole chunk fills, in the chunk's shape, if the cell maps the
-    entire chunk onto one forward region of `out` (constant dimensions have extent 1)."""
-    if not cell.covers:
-        return None
-    index = cell.chunk_index
-    if any(isinstance(i, slice) and i.step != 1 for i in index):
-        return None
-    region = out[cell.user_index + (Ellipsis,)]
-    if any(not isinstance(i, slice) for i in index):
-        region = region[tuple(slice(None) if isinstance(i, slice) else None for i in index)]
-    return region if region.shape == chunk_shape else None
-
-
-def _adopt_region(fmt: ChunkFormat, source: np.ndarray, cell) -> np.ndarray | None:
-    region = _whole_chunk_region(source, cell, fmt.chunk_shape)
-    return None if region is None else fmt.adopt_chunk(region)
-
-
-def _place_points(out: np.ndarray, cell, src: np.ndarray) -> None:
-    flat = out.reshape(-1)
-    flat[cell.user_positions] = src[cell.chunk_coords]
-
-
-def _take_points(dst_chunk: np.ndarray, cell, flat_source: np.ndarray) -> None:
-    dst_chunk[cell.chunk_coords] = flat_source[cell.user_positions]
 
 
 class ChunkedDriver:
