@@ -14,6 +14,7 @@ that nobody else shares).  `ContextSpecBuilder` turns bound resources back into 
 from __future__ import annotations
 
 import concurrent.futures
+import itertools
 import os
 import re
 import threading
@@ -314,10 +315,14 @@ class MemoryKeyValueStoreResource(Resource):
 
     def __init__(self, provider: ResourceProvider, spec: Any, key: str | None):
         super().__init__(provider, spec, key)
-        #: full key -> (value, generation); guarded by `lock`
+        #: full key -> (value, generation); changed under the key's lock of `locks` (all of
+        #: them for a change of several keys), read without one (an entry is replaced whole)
         self.data: dict[bytes, tuple[bytes, bytes]] = {}
-        self.lock = threading.Lock()
-        self.next_generation = 0
+        #: locks striped by key: one lock taken by every write of every thread is a convoy
+        #: under the GIL (a thread preempted while holding it makes all the others queue)
+        self.locks = tuple(threading.Lock() for _ in range(64))
+        #: the numbers of new generations (`next` is atomic): a store never repeats one
+        self.generations = itertools.count()
 
 
 class MemoryKeyValueStoreProvider(ResourceProvider):

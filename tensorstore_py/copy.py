@@ -20,7 +20,8 @@ import numpy as np
 from . import future as futures
 from . import metrics
 from .cache.rmw import ENCODE_HERE, read_modify_write
-from .driver.chunked import _READ_ALL, copy_array
+from .driver.chunk_copy import copy_array
+from .driver.chunked import _READ_ALL
 from .errors import invalid_argument
 from .future import Future
 from .index.output_map import OutputIndexMethod

@@ -436,6 +436,15 @@ def execute_claimable(executor: concurrent.futures.Executor, fn: Callable[[], No
     _execute(executor, task)
 
 
+def share_tasks(sources: list, waiter: Future) -> None:
+    """Lets a caller blocking on `waiter` run the claimable tasks the `sources` wait for
+    (`waiter` completes after them)."""
+    for source in sources:
+        tasks = source.__dict__.get("_tasks")
+        if tasks and not source.done():
+            waiter.__dict__.setdefault("_tasks", []).extend(tasks)
+
+
 def _execute(executor: concurrent.futures.Executor, fn: Callable[[], None]) -> None:
     """Runs `fn()` on `executor`: a pool of ours (`WorkerPool.run`) takes the bare callable,
     without the Future that `Executor.submit` makes and nobody here would look at."""
@@ -505,11 +514,33 @@ def all_done(futures: list, out: "Future | None" = None) -> Future:
     return _join(futures, Future() if out is None else out, lambda: None)
 
 
+def _all_finished(futures: list) -> bool:
+    """Whether every one of `futures` is one of ours and settled (not cancelled)."""
+    for f in futures:
+        if not isinstance(f, Future) or f._state is not _CF_FINISHED:
+            return False
+    return True
+
+
 def _join(futures: list, out: Future, result: Callable[[], Any]) -> Future:
     """Settles `out` with ``result()`` once every one of `futures` has succeeded (then each
     is done), or with the first error; one callback per Future."""
     if not futures:
         _settle(out, result=result())
+        return out
+    if _all_finished(futures):
+        # All settled already (a small write to a store that never waits): settled here, as
+        # the callbacks below would, in order, without registering any.
+        for f in futures:
+            if f._exception is not None:
+                _settle(out, exception=f._exception)
+                return out
+        try:
+            value = result()
+        except BaseException as exc:  # noqa: BLE001 - delivered to the consumer
+            _settle(out, exception=exc)
+            return out
+        _settle(out, result=value)
         return out
     remaining = [len(futures)]
     lock = _new_lock()

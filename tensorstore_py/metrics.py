@@ -14,12 +14,16 @@ Names follow TensorStore's (``/tensorstore/kvstore/file/read``, ``/tensorstore/c
 ...) wherever TensorStore has the same counter; counts TensorStore does not keep are named
 under ``/tensorstore_py/`` so that a ``/tensorstore/`` prefix selects only TensorStore's names.
 
-Increments take one lock per metric; they sit at per-chunk and per-request points, never per
-element.
+Updates sit at per-chunk and per-request points, never per element, and take no lock: each is
+one append to the metric's queue of pending updates, folded into its values (under its lock) by
+whoever reads them, or by the update that finds the queue long.  A lock taken on every chunk
+by every thread is a convoy under the GIL: a thread preempted while holding it makes every
+other thread sleep on it, and each later hand-over costs a thread wake-up.
 """
 
 from __future__ import annotations
 
+import collections
 import itertools
 import logging
 import math
@@ -44,14 +48,49 @@ class Metric:
         self.units = units
         self._lock = threading.Lock()
         self._values: dict[tuple, Any] = {}
+        #: (fields, amount) updates not yet in `_values`, in the order they were made
+        self._pending: collections.deque = collections.deque()
+
+    def _record(self, fields: tuple, amount: Any) -> None:
+        """Queues an update (atomic under the GIL: no lock); folds the queue when it is long."""
+        pending = self._pending
+        pending.append((fields, amount))
+        if len(pending) >= _FOLD_AT:
+            self._fold_now()
+
+    def _fold_now(self) -> None:
+        if self._lock.acquire(False):  # else another thread is folding
+            try:
+                self._fold()
+            finally:
+                self._lock.release()
+
+    def _fold(self) -> None:
+        """Applies the queued updates in order (the caller holds `_lock`)."""
+        pending, apply = self._pending, self._apply
+        while True:
+            try:
+                fields, amount = pending.popleft()
+            except IndexError:
+                return
+            apply(fields, amount)
+
+    def _apply(self, fields: tuple, amount: Any) -> None:
+        raise NotImplementedError
 
     def _rows(self) -> list[tuple[tuple, Any]]:
         with self._lock:
+            self._fold()
             return sorted(self._values.items(), key=lambda item: item[0])
 
     def reset(self) -> None:
         with self._lock:
+            self._pending.clear()
             self._values.clear()
+
+
+#: Queued updates of one metric that make the updater fold them (bounds the queue's memory).
+_FOLD_AT = 4096
 
 
 class Counter(Metric):
@@ -60,8 +99,23 @@ class Counter(Metric):
     kind = "counter"
 
     def increment(self, amount: float = 1, *fields: str) -> None:
-        with self._lock:
-            self._values[fields] = self._values.get(fields, 0) + amount
+        pending = self._pending  # `_record`, inlined on this hot path
+        pending.append((fields, amount))
+        if len(pending) >= _FOLD_AT:
+            self._fold_now()
+
+    def _apply(self, fields: tuple, amount: float) -> None:
+        self._values[fields] = self._values.get(fields, 0) + amount
+
+    def _fold(self) -> None:
+        # `Metric._fold` with `_apply` inlined: counters fold tens of updates per operation.
+        pending, values = self._pending, self._values
+        while True:
+            try:
+                fields, amount = pending.popleft()
+            except IndexError:
+                return
+            values[fields] = values.get(fields, 0) + amount
 
     def increment_when_done(self, future: Any, amount: float, *fields: str) -> None:
         """Counts `amount` once `future` succeeds (progress of a write or read in flight)."""
@@ -69,6 +123,7 @@ class Counter(Metric):
 
     def value(self, *fields: str) -> float:
         with self._lock:
+            self._fold()
             return self._values.get(fields, 0)
 
     def _json(self, value: Any) -> dict:
@@ -106,10 +161,12 @@ class Gauge(Metric):
     kind = "gauge"
 
     def add(self, amount: float, *fields: str) -> None:
-        with self._lock:
-            value, high = self._values.get(fields, (0, 0))
-            value += amount
-            self._values[fields] = (value, max(high, value))
+        self._record(fields, amount)
+
+    def _apply(self, fields: tuple, amount: float) -> None:
+        value, high = self._values.get(fields, (0, 0))
+        value += amount
+        self._values[fields] = (value, max(high, value))
 
     def _json(self, value: Any) -> dict:
         return {"max_value": value[1], "value": value[0]}
@@ -125,17 +182,22 @@ class Histogram(Metric):
     kind = "histogram"
 
     def observe(self, sample: float, *fields: str) -> None:
+        pending = self._pending  # `_record`, inlined on this hot path
+        pending.append((fields, sample))
+        if len(pending) >= _FOLD_AT:
+            self._fold_now()
+
+    def _apply(self, fields: tuple, sample: float) -> None:
         bucket = _bucket(sample)
-        with self._lock:
-            state = self._values.get(fields)
-            if state is None:
-                state = self._values[fields] = [0, 0.0, 0.0, 0.0, {}]  # count, mean, ssd, sum, buckets
-            state[0] += 1
-            delta = sample - state[1]
-            state[1] += delta / state[0]
-            state[2] += delta * (sample - state[1])
-            state[3] += sample
-            state[4][bucket] = state[4].get(bucket, 0) + 1
+        state = self._values.get(fields)
+        if state is None:
+            state = self._values[fields] = [0, 0.0, 0.0, 0.0, {}]  # count, mean, ssd, sum, buckets
+        state[0] += 1
+        delta = sample - state[1]
+        state[1] += delta / state[0]
+        state[2] += delta * (sample - state[1])
+        state[3] += sample
+        state[4][bucket] = state[4].get(bucket, 0) + 1
 
     def _json(self, value: Any) -> dict:
         count, mean, ssd, _, buckets = value
@@ -324,8 +386,12 @@ def _wrap_read(fn: Callable) -> Callable:
 
 
 def _wrap_read_now(fn: Callable) -> Callable:
+    # On every chunk a local store reads: the driver's counters found in its __dict__, the
+    # result's fields read directly.
     def read_now(self: Any, key: bytes, options: Any) -> Any:
-        m = _metrics_of(self)
+        m = self.__dict__.get("_metrics", False)
+        if m is False:
+            m = _metrics_of(self)
         if m is None or type(self).read_now is not read_now:
             return fn(self, key, options)
         m.read.increment()
@@ -334,8 +400,8 @@ def _wrap_read_now(fn: Callable) -> Callable:
             result = fn(self, key, options)
         finally:
             m.read_latency.observe((time.perf_counter() - start) * 1000.0)
-        if result.state == "value":
-            m.bytes_read.increment(len(result.value))
+        if result._state == "value":
+            m.bytes_read.increment(len(result._value))
         return result
 
     return read_now
@@ -364,7 +430,9 @@ def _wrap_write(fn: Callable) -> Callable:
 
 def _wrap_write_now(fn: Callable) -> Callable:
     def write_now(self: Any, key: bytes, value: Any, options: Any) -> Any:
-        m = _metrics_of(self)
+        m = self.__dict__.get("_metrics", False)
+        if m is False:
+            m = _metrics_of(self)
         if m is None or type(self).write_now is not write_now:
             return fn(self, key, value, options)
         m.write.increment()

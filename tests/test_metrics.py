@@ -219,3 +219,35 @@ def test_sharded_zarr3_bytes_are_counted_once(tmp_path):
     s = rec.statistics
     assert set(s.by_driver) == {"file"}
     assert 64 * 64 * 2 <= s.bytes_read <= stored and s.chunks_read == 16
+
+
+def test_updates_from_many_threads_are_all_counted():
+    # Updates take no lock (a queue folded by readers and by the update that finds it long):
+    # none may be lost, whatever the interleaving, and the queue stays bounded.
+    import threading
+
+    c = metrics.Counter("/test/threads/c", "test counter")
+    h = metrics.Histogram("/test/threads/h", "test histogram")
+    g = metrics.Gauge("/test/threads/g", "test gauge")
+    n_threads, n = 8, 3 * metrics._FOLD_AT
+
+    def work() -> None:
+        for i in range(n):
+            c.increment(2)
+            c.increment(1, "field")
+            h.observe(float(i % 4))
+            g.add(1)
+            g.add(-1)
+
+    threads = [threading.Thread(target=work) for _ in range(n_threads)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(c._pending) < metrics._FOLD_AT + n_threads
+    assert c.value() == 2 * n * n_threads and c.value("field") == n * n_threads
+    (_, (count, mean, _, total, buckets)), = h._rows()
+    assert count == n * n_threads and total == 1.5 * n * n_threads and mean == pytest.approx(1.5)
+    assert sum(buckets.values()) == count
+    (_, (value, high)), = g._rows()
+    assert value == 0 and 1 <= high <= n_threads

@@ -32,18 +32,18 @@ class MetadataEntry:
         self.key = key
         self.parse = parse
         self._lock = threading.Lock()
-        self.value: Any = None
-        self.generation: bytes = NO_VALUE
-        self.time = float("-inf")
+        #: (value, generation, time confirmed): one attribute, replaced whole, so that every
+        #: operation reads it without the lock (a lock taken by every operation of every
+        #: thread is a convoy under the GIL)
+        self._state: tuple[Any, bytes, float] = (None, NO_VALUE, float("-inf"))
 
     def set(self, value: Any, generation: bytes, when: float) -> None:
         with self._lock:
-            if when >= self.time:
-                self.value, self.generation, self.time = value, generation, when
+            if when >= self._state[2]:
+                self._state = (value, generation, when)
 
     def snapshot(self) -> tuple[Any, bytes, float]:
-        with self._lock:
-            return self.value, self.generation, self.time
+        return self._state
 
     def get(self, staleness: float) -> Future:
         """Future of (metadata or None if absent, generation), confirmed no earlier than `staleness`."""

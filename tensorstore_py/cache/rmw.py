@@ -12,6 +12,7 @@ from a caller's buffer that may have changed since).
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import threading
 from typing import Any, Callable
 
@@ -134,48 +135,49 @@ def _read_modify_write_now(kv: Any, key: bytes, update: Update, needs_read: bool
                            expected_generation: bytes | None, executor: Any, out: Future | None) -> Future:
     """`read_modify_write` on a local store (`read_now`/`write_now`): each attempt's read,
     update and write run as one task on `executor` (inline without one), one Future in all."""
-
-    def attempt(first: bool) -> Any:
-        if first and not needs_read and expected_generation is None:
-            data, if_equal = update(None, UNKNOWN), None
-            if data is UNCHANGED:
-                return TimestampedStorageGeneration(UNKNOWN, kv.now())
-        else:
-            result = kv.read_now(key, _READ_ALL)
-            data, if_equal = _updated(kv, key, result, update, expected_generation)
-            if data is UNCHANGED:
-                return TimestampedStorageGeneration(if_equal, result.stamp.time)
-        return _checked(kv, key, kv.write_now(key, data, WriteOptions(if_equal=if_equal)), if_equal,
-                        expected_generation)
-
-    def attempts() -> Any:
-        first = True
-        while True:  # a loop: conflicts never deepen the stack
-            value = attempt(first)
-            if value is not RETRY:
-                return value
-            first = False
-
     if out is None:
         out = Future()
-
-    def task() -> None:
-        # Runs even if `out` was cancelled meanwhile: a write under way lands whole.
-        try:
-            value = attempts()
-        except BaseException as exc:  # noqa: BLE001 - delivered to the caller
-            futures._settle(out, exception=exc)
-        else:
-            futures._settle(out, result=value)
-
     if executor is None:
-        task()
-    else:
-        try:
-            futures._execute(executor, task)
-        except RuntimeError as exc:  # the pool was shut down (interpreter exit)
-            futures._settle(out, exception=exc)
+        _settle_attempts(kv, key, update, needs_read, expected_generation, out)
+        return out
+    try:
+        # A caller that blocks on `out` before a pool thread has started the task runs it
+        # itself: no hand-off to the pool and back (see `future.Claimable`).
+        futures.execute_claimable(
+            executor, functools.partial(_settle_attempts, kv, key, update, needs_read, expected_generation, out), out)
+    except RuntimeError as exc:  # the pool was shut down (interpreter exit)
+        futures._settle(out, exception=exc)
     return out
+
+
+def _settle_attempts(kv: Any, key: bytes, update: Update, needs_read: bool, expected_generation: bytes | None,
+                     out: Future) -> None:
+    """Settles `out` with the stamp of the first attempt that is not a conflict (attempts in a
+    loop: conflicts never deepen the stack).  Runs even if `out` was cancelled meanwhile: a
+    write under way lands whole."""
+    try:
+        first = not needs_read and expected_generation is None
+        while True:
+            if first:
+                first = False
+                data, if_equal = update(None, UNKNOWN), None
+                if data is UNCHANGED:
+                    value: Any = TimestampedStorageGeneration(UNKNOWN, kv.now())
+                    break
+            else:
+                result = kv.read_now(key, _READ_ALL)
+                data, if_equal = _updated(kv, key, result, update, expected_generation)
+                if data is UNCHANGED:
+                    value = TimestampedStorageGeneration(if_equal, result.stamp.time)
+                    break
+            value = _checked(kv, key, kv.write_now(key, data, WriteOptions(if_equal=if_equal)), if_equal,
+                             expected_generation)
+            if value is not RETRY:
+                break
+    except BaseException as exc:  # noqa: BLE001 - delivered to the caller
+        futures._settle(out, exception=exc)
+    else:
+        futures._settle(out, result=value)
 
 
 def _encode_then_write_now(kv: Any, key: bytes, update: Update, pool: Any, out: Future | None) -> Future:
@@ -201,7 +203,7 @@ def _encode_then_write_now(kv: Any, key: bytes, update: Update, pool: Any, out: 
             futures._settle(out, result=stamp)
 
     try:
-        futures._execute(pool, task)
+        futures.execute_claimable(pool, task, out)
     except RuntimeError as exc:  # the pool was shut down (interpreter exit)
         futures._settle(out, exception=exc)
     return out

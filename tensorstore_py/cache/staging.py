@@ -160,6 +160,12 @@ class KeyNode:
         """Writes the node back (once its mutations are staged); settles `committed`.
 
         `on_executor`: the caller runs on `executor` already."""
+        if all(m.ready is None for m in self.mutations):
+            # Every mutation was complete when staged: nothing to wait for, no Future to chain.
+            inline = on_executor and not self.needs_read
+            self._read_modify_write(executor if executor is ENCODE_HERE or not inline else None,
+                                    expected_generation)
+            return self.committed
 
         ready = self.ready()
         # A whole-value write whose staging is still in flight: staging completes on an
@@ -171,23 +177,26 @@ class KeyNode:
         committed = self.committed
 
         def start(staged: Future) -> None:
-            # Straight into `committed`: no Future between the staging and the write.
             if staged.cancelled():
                 committed.cancel()
                 return
             if staged.exception() is not None:
                 futures._settle(committed, exception=staged.exception())
                 return
-            try:
-                read_modify_write(
-                    self.kv, self.key, self.update, needs_read=self.needs_read,
-                    expected_generation=expected_generation, executor=hop, out=committed,
-                )
-            except BaseException as exc:  # noqa: BLE001 - delivered through `committed`
-                futures._settle(committed, exception=exc)
+            self._read_modify_write(hop, expected_generation)
 
         ready.add_done_callback(start)
         return committed
+
+    def _read_modify_write(self, executor: Any, expected_generation: bytes | None) -> None:
+        # Straight into `committed`: no Future between the staging and the write.
+        try:
+            read_modify_write(
+                self.kv, self.key, self.update, needs_read=self.needs_read,
+                expected_generation=expected_generation, executor=executor, out=self.committed,
+            )
+        except BaseException as exc:  # noqa: BLE001 - delivered through `committed`
+            futures._settle(self.committed, exception=exc)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -195,24 +204,32 @@ class KeyNode:
 
 
 class _Slot:
-    __slots__ = ("inflight", "pending", "scheduled")
+    """The writebacks of one key outside transactions: the node in flight and the next one.
+
+    Changed under its own lock: a lock shared by every key is taken by every write of every
+    thread, and one thread preempted while holding it makes all the others queue on it (a
+    convoy under the GIL).  A slot leaves `_slots` once idle (`closed`); a writer that finds a
+    closed slot looks again."""
+
+    __slots__ = ("inflight", "pending", "scheduled", "closed", "lock")
 
     def __init__(self) -> None:
         self.inflight: KeyNode | None = None
         self.pending: KeyNode | None = None
         self.scheduled = False  # a gathering start is queued
+        self.closed = False
+        self.lock = threading.Lock()
 
 
+#: (kvstore identity, key) -> its slot; entries are added by `setdefault` (atomic) and removed
+#: only by the slot's own closing, under its lock
 _slots: dict[tuple, _Slot] = {}
-_slots_lock = threading.Lock()
 
 
 def _forget_after_fork() -> None:
     # A forked child has none of the parent's writeback threads: writebacks in flight at the
     # fork never finish there, and a later write to the same key must not queue behind them.
-    global _slots_lock
     _slots.clear()
-    _slots_lock = threading.Lock()
 
 
 os.register_at_fork(after_in_child=_forget_after_fork)
@@ -228,24 +245,43 @@ def write_now(
     sub-chunks of a shard being encoded) join the same read-modify-write.
     """
     slot_key = (kv.cache_identity, key)
-    with _slots_lock:
+    gather = gather and executor is not None
+    while True:
         slot = _slots.get(slot_key)
         if slot is None:
-            slot = _slots[slot_key] = _Slot()
-        if slot.pending is None:
-            slot.pending = KeyNode(kv, key)
-        node = slot.pending
-        node.add(mutation)
-        start = slot.inflight is None and not slot.scheduled
-        if start and gather and executor is not None:
-            slot.scheduled = True
-            start = False
-            executor.submit(_start_scheduled, slot_key, slot, executor)
-        elif start:
-            slot.inflight, slot.pending = node, None
-    if start:
-        _run(slot_key, slot, node, executor)
-    return node.committed
+            # An idle key (the usual case): a new slot with this write alone, unless another
+            # thread made one meanwhile.
+            node = KeyNode(kv, key)
+            node.mutations.append(mutation)
+            fresh = _Slot()
+            if gather:
+                fresh.pending, fresh.scheduled = node, True
+            else:
+                fresh.inflight = node
+            if _slots.setdefault(slot_key, fresh) is not fresh:
+                continue
+            if gather:
+                executor.submit(_start_scheduled, slot_key, fresh, executor)
+            else:
+                _run(slot_key, fresh, node, executor)
+            return node.committed
+        with slot.lock:
+            if slot.closed:
+                continue
+            if slot.pending is None:
+                slot.pending = KeyNode(kv, key)
+            node = slot.pending
+            node.add(mutation)
+            start = slot.inflight is None and not slot.scheduled
+            if start and gather:
+                slot.scheduled = True
+                start = False
+                executor.submit(_start_scheduled, slot_key, slot, executor)
+            elif start:
+                slot.inflight, slot.pending = node, None
+        if start:
+            _run(slot_key, slot, node, executor)
+        return node.committed
 
 
 def _start_scheduled(slot_key: tuple, slot: _Slot, executor: Any) -> None:
@@ -253,17 +289,19 @@ def _start_scheduled(slot_key: tuple, slot: _Slot, executor: Any) -> None:
     # (sub-chunks of a shard being filled and encoded): everything staged meanwhile joins it,
     # and its writeback, once started, need not wait (or read) for parts still to come.
     while True:
-        with _slots_lock:
+        with slot.lock:
             node = slot.pending
             if node is None or slot.inflight is not None:
                 slot.scheduled = False
+                if node is None and slot.inflight is None:
+                    _close(slot_key, slot)
                 return
         staged = node.ready()
         if not staged.done():
             # Continued by the thread that stages the last part, not queued behind other work.
             staged.add_done_callback(lambda _: _start_scheduled(slot_key, slot, executor))
             return
-        with _slots_lock:
+        with slot.lock:
             if slot.pending is not node or slot.inflight is not None:
                 slot.scheduled = False
                 return
@@ -288,9 +326,16 @@ def _run(slot_key: tuple, slot: _Slot, node: KeyNode, executor: Any, on_executor
 
 def _next(slot_key: tuple, slot: _Slot) -> KeyNode | None:
     """The node to write back after the one in flight has finished (None: the key is idle)."""
-    with _slots_lock:
+    with slot.lock:
         nxt = slot.pending
         slot.inflight, slot.pending = nxt, None
-        if nxt is None and not slot.scheduled and _slots.get(slot_key) is slot:
-            del _slots[slot_key]
+        if nxt is None and not slot.scheduled:
+            _close(slot_key, slot)
     return nxt
+
+
+def _close(slot_key: tuple, slot: _Slot) -> None:
+    """Takes an idle slot out of `_slots` (under its lock)."""
+    slot.closed = True
+    if _slots.get(slot_key) is slot:  # (after a fork, the table may hold another)
+        del _slots[slot_key]

@@ -150,8 +150,11 @@ class BytesCodec(ArrayToBytesCodec):
             return None
         target = out if out is not None else np.empty(self.shape, dtype=self.dtype)
         if target.size:
-            codec.decode(data, out=as_byte_view(target, writable=True),
-                         expected_size=self._nbytes)
+            try:  # a fresh buffer of a dtype with a buffer format (every chunk decode comes here)
+                view = memoryview(target).cast("B") if out is None else as_byte_view(target, writable=True)
+            except (TypeError, ValueError):
+                view = as_byte_view(target, writable=True)
+            codec.decode(data, out=view, expected_size=self._nbytes)
             if self._swap:
                 _copy.strided_copy_byteswap(target, target)
         else:

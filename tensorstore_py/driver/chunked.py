@@ -17,7 +17,6 @@ import abc
 import collections
 import concurrent.futures
 import functools
-import threading
 import time
 from typing import Any, Callable, Sequence
 
@@ -37,6 +36,10 @@ from ..kvstore.generation import NO_VALUE, UNKNOWN
 from . import partition
 from ..index import IndexDomain
 from .chunk_cache import cache_for_pool, staleness_bound
+from .chunk_copy import (
+    DirectRegions, adopt_region, copy_array, place_points, place_strided, region_shape, source_part, take_points,
+    take_strided,
+)  # fmt: skip
 from .file_chunk_reads import FileChunkReads
 from .chunk_memory import check_chunk_memory, empty_output, missing_chunk_extent
 from .shared_reads import SharedChunkReads
@@ -45,11 +48,6 @@ _READ_ALL = ReadOptions()
 _UNKNOWN: Any = object()
 #: Writes of at most this many source bytes are staged on the caller's thread.
 _FILL_INLINE_BYTES = 64 << 10
-
-try:
-    from .._ext import copy as _copy_ext
-except ImportError:  # pragma: no cover - only before the extension is built
-    _copy_ext = None
 
 __all__ = ["ChunkFormat", "ChunkedArray", "WriteFutures", "copy_array"]
 
@@ -121,20 +119,6 @@ class ChunkFormat(abc.ABC):
         raise NotImplementedError(f"{type(self).__name__} cannot store fill-valued chunks")
 
 
-def copy_array(dst: np.ndarray, src: np.ndarray) -> None:
-    """dst[...] = src, through the GIL-free Cython kernel when the layouts allow it."""
-    if (
-        _copy_ext is not None
-        and dst.dtype == src.dtype
-        and dst.shape == src.shape
-        and not dst.dtype.hasobject
-        and dst.size >= 4096
-    ):
-        _copy_ext.strided_copy(dst, src)
-    else:
-        np.copyto(dst, src, casting="unsafe")
-
-
 class WriteFutures(Future):
     """The result of a write: `copy` (source consumed) and `commit` (data durable)."""
 
@@ -152,6 +136,11 @@ class ChunkForm:
     """A chunk's decoded form for staged writes: the full stored chunk of one grid cell."""
 
     __slots__ = ("array", "cell", "key", "encoded_chunk")
+
+    #: (what `KeyNode` asks a decoded form: this one decodes without the generation, and
+    #: several partial mutations never cover a chunk together)
+    decode_with_generation = False
+    covered_by = None
 
     def __init__(self, array: "ChunkedArray", cell: tuple[int, ...], key: bytes):
         self.array = array
@@ -188,42 +177,45 @@ class ChunkMutation(Mutation):
 
     __slots__ = ("decoded_form", "needs_read", "ready", "buffer", "mask", "region")
 
-    def __init__(self, form: ChunkForm, covers: bool, region: tuple | None = None):
+    def __init__(self, form: ChunkForm, covers: bool, region: tuple | None = None, filled_first: bool = False):
         self.decoded_form = form
         self.needs_read = not covers
-        self.ready: Future = Future()
+        #: None for a mutation filled before it is staged (nothing to wait for)
+        self.ready: Future | None = None if filled_first else Future()
         self.buffer: np.ndarray | None = None
         self.mask: np.ndarray | None = None
         #: for a partial strided write: the index of the written box in the chunk's component
         #: (`buffer` then holds just that box, so a small write stages a small buffer)
         self.region = region if not covers else None
 
-    def fill(self, take: Callable, mark: Callable, adopt: Callable | None = None,
+    def fill(self, cell: Any, take: Callable, mark: Callable, adopt: Callable | None = None,
              take_region: Callable | None = None) -> None:
-        """Copies the source in (`take`, `mark`; `take_region` for a box); a covering write
-        may instead keep the chunk `adopt()` returns (a view of a source the caller gave up)."""
-        fmt = self.decoded_form.array.fmt
+        """Copies the source's part for `cell` in (`take(cell, component)`, `mark(cell, mask)`;
+        `take_region(cell, box)` for a box); a covering write may instead keep the chunk
+        `adopt(cell)` returns (a view of a source the caller gave up)."""
+        array = self.decoded_form.array
+        fmt = array.fmt
         if self.region is not None and take_region is not None:
-            check_chunk_memory(fmt)  # the writeback will hold the whole chunk
-            box = np.empty(_region_shape(self.region, fmt.chunk_shape), dtype=fmt.numpy_dtype)
-            take_region(box)
+            array.check_chunk_memory()  # the writeback will hold the whole chunk
+            box = np.empty(region_shape(self.region, fmt.chunk_shape), dtype=fmt.numpy_dtype)
+            take_region(cell, box)
             box.flags.writeable = False
             self.buffer = box
             return
         self.region = None
         if adopt is not None and not self.needs_read:
-            buffer = adopt()
+            buffer = adopt(cell)
             if buffer is not None:
                 self.buffer = buffer
                 return
-        check_chunk_memory(fmt)
+        array.check_chunk_memory()
         # A covering write overwrites every element: no need to start from the fill value.
         buffer = fmt.new_chunk() if self.needs_read else fmt.empty_chunk()
         component = fmt.component(buffer)
-        take(component)
+        take(cell, component)
         if self.needs_read:
             mask = np.zeros(component.shape, dtype=bool)
-            mark(mask)
+            mark(cell, mask)
             self.mask = mask
         buffer.flags.writeable = False  # shared by every later merge of this write
         self.buffer = buffer
@@ -271,6 +263,8 @@ class ChunkedArray:
         self.store_data_equal_to_fill_value = store_data_equal_to_fill_value
         self._shared_reads = SharedChunkReads(self)
         self._one_step: Any = _UNKNOWN  # FileChunkReads or None, decided on the first read
+        #: whether a chunk was found to fit in memory (`check_chunk_memory`, checked once)
+        self._chunk_fits = False
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -280,6 +274,9 @@ class ChunkedArray:
             # Partition in grid-relative coordinates: cell k starts at k * chunk.
             maps = [partition.shift(m, -o) for m, o in zip(maps, self.fmt.origin)]
         if partition.is_strided(maps):
+            one = partition.single_strided_cell(maps, origin, shape, self.fmt.chunk_shape)
+            if one is not None:
+                return "strided", maps, shape, [one]
             cells = list(partition.strided_cells(maps, origin, shape, self.fmt.chunk_shape, self.fmt.shape))
             return "strided", maps, shape, cells
         cells = partition.point_cells(maps, origin, shape, self.fmt.chunk_shape, self.fmt.shape)
@@ -302,12 +299,15 @@ class ChunkedArray:
         direct = None
         if kind == "strided":
             perm, missing = partition.strided_axes(maps, len(shape))
-            place = lambda cell, src: _place_strided(out, cell, src, perm, missing)  # noqa: E731
+            if (len(cells) == 1 and not cells[0].covers and transaction is None and batch is None
+                    and self.cache is None and self._reads_here(inline)):
+                return self._read_part_here(cells[0], out, perm, missing)
+            place = lambda cell, src: place_strided(out, cell, src, perm, missing)  # noqa: E731
             if (self.cache is None and not missing and perm == sorted(perm)
                     and self.fmt.component_covers_chunk and out.dtype == self.fmt.numpy_dtype):
-                direct = _DirectRegions(out, self.fmt.chunk_shape)
+                direct = DirectRegions(out, self.fmt.chunk_shape)
         else:
-            place = lambda cell, src: _place_points(out, cell, src)  # noqa: E731
+            place = lambda cell, src: place_points(out, cell, src)  # noqa: E731
         place = metrics.timed_calls(place, metrics.COPY_SECONDS)
         # What the read's chunks are read with: data (and a shard's index) confirmed after the
         # read began serves every chunk of it, as in TensorStore.  (Batched reads keep "now":
@@ -323,6 +323,34 @@ class ChunkedArray:
         metrics.CHUNK_READS.increment_when_done(done, len(cells))
         metrics.ELEMENTS_READ.increment_when_done(done, out.size)
         return done
+
+    def _reads_here(self, inline: bool) -> bool:
+        """Whether a read of one chunk runs on the calling thread (see `_read_now`)."""
+        kv = self.kv
+        if getattr(kv, "read_now", None) is None:
+            return False
+        return inline or (getattr(kv, "inline_read_chunks", 0) >= 1
+                          and (getattr(kv, "read_now_inline", False) or not futures.on_event_loop()))
+
+    def _read_part_here(self, cell: Any, out: np.ndarray, perm: list, missing: list) -> Future:
+        """`_read_now` of a strided read of part of one chunk, in a straight line (the usual
+        small read): the chunk is read, decoded and its part copied out on this thread."""
+        fmt = self.fmt
+        key = fmt.chunk_key(cell.cell)
+        try:
+            result = self.kv.read_now(key, _READ_ALL)
+            src = fmt.component(self._decode(key, result.value, cell.cell)) if result.state == "value" else None
+            started = time.perf_counter()
+            if src is None:
+                self._place_missing(key, cell, lambda c, fill: place_strided(out, c, fill, perm, missing))
+            else:
+                place_strided(out, cell, src, perm, missing)
+            metrics.COPY_SECONDS.increment(time.perf_counter() - started)
+        except BaseException as exc:  # noqa: BLE001 - delivered to the reader
+            return futures.failed(exc)
+        metrics.CHUNK_READS.increment(1)
+        metrics.ELEMENTS_READ.increment(out.size)
+        return futures.ready(out)
 
     def _read_now(self, cells: list, place: Callable, direct: Callable | None, out: np.ndarray,
                   options: ReadOptions, inline: bool = False) -> Future:
@@ -428,23 +456,34 @@ class ChunkedArray:
         read = transaction.read(self.kv, key, require_stored=not self.fill_missing_data_reads)
         return futures.chain(read, copy, self.executor)
 
+    def check_chunk_memory(self) -> None:
+        """RESOURCE_EXHAUSTED if a chunk cannot fit in this machine's memory (checked once)."""
+        if not self._chunk_fits:
+            check_chunk_memory(self.fmt)
+            self._chunk_fits = True
+
     def _decode(self, key: bytes, value: bytes, cell: tuple[int, ...], out: np.ndarray | None = None) -> np.ndarray | None:
         """The decoded chunk; with `out`, `out` itself if the format decoded into it, else None."""
-        if out is None:
-            check_chunk_memory(self.fmt)
+        if out is None and not self._chunk_fits:
+            self.check_chunk_memory()
+        started = time.perf_counter()
         try:
-            with metrics.timed(metrics.DECODE_SECONDS):
-                if out is not None:
-                    return out if self.fmt.decode_chunk_into(value, cell, out) else None
-                return self.fmt.decode_chunk(value, cell)
+            if out is not None:
+                return out if self.fmt.decode_chunk_into(value, cell, out) else None
+            return self.fmt.decode_chunk(value, cell)
         except (ValueError, TypeError) as exc:
             # As TensorStore: undecodable stored bytes are a failed precondition of the read.
             message = exc.message if isinstance(exc, StatusError) else str(exc)
             raise failed_precondition(f"Error reading {self.kv.describe_key(key)}: {message}") from None
+        finally:
+            metrics.DECODE_SECONDS.increment(time.perf_counter() - started)
 
     def _encode(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes | None:
-        with metrics.timed(metrics.ENCODE_SECONDS):
+        started = time.perf_counter()
+        try:
             encoded = self.fmt.encode_chunk(chunk, cell)
+        finally:
+            metrics.ENCODE_SECONDS.increment(time.perf_counter() - started)
         if encoded is None and self.store_data_equal_to_fill_value:
             encoded = self.fmt.encode_full_chunk(chunk, cell)
         return encoded
@@ -479,16 +518,16 @@ class ChunkedArray:
         adopt = take_region = None
         if kind == "strided":
             perm, missing = partition.strided_axes(maps, len(shape))
-            inverse = [int(i) for i in np.argsort(perm)] if len(perm) else []
+            inverse = sorted(range(len(perm)), key=perm.__getitem__)  # the inverse permutation
             inverse = None if inverse == list(range(len(inverse))) else inverse
-            take = lambda cell, dst: _take_strided(dst, cell, source, inverse, missing)  # noqa: E731
-            take_region = lambda cell, box: copy_array(box, _source_part(cell, source, inverse, missing))  # noqa: E731
+            take = lambda cell, dst: take_strided(dst, cell, source, inverse, missing)  # noqa: E731
+            take_region = lambda cell, box: copy_array(box, source_part(cell, source, inverse, missing))  # noqa: E731
             mark = lambda cell, mask: mask.__setitem__(cell.chunk_index + (Ellipsis,), True)  # noqa: E731
             if can_reference_source and inverse is None and not missing and source.dtype == self.fmt.numpy_dtype:
-                adopt = lambda cell: _adopt_region(self.fmt, source, cell)  # noqa: E731
+                adopt = lambda cell: adopt_region(self.fmt, source, cell)  # noqa: E731
         else:
             flat_source = np.ascontiguousarray(source).reshape(-1)
-            take = lambda cell, dst: _take_points(dst, cell, flat_source)  # noqa: E731
+            take = lambda cell, dst: take_points(dst, cell, flat_source)  # noqa: E731
             mark = lambda cell, mask: mask.__setitem__(cell.chunk_coords, True)  # noqa: E731
         mutations = []
         commits = []
@@ -502,6 +541,9 @@ class ChunkedArray:
                 and getattr(kv, "write_now", None) is not None and getattr(kv, "read_now", None) is not None
                 and (inline or source.nbytes > _FILL_INLINE_BYTES)):
             writeback_executor = ENCODE_HERE
+        if (transaction is None and getattr(kv, "stage_mutation", None) is None
+                and (inline or source.nbytes <= _FILL_INLINE_BYTES)):
+            return self._write_filled_first(kind, cells, take, mark, adopt, take_region, writeback_executor)
         # Stage every chunk in order first, so a later write always lands after this one.
         for cell in cells:
             key = self.fmt.chunk_key(cell.cell)
@@ -525,9 +567,7 @@ class ChunkedArray:
 
         def fill(cell, mutation: ChunkMutation) -> None:
             try:
-                mutation.fill(lambda dst: take(cell, dst), lambda mask: mark(cell, mask),
-                              None if adopt is None else lambda: adopt(cell),
-                              None if take_region is None else lambda box: take_region(cell, box))
+                mutation.fill(cell, take, mark, adopt, take_region)
             except BaseException as exc:  # noqa: BLE001 - reported through copy and commit
                 futures._settle(mutation.ready, exception=exc)
                 return
@@ -568,48 +608,45 @@ class ChunkedArray:
         futures.all_done([copy, *commits], written)
         return written
 
-
-# ---------------------------------------------------------------------------------------------
-# Copies between a chunk's component and the user array.
-
-
-def _arrange_for_user(view: np.ndarray, perm: Sequence[int], missing: Sequence[int], shape: tuple) -> np.ndarray:
-    """Chunk view (array-dim order) -> view in input-dim order broadcast to `shape`."""
-    v = view.transpose(perm) if list(perm) != list(range(view.ndim)) else view
-    for j in missing:
-        v = np.expand_dims(v, j)
-    return np.broadcast_to(v, shape) if v.shape != shape else v
-
-
-# Indexing with a trailing Ellipsis keeps 0-d results as views rather than scalars.
-
-
-def _place_strided(out: np.ndarray, cell, src: np.ndarray, perm, missing) -> None:
-    dst = out[cell.user_index + (Ellipsis,)]
-    copy_array(dst, _arrange_for_user(src[cell.chunk_index + (Ellipsis,)], perm, missing, dst.shape))
-
-
-def _source_part(cell, source: np.ndarray, inverse, missing) -> np.ndarray:
-    """The cell's part of `source`, laid out as the chunk's box; `inverse`: the inverse of the
-    chunk-to-input dimension permutation (None when it is the identity)."""
-    region = source[cell.user_index + (Ellipsis,)]
-    # Input dimensions no output depends on all map to the same element: any one will do.
-    if missing:
-        index = tuple(0 if j in missing else slice(None) for j in range(region.ndim))
-        region = region[index]
-    if inverse is not None:
-        region = region.transpose(inverse)
-    return region
-
-
-def _take_strided(dst_chunk: np.ndarray, cell, source: np.ndarray, inverse, missing) -> None:
-    """Copies the cell's part of `source` into the chunk."""
-    copy_array(dst_chunk[cell.chunk_index + (Ellipsis,)], _source_part(cell, source, inverse, missing))
-
-
-def _region_shape(region: tuple, chunk_shape: Sequence[int]) -> tuple[int, ...]:
-    """Shape of ``component[region]`` for a component of `chunk_shape`."""
-    return tuple(len(range(*r.indices(n))) for r, n in zip(region, chunk_shape) if isinstance(r, slice))
+    def _write_filled_first(self, kind: str, cells: list, take: Callable, mark: Callable, adopt: Callable | None,
+                            take_region: Callable | None, executor: Any) -> WriteFutures:
+        """A non-transactional write whose chunks are filled here, each before it is staged (in
+        order, so a later write still lands after this one): a staged chunk is complete, so
+        its writeback starts at once, with no Future per chunk for its staging, and on a store
+        that never waits (memory) the write is done on return.  A chunk that cannot be filled
+        fails the write and is not staged (nothing of it is written)."""
+        kv, fmt, cache = self.kv, self.fmt, self.cache
+        commits = []
+        error = None
+        for cell in cells:
+            key = fmt.chunk_key(cell.cell)
+            covers = kind == "strided" and cell.covers and fmt.component_covers_chunk
+            mutation = ChunkMutation(ChunkForm(self, cell.cell, key), covers,
+                                     cell.chunk_index if take_region is not None else None, filled_first=True)
+            started = time.perf_counter()
+            try:
+                mutation.fill(cell, take, mark, adopt, take_region)
+            except BaseException as exc:  # noqa: BLE001 - reported through copy and commit
+                error = exc if error is None else error
+                continue
+            finally:
+                metrics.COPY_SECONDS.increment(time.perf_counter() - started)
+            if cache is not None:
+                cache.discard((self.identity, key))  # the cached chunk is being replaced
+            committed = write_now(kv, key, mutation, executor)
+            if cache is not None and kv.base is None:
+                committed.add_done_callback(functools.partial(self._cache_written, mutation.decoded_form))
+            # Counted as each chunk is stored, so that progress shows what has landed.
+            if committed.done():
+                _count_written(_cell_elements(kind, cell), committed)
+            else:
+                committed.add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
+            commits.append(committed)
+        copy = futures.ready(None) if error is None else futures.failed(error)
+        written = WriteFutures(copy)
+        futures.all_done([copy, *commits], written)
+        futures.share_tasks(commits, written)
+        return written
 
 
 def _cell_elements(kind: str, cell) -> int:
@@ -645,55 +682,6 @@ def stage_now(kv: Any, key: bytes, mutation: Mutation, executor: Any) -> Future:
     if stage is not None:
         return stage(key, mutation, executor)
     return write_now(kv, key, mutation, executor)
-
-
-class _DirectRegions:
-    """Where a read's chunks go in its output, when chunk and output dimensions line up (no
-    permutation, nothing broadcast): called with a cell, the region a whole chunk fills
-    (`_whole_chunk_region`); `part(cell, chunk)`, the output region and the part of a decoded
-    `chunk` that `_place_strided` would copy there."""
-
-    __slots__ = ("out", "chunk_shape")
-
-    def __init__(self, out: np.ndarray, chunk_shape: tuple):
-        self.out = out
-        self.chunk_shape = chunk_shape
-
-    def __call__(self, cell) -> np.ndarray | None:
-        return _whole_chunk_region(self.out, cell, self.chunk_shape)
-
-    def part(self, cell, chunk: np.ndarray) -> tuple[np.ndarray, np.ndarray] | None:
-        dst = self.out[cell.user_index + (Ellipsis,)]
-        src = chunk[cell.chunk_index + (Ellipsis,)]
-        return (dst, src) if dst.shape == src.shape else None
-
-
-def _whole_chunk_region(out: np.ndarray, cell, chunk_shape: tuple) -> np.ndarray | None:
-    """The view of `out` that a whole chunk fills, in the chunk's shape, if the cell maps the
-    entire chunk onto one forward region of `out` (constant dimensions have extent 1)."""
-    if not cell.covers:
-        return None
-    index = cell.chunk_index
-    if any(isinstance(i, slice) and i.step != 1 for i in index):
-        return None
-    region = out[cell.user_index + (Ellipsis,)]
-    if any(not isinstance(i, slice) for i in index):
-        region = region[tuple(slice(None) if isinstance(i, slice) else None for i in index)]
-    return region if region.shape == chunk_shape else None
-
-
-def _adopt_region(fmt: ChunkFormat, source: np.ndarray, cell) -> np.ndarray | None:
-    region = _whole_chunk_region(source, cell, fmt.chunk_shape)
-    return None if region is None else fmt.adopt_chunk(region)
-
-
-def _place_points(out: np.ndarray, cell, src: np.ndarray) -> None:
-    flat = out.reshape(-1)
-    flat[cell.user_positions] = src[cell.chunk_coords]
-
-
-def _take_points(dst_chunk: np.ndarray, cell, flat_source: np.ndarray) -> None:
-    dst_chunk[cell.chunk_coords] = flat_source[cell.user_positions]
 
 
 class ChunkedDriver:

@@ -59,15 +59,18 @@ _CONSTANT = OutputIndexMethod.constant
 _SINGLE = OutputIndexMethod.single_input_dimension
 
 
+_new_map = tuple.__new__  # MapInfo(...) without the namedtuple's Python-level constructor
+
+
 def analyze(transform) -> tuple[list[MapInfo], list[int], list[int]]:
     """(maps, input_origin, input_shape) of a transform with a bounded input domain."""
     maps = []
     for m in transform._outputs:
         method = m._method
         if method == _CONSTANT or (method == _SINGLE and m._stride == 0):
-            maps.append(MapInfo("constant", int(m._offset), 0, -1, None))
+            maps.append(_new_map(MapInfo, ("constant", int(m._offset), 0, -1, None)))
         elif method == _SINGLE:
-            maps.append(MapInfo("single", int(m._offset), int(m._stride), int(m._dim), None))
+            maps.append(_new_map(MapInfo, ("single", int(m._offset), int(m._stride), int(m._dim), None)))
         else:
             maps.append(MapInfo("array", int(m.offset), int(m.stride), -1, np.asarray(m.index_array, dtype=np.int64)))
     domain = transform._domain
@@ -81,8 +84,48 @@ def shift(m: MapInfo, delta: int) -> MapInfo:
 
 
 def is_strided(maps: Sequence[MapInfo]) -> bool:
-    used = [m.input_dimension for m in maps if m.kind == "single"]
-    return all(m.kind != "array" for m in maps) and len(used) == len(set(used))
+    used = set()
+    for m in maps:
+        if m.kind == "array":
+            return False
+        if m.kind == "single":
+            if m.input_dimension in used:
+                return False
+            used.add(m.input_dimension)
+    return True
+
+
+def single_strided_cell(
+    maps: Sequence[MapInfo], input_origin: Sequence[int], input_shape: Sequence[int], chunk_shape: Sequence[int]
+) -> StridedCell | None:
+    """The one cell of `strided_cells` when a strided transform's box lies inside one chunk
+    (the usual small read or write), found without the general partition; None otherwise."""
+    if 0 in input_shape:
+        return None
+    cell = []
+    chunk_index: list = []
+    user_index = [slice(0, n) for n in input_shape]
+    covers = True
+    for m, size in zip(maps, chunk_shape):
+        if m.kind == "constant":
+            k = m.offset // size
+            cell.append(k)
+            chunk_index.append(m.offset - k * size)
+            covers = covers and size == 1
+            continue
+        n = input_shape[m.input_dimension]
+        step = m.stride
+        start = m.offset + step * input_origin[m.input_dimension]
+        last = start + step * (n - 1)
+        k = start // size
+        if last // size != k:
+            return None
+        off = start - k * size
+        stop = off + step * n
+        cell.append(k)
+        chunk_index.append(slice(off, stop if stop >= 0 else None, step))
+        covers = covers and abs(step) == 1 and min(off, off + step * (n - 1)) == 0 and n == size
+    return StridedCell(tuple(cell), tuple(chunk_index), tuple(user_index), covers)
 
 
 def _runs_py(start: int, step: int, count: int, size: int) -> list[tuple[int, int, int, int]]:
@@ -158,8 +201,14 @@ def strided_axes(maps: Sequence[MapInfo], rank_in: int) -> tuple[list[int], list
     Returns (perm, missing): transposing the view by `perm` orders its axes by input
     dimension; `missing` lists input dimensions no output depends on (broadcast).
     """
-    singles = [(m.input_dimension, i) for i, m in enumerate(m for m in maps if m.kind != "constant")]
-    perm = [i for _, i in sorted(singles)]
+    singles = []
+    for m in maps:
+        if m.kind != "constant":
+            singles.append((m.input_dimension, len(singles)))
+    singles.sort()
+    perm = [i for _, i in singles]
+    if len(singles) == rank_in:  # (each input dimension feeds at most one output)
+        return perm, []
     used = {j for j, _ in singles}
     return perm, [j for j in range(rank_in) if j not in used]
 

@@ -272,6 +272,29 @@ def finish_composed(t: "IndexTransform") -> "IndexTransform":
     return IndexTransform._make(t._domain, out)
 
 
+def _is_identity(t: "IndexTransform") -> bool:
+    """Whether output j of `t` is input j, unshifted and unscaled, for every j (and no other)."""
+    outputs = t._outputs
+    if len(outputs) != len(t._domain._lo):
+        return False
+    for j, m in enumerate(outputs):
+        if m._method != SINGLE or m._dim != j or m._stride != 1 or m._offset != 0:
+            return False
+    return True
+
+
+def _plain_maps(t: "IndexTransform") -> bool:
+    """Whether every output of `t` is a constant or a single dimension with a non-zero stride
+    (what `finish_composed` leaves as it is)."""
+    for m in t._outputs:
+        if m._method == SINGLE:
+            if m._stride == 0:
+                return False
+        elif m._method != CONSTANT:
+            return False
+    return True
+
+
 def compose(t: "IndexTransform", x: "IndexTransform", python_errors: bool = False,
             propagate: bool = True, normalize: bool = True) -> "IndexTransform":  # fmt: skip
     """``t[x]``: the transform mapping x's input space through x and then t.
@@ -296,6 +319,10 @@ def compose(t: "IndexTransform", x: "IndexTransform", python_errors: bool = Fals
                 f"{x.input_rank} -> {x.output_rank} transform."
             ).with_suffix(status_payload("transform", x).strip() + status_payload("left_transform", t))
         xp = propagate_bounds(x, t._domain, check_arrays=False) if propagate else x
+        if _plain_maps(xp) and _is_identity(t):
+            # Through an identity, each output of x is the composed map as it is (what an
+            # open array's own transform usually is, under every small read and write).
+            return IndexTransform._make(xp._domain, list(xp._outputs))
         try:
             outputs = [_compose_map(m, t, xp) for m in t._outputs]
             result = IndexTransform._make(xp._domain, outputs)

@@ -208,13 +208,14 @@ def slice_interval(domain: "IndexDomain", j: int, start: Optional[int], stop: Op
     else:
         a_lo, a_hi = inclusive_stop, start
         il, iu = iu, il
-    closed_or_error(a_lo, a_hi)
+    if not (-INF_INDEX <= a_lo < INF_INDEX and -INF_INDEX < a_hi <= INF_INDEX and a_hi >= a_lo - 1):
+        closed_or_error(a_lo, a_hi)  # (`valid_closed` inline above: this runs on every slice)
     if a_hi >= a_lo and (a_lo < c_lo or a_hi > c_hi):
         raise out_of_range(
             f"Slice interval {format_interval(a_lo, a_hi, False, False)} is not contained within domain "
             f"{format_interval(c_lo, c_hi, False, False)}"
         )
-    new_start = _trunc_div(start, stride)
+    new_start = start if stride == 1 else _trunc_div(start, stride)
     if abs(inclusive_stop) == INF_INDEX:
         new_size = INF_INDEX + 1 - new_start
     else:

@@ -84,7 +84,7 @@ from ..json_util import MISSING, ObjectReader, dumps, member_error
 from ..metrics import instrument_kvstore_driver
 from ..registry import Registry
 from . import generation as gen
-from .generation import ReadResult, TimestampedStorageGeneration
+from .generation import ReadResult, TimestampedStorageGeneration, to_bytes
 from .key_range import KeyRange
 
 __all__ = [
@@ -138,15 +138,17 @@ def apply_read(value: bytes | None, generation: bytes, options: ReadOptions, now
     """The `ReadResult` for a stored `value` (None: absent) under `options`' conditions."""
     stamp = TimestampedStorageGeneration(generation, now)
     if value is None:
-        return ReadResult("missing", b"", stamp)
+        return ReadResult._make("missing", b"", stamp)
     if options.if_not_equal and generation == options.if_not_equal:
-        return ReadResult("unspecified", b"", stamp)
+        return ReadResult._make("unspecified", b"", stamp)
     if options.if_equal and generation != options.if_equal:
-        return ReadResult("unspecified", b"", stamp)
+        return ReadResult._make("unspecified", b"", stamp)
+    if options.byte_range is None:
+        return ReadResult._make("value", to_bytes(value), stamp)
     start, stop = resolve_byte_range(options.byte_range, len(value))
     if start == 0 and stop == len(value):
-        return ReadResult("value", value, stamp)
-    return ReadResult("value", value[start:stop], stamp)
+        return ReadResult._make("value", to_bytes(value), stamp)
+    return ReadResult._make("value", to_bytes(value[start:stop]), stamp)
 
 
 def condition_matches(stored: bytes, if_equal: bytes | None) -> bool:

@@ -63,6 +63,8 @@ def to_bytes(value: Any, what: str = "value") -> bytes:
 
 
 def _time_value(t: Any) -> float:
+    if type(t) is float and _EXACT_TIMES_MIN <= t < _EXACT_TIMES_MAX:
+        return t  # (every clock reading of these years: see `_EXACT_TIMES_MIN`)
     try:
         v = float(t)
     except (TypeError, ValueError):
@@ -78,6 +80,12 @@ def _time_value(t: Any) -> float:
     ticks = math.floor((magnitude - whole) * 4e9 + 0.5)
     quantized = float(whole) + ticks / 4e9
     return (-quantized if v < 0 else quantized) + 0.0
+
+
+#: From 2**22 seconds on, a double's spacing exceeds twice the quarter nanosecond absl::Time
+#: keeps, so the rounding below gives back the same double: such times are kept as they are.
+_EXACT_TIMES_MIN = float(2**22)
+_EXACT_TIMES_MAX = 2.0**63
 
 
 def format_time(t: float) -> str:
@@ -181,6 +189,13 @@ class ReadResult:
         if not isinstance(value, TimestampedStorageGeneration):
             raise TypeError("stamp must be a KvStore.TimestampedStorageGeneration")
         self._stamp = value
+
+    @classmethod
+    def _make(cls, state: ReadState, value: bytes, stamp: TimestampedStorageGeneration) -> "ReadResult":
+        """A result from parts already checked (a kvstore's own bytes and stamp)."""
+        result = object.__new__(cls)
+        result._state, result._value, result._stamp = state, value, stamp
+        return result
 
     def __repr__(self) -> str:
         return f"KvStore.ReadResult(state={self._state!r}, value={self._value!r}, stamp={self._stamp!r})"

@@ -7,7 +7,8 @@ never repeat within a map; absent keys have generation `NO_VALUE`.
 
 from __future__ import annotations
 
-from typing import Any
+import contextlib
+from typing import Any, Iterator
 
 from ..context import MemoryKeyValueStoreResource, Resource
 from ..future import Future, ready
@@ -72,8 +73,8 @@ class MemoryDriver(KvStoreDriver):
 
     def _read_value(self, key: bytes, options: ReadOptions) -> ReadResult:
         now = self.now()
-        with self.store.lock:
-            entry = self.store.data.get(key)
+        # No lock: the lookup is atomic and entries are never changed, only replaced.
+        entry = self.store.data.get(key)
         if entry is None:
             return apply_read(None, gen.NO_VALUE, options, now)
         value, generation = entry
@@ -86,19 +87,25 @@ class MemoryDriver(KvStoreDriver):
 
     def _write_value(self, key: bytes, value: bytes | None, options: WriteOptions) -> TimestampedStorageGeneration:
         store = self.store
-        with store.lock:
-            now = self.now()
-            entry = store.data.get(key)
-            stored = entry[1] if entry is not None else gen.NO_VALUE
-            if not condition_matches(stored, options.if_equal):
-                return TimestampedStorageGeneration(gen.UNKNOWN, now)
-            if value is None:
-                store.data.pop(key, None)
-                return TimestampedStorageGeneration(gen.NO_VALUE, now)
-            generation = gen.from_uint64(store.next_generation)
-            store.next_generation += 1
-            store.data[key] = (bytes(value), generation)
-            return TimestampedStorageGeneration(generation, now)
+        data, if_equal = store.data, options.if_equal
+        # The copy is made outside the lock: every write of every thread takes it, and a
+        # thread preempted while holding it makes the others queue on it.
+        if value is not None:
+            value = bytes(value)
+        locks = store.locks
+        with locks[hash(key) % len(locks)]:
+            now = self.now()  # under the lock: stamps of one key follow the order of its writes
+            entry = data.get(key) if if_equal else None
+            if if_equal and (entry[1] if entry is not None else gen.NO_VALUE) != if_equal:
+                generation = gen.UNKNOWN  # the condition failed: nothing written
+            elif value is None:
+                data.pop(key, None)
+                generation = gen.NO_VALUE
+            else:
+                # Numbered only when written, as TensorStore's store numbers them.
+                generation = gen.from_uint64(next(store.generations))
+                data[key] = (value, generation)
+        return TimestampedStorageGeneration(generation, now)
 
     write_now = _write_value  # counted as a write by the metrics wrapper; `_write_value` is not
 
@@ -111,7 +118,7 @@ class MemoryDriver(KvStoreDriver):
         A value of ``...`` only checks the condition (a key the transaction read).
         """
         store = self.store
-        with store.lock:
+        with _all_locked(store):
             for key, _, if_equal in writes:
                 entry = store.data.get(key)
                 if not condition_matches(entry[1] if entry is not None else gen.NO_VALUE, if_equal):
@@ -122,21 +129,29 @@ class MemoryDriver(KvStoreDriver):
                 if value is None:
                     store.data.pop(key, None)
                 else:
-                    store.data[key] = (bytes(value), gen.from_uint64(store.next_generation))
-                    store.next_generation += 1
+                    store.data[key] = (bytes(value), gen.from_uint64(next(store.generations)))
         return ready(True)
 
     def delete_range(self, key_range: KeyRange) -> Future[None]:
-        with self.store.lock:
+        with _all_locked(self.store):
             doomed = [k for k in self.store.data if contains(key_range, k)]
             for k in doomed:
                 del self.store.data[k]
         return ready(None)
 
     def list(self, key_range: KeyRange, strip_prefix_length: int = 0) -> Future[list[bytes]]:
-        with self.store.lock:
-            keys = sorted(k for k in self.store.data if contains(key_range, k))
+        keys = list(self.store.data)  # a snapshot: atomic, so no lock
+        keys = sorted(k for k in keys if contains(key_range, k))
         return ready([k[strip_prefix_length:] for k in keys])
+
+
+@contextlib.contextmanager
+def _all_locked(store: MemoryKeyValueStoreResource) -> Iterator[None]:
+    """Holds every key lock of `store` (taken in one order, so never a deadlock)."""
+    with contextlib.ExitStack() as stack:
+        for lock in store.locks:
+            stack.enter_context(lock)
+        yield
 
 
 register_kvstore_driver("memory", MemoryDriverSpec, url_scheme="memory")
