@@ -72,6 +72,26 @@ def _data(dtype, shape, seed=0):
     return rng.integers(max(info.min, -1000), min(info.max, 1000), shape).astype(dtype)
 
 
+def _outcomes(path, name, payloads) -> dict:
+    """What reading the zarr array at `path` gives with each payload stored as chunk `name`."""
+    got = {}
+    for case, payload in payloads.items():
+        (path / name).write_bytes(payload)
+        store = ts.open(_spec(path)).result()
+        try:
+            got[case] = ("value", store.read().result().tobytes())
+        except Exception as exc:  # noqa: BLE001 - compared by the callers
+            got[case] = (type(exc).__name__, str(exc))
+    return got
+
+
+def _both_ways(monkeypatch, path, name, payloads) -> tuple[dict, dict]:
+    """`_outcomes` with one-step reads, then with the ordinary reads alone."""
+    one_step = _outcomes(path, name, payloads)
+    monkeypatch.setattr(file_chunk_reads.FileChunkReads, "for_array", classmethod(lambda cls, fmt, kv: None))
+    return one_step, _outcomes(path, name, payloads)
+
+
 READS = [Ellipsis, np.s_[3:29, 5:17, 1:], np.s_[::3, 2:20:5, 4], np.s_[7:9, 8:10, 0:2]]
 
 
@@ -107,20 +127,7 @@ def test_corrupt_chunks_raise_what_the_ordinary_read_raises(tmp_path, monkeypatc
         "random": np.random.default_rng(3).bytes(len(frame)),
     }
 
-    def errors():
-        got = {}
-        for name, payload in corruptions.items():
-            (tmp_path / "a" / "0.0").write_bytes(payload)
-            store = ts.open(_spec(tmp_path / "a")).result()
-            try:
-                got[name] = ("value", store.read().result().tobytes())
-            except Exception as exc:  # noqa: BLE001 - compared below
-                got[name] = (type(exc).__name__, str(exc))
-        return got
-
-    one_step = errors()
-    monkeypatch.setattr(file_chunk_reads.FileChunkReads, "for_array", classmethod(lambda cls, fmt, kv: None))
-    ordinary = errors()
+    one_step, ordinary = _both_ways(monkeypatch, tmp_path / "a", "0.0", corruptions)
     assert one_step == ordinary
     assert one_step["truncated"][0] != "value" and one_step["random"][0] != "value"
 
@@ -256,19 +263,7 @@ def test_zarr_v2_zstd_and_corrupt_zstd_frames(tmp_path, monkeypatch, one_step):
         "empty": b"",
     }
 
-    def outcomes():
-        got = {}
-        for name, payload in corruptions.items():
-            (tmp_path / "a" / "1.1").write_bytes(payload)
-            store = ts.open(_spec(tmp_path / "a")).result()
-            try:
-                got[name] = ("value", store.read().result().tobytes())
-            except Exception as exc:  # noqa: BLE001 - compared below
-                got[name] = (type(exc).__name__, str(exc))
-        return got
-
-    one_step_outcomes = outcomes()
-    monkeypatch.setattr(file_chunk_reads.FileChunkReads, "for_array", classmethod(lambda cls, fmt, kv: None))
-    assert one_step_outcomes == outcomes()
+    one_step_outcomes, ordinary = _both_ways(monkeypatch, tmp_path / "a", "1.1", corruptions)
+    assert one_step_outcomes == ordinary
     # An unsized frame of the right data still reads (the ordinary way).
     assert one_step_outcomes["unsized"][0] == "value"
