@@ -84,6 +84,15 @@ def _own(obj: Any, name: str, module: str) -> bool:
     return getattr(fn, "__module__", None) == module
 
 
+#: The compressors decoded here (exactly these classes: a subclass may decode otherwise).
+_CODECS = {
+    ("tensorstore_py.codecs.blosc", "BloscCodec"): "BLOSC",
+    ("tensorstore_py.codecs.blosc", "ZarrBlosc"): "BLOSC",
+    ("tensorstore_py.codecs.simple", "ZstdCodec"): "ZSTD",
+    ("tensorstore_py.codecs.simple", "ZarrZstd"): "ZSTD",
+}
+
+
 class FileChunkReads:
     """The one-step chunk reads of one array (see the module docstring)."""
 
@@ -98,23 +107,22 @@ class FileChunkReads:
 
     @classmethod
     def for_array(cls, fmt: Any, kv: Any) -> "FileChunkReads | None":
-        from ..codecs.blosc import BloscCodec, ZarrBlosc
         from ..codecs.bytes_codec import BytesCodec
-        from ..codecs.simple import ZarrZstd, ZstdCodec
         from ..kvstore.file import FileDriver
-        from .zarr.chunk_format import ZarrChunkFormat
-        from .zarr3.chunk_format import Zarr3ChunkFormat
 
         if type(kv) is not FileDriver or not _own(kv, "read_now", "tensorstore_py.kvstore.file"):
             return None
-        if type(fmt) is ZarrChunkFormat:
+        # (The formats' modules are loaded already where `fmt` is one of theirs; the other
+        # format's drivers are not imported for the asking.)
+        kind = (type(fmt).__module__, type(fmt).__name__)
+        if kind == ("tensorstore_py.driver.zarr.chunk_format", "ZarrChunkFormat"):
             metadata = fmt.metadata
             if metadata.order != "C" or metadata.dtype.has_fields or fmt.field.field_shape:
                 return None
             if fmt.stored_dtype != fmt.numpy_dtype:
                 return None
             chain, module = fmt.codecs, "tensorstore_py.driver.zarr.chunk_format"
-        elif type(fmt) is Zarr3ChunkFormat:
+        elif kind == ("tensorstore_py.driver.zarr3.chunk_format", "Zarr3ChunkFormat"):
             if fmt.levels:
                 return None  # sharded: its sub-chunks are read through the shard store
             chain, module = fmt.chain, "tensorstore_py.driver.zarr3.chunk_format"
@@ -133,8 +141,8 @@ class FileChunkReads:
         if chunkio is None:
             return None
         compressor = type(chain.bytes_to_bytes[0])
-        codec = (chunkio.BLOSC if compressor in (BloscCodec, ZarrBlosc)
-                 else chunkio.ZSTD if compressor in (ZstdCodec, ZarrZstd) else None)
+        codec = _CODECS.get((compressor.__module__, compressor.__name__))
+        codec = None if codec is None else getattr(chunkio, codec)
         if codec is None or not chunkio.bound(codec):
             return None
         return cls(chunkio, codec, fmt, kv, chain)
