@@ -232,6 +232,9 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
     remaining = [n_tasks]
     failed: list[BaseException] = []  # the first failure: every task stops at its next block
     whole = _ChunkToChunk.make(source, dest, src_driver, dst_driver, shift)
+    # A store that keeps a referenced source (the memory store) may hold on to a block's
+    # memory after it is stored: its blocks are never reused.
+    reuse = not getattr(dst_driver.engine.kv, "keeps_source_references", False)
 
     def fail(exc: BaseException) -> None:
         with lock:
@@ -256,7 +259,7 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
                     commit, stored, elements = behind.popleft()
                     commit.result()
                     _count_stored(elements)
-                    spare = stored
+                    spare = stored if reuse else None
                 shape = tuple(b - a for a, b in box)
                 # (Fresh memory costs a page fault per page; a reused buffer none.)
                 block = spare if spare is not None and spare.shape == shape else empty_output(shape, dtype)
@@ -275,7 +278,7 @@ def _copy_on_pool(source: Any, dest: Any, src_driver: Any, dst_driver: Any, bloc
                                               can_reference_source=True, inline=True).commit
                 if commit.done() and not commit.cancelled() and commit.exception() is None:
                     _count_stored(elements)
-                    spare = block  # encoded and stored: nothing refers to it any more
+                    spare = block if reuse else None  # encoded and stored: nothing refers to it any more
                 else:
                     behind.append((commit, block, elements))
         except BaseException as exc:  # noqa: BLE001 - delivered to the caller

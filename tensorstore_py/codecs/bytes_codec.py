@@ -114,6 +114,12 @@ class BytesCodec(ArrayToBytesCodec):
     def encoded_size(self) -> Optional[int]:
         return self._nbytes
 
+    def view_of(self, array: np.ndarray) -> Optional[memoryview]:
+        """`encode`'s bytes when they are `array`'s own memory, as a view of it; else None."""
+        if self._swap or not array.flags.c_contiguous or array.shape != self.shape or array.dtype != self.dtype:
+            return None
+        return as_byte_view(array)
+
     def encode(self, array: np.ndarray) -> Any:
         if not self._swap and array.flags.c_contiguous:
             return as_byte_view(array)

@@ -265,6 +265,19 @@ class ResolvedCodecChain(CodecChain):
             data = codec.encode(data, self._itemsize)
         return data
 
+    def encode_view(self, array: np.ndarray) -> Optional[memoryview]:
+        """The stored bytes of `array` as a view of its own memory, when no codec changes the
+        bytes (no compression, no byte swap, a layout the array already has); else ``None``,
+        with nothing encoded."""
+        if self.bytes_to_bytes or not hasattr(self.array_to_bytes, "view_of"):
+            return None
+        array = np.asarray(array)
+        if array.shape != self.shape:
+            return None
+        for codec in self.array_to_array:
+            array = codec.encode_array(array)
+        return self.array_to_bytes.view_of(array)
+
     def encode_bytes(self, array: np.ndarray) -> Optional[bytes]:
         """`encode`, as a bytes object that owns its memory: a kvstore may keep it while the
         chunk's buffer is reused, and `encode` returns a view of `array` when no codec

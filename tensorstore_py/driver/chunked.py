@@ -31,6 +31,7 @@ from ..errors import StatusError, failed_precondition, not_found
 from ..future import Future
 from ..index.compose import propagate_bounds
 from ..json_util import dumps
+from ..kvstore.byte_parts import SourceReference
 from ..kvstore.driver import ReadOptions, WriteOptions
 from ..kvstore.generation import NO_VALUE, UNKNOWN
 from . import partition
@@ -118,6 +119,15 @@ class ChunkFormat(abc.ABC):
         (``store_data_equal_to_fill_value``); formats override when `encode_chunk` elides."""
         raise NotImplementedError(f"{type(self).__name__} cannot store fill-valued chunks")
 
+    def encode_view(self, chunk: np.ndarray) -> memoryview | None:
+        """`encode_full_chunk`'s bytes as a view of `chunk`'s own memory, when the format
+        stores the elements as they lie in it; None otherwise (nothing encoded)."""
+        return None
+
+    def equals_fill(self, chunk: np.ndarray) -> bool:
+        """Whether `encode_chunk` stores nothing for `chunk` (it is all fill value)."""
+        return self.encode_chunk(chunk, ()) is None
+
 
 class WriteFutures(Future):
     """The result of a write: `copy` (source consumed) and `commit` (data durable)."""
@@ -135,7 +145,7 @@ class WriteFutures(Future):
 class ChunkForm:
     """A chunk's decoded form for staged writes: the full stored chunk of one grid cell."""
 
-    __slots__ = ("array", "cell", "key", "encoded_chunk")
+    __slots__ = ("array", "cell", "key", "encoded_chunk", "referenced")
 
     #: (what `KeyNode` asks a decoded form: this one decodes without the generation, and
     #: several partial mutations never cover a chunk together)
@@ -149,6 +159,9 @@ class ChunkForm:
         #: the chunk as last encoded for writeback (None if stored as absent): what the
         #: cache holds once the write commits
         self.encoded_chunk: np.ndarray | None = None
+        #: the staged chunk when it is a view of a source the caller gave up: the kvstore may
+        #: then keep its bytes without a copy
+        self.referenced: np.ndarray | None = None
 
     def __eq__(self, other: object) -> bool:
         return isinstance(other, ChunkForm) and other.array.fmt is self.array.fmt and other.cell == self.cell
@@ -161,7 +174,7 @@ class ChunkForm:
         return self.array._decode(self.key, value, self.cell)
 
     def encode(self, chunk: np.ndarray) -> bytes | None:
-        encoded = self.array._encode(chunk, self.cell)
+        encoded = self.array._encode(chunk, self.cell, referenced=chunk is self.referenced)
         self.encoded_chunk = None if encoded is None else chunk
         return encoded
 
@@ -207,6 +220,7 @@ class ChunkMutation(Mutation):
             buffer = adopt(cell)
             if buffer is not None:
                 self.buffer = buffer
+                self.decoded_form.referenced = buffer
                 return
         array.check_chunk_memory()
         # A covering write overwrites every element: no need to start from the fill value.
@@ -478,7 +492,16 @@ class ChunkedArray:
         finally:
             metrics.DECODE_SECONDS.increment(time.perf_counter() - started)
 
-    def _encode(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes | None:
+    def _encode(self, chunk: np.ndarray, cell: tuple[int, ...], referenced: bool = False) -> Any:
+        """The chunk's stored value: bytes, or None to store nothing (all fill).  A chunk
+        `referenced` from a source the caller gave up is, on a store that keeps such values,
+        a `SourceReference` to its memory where the format stores it as it lies."""
+        if referenced and getattr(self.kv, "keeps_source_references", False):
+            view = self.fmt.encode_view(chunk)
+            if view is not None:
+                if self.store_data_equal_to_fill_value or not self.fmt.equals_fill(chunk):
+                    return SourceReference(view)
+                return None
         started = time.perf_counter()
         try:
             encoded = self.fmt.encode_chunk(chunk, cell)

@@ -7,6 +7,11 @@ reuses, and the new one).  A kvstore that sets ``writes_parts = True`` on its dr
 `ByteParts` as a write's value and writes the parts as they are (the file store: `pwritev`);
 a producer hands one only to such a store, and any other use of the value can join it with
 ``bytes(parts)``.
+
+A `SourceReference` is the other value kvstores may be given besides bytes: a view of array
+memory the writer gave up (``can_reference_source_data_indefinitely``), which a store that
+sets ``keeps_source_references = True`` on its driver keeps as it is instead of copying, as
+TensorStore's memory store does; a producer hands one only to such a store.
 """
 
 from __future__ import annotations
@@ -15,7 +20,7 @@ from typing import Any, Iterable
 
 import numpy as np
 
-__all__ = ["ByteParts"]
+__all__ = ["ByteParts", "SourceReference"]
 
 
 class ByteParts:
@@ -63,5 +68,36 @@ class ByteParts:
                 return False
             offset += n
         return True
+
+    __hash__ = None  # type: ignore[assignment]
+
+
+class SourceReference:
+    """A value that is a view of memory its writer will never modify (the caller's array)."""
+
+    __slots__ = ("view",)
+
+    def __init__(self, view: memoryview) -> None:
+        self.view = view.cast("B") if view.format != "B" or view.ndim != 1 else view
+
+    def __len__(self) -> int:
+        return self.view.nbytes
+
+    def __bytes__(self) -> bytes:
+        return self.view.tobytes()
+
+    def __getitem__(self, index: slice) -> bytes:
+        return self.view[index].tobytes()
+
+    def __repr__(self) -> str:
+        return f"SourceReference({self.view.nbytes} bytes)"
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, SourceReference):
+            other = other.view
+        try:
+            return self.view == memoryview(other).cast("B")  # type: ignore[arg-type]
+        except TypeError:
+            return NotImplemented
 
     __hash__ = None  # type: ignore[assignment]

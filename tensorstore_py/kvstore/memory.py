@@ -18,6 +18,7 @@ from .driver import (
     KvStoreDriver, KvStoreDriverSpec, ReadOptions, WriteOptions, apply_read, condition_matches,
     percent_encode_path, register_kvstore_driver, split_url,
 )  # fmt: skip
+from .byte_parts import SourceReference
 from .generation import ReadResult, TimestampedStorageGeneration
 from .key_range import KeyRange, contains
 
@@ -61,6 +62,9 @@ class MemoryDriver(KvStoreDriver):
     batch_reads = False
     read_now_inline = True
     inline_read_chunks = 4
+    #: A `SourceReference` value is kept, not copied: a later change of the writer's array
+    #: shows in what is read, as in TensorStore (whose writer promised not to make one).
+    keeps_source_references = True
 
     def __init__(self, spec: MemoryDriverSpec, resources: dict[str, Resource]):
         super().__init__(spec, resources)
@@ -78,6 +82,8 @@ class MemoryDriver(KvStoreDriver):
         if entry is None:
             return apply_read(None, gen.NO_VALUE, options, now)
         value, generation = entry
+        if type(value) is not bytes:
+            value = bytes(value)  # a SourceReference: what the referenced memory holds now
         return apply_read(value, generation, options, now)
 
     read_now = _read_value  # counted as a read by the metrics wrapper; `_read_value` is not
@@ -90,7 +96,7 @@ class MemoryDriver(KvStoreDriver):
         data, if_equal = store.data, options.if_equal
         # The copy is made outside the lock: every write of every thread takes it, and a
         # thread preempted while holding it makes the others queue on it.
-        if value is not None:
+        if value is not None and type(value) is not SourceReference:
             value = bytes(value)
         locks = store.locks
         with locks[hash(key) % len(locks)]:
@@ -129,7 +135,8 @@ class MemoryDriver(KvStoreDriver):
                 if value is None:
                     store.data.pop(key, None)
                 else:
-                    store.data[key] = (bytes(value), gen.from_uint64(next(store.generations)))
+                    kept = value if type(value) is SourceReference else bytes(value)
+                    store.data[key] = (kept, gen.from_uint64(next(store.generations)))
         return ready(True)
 
     def delete_range(self, key_range: KeyRange) -> Future[None]:

@@ -40,6 +40,60 @@ def test_referenced_source_is_never_modified_by_later_writes(lib, tmp_path):
     np.testing.assert_array_equal(source, kept)
 
 
+# (what is opened on memory://, what is written, whether the store then keeps a reference to
+# it): TensorStore's memory store keeps the chunks of a source the caller gave up when they
+# are stored as the elements lie in memory, and copies everything else.
+_ZARR3_CHUNKS_4 = {"chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [4]}}}
+_REFERENCE_CASES = {
+    "zarr3 default codecs": ({"driver": "zarr3"}, np.uint32, [64], True),
+    "zarr3 two chunks": ({"driver": "zarr3", "metadata": _ZARR3_CHUNKS_4}, np.uint32, [8], True),
+    "zarr3 big endian": ({"driver": "zarr3", "metadata": {"codecs": [{"name": "bytes", "configuration": {"endian": "big"}}]}},
+                         np.uint32, [8], False),
+    "zarr3 gzip": ({"driver": "zarr3", "metadata": {"codecs": [{"name": "bytes"}, {"name": "gzip"}]}}, np.uint16, [8], False),
+    "zarr raw": ({"driver": "zarr", "metadata": {"compressor": None}}, np.int32, [8, 8], True),
+    "zarr raw order F": ({"driver": "zarr", "metadata": {"compressor": None, "order": "F"}}, np.int32, [8, 8], False),
+    "zarr default compressor": ({"driver": "zarr"}, np.uint32, [16], False),
+}
+
+
+@pytest.mark.parametrize("lib", LIBS)
+@pytest.mark.parametrize("case", sorted(_REFERENCE_CASES))
+@pytest.mark.parametrize("in_transaction", [False, True], ids=["direct", "transaction"])
+def test_memory_store_keeps_referenced_source(lib, case, in_transaction):
+    spec, dtype, shape, referenced = _REFERENCE_CASES[case]
+    store = lib.open({**spec, "kvstore": "memory://"}, dtype=lib.dtype(np.dtype(dtype).name), shape=shape,
+                     create=True).result()
+    source = np.full(shape, 42, dtype=dtype)
+    given = source[...]
+    given.setflags(write=False)  # read-only or not, the source may be referenced
+    txn = lib.Transaction() if in_transaction else None
+    target = store.with_transaction(txn) if txn is not None else store
+    target.write(given, can_reference_source_data_indefinitely=True).result()
+    if txn is not None:
+        txn.commit_sync()
+    np.testing.assert_array_equal(store.read().result(), 42)
+    source[...] = 43  # breaks the promise, to see whether the store kept a reference
+    np.testing.assert_array_equal(store.read().result(), 43 if referenced else 42)
+
+
+@pytest.mark.parametrize("lib", LIBS)
+def test_memory_store_reference_is_not_written_through(lib):
+    """Later partial writes and fill-valued chunks never touch the referenced source; the
+    stored bytes read through the kvstore are what the source holds."""
+    store = lib.open({"driver": "zarr3", "kvstore": "memory://", "metadata": _ZARR3_CHUNKS_4},
+                     dtype=lib.uint32, shape=[12], create=True).result()
+    source = np.array([5, 6, 7, 8, 0, 0, 0, 0, 9, 9, 9, 9], dtype=np.uint32)
+    kept = source.copy()
+    store.write(source, can_reference_source_data_indefinitely=True).result()
+    store[1:2] = 100  # read-modify-write of the referenced chunk 0
+    np.testing.assert_array_equal(source, kept)
+    keys = sorted(store.kvstore.list().result())
+    assert keys == [b"c/0", b"c/2", b"zarr.json"]  # chunk 1 is all fill: not stored
+    source[8:] = 1  # chunk 2 is still a reference
+    assert store.kvstore.read("c/2").result().value == np.full(4, 1, np.uint32).tobytes()
+    np.testing.assert_array_equal(store.read().result(), [5, 100, 7, 8, 0, 0, 0, 0, 1, 1, 1, 1])
+
+
 @pytest.mark.parametrize("dtype,order", [("<i4", "C"), (">i4", "C"), ("<i4", "F"), ("<u2", "F")])
 def test_reads_decoded_in_place_match_numpy_and_tensorstore(tmp_path, dtype, order):
     data = np.random.default_rng(0).integers(0, 1000, size=(12, 8, 6)).astype(dtype)
@@ -129,3 +183,21 @@ def test_concurrent_partial_sharded_writes_lose_nothing(tmp_path):
     for w in pending:
         w.result()
     np.testing.assert_array_equal(store.read().result(), expected)
+
+
+def test_copy_into_memory_store_never_reuses_referenced_blocks(monkeypatch):
+    """``dst.write(src)`` reuses a stored block's buffer for the next block, except where the
+    destination keeps references to what it stores (the memory store)."""
+    monkeypatch.setattr(copy_module, "BLOCK_BYTES", 4 * 64 * 4)  # blocks of 4 rows: many per task
+
+    def open_memory(rows_per_chunk):
+        metadata = {"chunk_grid": {"name": "regular", "configuration": {"chunk_shape": [rows_per_chunk, 64]}}}
+        return ts.open({"driver": "zarr3", "kvstore": "memory://", "metadata": metadata},
+                       dtype=ts.uint32, shape=[64, 64], create=True).result()
+
+    data = np.arange(64 * 64, dtype=np.uint32).reshape(64, 64)
+    source = open_memory(8)  # another grid: blocks go the general way, staged by reference
+    source.write(data).result()
+    dest = open_memory(4)
+    dest.write(source).result()
+    np.testing.assert_array_equal(dest.read().result(), data)

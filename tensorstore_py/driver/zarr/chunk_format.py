@@ -98,6 +98,12 @@ class ZarrChunkFormat(ChunkFormat):
     def encode_full_chunk(self, chunk: np.ndarray, cell: tuple[int, ...] = ()) -> bytes:
         return self.codecs.encode_bytes(chunk)
 
+    def encode_view(self, chunk: np.ndarray) -> memoryview | None:
+        return self.codecs.encode_view(chunk)
+
+    def equals_fill(self, chunk: np.ndarray) -> bool:
+        return self._equals_fill(chunk)
+
     def _equals_fill(self, chunk: np.ndarray) -> bool:
         """Whether the chunk is bit-for-bit the fill chunk (then it is deleted, not stored)."""
         if all(v is None for v in self.metadata.fill_values):

@@ -139,6 +139,12 @@ class Zarr3ChunkFormat(ChunkFormat):
             return None
         return data if isinstance(data, bytes) else bytes(data)
 
+    def encode_view(self, chunk: np.ndarray) -> memoryview | None:
+        return self.chain.encode_view(chunk)
+
+    def equals_fill(self, chunk: np.ndarray) -> bool:
+        return self._equals_fill(chunk)
+
     def _equals_fill(self, chunk: np.ndarray) -> bool:
         """Bit-for-bit the fill value everywhere (then nothing is stored, as in TensorStore)."""
         if chunk.size == 0:
