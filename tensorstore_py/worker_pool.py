@@ -21,7 +21,7 @@ from .future import Future, _settle
 __all__ = ["WorkerPool"]
 
 _LOGGER = concurrent.futures._base.LOGGER
-_live_queues: "weakref.WeakKeyDictionary[threading.Thread, queue.SimpleQueue]" = weakref.WeakKeyDictionary()
+_live_queues: "weakref.WeakKeyDictionary[PoolThread, queue.SimpleQueue]" = weakref.WeakKeyDictionary()
 _exiting = False
 _pool_numbers = itertools.count()
 
@@ -39,6 +39,37 @@ def _stop_at_exit() -> None:
 
 
 threading._register_atexit(_stop_at_exit)  # type: ignore[attr-defined]
+
+
+class PoolThread:
+    """A pool's thread, started without waiting for it to run.
+
+    `threading.Thread.start` waits until the new thread has signalled that it runs; a new pool
+    thread takes a task at once and may hold the GIL for a whole switch interval (5 ms) before
+    the starting thread gets it back, so each thread a first read started cost it up to 5 ms.
+    """
+
+    __slots__ = ("name", "_finished", "__weakref__")
+
+    def __init__(self, name: str, target: Callable[..., None], args: tuple) -> None:
+        self.name = name
+        self._finished = _thread.allocate_lock()
+        self._finished.acquire()
+        _thread.start_new_thread(self._run, (target, args))
+
+    def _run(self, target: Callable[..., None], args: tuple) -> None:
+        try:
+            threading.current_thread().name = self.name  # what profilers and logs show
+            target(*args)
+        finally:
+            self._finished.release()
+
+    def join(self, timeout: float | None = None) -> None:
+        if self._finished.acquire(timeout=-1 if timeout is None else timeout):
+            self._finished.release()
+
+    def is_alive(self) -> bool:
+        return self._finished.locked()
 
 
 def _work(pool_ref: "weakref.ref[WorkerPool]", tasks: queue.SimpleQueue, idle: list, lock: Any) -> None:
@@ -73,7 +104,7 @@ class WorkerPool(concurrent.futures.Executor):
         #: plain lock: `threading.Semaphore` is a Condition, several times slower)
         self._idle = [0]
         self._idle_lock = _thread.allocate_lock()
-        self._threads: list[threading.Thread] = []
+        self._threads: list[PoolThread] = []
         self._lock = threading.Lock()
         self._shutdown = False
         tasks = self._tasks
@@ -98,11 +129,8 @@ class WorkerPool(concurrent.futures.Executor):
         with self._lock:
             if len(self._threads) >= self._max_workers:
                 return
-            thread = threading.Thread(
-                target=_work, args=(weakref.ref(self), self._tasks, self._idle, self._idle_lock),
-                name=f"{self._name}_{len(self._threads)}", daemon=True,
-            )
-            thread.start()
+            thread = PoolThread(f"{self._name}_{len(self._threads)}", _work,
+                                (weakref.ref(self), self._tasks, self._idle, self._idle_lock))
             self._threads.append(thread)
             _live_queues[thread] = self._tasks
 
