@@ -11,6 +11,7 @@ from __future__ import annotations
 import _thread
 import concurrent.futures
 import itertools
+import os
 import queue
 import threading
 import weakref
@@ -70,6 +71,18 @@ class PoolThread:
 
     def is_alive(self) -> bool:
         return self._finished.locked()
+
+
+def _forget_threads_after_fork() -> None:
+    # The parent's threads do not exist in a forked child: nothing there may wait for them
+    # (as `threading` marks its own threads stopped in the child).
+    for thread in list(_live_queues):
+        if thread._finished.locked():
+            thread._finished.release()
+    _live_queues.clear()
+
+
+os.register_at_fork(after_in_child=_forget_threads_after_fork)
 
 
 def _work(pool_ref: "weakref.ref[WorkerPool]", tasks: queue.SimpleQueue, idle: list, lock: Any) -> None:

@@ -51,3 +51,22 @@ def test_errors_go_to_the_future_and_the_pool_keeps_working():
     assert isinstance(failed.exception(timeout=30), ZeroDivisionError)
     assert pool.submit(lambda: 42).result(timeout=30) == 42
     pool.shutdown(wait=True)
+
+
+def _child_uses_a_new_pool(parent_pool: WorkerPool) -> None:
+    pool = WorkerPool(1, "child_pool")
+    assert pool.submit(lambda: 7).result(timeout=30) == 7
+    assert not any(t.is_alive() for t in parent_pool._threads)  # the parent's: not in this process
+    pool.shutdown(wait=True)
+
+
+def test_forked_child_neither_waits_for_nor_counts_the_parents_threads():
+    import multiprocessing
+
+    pool = WorkerPool(2, "parent_pool")
+    assert pool.submit(lambda: 1).result(timeout=30) == 1
+    child = multiprocessing.get_context("fork").Process(target=_child_uses_a_new_pool, args=(pool,))
+    child.start()
+    child.join(60)
+    pool.shutdown(wait=True)
+    assert child.exitcode == 0  # it ran and exited: nothing waited for the parent's threads
