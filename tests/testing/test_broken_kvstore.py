@@ -3,6 +3,7 @@ the way any kvstore driver is, that otherwise behaves as the memory kvstore."""
 
 from __future__ import annotations
 
+import hypothesis
 import pytest
 
 from tensorstore_py.future import Future
@@ -38,8 +39,12 @@ class _BrokenKit(KvStoreTests):
     ["test_conditional_writes", "test_operations_match_a_model", "test_concurrent_conditional_increments"],
 )
 def test_kit_fails_a_kvstore_that_ignores_if_equal(method):
-    with pytest.raises(AssertionError):
+    # Lost increments depend on how the threads interleave: when hypothesis's replay of the
+    # failing example happens to lose none, it reports the failure as flaky, still a failure.
+    with pytest.raises((AssertionError, hypothesis.errors.FlakyFailure)) as info:
         getattr(_BrokenKit(), method)()
+    if isinstance(info.value, hypothesis.errors.FlakyFailure):
+        assert all(isinstance(e, AssertionError) for e in info.value.exceptions), info.value.exceptions
 
 
 @pytest.mark.parametrize("method", ["test_write_then_read", "test_byte_ranges", "test_list_ranges", "test_delete_range"])
