@@ -38,9 +38,10 @@ from ..index import IndexDomain
 from .chunk_cache import cache_for_pool, staleness_bound
 from .chunk_copy import (
     DirectRegions, adopt_region, copy_array, place_points, place_strided, region_shape, source_part, take_points,
-    take_strided,
+    take_strided, whole_chunk_region,
 )  # fmt: skip
 from .file_chunk_reads import FileChunkReads
+from .gather_encodes import GatherEncoder
 from .chunk_memory import check_chunk_memory, empty_output, missing_chunk_extent
 from .shared_reads import SharedChunkReads
 
@@ -160,10 +161,24 @@ class ChunkForm:
             return self.array.fmt.new_chunk()
         return self.array._decode(self.key, value, self.cell)
 
-    def encode(self, chunk: np.ndarray) -> bytes | None:
+    def encode(self, chunk: "np.ndarray | EncodedChunk") -> bytes | None:
+        if type(chunk) is EncodedChunk:
+            self.encoded_chunk = None  # (encoded in one step only where nothing is cached)
+            return chunk.data
         encoded = self.array._encode(chunk, self.cell)
         self.encoded_chunk = None if encoded is None else chunk
         return encoded
+
+
+class EncodedChunk:
+    """A covered chunk's stored bytes, encoded as it was filled (`gather_encodes`); None: the
+    chunk equals the fill value and is not stored.  What a `ChunkForm` decodes to in a
+    writeback is either this or the chunk array."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes | None):
+        self.data = data
 
 
 class ChunkMutation(Mutation):
@@ -189,25 +204,34 @@ class ChunkMutation(Mutation):
         self.region = region if not covers else None
 
     def fill(self, cell: Any, take: Callable, mark: Callable, adopt: Callable | None = None,
-             take_region: Callable | None = None) -> None:
+             take_region: Callable | None = None, gather: Callable | None = None) -> float:
         """Copies the source's part for `cell` in (`take(cell, component)`, `mark(cell, mask)`;
         `take_region(cell, box)` for a box); a covering write may instead keep the chunk
-        `adopt(cell)` returns (a view of a source the caller gave up)."""
+        `adopt(cell)` returns (a view of a source the caller gave up), or the stored bytes
+        `gather(cell)` encodes straight from the source ((bytes or None, seconds), or None
+        where it did not).  Returns the seconds spent encoding here."""
         array = self.decoded_form.array
         fmt = array.fmt
+        if gather is not None and not self.needs_read:
+            array.check_chunk_memory()
+            encoded = gather(cell)
+            if encoded is not None:
+                self.region = None
+                self.buffer = EncodedChunk(encoded[0])
+                return encoded[1]
         if self.region is not None and take_region is not None:
             array.check_chunk_memory()  # the writeback will hold the whole chunk
             box = np.empty(region_shape(self.region, fmt.chunk_shape), dtype=fmt.numpy_dtype)
             take_region(cell, box)
             box.flags.writeable = False
             self.buffer = box
-            return
+            return 0.0
         self.region = None
         if adopt is not None and not self.needs_read:
             buffer = adopt(cell)
             if buffer is not None:
                 self.buffer = buffer
-                return
+                return 0.0
         array.check_chunk_memory()
         # A covering write overwrites every element: no need to start from the fill value.
         buffer = fmt.new_chunk() if self.needs_read else fmt.empty_chunk()
@@ -219,16 +243,19 @@ class ChunkMutation(Mutation):
             self.mask = mask
         buffer.flags.writeable = False  # shared by every later merge of this write
         self.buffer = buffer
+        return 0.0
 
-    def apply_decoded(self, chunk: np.ndarray) -> np.ndarray:
+    def apply_decoded(self, chunk: "np.ndarray | EncodedChunk | None") -> "np.ndarray | EncodedChunk":
         fmt = self.decoded_form.array.fmt
+        if self.mask is None and self.region is None:
+            return self.buffer  # the whole chunk, whatever came before
+        if type(chunk) is EncodedChunk:
+            chunk = self.decoded_form.decode(chunk.data)  # an earlier covering write of the node
         if self.region is not None:
             if not chunk.flags.writeable:
                 chunk = np.array(chunk, order="K")
             copy_array(fmt.component(chunk)[self.region + (Ellipsis,)], self.buffer)
             return chunk
-        if self.mask is None:
-            return self.buffer
         if not chunk.flags.writeable:
             chunk = np.array(chunk, order="K")
         np.copyto(fmt.component(chunk), fmt.component(self.buffer), where=self.mask)
@@ -263,6 +290,7 @@ class ChunkedArray:
         self.store_data_equal_to_fill_value = store_data_equal_to_fill_value
         self._shared_reads = SharedChunkReads(self)
         self._one_step: Any = _UNKNOWN  # FileChunkReads or None, decided on the first read
+        self._gather_encoder: Any = _UNKNOWN  # GatherEncoder or None, decided on the first write
         #: whether a chunk was found to fit in memory (`check_chunk_memory`, checked once)
         self._chunk_fits = False
 
@@ -478,6 +506,22 @@ class ChunkedArray:
         finally:
             metrics.DECODE_SECONDS.increment(time.perf_counter() - started)
 
+    def _gather(self, source: np.ndarray) -> Callable | None:
+        """What encodes a covered chunk straight from `source` (see gather_encodes.py): called
+        with a cell, (stored bytes or None, seconds encoding), or None where it did not."""
+        encoder = self._gather_encoder
+        if encoder is _UNKNOWN:
+            encoder = self._gather_encoder = GatherEncoder.for_format(self.fmt, self.store_data_equal_to_fill_value)
+        if encoder is None:
+            return None
+        chunk_shape = self.fmt.chunk_shape
+
+        def gather(cell) -> tuple | None:
+            region = whole_chunk_region(source, cell, chunk_shape)
+            return None if region is None else encoder.encode(region)
+
+        return gather
+
     def _encode(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes | None:
         started = time.perf_counter()
         try:
@@ -515,7 +559,7 @@ class ChunkedArray:
         them, leaving only the writes to the store's pool).
         """
         kind, maps, shape, cells = self._plan(transform)
-        adopt = take_region = None
+        adopt = take_region = gather = None
         if kind == "strided":
             perm, missing = partition.strided_axes(maps, len(shape))
             inverse = sorted(range(len(perm)), key=perm.__getitem__)  # the inverse permutation
@@ -525,6 +569,9 @@ class ChunkedArray:
             mark = lambda cell, mask: mask.__setitem__(cell.chunk_index + (Ellipsis,), True)  # noqa: E731
             if can_reference_source and inverse is None and not missing and source.dtype == self.fmt.numpy_dtype:
                 adopt = lambda cell: adopt_region(self.fmt, source, cell)  # noqa: E731
+            if (transaction is None and self.cache is None and inverse is None and not missing
+                    and source.dtype == self.fmt.numpy_dtype and getattr(self.kv, "stage_mutation", None) is None):
+                gather = self._gather(source)
         else:
             flat_source = np.ascontiguousarray(source).reshape(-1)
             take = lambda cell, dst: take_points(dst, cell, flat_source)  # noqa: E731
@@ -543,7 +590,7 @@ class ChunkedArray:
             writeback_executor = ENCODE_HERE
         if (transaction is None and getattr(kv, "stage_mutation", None) is None
                 and (inline or source.nbytes <= _FILL_INLINE_BYTES)):
-            return self._write_filled_first(kind, cells, take, mark, adopt, take_region, writeback_executor)
+            return self._write_filled_first(kind, cells, take, mark, adopt, take_region, gather, writeback_executor)
         # Stage every chunk in order first, so a later write always lands after this one.
         for cell in cells:
             key = self.fmt.chunk_key(cell.cell)
@@ -566,18 +613,21 @@ class ChunkedArray:
             mutations.append((cell, mutation))
 
         def fill(cell, mutation: ChunkMutation) -> None:
+            started = time.perf_counter()
+            encoding = 0.0
             try:
-                mutation.fill(cell, take, mark, adopt, take_region)
+                encoding = mutation.fill(cell, take, mark, adopt, take_region, gather)
             except BaseException as exc:  # noqa: BLE001 - reported through copy and commit
                 futures._settle(mutation.ready, exception=exc)
                 return
+            finally:
+                metrics.COPY_SECONDS.increment(time.perf_counter() - started - encoding)
             futures._settle(mutation.ready, result=None)
 
         if getattr(self.kv, "stage_mutation", None) is not None:
             # Sub-chunks of one shard filled together: each shard is written (and its encoded
             # sub-chunks freed) as early as possible.
             mutations.sort(key=lambda cm: cm[1].decoded_form.key)
-        fill = metrics.timed_calls(fill, metrics.COPY_SECONDS)
         # A few tasks take the chunks in order from one queue, rather than a task (and a
         # Future) per chunk; each chunk's `ready` says when it is staged.
         copy = futures.all_done([m.ready for _, m in mutations])
@@ -609,7 +659,7 @@ class ChunkedArray:
         return written
 
     def _write_filled_first(self, kind: str, cells: list, take: Callable, mark: Callable, adopt: Callable | None,
-                            take_region: Callable | None, executor: Any) -> WriteFutures:
+                            take_region: Callable | None, gather: Callable | None, executor: Any) -> WriteFutures:
         """A non-transactional write whose chunks are filled here, each before it is staged (in
         order, so a later write still lands after this one): a staged chunk is complete, so
         its writeback starts at once, with no Future per chunk for its staging, and on a store
@@ -624,13 +674,14 @@ class ChunkedArray:
             mutation = ChunkMutation(ChunkForm(self, cell.cell, key), covers,
                                      cell.chunk_index if take_region is not None else None, filled_first=True)
             started = time.perf_counter()
+            encoding = 0.0
             try:
-                mutation.fill(cell, take, mark, adopt, take_region)
+                encoding = mutation.fill(cell, take, mark, adopt, take_region, gather)
             except BaseException as exc:  # noqa: BLE001 - reported through copy and commit
                 error = exc if error is None else error
                 continue
             finally:
-                metrics.COPY_SECONDS.increment(time.perf_counter() - started)
+                metrics.COPY_SECONDS.increment(time.perf_counter() - started - encoding)
             if cache is not None:
                 cache.discard((self.identity, key))  # the cached chunk is being replaced
             committed = write_now(kv, key, mutation, executor)

@@ -75,7 +75,7 @@ def _bind(chunkio: Any) -> bool:
     return True
 
 
-def _own(obj: Any, name: str, module: str) -> bool:
+def own_method(obj: Any, name: str, module: str) -> bool:
     """Whether `obj.name` is the method `module` defines (behind the metrics wrapper)."""
     if name in vars(obj):
         return False
@@ -110,7 +110,7 @@ class FileChunkReads:
         from ..codecs.bytes_codec import BytesCodec
         from ..kvstore.file import FileDriver
 
-        if type(kv) is not FileDriver or not _own(kv, "read_now", "tensorstore_py.kvstore.file"):
+        if type(kv) is not FileDriver or not own_method(kv, "read_now", "tensorstore_py.kvstore.file"):
             return None
         # (The formats' modules are loaded already where `fmt` is one of theirs; the other
         # format's drivers are not imported for the asking.)
@@ -130,7 +130,7 @@ class FileChunkReads:
             return None
         # It stands in for the package's own read and decode: not where either was replaced
         # (instrumented, as tests count calls, on the instance or the class).
-        if not (_own(fmt, "decode_chunk_into", module) and _own(fmt, "decode_chunk", module)):
+        if not (own_method(fmt, "decode_chunk_into", module) and own_method(fmt, "decode_chunk", module)):
             return None
         dtype = chain.dtype
         if (dtype != fmt.numpy_dtype or dtype.hasobject or tuple(chain.shape) != tuple(fmt.chunk_shape)
