@@ -41,7 +41,7 @@ from .chunk_copy import (
     take_strided, whole_chunk_region,
 )  # fmt: skip
 from .file_chunk_reads import FileChunkReads
-from .gather_encodes import GatherEncoder
+from .gather_encodes import EncodedChunk, GatherEncoder, GatheredChunk
 from .chunk_memory import check_chunk_memory, empty_output, missing_chunk_extent
 from .shared_reads import SharedChunkReads
 
@@ -163,22 +163,11 @@ class ChunkForm:
 
     def encode(self, chunk: "np.ndarray | EncodedChunk") -> bytes | None:
         if type(chunk) is EncodedChunk:
-            self.encoded_chunk = None  # (encoded in one step only where nothing is cached)
+            self.encoded_chunk = None  # (gathered only where nothing is cached)
             return chunk.data
         encoded = self.array._encode(chunk, self.cell)
         self.encoded_chunk = None if encoded is None else chunk
         return encoded
-
-
-class EncodedChunk:
-    """A covered chunk's stored bytes, encoded as it was filled (`gather_encodes`); None: the
-    chunk equals the fill value and is not stored.  What a `ChunkForm` decodes to in a
-    writeback is either this or the chunk array."""
-
-    __slots__ = ("data",)
-
-    def __init__(self, data: bytes | None):
-        self.data = data
 
 
 class ChunkMutation(Mutation):
@@ -204,34 +193,25 @@ class ChunkMutation(Mutation):
         self.region = region if not covers else None
 
     def fill(self, cell: Any, take: Callable, mark: Callable, adopt: Callable | None = None,
-             take_region: Callable | None = None, gather: Callable | None = None) -> float:
+             take_region: Callable | None = None) -> None:
         """Copies the source's part for `cell` in (`take(cell, component)`, `mark(cell, mask)`;
         `take_region(cell, box)` for a box); a covering write may instead keep the chunk
-        `adopt(cell)` returns (a view of a source the caller gave up), or the stored bytes
-        `gather(cell)` encodes straight from the source ((bytes or None, seconds), or None
-        where it did not).  Returns the seconds spent encoding here."""
+        `adopt(cell)` returns (a view of a source the caller gave up)."""
         array = self.decoded_form.array
         fmt = array.fmt
-        if gather is not None and not self.needs_read:
-            array.check_chunk_memory()
-            encoded = gather(cell)
-            if encoded is not None:
-                self.region = None
-                self.buffer = EncodedChunk(encoded[0])
-                return encoded[1]
         if self.region is not None and take_region is not None:
             array.check_chunk_memory()  # the writeback will hold the whole chunk
             box = np.empty(region_shape(self.region, fmt.chunk_shape), dtype=fmt.numpy_dtype)
             take_region(cell, box)
             box.flags.writeable = False
             self.buffer = box
-            return 0.0
+            return
         self.region = None
         if adopt is not None and not self.needs_read:
             buffer = adopt(cell)
             if buffer is not None:
                 self.buffer = buffer
-                return 0.0
+                return
         array.check_chunk_memory()
         # A covering write overwrites every element: no need to start from the fill value.
         buffer = fmt.new_chunk() if self.needs_read else fmt.empty_chunk()
@@ -243,7 +223,6 @@ class ChunkMutation(Mutation):
             self.mask = mask
         buffer.flags.writeable = False  # shared by every later merge of this write
         self.buffer = buffer
-        return 0.0
 
     def apply_decoded(self, chunk: "np.ndarray | EncodedChunk | None") -> "np.ndarray | EncodedChunk":
         fmt = self.decoded_form.array.fmt
@@ -506,21 +485,25 @@ class ChunkedArray:
         finally:
             metrics.DECODE_SECONDS.increment(time.perf_counter() - started)
 
-    def _gather(self, source: np.ndarray) -> Callable | None:
-        """What encodes a covered chunk straight from `source` (see gather_encodes.py): called
-        with a cell, (stored bytes or None, seconds encoding), or None where it did not."""
+    def _gathering(self, source: np.ndarray) -> Callable | None:
+        """What stages a chunk a non-transactional write covers as a `GatheredChunk` (see
+        gather_encodes.py): called with a cell, the mutation, or None for a cell it does not
+        take (not covered; its source part not a forward box).  None where nothing is."""
         encoder = self._gather_encoder
         if encoder is _UNKNOWN:
             encoder = self._gather_encoder = GatherEncoder.for_format(self.fmt, self.store_data_equal_to_fill_value)
-        if encoder is None:
+        if encoder is None or not self.fmt.component_covers_chunk:
             return None
         chunk_shape = self.fmt.chunk_shape
 
-        def gather(cell) -> tuple | None:
-            region = whole_chunk_region(source, cell, chunk_shape)
-            return None if region is None else encoder.encode(region)
+        def gathered(cell, key: bytes) -> GatheredChunk | None:
+            region = whole_chunk_region(source, cell, chunk_shape) if cell.covers else None
+            if region is None:
+                return None
+            self.check_chunk_memory()
+            return GatheredChunk(ChunkForm(self, cell.cell, key), encoder, region)
 
-        return gather
+        return gathered
 
     def _encode(self, chunk: np.ndarray, cell: tuple[int, ...]) -> bytes | None:
         started = time.perf_counter()
@@ -559,7 +542,7 @@ class ChunkedArray:
         them, leaving only the writes to the store's pool).
         """
         kind, maps, shape, cells = self._plan(transform)
-        adopt = take_region = gather = None
+        adopt = take_region = gathering = None
         if kind == "strided":
             perm, missing = partition.strided_axes(maps, len(shape))
             inverse = sorted(range(len(perm)), key=perm.__getitem__)  # the inverse permutation
@@ -570,8 +553,9 @@ class ChunkedArray:
             if can_reference_source and inverse is None and not missing and source.dtype == self.fmt.numpy_dtype:
                 adopt = lambda cell: adopt_region(self.fmt, source, cell)  # noqa: E731
             if (transaction is None and self.cache is None and inverse is None and not missing
-                    and source.dtype == self.fmt.numpy_dtype and getattr(self.kv, "stage_mutation", None) is None):
-                gather = self._gather(source)
+                    and source.dtype == self.fmt.numpy_dtype and getattr(self.kv, "stage_mutation", None) is None
+                    and getattr(self.kv, "write_now", None) is not None):
+                gathering = self._gathering(source)
         else:
             flat_source = np.ascontiguousarray(source).reshape(-1)
             take = lambda cell, dst: take_points(dst, cell, flat_source)  # noqa: E731
@@ -590,10 +574,19 @@ class ChunkedArray:
             writeback_executor = ENCODE_HERE
         if (transaction is None and getattr(kv, "stage_mutation", None) is None
                 and (inline or source.nbytes <= _FILL_INLINE_BYTES)):
-            return self._write_filled_first(kind, cells, take, mark, adopt, take_region, gather, writeback_executor)
+            return self._write_filled_first(kind, cells, take, mark, adopt, take_region, gathering, writeback_executor)
         # Stage every chunk in order first, so a later write always lands after this one.
+        gathered_commits = []
         for cell in cells:
             key = self.fmt.chunk_key(cell.cell)
+            gathered = None if gathering is None else gathering(cell, key)
+            if gathered is not None:
+                # Gathered, encoded and stored by its writeback on the store's pool.
+                committed = stage_now(self.kv, key, gathered, self.executor)
+                committed.add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
+                commits.append(committed)
+                gathered_commits.append(committed)
+                continue
             covers = kind == "strided" and cell.covers and self.fmt.component_covers_chunk
             mutation = ChunkMutation(ChunkForm(self, cell.cell, key), covers,
                                      cell.chunk_index if take_region is not None else None)
@@ -613,24 +606,21 @@ class ChunkedArray:
             mutations.append((cell, mutation))
 
         def fill(cell, mutation: ChunkMutation) -> None:
-            started = time.perf_counter()
-            encoding = 0.0
             try:
-                encoding = mutation.fill(cell, take, mark, adopt, take_region, gather)
+                mutation.fill(cell, take, mark, adopt, take_region)
             except BaseException as exc:  # noqa: BLE001 - reported through copy and commit
                 futures._settle(mutation.ready, exception=exc)
                 return
-            finally:
-                metrics.COPY_SECONDS.increment(time.perf_counter() - started - encoding)
             futures._settle(mutation.ready, result=None)
 
         if getattr(self.kv, "stage_mutation", None) is not None:
             # Sub-chunks of one shard filled together: each shard is written (and its encoded
             # sub-chunks freed) as early as possible.
             mutations.sort(key=lambda cm: cm[1].decoded_form.key)
+        fill = metrics.timed_calls(fill, metrics.COPY_SECONDS)
         # A few tasks take the chunks in order from one queue, rather than a task (and a
         # Future) per chunk; each chunk's `ready` says when it is staged.
-        copy = futures.all_done([m.ready for _, m in mutations])
+        copy = futures.all_done([m.ready for _, m in mutations] + _finished(gathered_commits))
         n_tasks = min(len(mutations), getattr(self.executor, "max_workers", 1))
         # Taken off the queue as they are filled: a staged chunk then lives only as long as
         # its writeback needs it (a shard's sub-chunk: until encoded), not the whole write.
@@ -656,10 +646,14 @@ class ChunkedArray:
                     futures._settle(queue.popleft()[1].ready, exception=exc)
         written = WriteFutures(copy)
         futures.all_done([copy, *commits], written)
+        if gathered_commits:
+            # A caller that blocks runs the chunks still queued itself.
+            futures.share_tasks(gathered_commits, written)
+            futures.share_tasks(gathered_commits, copy)
         return written
 
     def _write_filled_first(self, kind: str, cells: list, take: Callable, mark: Callable, adopt: Callable | None,
-                            take_region: Callable | None, gather: Callable | None, executor: Any) -> WriteFutures:
+                            take_region: Callable | None, gathering: Callable | None, executor: Any) -> WriteFutures:
         """A non-transactional write whose chunks are filled here, each before it is staged (in
         order, so a later write still lands after this one): a staged chunk is complete, so
         its writeback starts at once, with no Future per chunk for its staging, and on a store
@@ -667,21 +661,32 @@ class ChunkedArray:
         fails the write and is not staged (nothing of it is written)."""
         kv, fmt, cache = self.kv, self.fmt, self.cache
         commits = []
+        gathered_commits = []
         error = None
         for cell in cells:
             key = fmt.chunk_key(cell.cell)
+            gathered = None if gathering is None else gathering(cell, key)
+            if gathered is not None:
+                # Gathered, encoded and stored by its writeback on the store's pool.
+                committed = write_now(kv, key, gathered, self.executor)
+                if committed.done():
+                    _count_written(_cell_elements(kind, cell), committed)
+                else:
+                    committed.add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
+                commits.append(committed)
+                gathered_commits.append(committed)
+                continue
             covers = kind == "strided" and cell.covers and fmt.component_covers_chunk
             mutation = ChunkMutation(ChunkForm(self, cell.cell, key), covers,
                                      cell.chunk_index if take_region is not None else None, filled_first=True)
             started = time.perf_counter()
-            encoding = 0.0
             try:
-                encoding = mutation.fill(cell, take, mark, adopt, take_region, gather)
+                mutation.fill(cell, take, mark, adopt, take_region)
             except BaseException as exc:  # noqa: BLE001 - reported through copy and commit
                 error = exc if error is None else error
                 continue
             finally:
-                metrics.COPY_SECONDS.increment(time.perf_counter() - started - encoding)
+                metrics.COPY_SECONDS.increment(time.perf_counter() - started)
             if cache is not None:
                 cache.discard((self.identity, key))  # the cached chunk is being replaced
             committed = write_now(kv, key, mutation, executor)
@@ -694,10 +699,19 @@ class ChunkedArray:
                 committed.add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
             commits.append(committed)
         copy = futures.ready(None) if error is None else futures.failed(error)
+        if gathered_commits:
+            copy = futures.all_done([copy, *_finished(gathered_commits)])
+            futures.share_tasks(gathered_commits, copy)
         written = WriteFutures(copy)
         futures.all_done([copy, *commits], written)
         futures.share_tasks(commits, written)
         return written
+
+
+def _finished(commits: list) -> list:
+    """[a Future of None once every one of `commits` has finished, however], or [] for none:
+    until then a write's source may still be read by the chunks gathered from it."""
+    return [futures.all_finished(commits, Future())] if commits else []
 
 
 def _cell_elements(kind: str, cell) -> int:

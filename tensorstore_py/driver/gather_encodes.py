@@ -22,9 +22,11 @@ from typing import Any
 import numpy as np
 
 from .. import metrics
+from ..cache.staging import Mutation
+from .chunk_copy import copy_array
 from .file_chunk_reads import own_method
 
-__all__ = ["GatherEncoder"]
+__all__ = ["GatherEncoder", "EncodedChunk", "GatheredChunk"]
 
 _bind_lock = threading.Lock()
 _bound: bool | None = None
@@ -122,12 +124,48 @@ class GatherEncoder:
         fill = np.ascontiguousarray(fmt.new_chunk()).reshape(-1).view(np.uint8) if elides else None
         return cls(chunkio, (clevel, shuffle, typesize, cname.encode(), blocksize), fill, tuple(fmt.chunk_shape))
 
-    def encode(self, region: np.ndarray) -> tuple[bytes | None, float] | None:
-        """(the stored bytes of a chunk holding `region`, None if it equals the fill value;
-        the seconds spent encoding, which the caller counts apart from the copy), or None if
-        c-blosc failed (the chunk is then encoded the ordinary way, which reports it)."""
-        frame, _copy_ns, encode_ns = self._chunkio.gather_encode(region, *self._arguments, self._fill)
+    def encode(self, region: np.ndarray) -> "EncodedChunk | None":
+        """The stored bytes of a chunk holding `region`, or None if c-blosc failed (the chunk
+        is then encoded the ordinary way, which reports it)."""
+        frame, copy_ns, encode_ns = self._chunkio.gather_encode(region, *self._arguments, self._fill)
         if type(frame) is int:
             return None
+        metrics.COPY_SECONDS.increment(copy_ns / 1e9)
         metrics.ENCODE_SECONDS.increment(encode_ns / 1e9)
-        return frame, encode_ns / 1e9
+        return EncodedChunk(frame)
+
+
+class EncodedChunk:
+    """A covered chunk's stored bytes, encoded straight from the source; None: the chunk
+    equals the fill value and is not stored.  What a chunk's writeback works on is either
+    this or the chunk array (`chunked.ChunkForm`)."""
+
+    __slots__ = ("data",)
+
+    def __init__(self, data: bytes | None):
+        self.data = data
+
+
+class GatheredChunk(Mutation):
+    """A chunk a write covers whole, staged as the part of the writer's source it takes:
+    its writeback (on the store's pool) gathers and encodes it in one step, and stores it.
+    Nothing is copied before: the write's `copy` completes once every such chunk is stored."""
+
+    __slots__ = ("decoded_form", "_encoder", "_region")
+
+    needs_read = False
+    ready = None
+
+    def __init__(self, form: Any, encoder: GatherEncoder, region: np.ndarray):
+        self.decoded_form = form
+        self._encoder = encoder
+        self._region = region
+
+    def apply_decoded(self, chunk: Any) -> Any:
+        encoded = self._encoder.encode(self._region)
+        if encoded is not None:
+            return encoded
+        fmt = self.decoded_form.array.fmt
+        chunk = fmt.empty_chunk()
+        copy_array(fmt.component(chunk), self._region)
+        return chunk

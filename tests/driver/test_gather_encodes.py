@@ -32,7 +32,7 @@ def gathered(monkeypatch):
     def spy(self, region):
         out = original(self, region)
         if out is not None:
-            done.append(out[0])
+            done.append(out.data)
         return out
 
     monkeypatch.setattr(gather_encodes.GatherEncoder, "encode", spy)
