@@ -488,16 +488,20 @@ class ChunkedArray:
     def _gathering(self, source: np.ndarray) -> Callable | None:
         """What stages a chunk a non-transactional write covers as a `GatheredChunk` (see
         gather_encodes.py): called with a cell, the mutation, or None for a cell it does not
-        take (not covered; its source part not a forward box).  None where nothing is."""
-        encoder = self._gather_encoder
-        if encoder is _UNKNOWN:
-            encoder = self._gather_encoder = GatherEncoder.for_format(self.fmt, self.store_data_equal_to_fill_value)
-        if encoder is None or not self.fmt.component_covers_chunk:
+        take (not covered; its source part not a forward box; a format it does not encode).
+        The encoder is looked for at the first covered cell: a write of partial chunks alone
+        (the first in a process) does not pay for finding it."""
+        if self._gather_encoder is None or not self.fmt.component_covers_chunk:
             return None
         chunk_shape = self.fmt.chunk_shape
 
         def gathered(cell, key: bytes) -> GatheredChunk | None:
-            region = whole_chunk_region(source, cell, chunk_shape) if cell.covers else None
+            if not cell.covers:
+                return None
+            encoder = self._gather_encoder
+            if encoder is _UNKNOWN:
+                encoder = self._gather_encoder = GatherEncoder.for_format(self.fmt, self.store_data_equal_to_fill_value)
+            region = None if encoder is None else whole_chunk_region(source, cell, chunk_shape)
             if region is None:
                 return None
             self.check_chunk_memory()
