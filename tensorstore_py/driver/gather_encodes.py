@@ -16,6 +16,7 @@ encoded the ordinary way.
 
 from __future__ import annotations
 
+import math
 import threading
 from typing import Any
 
@@ -115,7 +116,7 @@ class GatherEncoder:
         if (type(codec).__module__, type(codec).__name__) not in _CODECS:
             return None
         clevel, shuffle, typesize, cname, blocksize = codec.compress_arguments(chain._itemsize)
-        nbytes = int(np.prod(fmt.chunk_shape)) * dtype.itemsize
+        nbytes = math.prod(fmt.chunk_shape) * dtype.itemsize
         if cname not in blosc.AVAILABLE_CNAMES or nbytes > blosc.MAX_BUFFER_SIZE or nbytes == 0:
             return None
         chunkio = _chunkio()
