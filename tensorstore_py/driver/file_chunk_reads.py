@@ -84,6 +84,24 @@ def own_method(obj: Any, name: str, module: str) -> bool:
     return getattr(fn, "__module__", None) == module
 
 
+#: What `buffer_view_dtype` gives for a type with no unsigned type of its size.
+UNBUFFERED: Any = object()
+
+
+def buffer_view_dtype(dtype: np.dtype) -> Any:
+    """None if arrays of `dtype` export their memory through the buffer protocol (which
+    `_ext.chunkio` takes them by), else the unsigned type of its size to view them as
+    (numpy exports no buffer of bfloat16 and the other ml_dtypes types), or `UNBUFFERED`."""
+    try:
+        memoryview(np.empty(1, dtype))
+        return None
+    except (ValueError, TypeError):
+        pass
+    if dtype.itemsize not in (1, 2, 4, 8):
+        return UNBUFFERED
+    return np.dtype(f"u{dtype.itemsize}")
+
+
 #: The compressors decoded here (exactly these classes: a subclass may decode otherwise).
 _CODECS = {
     ("tensorstore_py.codecs.blosc", "BloscCodec"): "BLOSC",
@@ -104,6 +122,8 @@ class FileChunkReads:
         self._kv_metrics = metrics._metrics_of(kv)
         self._shape = chain.shape
         self._dtype = chain.dtype
+        #: the type the chunk and the output are handed to `chunkio` as (None: their own)
+        self._view = buffer_view_dtype(chain.dtype)
 
     @classmethod
     def for_array(cls, fmt: Any, kv: Any) -> "FileChunkReads | None":
@@ -143,9 +163,10 @@ class FileChunkReads:
         compressor = type(chain.bytes_to_bytes[0])
         codec = _CODECS.get((compressor.__module__, compressor.__name__))
         codec = None if codec is None else getattr(chunkio, codec)
-        if codec is None or not chunkio.bound(codec):
+        if codec is None or not chunkio.bound(codec) or buffer_view_dtype(dtype) is UNBUFFERED:
             return None
         return cls(chunkio, codec, fmt, kv, chain)
+
     def read(self, key: bytes, cell: Any, place: Callable, direct: Callable | None) -> bool:
         """Reads the chunk under `key` into the reader's output (as `ChunkedArray._copy_read`
         places it); False if it did not (nothing was placed)."""
@@ -161,8 +182,14 @@ class FileChunkReads:
                 views = direct.part(cell, target)
                 if views is not None:
                     into, part = views
-        stored, read_ns, decode_ns, copy_ns = self._chunkio.read_decode_into(
-            os.fsencode(self._kv._path_of(key)), self._codec, target, into, part)
+        view = self._view
+        if view is None:
+            stored, read_ns, decode_ns, copy_ns = self._chunkio.read_decode_into(
+                os.fsencode(self._kv._path_of(key)), self._codec, target, into, part)
+        else:
+            stored, read_ns, decode_ns, copy_ns = self._chunkio.read_decode_into(
+                os.fsencode(self._kv._path_of(key)), self._codec, target.view(view),
+                None if into is None else into.view(view), None if part is None else part.view(view))
         if stored < 0:
             return False
         m = self._kv_metrics

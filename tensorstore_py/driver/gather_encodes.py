@@ -25,7 +25,7 @@ import numpy as np
 from .. import metrics
 from ..cache.staging import Mutation
 from .chunk_copy import copy_array
-from .file_chunk_reads import own_method
+from .file_chunk_reads import UNBUFFERED, buffer_view_dtype, own_method
 
 __all__ = ["GatherEncoder", "EncodedChunk", "GatheredChunk"]
 
@@ -73,13 +73,15 @@ _CODECS = {("tensorstore_py.codecs.blosc", "BloscCodec"), ("tensorstore_py.codec
 class GatherEncoder:
     """The one-step encodes of one array's covered chunks (see the module docstring)."""
 
-    __slots__ = ("_chunkio", "_arguments", "_fill", "_shape")
+    __slots__ = ("_chunkio", "_arguments", "_fill", "_view")
 
-    def __init__(self, chunkio: Any, arguments: tuple, fill: np.ndarray | None, shape: tuple):
+    def __init__(self, chunkio: Any, arguments: tuple, fill: np.ndarray | None, view: np.dtype | None):
         self._chunkio = chunkio
         self._arguments = arguments
         self._fill = fill
-        self._shape = shape
+        #: the unsigned type the elements are handed over as, for a type numpy cannot export
+        #: through the buffer protocol (bfloat16 ...); None: as they are
+        self._view = view
 
     @classmethod
     def for_format(cls, fmt: Any, store_fill: bool) -> "GatherEncoder | None":
@@ -122,12 +124,17 @@ class GatherEncoder:
         chunkio = _chunkio()
         if chunkio is None:
             return None
+        view = buffer_view_dtype(dtype)
+        if view is UNBUFFERED:
+            return None
         fill = np.ascontiguousarray(fmt.new_chunk()).reshape(-1).view(np.uint8) if elides else None
-        return cls(chunkio, (clevel, shuffle, typesize, cname.encode(), blocksize), fill, tuple(fmt.chunk_shape))
+        return cls(chunkio, (clevel, shuffle, typesize, cname.encode(), blocksize), fill, view)
 
     def encode(self, region: np.ndarray) -> "EncodedChunk | None":
         """The stored bytes of a chunk holding `region`, or None if c-blosc failed (the chunk
         is then encoded the ordinary way, which reports it)."""
+        if self._view is not None:
+            region = region.view(self._view)
         frame, copy_ns, encode_ns = self._chunkio.gather_encode(region, *self._arguments, self._fill)
         if type(frame) is int:
             return None

@@ -200,3 +200,36 @@ def test_no_symbol_table_no_address(tmp_path):
         __file__ = str(fake)
 
     assert compress_ctx_address(Module()) is None
+
+
+def test_types_numpy_exports_no_buffer_of(tmp_path, monkeypatch, gathered):
+    """bfloat16 arrays have no buffer-protocol export: both one-step paths view them as
+    unsigned integers of their size (the reads took them too, before raising)."""
+    ml_dtypes = pytest.importorskip("ml_dtypes")
+    from tensorstore_py.driver import file_chunk_reads
+
+    read_by_one_step = []
+    original_read = file_chunk_reads.FileChunkReads.read
+
+    def spy(self, key, cell, place, direct):
+        taken = original_read(self, key, cell, place, direct)
+        read_by_one_step.append(taken)
+        return taken
+
+    monkeypatch.setattr(file_chunk_reads.FileChunkReads, "read", spy)
+    data = (np.arange(24 * 16).reshape(24, 16) / 7).astype(ml_dtypes.bfloat16)
+
+    def spec(path):
+        return {"driver": "zarr", "kvstore": {"driver": "file", "path": str(path)},
+                "metadata": {"shape": [24, 16], "chunks": [8, 8], "dtype": "bfloat16", "compressor": {"id": "blosc"}},
+                "create": True, "delete_existing": True}
+
+    source = np.concatenate([data, data])[::2]  # strided
+    ordinary, mine, path = _write_both_ways(tmp_path, monkeypatch, spec, source)
+    assert mine == ordinary and len(gathered) == 6
+    store = ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(path)}}).result()
+    np.testing.assert_array_equal(store.read().result(), source)
+    np.testing.assert_array_equal(store[3:20, 1:15:3].read().result(), source[3:20, 1:15:3])
+    assert read_by_one_step and all(read_by_one_step)
+    np.testing.assert_array_equal(ref.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(path)}})
+                                  .result().read().result(), source)
