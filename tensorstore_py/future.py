@@ -448,53 +448,11 @@ def share_tasks(sources: list, waiter: Future) -> None:
 def _execute(executor: concurrent.futures.Executor, fn: Callable[[], None]) -> None:
     """Runs `fn()` on `executor`: a pool of ours (`WorkerPool.run`) takes the bare callable,
     without the Future that `Executor.submit` makes and nobody here would look at."""
-    held = _held.tasks
-    if held is not None:
-        held.append((executor, fn))
-        return
     run = getattr(executor, "run", None)
     if run is not None:
         run(fn)
     else:
         executor.submit(fn)
-
-
-class _Held(threading.local):
-    #: the tasks this thread holds back (`HeldTasks`), or None
-    tasks: list | None = None
-
-
-_held = _Held()
-
-
-class HeldTasks:
-    """Within ``with HeldTasks():``, the claimable tasks this thread hands to pools wait, and
-    are handed over together when the block ends.
-
-    A write stages its chunks one after another, each writeback a task on a pool; every task
-    handed over wakes a pool thread, which then wants the GIL the staging thread holds, so the
-    two trade it back and forth for every chunk.  Held back, the tasks start once the staging
-    is done.  Only for code that never waits on the tasks it hands over (it would wait
-    forever).  A pool that refuses a task (shut down at exit) gets it run here: each task
-    settles its own Future."""
-
-    __slots__ = ("_outer",)
-
-    def __enter__(self) -> "HeldTasks":
-        self._outer = _held.tasks
-        if self._outer is None:
-            _held.tasks = []
-        return self
-
-    def __exit__(self, *exc_info: Any) -> None:
-        if self._outer is not None:
-            return  # the outermost block hands them over
-        tasks, _held.tasks = _held.tasks, None
-        for executor, fn in tasks:
-            try:
-                _execute(executor, fn)
-            except RuntimeError:
-                fn()
 
 
 def _resolve(out: Future, value: Any) -> None:

@@ -16,7 +16,6 @@ from __future__ import annotations
 import abc
 import collections
 import concurrent.futures
-import contextlib
 import functools
 import time
 from typing import Any, Callable, Sequence
@@ -582,35 +581,33 @@ class ChunkedArray:
             return self._write_filled_first(kind, cells, take, mark, adopt, take_region, gathering, writeback_executor)
         # Stage every chunk in order first, so a later write always lands after this one.
         gathered_commits = []
-        # Writebacks of gathered chunks start once all are staged (see `futures.HeldTasks`).
-        with futures.HeldTasks() if gathering is not None else contextlib.nullcontext():
-            for cell in cells:
-                key = self.fmt.chunk_key(cell.cell)
-                gathered = None if gathering is None else gathering(cell, key)
-                if gathered is not None:
-                    # Gathered, encoded and stored by its writeback on the store's pool.
-                    committed = stage_now(self.kv, key, gathered, self.executor)
-                    committed.add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
-                    commits.append(committed)
-                    gathered_commits.append(committed)
-                    continue
-                covers = kind == "strided" and cell.covers and self.fmt.component_covers_chunk
-                mutation = ChunkMutation(ChunkForm(self, cell.cell, key), covers,
-                                         cell.chunk_index if take_region is not None else None)
-                if self.cache is not None:
-                    self.cache.discard((self.identity, key))  # the cached chunk is being replaced
-                if transaction is not None:
-                    transaction.stage(self.kv, key, mutation, self.executor)
-                    commits.append(mutation.ready)
-                else:
-                    committed = stage_now(self.kv, key, mutation, writeback_executor)
-                    if self.cache is not None and self.kv.base is None:
-                        committed.add_done_callback(functools.partial(self._cache_written, mutation.decoded_form))
-                    commits.append(committed)
-                # Counted as each chunk is stored (staged, in a transaction), so that progress
-                # shows what has landed.
-                commits[-1].add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
-                mutations.append((cell, mutation))
+        for cell in cells:
+            key = self.fmt.chunk_key(cell.cell)
+            gathered = None if gathering is None else gathering(cell, key)
+            if gathered is not None:
+                # Gathered, encoded and stored by its writeback on the store's pool.
+                committed = stage_now(self.kv, key, gathered, self.executor)
+                committed.add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
+                commits.append(committed)
+                gathered_commits.append(committed)
+                continue
+            covers = kind == "strided" and cell.covers and self.fmt.component_covers_chunk
+            mutation = ChunkMutation(ChunkForm(self, cell.cell, key), covers,
+                                     cell.chunk_index if take_region is not None else None)
+            if self.cache is not None:
+                self.cache.discard((self.identity, key))  # the cached chunk is being replaced
+            if transaction is not None:
+                transaction.stage(self.kv, key, mutation, self.executor)
+                commits.append(mutation.ready)
+            else:
+                committed = stage_now(self.kv, key, mutation, writeback_executor)
+                if self.cache is not None and self.kv.base is None:
+                    committed.add_done_callback(functools.partial(self._cache_written, mutation.decoded_form))
+                commits.append(committed)
+            # Counted as each chunk is stored (staged, in a transaction), so that progress
+            # shows what has landed.
+            commits[-1].add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
+            mutations.append((cell, mutation))
 
         def fill(cell, mutation: ChunkMutation) -> None:
             try:
@@ -670,42 +667,41 @@ class ChunkedArray:
         commits = []
         gathered_commits = []
         error = None
-        with futures.HeldTasks() if gathering is not None else contextlib.nullcontext():
-            for cell in cells:
-                key = fmt.chunk_key(cell.cell)
-                gathered = None if gathering is None else gathering(cell, key)
-                if gathered is not None:
-                    # Gathered, encoded and stored by its writeback on the store's pool.
-                    committed = write_now(kv, key, gathered, self.executor)
-                    if committed.done():
-                        _count_written(_cell_elements(kind, cell), committed)
-                    else:
-                        committed.add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
-                    commits.append(committed)
-                    gathered_commits.append(committed)
-                    continue
-                covers = kind == "strided" and cell.covers and fmt.component_covers_chunk
-                mutation = ChunkMutation(ChunkForm(self, cell.cell, key), covers,
-                                         cell.chunk_index if take_region is not None else None, filled_first=True)
-                started = time.perf_counter()
-                try:
-                    mutation.fill(cell, take, mark, adopt, take_region)
-                except BaseException as exc:  # noqa: BLE001 - reported through copy and commit
-                    error = exc if error is None else error
-                    continue
-                finally:
-                    metrics.COPY_SECONDS.increment(time.perf_counter() - started)
-                if cache is not None:
-                    cache.discard((self.identity, key))  # the cached chunk is being replaced
-                committed = write_now(kv, key, mutation, executor)
-                if cache is not None and kv.base is None:
-                    committed.add_done_callback(functools.partial(self._cache_written, mutation.decoded_form))
-                # Counted as each chunk is stored, so that progress shows what has landed.
+        for cell in cells:
+            key = fmt.chunk_key(cell.cell)
+            gathered = None if gathering is None else gathering(cell, key)
+            if gathered is not None:
+                # Gathered, encoded and stored by its writeback on the store's pool.
+                committed = write_now(kv, key, gathered, self.executor)
                 if committed.done():
                     _count_written(_cell_elements(kind, cell), committed)
                 else:
                     committed.add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
                 commits.append(committed)
+                gathered_commits.append(committed)
+                continue
+            covers = kind == "strided" and cell.covers and fmt.component_covers_chunk
+            mutation = ChunkMutation(ChunkForm(self, cell.cell, key), covers,
+                                     cell.chunk_index if take_region is not None else None, filled_first=True)
+            started = time.perf_counter()
+            try:
+                mutation.fill(cell, take, mark, adopt, take_region)
+            except BaseException as exc:  # noqa: BLE001 - reported through copy and commit
+                error = exc if error is None else error
+                continue
+            finally:
+                metrics.COPY_SECONDS.increment(time.perf_counter() - started)
+            if cache is not None:
+                cache.discard((self.identity, key))  # the cached chunk is being replaced
+            committed = write_now(kv, key, mutation, executor)
+            if cache is not None and kv.base is None:
+                committed.add_done_callback(functools.partial(self._cache_written, mutation.decoded_form))
+            # Counted as each chunk is stored, so that progress shows what has landed.
+            if committed.done():
+                _count_written(_cell_elements(kind, cell), committed)
+            else:
+                committed.add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
+            commits.append(committed)
         copy = futures.ready(None) if error is None else futures.failed(error)
         if gathered_commits:
             copy = futures.all_done([copy, *_finished(gathered_commits)])
