@@ -233,3 +233,42 @@ def test_types_numpy_exports_no_buffer_of(tmp_path, monkeypatch, gathered):
     assert read_by_one_step and all(read_by_one_step)
     np.testing.assert_array_equal(ref.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(path)}})
                                   .result().read().result(), source)
+
+
+def test_the_kernel_checks_its_arguments():
+    chunkio = gather_encodes._chunkio()
+    chunk = np.arange(64, dtype=np.float32).reshape(8, 8)
+    with pytest.raises(ValueError, match="fill must have the size of source"):
+        chunkio.gather_encode(chunk, 5, 1, 4, b"lz4", 0, np.zeros(10, np.uint8))
+    frame, _, _ = chunkio.gather_encode(chunk[::2], 5, 1, 4, b"lz4", 0, np.zeros(128, np.uint8))
+    assert frame == blosc.BloscCodec("lz4", 5, 1, 0, 4).encode(np.ascontiguousarray(chunk[::2]), 4)
+    assert chunkio.gather_encode(np.zeros((4, 4), np.float32), 5, 1, 4, b"lz4", 0, np.zeros(64, np.uint8))[0] is None
+    # A compressor c-blosc lacks: its error code, and the caller encodes the ordinary way.
+    code, _, _ = chunkio.gather_encode(chunk, 5, 1, 4, b"nonesuch", 0)
+    assert code < 0
+
+
+def test_a_chunk_the_kernel_fails_is_encoded_the_ordinary_way(tmp_path, monkeypatch):
+    data = _data((32, 32), "<f4")
+    spec = lambda p: _zarr(p, data.shape, (16, 16), "<f4", {"id": "blosc"})  # noqa: E731
+    ordinary = tmp_path / "ordinary"
+    with monkeypatch.context() as m:
+        m.setattr(gather_encodes.GatherEncoder, "for_format", classmethod(lambda cls, fmt, store_fill: None))
+        ts.open(spec(ordinary)).result().write(data).result()
+
+    class Failing:
+        def gather_encode(self, *args):
+            return (-1, 0, 0)
+
+    encoders = []
+    original = gather_encodes.GatherEncoder.for_format.__func__
+
+    def failing(cls, fmt, store_fill):
+        encoder = original(cls, fmt, store_fill)
+        encoder._chunkio = Failing()
+        encoders.append(encoder)
+        return encoder
+
+    monkeypatch.setattr(gather_encodes.GatherEncoder, "for_format", classmethod(failing))
+    ts.open(spec(tmp_path / "fallback")).result().write(data).result()
+    assert encoders and _stored(tmp_path / "fallback") == _stored(ordinary)
