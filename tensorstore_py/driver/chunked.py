@@ -397,7 +397,6 @@ class ChunkedArray:
             region = None if encoder is None else whole_chunk_region(source, cell, chunk_shape)
             if region is None:
                 return None
-            self.check_chunk_memory()
             return GatheredChunk(ChunkForm(self, cell.cell, key), encoder, region)
 
         return gathered

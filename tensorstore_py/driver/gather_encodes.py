@@ -170,10 +170,12 @@ class GatheredChunk(Mutation):
         self._region = region
 
     def apply_decoded(self, chunk: Any) -> Any:
+        array = self.decoded_form.array
+        array.check_chunk_memory()  # (a chunk's worth is gathered, and a frame as large)
         encoded = self._encoder.encode(self._region)
         if encoded is not None:
             return encoded
-        fmt = self.decoded_form.array.fmt
+        fmt = array.fmt
         chunk = fmt.empty_chunk()
         copy_array(fmt.component(chunk), self._region)
         return chunk
