@@ -1,6 +1,8 @@
 # cython: language_level=3, boundscheck=False, wraparound=False
 """A stored chunk read from its file and decoded (a Blosc frame or a Zstandard frame) into the
-caller's buffer, and copied into the caller's output, with the GIL released once.
+caller's buffer, and copied into the caller's output, with the GIL released once; and a chunk
+to be written gathered from the writer's source and encoded as a Blosc frame the same way
+(`gather_encode`).
 
 Threads reading chunks each gave the GIL up three times per chunk (the file read, the decode,
 the copy into the output) and ran Python between; on two cores the hand-overs made two threads
@@ -12,15 +14,21 @@ as the Python codecs check it (``codecs.blosc.parse_header``; one zstd frame dec
 expected size) before a byte reaches the decoder; anything this step does not take (a missing
 file, a header it refuses, a compressor c-blosc2 lacks, a failed decode) returns a code and the
 caller reads the chunk the ordinary way, which reports what is wrong in its own words.
+
+The encoder is c-blosc 1.x's reentrant ``blosc_compress_ctx`` from the python-blosc that encodes
+every other Blosc chunk (its address found by `codecs.blosc_symbols`): called with the
+arguments python-blosc gives it, it writes the same bytes.
 """
 
 from cpython.buffer cimport (
-    PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES, PyBUF_WRITABLE, PyBuffer_Release, PyObject_GetBuffer,
+    PyBUF_FORMAT, PyBUF_ND, PyBUF_STRIDES, PyBUF_WRITABLE, PyBuffer_IsContiguous, PyBuffer_Release,
+    PyObject_GetBuffer,
 )
+from cpython.object cimport PyObject
 from libc.errno cimport EINTR, errno
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 from posix.fcntl cimport O_CLOEXEC, O_RDONLY, open as c_open
 from posix.stat cimport S_ISREG, fstat, struct_stat
 from posix.unistd cimport close, pread
@@ -64,6 +72,17 @@ ctypedef unsigned long long (*zstd_content_size_fn)(const void *, size_t) noexce
 ctypedef size_t (*zstd_frame_size_fn)(const void *, size_t) noexcept nogil
 ctypedef unsigned (*zstd_is_error_fn)(size_t) noexcept nogil
 
+cdef extern from "Python.h":
+    # Owned references handled by hand: the frame is allocated at its largest size and shrunk
+    # in place once encoded (as python-blosc does), which needs the object's address.
+    PyObject *new_bytes "PyBytes_FromStringAndSize"(const char *, Py_ssize_t)
+    char *bytes_data "PyBytes_AS_STRING"(PyObject *)
+    int _PyBytes_Resize(PyObject **, Py_ssize_t)
+    void Py_DECREF(PyObject *)
+
+ctypedef int (*blosc1_compress_ctx_fn)(int, int, size_t, size_t, const void *, void *, size_t, const char *,
+                                       size_t, int) noexcept nogil
+
 ctypedef void (*copy_layout_fn)(int, const Py_ssize_t *, const Py_ssize_t *, const Py_ssize_t *,
                                 char *, const char *, Py_ssize_t, Py_ssize_t) noexcept nogil
 
@@ -71,6 +90,7 @@ cdef tsx_create_dctx_fn _create_dctx = NULL
 cdef tsx_free_ctx_fn _free_ctx = NULL
 cdef tsx_decompress_ctx_fn _decompress_ctx = NULL
 cdef copy_layout_fn _copy_layout = NULL
+cdef blosc1_compress_ctx_fn _blosc1_compress = NULL
 cdef zstd_create_fn _zstd_create = NULL
 cdef zstd_free_fn _zstd_free = NULL
 cdef zstd_decompress_fn _zstd_decompress = NULL
@@ -282,3 +302,99 @@ def read_decode_into(bytes path, int codec, out, place=None, part=None) -> tuple
     if code != 0:
         return (code, err, 0, 0)
     return (size, t1 - t0, t2 - t1, t3 - t2)
+
+
+cdef enum:
+    # c-blosc 1.x's BLOSC_MAX_OVERHEAD: what python-blosc allows a frame beyond the data.
+    MAX_OVERHEAD = 16
+    MAX_RANK = 32
+
+
+def bind_encoder(size_t compress_ctx, size_t copy_layout) -> None:
+    """The addresses of c-blosc 1.x's blosc_compress_ctx and of `copy`'s strided copy kernel."""
+    global _blosc1_compress, _copy_layout
+    _blosc1_compress = <blosc1_compress_ctx_fn>compress_ctx
+    _copy_layout = <copy_layout_fn>copy_layout
+
+
+def encoder_bound() -> bool:
+    return _blosc1_compress != NULL and _copy_layout != NULL
+
+
+def gather_encode(source, int clevel, int shuffle, int typesize, bytes cname, size_t blocksize,
+                  fill=None) -> tuple:
+    """The Blosc1 frame of `source` (an array of any strides, its elements in C order), as
+    python-blosc's ``compress(source, typesize, clevel, shuffle, cname)`` with c-blosc's forced
+    block size `blocksize` writes it; gathered and encoded without the GIL.
+
+    With `fill` (a contiguous buffer of the chunk's bytes), a source equal to it byte for
+    byte is not encoded.  Returns ``(frame, copy_ns, encode_ns)``; ``(None, copy_ns, 0)`` for
+    a source equal to `fill`; ``(code, 0, 0)`` with c-blosc's negative code if it failed."""
+    cdef Py_buffer src, filled
+    cdef bint have_fill = fill is not None
+    cdef Py_ssize_t nbytes, i
+    cdef Py_ssize_t strides[MAX_RANK]
+    cdef char *gathered = NULL
+    cdef const char *data
+    cdef const char *p_cname = cname
+    cdef PyObject *frame = NULL
+    cdef char *out
+    cdef int cbytes = 0, same = 0, contiguous
+    cdef int64_t t0, t1, t2
+    if not encoder_bound():
+        raise RuntimeError("chunkio cannot encode: not bound")
+    PyObject_GetBuffer(source, &src, PyBUF_STRIDES | PyBUF_FORMAT)
+    try:
+        if src.ndim > MAX_RANK:
+            raise ValueError(f"rank {src.ndim} exceeds {MAX_RANK}")
+        nbytes = src.len
+        if have_fill:
+            PyObject_GetBuffer(fill, &filled, PyBUF_ND)
+            if filled.len != nbytes:
+                PyBuffer_Release(&filled)
+                raise ValueError("fill must have the size of source")
+        try:
+            contiguous = PyBuffer_IsContiguous(&src, b'C')
+            frame = new_bytes(NULL, nbytes + MAX_OVERHEAD)
+            if frame == NULL:
+                raise MemoryError()
+            out = bytes_data(frame)
+            with nogil:
+                t0 = tsx_now_ns()
+                if contiguous:
+                    data = <const char *>src.buf
+                else:
+                    gathered = <char *>malloc(nbytes if nbytes > 0 else 1)
+                    if gathered != NULL:
+                        if src.ndim > 0:
+                            strides[src.ndim - 1] = src.itemsize
+                            for i in range(src.ndim - 2, -1, -1):
+                                strides[i] = strides[i + 1] * src.shape[i + 1]
+                        _copy_layout(src.ndim, src.shape, strides, src.strides, gathered,
+                                     <const char *>src.buf, src.itemsize, 0)
+                    data = gathered
+                t1 = tsx_now_ns()
+                if data != NULL:
+                    same = have_fill and memcmp(data, filled.buf, nbytes) == 0
+                    if not same:
+                        cbytes = _blosc1_compress(clevel, shuffle, typesize, nbytes, data, out,
+                                                  nbytes + MAX_OVERHEAD, p_cname, blocksize, 1)
+                free(gathered)
+                t2 = tsx_now_ns()
+        finally:
+            if have_fill:
+                PyBuffer_Release(&filled)
+    finally:
+        PyBuffer_Release(&src)
+    if data == NULL or same or cbytes <= 0:
+        Py_DECREF(frame)
+        if data == NULL:
+            raise MemoryError()
+        if same:
+            return (None, t1 - t0, 0)
+        return (cbytes if cbytes < 0 else -1, 0, 0)
+    if _PyBytes_Resize(&frame, cbytes) != 0:
+        raise MemoryError()  # (the frame was freed)
+    result = <object>frame
+    Py_DECREF(frame)
+    return (result, t1 - t0, t2 - t1)

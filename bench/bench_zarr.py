@@ -426,8 +426,14 @@ def prepare(root: str, shape, chunks, copy_mib: int) -> dict:
     return {"paths": paths, "copy_metadata": copy_metadata}
 
 
+def scratch_root(root: str) -> str:
+    # One per run: runs sharing a --data directory must not write into (or remove) each
+    # other's destinations.
+    return os.path.join(root, f"scratch-{os.getpid()}")
+
+
 def fresh_scratch(workload: str, root: str, paths: dict) -> str:
-    scratch = os.path.join(root, "scratch", workload)
+    scratch = os.path.join(scratch_root(root), workload)
     shutil.rmtree(scratch, ignore_errors=True)
     if workload in SCRATCH_FROM_BLOSC:
         shutil.copytree(paths["blosc"], scratch)
@@ -632,7 +638,7 @@ def main(argv=None) -> int:
     finally:
         for worker in workers.values():
             worker.close()
-        shutil.rmtree(os.path.join(root, "scratch"), ignore_errors=True)
+        shutil.rmtree(scratch_root(root), ignore_errors=True)
         if not args.data:
             shutil.rmtree(root, ignore_errors=True)
 

@@ -514,6 +514,26 @@ def all_done(futures: list, out: "Future | None" = None) -> Future:
     return _join(futures, Future() if out is None else out, lambda: None)
 
 
+def all_finished(futures: list, out: Future) -> Future:
+    """`out`, settled with None once every one of `futures` has finished, whether it
+    succeeded, failed or was cancelled."""
+    remaining = [len(futures)]
+    lock = _new_lock()
+
+    def done(_: concurrent.futures.Future) -> None:
+        with lock:
+            remaining[0] -= 1
+            last = remaining[0] == 0
+        if last:
+            _settle(out, result=None)
+
+    if not futures:
+        _settle(out, result=None)
+    for f in futures:
+        f.add_done_callback(done)
+    return out
+
+
 def _all_finished(futures: list) -> bool:
     """Whether every one of `futures` is one of ours and settled (not cancelled)."""
     for f in futures:

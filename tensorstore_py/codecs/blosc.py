@@ -285,6 +285,17 @@ class BloscCodec(Codec):
         if self.cname not in AVAILABLE_CNAMES:
             raise unimplemented(f"Blosc compressor {self.cname!r} is not available in the "
                                 f"installed c-blosc (available: {sorted(AVAILABLE_CNAMES)})")
+        clevel, shuffle, typesize, cname, blocksize = self.compress_arguments(itemsize)
+        _GATE.acquire(blocksize)
+        try:
+            _set_releasegil(src.nbytes >= _RELEASE_GIL_BYTES)
+            return _blosc_ext.compress(src, typesize, clevel, shuffle, cname)
+        finally:
+            _GATE.release()
+
+    def compress_arguments(self, itemsize: int) -> tuple[int, int, int, str, int]:
+        """(clevel, shuffle, typesize, cname, forced block size) that c-blosc compresses data
+        of `itemsize`-byte elements with (also what `_ext.chunkio.gather_encode` takes)."""
         shuffle = self.shuffle
         if shuffle == AUTOSHUFFLE:
             shuffle = BITSHUFFLE if itemsize == 1 else SHUFFLE
@@ -292,13 +303,7 @@ class BloscCodec(Codec):
             itemsize = self.typesize
         # c-blosc treats elements wider than 255 bytes as single bytes; say so explicitly.
         typesize = itemsize if 1 <= itemsize <= _MAX_TYPESIZE else 1
-        blocksize = min(self.blocksize, MAX_BUFFER_SIZE)
-        _GATE.acquire(blocksize)
-        try:
-            _set_releasegil(src.nbytes >= _RELEASE_GIL_BYTES)
-            return _blosc_ext.compress(src, typesize, self.clevel, shuffle, self.cname)
-        finally:
-            _GATE.release()
+        return self.clevel, shuffle, typesize, self.cname, min(self.blocksize, MAX_BUFFER_SIZE)
 
     def decode(self, data: Any, out: Any = None, expected_size: int | None = None) -> Any:
         if (type(data) is bytes and type(out) is memoryview and out.format == "B" and out.ndim == 1

@@ -38,10 +38,12 @@ from . import partition
 from ..index import IndexDomain
 from .chunk_cache import cache_for_pool, staleness_bound
 from .chunk_copy import (
-    DirectRegions, adopt_region, copy_array, place_points, place_strided, region_shape, source_part, take_points,
-    take_strided,
+    DirectRegions, adopt_region, copy_array, place_points, place_strided, source_part, take_points,
+    take_strided, whole_chunk_region,
 )  # fmt: skip
 from .file_chunk_reads import FileChunkReads
+from .chunk_mutations import ChunkForm, ChunkMutation
+from .gather_encodes import GatherEncoder, GatheredChunk
 from .chunk_memory import check_chunk_memory, empty_output, missing_chunk_extent
 from .shared_reads import SharedChunkReads
 
@@ -142,113 +144,6 @@ class WriteFutures(Future):
             futures._link(commit, self)
 
 
-class ChunkForm:
-    """A chunk's decoded form for staged writes: the full stored chunk of one grid cell."""
-
-    __slots__ = ("array", "cell", "key", "encoded_chunk", "referenced")
-
-    #: (what `KeyNode` asks a decoded form: this one decodes without the generation, and
-    #: several partial mutations never cover a chunk together)
-    decode_with_generation = False
-    covered_by = None
-
-    def __init__(self, array: "ChunkedArray", cell: tuple[int, ...], key: bytes):
-        self.array = array
-        self.cell = cell
-        self.key = key
-        #: the chunk as last encoded for writeback (None if stored as absent): what the
-        #: cache holds once the write commits
-        self.encoded_chunk: np.ndarray | None = None
-        #: the staged chunk when it is a view of a source the caller gave up: the kvstore may
-        #: then keep its bytes without a copy
-        self.referenced: np.ndarray | None = None
-
-    def __eq__(self, other: object) -> bool:
-        return isinstance(other, ChunkForm) and other.array.fmt is self.array.fmt and other.cell == self.cell
-
-    __hash__ = None  # type: ignore[assignment]
-
-    def decode(self, value: bytes | None) -> np.ndarray:
-        if value is None:
-            return self.array.fmt.new_chunk()
-        return self.array._decode(self.key, value, self.cell)
-
-    def encode(self, chunk: np.ndarray) -> bytes | None:
-        encoded = self.array._encode(chunk, self.cell, referenced=chunk is self.referenced)
-        self.encoded_chunk = None if encoded is None else chunk
-        return encoded
-
-
-class ChunkMutation(Mutation):
-    """Staged data for one chunk: the written box of it (a strided write), or a full stored
-    chunk buffer plus a mask of written elements (any other).
-
-    The caller's source is copied in once (`fill`); writeback merges it into whatever is
-    stored then, as often as conflicts require, without the source.  A write that covers the
-    chunk is a full buffer with no mask, stored without reading.
-    """
-
-    __slots__ = ("decoded_form", "needs_read", "ready", "buffer", "mask", "region")
-
-    def __init__(self, form: ChunkForm, covers: bool, region: tuple | None = None, filled_first: bool = False):
-        self.decoded_form = form
-        self.needs_read = not covers
-        #: None for a mutation filled before it is staged (nothing to wait for)
-        self.ready: Future | None = None if filled_first else Future()
-        self.buffer: np.ndarray | None = None
-        self.mask: np.ndarray | None = None
-        #: for a partial strided write: the index of the written box in the chunk's component
-        #: (`buffer` then holds just that box, so a small write stages a small buffer)
-        self.region = region if not covers else None
-
-    def fill(self, cell: Any, take: Callable, mark: Callable, adopt: Callable | None = None,
-             take_region: Callable | None = None) -> None:
-        """Copies the source's part for `cell` in (`take(cell, component)`, `mark(cell, mask)`;
-        `take_region(cell, box)` for a box); a covering write may instead keep the chunk
-        `adopt(cell)` returns (a view of a source the caller gave up)."""
-        array = self.decoded_form.array
-        fmt = array.fmt
-        if self.region is not None and take_region is not None:
-            array.check_chunk_memory()  # the writeback will hold the whole chunk
-            box = np.empty(region_shape(self.region, fmt.chunk_shape), dtype=fmt.numpy_dtype)
-            take_region(cell, box)
-            box.flags.writeable = False
-            self.buffer = box
-            return
-        self.region = None
-        if adopt is not None and not self.needs_read:
-            buffer = adopt(cell)
-            if buffer is not None:
-                self.buffer = buffer
-                self.decoded_form.referenced = buffer
-                return
-        array.check_chunk_memory()
-        # A covering write overwrites every element: no need to start from the fill value.
-        buffer = fmt.new_chunk() if self.needs_read else fmt.empty_chunk()
-        component = fmt.component(buffer)
-        take(cell, component)
-        if self.needs_read:
-            mask = np.zeros(component.shape, dtype=bool)
-            mark(cell, mask)
-            self.mask = mask
-        buffer.flags.writeable = False  # shared by every later merge of this write
-        self.buffer = buffer
-
-    def apply_decoded(self, chunk: np.ndarray) -> np.ndarray:
-        fmt = self.decoded_form.array.fmt
-        if self.region is not None:
-            if not chunk.flags.writeable:
-                chunk = np.array(chunk, order="K")
-            copy_array(fmt.component(chunk)[self.region + (Ellipsis,)], self.buffer)
-            return chunk
-        if self.mask is None:
-            return self.buffer
-        if not chunk.flags.writeable:
-            chunk = np.array(chunk, order="K")
-        np.copyto(fmt.component(chunk), fmt.component(self.buffer), where=self.mask)
-        return chunk
-
-
 class ChunkedArray:
     """Reads and writes one chunked array through index transforms."""
 
@@ -277,6 +172,7 @@ class ChunkedArray:
         self.store_data_equal_to_fill_value = store_data_equal_to_fill_value
         self._shared_reads = SharedChunkReads(self)
         self._one_step: Any = _UNKNOWN  # FileChunkReads or None, decided on the first read
+        self._gather_encoder: Any = _UNKNOWN  # GatherEncoder or None, decided on the first write
         #: whether a chunk was found to fit in memory (`check_chunk_memory`, checked once)
         self._chunk_fits = False
 
@@ -492,6 +388,29 @@ class ChunkedArray:
         finally:
             metrics.DECODE_SECONDS.increment(time.perf_counter() - started)
 
+    def _gathering(self, source: np.ndarray) -> Callable | None:
+        """What stages a chunk a non-transactional write covers as a `GatheredChunk` (see
+        gather_encodes.py): called with a cell, the mutation, or None for a cell it does not
+        take (not covered; its source part not a forward box; a format it does not encode).
+        The encoder is looked for at the first covered cell: a write of partial chunks alone
+        (the first in a process) does not pay for finding it."""
+        if self._gather_encoder is None or not self.fmt.component_covers_chunk:
+            return None
+        chunk_shape = self.fmt.chunk_shape
+
+        def gathered(cell, key: bytes) -> GatheredChunk | None:
+            if not cell.covers:
+                return None
+            encoder = self._gather_encoder
+            if encoder is _UNKNOWN:
+                encoder = self._gather_encoder = GatherEncoder.for_format(self.fmt, self.store_data_equal_to_fill_value)
+            region = None if encoder is None else whole_chunk_region(source, cell, chunk_shape)
+            if region is None:
+                return None
+            return GatheredChunk(ChunkForm(self, cell.cell, key), encoder, region)
+
+        return gathered
+
     def _encode(self, chunk: np.ndarray, cell: tuple[int, ...], referenced: bool = False) -> Any:
         """The chunk's stored value: bytes, or None to store nothing (all fill).  A chunk
         `referenced` from a source the caller gave up is, on a store that keeps such values,
@@ -538,7 +457,7 @@ class ChunkedArray:
         them, leaving only the writes to the store's pool).
         """
         kind, maps, shape, cells = self._plan(transform)
-        adopt = take_region = None
+        adopt = take_region = gathering = None
         if kind == "strided":
             perm, missing = partition.strided_axes(maps, len(shape))
             inverse = sorted(range(len(perm)), key=perm.__getitem__)  # the inverse permutation
@@ -548,6 +467,10 @@ class ChunkedArray:
             mark = lambda cell, mask: mask.__setitem__(cell.chunk_index + (Ellipsis,), True)  # noqa: E731
             if can_reference_source and inverse is None and not missing and source.dtype == self.fmt.numpy_dtype:
                 adopt = lambda cell: adopt_region(self.fmt, source, cell)  # noqa: E731
+            if (transaction is None and self.cache is None and inverse is None and not missing
+                    and source.dtype == self.fmt.numpy_dtype and getattr(self.kv, "stage_mutation", None) is None
+                    and getattr(self.kv, "write_now", None) is not None):
+                gathering = self._gathering(source)
         else:
             flat_source = np.ascontiguousarray(source).reshape(-1)
             take = lambda cell, dst: take_points(dst, cell, flat_source)  # noqa: E731
@@ -566,10 +489,19 @@ class ChunkedArray:
             writeback_executor = ENCODE_HERE
         if (transaction is None and getattr(kv, "stage_mutation", None) is None
                 and (inline or source.nbytes <= _FILL_INLINE_BYTES)):
-            return self._write_filled_first(kind, cells, take, mark, adopt, take_region, writeback_executor)
+            return self._write_filled_first(kind, cells, take, mark, adopt, take_region, gathering, writeback_executor)
         # Stage every chunk in order first, so a later write always lands after this one.
+        gathered_commits = []
         for cell in cells:
             key = self.fmt.chunk_key(cell.cell)
+            gathered = None if gathering is None else gathering(cell, key)
+            if gathered is not None:
+                # Gathered, encoded and stored by its writeback on the store's pool.
+                committed = stage_now(self.kv, key, gathered, self.executor)
+                committed.add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
+                commits.append(committed)
+                gathered_commits.append(committed)
+                continue
             covers = kind == "strided" and cell.covers and self.fmt.component_covers_chunk
             mutation = ChunkMutation(ChunkForm(self, cell.cell, key), covers,
                                      cell.chunk_index if take_region is not None else None)
@@ -603,7 +535,7 @@ class ChunkedArray:
         fill = metrics.timed_calls(fill, metrics.COPY_SECONDS)
         # A few tasks take the chunks in order from one queue, rather than a task (and a
         # Future) per chunk; each chunk's `ready` says when it is staged.
-        copy = futures.all_done([m.ready for _, m in mutations])
+        copy = futures.all_done([m.ready for _, m in mutations] + _finished(gathered_commits))
         n_tasks = min(len(mutations), getattr(self.executor, "max_workers", 1))
         # Taken off the queue as they are filled: a staged chunk then lives only as long as
         # its writeback needs it (a shard's sub-chunk: until encoded), not the whole write.
@@ -629,10 +561,14 @@ class ChunkedArray:
                     futures._settle(queue.popleft()[1].ready, exception=exc)
         written = WriteFutures(copy)
         futures.all_done([copy, *commits], written)
+        if gathered_commits:
+            # A caller that blocks runs the chunks still queued itself.
+            futures.share_tasks(gathered_commits, written)
+            futures.share_tasks(gathered_commits, copy)
         return written
 
     def _write_filled_first(self, kind: str, cells: list, take: Callable, mark: Callable, adopt: Callable | None,
-                            take_region: Callable | None, executor: Any) -> WriteFutures:
+                            take_region: Callable | None, gathering: Callable | None, executor: Any) -> WriteFutures:
         """A non-transactional write whose chunks are filled here, each before it is staged (in
         order, so a later write still lands after this one): a staged chunk is complete, so
         its writeback starts at once, with no Future per chunk for its staging, and on a store
@@ -640,9 +576,21 @@ class ChunkedArray:
         fails the write and is not staged (nothing of it is written)."""
         kv, fmt, cache = self.kv, self.fmt, self.cache
         commits = []
+        gathered_commits = []
         error = None
         for cell in cells:
             key = fmt.chunk_key(cell.cell)
+            gathered = None if gathering is None else gathering(cell, key)
+            if gathered is not None:
+                # Gathered, encoded and stored by its writeback on the store's pool.
+                committed = write_now(kv, key, gathered, self.executor)
+                if committed.done():
+                    _count_written(_cell_elements(kind, cell), committed)
+                else:
+                    committed.add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
+                commits.append(committed)
+                gathered_commits.append(committed)
+                continue
             covers = kind == "strided" and cell.covers and fmt.component_covers_chunk
             mutation = ChunkMutation(ChunkForm(self, cell.cell, key), covers,
                                      cell.chunk_index if take_region is not None else None, filled_first=True)
@@ -666,10 +614,19 @@ class ChunkedArray:
                 committed.add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
             commits.append(committed)
         copy = futures.ready(None) if error is None else futures.failed(error)
+        if gathered_commits:
+            copy = futures.all_done([copy, *_finished(gathered_commits)])
+            futures.share_tasks(gathered_commits, copy)
         written = WriteFutures(copy)
         futures.all_done([copy, *commits], written)
         futures.share_tasks(commits, written)
         return written
+
+
+def _finished(commits: list) -> list:
+    """[a Future of None once every one of `commits` has finished, however], or [] for none:
+    until then a write's source may still be read by the chunks gathered from it."""
+    return [futures.all_finished(commits, Future())] if commits else []
 
 
 def _cell_elements(kind: str, cell) -> int:

@@ -75,13 +75,31 @@ def _bind(chunkio: Any) -> bool:
     return True
 
 
-def _own(obj: Any, name: str, module: str) -> bool:
+def own_method(obj: Any, name: str, module: str) -> bool:
     """Whether `obj.name` is the method `module` defines (behind the metrics wrapper)."""
     if name in vars(obj):
         return False
     fn = getattr(type(obj), name, None)
     fn = getattr(fn, "__wrapped__", fn)
     return getattr(fn, "__module__", None) == module
+
+
+#: What `buffer_view_dtype` gives for a type with no unsigned type of its size.
+UNBUFFERED: Any = object()
+
+
+def buffer_view_dtype(dtype: np.dtype) -> Any:
+    """None if arrays of `dtype` export their memory through the buffer protocol (which
+    `_ext.chunkio` takes them by), else the unsigned type of its size to view them as
+    (numpy exports no buffer of bfloat16 and the other ml_dtypes types), or `UNBUFFERED`."""
+    try:
+        memoryview(np.empty(1, dtype))
+        return None
+    except (ValueError, TypeError):
+        pass
+    if dtype.itemsize not in (1, 2, 4, 8):
+        return UNBUFFERED
+    return np.dtype(f"u{dtype.itemsize}")
 
 
 #: The compressors decoded here (exactly these classes: a subclass may decode otherwise).
@@ -104,13 +122,15 @@ class FileChunkReads:
         self._kv_metrics = metrics._metrics_of(kv)
         self._shape = chain.shape
         self._dtype = chain.dtype
+        #: the type the chunk and the output are handed to `chunkio` as (None: their own)
+        self._view = buffer_view_dtype(chain.dtype)
 
     @classmethod
     def for_array(cls, fmt: Any, kv: Any) -> "FileChunkReads | None":
         from ..codecs.bytes_codec import BytesCodec
         from ..kvstore.file import FileDriver
 
-        if type(kv) is not FileDriver or not _own(kv, "read_now", "tensorstore_py.kvstore.file"):
+        if type(kv) is not FileDriver or not own_method(kv, "read_now", "tensorstore_py.kvstore.file"):
             return None
         # (The formats' modules are loaded already where `fmt` is one of theirs; the other
         # format's drivers are not imported for the asking.)
@@ -130,7 +150,7 @@ class FileChunkReads:
             return None
         # It stands in for the package's own read and decode: not where either was replaced
         # (instrumented, as tests count calls, on the instance or the class).
-        if not (_own(fmt, "decode_chunk_into", module) and _own(fmt, "decode_chunk", module)):
+        if not (own_method(fmt, "decode_chunk_into", module) and own_method(fmt, "decode_chunk", module)):
             return None
         dtype = chain.dtype
         if (dtype != fmt.numpy_dtype or dtype.hasobject or tuple(chain.shape) != tuple(fmt.chunk_shape)
@@ -143,9 +163,10 @@ class FileChunkReads:
         compressor = type(chain.bytes_to_bytes[0])
         codec = _CODECS.get((compressor.__module__, compressor.__name__))
         codec = None if codec is None else getattr(chunkio, codec)
-        if codec is None or not chunkio.bound(codec):
+        if codec is None or not chunkio.bound(codec) or buffer_view_dtype(dtype) is UNBUFFERED:
             return None
         return cls(chunkio, codec, fmt, kv, chain)
+
     def read(self, key: bytes, cell: Any, place: Callable, direct: Callable | None) -> bool:
         """Reads the chunk under `key` into the reader's output (as `ChunkedArray._copy_read`
         places it); False if it did not (nothing was placed)."""
@@ -161,8 +182,14 @@ class FileChunkReads:
                 views = direct.part(cell, target)
                 if views is not None:
                     into, part = views
-        stored, read_ns, decode_ns, copy_ns = self._chunkio.read_decode_into(
-            os.fsencode(self._kv._path_of(key)), self._codec, target, into, part)
+        view = self._view
+        if view is None:
+            stored, read_ns, decode_ns, copy_ns = self._chunkio.read_decode_into(
+                os.fsencode(self._kv._path_of(key)), self._codec, target, into, part)
+        else:
+            stored, read_ns, decode_ns, copy_ns = self._chunkio.read_decode_into(
+                os.fsencode(self._kv._path_of(key)), self._codec, target.view(view),
+                None if into is None else into.view(view), None if part is None else part.view(view))
         if stored < 0:
             return False
         m = self._kv_metrics
