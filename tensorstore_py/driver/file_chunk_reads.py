@@ -102,8 +102,8 @@ class FileChunkReads:
         self._fmt = fmt
         self._kv = kv
         self._kv_metrics = metrics._metrics_of(kv)
-        self._shape = chain.shape
-        self._dtype = chain.dtype
+        self._shape = tuple(chain.shape)
+        self._dtype = np.dtype(chain.dtype)
 
     @classmethod
     def for_array(cls, fmt: Any, kv: Any) -> "FileChunkReads | None":
@@ -146,6 +146,7 @@ class FileChunkReads:
         if codec is None or not chunkio.bound(codec):
             return None
         return cls(chunkio, codec, fmt, kv, chain)
+
     def read(self, key: bytes, cell: Any, place: Callable, direct: Callable | None) -> bool:
         """Reads the chunk under `key` into the reader's output (as `ChunkedArray._copy_read`
         places it); False if it did not (nothing was placed)."""
@@ -154,13 +155,31 @@ class FileChunkReads:
         if region is not None and region.flags.c_contiguous:
             target, into = region, None  # decoded in place
         else:
-            # Decoded into a chunk of its own, then copied into the output in the same step
-            # where the output region is known here.
-            target, into = np.empty(self._shape, self._dtype), region
+            # Decoded into this thread's scratch chunk, then copied into the output in the
+            # same step where the output region is known here.
+            target, into = _scratch_chunk(self._shape, self._dtype), region
             if region is None and hasattr(direct, "part"):
                 views = direct.part(cell, target)
                 if views is not None:
                     into, part = views
+        if not self._read_into(key, target, into, part):
+            return False
+        if into is None and region is None:
+            place(cell, self._fmt.component(target))
+        return True
+
+    def read_for_all(self, key: bytes, waiters: list) -> bool:
+        """Reads the chunk under `key` once and places it for each of `waiters` (``(cell,
+        place)`` pairs, as `read` places it); False if it did not (nothing was placed)."""
+        target = _scratch_chunk(self._shape, self._dtype)
+        if not self._read_into(key, target, None, None):
+            return False
+        chunk = self._fmt.component(target)
+        for cell, place in waiters:
+            place(cell, chunk)
+        return True
+
+    def _read_into(self, key: bytes, target: np.ndarray, into: np.ndarray | None, part: np.ndarray | None) -> bool:
         stored, read_ns, decode_ns, copy_ns = self._chunkio.read_decode_into(
             os.fsencode(self._kv._path_of(key)), self._codec, target, into, part)
         if stored < 0:
@@ -173,6 +192,34 @@ class FileChunkReads:
         metrics.DECODE_SECONDS.increment(decode_ns / 1e9)
         if into is not None:
             metrics.COPY_SECONDS.increment(copy_ns / 1e9)
-        if into is None and region is None:
-            place(cell, self._fmt.component(target))
         return True
+
+
+#: A chunk decoded only to be copied out is decoded into a buffer its thread keeps for the next
+#: one: faulting in fresh pages costs ~10% of a 512 KiB chunk's read and decode.  At most one
+#: buffer per thread, of at most this many bytes (larger chunks get a buffer each).
+_SCRATCH_BYTES = 8 << 20
+_scratch = threading.local()
+
+
+def _scratch_chunk(shape: tuple, dtype: np.dtype) -> np.ndarray:
+    """This thread's scratch buffer as an array of `shape` and `dtype` (its contents are
+    anything; it is overwritten by the next chunk this thread reads)."""
+    views = getattr(_scratch, "views", None)
+    if views is None:
+        views = _scratch.views = {}
+    view = views.get((shape, dtype))
+    if view is not None:
+        return view
+    nbytes = dtype.itemsize
+    for n in shape:
+        nbytes *= n
+    if nbytes > _SCRATCH_BYTES:
+        return np.empty(shape, dtype)
+    buffer = getattr(_scratch, "buffer", None)
+    if buffer is None or buffer.nbytes < nbytes or len(views) >= 16:
+        if buffer is None or buffer.nbytes < nbytes:
+            buffer = _scratch.buffer = np.empty(nbytes, np.uint8)
+        views.clear()
+    view = views[(shape, dtype)] = buffer[:nbytes].view(dtype).reshape(shape)
+    return view

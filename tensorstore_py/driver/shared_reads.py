@@ -126,7 +126,7 @@ class SharedChunkReads:
                 if len(live) == 1:
                     cell, place, direct, _ = live[0]
                     array._read_chunk_now(key, cell, place, direct, options)
-                else:
+                elif not array._read_for_all(key, [(cell, place) for cell, place, _, _ in live]):
                     result = array.kv.read_now(key, options)
                     if result.state != "value":
                         for cell, place, _, _ in live:

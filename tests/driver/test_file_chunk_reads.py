@@ -6,6 +6,7 @@ same reads and bytes; layouts it does not take still read correctly."""
 
 from __future__ import annotations
 
+import asyncio
 import os
 
 import numpy as np
@@ -267,3 +268,101 @@ def test_zarr_v2_zstd_and_corrupt_zstd_frames(tmp_path, monkeypatch, one_step):
     assert one_step_outcomes == ordinary
     # An unsized frame of the right data still reads (the ordinary way).
     assert one_step_outcomes["unsized"][0] == "value"
+
+
+def _read_outcome(read) -> tuple:
+    try:
+        return ("value", read().tobytes())
+    except Exception as exc:  # noqa: BLE001 - compared by the callers
+        return (type(exc).__name__, str(exc))
+
+
+def _small_and_gathered_outcomes(path, name, payloads) -> dict:
+    """What a read of a box inside chunk `name` (0.0) and reads of it gathered on an event loop
+    give with each payload stored as that chunk."""
+
+    async def gathered(store):
+        return await asyncio.gather(*(store[i:i + 2, 1:3].read() for i in range(0, 8, 2)))
+
+    got = {}
+    for case, payload in payloads.items():
+        (path / name).write_bytes(payload)
+        store = ts.open(_spec(path)).result()
+        got[case] = (_read_outcome(lambda: store[2:5, 1:7].read().result()),
+                     _read_outcome(lambda: np.stack(asyncio.run(gathered(store)))))
+    return got
+
+
+def test_one_chunk_and_gathered_reads_of_corrupt_chunks_raise_what_the_ordinary_read_raises(tmp_path, monkeypatch):
+    data = _data("<f4", (16, 16))
+    _write_with_tensorstore(tmp_path / "a", data, (8, 8), _blosc())
+    frame = (tmp_path / "a" / "0.0").read_bytes()
+    payloads = {"intact": frame, "truncated": frame[:-7], "empty": b"",
+                "block data": frame[:40] + bytes(b ^ 0x5A for b in frame[40:])}
+    one_step = _small_and_gathered_outcomes(tmp_path / "a", "0.0", payloads)
+    monkeypatch.setattr(file_chunk_reads.FileChunkReads, "for_array", classmethod(lambda cls, fmt, kv: None))
+    assert one_step == _small_and_gathered_outcomes(tmp_path / "a", "0.0", payloads)
+    assert one_step["intact"] == (("value", data[2:5, 1:7].tobytes()),
+                                  ("value", np.stack([data[i:i + 2, 1:3] for i in range(0, 8, 2)]).tobytes()))
+    assert one_step["truncated"][0][0] != "value" and one_step["truncated"][1][0] != "value"
+
+
+def test_one_chunk_reads_are_one_step_in_every_layout(tmp_path, one_step):
+    data = _data("<i2", (30, 21, 9), seed=4)
+    theirs = _write_with_tensorstore(tmp_path / "a", data, (8, 8, 4), _blosc("zstd", 2))
+    ours = ts.open(_spec(tmp_path / "a")).result()
+    os.remove(tmp_path / "a" / "1.1.1")  # a missing chunk: the fill value
+    reads = [
+        lambda s: s[2:5, 3:7, 1],           # a box of one chunk, a constant dimension
+        lambda s: s[26:30, 17:21, 8:9],     # an edge chunk
+        lambda s: s[9:12, 9:15, 5:7],       # the missing chunk
+        lambda s: s.T[1:3, 3:7, 2:5],       # dimensions permuted: no direct region
+        lambda s: s[7:1:-2, 3, 3:0:-1],   # reversed strides inside one chunk
+        lambda s: s[3, 2:7, 1:3],
+    ]
+    for read in reads:
+        before = len(one_step)
+        np.testing.assert_array_equal(read(ours).read().result(), read(theirs).read().result())
+        assert len(one_step) == before + (0 if read is reads[2] else 1)
+
+
+def test_gathered_reads_share_one_step_decodes(tmp_path, monkeypatch):
+    data = _data("<f8", (32, 32), seed=6)
+    theirs = _write_with_tensorstore(tmp_path / "a", data, (16, 16), _blosc("lz4", 1))
+    ours = ts.open(_spec(tmp_path / "a")).result()
+    shared = []
+    original = file_chunk_reads.FileChunkReads.read_for_all
+
+    def spy(self, key, waiters):
+        taken = original(self, key, waiters)
+        shared.append((taken, len(waiters)))
+        return taken
+
+    monkeypatch.setattr(file_chunk_reads.FileChunkReads, "read_for_all", spy)
+    boxes = [np.s_[i:i + 3, j:j + 2] for i in range(0, 30, 3) for j in range(0, 30, 5)]
+
+    async def main():
+        return await asyncio.gather(*(ours[b].read() for b in boxes))
+
+    for _ in range(3):
+        for b, got in zip(boxes, asyncio.run(main())):
+            np.testing.assert_array_equal(got, theirs[b].read().result())
+    # Which reads join one another depends on timing (60 readers of 4 chunks always some);
+    # those that did were decoded once, in one step.
+    assert shared and all(taken and n >= 2 for taken, n in shared)
+
+
+def test_scratch_chunks_of_arrays_of_other_shapes_and_types(tmp_path, monkeypatch):
+    """A thread's scratch buffer serves arrays of any chunk shape and type in turn, and chunks
+    larger than it allows get buffers of their own."""
+    arrays = {}
+    for i, (dtype, chunks) in enumerate([("<u1", (8, 8)), ("<f8", (16, 8)), ("<i4", (5, 7)), ("<c8", (16, 16))]):
+        data = _data(dtype, (32, 32), seed=i)
+        theirs = _write_with_tensorstore(tmp_path / str(i), data, chunks, _blosc())
+        arrays[i] = (ts.open(_spec(tmp_path / str(i))).result(), theirs)
+    boxes = [np.s_[1:4, 2:6], np.s_[9:15, 3:4], np.s_[20:23, 17:31], np.s_[::5, 3:30:4]]
+    for limit in (file_chunk_reads._SCRATCH_BYTES, 300):
+        monkeypatch.setattr(file_chunk_reads, "_SCRATCH_BYTES", limit)
+        for box in boxes:
+            for ours, theirs in arrays.values():
+                np.testing.assert_array_equal(ours[box].read().result(), theirs[box].read().result())
