@@ -248,6 +248,12 @@ def point_cells(
     if n_points == 0:
         return []
     coords = [np.ascontiguousarray(c).reshape(-1) for c in output_coordinates(maps, input_origin, input_shape)]
+    if _grid is not None and coords:
+        groups, bad = _grid.group_cells(coords, tuple(chunk_shape), tuple(array_shape))
+        if bad is not None:
+            d, index = bad
+            raise out_of_range(f"Index {index} is outside valid range [0, {array_shape[d]}) for output dimension {d}")
+        return [PointCell(cell, chunk_coords, positions) for cell, chunk_coords, positions in groups]
     for d, c in enumerate(coords):
         if c.size and (c.min() < 0 or c.max() >= array_shape[d]):
             bad = int(c[(c < 0) | (c >= array_shape[d])][0])
