@@ -319,10 +319,12 @@ def compose(t: "IndexTransform", x: "IndexTransform", python_errors: bool = Fals
                 f"{x.input_rank} -> {x.output_rank} transform."
             ).with_suffix(status_payload("transform", x).strip() + status_payload("left_transform", t))
         xp = propagate_bounds(x, t._domain, check_arrays=False) if propagate else x
-        if _plain_maps(xp) and _is_identity(t):
+        if _is_identity(t):
             # Through an identity, each output of x is the composed map as it is (what an
-            # open array's own transform usually is, under every small read and write).
-            return IndexTransform._make(xp._domain, list(xp._outputs))
+            # open array's own transform usually is, under every small read and write);
+            # only the normalisation of index arrays may remain to be done.
+            result = IndexTransform._make(xp._domain, list(xp._outputs))
+            return finish_composed(result) if normalize and not _plain_maps(xp) else result
         try:
             outputs = [_compose_map(m, t, xp) for m in t._outputs]
             result = IndexTransform._make(xp._domain, outputs)
