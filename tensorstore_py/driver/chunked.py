@@ -379,8 +379,18 @@ class ChunkedArray:
             done: Future = Future()
             fmt = self.fmt
             try:
-                for cell in cells:
-                    self._read_chunk_now(fmt.chunk_key(cell.cell), cell, place, direct, options)
+                one_step = self.one_step_reads() if len(cells) > 1 else None
+                if one_step is None:
+                    for cell in cells:
+                        self._read_chunk_now(fmt.chunk_key(cell.cell), cell, place, direct, options)
+                else:
+                    # Decoded side by side in one step; a chunk it did not take is read the
+                    # ordinary way, which fills or reports it as always (in order: the first
+                    # failing chunk is the one reported).
+                    keys = [fmt.chunk_key(cell.cell) for cell in cells]
+                    for key, cell, taken in zip(keys, cells, one_step.read_many(keys, cells, place, direct)):
+                        if not taken:
+                            self._copy_read(key, cell, self.kv.read_now(key, options), place, direct)
             except BaseException as exc:  # noqa: BLE001 - delivered to the reader
                 futures._settle(done, exception=exc)
                 return done

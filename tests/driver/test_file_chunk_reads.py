@@ -7,7 +7,9 @@ same reads and bytes; layouts it does not take still read correctly."""
 from __future__ import annotations
 
 import asyncio
+import multiprocessing
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -27,6 +29,7 @@ def one_step(monkeypatch):
     """How many chunks the one-step read decoded."""
     done = []
     original = file_chunk_reads.FileChunkReads.read
+    original_many = file_chunk_reads.FileChunkReads.read_many
 
     def spy(self, key, cell, place, direct):
         taken = original(self, key, cell, place, direct)
@@ -34,7 +37,13 @@ def one_step(monkeypatch):
             done.append(key)
         return taken
 
+    def spy_many(self, keys, cells, place, direct):
+        taken = original_many(self, keys, cells, place, direct)
+        done.extend(key for key, t in zip(keys, taken) if t)
+        return taken
+
     monkeypatch.setattr(file_chunk_reads.FileChunkReads, "read", spy)
+    monkeypatch.setattr(file_chunk_reads.FileChunkReads, "read_many", spy_many)
     return done
 
 
@@ -366,3 +375,86 @@ def test_scratch_chunks_of_arrays_of_other_shapes_and_types(tmp_path, monkeypatc
         for box in boxes:
             for ours, theirs in arrays.values():
                 np.testing.assert_array_equal(ours[box].read().result(), theirs[box].read().result())
+
+
+def _several_chunk_outcomes(path, payloads) -> dict:
+    """What reads of two to four chunks give with each set of chunk payloads stored."""
+    got = {}
+    for case, chunks in payloads.items():
+        for name, payload in chunks.items():
+            if payload is None:
+                if os.path.exists(path / name):
+                    os.remove(path / name)
+            else:
+                (path / name).write_bytes(payload)
+        store = ts.open(_spec(path)).result()
+        got[case] = (_read_outcome(lambda: store[3:13, 2:14].read().result()),
+                     _read_outcome(lambda: store[5, 1:15].read().result()),
+                     _read_outcome(lambda: store.vindex[[1, 9, 2, 12], [3, 4, 10, 15]].read().result()))
+    return got
+
+
+def test_reads_of_several_chunks_with_corrupt_and_missing_ones_match_the_ordinary_read(tmp_path, monkeypatch,
+                                                                                      one_step):
+    data = _data("<u4", (16, 16), seed=11)
+    _write_with_tensorstore(tmp_path / "a", data, (8, 8), _blosc("lz4", 2))
+    frames = {name: (tmp_path / "a" / name).read_bytes() for name in ("0.0", "0.1", "1.0", "1.1")}
+    intact = dict(frames)
+    payloads = {
+        "intact": intact,
+        "one missing": {**intact, "1.0": None},
+        "one truncated": {**intact, "0.1": frames["0.1"][:-5]},
+        # Two bad chunks: the first in order is the one reported, as chunk after chunk.
+        "two bad": {**intact, "0.1": b"\x02\x01", "1.1": frames["1.1"][:20]},
+        "bad and missing": {**intact, "0.0": None, "1.0": frames["1.0"][:-1]},
+    }
+    fast = _several_chunk_outcomes(tmp_path / "a", payloads)
+    assert one_step  # (the intact chunks were read in one step)
+    monkeypatch.setattr(file_chunk_reads.FileChunkReads, "for_array", classmethod(lambda cls, fmt, kv: None))
+    assert fast == _several_chunk_outcomes(tmp_path / "a", payloads)
+    assert fast["intact"][0] == ("value", data[3:13, 2:14].tobytes())
+    assert fast["intact"][2] == ("value", data[[1, 9, 2, 12], [3, 4, 10, 15]].tobytes())
+    assert all(outcome[0] != "value" for outcome in fast["two bad"])
+
+
+def test_reads_of_several_chunks_from_many_threads(tmp_path):
+    data = _data("<f4", (64, 64, 8), seed=12)
+    theirs = _write_with_tensorstore(tmp_path / "a", data, (16, 16, 8), _blosc())
+    ours = ts.open(_spec(tmp_path / "a")).result()
+    boxes = [np.s_[i:i + 20, j:j + 3] for i in range(0, 44, 7) for j in range(0, 60, 13)]
+    expected = [theirs[b].read().result() for b in boxes]
+    errors = []
+
+    def reader(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        for k in rng.permutation(len(boxes)):
+            got = ours[boxes[k]].read().result()
+            if not np.array_equal(got, expected[k]):
+                errors.append((seed, k))
+
+    threads = [threading.Thread(target=reader, args=(seed,)) for seed in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def _read_in_child(path: str, queue) -> None:
+    store = ts.open(_spec(path)).result()
+    queue.put(store[3:13, 2:14].read().result().tobytes())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_reads_of_several_chunks_in_a_forked_child(tmp_path):
+    data = _data("<i4", (16, 16), seed=13)
+    _write_with_tensorstore(tmp_path / "a", data, (8, 8), _blosc())
+    ours = ts.open(_spec(tmp_path / "a")).result()
+    np.testing.assert_array_equal(ours[3:13, 2:14].read().result(), data[3:13, 2:14])  # helpers started here
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_read_in_child, args=(str(tmp_path / "a"), queue))
+    child.start()
+    got = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0 and got == data[3:13, 2:14].tobytes()
