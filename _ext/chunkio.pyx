@@ -391,7 +391,7 @@ cdef extern from * nogil:
             pthread_attr_t attr;
             pthread_attr_init(&attr);
             pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-            pthread_attr_setstacksize(&attr, 256 * 1024);
+            pthread_attr_setstacksize(&attr, 1024 * 1024);  /* (decoders need little) */
             int rc = pthread_create(&t, &attr, tsx_helper, NULL);
             pthread_attr_destroy(&attr);
             if (rc != 0) break;

@@ -458,3 +458,27 @@ def test_reads_of_several_chunks_in_a_forked_child(tmp_path):
     got = queue.get(timeout=60)
     child.join(timeout=60)
     assert child.exitcode == 0 and got == data[3:13, 2:14].tobytes()
+
+
+def test_read_decode_many_outcomes_and_arguments(tmp_path):
+    chunkio = file_chunk_reads._chunkio()
+    data = _data("<f8", (8, 8), seed=14)
+    _write_with_tensorstore(tmp_path / "a", data, (8, 8), _blosc())
+    path = os.fsencode(tmp_path / "a" / "0.0")
+    outs = [np.empty((8, 8)) for _ in range(4)]
+    placed = np.zeros((3, 4))
+    jobs = [(path, chunkio.BLOSC, outs[0], None, None),
+            (os.fsencode(tmp_path / "a" / "nothing"), chunkio.BLOSC, outs[1], None, None),
+            (path, chunkio.BLOSC, outs[2], placed, outs[2][1:7:2, ::2]),
+            (path, chunkio.BLOSC, np.empty(3), None, None)]  # a buffer of another size: refused
+    outcomes = chunkio.read_decode_many(jobs)
+    assert outcomes[0][0] == os.path.getsize(tmp_path / "a" / "0.0")
+    assert outcomes[1][0] == chunkio.NOT_A_FILE
+    assert outcomes[2][0] > 0 and outcomes[3][0] == chunkio.REFUSED
+    np.testing.assert_array_equal(outs[0], data)
+    np.testing.assert_array_equal(placed, data[1:7:2, ::2])
+    assert chunkio.read_decode_many([]) == []
+    with pytest.raises(ValueError, match="place must have"):
+        chunkio.read_decode_many([(path, chunkio.BLOSC, outs[0], np.zeros((2, 2)), None)])
+    with pytest.raises(ValueError, match="place must have"):  # part is not a view of out
+        chunkio.read_decode_many([(path, chunkio.BLOSC, outs[0], np.zeros((8, 8)), outs[1])])
