@@ -102,6 +102,8 @@ class FileChunkReads:
         self._fmt = fmt
         self._kv = kv
         self._kv_metrics = metrics._metrics_of(kv)
+        #: each chunk key's file path, as `read_decode_into` takes it (bounded: cleared when full)
+        self._paths: dict[bytes, bytes] = {}
         self._shape = tuple(chain.shape)
         self._dtype = np.dtype(chain.dtype)
 
@@ -188,7 +190,7 @@ class FileChunkReads:
                     views = direct.part(cell, target)
                     if views is not None:
                         into, part = views
-            jobs.append((os.fsencode(self._kv._path_of(key)), self._codec, target, into, part))
+            jobs.append((self._path(key), self._codec, target, into, part))
             later.append(target if into is None and region is None else None)
         taken = []
         for outcome, job, target, cell in zip(chunkio.read_decode_many(jobs), jobs, later, cells):
@@ -213,11 +215,20 @@ class FileChunkReads:
         return True
 
     def _read_into(self, key: bytes, target: np.ndarray, into: np.ndarray | None, part: np.ndarray | None) -> bool:
-        outcome = self._chunkio.read_decode_into(os.fsencode(self._kv._path_of(key)), self._codec, target, into, part)
+        outcome = self._chunkio.read_decode_into(self._path(key), self._codec, target, into, part)
         if outcome[0] < 0:
             return False
         self._count(outcome, into is not None)
         return True
+
+    def _path(self, key: bytes) -> bytes:
+        path = self._paths.get(key)
+        if path is None:
+            path = os.fsencode(self._kv._path_of(key))  # (raises on a key that names no file)
+            if len(self._paths) >= 4096:
+                self._paths.clear()
+            self._paths[key] = path
+        return path
 
     def _count(self, outcome: tuple, copied: bool) -> None:
         """The statistics of a chunk read in one step, as those of an ordinary read."""
