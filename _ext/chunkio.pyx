@@ -410,7 +410,9 @@ cdef extern from * nogil:
             if (tsx_current == NULL) {
                 tsx_current = &b;
                 shared = 1;
-                pthread_cond_signal(&tsx_work);
+                /* (one job for the caller, the others for as many helpers) */
+                if (n > 2 && tsx_helpers > 1) pthread_cond_broadcast(&tsx_work);
+                else pthread_cond_signal(&tsx_work);
             }
             pthread_mutex_unlock(&tsx_mu);
         }

@@ -432,6 +432,9 @@ def test_reads_of_several_chunks_from_many_threads(tmp_path):
             if not np.array_equal(got, expected[k]):
                 errors.append((seed, k))
 
+    # Three helpers (more than this machine may have CPUs for): batches shared three ways.
+    file_chunk_reads._start_helpers(file_chunk_reads._chunkio())
+    assert file_chunk_reads._chunkio().start_helpers(3) == 3
     threads = [threading.Thread(target=reader, args=(seed,)) for seed in range(6)]
     for t in threads:
         t.start()
