@@ -183,6 +183,15 @@ def test_statistics_count_the_same_reads(tmp_path, one_step):
         np.testing.assert_array_equal(store[3:29, 5:19].read().result(), data[3:29, 5:19])
     assert (rec.statistics.chunks_read, rec.statistics.kvstore_reads) == (12, 12)
     assert rec.statistics.copy_seconds > 0
+    # Four chunks read side by side in one step (`read_many`) count as four reads too.
+    stored_four = sum(os.path.getsize(tmp_path / "a" / name) for name in ("0.0", "0.1", "1.0", "1.1"))
+    before = len(one_step)
+    with statistics.record() as rec:
+        np.testing.assert_array_equal(store[3:13, 5:11].read().result(), data[3:13, 5:11])
+    stats = rec.statistics
+    assert len(one_step) == before + 4
+    assert (stats.chunks_read, stats.kvstore_reads, stats.bytes_read) == (4, 4, stored_four)
+    assert stats.elements_read == 60 and stats.decode_seconds > 0 and stats.copy_seconds > 0
 
 
 def test_layouts_it_does_not_take(tmp_path, one_step):
