@@ -204,6 +204,143 @@ cdef int _header_ok(const uint8_t *src, Py_ssize_t size, Py_ssize_t expected) no
     return 1
 
 
+cdef struct Job:
+    # One chunk: the file, the buffer it decodes into and, when `placing`, the copy of part of
+    # that buffer (`src`, with `shape` and `src_strides`) to `dst` (with `dst_strides`).
+    const char *path
+    int codec
+    void *out
+    Py_ssize_t out_len
+    bint placing
+    int ndim
+    const Py_ssize_t *shape
+    const Py_ssize_t *dst_strides
+    const Py_ssize_t *src_strides
+    char *dst
+    const char *src
+    Py_ssize_t itemsize
+    # What happened: code 0 and the stored size, or a negative code and errno.
+    int code
+    int err
+    Py_ssize_t size
+    int64_t read_ns
+    int64_t decode_ns
+    int64_t copy_ns
+
+
+cdef void _run_job(Job *job) noexcept nogil:
+    cdef int fd = -1, err = 0, code = 0, rc
+    cdef struct_stat st
+    cdef Py_ssize_t size = 0, done = 0, got
+    cdef uint8_t *data = NULL
+    cdef void *ctx = NULL
+    cdef tsx_blosc2_dparams params
+    cdef int64_t t0, t1, t2, t3
+    t0 = tsx_now_ns()
+    fd = c_open(job.path, O_RDONLY | O_CLOEXEC)
+    if fd < 0:
+        code, err = C_NOT_A_FILE, errno
+    elif fstat(fd, &st) != 0 or not S_ISREG(st.st_mode):
+        code, err = C_NOT_A_FILE, errno
+    else:
+        size = st.st_size
+        data = <uint8_t *>malloc(size if size > 0 else 1)
+        if data == NULL:
+            code = C_UNREAD
+        while code == 0 and done < size:
+            got = pread(fd, data + done, size - done, done)
+            if got < 0:
+                if errno == EINTR:
+                    continue
+                code, err = C_UNREAD, errno
+            elif got == 0:
+                code = C_UNREAD  # the file shrank while being read
+            else:
+                done += got
+    if fd >= 0:
+        close(fd)
+    t1 = tsx_now_ns()
+    if code == 0 and job.codec == C_ZSTD:
+        code = _zstd_decode(data, size, job.out, job.out_len)
+    elif code == 0 and not _header_ok(data, size, job.out_len):
+        code = C_REFUSED
+    elif code == 0 and job.out_len > 0:
+        memset(&params, 0, sizeof(params))
+        params.nthreads = 1
+        ctx = _create_dctx(params)
+        if ctx == NULL:
+            code = C_UNDECODED
+        else:
+            rc = _decompress_ctx(ctx, data, <int32_t>size, job.out, <int32_t>job.out_len)
+            _free_ctx(ctx)
+            if rc != job.out_len:
+                code = C_UNDECODED
+    free(data)
+    t2 = tsx_now_ns()
+    if code == 0 and job.placing:
+        _copy_layout(job.ndim, job.shape, job.dst_strides, job.src_strides, job.dst, job.src, job.itemsize, 0)
+    t3 = tsx_now_ns()
+    job.code, job.err, job.size = code, err, size
+    job.read_ns, job.decode_ns, job.copy_ns = t1 - t0, t2 - t1, t3 - t2
+
+
+cdef class _Chunk:
+    """The buffers of one chunk's job, held while it runs."""
+    cdef bytes path
+    cdef Py_buffer view, target, source
+    cdef bint has_view, placing
+    cdef Job job
+
+    def __dealloc__(self):
+        if self.placing:
+            PyBuffer_Release(&self.source)
+            PyBuffer_Release(&self.target)
+        if self.has_view:
+            PyBuffer_Release(&self.view)
+
+
+cdef _Chunk _prepare(bytes path, int codec, out, place, part):
+    if not bound(codec):
+        raise RuntimeError(f"chunkio cannot decode codec {codec}: not bound")
+    cdef _Chunk c = _Chunk()
+    c.path = path
+    PyObject_GetBuffer(out, &c.view, PyBUF_WRITABLE | PyBUF_ND | PyBUF_FORMAT)
+    c.has_view = True
+    if place is not None:
+        PyObject_GetBuffer(place, &c.target, PyBUF_WRITABLE | PyBUF_STRIDES | PyBUF_FORMAT)
+        try:
+            PyObject_GetBuffer(out if part is None else part, &c.source, PyBUF_STRIDES | PyBUF_FORMAT)
+        except BaseException:
+            PyBuffer_Release(&c.target)
+            raise
+        c.placing = True
+        if (c.target.ndim != c.source.ndim or c.target.itemsize != c.source.itemsize
+                or any(c.target.shape[i] != c.source.shape[i] for i in range(c.source.ndim))
+                or <char *>c.source.buf < <char *>c.view.buf
+                or <char *>c.source.buf >= <char *>c.view.buf + max(c.view.len, 1)):
+            raise ValueError("place must have the shape and item size of part, a view of out")
+    c.job.path = c.path
+    c.job.codec = codec
+    c.job.out = c.view.buf
+    c.job.out_len = c.view.len
+    c.job.placing = c.placing
+    if c.placing:
+        c.job.ndim = c.source.ndim
+        c.job.shape = c.source.shape
+        c.job.dst_strides = c.target.strides
+        c.job.src_strides = c.source.strides
+        c.job.dst = <char *>c.target.buf
+        c.job.src = <const char *>c.source.buf
+        c.job.itemsize = c.source.itemsize
+    return c
+
+
+cdef tuple _outcome(Job *job):
+    if job.code != 0:
+        return (job.code, job.err, 0, 0)
+    return (job.size, job.read_ns, job.decode_ns, job.copy_ns)
+
+
 def read_decode_into(bytes path, int codec, out, place=None, part=None) -> tuple:
     """Reads the file at `path` and decodes its `codec` (`BLOSC`, `ZSTD`) frame into `out` (a
     writable contiguous buffer of exactly the decoded size); with `place` (an array of any
@@ -213,95 +350,139 @@ def read_decode_into(bytes path, int codec, out, place=None, part=None) -> tuple
     Returns ``(stored_bytes, read_ns, decode_ns, copy_ns)``, or ``(code, errno, 0, 0)`` with a
     negative code (`NOT_A_FILE`, `UNREAD`, `REFUSED`, `UNDECODED`) when it did not decode the
     chunk (`out` may then hold anything)."""
-    cdef Py_buffer view
-    cdef const char *p_path = path
-    cdef int fd = -1, err = 0, code = 0, rc
-    cdef struct_stat st
-    cdef Py_ssize_t size = 0, done = 0, got
-    cdef uint8_t *data = NULL
-    cdef void *ctx = NULL
-    cdef tsx_blosc2_dparams params
-    cdef int64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0
-    cdef Py_buffer target, source
-    cdef bint placing = place is not None
-    if not bound(codec):
-        raise RuntimeError(f"chunkio cannot decode codec {codec}: not bound")
-    PyObject_GetBuffer(out, &view, PyBUF_WRITABLE | PyBUF_ND | PyBUF_FORMAT)
-    if placing:
-        try:
-            PyObject_GetBuffer(place, &target, PyBUF_WRITABLE | PyBUF_STRIDES | PyBUF_FORMAT)
-        except BaseException:
-            PyBuffer_Release(&view)
-            raise
-        try:
-            PyObject_GetBuffer(out if part is None else part, &source, PyBUF_STRIDES | PyBUF_FORMAT)
-        except BaseException:
-            PyBuffer_Release(&target)
-            PyBuffer_Release(&view)
-            raise
-        if (target.ndim != source.ndim or target.itemsize != source.itemsize
-                or any(target.shape[i] != source.shape[i] for i in range(source.ndim))
-                or <char *>source.buf < <char *>view.buf
-                or <char *>source.buf >= <char *>view.buf + max(view.len, 1)):
-            PyBuffer_Release(&source)
-            PyBuffer_Release(&target)
-            PyBuffer_Release(&view)
-            raise ValueError("place must have the shape and item size of part, a view of out")
-    try:
-        with nogil:
-            t0 = tsx_now_ns()
-            fd = c_open(p_path, O_RDONLY | O_CLOEXEC)
-            if fd < 0:
-                code, err = C_NOT_A_FILE, errno
-            elif fstat(fd, &st) != 0 or not S_ISREG(st.st_mode):
-                code, err = C_NOT_A_FILE, errno
-            else:
-                size = st.st_size
-                data = <uint8_t *>malloc(size if size > 0 else 1)
-                if data == NULL:
-                    code = C_UNREAD
-                while code == 0 and done < size:
-                    got = pread(fd, data + done, size - done, done)
-                    if got < 0:
-                        if errno == EINTR:
-                            continue
-                        code, err = C_UNREAD, errno
-                    elif got == 0:
-                        code = C_UNREAD  # the file shrank while being read
-                    else:
-                        done += got
-            if fd >= 0:
-                close(fd)
-            t1 = tsx_now_ns()
-            if code == 0 and codec == C_ZSTD:
-                code = _zstd_decode(data, size, view.buf, view.len)
-            elif code == 0 and not _header_ok(data, size, view.len):
-                code = C_REFUSED
-            elif code == 0 and view.len > 0:
-                memset(&params, 0, sizeof(params))
-                params.nthreads = 1
-                ctx = _create_dctx(params)
-                if ctx == NULL:
-                    code = C_UNDECODED
-                else:
-                    rc = _decompress_ctx(ctx, data, <int32_t>size, view.buf, <int32_t>view.len)
-                    _free_ctx(ctx)
-                    if rc != view.len:
-                        code = C_UNDECODED
-            free(data)
-            t2 = tsx_now_ns()
-            if code == 0 and placing:
-                _copy_layout(source.ndim, source.shape, target.strides, source.strides,
-                             <char *>target.buf, <const char *>source.buf, source.itemsize, 0)
-            t3 = tsx_now_ns()
-    finally:
-        if placing:
-            PyBuffer_Release(&source)
-            PyBuffer_Release(&target)
-        PyBuffer_Release(&view)
-    if code != 0:
-        return (code, err, 0, 0)
-    return (size, t1 - t0, t2 - t1, t3 - t2)
+    cdef _Chunk c = _prepare(path, codec, out, place, part)
+    with nogil:
+        _run_job(&c.job)
+    return _outcome(&c.job)
+
+
+# ---------------------------------------------------------------------------------------------
+# Several chunks at once: the caller and GIL-free helper threads take them from one batch.
+
+cdef extern from * nogil:
+    """
+    #include <pthread.h>
+    #include <unistd.h>
+    /* A batch of jobs the calling thread and the helpers take one by one (under `mu`). */
+    typedef struct {
+        void (*run)(void *jobs, int i);
+        void *jobs;
+        int n, next, done;
+    } tsx_batch;
+    static pthread_mutex_t tsx_mu = PTHREAD_MUTEX_INITIALIZER;
+    static pthread_cond_t tsx_work = PTHREAD_COND_INITIALIZER;
+    static pthread_cond_t tsx_finished = PTHREAD_COND_INITIALIZER;
+    static tsx_batch *tsx_current = NULL;
+    static pid_t tsx_helpers_pid = 0;
+    static int tsx_helpers = 0;
+
+    static void *tsx_helper(void *unused) {
+        (void)unused;
+        pthread_mutex_lock(&tsx_mu);
+        for (;;) {
+            tsx_batch *b = tsx_current;
+            if (b == NULL || b->next >= b->n) {
+                pthread_cond_wait(&tsx_work, &tsx_mu);
+                continue;
+            }
+            int i = b->next++;
+            pthread_mutex_unlock(&tsx_mu);
+            b->run(b->jobs, i);
+            pthread_mutex_lock(&tsx_mu);
+            if (++b->done == b->n) pthread_cond_broadcast(&tsx_finished);
+        }
+        return NULL;
+    }
+
+    /* Starts up to `wanted` helpers in this process (after a fork: anew, as the child has
+       none); how many there are.  Called with the GIL held. */
+    static int tsx_start_helpers(int wanted) {
+        pid_t pid = getpid();
+        if (tsx_helpers_pid != pid) {
+            pthread_mutex_t mu = PTHREAD_MUTEX_INITIALIZER;
+            pthread_cond_t c1 = PTHREAD_COND_INITIALIZER, c2 = PTHREAD_COND_INITIALIZER;
+            tsx_mu = mu; tsx_work = c1; tsx_finished = c2;
+            tsx_current = NULL;
+            tsx_helpers = 0;
+            tsx_helpers_pid = pid;
+        }
+        while (tsx_helpers < wanted) {
+            pthread_t t;
+            pthread_attr_t attr;
+            pthread_attr_init(&attr);
+            pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+            pthread_attr_setstacksize(&attr, 1024 * 1024);  /* (decoders need little) */
+            int rc = pthread_create(&t, &attr, tsx_helper, NULL);
+            pthread_attr_destroy(&attr);
+            if (rc != 0) break;
+            tsx_helpers++;
+        }
+        return tsx_helpers;
+    }
+
+    /* Runs jobs 0..n-1 of `jobs` on this thread and any helper free to take some; returns
+       once all are done.  Another thread's batch in progress: this one runs here alone. */
+    static void tsx_run_batch(void (*run)(void *, int), void *jobs, int n) {
+        tsx_batch b = {run, jobs, n, 0, 0};
+        int i, shared = 0;
+        if (n > 1 && tsx_helpers > 0) {
+            pthread_mutex_lock(&tsx_mu);
+            if (tsx_current == NULL) {
+                tsx_current = &b;
+                shared = 1;
+                /* (one job for the caller, the others for as many helpers) */
+                if (n > 2 && tsx_helpers > 1) pthread_cond_broadcast(&tsx_work);
+                else pthread_cond_signal(&tsx_work);
+            }
+            pthread_mutex_unlock(&tsx_mu);
+        }
+        if (!shared) {
+            for (i = 0; i < n; i++) run(jobs, i);
+            return;
+        }
+        pthread_mutex_lock(&tsx_mu);
+        while (b.next < n) {
+            i = b.next++;
+            pthread_mutex_unlock(&tsx_mu);
+            run(jobs, i);
+            pthread_mutex_lock(&tsx_mu);
+            b.done++;
+        }
+        while (b.done < n) pthread_cond_wait(&tsx_finished, &tsx_mu);
+        tsx_current = NULL;
+        pthread_mutex_unlock(&tsx_mu);
+    }
+    """
+    int tsx_start_helpers(int wanted)
+    void tsx_run_batch(void (*run)(void *, int) noexcept nogil, void *jobs, int n)
+
+
+cdef void _run_job_at(void *jobs, int i) noexcept nogil:
+    _run_job((<Job **>jobs)[i])
+
+
+def start_helpers(int wanted) -> int:
+    """Starts up to `wanted` helper threads for `read_decode_many` in this process (once; a
+    forked child starts its own); returns how many there are."""
+    return tsx_start_helpers(wanted)
+
+
+def read_decode_many(list chunks) -> list:
+    """`read_decode_into` of each of `chunks` (tuples of its arguments: ``(path, codec, out,
+    place, part)``), the calling thread and the helper threads (`start_helpers`) taking them
+    one after another, without the GIL; the outcomes in order.  The outputs must not overlap."""
+    cdef Py_ssize_t n = len(chunks), i
+    prepared = [_prepare(c[0], c[1], c[2], c[3], c[4]) for c in chunks]
+    cdef Job **jobs = <Job **>malloc(max(n, 1) * sizeof(Job *))
+    if jobs == NULL:
+        raise MemoryError()
+    for i in range(n):
+        jobs[i] = &(<_Chunk>prepared[i]).job
+    with nogil:
+        tsx_run_batch(_run_job_at, jobs, <int>n)
+    outcomes = [_outcome(jobs[i]) for i in range(n)]
+    free(jobs)
+    return outcomes
 
 
 cdef enum:

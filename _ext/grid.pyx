@@ -19,7 +19,7 @@ import numpy as np
 
 cnp.import_array()
 
-__all__ = ["partition_dim", "partition_box", "group_points", "MAX_INDEX"]
+__all__ = ["partition_dim", "partition_box", "group_points", "group_cells", "MAX_INDEX"]
 
 # TensorStore's largest finite index magnitude (kMaxFiniteIndex + 1 = kInfIndex).
 MAX_INDEX = (1 << 62) - 1
@@ -346,3 +346,110 @@ def group_points(chunk_coords: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     starts = starts[:m + 1].copy()
     unique = a[order[starts[:m]]]
     return unique, order, starts
+
+
+# ---------------------------------------------------------------------------------------------
+# The chunks of a few points, in one pass.
+
+cdef void _insertion_sort(const int64_t* coords, Py_ssize_t n, Py_ssize_t rank, int64_t* order) noexcept nogil:
+    """Stable sort of point indices by the rows of ``coords``: a few points sort faster so
+    than by the radix passes, each of which clears a 2048-entry count table."""
+    cdef Py_ssize_t i, j, d
+    cdef int64_t p
+    cdef const int64_t* a
+    cdef const int64_t* b
+    cdef bint before
+    for i in range(n):
+        order[i] = i
+    for i in range(1, n):
+        p = order[i]
+        j = i
+        while j > 0:
+            a = coords + order[j - 1] * rank
+            b = coords + p * rank
+            before = False
+            for d in range(rank):
+                if a[d] != b[d]:
+                    before = b[d] < a[d]
+                    break
+            if not before:
+                break
+            order[j] = order[j - 1]
+            j -= 1
+        order[j] = p
+
+
+def group_cells(list coords, tuple chunk_shape, tuple array_shape) -> tuple:
+    """Points grouped by the chunk holding them: `coords` holds, per dimension (at least one),
+    a C-contiguous int64 array of the points' positions (all of one length n > 0).
+
+    Returns ``(groups, None)``, ``groups`` a list (chunks in C order of their grid indices) of
+    ``(cell, chunk_coords, positions)``: the chunk's grid indices, per dimension the in-chunk
+    coordinates of its points, and their indices into `coords` (increasing).  When a position
+    lies outside ``[0, array_shape[d])``, returns ``(None, (d, position))`` for the first such
+    dimension d and the first such point of it."""
+    cdef Py_ssize_t rank = len(coords), n, d, i, g, m, k, where = 0
+    cdef int64_t v, size, bound
+    cdef const int64_t* p
+    if rank == 0 or len(chunk_shape) != rank or len(array_shape) != rank:
+        raise ValueError("coords, chunk_shape and array_shape must have one entry per dimension, at least one")
+    arrays = []
+    for d in range(rank):
+        a = coords[d]
+        if not isinstance(a, np.ndarray) or a.dtype != np.int64 or a.ndim != 1 or not a.flags.c_contiguous:
+            raise ValueError("each coordinate array must be a C-contiguous 1-d int64 array")
+        arrays.append(a)
+    n = arrays[0].shape[0]
+    if n == 0 or any(a.shape[0] != n for a in arrays):
+        raise ValueError("the coordinate arrays must be non-empty and of one length")
+    for d in range(rank):
+        p = <const int64_t*>cnp.PyArray_DATA(arrays[d])
+        bound = array_shape[d]
+        for i in range(n):
+            if p[i] < 0 or p[i] >= bound:
+                return None, (d, p[i])
+    cells = np.empty((n, rank), np.int64)
+    within = np.empty((rank, n), np.int64)
+    order_a = np.empty(n, np.int64)
+    order_b = np.empty(n, np.int64)
+    starts = np.empty(n + 1, np.int64)
+    cdef int64_t* cp = <int64_t*>cnp.PyArray_DATA(cells)
+    cdef int64_t* wp = <int64_t*>cnp.PyArray_DATA(within)
+    cdef int64_t* ap = <int64_t*>cnp.PyArray_DATA(order_a)
+    cdef int64_t* bp = <int64_t*>cnp.PyArray_DATA(order_b)
+    cdef int64_t* sp = <int64_t*>cnp.PyArray_DATA(starts)
+    for d in range(rank):
+        p = <const int64_t*>cnp.PyArray_DATA(arrays[d])
+        size = chunk_shape[d]
+        if size <= 0:
+            raise ValueError("chunk sizes must be positive")
+        for i in range(n):
+            v = p[i]  # >= 0 (checked above): C division is floor division
+            cp[i * rank + d] = v // size
+            wp[d * n + i] = v - (v // size) * size
+    with nogil:
+        if n <= 32:
+            _insertion_sort(cp, n, rank, ap)
+        else:
+            where = _radix_sort(cp, n, rank, ap, bp)
+        if where >= 0:
+            m = _boundaries(cp, n, rank, bp if where else ap, sp)
+    if where < 0:
+        raise MemoryError()
+    order = order_b if where else order_a
+    cdef int64_t* op = <int64_t*>cnp.PyArray_DATA(order)
+    cdef int64_t* qp
+    groups = []
+    for g in range(m):
+        k = sp[g + 1] - sp[g]
+        first = op[sp[g]]
+        cell = tuple([cp[first * rank + d] for d in range(rank)])
+        in_chunk = []
+        for d in range(rank):
+            part = np.empty(k, np.int64)
+            qp = <int64_t*>cnp.PyArray_DATA(part)
+            for i in range(k):
+                qp[i] = wp[d * n + op[sp[g] + i]]
+            in_chunk.append(part)
+        groups.append((cell, tuple(in_chunk), order[sp[g]:sp[g + 1]]))
+    return groups, None

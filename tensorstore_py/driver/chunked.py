@@ -213,9 +213,7 @@ class ChunkedArray:
                     and self.cache is None and self._reads_here(inline)):
                 return self._read_part_here(cells[0], out, perm, missing)
             place = lambda cell, src: place_strided(out, cell, src, perm, missing)  # noqa: E731
-            if (self.cache is None and not missing and perm == sorted(perm)
-                    and self.fmt.component_covers_chunk and out.dtype == self.fmt.numpy_dtype):
-                direct = DirectRegions(out, self.fmt.chunk_shape)
+            direct = self._direct_regions(out, perm, missing)
         else:
             place = lambda cell, src: place_points(out, cell, src)  # noqa: E731
         place = metrics.timed_calls(place, metrics.COPY_SECONDS)
@@ -244,23 +242,36 @@ class ChunkedArray:
 
     def _read_part_here(self, cell: Any, out: np.ndarray, perm: list, missing: list) -> Future:
         """`_read_now` of a strided read of part of one chunk, in a straight line (the usual
-        small read): the chunk is read, decoded and its part copied out on this thread."""
+        small read): the chunk is read, decoded and its part copied out on this thread, in
+        one step where the store and codecs allow (`FileChunkReads`)."""
         fmt = self.fmt
         key = fmt.chunk_key(cell.cell)
+        place = lambda c, src: place_strided(out, c, src, perm, missing)  # noqa: E731
         try:
-            result = self.kv.read_now(key, _READ_ALL)
-            src = fmt.component(self._decode(key, result.value, cell.cell)) if result.state == "value" else None
-            started = time.perf_counter()
-            if src is None:
-                self._place_missing(key, cell, lambda c, fill: place_strided(out, c, fill, perm, missing))
-            else:
-                place_strided(out, cell, src, perm, missing)
-            metrics.COPY_SECONDS.increment(time.perf_counter() - started)
+            one_step = self.one_step_reads()
+            if one_step is None or not one_step.read(key, cell, metrics.timed_calls(place, metrics.COPY_SECONDS),
+                                                     self._direct_regions(out, perm, missing)):
+                result = self.kv.read_now(key, _READ_ALL)
+                src = fmt.component(self._decode(key, result.value, cell.cell)) if result.state == "value" else None
+                started = time.perf_counter()
+                if src is None:
+                    self._place_missing(key, cell, place)
+                else:
+                    place(cell, src)
+                metrics.COPY_SECONDS.increment(time.perf_counter() - started)
         except BaseException as exc:  # noqa: BLE001 - delivered to the reader
             return futures.failed(exc)
         metrics.CHUNK_READS.increment(1)
         metrics.ELEMENTS_READ.increment(out.size)
         return futures.ready(out)
+
+    def _direct_regions(self, out: np.ndarray, perm: list, missing: list) -> DirectRegions | None:
+        """Where a strided read's chunks go in `out`, when chunk and output dimensions line
+        up (see `DirectRegions`)."""
+        if (self.cache is None and not missing and perm == sorted(perm)
+                and self.fmt.component_covers_chunk and out.dtype == self.fmt.numpy_dtype):
+            return DirectRegions(out, self.fmt.chunk_shape)
+        return None
 
     def _read_now(self, cells: list, place: Callable, direct: Callable | None, out: np.ndarray,
                   options: ReadOptions, inline: bool = False) -> Future:
@@ -278,8 +289,18 @@ class ChunkedArray:
             done: Future = Future()
             fmt = self.fmt
             try:
-                for cell in cells:
-                    self._read_chunk_now(fmt.chunk_key(cell.cell), cell, place, direct, options)
+                one_step = self.one_step_reads() if len(cells) > 1 else None
+                if one_step is None:
+                    for cell in cells:
+                        self._read_chunk_now(fmt.chunk_key(cell.cell), cell, place, direct, options)
+                else:
+                    # Decoded side by side in one step; a chunk it did not take is read the
+                    # ordinary way, which fills or reports it as always (in order: the first
+                    # failing chunk is the one reported).
+                    keys = [fmt.chunk_key(cell.cell) for cell in cells]
+                    for key, cell, taken in zip(keys, cells, one_step.read_many(keys, cells, place, direct)):
+                        if not taken:
+                            self._copy_read(key, cell, self.kv.read_now(key, options), place, direct)
             except BaseException as exc:  # noqa: BLE001 - delivered to the reader
                 futures._settle(done, exception=exc)
                 return done
@@ -297,6 +318,12 @@ class ChunkedArray:
         one_step = self.one_step_reads()
         if one_step is None or not one_step.read(key, cell, place, direct):
             self._copy_read(key, cell, self.kv.read_now(key, options), place, direct)
+
+    def _read_for_all(self, key: bytes, waiters: list) -> bool:
+        """Reads a chunk of a local store once in one step and places it for each of
+        `waiters` (``(cell, place)``), where the store and codecs allow; False if not."""
+        one_step = self.one_step_reads()
+        return one_step is not None and one_step.read_for_all(key, waiters)
 
     def one_step_reads(self) -> FileChunkReads | None:
         """The array's one-step chunk reads, where its store and codecs allow them."""

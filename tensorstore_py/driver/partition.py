@@ -236,6 +236,34 @@ def output_coordinates(
     return out
 
 
+def flat_output_coordinates(
+    maps: Sequence[MapInfo], input_origin: Sequence[int], input_shape: Sequence[int]
+) -> list[np.ndarray]:
+    """`output_coordinates`, each as a C-contiguous int64 array in C order of the input
+    domain, written straight into its buffer (a few points: no broadcast views to copy)."""
+    rank_in = len(input_shape)
+    shape = tuple(input_shape)
+    out = []
+    for m in maps:
+        a = np.empty(shape, dtype=np.int64)
+        if m.kind == "constant":
+            a.fill(m.offset)
+        elif m.kind == "single":
+            j = m.input_dimension
+            idx = np.arange(m.offset + m.stride * input_origin[j], m.offset + m.stride * (input_origin[j] + input_shape[j]),
+                            m.stride, dtype=np.int64) if m.stride else np.full(input_shape[j], m.offset, np.int64)
+            view = [1] * rank_in
+            view[j] = input_shape[j]
+            a[...] = idx.reshape(view)
+        elif m.offset == 0 and m.stride == 1:
+            a[...] = m.index_array
+        else:
+            np.multiply(m.index_array, m.stride, out=a)
+            a += m.offset
+        out.append(a.reshape(-1))
+    return out
+
+
 def point_cells(
     maps: Sequence[MapInfo],
     input_origin: Sequence[int],
@@ -244,10 +272,18 @@ def point_cells(
     array_shape: Sequence[int],
 ) -> list[PointCell]:
     """Groups every point of the input domain by the chunk holding its output position."""
-    n_points = int(np.prod(input_shape, dtype=np.int64))
+    n_points = 1
+    for n in input_shape:
+        n_points *= n
     if n_points == 0:
         return []
-    coords = [np.ascontiguousarray(c).reshape(-1) for c in output_coordinates(maps, input_origin, input_shape)]
+    coords = flat_output_coordinates(maps, input_origin, input_shape)
+    if _grid is not None and coords:
+        groups, bad = _grid.group_cells(coords, tuple(chunk_shape), tuple(array_shape))
+        if bad is not None:
+            d, index = bad
+            raise out_of_range(f"Index {index} is outside valid range [0, {array_shape[d]}) for output dimension {d}")
+        return [PointCell(cell, chunk_coords, positions) for cell, chunk_coords, positions in groups]
     for d, c in enumerate(coords):
         if c.size and (c.min() < 0 or c.max() >= array_shape[d]):
             bad = int(c[(c < 0) | (c >= array_shape[d])][0])

@@ -143,23 +143,26 @@ def propagate_bounds(transform: "IndexTransform", domain: "IndexDomain", check_a
             il[k], iu[k] = a._il[k] and qil, a._iu[k] and qiu
         new_domain = IndexDomain._make(lo, hi, il, iu, a._labels)
         outputs = []
+        new_empty = None
         for j, m in enumerate(transform._outputs):
             if m._method != ARRAY:
                 outputs.append(m)
                 continue
-            if explicitly_empty(new_domain):
+            if new_empty is None:
+                new_empty = explicitly_empty(new_domain)
+            if new_empty:
                 outputs.append(OutputIndexMap.constant(0))
                 continue
             elo, ehi = _effective(domain, j)
             qlo, qhi, _, _ = inverse_image(elo, ehi, False, False, m._offset, m._stride)
             rlo, rhi = max(m._lo, qlo), min(m._hi, qhi)
             rhi = max(rhi, rlo - 1)
-            if check_arrays and not empty and m._array.size:
-                bad = (m._array < rlo) | (m._array > rhi)
-                if bad.any():
-                    v = int(m._array[bad].flat[0])
-                    raise out_of_range(f"Index {v} is outside valid range {format_plain_interval(rlo, rhi)}")
-            outputs.append(OutputIndexMap.from_array(m._array, m._offset, m._stride, (rlo, rhi)))
+            array = m._array
+            # (two reductions find whether any value is out; the first one is looked for then)
+            if check_arrays and not empty and array.size and (array.min() < rlo or array.max() > rhi):
+                v = int(array[(array < rlo) | (array > rhi)].flat[0])
+                raise out_of_range(f"Index {v} is outside valid range {format_plain_interval(rlo, rhi)}")
+            outputs.append(OutputIndexMap.from_array(array, m._offset, m._stride, (rlo, rhi)))
     except StatusError as e:
         raise e.with_suffix(status_payload("transform", transform).strip() + status_payload("domain", domain)) from None
     return IndexTransform._make(new_domain, outputs)
@@ -319,10 +322,12 @@ def compose(t: "IndexTransform", x: "IndexTransform", python_errors: bool = Fals
                 f"{x.input_rank} -> {x.output_rank} transform."
             ).with_suffix(status_payload("transform", x).strip() + status_payload("left_transform", t))
         xp = propagate_bounds(x, t._domain, check_arrays=False) if propagate else x
-        if _plain_maps(xp) and _is_identity(t):
+        if _is_identity(t):
             # Through an identity, each output of x is the composed map as it is (what an
-            # open array's own transform usually is, under every small read and write).
-            return IndexTransform._make(xp._domain, list(xp._outputs))
+            # open array's own transform usually is, under every small read and write);
+            # only the normalisation of index arrays may remain to be done.
+            result = IndexTransform._make(xp._domain, list(xp._outputs))
+            return finish_composed(result) if normalize and not _plain_maps(xp) else result
         try:
             outputs = [_compose_map(m, t, xp) for m in t._outputs]
             result = IndexTransform._make(xp._domain, outputs)

@@ -465,7 +465,7 @@ def _compact(a: np.ndarray) -> np.ndarray:
 
 def apply_numpy_key(t: "IndexTransform", key: Any, mode: str) -> "IndexTransform":
     """``t[key]`` / ``t.oindex[key]`` / ``t.vindex[key]`` (errors as IndexError)."""
-    n = _basic_key_transform(t._domain, key) if mode == "default" else None
+    n = _basic_key_transform(t._domain, key) if mode == "default" else _array_key_transform(t._domain, key, mode)
     if n is None:
         terms = parse_key(key, mode)
         try:
@@ -513,6 +513,84 @@ def _basic_key_transform(domain: "IndexDomain", key: Any) -> "IndexTransform | N
 
 
 _PLAIN_BOUND = (int, type(None))
+
+
+def _array_key_transform(domain: "IndexDomain", key: Any, mode: str) -> "IndexTransform | None":
+    """`build_index_transform` for the common ``oindex``/``vindex`` key of integers, scalar
+    slices and non-empty 1-d integer arrays (at least one), in one pass; None for any other
+    key, which takes the general path (as do arrays that do not broadcast together)."""
+    items = key if type(key) is tuple else (key,)
+    rank = domain.rank
+    if len(items) > rank:
+        return None
+    arrays: dict[int, np.ndarray] = {}
+    for j, x in enumerate(items):
+        kind = type(x)
+        if kind is int or kind is slice:
+            continue
+        if kind is list:
+            if not x or any(type(v) is not int for v in x):
+                return None
+            x = np.asarray(x)
+        elif kind is not np.ndarray:
+            return None
+        if x.ndim != 1 or x.size == 0 or x.dtype.kind not in "iu" or (x.dtype.kind == "u" and x.itemsize == 8):
+            return None
+        arrays[j] = x.astype(np.int64)  # (a copy: the transform must not see later changes)
+    if not arrays:
+        return None
+    vectorized = mode == "vindex"
+    if vectorized:
+        length = max(a.shape[0] for a in arrays.values())
+        if any(a.shape[0] not in (1, length) for a in arrays.values()):
+            return None
+    lo: list = []
+    hi: list = []
+    il: list = []
+    iu: list = []
+    labels: list = []
+    if vectorized:  # the arrays' one joint dimension comes first
+        lo.append(0); hi.append(length - 1); il.append(False); iu.append(False); labels.append("")  # noqa: E702
+    maps: list = []  # per output: ("map", OutputIndexMap) or ("array", array, its new dimension)
+    for j, x in enumerate(items):
+        kind = type(x)
+        if kind is slice:
+            start, stop, step = x.start, x.stop, x.step
+            if not (type(start) in _PLAIN_BOUND and type(stop) in _PLAIN_BOUND and type(step) in _PLAIN_BOUND):
+                return None
+            try:
+                bounds, (offset, stride) = slice_interval(domain, j, start, stop, step)
+            except StatusError:
+                return None  # the general path reports it, or an earlier error of the key
+            maps.append(("map", OutputIndexMap.single(len(lo), offset, stride)))
+            lo.append(bounds[0]); hi.append(bounds[1]); il.append(bounds[2]); iu.append(bounds[3])  # noqa: E702
+            labels.append(domain._labels[j])
+        elif kind is int:
+            maps.append(("map", OutputIndexMap.constant(x)))
+        elif vectorized:
+            maps.append(("array", arrays[j], 0))
+        else:
+            n = arrays[j].shape[0]
+            maps.append(("array", arrays[j], len(lo)))
+            lo.append(0); hi.append(n - 1); il.append(False); iu.append(False); labels.append("")  # noqa: E702
+    for j in range(len(items), rank):
+        maps.append(("map", OutputIndexMap.single(len(lo))))
+        lo.append(domain._lo[j]); hi.append(domain._hi[j]); il.append(domain._il[j]); iu.append(domain._iu[j])  # noqa: E702
+        labels.append(domain._labels[j])
+    new_rank = len(lo)
+    outputs = []
+    for entry in maps:
+        if entry[0] == "map":
+            outputs.append(entry[1])
+            continue
+        _, a, dim = entry
+        shape = [1] * new_rank
+        shape[dim] = a.shape[0]
+        outputs.append(OutputIndexMap.from_array(a.reshape(shape), 0, 1))
+    new_domain = IndexDomain._make(lo, hi, il, iu, labels)
+    if explicitly_empty(new_domain):
+        return None  # (the general path makes the index arrays constants)
+    return IndexTransform._make(new_domain, outputs)
 
 
 def key_repr(key: Any) -> str:

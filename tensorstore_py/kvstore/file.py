@@ -260,9 +260,11 @@ def _open_lock(lock_path: str) -> int:
 class FileDriver(KvStoreDriver):
     """Blocking file operations run on the context's ``file_io_concurrency`` pool."""
 
-    # A read of a chunk or two from the page cache takes less time than handing it to a pool
-    # thread and waking the caller again (and the GIL changing hands on the way).
-    inline_read_chunks = 2
+    # A read of a few chunks from the page cache takes less time than handing it to a pool
+    # thread and waking the caller again (and the GIL changing hands on the way): measured
+    # with 4 chunks of 512 KiB (bench_zarr's tiny strided and vindex reads), a pool thread
+    # helping the caller cost more CPU than it saved wall time on two loaded cores.
+    inline_read_chunks = 4
     writes_parts = True  # a `ByteParts` value is written part after part (see `_write_locked`)
 
     def __init__(self, spec: FileDriverSpec, resources: dict[str, Resource]):

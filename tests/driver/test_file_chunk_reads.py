@@ -6,7 +6,10 @@ same reads and bytes; layouts it does not take still read correctly."""
 
 from __future__ import annotations
 
+import asyncio
+import multiprocessing
 import os
+import threading
 
 import numpy as np
 import pytest
@@ -26,6 +29,7 @@ def one_step(monkeypatch):
     """How many chunks the one-step read decoded."""
     done = []
     original = file_chunk_reads.FileChunkReads.read
+    original_many = file_chunk_reads.FileChunkReads.read_many
 
     def spy(self, key, cell, place, direct):
         taken = original(self, key, cell, place, direct)
@@ -33,7 +37,13 @@ def one_step(monkeypatch):
             done.append(key)
         return taken
 
+    def spy_many(self, keys, cells, place, direct):
+        taken = original_many(self, keys, cells, place, direct)
+        done.extend(key for key, t in zip(keys, taken) if t)
+        return taken
+
     monkeypatch.setattr(file_chunk_reads.FileChunkReads, "read", spy)
+    monkeypatch.setattr(file_chunk_reads.FileChunkReads, "read_many", spy_many)
     return done
 
 
@@ -173,6 +183,15 @@ def test_statistics_count_the_same_reads(tmp_path, one_step):
         np.testing.assert_array_equal(store[3:29, 5:19].read().result(), data[3:29, 5:19])
     assert (rec.statistics.chunks_read, rec.statistics.kvstore_reads) == (12, 12)
     assert rec.statistics.copy_seconds > 0
+    # Four chunks read side by side in one step (`read_many`) count as four reads too.
+    stored_four = sum(os.path.getsize(tmp_path / "a" / name) for name in ("0.0", "0.1", "1.0", "1.1"))
+    before = len(one_step)
+    with statistics.record() as rec:
+        np.testing.assert_array_equal(store[3:13, 5:11].read().result(), data[3:13, 5:11])
+    stats = rec.statistics
+    assert len(one_step) == before + 4
+    assert (stats.chunks_read, stats.kvstore_reads, stats.bytes_read) == (4, 4, stored_four)
+    assert stats.elements_read == 60 and stats.decode_seconds > 0 and stats.copy_seconds > 0
 
 
 def test_layouts_it_does_not_take(tmp_path, one_step):
@@ -267,3 +286,211 @@ def test_zarr_v2_zstd_and_corrupt_zstd_frames(tmp_path, monkeypatch, one_step):
     assert one_step_outcomes == ordinary
     # An unsized frame of the right data still reads (the ordinary way).
     assert one_step_outcomes["unsized"][0] == "value"
+
+
+def _read_outcome(read) -> tuple:
+    try:
+        return ("value", read().tobytes())
+    except Exception as exc:  # noqa: BLE001 - compared by the callers
+        return (type(exc).__name__, str(exc))
+
+
+def _small_and_gathered_outcomes(path, name, payloads) -> dict:
+    """What a read of a box inside chunk `name` (0.0) and reads of it gathered on an event loop
+    give with each payload stored as that chunk."""
+
+    async def gathered(store):
+        return await asyncio.gather(*(store[i:i + 2, 1:3].read() for i in range(0, 8, 2)))
+
+    got = {}
+    for case, payload in payloads.items():
+        (path / name).write_bytes(payload)
+        store = ts.open(_spec(path)).result()
+        got[case] = (_read_outcome(lambda: store[2:5, 1:7].read().result()),
+                     _read_outcome(lambda: np.stack(asyncio.run(gathered(store)))))
+    return got
+
+
+def test_one_chunk_and_gathered_reads_of_corrupt_chunks_raise_what_the_ordinary_read_raises(tmp_path, monkeypatch):
+    data = _data("<f4", (16, 16))
+    _write_with_tensorstore(tmp_path / "a", data, (8, 8), _blosc())
+    frame = (tmp_path / "a" / "0.0").read_bytes()
+    payloads = {"intact": frame, "truncated": frame[:-7], "empty": b"",
+                "block data": frame[:40] + bytes(b ^ 0x5A for b in frame[40:])}
+    one_step = _small_and_gathered_outcomes(tmp_path / "a", "0.0", payloads)
+    monkeypatch.setattr(file_chunk_reads.FileChunkReads, "for_array", classmethod(lambda cls, fmt, kv: None))
+    assert one_step == _small_and_gathered_outcomes(tmp_path / "a", "0.0", payloads)
+    assert one_step["intact"] == (("value", data[2:5, 1:7].tobytes()),
+                                  ("value", np.stack([data[i:i + 2, 1:3] for i in range(0, 8, 2)]).tobytes()))
+    assert one_step["truncated"][0][0] != "value" and one_step["truncated"][1][0] != "value"
+
+
+def test_one_chunk_reads_are_one_step_in_every_layout(tmp_path, one_step):
+    data = _data("<i2", (30, 21, 9), seed=4)
+    theirs = _write_with_tensorstore(tmp_path / "a", data, (8, 8, 4), _blosc("zstd", 2))
+    ours = ts.open(_spec(tmp_path / "a")).result()
+    os.remove(tmp_path / "a" / "1.1.1")  # a missing chunk: the fill value
+    reads = [
+        lambda s: s[2:5, 3:7, 1],           # a box of one chunk, a constant dimension
+        lambda s: s[26:30, 17:21, 8:9],     # an edge chunk
+        lambda s: s[9:12, 9:15, 5:7],       # the missing chunk
+        lambda s: s.T[1:3, 3:7, 2:5],       # dimensions permuted: no direct region
+        lambda s: s[7:1:-2, 3, 3:0:-1],   # reversed strides inside one chunk
+        lambda s: s[3, 2:7, 1:3],
+    ]
+    for read in reads:
+        before = len(one_step)
+        np.testing.assert_array_equal(read(ours).read().result(), read(theirs).read().result())
+        assert len(one_step) == before + (0 if read is reads[2] else 1)
+
+
+def test_gathered_reads_share_one_step_decodes(tmp_path, monkeypatch):
+    data = _data("<f8", (32, 32), seed=6)
+    theirs = _write_with_tensorstore(tmp_path / "a", data, (16, 16), _blosc("lz4", 1))
+    ours = ts.open(_spec(tmp_path / "a")).result()
+    shared = []
+    original = file_chunk_reads.FileChunkReads.read_for_all
+
+    def spy(self, key, waiters):
+        taken = original(self, key, waiters)
+        shared.append((taken, len(waiters)))
+        return taken
+
+    monkeypatch.setattr(file_chunk_reads.FileChunkReads, "read_for_all", spy)
+    boxes = [np.s_[i:i + 3, j:j + 2] for i in range(0, 30, 3) for j in range(0, 30, 5)]
+
+    async def main():
+        return await asyncio.gather(*(ours[b].read() for b in boxes))
+
+    for _ in range(3):
+        for b, got in zip(boxes, asyncio.run(main())):
+            np.testing.assert_array_equal(got, theirs[b].read().result())
+    # Which reads join one another depends on timing (60 readers of 4 chunks always some);
+    # those that did were decoded once, in one step.
+    assert shared and all(taken and n >= 2 for taken, n in shared)
+
+
+def test_scratch_chunks_of_arrays_of_other_shapes_and_types(tmp_path, monkeypatch):
+    """A thread's scratch buffer serves arrays of any chunk shape and type in turn, and chunks
+    larger than it allows get buffers of their own."""
+    arrays = {}
+    for i, (dtype, chunks) in enumerate([("<u1", (8, 8)), ("<f8", (16, 8)), ("<i4", (5, 7)), ("<c8", (16, 16))]):
+        data = _data(dtype, (32, 32), seed=i)
+        theirs = _write_with_tensorstore(tmp_path / str(i), data, chunks, _blosc())
+        arrays[i] = (ts.open(_spec(tmp_path / str(i))).result(), theirs)
+    boxes = [np.s_[1:4, 2:6], np.s_[9:15, 3:4], np.s_[20:23, 17:31], np.s_[::5, 3:30:4]]
+    for limit in (file_chunk_reads._SCRATCH_BYTES, 300):
+        monkeypatch.setattr(file_chunk_reads, "_SCRATCH_BYTES", limit)
+        for box in boxes:
+            for ours, theirs in arrays.values():
+                np.testing.assert_array_equal(ours[box].read().result(), theirs[box].read().result())
+
+
+def _several_chunk_outcomes(path, payloads) -> dict:
+    """What reads of two to four chunks give with each set of chunk payloads stored."""
+    got = {}
+    for case, chunks in payloads.items():
+        for name, payload in chunks.items():
+            if payload is None:
+                if os.path.exists(path / name):
+                    os.remove(path / name)
+            else:
+                (path / name).write_bytes(payload)
+        store = ts.open(_spec(path)).result()
+        got[case] = (_read_outcome(lambda: store[3:13, 2:14].read().result()),
+                     _read_outcome(lambda: store[5, 1:15].read().result()),
+                     _read_outcome(lambda: store.vindex[[1, 9, 2, 12], [3, 4, 10, 15]].read().result()))
+    return got
+
+
+def test_reads_of_several_chunks_with_corrupt_and_missing_ones_match_the_ordinary_read(tmp_path, monkeypatch,
+                                                                                      one_step):
+    data = _data("<u4", (16, 16), seed=11)
+    _write_with_tensorstore(tmp_path / "a", data, (8, 8), _blosc("lz4", 2))
+    frames = {name: (tmp_path / "a" / name).read_bytes() for name in ("0.0", "0.1", "1.0", "1.1")}
+    intact = dict(frames)
+    payloads = {
+        "intact": intact,
+        "one missing": {**intact, "1.0": None},
+        "one truncated": {**intact, "0.1": frames["0.1"][:-5]},
+        # Two bad chunks: the first in order is the one reported, as chunk after chunk.
+        "two bad": {**intact, "0.1": b"\x02\x01", "1.1": frames["1.1"][:20]},
+        "bad and missing": {**intact, "0.0": None, "1.0": frames["1.0"][:-1]},
+    }
+    fast = _several_chunk_outcomes(tmp_path / "a", payloads)
+    assert one_step  # (the intact chunks were read in one step)
+    monkeypatch.setattr(file_chunk_reads.FileChunkReads, "for_array", classmethod(lambda cls, fmt, kv: None))
+    assert fast == _several_chunk_outcomes(tmp_path / "a", payloads)
+    assert fast["intact"][0] == ("value", data[3:13, 2:14].tobytes())
+    assert fast["intact"][2] == ("value", data[[1, 9, 2, 12], [3, 4, 10, 15]].tobytes())
+    assert all(outcome[0] != "value" for outcome in fast["two bad"])
+
+
+def test_reads_of_several_chunks_from_many_threads(tmp_path):
+    data = _data("<f4", (64, 64, 8), seed=12)
+    theirs = _write_with_tensorstore(tmp_path / "a", data, (16, 16, 8), _blosc())
+    ours = ts.open(_spec(tmp_path / "a")).result()
+    boxes = [np.s_[i:i + 20, j:j + 3] for i in range(0, 44, 7) for j in range(0, 60, 13)]
+    expected = [theirs[b].read().result() for b in boxes]
+    errors = []
+
+    def reader(seed: int) -> None:
+        rng = np.random.default_rng(seed)
+        for k in rng.permutation(len(boxes)):
+            got = ours[boxes[k]].read().result()
+            if not np.array_equal(got, expected[k]):
+                errors.append((seed, k))
+
+    # Three helpers (more than this machine may have CPUs for): batches shared three ways.
+    file_chunk_reads._start_helpers(file_chunk_reads._chunkio())
+    assert file_chunk_reads._chunkio().start_helpers(3) == 3
+    threads = [threading.Thread(target=reader, args=(seed,)) for seed in range(6)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+
+
+def _read_in_child(path: str, queue) -> None:
+    store = ts.open(_spec(path)).result()
+    queue.put(store[3:13, 2:14].read().result().tobytes())
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_reads_of_several_chunks_in_a_forked_child(tmp_path):
+    data = _data("<i4", (16, 16), seed=13)
+    _write_with_tensorstore(tmp_path / "a", data, (8, 8), _blosc())
+    ours = ts.open(_spec(tmp_path / "a")).result()
+    np.testing.assert_array_equal(ours[3:13, 2:14].read().result(), data[3:13, 2:14])  # helpers started here
+    context = multiprocessing.get_context("fork")
+    queue = context.Queue()
+    child = context.Process(target=_read_in_child, args=(str(tmp_path / "a"), queue))
+    child.start()
+    got = queue.get(timeout=60)
+    child.join(timeout=60)
+    assert child.exitcode == 0 and got == data[3:13, 2:14].tobytes()
+
+
+def test_read_decode_many_outcomes_and_arguments(tmp_path):
+    chunkio = file_chunk_reads._chunkio()
+    data = _data("<f8", (8, 8), seed=14)
+    _write_with_tensorstore(tmp_path / "a", data, (8, 8), _blosc())
+    path = os.fsencode(tmp_path / "a" / "0.0")
+    outs = [np.empty((8, 8)) for _ in range(4)]
+    placed = np.zeros((3, 4))
+    jobs = [(path, chunkio.BLOSC, outs[0], None, None),
+            (os.fsencode(tmp_path / "a" / "nothing"), chunkio.BLOSC, outs[1], None, None),
+            (path, chunkio.BLOSC, outs[2], placed, outs[2][1:7:2, ::2]),
+            (path, chunkio.BLOSC, np.empty(3), None, None)]  # a buffer of another size: refused
+    outcomes = chunkio.read_decode_many(jobs)
+    assert outcomes[0][0] == os.path.getsize(tmp_path / "a" / "0.0")
+    assert outcomes[1][0] == chunkio.NOT_A_FILE
+    assert outcomes[2][0] > 0 and outcomes[3][0] == chunkio.REFUSED
+    np.testing.assert_array_equal(outs[0], data)
+    np.testing.assert_array_equal(placed, data[1:7:2, ::2])
+    assert chunkio.read_decode_many([]) == []
+    with pytest.raises(ValueError, match="place must have"):
+        chunkio.read_decode_many([(path, chunkio.BLOSC, outs[0], np.zeros((2, 2)), None)])
+    with pytest.raises(ValueError, match="place must have"):  # part is not a view of out
+        chunkio.read_decode_many([(path, chunkio.BLOSC, outs[0], np.zeros((8, 8)), outs[1])])

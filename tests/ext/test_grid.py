@@ -193,3 +193,47 @@ def test_group_points_large_is_fast():
     e_uniq, inverse = np.unique(coords, axis=0, return_inverse=True)
     np.testing.assert_array_equal(uniq, e_uniq)
     np.testing.assert_array_equal(order, np.argsort(inverse.ravel(), kind="stable"))
+
+
+def reference_group_cells(coords, chunk_shape, array_shape):
+    """Bounds checked dimension by dimension, then points grouped by chunk in pure Python."""
+    for d, c in enumerate(coords):
+        for x in c.tolist():
+            if not 0 <= x < array_shape[d]:
+                return None, (d, x)
+    n = len(coords[0])
+    cells = [tuple(c[i] // s for c, s in zip(coords, chunk_shape)) for i in range(n)]
+    groups = []
+    for cell in sorted(set(cells)):
+        members = [i for i in range(n) if cells[i] == cell]
+        groups.append((cell, tuple([int(c[i]) % s for i in members] for c, s in zip(coords, chunk_shape)), members))
+    return groups, None
+
+
+@SETTINGS
+@given(n=st.integers(1, 80), rank=st.integers(1, 4), chunk=st.integers(1, 9), seed=st.integers(0, 2**32 - 1),
+       outside=st.booleans())
+def test_group_cells_matches_reference(n, rank, chunk, seed, outside):
+    rng = np.random.default_rng(seed)
+    array_shape = tuple(int(x) for x in rng.integers(1, 40, rank))
+    chunk_shape = tuple(int(x) for x in rng.integers(1, chunk + 1, rank))
+    coords = [rng.integers(-3 if outside else 0, s + (3 if outside else 0), n, dtype=np.int64) for s in array_shape]
+    groups, bad = grid.group_cells(coords, chunk_shape, array_shape)
+    e_groups, e_bad = reference_group_cells(coords, chunk_shape, array_shape)
+    assert bad == e_bad
+    if e_groups is None:
+        assert groups is None
+        return
+    assert [(cell, tuple(c.tolist() for c in within), positions.tolist()) for cell, within, positions in groups] \
+        == [(cell, within, positions) for cell, within, positions in e_groups]
+    for _, within, positions in groups:
+        assert positions.dtype == np.int64 and all(c.dtype == np.int64 for c in within)
+
+
+def test_group_cells_argument_errors():
+    one = np.arange(3, dtype=np.int64)
+    for coords, chunks, shape in [([], (), ()), ([one], (2, 2), (5, 5)), ([one.astype(np.int32)], (2,), (5,)),
+                                  ([one[::2]], (2,), (5,)), ([one, one[:2]], (2, 2), (5, 5)),
+                                  ([one[:0]], (2,), (5,)), ([one], (0,), (5,))]:
+        with pytest.raises(ValueError):
+            grid.group_cells(coords, chunks, shape)
