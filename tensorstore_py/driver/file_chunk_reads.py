@@ -25,22 +25,24 @@ from .. import metrics
 
 __all__ = ["FileChunkReads"]
 
-_bind_lock = threading.Lock()
-_bound: bool | None = None
+def bound_chunkio(bind: Callable[[Any], bool]) -> Callable[[], Any]:
+    """A function giving `_ext.chunkio` once ``bind(chunkio)`` (run once, on first call) has
+    bound what it needs, or None where the extension or what `bind` looks for is missing."""
+    lock = threading.Lock()
+    bound: list = [None]
 
+    def chunkio_if_bound() -> Any:
+        try:
+            from .._ext import chunkio
+        except ImportError:
+            return None
+        if bound[0] is None:
+            with lock:
+                if bound[0] is None:
+                    bound[0] = bind(chunkio)
+        return chunkio if bound[0] else None
 
-def _chunkio() -> Any:
-    """`_ext.chunkio` bound to c-blosc2, or None where either is missing."""
-    global _bound
-    try:
-        from .._ext import chunkio
-    except ImportError:
-        return None
-    if _bound is None:
-        with _bind_lock:
-            if _bound is None:
-                _bound = _bind(chunkio)
-    return chunkio if _bound else None
+    return chunkio_if_bound
 
 
 def _bind(chunkio: Any) -> bool:
@@ -75,6 +77,10 @@ def _bind(chunkio: Any) -> bool:
     except AttributeError:
         pass
     return True
+
+
+#: `_ext.chunkio` bound to c-blosc2, or None where either is missing.
+_chunkio = bound_chunkio(_bind)
 
 
 def own_method(obj: Any, name: str, module: str) -> bool:

@@ -17,7 +17,6 @@ encoded the ordinary way.
 from __future__ import annotations
 
 import math
-import threading
 from typing import Any
 
 import numpy as np
@@ -25,27 +24,9 @@ import numpy as np
 from .. import metrics
 from ..cache.staging import Mutation
 from .chunk_copy import copy_array
-from .file_chunk_reads import UNBUFFERED, buffer_view_dtype, own_method
+from .file_chunk_reads import UNBUFFERED, bound_chunkio, buffer_view_dtype, own_method
 
 __all__ = ["GatherEncoder", "EncodedChunk", "GatheredChunk"]
-
-_bind_lock = threading.Lock()
-_bound: bool | None = None
-
-
-def _chunkio() -> Any:
-    """`_ext.chunkio` bound to c-blosc 1.x's compressor, or None."""
-    global _bound
-    try:
-        from .._ext import chunkio
-    except ImportError:
-        return None
-    if _bound is None:
-        with _bind_lock:
-            if _bound is None:
-                _bound = _bind(chunkio)
-    return chunkio if _bound else None
-
 
 def _bind(chunkio: Any) -> bool:
     from .._ext import copy as copy_kernels
@@ -64,6 +45,10 @@ def _bind(chunkio: Any) -> bool:
         chunkio.bind_encoder(0, 0)
         return False
     return True
+
+
+#: `_ext.chunkio` bound to c-blosc 1.x's compressor, or None.
+_chunkio = bound_chunkio(_bind)
 
 
 #: The compressors encoded here (exactly these classes: a subclass may encode otherwise).

@@ -475,6 +475,18 @@ def apply_numpy_key(t: "IndexTransform", key: Any, mode: str) -> "IndexTransform
     return compose(t, n, python_errors=True)
 
 
+
+def _plain_slice_interval(domain: Any, j: int, x: slice) -> tuple | None:
+    """`slice_interval` of a slice whose members are plain ints or None; None where the
+    general path must decide (other members, or an error it reports in its own order)."""
+    start, stop, step = x.start, x.stop, x.step
+    if not (type(start) in _PLAIN_BOUND and type(stop) in _PLAIN_BOUND and type(step) in _PLAIN_BOUND):
+        return None
+    try:
+        return slice_interval(domain, j, start, stop, step)
+    except StatusError:
+        return None
+
 def _basic_key_transform(domain: "IndexDomain", key: Any) -> "IndexTransform | None":
     """`build_index_transform` for the common key of integers and scalar slices only (the
     small-read path), in one pass; None for any other key, which takes the general path."""
@@ -491,13 +503,10 @@ def _basic_key_transform(domain: "IndexDomain", key: Any) -> "IndexTransform | N
     for j, x in enumerate(items):
         kind = type(x)
         if kind is slice:
-            start, stop, step = x.start, x.stop, x.step
-            if not (type(start) in _PLAIN_BOUND and type(stop) in _PLAIN_BOUND and type(step) in _PLAIN_BOUND):
+            interval = _plain_slice_interval(domain, j, x)
+            if interval is None:
                 return None
-            try:
-                bounds, (offset, stride) = slice_interval(domain, j, start, stop, step)
-            except StatusError:
-                return None  # the general path reports it, or an earlier error of the key
+            bounds, (offset, stride) = interval
             outputs.append(OutputIndexMap.single(len(lo), offset, stride))
             lo.append(bounds[0]); hi.append(bounds[1]); il.append(bounds[2]); iu.append(bounds[3])  # noqa: E702
             labels.append(domain._labels[j])
@@ -555,13 +564,10 @@ def _array_key_transform(domain: "IndexDomain", key: Any, mode: str) -> "IndexTr
     for j, x in enumerate(items):
         kind = type(x)
         if kind is slice:
-            start, stop, step = x.start, x.stop, x.step
-            if not (type(start) in _PLAIN_BOUND and type(stop) in _PLAIN_BOUND and type(step) in _PLAIN_BOUND):
+            interval = _plain_slice_interval(domain, j, x)
+            if interval is None:
                 return None
-            try:
-                bounds, (offset, stride) = slice_interval(domain, j, start, stop, step)
-            except StatusError:
-                return None  # the general path reports it, or an earlier error of the key
+            bounds, (offset, stride) = interval
             maps.append(("map", OutputIndexMap.single(len(lo), offset, stride)))
             lo.append(bounds[0]); hi.append(bounds[1]); il.append(bounds[2]); iu.append(bounds[3])  # noqa: E702
             labels.append(domain._labels[j])
