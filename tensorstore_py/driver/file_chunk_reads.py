@@ -83,6 +83,36 @@ def _bind(chunkio: Any) -> bool:
 _chunkio = bound_chunkio(_bind)
 
 
+def one_compressor_chain(fmt: Any) -> tuple[Any, str] | None:
+    """``(codec chain, format module)`` of a zarr v2 or unsharded zarr3 chunk format whose
+    chunks are stored as their elements lie in a C-order array of its dtype, through one
+    bytes -> bytes codec; None for any other format or chain."""
+    from ..codecs.bytes_codec import BytesCodec
+
+    # (The formats' modules are loaded already where `fmt` is one of theirs; the other
+    # format's drivers are not imported for the asking.)
+    kind = (type(fmt).__module__, type(fmt).__name__)
+    if kind == ("tensorstore_py.driver.zarr.chunk_format", "ZarrChunkFormat"):
+        metadata = fmt.metadata
+        if metadata.order != "C" or metadata.dtype.has_fields or fmt.field.field_shape:
+            return None
+        if fmt.stored_dtype != fmt.numpy_dtype:
+            return None
+        chain, module = fmt.codecs, "tensorstore_py.driver.zarr.chunk_format"
+    elif kind == ("tensorstore_py.driver.zarr3.chunk_format", "Zarr3ChunkFormat"):
+        if fmt.levels:
+            return None  # sharded: its sub-chunks are read and written through the shard store
+        chain, module = fmt.chain, "tensorstore_py.driver.zarr3.chunk_format"
+    else:
+        return None
+    dtype = chain.dtype
+    if (dtype != fmt.numpy_dtype or dtype.hasobject or tuple(chain.shape) != tuple(fmt.chunk_shape)
+            or chain.array_to_array or type(chain.array_to_bytes) is not BytesCodec
+            or chain.array_to_bytes._swap or len(chain.bytes_to_bytes) != 1):
+        return None
+    return chain, module
+
+
 def own_method(obj: Any, name: str, module: str) -> bool:
     """Whether `obj.name` is the method `module` defines (behind the metrics wrapper)."""
     if name in vars(obj):
@@ -137,36 +167,19 @@ class FileChunkReads:
 
     @classmethod
     def for_array(cls, fmt: Any, kv: Any) -> "FileChunkReads | None":
-        from ..codecs.bytes_codec import BytesCodec
         from ..kvstore.file import FileDriver
 
         if type(kv) is not FileDriver or not own_method(kv, "read_now", "tensorstore_py.kvstore.file"):
             return None
-        # (The formats' modules are loaded already where `fmt` is one of theirs; the other
-        # format's drivers are not imported for the asking.)
-        kind = (type(fmt).__module__, type(fmt).__name__)
-        if kind == ("tensorstore_py.driver.zarr.chunk_format", "ZarrChunkFormat"):
-            metadata = fmt.metadata
-            if metadata.order != "C" or metadata.dtype.has_fields or fmt.field.field_shape:
-                return None
-            if fmt.stored_dtype != fmt.numpy_dtype:
-                return None
-            chain, module = fmt.codecs, "tensorstore_py.driver.zarr.chunk_format"
-        elif kind == ("tensorstore_py.driver.zarr3.chunk_format", "Zarr3ChunkFormat"):
-            if fmt.levels:
-                return None  # sharded: its sub-chunks are read through the shard store
-            chain, module = fmt.chain, "tensorstore_py.driver.zarr3.chunk_format"
-        else:
+        found = one_compressor_chain(fmt)
+        if found is None:
             return None
+        chain, module = found
         # It stands in for the package's own read and decode: not where either was replaced
         # (instrumented, as tests count calls, on the instance or the class).
         if not (own_method(fmt, "decode_chunk_into", module) and own_method(fmt, "decode_chunk", module)):
             return None
         dtype = chain.dtype
-        if (dtype != fmt.numpy_dtype or dtype.hasobject or tuple(chain.shape) != tuple(fmt.chunk_shape)
-                or chain.array_to_array or type(chain.array_to_bytes) is not BytesCodec
-                or chain.array_to_bytes._swap or len(chain.bytes_to_bytes) != 1):
-            return None
         chunkio = _chunkio()
         if chunkio is None:
             return None

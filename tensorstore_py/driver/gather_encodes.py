@@ -24,7 +24,7 @@ import numpy as np
 from .. import metrics
 from ..cache.staging import Mutation
 from .chunk_copy import copy_array
-from .file_chunk_reads import UNBUFFERED, bound_chunkio, buffer_view_dtype, own_method
+from .file_chunk_reads import UNBUFFERED, bound_chunkio, buffer_view_dtype, one_compressor_chain, own_method
 
 __all__ = ["GatherEncoder", "EncodedChunk", "GatheredChunk"]
 
@@ -73,32 +73,19 @@ class GatherEncoder:
         """The encoder of `fmt`'s chunks, or None where it does not take them;
         `store_fill`: chunks equal to the fill value are stored too."""
         from ..codecs import blosc
-        from ..codecs.bytes_codec import BytesCodec
 
-        kind = (type(fmt).__module__, type(fmt).__name__)
-        if kind == ("tensorstore_py.driver.zarr.chunk_format", "ZarrChunkFormat"):
-            metadata = fmt.metadata
-            if metadata.order != "C" or metadata.dtype.has_fields or fmt.field.field_shape:
-                return None
-            if fmt.stored_dtype != fmt.numpy_dtype:
-                return None
-            chain, module = fmt.codecs, "tensorstore_py.driver.zarr.chunk_format"
-            elides = not store_fill and not all(v is None for v in metadata.fill_values)
-        elif kind == ("tensorstore_py.driver.zarr3.chunk_format", "Zarr3ChunkFormat"):
-            if fmt.levels:
-                return None  # sharded: sub-chunks are encoded into their shard
-            chain, module = fmt.chain, "tensorstore_py.driver.zarr3.chunk_format"
-            elides = not store_fill
-        else:
+        found = one_compressor_chain(fmt)
+        if found is None:
             return None
+        chain, module = found
         # It stands in for the format's own encode: not where that was replaced.
         if not all(own_method(fmt, name, module) for name in ("encode_chunk", "encode_full_chunk", "_equals_fill")):
             return None
+        if module == "tensorstore_py.driver.zarr.chunk_format":  # a null fill value elides nothing
+            elides = not store_fill and not all(v is None for v in fmt.metadata.fill_values)
+        else:
+            elides = not store_fill
         dtype = chain.dtype
-        if (dtype != fmt.numpy_dtype or dtype.hasobject or tuple(chain.shape) != tuple(fmt.chunk_shape)
-                or chain.array_to_array or type(chain.array_to_bytes) is not BytesCodec
-                or chain.array_to_bytes._swap or len(chain.bytes_to_bytes) != 1):
-            return None
         codec = chain.bytes_to_bytes[0]
         if (type(codec).__module__, type(codec).__name__) not in _CODECS:
             return None
