@@ -261,7 +261,7 @@ class ChunkedArray:
         self.identity = (kvstore_driver.cache_identity, identity if identity is not None else ("fmt", fmt))
         self.fill_missing_data_reads = fill_missing_data_reads
         self.store_data_equal_to_fill_value = store_data_equal_to_fill_value
-        self._shared_reads = SharedChunkReads(self)
+        self._shared_reads = SharedChunkReads()
         self._one_step: Any = _UNKNOWN  # FileChunkReads or None, decided on the first read
         #: whether a chunk was found to fit in memory (`check_chunk_memory`, checked once)
         self._chunk_fits = False
@@ -377,7 +377,7 @@ class ChunkedArray:
             metrics.ELEMENTS_READ.increment(out.size)
             futures._settle(done, result=out)
             return done
-        return self._shared_reads.read(cells, place, direct, out, options)
+        return self._shared_reads.read(self, cells, place, direct, out, options)
 
     def _read_chunk_now(self, key: bytes, cell, place: Callable, direct: Callable | None,
                         options: ReadOptions = _READ_ALL) -> None:

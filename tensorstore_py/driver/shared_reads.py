@@ -66,16 +66,17 @@ class _Queued:
 
 
 class SharedChunkReads:
-    """The queued chunk reads of one `ChunkedArray` (see the module docstring)."""
+    """The queued chunk reads of one `ChunkedArray` (see the module docstring).
 
-    def __init__(self, array: Any):
-        self._array = array
+    It is given the array with each read rather than holding it: an array and its queue that
+    referred to each other would be a cycle, left to the garbage collector by every open."""
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queued: dict[bytes, _Queued] = {}
 
-    def read(self, cells: list, place: Callable, direct: Callable | None, out: np.ndarray,
+    def read(self, array: Any, cells: list, place: Callable, direct: Callable | None, out: np.ndarray,
              options: ReadOptions) -> Future:
-        array = self._array
         kv, fmt = array.kv, array.fmt
         op = _Read(out, len(cells), options)
         tasks: list = []  # filled below, before any pool thread can look at it
@@ -99,7 +100,7 @@ class SharedChunkReads:
             for key in queue:
                 with self._lock:
                     entry = self._queued.pop(key)
-                self._serve(key, entry.waiters)
+                self._serve(array, key, entry.waiters)
 
         for _ in range(n_tasks):
             tasks.append(futures.Claimable(task))
@@ -115,9 +116,8 @@ class SharedChunkReads:
             futures._settle(op.done, exception=exc)
         return op.done
 
-    def _serve(self, key: bytes, waiters: list) -> None:
+    def _serve(self, array: Any, key: bytes, waiters: list) -> None:
         """Reads and decodes the chunk once and copies it to every reader still waiting."""
-        array = self._array
         live = [w for w in waiters if w[3].done._state is futures._CF_PENDING]
         if live:
             try:
