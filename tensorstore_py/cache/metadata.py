@@ -119,18 +119,33 @@ os.register_at_fork(after_in_child=_new_lock_after_fork)
 def metadata_entry(pool: Any, kv: Any, key: bytes, parse: Callable[[bytes], Any], kind: Any = None) -> MetadataEntry:
     """The shared entry of `key` in `kv` for handles whose context has cache pool `pool`.
 
-    `kind` separates formats that parse the same key differently.
+    `kind` separates formats that parse the same key differently.  The pool holds its entries
+    weakly: an entry lives as long as a handle uses it.
     """
     slot = (kv.cache_identity, key, kind)
     with _registry_lock:
-        entries = getattr(pool, "_metadata_entries", None)
+        entries = pool.__dict__.get("_metadata_entries")
         if entries is None:
-            entries = pool._metadata_entries = weakref.WeakValueDictionary()
-        entry = entries.get(slot)
+            # slot -> weak reference to the entry (a plain dict of `weakref.ref`s: a pool is new
+            # with every default context, i.e. every plain `ts.open`, and a WeakValueDictionary
+            # costs several times as much to make and fill)
+            entries = pool._metadata_entries = {}
+        ref = entries.get(slot)
+        entry = None if ref is None else ref()
         if entry is None:
             entry = MetadataEntry(kv, key, parse)
-            entries[slot] = entry
+            if len(entries) >= 64 and len(entries) >= 2 * pool.__dict__.get("_metadata_entries_live", 0):
+                _drop_dead(pool, entries)
+            entries[slot] = weakref.ref(entry)
         return entry
+
+
+def _drop_dead(pool: Any, entries: dict) -> None:
+    """Forgets the slots whose entry is gone (often enough that dead slots never outnumber
+    the live ones by much, seldom enough to cost little per new entry)."""
+    for slot in [s for s, r in entries.items() if r() is None]:
+        del entries[slot]
+    pool._metadata_entries_live = len(entries)
 
 
 # ---------------------------------------------------------------------------------------------
