@@ -374,8 +374,9 @@ class KvStoreDriver(abc.ABC):
         """
         ident = self.__dict__.get("_cache_identity")
         if ident is None:
-            resources = tuple(sorted(self.resources.items(), key=lambda item: item[0]))
-            ident = (self.driver_spec.id, dumps(self.driver_spec.options_json()), resources)
+            resources = tuple(sorted(self.resources.items()))  # (the names differ: never compares two resources)
+            options = self.driver_spec.options_json()
+            ident = (self.driver_spec.id, dumps(options) if options else "{}", resources)
             self.__dict__["_cache_identity"] = ident
         return ident
 
