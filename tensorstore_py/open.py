@@ -162,6 +162,19 @@ def _frozen(j: Any, depth: int) -> Any:
     raise _NotFrozen
 
 
+def _thawed(key: Any) -> Any:
+    """The JSON `_frozen` made `key` from, in new objects (the shared parse must not hold the
+    caller's dicts and lists, which the caller may change later)."""
+    if type(key) is tuple:
+        t, v = key
+        if t is dict:
+            return {k: _thawed(x) for k, x in v}
+        if t is list:
+            return [_thawed(x) for x in v]
+        return v
+    return key
+
+
 def _shared_spec(j: dict | str) -> Any:
     """The parsed driver spec of `j` shared by every `ts.open` of the same JSON with no
     options, or None when it cannot be shared (then the caller parses its own).
@@ -179,7 +192,7 @@ def _shared_spec(j: dict | str) -> Any:
     found = _shared_specs.get(key)
     if found is not None:
         return found
-    driver_spec = parse_spec_json(j)
+    driver_spec = parse_spec_json(_thawed(key))
     apply_options(driver_spec, {"_from_open": True})  # checks the spec as an open does
     if not type(driver_spec).opens_without_modifying:
         return driver_spec  # the caller's own, not shared
