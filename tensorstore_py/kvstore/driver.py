@@ -706,6 +706,10 @@ def open_kvstore_driver(spec_json: Any, context: Context) -> tuple[KvStoreDriver
     if isinstance(driver, KvStoreDriver):
         return driver, spec_json.path
     parsed = _as_parsed(spec_json)
+    if parsed.base is None and parsed.context is None:
+        # One level, no nested context (a plain file or memory store): bound and opened
+        # without building the bound spec.
+        return parsed.driver_spec.open(_bind_resources(parsed.driver_spec, parsed.resources, context)), parsed.path
     bound = bind_spec(parsed, context)
     return open_bound(bound), bound.path
 
