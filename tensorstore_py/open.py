@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Iterable
 
 from . import future as futures
@@ -18,6 +19,8 @@ __all__ = ["open"]
 
 #: `open`'s parameters that are not options applied to the spec
 _NOT_OPTIONS = frozenset(("spec", "read", "write", "context", "transaction", "batch"))
+#: None for each option parameter (`open` lists them all: test_shared_open_spec checks the list)
+_NO_OPTIONS = (None,) * 19
 
 
 def open(  # noqa: A001 - TensorStore's name
@@ -54,7 +57,13 @@ def open(  # noqa: A001 - TensorStore's name
     background, but for metadata that is cached or in a local file: that is read in the
     calling thread, which costs less than handing the read to a pool.  Options override or constrain what the spec says, as in `Spec.update`.
     """
-    options = {k: v for k, v in locals().items() if v is not None and k not in _NOT_OPTIONS}
+    given = (open_mode, open, create, delete_existing, assume_metadata, assume_cached_metadata, kvstore,
+             recheck_cached_metadata, recheck_cached_data, recheck_cached, rank, dtype, domain, shape,
+             chunk_layout, codec, fill_value, dimension_units, schema)
+    if any(map(operator.is_not, given, _NO_OPTIONS)):
+        options = {k: v for k, v in locals().items() if v is not None and k not in _NOT_OPTIONS and k != "given"}
+    else:  # (the usual open: no option, and no pass over every parameter to find that out)
+        options = {}
     options["_from_open"] = True
     if batch is not None:
         from .batch import Batch

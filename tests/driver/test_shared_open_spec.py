@@ -169,3 +169,25 @@ def test_a_spec_that_fails_is_not_remembered(tmp_path):
             ref.open(bad).result()
         assert str(ours.value).split(":")[0] == str(theirs.value).split(":")[0]
     assert open_module._frozen(bad, 0) not in open_module._shared_specs
+
+
+def test_open_checks_every_option_parameter_for_a_value(monkeypatch):
+    """`open` tells an open without options by looking at each option parameter: each one,
+    given alone, must reach the options applied to the spec."""
+    import inspect
+
+    params = [p for p in inspect.signature(ts.open).parameters if p not in open_module._NOT_OPTIONS]
+    assert len(params) == len(open_module._NO_OPTIONS)
+    seen = []
+
+    def recording(spec, options):
+        seen.append(dict(options))
+        raise ValueError("stop here")
+
+    monkeypatch.setattr(open_module, "apply_options", recording)
+    for name in params:
+        marker = ts.Schema() if name == "schema" else object()  # (`open` checks a schema's type first)
+        seen.clear()
+        with pytest.raises(ValueError, match="stop here"):
+            ts.open({"driver": "zarr", "kvstore": {"driver": "memory"}}, **{name: marker}).result()
+        assert seen and seen[0].get(name) is marker, name
