@@ -684,6 +684,23 @@ def stage_now(kv: Any, key: bytes, mutation: Mutation, executor: Any) -> Future:
     return write_now(kv, key, mutation, executor)
 
 
+def _io_domain(domain: Any) -> Any:
+    """`domain` with explicit bounds: I/O resolves against the bounds as they are now
+    (resizable bounds are not open-ended).  The last one is kept: formats remember their
+    domain per metadata snapshot, so opens of one array ask for the same domain again."""
+    global _last_io_domain
+    last = _last_io_domain
+    if last[0] is domain:
+        return last[1]
+    d = domain
+    io = IndexDomain._make(d._lo, d._hi, [False] * d.rank, [False] * d.rank, d._labels)
+    _last_io_domain = (domain, io)
+    return io
+
+
+_last_io_domain: tuple = (None, None)
+
+
 class ChunkedDriver:
     """What every opened chunked-format array shares (a mixin for `OpenedDriver`s).
 
@@ -718,9 +735,7 @@ class ChunkedDriver:
             store_data_equal_to_fill_value=flags.get("store_data_equal_to_fill_value", False),
         )
         self._domain = domain
-        # I/O resolves against the bounds as they are now: resizable bounds are not open-ended.
-        d = domain
-        self._io_domain = IndexDomain._make(d._lo, d._hi, [False] * d.rank, [False] * d.rank, d._labels)
+        self._io_domain = _io_domain(domain)
 
     def format_identity(self) -> str:
         """The format's part of the engine's cache identity (formats may remember it per
