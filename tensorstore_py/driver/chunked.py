@@ -40,7 +40,7 @@ from .chunk_copy import (
     DirectRegions, adopt_region, copy_array, place_points, place_strided, region_shape, source_part, take_points,
     take_strided,
 )  # fmt: skip
-from .file_chunk_reads import FileChunkReads
+from .file_chunk_reads import FileChunkReads, load_decoders
 from .chunk_memory import check_chunk_memory, empty_output, missing_chunk_extent
 from .shared_reads import SharedChunkReads
 
@@ -263,6 +263,7 @@ class ChunkedArray:
         self.store_data_equal_to_fill_value = store_data_equal_to_fill_value
         self._shared_reads = SharedChunkReads()
         self._one_step: Any = _UNKNOWN  # FileChunkReads or None, decided on the first read
+        load_decoders(kvstore_driver)
         #: whether a chunk was found to fit in memory (`check_chunk_memory`, checked once)
         self._chunk_fits = False
 

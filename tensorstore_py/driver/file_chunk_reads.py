@@ -23,7 +23,7 @@ import numpy as np
 
 from .. import metrics
 
-__all__ = ["FileChunkReads"]
+__all__ = ["FileChunkReads", "load_decoders"]
 
 _bind_lock = threading.Lock()
 _bound: bool | None = None
@@ -41,6 +41,16 @@ def _chunkio() -> Any:
             if _bound is None:
                 _bound = _bind(chunkio)
     return chunkio if _bound else None
+
+
+def load_decoders(kv: Any) -> None:
+    """Binds c-blosc2 now where the process has not tried yet and `kv` is a file store (what
+    one-step reads serve): an array is opened before it is read, and loading the library (a
+    millisecond or two, once per process) belongs with the opening, as TensorStore resolves
+    its codecs when it opens an array.  Whether an array's reads take the one step is still
+    decided on its first read."""
+    if _bound is None and type(kv).__name__ == "FileDriver" and type(kv).__module__ == "tensorstore_py.kvstore.file":
+        _chunkio()
 
 
 def _bind(chunkio: Any) -> bool:
