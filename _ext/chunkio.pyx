@@ -46,6 +46,45 @@ cdef extern from * nogil:
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     }
+
+    /* Each thread's buffer for stored chunks and its c-blosc2 decompression context, kept
+       from chunk to chunk: a buffer malloc'd and freed per chunk is new memory (page faults)
+       on every chunk of a new process's first reads, and a context made per chunk makes its
+       own temporary blocks each time.  Freed when the thread exits. */
+    #include <pthread.h>
+    #include <stdlib.h>
+    typedef struct {
+        uint8_t *data;
+        size_t capacity;
+        void *dctx;
+        tsx_free_ctx_fn free_dctx;
+    } tsx_thread_state;
+    static pthread_key_t tsx_state_key;
+    static pthread_once_t tsx_state_once = PTHREAD_ONCE_INIT;
+    static int tsx_state_ok = 0;
+    static void tsx_state_free(void *p) {
+        tsx_thread_state *state = (tsx_thread_state *)p;
+        free(state->data);
+        if (state->dctx != NULL) state->free_dctx(state->dctx);
+        free(state);
+    }
+    static void tsx_state_make_key(void) {
+        tsx_state_ok = pthread_key_create(&tsx_state_key, tsx_state_free) == 0;
+    }
+    static tsx_thread_state *tsx_state(void) {
+        tsx_thread_state *state;
+        pthread_once(&tsx_state_once, tsx_state_make_key);
+        if (!tsx_state_ok) return NULL;
+        state = (tsx_thread_state *)pthread_getspecific(tsx_state_key);
+        if (state == NULL) {
+            state = (tsx_thread_state *)calloc(1, sizeof(tsx_thread_state));
+            if (state != NULL && pthread_setspecific(tsx_state_key, state) != 0) {
+                free(state);
+                state = NULL;
+            }
+        }
+        return state;
+    }
     """
     ctypedef struct tsx_blosc2_dparams:
         int16_t nthreads
@@ -56,6 +95,12 @@ cdef extern from * nogil:
     ctypedef void (*tsx_free_ctx_fn)(void *)
     ctypedef int (*tsx_decompress_ctx_fn)(void *, const void *, int32_t, void *, int32_t)
     int64_t tsx_now_ns()
+    ctypedef struct tsx_thread_state:
+        uint8_t *data
+        size_t capacity
+        void *dctx
+        tsx_free_ctx_fn free_dctx
+    tsx_thread_state *tsx_state()
 
 ctypedef void *(*zstd_create_fn)() noexcept nogil
 ctypedef size_t (*zstd_free_fn)(void *) noexcept nogil
@@ -86,6 +131,9 @@ cdef enum Codec:
 BLOSC, ZSTD = C_BLOSC, C_ZSTD
 
 cdef enum:
+    # Stored chunks up to this size are read into the thread's kept buffer (larger ones into
+    # one of their own, freed at once).
+    KEPT_BUFFER_MAX = 16 << 20
     HEADER_SIZE = 16
     FLAG_MEMCPYED = 0x02
     # c-blosc 1.x refuses buffers above 2**31 - 1 - 16 bytes.
@@ -184,6 +232,41 @@ cdef int _header_ok(const uint8_t *src, Py_ssize_t size, Py_ssize_t expected) no
     return 1
 
 
+cdef uint8_t *_kept_buffer(tsx_thread_state *state, Py_ssize_t size) noexcept nogil:
+    """The thread's kept buffer, grown to `size` bytes; NULL when there is no thread state or
+    `size` is above `KEPT_BUFFER_MAX` (or the memory is not there): the caller mallocs."""
+    cdef uint8_t *grown
+    cdef size_t want
+    if state == NULL or size > KEPT_BUFFER_MAX:
+        return NULL
+    if <size_t>size > state.capacity or state.data == NULL:
+        want = <size_t>size + <size_t>size // 4  # (room for the next chunks, often a little larger)
+        if want > KEPT_BUFFER_MAX:
+            want = <size_t>size
+        if want < 65536:
+            want = 65536
+        grown = <uint8_t *>malloc(want)
+        if grown == NULL:
+            return NULL
+        free(state.data)
+        state.data, state.capacity = grown, want
+    return state.data
+
+
+cdef void *_thread_dctx(tsx_thread_state *state) noexcept nogil:
+    """The thread's c-blosc2 decompression context (made on its first use); without a thread
+    state, a new one the caller frees."""
+    cdef tsx_blosc2_dparams params
+    memset(&params, 0, sizeof(params))
+    params.nthreads = 1
+    if state == NULL:
+        return _create_dctx(params)
+    if state.dctx == NULL:
+        state.dctx = _create_dctx(params)
+        state.free_dctx = _free_ctx
+    return state.dctx
+
+
 def read_decode_into(bytes path, int codec, out, place=None, part=None) -> tuple:
     """Reads the file at `path` and decodes its `codec` (`BLOSC`, `ZSTD`) frame into `out` (a
     writable contiguous buffer of exactly the decoded size); with `place` (an array of any
@@ -200,10 +283,11 @@ def read_decode_into(bytes path, int codec, out, place=None, part=None) -> tuple
     cdef Py_ssize_t size = 0, done = 0, got
     cdef uint8_t *data = NULL
     cdef void *ctx = NULL
-    cdef tsx_blosc2_dparams params
     cdef int64_t t0 = 0, t1 = 0, t2 = 0, t3 = 0
     cdef Py_buffer target, source
     cdef bint placing = place is not None
+    cdef bint owned = False
+    cdef tsx_thread_state *state = NULL
     if not bound(codec):
         raise RuntimeError(f"chunkio cannot decode codec {codec}: not bound")
     PyObject_GetBuffer(out, &view, PyBUF_WRITABLE | PyBUF_ND | PyBUF_FORMAT)
@@ -229,6 +313,7 @@ def read_decode_into(bytes path, int codec, out, place=None, part=None) -> tuple
             raise ValueError("place must have the shape and item size of part, a view of out")
     try:
         with nogil:
+            state = tsx_state()
             t0 = tsx_now_ns()
             fd = c_open(p_path, O_RDONLY | O_CLOEXEC)
             if fd < 0:
@@ -237,7 +322,10 @@ def read_decode_into(bytes path, int codec, out, place=None, part=None) -> tuple
                 code, err = C_NOT_A_FILE, errno
             else:
                 size = st.st_size
-                data = <uint8_t *>malloc(size if size > 0 else 1)
+                data = _kept_buffer(state, size)
+                if data == NULL:
+                    data = <uint8_t *>malloc(size if size > 0 else 1)
+                    owned = data != NULL
                 if data == NULL:
                     code = C_UNREAD
                 while code == 0 and done < size:
@@ -258,17 +346,17 @@ def read_decode_into(bytes path, int codec, out, place=None, part=None) -> tuple
             elif code == 0 and not _header_ok(data, size, view.len):
                 code = C_REFUSED
             elif code == 0 and view.len > 0:
-                memset(&params, 0, sizeof(params))
-                params.nthreads = 1
-                ctx = _create_dctx(params)
+                ctx = _thread_dctx(state)
                 if ctx == NULL:
                     code = C_UNDECODED
                 else:
                     rc = _decompress_ctx(ctx, data, <int32_t>size, view.buf, <int32_t>view.len)
-                    _free_ctx(ctx)
+                    if state == NULL:
+                        _free_ctx(ctx)
                     if rc != view.len:
                         code = C_UNDECODED
-            free(data)
+            if owned:
+                free(data)
             t2 = tsx_now_ns()
             if code == 0 and placing:
                 _copy_layout(source.ndim, source.shape, target.strides, source.strides,
