@@ -103,6 +103,12 @@ _CODECS = {
 }
 
 
+#: each thread's decode buffer (`FileChunkReads._scratch`), for chunks up to _SCRATCH_MAX bytes
+_scratch = threading.local()
+_SCRATCH_MIN = 1 << 16
+_SCRATCH_MAX = 16 << 20
+
+
 class FileChunkReads:
     """The one-step chunk reads of one array (see the module docstring)."""
 
@@ -114,6 +120,7 @@ class FileChunkReads:
         self._kv_metrics = metrics._metrics_of(kv)
         self._shape = chain.shape
         self._dtype = chain.dtype
+        self._nbytes = int(np.prod(self._shape, dtype=np.int64)) * self._dtype.itemsize
 
     @classmethod
     def for_array(cls, fmt: Any, kv: Any) -> "FileChunkReads | None":
@@ -156,6 +163,20 @@ class FileChunkReads:
         if codec is None or not chunkio.bound(codec):
             return None
         return cls(chunkio, codec, fmt, kv, chain)
+
+    def _scratch(self) -> np.ndarray | None:
+        """This thread's decode buffer as a chunk of this array, or None for a chunk too large
+        to keep one of per thread.  A buffer used chunk after chunk is touched (page-faulted)
+        once per thread, where a new one per chunk costs its pages again and again in a new
+        process, and unmapping it costs every thread a TLB flush."""
+        nbytes = self._nbytes
+        if nbytes > _SCRATCH_MAX:
+            return None
+        buffer = getattr(_scratch, "buffer", None)
+        if buffer is None or buffer.nbytes < nbytes:
+            buffer = _scratch.buffer = np.empty(max(nbytes, _SCRATCH_MIN), np.uint8)
+        return buffer[:nbytes].view(self._dtype).reshape(self._shape)
+
     def read(self, key: bytes, cell: Any, place: Callable, direct: Callable | None) -> bool:
         """Reads the chunk under `key` into the reader's output (as `ChunkedArray._copy_read`
         places it); False if it did not (nothing was placed)."""
@@ -165,12 +186,20 @@ class FileChunkReads:
             target, into = region, None  # decoded in place
         else:
             # Decoded into a chunk of its own, then copied into the output in the same step
-            # where the output region is known here.
-            target, into = np.empty(self._shape, self._dtype), region
-            if region is None and hasattr(direct, "part"):
-                views = direct.part(cell, target)
+            # where the output region is known here: then the chunk is this thread's scratch
+            # (nothing keeps it), else a new array (handed to `place`).
+            part_of = getattr(direct, "part", None) if region is None else None
+            target = self._scratch() if region is not None or part_of is not None else None
+            scratch = target is not None
+            if not scratch:
+                target = np.empty(self._shape, self._dtype)
+            into = region
+            if part_of is not None:
+                views = part_of(cell, target)
                 if views is not None:
                     into, part = views
+                elif scratch:
+                    target = np.empty(self._shape, self._dtype)  # handed to `place` below
         stored, read_ns, decode_ns, copy_ns = self._chunkio.read_decode_into(
             os.fsencode(self._kv._path_of(key)), self._codec, target, into, part)
         if stored < 0:
