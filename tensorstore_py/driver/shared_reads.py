@@ -93,7 +93,10 @@ class SharedChunkReads:
                     joined.append(entry.tasks)
                 entry.waiters.append((cell, place, direct, op))
         executor = getattr(kv, "read_now_executor", None) or array.executor
-        n_tasks = min(len(fresh), getattr(executor, "max_workers", 1))
+        # Each task reads, decodes and copies: from the page cache, work for a CPU, so no more
+        # tasks than the data copy pool has threads (TensorStore decodes on that pool): more
+        # only take turns on the CPUs, each with its own buffers to touch and thread to wake.
+        n_tasks = min(len(fresh), getattr(executor, "max_workers", 1), getattr(array.executor, "max_workers", 1))
         queue = iter(fresh)  # shared: `next` on a list iterator is atomic
 
         def task() -> None:
