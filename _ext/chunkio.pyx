@@ -20,7 +20,7 @@ from cpython.buffer cimport (
 from libc.errno cimport EINTR, errno
 from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t
 from libc.stdlib cimport free, malloc
-from libc.string cimport memcpy, memset
+from libc.string cimport memcmp, memcpy, memset
 from posix.fcntl cimport O_CLOEXEC, O_RDONLY, open as c_open
 from posix.stat cimport S_ISREG, fstat, struct_stat
 from posix.unistd cimport close, pread
@@ -267,11 +267,13 @@ cdef void *_thread_dctx(tsx_thread_state *state) noexcept nogil:
     return state.dctx
 
 
-def read_decode_into(bytes path, int codec, out, place=None, part=None) -> tuple:
+def read_decode_into(bytes path, int codec, out, place=None, part=None, bytes header=None, int swap=0) -> tuple:
     """Reads the file at `path` and decodes its `codec` (`BLOSC`, `ZSTD`) frame into `out` (a
     writable contiguous buffer of exactly the decoded size); with `place` (an array of any
     strides), then copies `part` (a view of `out`; all of it by default) into it in the same
-    GIL-free step.
+    GIL-free step.  With `header`, the file must begin with exactly these bytes (an n5 block
+    header), the frame follows them; `swap` (with `place`): the copy reverses the bytes of
+    each `swap`-byte unit (big-endian elements to native).
 
     Returns ``(stored_bytes, read_ns, decode_ns, copy_ns)``, or ``(code, errno, 0, 0)`` with a
     negative code (`NOT_A_FILE`, `UNREAD`, `REFUSED`, `UNDECODED`) when it did not decode the
@@ -288,8 +290,16 @@ def read_decode_into(bytes path, int codec, out, place=None, part=None) -> tuple
     cdef bint placing = place is not None
     cdef bint owned = False
     cdef tsx_thread_state *state = NULL
+    cdef const uint8_t *p_header = NULL
+    cdef Py_ssize_t header_size = 0
+    cdef const uint8_t *frame
+    cdef Py_ssize_t frame_size
     if not bound(codec):
         raise RuntimeError(f"chunkio cannot decode codec {codec}: not bound")
+    if swap != 0 and (not placing or swap not in (2, 4, 8, 16)):
+        raise ValueError("swap must be 2, 4, 8 or 16 bytes, and needs place")
+    if header is not None:
+        p_header, header_size = <const uint8_t *>(<const char *>header), len(header)
     PyObject_GetBuffer(out, &view, PyBUF_WRITABLE | PyBUF_ND | PyBUF_FORMAT)
     if placing:
         try:
@@ -306,11 +316,12 @@ def read_decode_into(bytes path, int codec, out, place=None, part=None) -> tuple
         if (target.ndim != source.ndim or target.itemsize != source.itemsize
                 or any(target.shape[i] != source.shape[i] for i in range(source.ndim))
                 or <char *>source.buf < <char *>view.buf
-                or <char *>source.buf >= <char *>view.buf + max(view.len, 1)):
+                or <char *>source.buf >= <char *>view.buf + max(view.len, 1)
+                or (swap != 0 and source.itemsize % swap != 0)):
             PyBuffer_Release(&source)
             PyBuffer_Release(&target)
             PyBuffer_Release(&view)
-            raise ValueError("place must have the shape and item size of part, a view of out")
+            raise ValueError("place must have the shape and item size of part, a view of out (whole units to swap)")
     try:
         with nogil:
             state = tsx_state()
@@ -341,16 +352,22 @@ def read_decode_into(bytes path, int codec, out, place=None, part=None) -> tuple
             if fd >= 0:
                 close(fd)
             t1 = tsx_now_ns()
+            frame, frame_size = data, size
+            if code == 0 and header_size > 0:
+                if size < header_size or memcmp(data, p_header, header_size) != 0:
+                    code = C_REFUSED
+                else:
+                    frame, frame_size = data + header_size, size - header_size
             if code == 0 and codec == C_ZSTD:
-                code = _zstd_decode(data, size, view.buf, view.len)
-            elif code == 0 and not _header_ok(data, size, view.len):
+                code = _zstd_decode(frame, frame_size, view.buf, view.len)
+            elif code == 0 and not _header_ok(frame, frame_size, view.len):
                 code = C_REFUSED
             elif code == 0 and view.len > 0:
                 ctx = _thread_dctx(state)
                 if ctx == NULL:
                     code = C_UNDECODED
                 else:
-                    rc = _decompress_ctx(ctx, data, <int32_t>size, view.buf, <int32_t>view.len)
+                    rc = _decompress_ctx(ctx, frame, <int32_t>frame_size, view.buf, <int32_t>view.len)
                     if state == NULL:
                         _free_ctx(ctx)
                     if rc != view.len:
@@ -360,7 +377,7 @@ def read_decode_into(bytes path, int codec, out, place=None, part=None) -> tuple
             t2 = tsx_now_ns()
             if code == 0 and placing:
                 _copy_layout(source.ndim, source.shape, target.strides, source.strides,
-                             <char *>target.buf, <const char *>source.buf, source.itemsize, 0)
+                             <char *>target.buf, <const char *>source.buf, source.itemsize, swap)
             t3 = tsx_now_ns()
     finally:
         if placing:
