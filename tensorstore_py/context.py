@@ -122,7 +122,13 @@ def _default_maker(provider_id: str) -> Any:
         provider = _PROVIDERS.get(provider_id)
         if provider is None or provider.id != provider_id:
             return None
-        maker = _DEFAULT_MAKERS[provider_id] = functools.partial(provider.create, _default_spec(provider), provider_id)
+        # (`create` as the base class defines it is the resource class itself: called directly)
+        create = provider.resource_class if type(provider).create is ResourceProvider.create else None
+        if create is not None:
+            maker = functools.partial(create, provider, _default_spec(provider), provider_id)
+        else:
+            maker = functools.partial(provider.create, _default_spec(provider), provider_id)
+        _DEFAULT_MAKERS[provider_id] = maker
     return maker
 
 
