@@ -133,7 +133,7 @@ BLOSC, ZSTD = C_BLOSC, C_ZSTD
 cdef enum:
     # Stored chunks up to this size are read into the thread's kept buffer (larger ones into
     # one of their own, freed at once).
-    KEPT_BUFFER_MAX = 16 << 20
+    KEPT_BUFFER_MAX = 4 << 20
     HEADER_SIZE = 16
     FLAG_MEMCPYED = 0x02
     # c-blosc 1.x refuses buffers above 2**31 - 1 - 16 bytes.

@@ -109,7 +109,7 @@ _CODECS = {
 #: each thread's decode buffer (`FileChunkReads._scratch`), for chunks up to _SCRATCH_MAX bytes
 _scratch = threading.local()
 _SCRATCH_MIN = 1 << 16
-_SCRATCH_MAX = 16 << 20
+_SCRATCH_MAX = 4 << 20
 
 
 class FileChunkReads:
