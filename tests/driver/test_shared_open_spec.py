@@ -191,3 +191,28 @@ def test_open_checks_every_option_parameter_for_a_value(monkeypatch):
         with pytest.raises(ValueError, match="stop here"):
             ts.open({"driver": "zarr", "kvstore": {"driver": "memory"}}, **{name: marker}).result()
         assert seen and seen[0].get(name) is marker, name
+
+
+def test_an_open_in_a_shared_context_rechecks_metadata_cached_before_it():
+    """recheck_cached_metadata defaults to "open": metadata cached in the context before an
+    open is read again by it (a change on disk is seen), as in TensorStore."""
+    import tempfile
+
+    results = []
+    for lib in (ts, ref):
+        with tempfile.TemporaryDirectory() as tmp:
+            path = os.path.join(tmp, "a")
+            _create(lib, path)
+            ctx = lib.Context()
+            first = lib.open(_spec(path), context=ctx).result()
+            key = os.path.join(path, ".zarray")
+            with open(key) as f:
+                j = json.load(f)
+            j["shape"] = [6, 6]
+            with open(key, "w") as f:
+                json.dump(j, f)
+            second = lib.open(_spec(path), context=ctx).result()
+            pinned = lib.open(_spec(path, recheck_cached_metadata=False), context=ctx).result()
+            results.append((first.shape, second.shape, pinned.shape))
+    assert results[0] == results[1]
+    assert results[0][1] == (6, 6)
