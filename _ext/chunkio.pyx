@@ -54,6 +54,45 @@ cdef extern from * nogil:
         clock_gettime(CLOCK_MONOTONIC, &ts);
         return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
     }
+
+    /* Each thread's buffer for stored chunks and its c-blosc2 decompression context, kept
+       from chunk to chunk: a buffer malloc'd and freed per chunk is new memory (page faults)
+       on every chunk of a new process's first reads, and a context made per chunk makes its
+       own temporary blocks each time.  Freed when the thread exits. */
+    #include <pthread.h>
+    #include <stdlib.h>
+    typedef struct {
+        uint8_t *data;
+        size_t capacity;
+        void *dctx;
+        tsx_free_ctx_fn free_dctx;
+    } tsx_thread_state;
+    static pthread_key_t tsx_state_key;
+    static pthread_once_t tsx_state_once = PTHREAD_ONCE_INIT;
+    static int tsx_state_ok = 0;
+    static void tsx_state_free(void *p) {
+        tsx_thread_state *state = (tsx_thread_state *)p;
+        free(state->data);
+        if (state->dctx != NULL) state->free_dctx(state->dctx);
+        free(state);
+    }
+    static void tsx_state_make_key(void) {
+        tsx_state_ok = pthread_key_create(&tsx_state_key, tsx_state_free) == 0;
+    }
+    static tsx_thread_state *tsx_state(void) {
+        tsx_thread_state *state;
+        pthread_once(&tsx_state_once, tsx_state_make_key);
+        if (!tsx_state_ok) return NULL;
+        state = (tsx_thread_state *)pthread_getspecific(tsx_state_key);
+        if (state == NULL) {
+            state = (tsx_thread_state *)calloc(1, sizeof(tsx_thread_state));
+            if (state != NULL && pthread_setspecific(tsx_state_key, state) != 0) {
+                free(state);
+                state = NULL;
+            }
+        }
+        return state;
+    }
     """
     ctypedef struct tsx_blosc2_dparams:
         int16_t nthreads
@@ -64,6 +103,12 @@ cdef extern from * nogil:
     ctypedef void (*tsx_free_ctx_fn)(void *)
     ctypedef int (*tsx_decompress_ctx_fn)(void *, const void *, int32_t, void *, int32_t)
     int64_t tsx_now_ns()
+    ctypedef struct tsx_thread_state:
+        uint8_t *data
+        size_t capacity
+        void *dctx
+        tsx_free_ctx_fn free_dctx
+    tsx_thread_state *tsx_state()
 
 ctypedef void *(*zstd_create_fn)() noexcept nogil
 ctypedef size_t (*zstd_free_fn)(void *) noexcept nogil
@@ -106,6 +151,9 @@ cdef enum Codec:
 BLOSC, ZSTD = C_BLOSC, C_ZSTD
 
 cdef enum:
+    # Stored chunks up to this size are read into the thread's kept buffer (larger ones into
+    # one of their own, freed at once).
+    KEPT_BUFFER_MAX = 4 << 20
     HEADER_SIZE = 16
     FLAG_MEMCPYED = 0x02
     # c-blosc 1.x refuses buffers above 2**31 - 1 - 16 bytes.
@@ -219,6 +267,11 @@ cdef struct Job:
     char *dst
     const char *src
     Py_ssize_t itemsize
+    # The bytes the file must begin with (an n5 block header; the frame follows), and the
+    # size of the units whose bytes the copy reverses (0: none).
+    const uint8_t *header
+    Py_ssize_t header_size
+    int swap
     # What happened: code 0 and the stored size, or a negative code and errno.
     int code
     int err
@@ -228,13 +281,51 @@ cdef struct Job:
     int64_t copy_ns
 
 
+cdef uint8_t *_kept_buffer(tsx_thread_state *state, Py_ssize_t size) noexcept nogil:
+    """The thread's kept buffer, grown to `size` bytes; NULL when there is no thread state or
+    `size` is above `KEPT_BUFFER_MAX` (or the memory is not there): the caller mallocs."""
+    cdef uint8_t *grown
+    cdef size_t want
+    if state == NULL or size > KEPT_BUFFER_MAX:
+        return NULL
+    if <size_t>size > state.capacity or state.data == NULL:
+        want = <size_t>size + <size_t>size // 4  # (room for the next chunks, often a little larger)
+        if want > KEPT_BUFFER_MAX:
+            want = <size_t>size
+        if want < 65536:
+            want = 65536
+        grown = <uint8_t *>malloc(want)
+        if grown == NULL:
+            return NULL
+        free(state.data)
+        state.data, state.capacity = grown, want
+    return state.data
+
+
+cdef void *_thread_dctx(tsx_thread_state *state) noexcept nogil:
+    """The thread's c-blosc2 decompression context (made on its first use); without a thread
+    state, a new one the caller frees."""
+    cdef tsx_blosc2_dparams params
+    memset(&params, 0, sizeof(params))
+    params.nthreads = 1
+    if state == NULL:
+        return _create_dctx(params)
+    if state.dctx == NULL:
+        state.dctx = _create_dctx(params)
+        state.free_dctx = _free_ctx
+    return state.dctx
+
+
 cdef void _run_job(Job *job) noexcept nogil:
     cdef int fd = -1, err = 0, code = 0, rc
     cdef struct_stat st
     cdef Py_ssize_t size = 0, done = 0, got
     cdef uint8_t *data = NULL
     cdef void *ctx = NULL
-    cdef tsx_blosc2_dparams params
+    cdef bint owned = False
+    cdef tsx_thread_state *state = tsx_state()
+    cdef const uint8_t *frame
+    cdef Py_ssize_t frame_size
     cdef int64_t t0, t1, t2, t3
     t0 = tsx_now_ns()
     fd = c_open(job.path, O_RDONLY | O_CLOEXEC)
@@ -244,7 +335,10 @@ cdef void _run_job(Job *job) noexcept nogil:
         code, err = C_NOT_A_FILE, errno
     else:
         size = st.st_size
-        data = <uint8_t *>malloc(size if size > 0 else 1)
+        data = _kept_buffer(state, size)
+        if data == NULL:
+            data = <uint8_t *>malloc(size if size > 0 else 1)
+            owned = data != NULL
         if data == NULL:
             code = C_UNREAD
         while code == 0 and done < size:
@@ -260,25 +354,32 @@ cdef void _run_job(Job *job) noexcept nogil:
     if fd >= 0:
         close(fd)
     t1 = tsx_now_ns()
+    frame, frame_size = data, size
+    if code == 0 and job.header_size > 0:
+        if size < job.header_size or memcmp(data, job.header, job.header_size) != 0:
+            code = C_REFUSED
+        else:
+            frame, frame_size = data + job.header_size, size - job.header_size
     if code == 0 and job.codec == C_ZSTD:
-        code = _zstd_decode(data, size, job.out, job.out_len)
-    elif code == 0 and not _header_ok(data, size, job.out_len):
+        code = _zstd_decode(frame, frame_size, job.out, job.out_len)
+    elif code == 0 and not _header_ok(frame, frame_size, job.out_len):
         code = C_REFUSED
     elif code == 0 and job.out_len > 0:
-        memset(&params, 0, sizeof(params))
-        params.nthreads = 1
-        ctx = _create_dctx(params)
+        ctx = _thread_dctx(state)
         if ctx == NULL:
             code = C_UNDECODED
         else:
-            rc = _decompress_ctx(ctx, data, <int32_t>size, job.out, <int32_t>job.out_len)
-            _free_ctx(ctx)
+            rc = _decompress_ctx(ctx, frame, <int32_t>frame_size, job.out, <int32_t>job.out_len)
+            if state == NULL:
+                _free_ctx(ctx)
             if rc != job.out_len:
                 code = C_UNDECODED
-    free(data)
+    if owned:
+        free(data)
     t2 = tsx_now_ns()
     if code == 0 and job.placing:
-        _copy_layout(job.ndim, job.shape, job.dst_strides, job.src_strides, job.dst, job.src, job.itemsize, 0)
+        _copy_layout(job.ndim, job.shape, job.dst_strides, job.src_strides, job.dst, job.src, job.itemsize,
+                     job.swap)
     t3 = tsx_now_ns()
     job.code, job.err, job.size = code, err, size
     job.read_ns, job.decode_ns, job.copy_ns = t1 - t0, t2 - t1, t3 - t2
@@ -286,7 +387,7 @@ cdef void _run_job(Job *job) noexcept nogil:
 
 cdef class _Chunk:
     """The buffers of one chunk's job, held while it runs."""
-    cdef bytes path
+    cdef bytes path, header
     cdef Py_buffer view, target, source
     cdef bint has_view, placing
     cdef Job job
@@ -299,11 +400,14 @@ cdef class _Chunk:
             PyBuffer_Release(&self.view)
 
 
-cdef _Chunk _prepare(bytes path, int codec, out, place, part):
+cdef _Chunk _prepare(bytes path, int codec, out, place, part, bytes header=None, int swap=0):
     if not bound(codec):
         raise RuntimeError(f"chunkio cannot decode codec {codec}: not bound")
+    if swap != 0 and (place is None or swap not in (2, 4, 8, 16)):
+        raise ValueError("swap must be 2, 4, 8 or 16 bytes, and needs place")
     cdef _Chunk c = _Chunk()
     c.path = path
+    c.header = header
     PyObject_GetBuffer(out, &c.view, PyBUF_WRITABLE | PyBUF_ND | PyBUF_FORMAT)
     c.has_view = True
     if place is not None:
@@ -317,13 +421,18 @@ cdef _Chunk _prepare(bytes path, int codec, out, place, part):
         if (c.target.ndim != c.source.ndim or c.target.itemsize != c.source.itemsize
                 or any(c.target.shape[i] != c.source.shape[i] for i in range(c.source.ndim))
                 or <char *>c.source.buf < <char *>c.view.buf
-                or <char *>c.source.buf >= <char *>c.view.buf + max(c.view.len, 1)):
-            raise ValueError("place must have the shape and item size of part, a view of out")
+                or <char *>c.source.buf >= <char *>c.view.buf + max(c.view.len, 1)
+                or (swap != 0 and c.source.itemsize % swap != 0)):
+            raise ValueError("place must have the shape and item size of part, a view of out (whole units to swap)")
     c.job.path = c.path
     c.job.codec = codec
     c.job.out = c.view.buf
     c.job.out_len = c.view.len
     c.job.placing = c.placing
+    c.job.swap = swap
+    if header is not None:
+        c.job.header = <const uint8_t *>(<const char *>c.header)
+        c.job.header_size = len(c.header)
     if c.placing:
         c.job.ndim = c.source.ndim
         c.job.shape = c.source.shape
@@ -341,16 +450,18 @@ cdef tuple _outcome(Job *job):
     return (job.size, job.read_ns, job.decode_ns, job.copy_ns)
 
 
-def read_decode_into(bytes path, int codec, out, place=None, part=None) -> tuple:
+def read_decode_into(bytes path, int codec, out, place=None, part=None, bytes header=None, int swap=0) -> tuple:
     """Reads the file at `path` and decodes its `codec` (`BLOSC`, `ZSTD`) frame into `out` (a
     writable contiguous buffer of exactly the decoded size); with `place` (an array of any
     strides), then copies `part` (a view of `out`; all of it by default) into it in the same
-    GIL-free step.
+    GIL-free step.  With `header`, the file must begin with exactly these bytes (an n5 block
+    header), the frame follows them; `swap` (with `place`): the copy reverses the bytes of
+    each `swap`-byte unit (big-endian elements to native).
 
     Returns ``(stored_bytes, read_ns, decode_ns, copy_ns)``, or ``(code, errno, 0, 0)`` with a
     negative code (`NOT_A_FILE`, `UNREAD`, `REFUSED`, `UNDECODED`) when it did not decode the
     chunk (`out` may then hold anything)."""
-    cdef _Chunk c = _prepare(path, codec, out, place, part)
+    cdef _Chunk c = _prepare(path, codec, out, place, part, header, swap)
     with nogil:
         _run_job(&c.job)
     return _outcome(&c.job)
@@ -469,10 +580,12 @@ def start_helpers(int wanted) -> int:
 
 def read_decode_many(list chunks) -> list:
     """`read_decode_into` of each of `chunks` (tuples of its arguments: ``(path, codec, out,
-    place, part)``), the calling thread and the helper threads (`start_helpers`) taking them
-    one after another, without the GIL; the outcomes in order.  The outputs must not overlap."""
+    place, part[, header, swap])``), the calling thread and the helper threads (`start_helpers`)
+    taking them one after another, without the GIL; the outcomes in order.  The outputs must
+    not overlap."""
     cdef Py_ssize_t n = len(chunks), i
-    prepared = [_prepare(c[0], c[1], c[2], c[3], c[4]) for c in chunks]
+    prepared = [_prepare(c[0], c[1], c[2], c[3], c[4], c[5] if len(c) > 5 else None, c[6] if len(c) > 6 else 0)
+                for c in chunks]
     cdef Job **jobs = <Job **>malloc(max(n, 1) * sizeof(Job *))
     if jobs == NULL:
         raise MemoryError()

@@ -14,6 +14,7 @@ that nobody else shares).  `ContextSpecBuilder` turns bound resources back into 
 from __future__ import annotations
 
 import concurrent.futures
+import functools
 import itertools
 import os
 import re
@@ -109,10 +110,32 @@ def _default_spec(provider: ResourceProvider) -> Any:
 
 _ABSENT_SPEC: Any = object()
 
+#: provider id -> a function making its default resource (see `Context.get_resource`)
+_DEFAULT_MAKERS: dict[str, Any] = {}
+
+
+def _default_maker(provider_id: str) -> Any:
+    """A function making the default resource of provider `provider_id` in a default context,
+    or None if `provider_id` is no provider."""
+    maker = _DEFAULT_MAKERS.get(provider_id)
+    if maker is None:
+        provider = _PROVIDERS.get(provider_id)
+        if provider is None or provider.id != provider_id:
+            return None
+        # (`create` as the base class defines it is the resource class itself: called directly)
+        create = provider.resource_class if type(provider).create is ResourceProvider.create else None
+        if create is not None:
+            maker = functools.partial(create, provider, _default_spec(provider), provider_id)
+        else:
+            maker = functools.partial(provider.create, _default_spec(provider), provider_id)
+        _DEFAULT_MAKERS[provider_id] = maker
+    return maker
+
 
 def register_resource_provider(provider: ResourceProvider) -> ResourceProvider:
     """Makes `provider` available under `provider.id` in every context spec."""
     _PROVIDERS.register(provider.id, provider)
+    _DEFAULT_MAKERS.pop(provider.id, None)
     return provider
 
 
@@ -603,6 +626,16 @@ class Context:
 
         Inline JSON (an object, or a settings value) creates a new resource owned by the caller.
         """
+        if spec is None:
+            found = self._resources.get(provider)  # bound resources are never replaced
+            if found is not None:
+                return found
+            if self._spec is None and self._parent is None:
+                # A default context's default resource (what every plain `ts.open` binds a
+                # handful of): made straight away, without the general lookup.
+                made = _default_maker(provider)
+                if made is not None:
+                    return self._resources.setdefault(provider, made())
         prov = get_provider(provider)
         if spec is None:
             return self._resolve(prov.id, prov, [])

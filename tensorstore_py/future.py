@@ -374,14 +374,20 @@ def _run_awaitable(awaitable: Any, target: Future, loop: asyncio.AbstractEventLo
 
 
 def ready(value: T) -> Future[T]:
-    fut: Future[T] = Future()
-    fut.set_result(value)
+    # Made finished (nobody can be waiting on a Future not yet returned): every operation
+    # done at once (an open, a small read) returns one.
+    fut: Future[T] = object.__new__(Future)
+    _light_init(fut)
+    fut._result = value
+    fut._state = _CF_FINISHED
     return fut
 
 
 def failed(exception: BaseException) -> Future:
-    fut: Future = Future()
-    fut.set_exception(exception)
+    fut: Future = object.__new__(Future)
+    _light_init(fut)
+    fut._exception = exception
+    fut._state = _CF_FINISHED
     return fut
 
 

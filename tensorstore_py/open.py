@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Any, Iterable
 
 from . import future as futures
@@ -18,6 +19,8 @@ __all__ = ["open"]
 
 #: `open`'s parameters that are not options applied to the spec
 _NOT_OPTIONS = frozenset(("spec", "read", "write", "context", "transaction", "batch"))
+#: None for each option parameter (`open` lists them all: test_shared_open_spec checks the list)
+_NO_OPTIONS = (None,) * 19
 
 
 def open(  # noqa: A001 - TensorStore's name
@@ -54,7 +57,13 @@ def open(  # noqa: A001 - TensorStore's name
     background, but for metadata that is cached or in a local file: that is read in the
     calling thread, which costs less than handing the read to a pool.  Options override or constrain what the spec says, as in `Spec.update`.
     """
-    options = {k: v for k, v in locals().items() if v is not None and k not in _NOT_OPTIONS}
+    given = (open_mode, open, create, delete_existing, assume_metadata, assume_cached_metadata, kvstore,
+             recheck_cached_metadata, recheck_cached_data, recheck_cached, rank, dtype, domain, shape,
+             chunk_layout, codec, fill_value, dimension_units, schema)
+    if any(map(operator.is_not, given, _NO_OPTIONS)):
+        options = {k: v for k, v in locals().items() if v is not None and k not in _NOT_OPTIONS and k != "given"}
+    else:  # (the usual open: no option, and no pass over every parameter to find that out)
+        options = {}
     options["_from_open"] = True
     if batch is not None:
         from .batch import Batch
@@ -73,11 +82,15 @@ def open(  # noqa: A001 - TensorStore's name
 
             Transaction.rebind(None, transaction)
             transaction.check_open()
-        if isinstance(spec, (dict, str)):
-            driver_spec = parse_spec_json(spec)
-        else:  # a Spec is copied (the options below must not change the caller's)
-            driver_spec = (spec.copy() if isinstance(spec, Spec) else Spec(spec))._driver_spec
-        apply_options(driver_spec, options)
+        driver_spec = None
+        if isinstance(spec, (dict, str)) and len(options) == 1:  # JSON, and no option but `_from_open`
+            driver_spec = _shared_spec(spec)
+        if driver_spec is None:
+            if isinstance(spec, (dict, str)):
+                driver_spec = parse_spec_json(spec)
+            else:  # a Spec is copied (the options below must not change the caller's)
+                driver_spec = (spec.copy() if isinstance(spec, Spec) else Spec(spec))._driver_spec
+            apply_options(driver_spec, options)
     except (ValueError, TypeError) as exc:
         return futures.failed(exc)
     if read is None and write is None:
@@ -119,6 +132,83 @@ def open(  # noqa: A001 - TensorStore's name
         except BaseException as error:  # noqa: BLE001 - delivered through the Future
             return futures.failed(annotate(error))
     return futures.map_error(futures.chain(opened, make), annotate)
+
+
+# ---------------------------------------------------------------------------------------------
+# One parse of the same spec JSON for every open of it.
+
+#: frozen spec JSON -> its parsed driver spec (emptied when full: a program opens a few specs
+#: many times, or many specs once each)
+_shared_specs: dict = {}
+_SHARED_SPECS = 256
+#: JSON nested deeper than this is parsed on every open (a spec is a few levels deep)
+_SHARED_SPEC_DEPTH = 12
+
+
+class _NotFrozen(Exception):
+    """The JSON holds something other than plain JSON values, or nests too deep."""
+
+
+def _frozen(j: Any, depth: int) -> Any:
+    """A hashable value equal for equal JSON, unequal otherwise: numbers and booleans carry
+    their type (``1``, ``1.0`` and ``True`` are equal in Python, not in JSON)."""
+    t = type(j)
+    if t is str or j is None:
+        return j
+    if t is int or t is float or t is bool:
+        return (t, j)
+    if depth >= _SHARED_SPEC_DEPTH:
+        raise _NotFrozen
+    if t is dict:
+        items = []
+        for k, v in j.items():
+            if type(k) is not str:
+                raise _NotFrozen
+            items.append((k, _frozen(v, depth + 1)))
+        return (dict, tuple(items))
+    if t is list:
+        return (list, tuple(_frozen(v, depth + 1) for v in j))
+    raise _NotFrozen
+
+
+def _thawed(key: Any) -> Any:
+    """The JSON `_frozen` made `key` from, in new objects (the shared parse must not hold the
+    caller's dicts and lists, which the caller may change later)."""
+    if type(key) is tuple:
+        t, v = key
+        if t is dict:
+            return {k: _thawed(x) for k, x in v}
+        if t is list:
+            return [_thawed(x) for x in v]
+        return v
+    return key
+
+
+def _shared_spec(j: dict | str) -> Any:
+    """The parsed driver spec of `j` shared by every `ts.open` of the same JSON with no
+    options, or None when it cannot be shared (then the caller parses its own).
+
+    Parsing is a pure function of the JSON, and a driver whose open reads its spec without
+    modifying it (`DriverSpec.opens_without_modifying`) keeps it unchanged for good: so a
+    program that opens the same array again and again parses its spec once.  What the open
+    reads from storage (the metadata) is read on every open, as before.  Errors are not
+    remembered: a spec that fails to parse fails the same way each time.
+    """
+    try:
+        key = _frozen(j, 0)
+    except _NotFrozen:
+        return None
+    found = _shared_specs.get(key)
+    if found is not None:
+        return found
+    driver_spec = parse_spec_json(_thawed(key))
+    apply_options(driver_spec, {"_from_open": True})  # checks the spec as an open does
+    if not type(driver_spec).opens_without_modifying:
+        return driver_spec  # the caller's own, not shared
+    if len(_shared_specs) >= _SHARED_SPECS:
+        _shared_specs.clear()
+    _shared_specs[key] = driver_spec
+    return driver_spec
 
 
 def _quote(j: dict) -> str:

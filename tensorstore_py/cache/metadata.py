@@ -11,7 +11,6 @@ from __future__ import annotations
 import os
 import threading
 import weakref
-from collections import OrderedDict
 from typing import Any, Callable
 
 from .. import future as futures
@@ -22,6 +21,10 @@ from ..kvstore.generation import NO_VALUE
 from .rmw import UNCHANGED, read_modify_write
 
 __all__ = ["MetadataEntry", "metadata_entry", "memoized_parse", "remembered"]
+
+
+#: the options of an unconditional read (never modified by a store)
+_READ_ALL = ReadOptions()
 
 
 class MetadataEntry:
@@ -67,7 +70,7 @@ class MetadataEntry:
         read_now = self.kv.read_now
         if read_now is None:
             return None
-        options = ReadOptions(if_not_equal=generation) if value is not None else ReadOptions()
+        options = ReadOptions(if_not_equal=generation) if value is not None else _READ_ALL
         return self._got(read_now(self.key, options), value, generation)
 
     def _got(self, result: Any, value: Any, generation: bytes) -> tuple[Any, bytes]:
@@ -119,26 +122,41 @@ os.register_at_fork(after_in_child=_new_lock_after_fork)
 def metadata_entry(pool: Any, kv: Any, key: bytes, parse: Callable[[bytes], Any], kind: Any = None) -> MetadataEntry:
     """The shared entry of `key` in `kv` for handles whose context has cache pool `pool`.
 
-    `kind` separates formats that parse the same key differently.
+    `kind` separates formats that parse the same key differently.  The pool holds its entries
+    weakly: an entry lives as long as a handle uses it.
     """
     slot = (kv.cache_identity, key, kind)
     with _registry_lock:
-        entries = getattr(pool, "_metadata_entries", None)
+        entries = pool.__dict__.get("_metadata_entries")
         if entries is None:
-            entries = pool._metadata_entries = weakref.WeakValueDictionary()
-        entry = entries.get(slot)
+            # slot -> weak reference to the entry (a plain dict of `weakref.ref`s: a pool is new
+            # with every default context, i.e. every plain `ts.open`, and a WeakValueDictionary
+            # costs several times as much to make and fill)
+            entries = pool._metadata_entries = {}
+        ref = entries.get(slot)
+        entry = None if ref is None else ref()
         if entry is None:
             entry = MetadataEntry(kv, key, parse)
-            entries[slot] = entry
+            if len(entries) >= 64 and len(entries) >= 2 * pool.__dict__.get("_metadata_entries_live", 0):
+                _drop_dead(pool, entries)
+            entries[slot] = weakref.ref(entry)
         return entry
+
+
+def _drop_dead(pool: Any, entries: dict) -> None:
+    """Forgets the slots whose entry is gone (often enough that dead slots never outnumber
+    the live ones by much, seldom enough to cost little per new entry)."""
+    for slot in [s for s, r in entries.items() if r() is None]:
+        del entries[slot]
+    pool._metadata_entries_live = len(entries)
 
 
 # ---------------------------------------------------------------------------------------------
 # Parsed metadata, shared by every open of the same bytes.
 
-#: (format, stored bytes) -> parsed metadata, most recently used last
-_parsed: "OrderedDict[tuple, Any]" = OrderedDict()
-_parsed_lock = threading.Lock()
+#: (format, stored bytes) -> parsed metadata (emptied when full: a program opens a few arrays
+#: many times, or many arrays once each)
+_parsed: dict = {}
 _PARSED_ENTRIES = 256
 _PARSED_MAX_BYTES = 1 << 16  # larger metadata (a precomputed `info` of many scales) is parsed each time
 
@@ -155,16 +173,13 @@ def memoized_parse(kind: Any, data: bytes, parse: Callable[[bytes], Any]) -> Any
     if len(data) > _PARSED_MAX_BYTES:
         return parse(data)
     slot = (kind, bytes(data))
-    with _parsed_lock:
-        found = _parsed.get(slot, _MISSING)
-        if found is not _MISSING:
-            _parsed.move_to_end(slot)
-            return found
+    found = _parsed.get(slot, _MISSING)  # (a dict's get and set are atomic: no lock)
+    if found is not _MISSING:
+        return found
     value = parse(data)
-    with _parsed_lock:
-        _parsed[slot] = value
-        if len(_parsed) > _PARSED_ENTRIES:
-            _parsed.popitem(last=False)
+    if len(_parsed) >= _PARSED_ENTRIES:
+        _parsed.clear()
+    _parsed[slot] = value
     return value
 
 
@@ -185,11 +200,3 @@ def remembered(metadata: Any, key: Any, make: Callable[[], Any]) -> Any:
     if value is _MISSING:
         value = memo[key] = make()
     return value
-
-
-def _new_parsed_lock_after_fork() -> None:
-    global _parsed_lock
-    _parsed_lock = threading.Lock()
-
-
-os.register_at_fork(after_in_child=_new_parsed_lock_after_fork)

@@ -120,6 +120,9 @@ class DriverSpec:
     #: driver, and the order in which formats are tried (lower first).
     auto_detect_key: ClassVar[str | None] = None
     auto_detect_priority: ClassVar[int] = 100
+    #: Whether opening (and every driver opened) only reads the spec, never modifies it: then
+    #: one parse of the same spec JSON may serve every `ts.open` of it (see open.py).
+    opens_without_modifying: ClassVar[bool] = False
 
     @classmethod
     def auto_detect_matches(cls, value: bytes) -> bool:

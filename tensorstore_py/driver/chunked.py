@@ -41,7 +41,7 @@ from .chunk_copy import (
     DirectRegions, adopt_region, copy_array, place_points, place_strided, source_part, take_points,
     take_strided, whole_chunk_region,
 )  # fmt: skip
-from .file_chunk_reads import FileChunkReads
+from .file_chunk_reads import FileChunkReads, load_decoders
 from .chunk_mutations import ChunkForm, ChunkMutation
 from .gather_encodes import GatherEncoder, GatheredChunk
 from .chunk_memory import check_chunk_memory, empty_output, missing_chunk_extent
@@ -170,9 +170,10 @@ class ChunkedArray:
         self.identity = (kvstore_driver.cache_identity, identity if identity is not None else ("fmt", fmt))
         self.fill_missing_data_reads = fill_missing_data_reads
         self.store_data_equal_to_fill_value = store_data_equal_to_fill_value
-        self._shared_reads = SharedChunkReads(self)
+        self._shared_reads = SharedChunkReads()
         self._one_step: Any = _UNKNOWN  # FileChunkReads or None, decided on the first read
         self._gather_encoder: Any = _UNKNOWN  # GatherEncoder or None, decided on the first write
+        load_decoders(kvstore_driver)
         #: whether a chunk was found to fit in memory (`check_chunk_memory`, checked once)
         self._chunk_fits = False
 
@@ -308,7 +309,7 @@ class ChunkedArray:
             metrics.ELEMENTS_READ.increment(out.size)
             futures._settle(done, result=out)
             return done
-        return self._shared_reads.read(cells, place, direct, out, options)
+        return self._shared_reads.read(self, cells, place, direct, out, options)
 
     def _read_chunk_now(self, key: bytes, cell, place: Callable, direct: Callable | None,
                         options: ReadOptions = _READ_ALL) -> None:
@@ -691,6 +692,23 @@ def stage_now(kv: Any, key: bytes, mutation: Mutation, executor: Any) -> Future:
     return write_now(kv, key, mutation, executor)
 
 
+def _io_domain(domain: Any) -> Any:
+    """`domain` with explicit bounds: I/O resolves against the bounds as they are now
+    (resizable bounds are not open-ended).  The last one is kept: formats remember their
+    domain per metadata snapshot, so opens of one array ask for the same domain again."""
+    global _last_io_domain
+    last = _last_io_domain
+    if last[0] is domain:
+        return last[1]
+    d = domain
+    io = IndexDomain._make(d._lo, d._hi, [False] * d.rank, [False] * d.rank, d._labels)
+    _last_io_domain = (domain, io)
+    return io
+
+
+_last_io_domain: tuple = (None, None)
+
+
 class ChunkedDriver:
     """What every opened chunked-format array shares (a mixin for `OpenedDriver`s).
 
@@ -725,9 +743,7 @@ class ChunkedDriver:
             store_data_equal_to_fill_value=flags.get("store_data_equal_to_fill_value", False),
         )
         self._domain = domain
-        # I/O resolves against the bounds as they are now: resizable bounds are not open-ended.
-        d = domain
-        self._io_domain = IndexDomain._make(d._lo, d._hi, [False] * d.rank, [False] * d.rank, d._labels)
+        self._io_domain = _io_domain(domain)
 
     def format_identity(self) -> str:
         """The format's part of the engine's cache identity (formats may remember it per

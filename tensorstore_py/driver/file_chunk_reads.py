@@ -1,9 +1,11 @@
-"""Chunks of zarr v2 and unsharded zarr3 arrays stored as Blosc or Zstandard frames in a local
-`file` store, read, decoded and placed into the reader's output in one step without the GIL
+"""Chunks of zarr v2, unsharded zarr3 and n5 arrays stored as Blosc (or Zstandard) frames in a
+local `file` store, read, decoded and placed into the reader's output in one step without the GIL
 (`_ext.chunkio`).
 
-It takes the common layout only: a codec chain that is the byte layout of the array's own
-(native, C-ordered) type and one compressor, Blosc or Zstandard.  A chunk it does not take
+It takes the common layouts only: a codec chain that is the byte layout of the array's own
+(native, C-ordered) type and one compressor, Blosc or Zstandard; and n5 blocks of Blosc frames
+(a full block's header, then big-endian elements in reversed dimension order, which the copy
+into the output swaps and transposes in the same step).  A chunk it does not take
 (missing, refused by the header check, undecodable) is read the ordinary way
 (`ChunkedArray._copy_read`), which fills a missing chunk or says what is wrong exactly as it
 always has; so it changes how fast chunks are read, never what a read returns or raises.  Its
@@ -16,6 +18,7 @@ from __future__ import annotations
 import ctypes
 import importlib.util
 import os
+import struct
 import threading
 from typing import Any, Callable
 
@@ -23,7 +26,7 @@ import numpy as np
 
 from .. import metrics
 
-__all__ = ["FileChunkReads"]
+__all__ = ["FileChunkReads", "load_decoders"]
 
 def bound_chunkio(bind: Callable[[Any], bool]) -> Callable[[], Any]:
     """A function giving `_ext.chunkio` once ``bind(chunkio)`` (run once, on first call) has
@@ -81,6 +84,15 @@ def _bind(chunkio: Any) -> bool:
 
 #: `_ext.chunkio` bound to c-blosc2, or None where either is missing.
 _chunkio = bound_chunkio(_bind)
+
+
+def load_decoders(kv: Any) -> None:
+    """Binds c-blosc2 now where `kv` is a file store (what one-step reads serve): an array is
+    opened before it is read, and loading the library (a millisecond or two, once per
+    process) belongs with the opening, as TensorStore resolves its codecs when it opens an
+    array.  Whether an array's reads take the one step is still decided on its first read."""
+    if type(kv).__name__ == "FileDriver" and type(kv).__module__ == "tensorstore_py.kvstore.file":
+        _chunkio()
 
 
 def one_compressor_chain(fmt: Any) -> tuple[Any, str] | None:
@@ -152,7 +164,8 @@ _CODECS = {
 class FileChunkReads:
     """The one-step chunk reads of one array (see the module docstring)."""
 
-    def __init__(self, chunkio: Any, codec: int, fmt: Any, kv: Any, chain: Any):
+    def __init__(self, chunkio: Any, codec: int, fmt: Any, kv: Any, chain: Any, header: bytes | None = None,
+                 swap: int = 0):
         self._chunkio = chunkio
         self._codec = codec
         self._fmt = fmt
@@ -164,6 +177,11 @@ class FileChunkReads:
         self._dtype = np.dtype(chain.dtype)
         #: the type the chunk and the output are handed to `chunkio` as (None: their own)
         self._view = buffer_view_dtype(chain.dtype)
+        #: n5: the header of a full block (a file not starting with it is read the ordinary
+        #: way: a truncated edge block, another mode, a corrupt one), and the byte swap of its
+        #: big-endian elements, done by the copy into the output
+        self._header = header
+        self._swap = swap
 
     @classmethod
     def for_array(cls, fmt: Any, kv: Any) -> "FileChunkReads | None":
@@ -171,6 +189,8 @@ class FileChunkReads:
 
         if type(kv) is not FileDriver or not own_method(kv, "read_now", "tensorstore_py.kvstore.file"):
             return None
+        if (type(fmt).__module__, type(fmt).__name__) == ("tensorstore_py.driver.n5.chunk_format", "N5ChunkFormat"):
+            return cls._for_n5(fmt, kv)
         found = one_compressor_chain(fmt)
         if found is None:
             return None
@@ -190,9 +210,50 @@ class FileChunkReads:
             return None
         return cls(chunkio, codec, fmt, kv, chain)
 
+    @classmethod
+    def _for_n5(cls, fmt: Any, kv: Any) -> "FileChunkReads | None":
+        """An n5 array whose blocks are Blosc frames behind the block header: the frame is
+        decoded (its dimensions reversed, big endian) and the copy into the output swaps the
+        bytes and reverses the dimensions, in the one step."""
+        from ..codecs.bytes_codec import BytesCodec
+
+        if not own_method(fmt, "decode_chunk", "tensorstore_py.driver.n5.chunk_format"):
+            return None
+        chain, rank = fmt.codecs, len(fmt.chunk_shape)
+        block = chain.array_to_bytes
+        if rank == 0 or chain.bytes_to_bytes or type(block).__name__ != "N5BlockCodec":
+            return None
+        reverse = tuple(range(rank - 1, -1, -1))
+        if len(chain.array_to_array) != 1 or chain.array_to_array[0].order != reverse:
+            return None
+        compression = type(block.compression)
+        inner = block._inner
+        if ((compression.__module__, compression.__name__) != ("tensorstore_py.codecs.blosc", "N5Blosc")
+                or inner is None or inner.array_to_array or type(inner.array_to_bytes) is not BytesCodec
+                or len(inner.bytes_to_bytes) != 1
+                or (type(inner.bytes_to_bytes[0]).__module__, type(inner.bytes_to_bytes[0]).__name__)
+                != ("tensorstore_py.codecs.blosc", "BloscCodec")):
+            return None
+        dtype = inner.dtype
+        if dtype != fmt.numpy_dtype or dtype.hasobject or tuple(inner.shape) != tuple(reversed(fmt.chunk_shape)):
+            return None
+        if buffer_view_dtype(dtype) is not None:
+            return None
+        swap = dtype.itemsize if inner.array_to_bytes._swap else 0
+        if swap not in (0, 2, 4, 8):
+            return None
+        chunkio = _chunkio()
+        if chunkio is None or not chunkio.bound(chunkio.BLOSC):
+            return None
+        # Default mode, the rank, then the block's sizes (n5's dimension order: the array's).
+        header = struct.pack(f">HH{rank}I", 0, rank, *fmt.chunk_shape)
+        return cls(chunkio, chunkio.BLOSC, fmt, kv, inner, header, swap)
+
     def read(self, key: bytes, cell: Any, place: Callable, direct: Callable | None) -> bool:
         """Reads the chunk under `key` into the reader's output (as `ChunkedArray._copy_read`
         places it); False if it did not (nothing was placed)."""
+        if self._header is not None:
+            return self._read_block(key, cell, direct)
         region = direct(cell) if direct is not None else None
         part = None
         if region is not None and region.flags.c_contiguous:
@@ -215,6 +276,8 @@ class FileChunkReads:
         """`read` of several chunks in one GIL-free step, this thread and helper threads
         decoding them side by side; per chunk, whether it was read (those that were not
         were not placed)."""
+        if self._header is not None:  # (n5 blocks: one after another)
+            return [self._read_block(key, cell, direct) for key, cell in zip(keys, cells)]
         chunkio = self._chunkio
         _start_helpers(chunkio)
         jobs = []
@@ -247,12 +310,38 @@ class FileChunkReads:
     def read_for_all(self, key: bytes, waiters: list) -> bool:
         """Reads the chunk under `key` once and places it for each of `waiters` (``(cell,
         place)`` pairs, as `read` places it); False if it did not (nothing was placed)."""
+        if self._header is not None:
+            return False  # an n5 block is only decoded straight into an output region
         target = _scratch_chunk(self._shape, self._dtype)
         if not self._read_into(key, target, None, None):
             return False
         chunk = self._fmt.component(target)
         for cell, place in waiters:
             place(cell, chunk)
+        return True
+
+    def _read_block(self, key: bytes, cell: Any, direct: Callable | None) -> bool:
+        """`read` of an n5 block: always copied into the output region (the copy swaps the
+        bytes and reverses the dimensions); False where the read has no output region to
+        give (the ordinary read places the chunk)."""
+        region = direct(cell) if direct is not None else None
+        part_of = getattr(direct, "part", None) if region is None else None
+        if region is None and part_of is None:
+            return False
+        target = _scratch_chunk(self._shape, self._dtype)
+        chunk = target.transpose()  # the block in the array's dimension order
+        if region is not None:
+            into, part = region, chunk
+        else:
+            views = part_of(cell, chunk)
+            if views is None:
+                return False
+            into, part = views
+        outcome = self._chunkio.read_decode_into(self._path(key), self._codec, target, into, part,
+                                                 self._header, self._swap)
+        if outcome[0] < 0:
+            return False
+        self._count(outcome, True)
         return True
 
     def _read_into(self, key: bytes, target: np.ndarray, into: np.ndarray | None, part: np.ndarray | None) -> bool:

@@ -133,6 +133,9 @@ class KvsBackedDriverSpec(DriverSpec):
     #: Whether `parse_stored_metadata` depends on the stored bytes alone (not on the spec) and
     #: what it returns is never modified, so one parse may serve every open of those bytes.
     parsed_metadata_is_shareable: ClassVar[bool] = True
+    #: `_open` and the drivers it makes only read the spec (a format that overrides `open`
+    #: says for itself).
+    opens_without_modifying: ClassVar[bool] = True
 
     # -- hooks for formats ---------------------------------------------------------------------
 

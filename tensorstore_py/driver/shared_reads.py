@@ -66,16 +66,17 @@ class _Queued:
 
 
 class SharedChunkReads:
-    """The queued chunk reads of one `ChunkedArray` (see the module docstring)."""
+    """The queued chunk reads of one `ChunkedArray` (see the module docstring).
 
-    def __init__(self, array: Any):
-        self._array = array
+    It is given the array with each read rather than holding it: an array and its queue that
+    referred to each other would be a cycle, left to the garbage collector by every open."""
+
+    def __init__(self) -> None:
         self._lock = threading.Lock()
         self._queued: dict[bytes, _Queued] = {}
 
-    def read(self, cells: list, place: Callable, direct: Callable | None, out: np.ndarray,
+    def read(self, array: Any, cells: list, place: Callable, direct: Callable | None, out: np.ndarray,
              options: ReadOptions) -> Future:
-        array = self._array
         kv, fmt = array.kv, array.fmt
         op = _Read(out, len(cells), options)
         tasks: list = []  # filled below, before any pool thread can look at it
@@ -94,17 +95,19 @@ class SharedChunkReads:
         # Chunks read and decoded in one step (`FileChunkReads`: mostly decoding, from the page
         # cache) run on the data-copy pool, one thread per CPU: the store's larger I/O pool
         # only added threads contending for the GIL (100 reads gathered on an event loop took
-        # ~15% longer).  Others run where the store's reads run.
+        # ~15% longer).  Others run where the store's reads run, in no more tasks than the
+        # data-copy pool has threads: each decodes and copies, work for a CPU, and more tasks
+        # only take turns on the CPUs, each with its own buffers to touch and thread to wake.
         executor = (array.executor if array.one_step_reads() is not None
                     else getattr(kv, "read_now_executor", None) or array.executor)
-        n_tasks = min(len(fresh), getattr(executor, "max_workers", 1))
+        n_tasks = min(len(fresh), getattr(executor, "max_workers", 1), getattr(array.executor, "max_workers", 1))
         queue = iter(fresh)  # shared: `next` on a list iterator is atomic
 
         def task() -> None:
             for key in queue:
                 with self._lock:
                     entry = self._queued.pop(key)
-                self._serve(key, entry.waiters)
+                self._serve(array, key, entry.waiters)
 
         for _ in range(n_tasks):
             tasks.append(futures.Claimable(task))
@@ -120,9 +123,8 @@ class SharedChunkReads:
             futures._settle(op.done, exception=exc)
         return op.done
 
-    def _serve(self, key: bytes, waiters: list) -> None:
+    def _serve(self, array: Any, key: bytes, waiters: list) -> None:
         """Reads and decodes the chunk once and copies it to every reader still waiting."""
-        array = self._array
         live = [w for w in waiters if w[3].done._state is futures._CF_PENDING]
         if live:
             try:

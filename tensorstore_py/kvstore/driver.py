@@ -374,8 +374,9 @@ class KvStoreDriver(abc.ABC):
         """
         ident = self.__dict__.get("_cache_identity")
         if ident is None:
-            resources = tuple(sorted(self.resources.items(), key=lambda item: item[0]))
-            ident = (self.driver_spec.id, dumps(self.driver_spec.options_json()), resources)
+            resources = tuple(sorted(self.resources.items()))  # (the names differ: never compares two resources)
+            options = self.driver_spec.options_json()
+            ident = (self.driver_spec.id, dumps(options) if options else "{}", resources)
             self.__dict__["_cache_identity"] = ident
         return ident
 
@@ -705,6 +706,10 @@ def open_kvstore_driver(spec_json: Any, context: Context) -> tuple[KvStoreDriver
     if isinstance(driver, KvStoreDriver):
         return driver, spec_json.path
     parsed = _as_parsed(spec_json)
+    if parsed.base is None and parsed.context is None:
+        # One level, no nested context (a plain file or memory store): bound and opened
+        # without building the bound spec.
+        return parsed.driver_spec.open(_bind_resources(parsed.driver_spec, parsed.resources, context)), parsed.path
     bound = bind_spec(parsed, context)
     return open_bound(bound), bound.path
 

@@ -104,6 +104,11 @@ def file_generation(st: os.stat_result) -> bytes:
     return b"\x00" + _GENERATION_VALUES.pack(st.st_dev & _U64, st.st_ino & _U64, st.st_mtime_ns & _U64)
 
 
+#: keys found valid -> their path (the same metadata and chunk keys are read again and again)
+_valid_paths: dict[bytes, str] = {}
+_VALID_PATHS = 4096
+
+
 def _valid_key_path(path: str) -> bool:
     """A usable file path: no NUL, no trailing '/', no '.', '..' or empty components (other
     than the root's), and no component ending in the lock suffix."""
@@ -284,9 +289,16 @@ class FileDriver(KvStoreDriver):
 
     @staticmethod
     def _path_of(key: bytes) -> str:
+        path = _valid_paths.get(key) if type(key) is bytes else None
+        if path is not None:
+            return path
         path = os.fsdecode(key)
         if not _valid_key_path(path):
             raise invalid_argument(f"Invalid key: {quote(path)}")
+        if type(key) is bytes:
+            if len(_valid_paths) >= _VALID_PATHS:
+                _valid_paths.clear()
+            _valid_paths[key] = path
         return path
 
     @property
@@ -318,14 +330,14 @@ class FileDriver(KvStoreDriver):
             lo, hi = (0, -1) if byte_range is None else (byte_range[0], -1 if byte_range[1] is None else byte_range[1])
             step, data, values, err = _fileio.read(os.fsencode(path), lo, hi, *condition)
             if step == _fileio.CONDITION:
-                return ReadResult("unspecified", b"", TimestampedStorageGeneration(_values_generation(values), now))
+                return ReadResult._make("unspecified", b"", TimestampedStorageGeneration._make(_values_generation(values), now))
             if step == _fileio.RANGE:
                 resolve_byte_range(byte_range, err)  # raises OUT_OF_RANGE, worded as TensorStore
             if step:
                 raise _step_error(step, err, path)
             if data is None:
                 return apply_read(None, gen.NO_VALUE, options, now)
-            return ReadResult("value", data, TimestampedStorageGeneration(_values_generation(values), now))
+            return ReadResult._make("value", data, TimestampedStorageGeneration._make(_values_generation(values), now))
         fd = _open_value(path)
         if fd is None:
             return apply_read(None, gen.NO_VALUE, options, now)

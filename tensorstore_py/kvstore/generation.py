@@ -134,6 +134,13 @@ class TimestampedStorageGeneration:
     def __reduce__(self):
         return (TimestampedStorageGeneration, (self._generation, self._time))
 
+    @classmethod
+    def _make(cls, generation: bytes, time: float) -> "TimestampedStorageGeneration":
+        """A stamp from parts already checked (a kvstore's own generation and clock reading)."""
+        stamp = object.__new__(cls)
+        stamp._generation, stamp._time = generation, time
+        return stamp
+
 
 TimestampedStorageGeneration.__qualname__ = "KvStore.TimestampedStorageGeneration"
 

@@ -494,3 +494,30 @@ def test_read_decode_many_outcomes_and_arguments(tmp_path):
         chunkio.read_decode_many([(path, chunkio.BLOSC, outs[0], np.zeros((2, 2)), None)])
     with pytest.raises(ValueError, match="place must have"):  # part is not a view of out
         chunkio.read_decode_many([(path, chunkio.BLOSC, outs[0], np.zeros((8, 8)), outs[1])])
+
+
+def test_one_thread_reads_chunks_of_every_size_and_a_corrupt_one_in_turn(tmp_path, one_step):
+    """Each thread keeps its buffers and decompression context from chunk to chunk: chunks of
+    different sizes (smaller, larger, above what a thread keeps), a failed decode between them,
+    and reads of part of a chunk (decoded into the thread's scratch chunk) give tensorstore's
+    values, on one thread and on the pool's."""
+    arrays = {}
+    for name, shape, chunks in (("small", (20, 20), (4, 4)), ("large", (600, 600), (300, 300)),
+                                ("huge", (2100, 2100), (2100, 2100)), ("mid", (64, 64), (32, 32))):
+        data = _data("<f4", shape, seed=len(name))
+        arrays[name] = (_write_with_tensorstore(tmp_path / name, data, chunks, _blosc("lz4", 1, clevel=1)), data)
+    corrupt = tmp_path / "mid" / "1.1"
+    corrupt.write_bytes(corrupt.read_bytes()[:-5])
+    for _ in range(2):
+        for name, (theirs, data) in arrays.items():
+            ours = ts.open(_spec(tmp_path / name)).result()
+            n = data.shape[0]
+            for index in (Ellipsis, np.s_[1 : n - 3, 2 : n - 1], np.s_[3:5, 1:2]):
+                if name == "mid" and index != np.s_[3:5, 1:2]:  # (all but the last read chunk 1.1)
+                    with pytest.raises(ValueError):
+                        ours[index].read().result()
+                    continue
+                got = ours[index].read().result()
+                np.testing.assert_array_equal(got, data[index])
+                np.testing.assert_array_equal(got, theirs[index].read().result())
+    assert one_step

@@ -31,6 +31,7 @@ _POS_INF = 2**62
 
 @register_driver
 class PrecomputedSpec(KvsBackedDriverSpec):
+    opens_without_modifying = False  # it opens its own way (see `open`)
     id = "neuroglancer_precomputed"
     url_scheme = "neuroglancer-precomputed"
     url_path_supported = False

@@ -23,23 +23,36 @@ def _dtypes(metadata: ZarrMetadata, field) -> tuple[np.dtype, np.dtype]:
     return numpy_dtype, metadata.dtype.numpy_dtype
 
 
+def _derived(metadata: ZarrMetadata, field_index: int) -> tuple:
+    """What a chunk format takes from the metadata and field alone (see `ZarrChunkFormat`)."""
+    field = metadata.dtype.fields[field_index]
+    numpy_dtype, stored_dtype = _dtypes(metadata, field)
+    grid_chunks = tuple(metadata.chunks)
+    codecs = remembered(metadata, "codecs", lambda: zarr_codec_chain(metadata).resolve(grid_chunks, stored_dtype))
+    return (
+        field,
+        grid_chunks + field.field_shape,
+        tuple(metadata.shape) + field.field_shape,
+        numpy_dtype,
+        stored_dtype,
+        not metadata.dtype.has_fields or len(metadata.dtype.fields) == 1,
+        grid_chunks,
+        codecs,
+    )
+
+
 class ZarrChunkFormat(ChunkFormat):
     def __init__(self, metadata: ZarrMetadata, field_index: int, key_prefix: str, separator: str):
         self.metadata = metadata
         self.field_index = field_index
-        self.field = metadata.dtype.fields[field_index]
         self.key_prefix = key_prefix
         self.separator = separator
         self.grid_rank = metadata.rank
-        self.chunk_shape = tuple(metadata.chunks) + self.field.field_shape
-        self.shape = tuple(metadata.shape) + self.field.field_shape
-        self.numpy_dtype, self.stored_dtype = remembered(metadata, ("dtypes", field_index), lambda: _dtypes(metadata, self.field))
-        self.component_covers_chunk = not metadata.dtype.has_fields or len(metadata.dtype.fields) == 1
-        self._grid_chunks = tuple(metadata.chunks)
-        # Depends on the metadata alone: resolved once per parsed metadata, not on every open.
-        self.codecs = remembered(
-            metadata, "codecs", lambda: zarr_codec_chain(metadata).resolve(self._grid_chunks, self.stored_dtype)
-        )
+        # Depends on the metadata alone: worked out once per parsed metadata (the codec chain
+        # resolved included), not on every open.
+        (self.field, self.chunk_shape, self.shape, self.numpy_dtype, self.stored_dtype,
+         self.component_covers_chunk, self._grid_chunks, self.codecs) = remembered(
+            metadata, ("format", field_index), lambda: _derived(metadata, field_index))
         self._fill_chunk: np.ndarray | None = None
 
     def chunk_key(self, cell: tuple[int, ...]) -> bytes:
