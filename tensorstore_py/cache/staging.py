@@ -162,9 +162,10 @@ class KeyNode:
         `on_executor`: the caller runs on `executor` already."""
         if all(m.ready is None for m in self.mutations):
             # Every mutation was complete when staged: nothing to wait for, no Future to chain.
+            # On the executor already: the value is made here, and a local store's write goes
+            # to the store's pool (`ENCODE_HERE`), not on this thread, which is for CPU work.
             inline = on_executor and not self.needs_read
-            self._read_modify_write(executor if executor is ENCODE_HERE or not inline else None,
-                                    expected_generation)
+            self._read_modify_write(ENCODE_HERE if inline else executor, expected_generation)
             return self.committed
 
         ready = self.ready()

@@ -524,8 +524,9 @@ class ChunkedArray:
             key = self.fmt.chunk_key(cell.cell)
             gathered = None if gathering is None else gathering(cell, key)
             if gathered is not None:
-                # Gathered, encoded and stored by its writeback on the store's pool.
-                committed = stage_now(self.kv, key, gathered, self.executor)
+                # Gathered and encoded by its writeback, started from a data-copy task, and
+                # stored by the store's pool, whose threads wait on the disk meanwhile.
+                committed = write_now(self.kv, key, gathered, self.executor, gather=True)
                 committed.add_done_callback(functools.partial(_count_written, _cell_elements(kind, cell)))
                 commits.append(committed)
                 gathered_commits.append(committed)
@@ -610,7 +611,8 @@ class ChunkedArray:
             key = fmt.chunk_key(cell.cell)
             gathered = None if gathering is None else gathering(cell, key)
             if gathered is not None:
-                # Gathered, encoded and stored by its writeback on the store's pool.
+                # Gathered and encoded by its writeback, started from a data-copy task, and
+                # stored by the store's pool, whose threads wait on the disk meanwhile.
                 committed = write_now(kv, key, gathered, self.executor)
                 if committed.done():
                     _count_written(_cell_elements(kind, cell), committed)

@@ -272,3 +272,38 @@ def test_a_chunk_the_kernel_fails_is_encoded_the_ordinary_way(tmp_path, monkeypa
     monkeypatch.setattr(gather_encodes.GatherEncoder, "for_format", classmethod(failing))
     ts.open(spec(tmp_path / "fallback")).result().write(data).result()
     assert encoders and _stored(tmp_path / "fallback") == _stored(ordinary)
+
+
+def test_gathered_chunks_are_encoded_on_the_data_copy_pool_and_stored_on_the_io_pool(tmp_path, monkeypatch):
+    """As in TensorStore: a chunk's encode (CPU) runs on the data-copy threads while the file
+    pool's threads wait on the disk (fsync), so a whole write keeps that many writes in flight."""
+    import threading
+
+    from tensorstore_py.kvstore import file as file_kvstore
+
+    encoders, writers = [], []
+    encode = gather_encodes.GatherEncoder.encode
+    write = file_kvstore._write_locked
+
+    def encode_spy(self, region):
+        encoders.append(threading.current_thread().name)
+        return encode(self, region)
+
+    def write_spy(*args, **kwargs):
+        writers.append(threading.current_thread().name)
+        return write(*args, **kwargs)
+
+    monkeypatch.setattr(gather_encodes.GatherEncoder, "encode", encode_spy)
+    monkeypatch.setattr(file_kvstore, "_write_locked", write_spy)
+    data = np.arange(64 * 64 * 16, dtype=np.float32).reshape(64, 64, 16)
+    store = ts.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(tmp_path)},
+                     "metadata": {"shape": [64, 64, 16], "chunks": [16, 16, 16], "dtype": "<f4",
+                                  "compressor": {"id": "blosc", "cname": "lz4", "clevel": 5, "shuffle": 1}}},
+                    create=True).result()
+    writers.clear()  # (the metadata)
+    store.write(data).result()
+    assert len(encoders) == 16 and len(writers) == 16
+    assert all(name.startswith("tensorstore_py-data_copy_concurrency") for name in encoders), encoders
+    assert all(name.startswith("tensorstore_py-file_io_concurrency") for name in writers), writers
+    np.testing.assert_array_equal(ref.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(tmp_path)}})
+                                  .result().read().result(), data)
