@@ -337,9 +337,7 @@ def group_points(chunk_coords: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.n
     cdef int64_t* bp = <int64_t*>cnp.PyArray_DATA(order_b)
     cdef int64_t* sp = <int64_t*>cnp.PyArray_DATA(starts)
     with nogil:
-        where = _radix_sort(cp, n, rank, ap, bp)
-        if where >= 0:
-            m = _boundaries(cp, n, rank, bp if where else ap, sp)
+        where = _sort_into_groups(cp, n, rank, ap, bp, sp, &m)
     if where < 0:
         raise MemoryError()
     order = order_b if where else order_a
@@ -377,6 +375,21 @@ cdef void _insertion_sort(const int64_t* coords, Py_ssize_t n, Py_ssize_t rank, 
             order[j] = order[j - 1]
             j -= 1
         order[j] = p
+
+
+cdef int _sort_into_groups(const int64_t* coords, Py_ssize_t n, Py_ssize_t rank, int64_t* a, int64_t* b,
+                           int64_t* starts, Py_ssize_t* m) noexcept nogil:
+    """Sorts point indices stably by the rows of ``coords`` (a few by insertion, more by radix
+    passes) and writes the start of each group of equal rows to ``starts`` (``m[0]`` groups);
+    returns 0 if the order is in ``a``, 1 if in ``b``, -1 when out of memory."""
+    cdef int where = 0
+    if n <= 32:
+        _insertion_sort(coords, n, rank, a)
+    else:
+        where = _radix_sort(coords, n, rank, a, b)
+    if where >= 0:
+        m[0] = _boundaries(coords, n, rank, b if where else a, starts)
+    return where
 
 
 def group_cells(list coords, tuple chunk_shape, tuple array_shape) -> tuple:
@@ -428,12 +441,7 @@ def group_cells(list coords, tuple chunk_shape, tuple array_shape) -> tuple:
             cp[i * rank + d] = v // size
             wp[d * n + i] = v - (v // size) * size
     with nogil:
-        if n <= 32:
-            _insertion_sort(cp, n, rank, ap)
-        else:
-            where = _radix_sort(cp, n, rank, ap, bp)
-        if where >= 0:
-            m = _boundaries(cp, n, rank, bp if where else ap, sp)
+        where = _sort_into_groups(cp, n, rank, ap, bp, sp, &m)
     if where < 0:
         raise MemoryError()
     order = order_b if where else order_a

@@ -611,8 +611,8 @@ class ChunkedArray:
             key = fmt.chunk_key(cell.cell)
             gathered = None if gathering is None else gathering(cell, key)
             if gathered is not None:
-                # Gathered and encoded by its writeback, started from a data-copy task, and
-                # stored by the store's pool, whose threads wait on the disk meanwhile.
+                # Gathered, encoded and stored by its writeback on the store's pool (a few
+                # chunks: no hop to the data-copy pool first).
                 committed = write_now(kv, key, gathered, self.executor)
                 if committed.done():
                     _count_written(_cell_elements(kind, cell), committed)
