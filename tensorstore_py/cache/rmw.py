@@ -32,7 +32,9 @@ Update = Callable[[Any, bytes], Any]  # (stored value or None, its generation) -
 
 #: The executor that says "update (encode) on the calling thread, then the store's I/O on its
 #: own pool": a thread of the data-copy pool encodes a chunk it has just filled, while the
-#: write, which may wait on the disk, goes to the threads meant for waiting.
+#: write, which may wait on the disk, goes to the threads meant for waiting.  An update that
+#: needs the stored value reads it here first: a read from the page cache costs less than two
+#: hops between pools, and the I/O threads stay free for the writes (see `_first_attempt_here`).
 ENCODE_HERE: Any = type("EncodeHere", (), {"__repr__": lambda self: "ENCODE_HERE"})()
 
 
@@ -64,8 +66,8 @@ def read_modify_write(
     if getattr(kv, "write_now", None) is not None and getattr(kv, "read_now", None) is not None:
         if executor is ENCODE_HERE:
             pool = None if getattr(kv, "read_now_inline", False) else getattr(kv, "read_now_executor", None)
-            if pool is not None and not needs_read and expected_generation is None:
-                return _encode_then_write_now(kv, key, update, pool, out)
+            if pool is not None:
+                return _first_attempt_here(kv, key, update, needs_read, expected_generation, pool, out)
             executor = pool
         return _read_modify_write_now(kv, key, update, needs_read, expected_generation,
                                       _local_executor(kv, executor), out)
@@ -180,27 +182,47 @@ def _settle_attempts(kv: Any, key: bytes, update: Update, needs_read: bool, expe
         futures._settle(out, result=value)
 
 
-def _encode_then_write_now(kv: Any, key: bytes, update: Update, pool: Any, out: Future | None) -> Future:
-    """An unconditional write (no read, no generation to keep) of `update(None, UNKNOWN)`:
-    the update runs here, the write as a task on `pool`."""
+def _first_attempt_here(kv: Any, key: bytes, update: Update, needs_read: bool, expected_generation: bytes | None,
+                       pool: Any, out: Future | None) -> Future:
+    """`read_modify_write` from a thread meant for CPU work, on a local store whose I/O waits on
+    `pool`: the first attempt reads (if it must) and updates here, and only its write is a task
+    on `pool`.  A conflict starts over on that task (`_settle_attempts`).
+
+    Measured on two cores with 8 chunks of 512 KiB partly overwritten: with each whole attempt
+    a task on the file pool, the chunks read after the first four wait behind the others'
+    fsyncs, and the pool's threads decode and encode in lockstep, then all wait on the disk;
+    made here they overlap the writes (bench_zarr's read-modify-write, median of 41: 0.97-0.98x
+    of TensorStore's time -> 0.93-0.95x)."""
     if out is None:
         out = Future()
     try:
-        data = update(None, UNKNOWN)
+        if needs_read or expected_generation is not None:
+            result = kv.read_now(key, _READ_ALL)
+            data, if_equal = _updated(kv, key, result, update, expected_generation)
+            unchanged_at = result.stamp.time
+        else:
+            data, if_equal = update(None, UNKNOWN), None
+            unchanged_at = None
     except BaseException as exc:  # noqa: BLE001 - delivered to the caller
         futures._settle(out, exception=exc)
         return out
     if data is UNCHANGED:
-        futures._settle(out, result=TimestampedStorageGeneration(UNKNOWN, kv.now()))
+        stamp = (TimestampedStorageGeneration(UNKNOWN, kv.now()) if unchanged_at is None
+                 else TimestampedStorageGeneration(if_equal, unchanged_at))
+        futures._settle(out, result=stamp)
         return out
 
     def task() -> None:
         try:
-            stamp = kv.write_now(key, data, WriteOptions())
+            value = _checked(kv, key, kv.write_now(key, data, WriteOptions(if_equal=if_equal)), if_equal,
+                             expected_generation)
         except BaseException as exc:  # noqa: BLE001 - delivered to the caller
             futures._settle(out, exception=exc)
+            return
+        if value is RETRY:  # someone else wrote meanwhile: read their value again, here on the pool
+            _settle_attempts(kv, key, update, True, expected_generation, out)
         else:
-            futures._settle(out, result=stamp)
+            futures._settle(out, result=value)
 
     try:
         futures.execute_claimable(pool, task, out)

@@ -165,6 +165,8 @@ class KeyNode:
             # On the executor already: the value is made here, and a local store's write goes
             # to the store's pool (`ENCODE_HERE`), not on this thread, which is for CPU work.
             inline = on_executor and not self.needs_read
+            if executor is ENCODE_HERE and self.needs_read and not on_executor:
+                executor = None  # not a thread for CPU work: the read and merge go to the store's pool too
             self._read_modify_write(ENCODE_HERE if inline else executor, expected_generation)
             return self.committed
 
@@ -172,8 +174,11 @@ class KeyNode:
         # A whole-value write whose staging is still in flight: staging completes on an
         # executor thread, so the encode can follow there without another hop.  (After a
         # read, the merge always moves back to the executor, off the kvstore's I/O threads.)
-        inline = (on_executor or not ready.done()) and not self.needs_read
+        on_cpu = on_executor or not ready.done()
+        inline = on_cpu and not self.needs_read
         hop = executor if executor is ENCODE_HERE else None if inline else executor
+        if hop is ENCODE_HERE and self.needs_read and not on_cpu:
+            hop = None  # as above
 
         committed = self.committed
 

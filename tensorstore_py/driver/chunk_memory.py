@@ -1,5 +1,6 @@
 """An up-front check that a chunk buffer can exist on this machine before numpy is asked for it,
-and the allocation of large read results without numpy's huge page hint (`empty_output`).
+the allocation of large read results without numpy's huge page hint (`empty_output`), and
+decoded-chunk buffers reused once nothing refers to them (`ChunkBuffers`).
 
 Metadata may declare chunks far larger than memory (a hostile or mistaken ``chunks``); reading
 a missing chunk of such an array costs nothing, but staging a write or decoding a stored chunk
@@ -13,13 +14,14 @@ import ctypes
 import math
 import os
 import sys
-from typing import Any, Optional
+import threading
+from typing import Any, Callable, Optional
 
 import numpy as np
 
 from ..errors import resource_exhausted
 
-__all__ = ["check_chunk_memory", "memory_bytes", "empty_output"]
+__all__ = ["ChunkBuffers", "check_chunk_memory", "memory_bytes", "empty_output"]
 
 
 def memory_bytes() -> int:
@@ -113,3 +115,40 @@ def empty_output(shape: tuple[int, ...], dtype: Any, order: str = "C") -> np.nda
         if stop > start:
             _MADVISE(start, stop - start, _MADV_NOHUGEPAGE)  # advice only: a failure changes nothing
     return out
+
+
+class ChunkBuffers:
+    """Decoded-chunk buffers reused once nothing refers to them any more.
+
+    A read decodes a chunk, copies what it needs and drops it, and a writeback decodes one,
+    merges into it, encodes it and drops it; a fresh array of a chunk's size for every decode
+    costs the page faults of new memory, several times the decode itself for well-compressed
+    chunks.  A buffer is reused only when the pool holds the only reference and it is
+    writable (the chunk cache marks what it keeps read-only): whatever keeps a chunk or a view
+    of it (a cache, a caller's result, an encoded value that is a view) keeps it out of reuse.
+    """
+
+    _LIMIT = 16
+
+    def __init__(self, make: Callable[[], np.ndarray]):
+        self._make = make  # a new writable buffer of the chunk's shape, type and layout
+        self._pool: list[np.ndarray] = []
+        self._lock = threading.Lock()
+
+    def take(self) -> np.ndarray:
+        with self._lock:
+            pool = self._pool
+            for i in range(len(pool)):
+                # References: the list's and getrefcount's argument (the subscript result).
+                if sys.getrefcount(pool[i]) == 2 and pool[i].flags.writeable:
+                    return pool[i]
+            buf = self._make()
+            if len(pool) < self._LIMIT:
+                pool.append(buf)
+            else:
+                # Replace one that is kept elsewhere (e.g. by the chunk cache) for good.
+                for i in range(len(pool)):
+                    if not pool[i].flags.writeable:
+                        pool[i] = buf
+                        break
+            return buf

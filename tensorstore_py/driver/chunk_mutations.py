@@ -33,8 +33,8 @@ class ChunkForm:
         self.array = array
         self.cell = cell
         self.key = key
-        #: the chunk as last encoded for writeback (None if stored as absent): what the
-        #: cache holds once the write commits
+        #: the chunk as last encoded for writeback (None if stored as absent, or if the array
+        #: has no cache): what the cache holds once the write commits
         self.encoded_chunk: np.ndarray | None = None
         #: the staged chunk when it is a view of a source the caller gave up: the kvstore may
         #: then keep its bytes without a copy
@@ -55,7 +55,9 @@ class ChunkForm:
             self.encoded_chunk = None  # (gathered only where nothing is cached)
             return chunk.data
         encoded = self.array._encode(chunk, self.cell, referenced=chunk is self.referenced)
-        self.encoded_chunk = None if encoded is None else chunk
+        # Kept only for a cache: a decoded chunk nobody holds goes back to its format's pool
+        # (`ChunkBuffers`) for the next chunk's decode.
+        self.encoded_chunk = None if encoded is None or self.array.cache is None else chunk
         return encoded
 
 

@@ -1,6 +1,8 @@
-"""Writes to arrays on local stores: the data-copy thread that fills a chunk encodes it and
-hands the write to the store's own pool (`rmw.ENCODE_HERE`).  Checked against numpy and
-tensorstore, with a chunk that cannot be stored and writers racing on the same chunks."""
+"""Writes to arrays on local stores: the data-copy thread that fills a chunk encodes it (after
+reading and merging the stored chunk, for a partial write) and hands the write to the store's
+own pool (`rmw.ENCODE_HERE`).  Checked against numpy and tensorstore, with a chunk that cannot
+be stored, writers racing on the same chunks, and a value changed between the read and the
+write; decoded chunks go back to their format's pool only once nothing refers to them."""
 
 from __future__ import annotations
 
@@ -12,6 +14,9 @@ import pytest
 import tensorstore as ref
 
 import tensorstore_py as ts
+from tensorstore_py.cache.rmw import ENCODE_HERE, UNCHANGED, read_modify_write
+from tensorstore_py.errors import StatusError
+from tensorstore_py.kvstore.driver import ReadOptions, WriteOptions
 
 
 def _spec(path, shape=(128, 96), chunks=(32, 32)):
@@ -70,3 +75,94 @@ def test_writers_racing_on_the_same_chunks_leave_whole_chunks(tmp_path):
         for j in range(0, 96, 32):
             chunk = got[i:i + 32, j:j + 32]
             assert (chunk == chunk[0, 0]).all() and chunk[0, 0] in (1, 2, 3, 4)
+
+
+def _file_kv(path):
+    return ts.KvStore.open({"driver": "file", "path": str(path) + "/"}).result().driver
+
+
+def test_a_value_changed_between_read_and_write_is_merged_again_on_the_pool(tmp_path):
+    kv = _file_kv(tmp_path)
+    kv.write_now(b"k", b"1", WriteOptions())
+    seen = []
+
+    def append_x(value, generation):
+        seen.append((value, threading.current_thread().name))
+        if len(seen) == 1:
+            # Another writer lands after this attempt's read: its conditional write must fail.
+            _file_kv(tmp_path).write(b"k", b"2", WriteOptions()).result()
+        return value + b"x"
+
+    stamp = read_modify_write(kv, b"k", append_x, executor=ENCODE_HERE).result(timeout=60)
+    assert [v for v, _ in seen] == [b"1", b"2"]
+    # The first attempt read and merged on this thread; the retry on the store's pool.
+    assert seen[0][1] == threading.current_thread().name
+    assert "file_io" in seen[1][1]
+    result = kv.read_now(b"k", ReadOptions())
+    assert result.value == b"2x" and result.stamp.generation == stamp.generation
+
+
+def test_first_attempt_here_keeps_unchanged_values_and_expected_generations(tmp_path):
+    kv = _file_kv(tmp_path)
+    stored = kv.write_now(b"k", b"v", WriteOptions())
+    stamp = read_modify_write(kv, b"k", lambda value, generation: UNCHANGED, executor=ENCODE_HERE).result(timeout=60)
+    assert stamp.generation == stored.generation  # nothing written: the stored value's stamp
+    with pytest.raises(StatusError, match="Generation mismatch"):
+        read_modify_write(kv, b"k", lambda value, generation: b"w", executor=ENCODE_HERE,
+                          expected_generation=b"not-the-generation").result(timeout=60)
+    with pytest.raises(ZeroDivisionError):
+        read_modify_write(kv, b"k", lambda value, generation: 1 / 0, executor=ENCODE_HERE).result(timeout=60)
+    assert kv.read_now(b"k", ReadOptions()).value == b"v"
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_partial_writes_from_threads_match_numpy_and_tensorstore(tmp_path, order):
+    spec = _spec(tmp_path / "a", shape=(96, 80), chunks=(32, 32))
+    spec["metadata"]["order"] = order
+    store = ts.open(spec, create=True).result()
+    rng = np.random.default_rng(1)
+    expected = rng.standard_normal((96, 80)).astype(np.float32)
+    store.write(expected).result()
+    boxes = [(slice(i, i + 20), slice(j, j + 24)) for i in range(3, 76, 24) for j in range(5, 56, 26)]
+    patches = [rng.standard_normal((20, 24)).astype(np.float32) for _ in boxes]
+    # Disjoint boxes that share chunks, written from several threads at once (the writebacks
+    # of one chunk queue behind each other), then checked whole.
+    threads = [threading.Thread(target=lambda b=b, p=p: store[b].write(p).result(timeout=60))
+               for b, p in zip(boxes, patches)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    for b, p in zip(boxes, patches):
+        expected[b] = p
+    np.testing.assert_array_equal(store.read().result(), expected)
+    np.testing.assert_array_equal(
+        ref.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(tmp_path / "a")}}).result().read().result(),
+        expected)
+
+
+def test_decoded_zarr_chunks_are_reused_only_once_nobody_holds_them(tmp_path):
+    data = np.arange(128 * 96, dtype=np.float32).reshape(128, 96)
+    store = ts.open(_spec(tmp_path / "a"), create=True).result()
+    store.write(data).result()
+    fmt = store._driver.format
+
+    def decode(i, j):
+        return fmt.decode_chunk((tmp_path / "a" / f"{i}.{j}").read_bytes(), (i, j))
+
+    first = decode(0, 0)
+    held = first.ctypes.data
+    second = decode(1, 1)
+    assert second.ctypes.data != held  # the first is still held here
+    np.testing.assert_array_equal(first, data[:32, :32])
+    del first
+    third = decode(2, 2)
+    assert third.ctypes.data == held  # released: decoded into again
+    np.testing.assert_array_equal(third, data[64:96, 64:96])
+    view = third[3:5]
+    del third
+    fourth = decode(3, 2)
+    assert fourth.ctypes.data != held  # a view keeps its chunk out of reuse
+    np.testing.assert_array_equal(view, data[67:69, 64:96])
+    np.testing.assert_array_equal(fourth, data[96:128, 64:96])
+    np.testing.assert_array_equal(second, data[32:64, 32:64])

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from ...cache.metadata import remembered
-from ..chunk_memory import empty_output
+from ..chunk_memory import ChunkBuffers, empty_output
 from ..chunked import ChunkFormat
 from .codec_chain import zarr_codec_chain
 from .metadata import ZarrMetadata
@@ -54,6 +54,7 @@ class ZarrChunkFormat(ChunkFormat):
          self.component_covers_chunk, self._grid_chunks, self.codecs) = remembered(
             metadata, ("format", field_index), lambda: _derived(metadata, field_index))
         self._fill_chunk: np.ndarray | None = None
+        self._buffers: ChunkBuffers | None = None
 
     def chunk_key(self, cell: tuple[int, ...]) -> bytes:
         grid = cell[: self.grid_rank]
@@ -75,8 +76,13 @@ class ZarrChunkFormat(ChunkFormat):
         return empty_output(self._grid_chunks, self.stored_dtype, self.metadata.order)
 
     def decode_chunk(self, data: bytes, cell: tuple[int, ...] = ()) -> np.ndarray:
-        # Uncompressed chunks come back as a read-only view of `data`, without a copy.
-        return self.codecs.decode(data)
+        if not self.codecs.bytes_to_bytes:
+            # Uncompressed chunks come back as a read-only view of `data`, without a copy.
+            return self.codecs.decode(data)
+        buffers = self._buffers
+        if buffers is None:  # (made on the first decode: most opens never decode this way)
+            buffers = self._buffers = ChunkBuffers(self._empty)
+        return self.codecs.decode(data, out=buffers.take())
 
     def decode_chunk_into(self, data: bytes, cell: tuple[int, ...], out: np.ndarray) -> bool:
         if out.dtype != self.stored_dtype:

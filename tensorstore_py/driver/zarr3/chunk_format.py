@@ -9,13 +9,11 @@ innermost codec chain.  Either way edge chunks are stored whole, padded with the
 from __future__ import annotations
 
 import struct
-import sys
-import threading
 from typing import Any
 
 import numpy as np
 
-from ..chunk_memory import empty_output
+from ..chunk_memory import ChunkBuffers, empty_output
 from ..chunked import ChunkFormat
 from .metadata import Zarr3Metadata
 
@@ -60,7 +58,8 @@ class Zarr3ChunkFormat(ChunkFormat):
         self._fill = np.asarray(metadata.fill_value, dtype=self.numpy_dtype)
         self._fill_chunk: np.ndarray | None = None
         self._fill_bytes: np.ndarray | None = None
-        self._buffers = _ChunkBuffers(self.chunk_shape, self.numpy_dtype)
+        shape, dtype = self.chunk_shape, self.numpy_dtype
+        self._buffers = ChunkBuffers(lambda: np.empty(shape, dtype=dtype))
 
     # -- keys --------------------------------------------------------------------------------
 
@@ -163,40 +162,3 @@ class Zarr3ChunkFormat(ChunkFormat):
 
     def fill_value(self) -> np.ndarray:
         return self._fill
-
-
-
-class _ChunkBuffers:
-    """Decoded-chunk buffers reused once nothing refers to them any more.
-
-    A read decodes a chunk, copies what it needs and drops it; a fresh array of a chunk's size
-    for every decode costs the page faults of new memory, several times the decode itself for
-    well-compressed chunks.  A buffer is reused only when the pool holds the only reference
-    and it is writable (the chunk cache marks what it keeps read-only).
-    """
-
-    _LIMIT = 16
-
-    def __init__(self, shape: tuple[int, ...], dtype: np.dtype):
-        self._shape = shape
-        self._dtype = dtype
-        self._pool: list[np.ndarray] = []
-        self._lock = threading.Lock()
-
-    def take(self) -> np.ndarray:
-        with self._lock:
-            pool = self._pool
-            for i in range(len(pool)):
-                # References: the list's and getrefcount's argument (the subscript result).
-                if sys.getrefcount(pool[i]) == 2 and pool[i].flags.writeable:
-                    return pool[i]
-            buf = np.empty(self._shape, dtype=self._dtype)
-            if len(pool) < self._LIMIT:
-                pool.append(buf)
-            else:
-                # Replace one that is kept elsewhere (e.g. by the chunk cache) for good.
-                for i in range(len(pool)):
-                    if not pool[i].flags.writeable:
-                        pool[i] = buf
-                        break
-            return buf
