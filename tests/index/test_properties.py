@@ -63,6 +63,9 @@ def test_composition_is_associative(data):
     _, b = data.draw(chained(a.domain), label="b")
     assume(all(n > 0 for n in b.domain.shape))
     _, c = data.draw(chained(b.domain), label="c")
+    # An empty diagonal (of two disjoint ranges) cannot be composed, in TensorStore either:
+    # its bounds propagate to an empty range that contradicts b's.
+    assume(all(n > 0 for n in c.domain.shape))
     # Each of b and c is drawn for the domain of the transform it composes with.
     left = a[ts.IndexTransform(json=b.to_json())][ts.IndexTransform(json=c.to_json())]
     right = a[ts.IndexTransform(json=b.to_json())[ts.IndexTransform(json=c.to_json())]]
