@@ -23,7 +23,7 @@ from typing import Any, Callable, ClassVar
 
 from .errors import invalid_argument
 from .worker_pool import WorkerPool
-from .json_util import MISSING, ObjectReader, check_json_depth, dumps, expect_bool, expect_int, expect_object, pretty_repr
+from .json_util import MISSING, ObjectReader, from_python, dumps, expect_bool, expect_int, expect_object, pretty_repr
 from .registry import Registry
 
 __all__ = ["Context"]
@@ -545,7 +545,7 @@ class _ContextSpec:
     __slots__ = ("_json",)
 
     def __init__(self, json: Any):
-        self._json = _parse_context_json(check_json_depth(json))
+        self._json = _parse_context_json(from_python(json))
 
     def to_json(self, include_defaults: bool = False) -> Any:
         """The spec as a JSON object."""

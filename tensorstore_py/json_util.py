@@ -15,6 +15,8 @@ import json
 import math
 from typing import Any, Callable, Iterable, TypeVar
 
+import numpy as np
+
 from .errors import StatusError, invalid_argument
 
 T = TypeVar("T")
@@ -22,7 +24,7 @@ T = TypeVar("T")
 __all__ = [
     "dumps", "ObjectReader", "member_error", "expect_object", "expect_array", "expect_int",
     "expect_number", "expect_string", "expect_bool", "parse_array", "pretty_repr",
-    "python_repr", "INDEX_MAX", "MISSING", "MAX_JSON_DEPTH", "check_json_depth", "loads",
+    "python_repr", "INDEX_MAX", "MISSING", "MAX_JSON_DEPTH", "from_python", "loads",
 ]  # fmt: skip
 
 #: TensorStore's largest finite index (2**62 - 2); +/- (2**62 - 1) mean infinity.
@@ -35,20 +37,58 @@ MISSING: Any = object()
 MAX_JSON_DEPTH = 100
 
 
-def check_json_depth(j: Any, message: str = "Recursion limit exceeded converting value to JSON") -> Any:
-    """`j`, if its containers nest at most `MAX_JSON_DEPTH` deep; else INVALID_ARGUMENT."""
-    if not isinstance(j, (dict, list, tuple)):
-        return j
-    stack = [(j, 1)]
-    while stack:
-        value, depth = stack.pop()
-        if depth > MAX_JSON_DEPTH:
+def from_python(j: Any, message: str = "Recursion limit exceeded converting value to JSON") -> Any:
+    """`j` as JSON, converted the way TensorStore converts the Python values it is given: numpy
+    scalars become numbers and booleans, numpy arrays nested lists, bytes text.  Plain JSON
+    comes back as it is (the same objects, nothing copied), and so do this package's own
+    objects, which parsers take in place of their JSON.  Any other type raises TypeError, as in
+    TensorStore; containers nested more than `MAX_JSON_DEPTH` deep raise INVALID_ARGUMENT
+    with `message`."""
+    return _from_python(j, 0, message)
+
+
+def _from_python(v: Any, depth: int, message: str) -> Any:
+    t = type(v)
+    if t is str or t is int or t is float or t is bool or v is None:
+        return v
+    if isinstance(v, (dict, list, tuple)):
+        if depth >= MAX_JSON_DEPTH:
             raise invalid_argument(message)
-        children = value.values() if isinstance(value, dict) else value
-        for child in children:
-            if isinstance(child, (dict, list, tuple)):
-                stack.append((child, depth + 1))
-    return j
+        if isinstance(v, dict):
+            out = None
+            for k, x in v.items():
+                y = _from_python(x, depth + 1, message)
+                if y is not x:
+                    if out is None:
+                        out = dict(v)
+                    out[k] = y
+            return v if out is None else out
+        items = [_from_python(x, depth + 1, message) for x in v]
+        if all(a is b for a, b in zip(items, v)):
+            return v
+        return items if isinstance(v, list) else tuple(items)
+    if isinstance(v, bool):  # numpy's bool is not one; a subclass of bool cannot exist
+        return v
+    if isinstance(v, str):  # subclasses (numpy's str, enums) as the plain values they hold
+        return str.__str__(v)
+    if isinstance(v, int):
+        return int(v)
+    if isinstance(v, float):
+        return float(v)
+    if isinstance(v, (np.generic, np.ndarray)):
+        converted = v.tolist() if isinstance(v, np.ndarray) else v.item()
+        if isinstance(converted, (complex, bytes, np.generic)) or (converted is not None and not isinstance(
+                converted, (str, int, float, list))):
+            raise TypeError(f"Object '{t.__name__}' does not support conversion to JSON")
+        return _from_python(converted, depth, message)
+    if isinstance(v, bytes):
+        try:
+            return v.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
+    if t.__module__.partition(".")[0] == __name__.partition(".")[0]:
+        return v  # one of ours (a KvStore, a Spec) where a parser takes it in place of its JSON
+    raise TypeError(f"Object '{t.__name__}' does not support conversion to JSON")
 
 
 def loads(data: Any, **kwargs: Any) -> Any:
@@ -62,7 +102,7 @@ def loads(data: Any, **kwargs: Any) -> Any:
         if isinstance(exc, StatusError):
             raise
         raise invalid_argument(f"Invalid JSON: {exc}") from None
-    return check_json_depth(j, f"Invalid JSON: nested more than {MAX_JSON_DEPTH} levels deep")
+    return from_python(j, f"Invalid JSON: nested more than {MAX_JSON_DEPTH} levels deep")
 
 
 def dumps(j: Any) -> str:

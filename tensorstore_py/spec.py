@@ -11,7 +11,7 @@ from .driver import context_binding
 from .errors import invalid_argument
 from .index import IndexDomain, IndexTransform, Indexable
 from .kvstore import KvStore
-from .json_util import MISSING, check_json_depth, dumps, expect_object, expect_string, pretty_repr
+from .json_util import MISSING, from_python, dumps, expect_object, expect_string, pretty_repr
 from .schema import ChunkLayout, CodecSpec, Schema
 
 __all__ = ["Spec", "OpenMode"]
@@ -112,7 +112,7 @@ def _parse_url(url: str) -> dict:
 
 
 def parse_spec_json(j: Any) -> driver_base.DriverSpec:
-    check_json_depth(j)
+    j = from_python(j)
     if isinstance(j, str):
         j = _parse_url(j)
     expect_object(j)

@@ -8,7 +8,7 @@ from typing import Any, Iterator, Optional, Sequence
 import numpy as np
 
 from ..errors import StatusError, invalid_argument
-from ..json_util import ObjectReader, check_json_depth, expect_array, expect_int, expect_string, parse_array, sorted_json
+from ..json_util import ObjectReader, from_python, expect_array, expect_int, expect_string, parse_array, sorted_json
 from .indexable import Indexable
 from .interval import (
     INF_INDEX, INF_SIZE, MAX_RANK, Dim, closed_or_error, format_labeled, half_open_or_error,
@@ -47,7 +47,7 @@ class IndexDomain(Indexable):
         if "json" in kwargs:
             if args or len(kwargs) != 1:
                 raise TypeError("IndexDomain(json=...) takes no other arguments")
-            other = parse_domain_json(check_json_depth(kwargs["json"]), "", wrap="Error parsing index domain from JSON")
+            other = parse_domain_json(from_python(kwargs["json"]), "", wrap="Error parsing index domain from JSON")
             self._copy_from(other)
             return
         if len(args) == 1 and not kwargs and args[0] is not None and not _is_int(args[0]):

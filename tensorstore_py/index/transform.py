@@ -12,7 +12,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from ..errors import StatusError, invalid_argument, out_of_range
-from ..json_util import ObjectReader, check_json_depth, dumps, expect_array, parse_array, sorted_json
+from ..json_util import ObjectReader, from_python, dumps, expect_array, parse_array, sorted_json
 from .domain import IndexDomain, check_rank, components_from_kwargs, domain_to_json, parse_domain_components
 from .indexable import Indexable
 from .interval import INF_INDEX, Dim, format_interval, format_plain_interval
@@ -46,7 +46,7 @@ class IndexTransform(Indexable):
         if "json" in kwargs:
             if args or len(kwargs) != 1:
                 raise TypeError("IndexTransform(json=...) takes no other arguments")
-            other = parse_transform_json(check_json_depth(kwargs["json"]))
+            other = parse_transform_json(from_python(kwargs["json"]))
             self._domain, self._outputs = other._domain, other._outputs
             return
         first = args[0] if args else kwargs.get("domain")

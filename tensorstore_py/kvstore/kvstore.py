@@ -7,7 +7,7 @@ from typing import Any
 from ..context import Context, ContextSpecBuilder
 from ..errors import StatusError
 from ..future import Future, chain, failed, gather, ready
-from ..json_util import check_json_depth, pretty_repr
+from ..json_util import from_python, pretty_repr
 
 from . import driver as drv
 from .driver import KvStoreDriver, ParsedSpec, ReadOptions, WriteOptions
@@ -39,7 +39,7 @@ class KvStoreSpec:
         if isinstance(json, KvStoreSpec):
             self._parsed: ParsedSpec = json._parsed.copy()
         else:
-            self._parsed = drv.parse_kvstore_spec(check_json_depth(json))
+            self._parsed = drv.parse_kvstore_spec(from_python(json))
 
     @classmethod
     def _wrap(cls, parsed: ParsedSpec) -> "KvStoreSpec":

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any, Iterable, Optional, Sequence
 
 from ..errors import StatusError, invalid_argument
-from ..json_util import MISSING, ObjectReader, check_json_depth, expect_object, member_error, pretty_repr
+from ..json_util import MISSING, ObjectReader, from_python, expect_object, member_error, pretty_repr
 from . import _constraints as C
 from ._constraints import ASPECT_RATIO, IMPLICIT, ORIGIN, SHAPE
 from .grid import Grid, _GridData, _kwarg_error, _parse_grid_json
@@ -65,7 +65,7 @@ class ChunkLayout:
             if isinstance(json, ChunkLayout):
                 self._merge(json, True)
             else:
-                self._load_json(check_json_depth(json))
+                self._load_json(from_python(json))
             return
         if kwargs:  # an empty layout (every Schema starts with one) skips the keyword walk
             self.update(**kwargs)

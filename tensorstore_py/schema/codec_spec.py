@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from typing import Any, Callable, Optional
 
 from ..errors import invalid_argument
-from ..json_util import check_json_depth, dumps, expect_object, member_error, pretty_repr
+from ..json_util import from_python, dumps, expect_object, member_error, pretty_repr
 from ..registry import Registry
 
 __all__ = ["CodecSpec", "register_codec_spec", "defer_codec_spec", "merge_codec_specs", "codec_spec_from_json"]
@@ -79,7 +79,7 @@ class CodecSpec:
         if isinstance(json, CodecSpec):
             self._json = copy.deepcopy(json._json)
             return
-        self._json = _parse(check_json_depth(json))
+        self._json = _parse(from_python(json))
 
     @classmethod
     def _from_normalized(cls, j: dict) -> "CodecSpec":

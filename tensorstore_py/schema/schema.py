@@ -14,7 +14,7 @@ import numpy as np
 
 from .. import dtypes as _dtypes
 from ..errors import StatusError, invalid_argument
-from ..json_util import MISSING, ObjectReader, check_json_depth, dumps, member_error, pretty_repr
+from ..json_util import MISSING, ObjectReader, from_python, dumps, member_error, pretty_repr
 from . import _constraints as C
 from .chunk_layout import ChunkLayout
 from .codec_spec import CodecSpec, merge_codec_specs
@@ -138,7 +138,7 @@ class Schema(_index_mixin()):  # type: ignore[misc]
             if isinstance(json, Schema):
                 self._copy_from(json)
             else:
-                self._load_json(check_json_depth(json))
+                self._load_json(from_python(json))
             return
         if kwargs:
             self.update(**kwargs)
