@@ -173,3 +173,25 @@ def test_open_writes_through_an_open_kvstore():
         kvstore = mod.KvStore.open("memory://").result()
         mod.open({"driver": "zarr3"}, dtype=mod.uint8, shape=[], kvstore=kvstore, create=True).result()
         assert "zarr.json" in kvstore
+
+
+_RECHECK_SPECS = {
+    "zarr": {"driver": "zarr", "kvstore": {"driver": "memory"}},
+    "n5": {"driver": "n5", "kvstore": {"driver": "memory"}},
+    "json": {"driver": "json", "kvstore": {"driver": "memory", "path": "a.json"}},
+}
+
+
+@pytest.mark.parametrize("driver", sorted(_RECHECK_SPECS))
+@pytest.mark.parametrize("value", [True, False, "open", 0, 1, 1.5, 1700000000, "abc", [1]],
+                         ids=lambda v: repr(v))
+def test_recheck_members_print_as_tensorstore_prints_them(driver, value):
+    # Numbers are times in seconds (printed as floats); each member's default is left out.
+    for members in ({"recheck_cached_data": value}, {"recheck_cached_metadata": value},
+                    {"recheck_cached_data": value, "recheck_cached_metadata": value}):
+        if driver == "json" and "recheck_cached_metadata" in members:
+            continue  # (not a member of the json driver)
+        spec = {**_RECHECK_SPECS[driver], **members}
+        ours = _outcome(lambda: ts.Spec(spec).to_json())
+        theirs = _outcome(lambda: ref.Spec(spec).to_json())
+        assert ours == theirs

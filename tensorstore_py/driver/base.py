@@ -14,7 +14,7 @@ from typing import Any, Callable, ClassVar
 
 from ..context import Resource
 from ..errors import invalid_argument
-from ..json_util import ObjectReader, dumps, expect_bool, expect_int, expect_string
+from ..json_util import MISSING, ObjectReader, dumps, expect_bool, expect_int, expect_string
 from ..registry import Registry
 from ..schema import Schema
 from ..index import IndexTransform
@@ -95,9 +95,16 @@ def auto_detect_formats() -> list[tuple[str, str]]:
 def _recheck(j: Any) -> Any:
     if isinstance(j, bool) or j == "open":
         return j
-    if isinstance(j, (int, float)) and not isinstance(j, bool):
-        return j
-    raise invalid_argument(f'Expected boolean, "open", or number, but received: {dumps(j)}')
+    if isinstance(j, (int, float)):
+        return float(j)  # a time in seconds, printed as TensorStore prints it (1 -> 1.0)
+    raise invalid_argument(f'Expected boolean, number, or "open", but received: {dumps(j)}')
+
+
+def recheck_json(value: Any, default: Any) -> Any:
+    """A spec's ``recheck_cached_*`` value as TensorStore prints it: MISSING for its default."""
+    if value is None or (type(value) is type(default) and value == default):
+        return MISSING
+    return value
 
 
 def _resource_ref(j: Any) -> Any:
@@ -108,6 +115,9 @@ def _resource_ref(j: Any) -> Any:
 
 class DriverSpec:
     """Parsed spec of one driver; subclasses add their own members."""
+
+    #: what an absent ``recheck_cached_data`` means (left out of the spec's JSON when given)
+    recheck_cached_data_default: ClassVar[Any] = True
 
     id: ClassVar[str]
     aliases: ClassVar[tuple[str, ...]] = ()
@@ -169,10 +179,10 @@ class DriverSpec:
                     self.open_mode[name] = value
         if self.open_mode.get("assume_metadata"):
             self.open_mode.pop("assume_cached_metadata", None)  # superseded, as TensorStore
-        if "recheck_cached_data" in j:
-            self.recheck_cached_data = r.get("recheck_cached_data", _recheck, None)
         if "recheck_cached_metadata" in j:
             self.recheck_cached_metadata = r.get("recheck_cached_metadata", _recheck, None)
+        if "recheck_cached_data" in j:
+            self.recheck_cached_data = r.get("recheck_cached_data", _recheck, None)
         for name in ("fill_missing_data_reads", "store_data_equal_to_fill_value"):
             if name in j:
                 value = r.get(name, expect_bool, None)
@@ -258,10 +268,11 @@ class DriverSpec:
         for flag, value in self.open_mode.items():
             if value and (flag != "open" or self.open_mode.get("create")):
                 out[flag] = True
-        if self.recheck_cached_data is not None:
-            out["recheck_cached_data"] = self.recheck_cached_data
-        if self.recheck_cached_metadata is not None:
-            out["recheck_cached_metadata"] = self.recheck_cached_metadata
+        for name, default in (("recheck_cached_data", self.recheck_cached_data_default),
+                              ("recheck_cached_metadata", "open")):
+            value = recheck_json(getattr(self, name), default)
+            if value is not MISSING:
+                out[name] = value
         out.update(self.extra_flags)
         bound = context_binding.is_bound(self)
         out.update((k, v) for k, v in self.resources.items() if not bound or not isinstance(v, Resource))
@@ -385,8 +396,6 @@ def lazy_driver_class(package: str, name: str) -> Callable[[], Any]:
 def add_resource_members(j: dict, builder: Any, resources: dict) -> None:
     """Adds to a spec's JSON `j` the member of each bound context resource (member name ->
     resource) that `builder` gives one for (none where it is the default)."""
-    from ..json_util import MISSING
-
     for name, resource in resources.items():
         member = builder.member_json(resource)
         if member is not MISSING:

@@ -20,8 +20,8 @@ from ... import future as futures
 from ...errors import StatusError, failed_precondition, invalid_argument, not_found
 from ...future import Future
 from ...index import IndexDomain
-from ...json_util import ObjectReader, dumps, expect_string
-from ..base import DriverSpec, add_resource_members, register_driver
+from ...json_util import MISSING, ObjectReader, dumps, expect_string
+from ..base import DriverSpec, add_resource_members, recheck_json, register_driver
 from ..driver import Driver
 from .pointer import ABSENT, get_pointer, parse_pointer, set_pointer
 
@@ -63,6 +63,7 @@ def _encode(document: tuple) -> bytes:
 class JsonDriverSpec(DriverSpec):
     id = "json"
     url_scheme = "json"
+    recheck_cached_data_default = "open"
 
     def __init__(self) -> None:
         super().__init__()
@@ -264,8 +265,9 @@ class JsonDriver(Driver):
         j["kvstore"] = self.kv.spec_json(self.path, builder) if builder is not None else self.kv.spec_json(self.path)
         if self.pointer:
             j["json_pointer"] = self.pointer
-        if self.spec.recheck_cached_data is not None:
-            j["recheck_cached_data"] = self.spec.recheck_cached_data
+        recheck = recheck_json(self.spec.recheck_cached_data, self.spec.recheck_cached_data_default)
+        if recheck is not MISSING:
+            j["recheck_cached_data"] = recheck
         if builder is not None:
             add_resource_members(j, builder, {"cache_pool": self.cache_pool, "data_copy_concurrency": self.data_copy})
         return j
