@@ -78,41 +78,43 @@ def test_writers_racing_on_the_same_chunks_leave_whole_chunks(tmp_path):
 
 
 def _file_kv(path):
-    return ts.KvStore.open({"driver": "file", "path": str(path) + "/"}).result().driver
+    """The file store's driver (whose keys are whole paths) and the key of a file in `path`."""
+    return ts.KvStore.open({"driver": "file"}).result().driver, str(path / "k").encode()
 
 
 def test_a_value_changed_between_read_and_write_is_merged_again_on_the_pool(tmp_path):
-    kv = _file_kv(tmp_path)
-    kv.write_now(b"k", b"1", WriteOptions())
+    kv, key = _file_kv(tmp_path)
+    kv.write_now(key, b"1", WriteOptions())
     seen = []
 
     def append_x(value, generation):
         seen.append((value, threading.current_thread().name))
         if len(seen) == 1:
             # Another writer lands after this attempt's read: its conditional write must fail.
-            _file_kv(tmp_path).write(b"k", b"2", WriteOptions()).result()
+            ts.KvStore.open({"driver": "file", "path": str(tmp_path) + "/"}).result().write("k", b"2").result()
         return value + b"x"
 
-    stamp = read_modify_write(kv, b"k", append_x, executor=ENCODE_HERE).result(timeout=60)
+    stamp = read_modify_write(kv, key, append_x, executor=ENCODE_HERE).result(timeout=60)
     assert [v for v, _ in seen] == [b"1", b"2"]
     # The first attempt read and merged on this thread; the retry on the store's pool.
     assert seen[0][1] == threading.current_thread().name
     assert "file_io" in seen[1][1]
-    result = kv.read_now(b"k", ReadOptions())
+    result = kv.read_now(key, ReadOptions())
     assert result.value == b"2x" and result.stamp.generation == stamp.generation
+    assert (tmp_path / "k").read_bytes() == b"2x"
 
 
 def test_first_attempt_here_keeps_unchanged_values_and_expected_generations(tmp_path):
-    kv = _file_kv(tmp_path)
-    stored = kv.write_now(b"k", b"v", WriteOptions())
-    stamp = read_modify_write(kv, b"k", lambda value, generation: UNCHANGED, executor=ENCODE_HERE).result(timeout=60)
+    kv, key = _file_kv(tmp_path)
+    stored = kv.write_now(key, b"v", WriteOptions())
+    stamp = read_modify_write(kv, key, lambda value, generation: UNCHANGED, executor=ENCODE_HERE).result(timeout=60)
     assert stamp.generation == stored.generation  # nothing written: the stored value's stamp
     with pytest.raises(StatusError, match="Generation mismatch"):
-        read_modify_write(kv, b"k", lambda value, generation: b"w", executor=ENCODE_HERE,
+        read_modify_write(kv, key, lambda value, generation: b"w", executor=ENCODE_HERE,
                           expected_generation=b"not-the-generation").result(timeout=60)
     with pytest.raises(ZeroDivisionError):
-        read_modify_write(kv, b"k", lambda value, generation: 1 / 0, executor=ENCODE_HERE).result(timeout=60)
-    assert kv.read_now(b"k", ReadOptions()).value == b"v"
+        read_modify_write(kv, key, lambda value, generation: 1 / 0, executor=ENCODE_HERE).result(timeout=60)
+    assert (tmp_path / "k").read_bytes() == b"v"
 
 
 @pytest.mark.parametrize("order", ["C", "F"])
