@@ -129,11 +129,15 @@ class ChunkBuffers:
     """
 
     _LIMIT = 16
+    #: at most this many bytes kept per pool (chunks larger than this are not kept at all): a
+    #: pool lives as long as its array, and holds its buffers between reads
+    _KEPT_BYTES = 64 << 20
 
     def __init__(self, make: Callable[[], np.ndarray]):
         self._make = make  # a new writable buffer of the chunk's shape, type and layout
         self._pool: list[np.ndarray] = []
         self._lock = threading.Lock()
+        self._limit = -1  # how many buffers to keep (known from the first one made)
 
     def take(self) -> np.ndarray:
         with self._lock:
@@ -143,7 +147,9 @@ class ChunkBuffers:
                 if sys.getrefcount(pool[i]) == 2 and pool[i].flags.writeable:
                     return pool[i]
             buf = self._make()
-            if len(pool) < self._LIMIT:
+            if self._limit < 0:
+                self._limit = min(self._LIMIT, self._KEPT_BYTES // max(buf.nbytes, 1))
+            if len(pool) < self._limit:
                 pool.append(buf)
             else:
                 # Replace one that is kept elsewhere (e.g. by the chunk cache) for good.

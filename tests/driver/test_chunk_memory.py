@@ -39,3 +39,19 @@ def test_large_output_is_not_hinted_for_huge_pages():
     hinting = getattr(np._core.multiarray, "_get_madvise_hugepage", lambda: False)()
     plain = np.empty(16 << 20, np.uint8)
     assert not hinting or "hg" in _vm_flags(plain.__array_interface__["data"][0] + plain.nbytes // 2)
+
+
+def test_chunk_buffers_keep_a_bounded_number_of_bytes():
+    from tensorstore_py.driver.chunk_memory import ChunkBuffers
+
+    # (Never touched: numpy's empty arrays of this size take no memory until written.)
+    big = ChunkBuffers(lambda: np.empty(65 << 20, np.uint8))
+    first = big.take()
+    del first
+    assert big.take().nbytes == 65 << 20 and big._pool == []  # larger than what a pool keeps
+    small = ChunkBuffers(lambda: np.empty(8 << 20, np.uint8))
+    held = [small.take() for _ in range(10)]
+    assert len(small._pool) == 8  # 64 MiB of them
+    del held
+    got = small.take()
+    assert got is small._pool[0]  # released: taken again
