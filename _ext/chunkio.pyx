@@ -26,7 +26,7 @@ from cpython.buffer cimport (
 )
 from cpython.object cimport PyObject
 from libc.errno cimport EINTR, errno
-from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t
+from libc.stdint cimport int16_t, int32_t, int64_t, uint8_t, uint32_t, uint64_t
 from libc.stdlib cimport free, malloc
 from libc.string cimport memcmp, memcpy, memset
 from posix.fcntl cimport O_CLOEXEC, O_RDONLY, open as c_open
@@ -272,6 +272,15 @@ cdef struct Job:
     const uint8_t *header
     Py_ssize_t header_size
     int swap
+    # The frame's bytes [offset, offset + length) of the file (length -1: all of it), and
+    # when `check`, the file's identity it must still have (a shard whose index was read
+    # at that generation: dev, ino, mtime in ns).
+    Py_ssize_t offset
+    Py_ssize_t length
+    bint check
+    uint64_t dev
+    uint64_t ino
+    uint64_t mtime_ns
     # What happened: code 0 and the stored size, or a negative code and errno.
     int code
     int err
@@ -333,8 +342,13 @@ cdef void _run_job(Job *job) noexcept nogil:
         code, err = C_NOT_A_FILE, errno
     elif fstat(fd, &st) != 0 or not S_ISREG(st.st_mode):
         code, err = C_NOT_A_FILE, errno
+    elif job.check and (<uint64_t>st.st_dev != job.dev or <uint64_t>st.st_ino != job.ino or
+                        <uint64_t>st.st_mtim.tv_sec * 1000000000 + <uint64_t>st.st_mtim.tv_nsec != job.mtime_ns):
+        code = C_REFUSED  # replaced since its index was read
+    elif job.length >= 0 and job.offset + job.length > st.st_size:
+        code = C_REFUSED
     else:
-        size = st.st_size
+        size = st.st_size if job.length < 0 else job.length
         data = _kept_buffer(state, size)
         if data == NULL:
             data = <uint8_t *>malloc(size if size > 0 else 1)
@@ -342,7 +356,7 @@ cdef void _run_job(Job *job) noexcept nogil:
         if data == NULL:
             code = C_UNREAD
         while code == 0 and done < size:
-            got = pread(fd, data + done, size - done, done)
+            got = pread(fd, data + done, size - done, job.offset + done)
             if got < 0:
                 if errno == EINTR:
                     continue
@@ -400,7 +414,8 @@ cdef class _Chunk:
             PyBuffer_Release(&self.view)
 
 
-cdef _Chunk _prepare(bytes path, int codec, out, place, part, bytes header=None, int swap=0):
+cdef _Chunk _prepare(bytes path, int codec, out, place, part, bytes header=None, int swap=0,
+                     Py_ssize_t offset=0, Py_ssize_t length=-1, tuple identity=None):
     if not bound(codec):
         raise RuntimeError(f"chunkio cannot decode codec {codec}: not bound")
     if swap != 0 and (place is None or swap not in (2, 4, 8, 16)):
@@ -430,6 +445,13 @@ cdef _Chunk _prepare(bytes path, int codec, out, place, part, bytes header=None,
     c.job.out_len = c.view.len
     c.job.placing = c.placing
     c.job.swap = swap
+    if offset < 0 or length < -1:
+        raise ValueError("offset must be >= 0 and length >= -1")
+    c.job.offset = offset
+    c.job.length = length
+    if identity is not None:
+        c.job.check = True
+        c.job.dev, c.job.ino, c.job.mtime_ns = identity
     if header is not None:
         c.job.header = <const uint8_t *>(<const char *>c.header)
         c.job.header_size = len(c.header)
@@ -450,18 +472,21 @@ cdef tuple _outcome(Job *job):
     return (job.size, job.read_ns, job.decode_ns, job.copy_ns)
 
 
-def read_decode_into(bytes path, int codec, out, place=None, part=None, bytes header=None, int swap=0) -> tuple:
+def read_decode_into(bytes path, int codec, out, place=None, part=None, bytes header=None, int swap=0,
+                     Py_ssize_t offset=0, Py_ssize_t length=-1, tuple identity=None) -> tuple:
     """Reads the file at `path` and decodes its `codec` (`BLOSC`, `ZSTD`) frame into `out` (a
     writable contiguous buffer of exactly the decoded size); with `place` (an array of any
     strides), then copies `part` (a view of `out`; all of it by default) into it in the same
     GIL-free step.  With `header`, the file must begin with exactly these bytes (an n5 block
     header), the frame follows them; `swap` (with `place`): the copy reverses the bytes of
-    each `swap`-byte unit (big-endian elements to native).
+    each `swap`-byte unit (big-endian elements to native).  With `length` (not -1), the frame
+    is bytes [offset, offset + length) of the file (a sub-chunk inside a shard); with
+    `identity` ``(dev, ino, mtime_ns)``, a file that no longer has it is refused.
 
     Returns ``(stored_bytes, read_ns, decode_ns, copy_ns)``, or ``(code, errno, 0, 0)`` with a
     negative code (`NOT_A_FILE`, `UNREAD`, `REFUSED`, `UNDECODED`) when it did not decode the
     chunk (`out` may then hold anything)."""
-    cdef _Chunk c = _prepare(path, codec, out, place, part, header, swap)
+    cdef _Chunk c = _prepare(path, codec, out, place, part, header, swap, offset, length, identity)
     with nogil:
         _run_job(&c.job)
     return _outcome(&c.job)
@@ -580,11 +605,12 @@ def start_helpers(int wanted) -> int:
 
 def read_decode_many(list chunks) -> list:
     """`read_decode_into` of each of `chunks` (tuples of its arguments: ``(path, codec, out,
-    place, part[, header, swap])``), the calling thread and the helper threads (`start_helpers`)
-    taking them one after another, without the GIL; the outcomes in order.  The outputs must
-    not overlap."""
+    place, part[, header, swap, offset, length, identity])``), the calling thread and the
+    helper threads (`start_helpers`) taking them one after another, without the GIL; the
+    outcomes in order.  The outputs must not overlap."""
     cdef Py_ssize_t n = len(chunks), i
-    prepared = [_prepare(c[0], c[1], c[2], c[3], c[4], c[5] if len(c) > 5 else None, c[6] if len(c) > 6 else 0)
+    prepared = [_prepare(c[0], c[1], c[2], c[3], c[4], c[5] if len(c) > 5 else None, c[6] if len(c) > 6 else 0,
+                         c[7] if len(c) > 7 else 0, c[8] if len(c) > 8 else -1, c[9] if len(c) > 9 else None)
                 for c in chunks]
     cdef Job **jobs = <Job **>malloc(max(n, 1) * sizeof(Job *))
     if jobs == NULL:

@@ -284,7 +284,14 @@ class ChunkedArray:
         kv = self.kv
         if not cells:
             return futures.ready(out)
-        inline = inline or (len(cells) <= getattr(kv, "inline_read_chunks", 0)
+        limit = getattr(kv, "inline_read_chunks", 0)
+        if len(cells) > limit > 0:
+            # (One-step reads decode a few chunks side by side on helper threads, where the
+            # store's own reads of them, a shard's sub-chunks, would run one after another.)
+            one_step = self.one_step_reads()
+            if one_step is not None:
+                limit = max(limit, one_step.inline_chunks)
+        inline = inline or (len(cells) <= limit
                             and (getattr(kv, "read_now_inline", False) or not futures.on_event_loop()))
         if inline:
             done: Future = Future()

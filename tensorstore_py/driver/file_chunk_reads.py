@@ -95,8 +95,9 @@ def load_decoders(kv: Any) -> None:
         _chunkio()
 
 
-def one_compressor_chain(fmt: Any) -> tuple[Any, str] | None:
-    """``(codec chain, format module)`` of a zarr v2 or unsharded zarr3 chunk format whose
+def one_compressor_chain(fmt: Any, sharded: bool = False) -> tuple[Any, str] | None:
+    """``(codec chain, format module)`` of a zarr v2 or unsharded zarr3 chunk format (with
+    `sharded`, also a zarr3 format of one sharding level: its sub-chunks' chain) whose
     chunks are stored as their elements lie in a C-order array of its dtype, through one
     bytes -> bytes codec; None for any other format or chain."""
     from ..codecs.bytes_codec import BytesCodec
@@ -112,7 +113,7 @@ def one_compressor_chain(fmt: Any) -> tuple[Any, str] | None:
             return None
         chain, module = fmt.codecs, "tensorstore_py.driver.zarr.chunk_format"
     elif kind == ("tensorstore_py.driver.zarr3.chunk_format", "Zarr3ChunkFormat"):
-        if fmt.levels:
+        if fmt.levels and (not sharded or len(fmt.levels) != 1):
             return None  # sharded: its sub-chunks are read and written through the shard store
         chain, module = fmt.chain, "tensorstore_py.driver.zarr3.chunk_format"
     else:
@@ -165,11 +166,15 @@ class FileChunkReads:
     """The one-step chunk reads of one array (see the module docstring)."""
 
     def __init__(self, chunkio: Any, codec: int, fmt: Any, kv: Any, chain: Any, header: bytes | None = None,
-                 swap: int = 0):
+                 swap: int = 0, shards: Any = None):
         self._chunkio = chunkio
         self._codec = codec
         self._fmt = fmt
         self._kv = kv
+        #: a zarr3 array's shard store on `kv`: its sub-chunks are byte ranges of shard files
+        self._shards = shards
+        #: how many chunks a read takes on the calling thread (decoded side by side)
+        self.inline_chunks: int = getattr(kv, "inline_read_chunks", 0)
         self._kv_metrics = metrics._metrics_of(kv)
         #: each chunk key's file path, as `read_decode_into` takes it (bounded: cleared when full)
         self._paths: dict[bytes, bytes] = {}
@@ -187,11 +192,18 @@ class FileChunkReads:
     def for_array(cls, fmt: Any, kv: Any) -> "FileChunkReads | None":
         from ..kvstore.file import FileDriver
 
+        shards = None
+        if (type(kv).__module__, type(kv).__name__) == ("tensorstore_py.driver.zarr3.sharded_store", "ShardedStore"):
+            # Sub-chunks of shards in a file store: each is read as its byte range of the shard
+            # (where the shard's index says it is), which the read checks is still that file.
+            if not own_method(kv, "read_now", "tensorstore_py.driver.zarr3.sharded_store"):
+                return None
+            shards, kv = kv, kv.base
         if type(kv) is not FileDriver or not own_method(kv, "read_now", "tensorstore_py.kvstore.file"):
             return None
         if (type(fmt).__module__, type(fmt).__name__) == ("tensorstore_py.driver.n5.chunk_format", "N5ChunkFormat"):
             return cls._for_n5(fmt, kv)
-        found = one_compressor_chain(fmt)
+        found = one_compressor_chain(fmt, sharded=shards is not None)
         if found is None:
             return None
         chain, module = found
@@ -208,7 +220,7 @@ class FileChunkReads:
         codec = None if codec is None else getattr(chunkio, codec)
         if codec is None or not chunkio.bound(codec) or buffer_view_dtype(dtype) is UNBUFFERED:
             return None
-        return cls(chunkio, codec, fmt, kv, chain)
+        return cls(chunkio, codec, fmt, kv, chain, shards=shards)
 
     @classmethod
     def _for_n5(cls, fmt: Any, kv: Any) -> "FileChunkReads | None":
@@ -294,10 +306,20 @@ class FileChunkReads:
                     views = direct.part(cell, target)
                     if views is not None:
                         into, part = views
-            jobs.append((self._path(key), self._codec) + self._as_buffers(target, into, part))
+            where = self._locate(key)
+            if where is None:
+                later.append(False)  # (not one frame of a file: read the ordinary way)
+                continue
+            jobs.append((where[0], self._codec) + self._as_buffers(target, into, part) + where[1])
             later.append(target if into is None and region is None else None)
+        outcomes = iter(chunkio.read_decode_many(jobs))
+        jobs_left = iter(jobs)
         taken = []
-        for outcome, job, target, cell in zip(chunkio.read_decode_many(jobs), jobs, later, cells):
+        for target, cell in zip(later, cells):
+            if target is False:
+                taken.append(False)
+                continue
+            outcome, job = next(outcomes), next(jobs_left)
             if outcome[0] < 0:
                 taken.append(False)
                 continue
@@ -345,7 +367,11 @@ class FileChunkReads:
         return True
 
     def _read_into(self, key: bytes, target: np.ndarray, into: np.ndarray | None, part: np.ndarray | None) -> bool:
-        outcome = self._chunkio.read_decode_into(self._path(key), self._codec, *self._as_buffers(target, into, part))
+        where = self._locate(key)
+        if where is None:
+            return False
+        outcome = self._chunkio.read_decode_into(where[0], self._codec, *self._as_buffers(target, into, part),
+                                                 *where[1])
         if outcome[0] < 0:
             return False
         self._count(outcome, into is not None)
@@ -359,6 +385,19 @@ class FileChunkReads:
             return target, into, part
         return (target.view(view), None if into is None else into.view(view),
                 None if part is None else part.view(view))
+
+    def _locate(self, key: bytes) -> tuple[bytes, tuple] | None:
+        """(file path, the further arguments of `read_decode_into` that place the frame in it)
+        of the chunk stored under `key`; None where it is not simply one frame of a file (a
+        missing or doubtful sub-chunk: the ordinary read fills it or says what is wrong)."""
+        if self._shards is None:
+            return self._path(key), ()
+        where = self._shards.entry_location(key)
+        if where is None:
+            return None
+        path, offset, length, identity = where
+        # (header, swap: none for zarr3 sub-chunks)
+        return os.fsencode(path), (None, 0, offset, length, identity)
 
     def _path(self, key: bytes) -> bytes:
         path = self._paths.get(key)

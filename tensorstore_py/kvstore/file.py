@@ -562,10 +562,16 @@ def _fileio_condition(options: ReadOptions) -> tuple | None:
         return (0, 0, 0, 0)
     if if_equal and if_not_equal:
         return None
-    generation = if_equal or if_not_equal
+    identity = generation_identity(if_equal or if_not_equal)
+    return None if identity is None else (1 if if_equal else 2, *identity)
+
+
+def generation_identity(generation: bytes) -> tuple[int, int, int] | None:
+    """The (dev, ino, mtime_ns) of a file that `file_generation` gave `generation`; None for
+    a generation of anything else."""
     if len(generation) != 1 + _GENERATION_VALUES.size or generation[0] != 0:
         return None
-    return (1 if if_equal else 2, *_GENERATION_VALUES.unpack_from(generation, 1))
+    return _GENERATION_VALUES.unpack_from(generation, 1)
 
 
 def _values_generation(values: tuple) -> bytes:

@@ -82,6 +82,10 @@ def _fresh(index: "_Index | None", staleness_bound: float | None) -> bool:
     return index is not None and staleness_bound is not None and index.time >= staleness_bound
 
 
+#: A staleness bound any cached index meets.
+_ANY_TIME = float("-inf")
+
+
 def _latest_bound(bounds: list) -> float | None:
     """The staleness bound that satisfies each of `bounds` (None: now, the latest of all)."""
     return None if None in bounds else max(bounds)
@@ -414,6 +418,25 @@ class ShardedStore(KvStoreDriver):
         except BaseException as exc:
             raise _prefixed(exc, f"Error reading {self.describe_key(key)}") from None
 
+    def entry_location(self, key: bytes) -> tuple[str, int, int, tuple[int, int, int]] | None:
+        """Where sub-chunk `key` lies in a `file` base: ``(path, offset, length, (dev, ino,
+        mtime_ns))`` of its bytes in its shard as last indexed (any cached index: whoever reads
+        them checks that the file still has that identity, as a read of the index confirms
+        its generation).  None when it is missing or not simply there (any doubt): the ordinary
+        read then fills it or says what is wrong."""
+        from ...kvstore.file import generation_identity
+
+        try:
+            shard_key, position = self._split(key)
+            index = self._shard_index_now(shard_key, _ANY_TIME)
+            entry = index.index.entry(position) if index.index is not None else None
+        except (StatusError, ValueError):
+            return None
+        identity = None if entry is None else generation_identity(index.generation)
+        if identity is None:
+            return None
+        return self.base._path_of(shard_key), entry[0], entry[1], identity
+
     @property
     def read_now_executor(self) -> Any:
         return self.base.read_now_executor
@@ -425,10 +448,11 @@ class ShardedStore(KvStoreDriver):
     @property
     def inline_read_chunks(self) -> int:  # type: ignore[override]
         # One sub-chunk is read on the calling thread, as the base's chunks are; several go to
-        # the pool, to be decoded side by side.  (The base reads several chunks inline because
-        # its one-step reads decode them in parallel on helper threads; sub-chunks are read
-        # and decoded one after another.  bench_zarr3's 300 random 16^3 reads, most of which
-        # touch 2-8 sub-chunks of 512 KiB: 0.39 s -> 0.33-0.35 s, tensorstore 0.33-0.35 s.)
+        # the pool, to be decoded side by side, unless one-step reads decode them on helper
+        # threads (`FileChunkReads.inline_chunks`): read through this store, sub-chunks are
+        # read and decoded one after another.  (bench_zarr3's 300 random 16^3 reads, most of
+        # which touch 2-8 sub-chunks of 512 KiB: 0.39 s inline -> 0.33-0.35 s on the pool,
+        # tensorstore 0.33-0.35 s.)
         return min(1, getattr(self.base, "inline_read_chunks", 0))
 
     def _cell(self, linear: int) -> list[int]:
