@@ -55,3 +55,5 @@ def test_chunk_buffers_keep_a_bounded_number_of_bytes():
     del held
     got = small.take()
     assert got is small._pool[0]  # released: taken again
+    tiny = ChunkBuffers(lambda: np.empty(64 << 10, np.uint8))
+    assert tiny.take() is not tiny.take() and tiny._pool == []  # below 128 KiB: not pooled

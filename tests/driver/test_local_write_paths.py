@@ -144,8 +144,9 @@ def test_partial_writes_from_threads_match_numpy_and_tensorstore(tmp_path, order
 
 
 def test_decoded_zarr_chunks_are_reused_only_once_nobody_holds_them(tmp_path):
-    data = np.arange(128 * 96, dtype=np.float32).reshape(128, 96)
-    store = ts.open(_spec(tmp_path / "a"), create=True).result()
+    # Chunks of 128 KiB: smaller ones are not pooled (`ChunkBuffers._MIN_BYTES`).
+    data = np.arange(512 * 256, dtype=np.float32).reshape(512, 256)
+    store = ts.open(_spec(tmp_path / "a", shape=(512, 256), chunks=(256, 128)), create=True).result()
     store.write(data).result()
     fmt = store._driver.format
 
@@ -156,15 +157,15 @@ def test_decoded_zarr_chunks_are_reused_only_once_nobody_holds_them(tmp_path):
     held = first.ctypes.data
     second = decode(1, 1)
     assert second.ctypes.data != held  # the first is still held here
-    np.testing.assert_array_equal(first, data[:32, :32])
+    np.testing.assert_array_equal(first, data[:256, :128])
     del first
-    third = decode(2, 2)
+    third = decode(0, 1)
     assert third.ctypes.data == held  # released: decoded into again
-    np.testing.assert_array_equal(third, data[64:96, 64:96])
+    np.testing.assert_array_equal(third, data[:256, 128:])
     view = third[3:5]
     del third
-    fourth = decode(3, 2)
+    fourth = decode(1, 0)
     assert fourth.ctypes.data != held  # a view keeps its chunk out of reuse
-    np.testing.assert_array_equal(view, data[67:69, 64:96])
-    np.testing.assert_array_equal(fourth, data[96:128, 64:96])
-    np.testing.assert_array_equal(second, data[32:64, 32:64])
+    np.testing.assert_array_equal(view, data[3:5, 128:])
+    np.testing.assert_array_equal(fourth, data[256:, :128])
+    np.testing.assert_array_equal(second, data[256:, 128:])
