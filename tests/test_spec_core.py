@@ -195,3 +195,34 @@ def test_recheck_members_print_as_tensorstore_prints_them(driver, value):
         ours = _outcome(lambda: ts.Spec(spec).to_json())
         theirs = _outcome(lambda: ref.Spec(spec).to_json())
         assert ours == theirs
+
+
+_ZARR2_DOMAIN_SPECS = [
+    {"schema": {"domain": {"shape": [4, 5]}}, "dtype": "uint8"},
+    {"schema": {"domain": {"inclusive_min": [1, 2], "exclusive_max": [4, 5]}}, "dtype": "uint8"},
+    {"schema": {"domain": {"shape": [4, 5, 3]}}, "metadata": {"dtype": [["a", "<u2", [3]]]}, "field": "a"},
+    {"schema": {"domain": {"shape": [4, 5, 2]}}, "metadata": {"dtype": [["a", "<u2", [3]]]}, "field": "a"},
+    {"schema": {"domain": {"shape": [4, 5]}, "rank": 2}},
+    {"schema": {"domain": {"labels": ["x", "y"]}}},
+    {"schema": {"domain": {"shape": [4, 5]}}, "metadata": {"chunks": [2, 2]}},
+    {"schema": {"domain": {"shape": [4, 5]}}, "transform": {"input_shape": [4, 5]}},
+    {"schema": {"rank": 2}},
+    {"schema": {"domain": {"shape": [4, 5]}}, "metadata": {"shape": [4, 5]}},
+    {"schema": {"domain": {"shape": [4, 6]}}, "metadata": {"shape": [4, 5]}},
+    {"schema": {"domain": {"inclusive_min": [[0], 0], "exclusive_max": [[4], 5]}}},
+    {"metadata": {"shape": [5, 6]}},
+    {"metadata": {"shape": [5, 6], "dtype": "<i4"}},
+]
+
+
+@pytest.mark.parametrize("members", _ZARR2_DOMAIN_SPECS, ids=range(len(_ZARR2_DOMAIN_SPECS)))
+def test_zarr2_spec_domains_as_tensorstore_derives_them(members):
+    # From origin 0, the metadata's shape (unbounded without one) and the field's dimensions,
+    # merged with the schema's domain; the array's dimensions resizable (implicit upper bounds).
+    spec = {"driver": "zarr", "kvstore": {"driver": "memory"}, **members}
+
+    def described(lib):
+        s = lib.Spec(spec)
+        return repr(s.domain), s.to_json().get("transform"), repr(s.schema.domain)
+
+    assert _outcome(lambda: described(ts)) == _outcome(lambda: described(ref))

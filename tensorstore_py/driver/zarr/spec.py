@@ -81,8 +81,10 @@ class ZarrSpec(KvsBackedDriverSpec):
         dtype = self.effective_dtype()
         if dtype is not None and self.schema.dtype is None:
             self.schema.update(dtype=dtype)
-        if self.transform is None and self.metadata.shape is not None and self.metadata.dtype is not None:
-            self.transform = IndexTransform(domain=self.effective_domain())
+        if self.transform is None:
+            domain = self.effective_domain()
+            if domain is not None:
+                self.transform = IndexTransform(domain=domain)
 
     def _merge_dtype(self, dt: dtypes.dtype) -> None:
         if self.schema.dtype is not None and self.schema.dtype != dt:
@@ -260,22 +262,30 @@ class ZarrSpec(KvsBackedDriverSpec):
             return len(self.metadata.shape) + len(field.field_shape)
         return super().effective_rank()
 
-    def effective_domain(self):
+    def effective_domain(self) -> IndexDomain | None:
+        """The domain the spec implies, as TensorStore derives it: from origin 0, the metadata's
+        shape (unbounded where it has none), then the field's dimensions, merged with the
+        schema's domain; the array's own dimensions keep implicit (resizable) upper bounds."""
         field = self._field()
-        if self.metadata.shape is not None and field is not None:
-            n = len(self.metadata.shape)
-            extra = list(field.field_shape)
-            domain = IndexDomain(
-                inclusive_min=[0] * (n + len(extra)),
-                exclusive_max=list(self.metadata.shape) + extra,
-                implicit_upper_bounds=[True] * n + [False] * len(extra),
-            )
-            if self.schema.domain is not None:
-                from ...schema.schema import merge_index_domains
+        field_shape = list(field.field_shape) if field is not None else []
+        shape, schema_domain = self.metadata.shape, self.schema.domain
+        if schema_domain is None and (shape is None or field is None):
+            return None  # (without the data type, the field's dimensions are unknown)
+        n = len(shape) if shape is not None else schema_domain.rank - len(field_shape)
+        if n < 0:
+            return schema_domain  # (a rank the field cannot have: refused when opened)
+        rank = n + len(field_shape)
+        unbounded = (1 << 62) - 1  # +inf as an inclusive upper bound
+        upper = [s - 1 for s in shape] if shape is not None else [unbounded] * n
+        domain = IndexDomain(inclusive_min=[0] * rank, inclusive_max=upper + [e - 1 for e in field_shape],
+                             implicit_upper_bounds=[True] * n + [False] * len(field_shape))
+        if schema_domain is not None:
+            from ...schema.schema import merge_index_domains
 
-                domain = merge_index_domains(domain, self.schema.domain)
-            return domain
-        return self.schema.domain
+            domain = merge_index_domains(domain, schema_domain)
+        return IndexDomain(inclusive_min=list(domain.inclusive_min), inclusive_max=list(domain.inclusive_max),
+                           implicit_lower_bounds=[False] * rank,
+                           implicit_upper_bounds=[True] * n + [False] * len(field_shape), labels=list(domain.labels))
 
     def effective_schema(self) -> Schema:
         """The constraints this spec implies, as TensorStore's `Spec.schema` reports them."""
@@ -284,7 +294,7 @@ class ZarrSpec(KvsBackedDriverSpec):
         if dtype is not None and schema.dtype is None:
             schema.update(dtype=dtype)
         rank = self.effective_rank()
-        domain = self.effective_domain()
+        domain = self.transform.domain if self.transform is not None else self.effective_domain()
         if domain is not None:
             schema = _replace_domain(schema, domain)
         elif rank is not None and schema.rank is None:
