@@ -25,7 +25,7 @@ it changed.
 from __future__ import annotations
 
 import threading
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 
@@ -168,6 +168,26 @@ class _SubChunkWrite(Mutation):
             shard.chunks[self.position] = self.value
         shard.changed.add(self.position)
         self.applied = True
+        return shard
+
+
+class _EntriesDelete(Mutation):
+    """Deletes the sub-chunks of a shard whose positions `doomed` picks (a `delete_range` of
+    its entries)."""
+
+    __slots__ = ("decoded_form", "doomed")
+    replaces_entry = False
+    if_equal = None
+    position = None
+
+    def __init__(self, form: _ShardForm, doomed: Callable[[int], bool]) -> None:
+        self.decoded_form = form
+        self.doomed = doomed
+
+    def apply_decoded(self, shard: _Shard) -> _Shard:
+        for position in [p for p in shard.chunks if self.doomed(p)]:
+            del shard.chunks[position]
+            shard.changed.add(position)
         return shard
 
 
@@ -600,6 +620,17 @@ class ShardedStore(KvStoreDriver):
             return stamp
 
         return futures.chain(_stage(self.base, shard_key, sub, self.executor), done)
+
+    def delete_entries(self, shard_key: bytes, doomed: Callable[[int], bool]) -> Future:
+        """Future (of None) of the deletion of the sub-chunks of the shard under `shard_key`
+        whose positions (C order) `doomed` picks, through the shard's read-modify-write."""
+        committed = write_now(self.base, shard_key, _EntriesDelete(_ShardForm(self, shard_key), doomed),
+                              self.executor, gather=True)
+
+        def done(_: TimestampedStorageGeneration) -> None:
+            self._forget_reads(shard_key)  # reads from now on must see this deletion
+
+        return futures.chain(committed, done)
 
     def _forget_reads(self, shard_key: bytes) -> None:
         with self._lock:

@@ -15,7 +15,7 @@ import numpy as np
 
 from ... import future as futures
 from ...context import Resource
-from ...errors import invalid_argument, unimplemented
+from ...errors import invalid_argument
 from ...future import Future
 from ...json_util import ObjectReader, expect_int, parse_array, quote_string
 from ...kvstore.driver import (
@@ -123,7 +123,14 @@ class ShardingIndexedKvStore(KvStoreAdapterDriver):
         return futures.chain(self.store._shard_index(self._shard), keys)
 
     def delete_range(self, key_range: KeyRange) -> Future:
-        return futures.failed(unimplemented("DeleteRange not supported"))
+        grid, rank = self.grid, len(self.grid)
+        lo, hi = key_range.inclusive_min, key_range.exclusive_max
+
+        def doomed(linear: int) -> bool:
+            key = struct.pack(f">{rank}I", *np.unravel_index(linear, grid)) if grid else b""
+            return key >= lo and (not hi or key < hi)
+
+        return self.store.delete_entries(self._shard, doomed)
 
     def describe_key(self, key: bytes) -> str:
         try:
