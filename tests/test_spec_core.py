@@ -226,3 +226,48 @@ def test_zarr2_spec_domains_as_tensorstore_derives_them(members):
         return repr(s.domain), s.to_json().get("transform"), repr(s.schema.domain)
 
     assert _outcome(lambda: described(ts)) == _outcome(lambda: described(ref))
+
+
+def _retained(lib, tmp_path, case):
+    if case == "file, named cache pool":
+        ctx = lib.Context({"cache_pool": {"total_bytes_limit": 1000}, "cache_pool#a": {"total_bytes_limit": 5}})
+        store = lib.open({"driver": "zarr", "kvstore": {"driver": "file", "path": str(tmp_path / lib.__name__) + "/"},
+                          "cache_pool": "cache_pool#a"},
+                         create=True, delete_existing=True, dtype=lib.float32, shape=[4, 5], context=ctx).result()
+    else:
+        driver, view = case.split(", ")
+        kvstore = {"driver": "memory"}
+        if view == "ocdbt":
+            kvstore = {"driver": "ocdbt", "base": "memory://db/"}
+        elif view == "zip":
+            kvstore = {"driver": "zip", "base": "memory://a.zip"}
+        store = lib.open({"driver": driver, "kvstore": kvstore}, create=True, dtype=lib.float32,
+                         shape=[4, 5], chunk_layout=lib.ChunkLayout(chunk_shape=[2, 2])).result()
+        if view == "sliced":
+            store = store[1:3, ::2]
+    store[1, 0] = 7
+    spec = store.spec(retain_context=True)
+    reopened = lib.open(spec).result()
+    return (spec.to_json(), repr(spec), store.spec(retain_context=True, minimal_spec=True).to_json(),
+            reopened.read().result().tolist(),  # the same resources: a memory store's data included
+            reopened.spec(retain_context=True).to_json() == spec.to_json())
+
+
+@pytest.mark.parametrize("case", ["zarr, whole", "n5, whole", "zarr3, whole", "zarr, sliced", "zarr, zip",
+                                  "file, named cache pool"])
+def test_spec_retain_context_as_tensorstore(tmp_path, case):
+    ours = _outcome(lambda: _retained(ts, tmp_path, case))
+    theirs = _outcome(lambda: _retained(ref, tmp_path, case))
+    if case == "file, named cache pool":  # (each library wrote its own directory)
+        ours, theirs = (repr(o).replace(ts.__name__, "LIB") for o in ours), (repr(t).replace(ref.__name__, "LIB") for t in theirs)
+        ours, theirs = list(ours), list(theirs)
+    assert ours == theirs
+
+
+def test_spec_retain_context_of_views_of_other_stores_is_refused_for_now():
+    store = ts.open({"driver": "zarr", "kvstore": {"driver": "memory"}}, create=True, dtype=ts.float32,
+                    shape=[4, 5]).result()
+    for view in (ts.cast(store, ts.int32), ts.downsample(store, [2, 1], "mean"), ts.stack([store, store])):
+        with pytest.raises(ValueError, match="retain_context"):
+            view.spec(retain_context=True)
+        assert "context" not in view.spec().to_json()  # (the other forms as before)

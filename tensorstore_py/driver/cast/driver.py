@@ -179,6 +179,9 @@ class CastDriverSpec(DriverSpec):
 class CastDriver(Driver):
     """`base` (through `base_transform`, None for the identity) with elements converted."""
 
+    #: (a view of other drivers: `spec(retain_context=True)` cannot bind its bases yet)
+    wraps_driver = True
+
     def __init__(self, base: Driver, base_transform: Any, dtype: Any, can_read: bool, can_write: bool):
         self.base = base
         self.base_transform = base_transform

@@ -35,6 +35,9 @@ _TILE_ELEMENTS = 1 << 21
 class DownsampleDriver(Driver):
     """The downsampled view of ``(base_driver, base_transform)`` by `factors` with `method`."""
 
+    #: (a view of other drivers: `spec(retain_context=True)` cannot bind its bases yet)
+    wraps_driver = True
+
     def __init__(self, base_driver: Any, base_transform: IndexTransform, factors: Sequence[int], method: str, context: Any):
         self.base_driver = base_driver
         self.base_transform = base_transform

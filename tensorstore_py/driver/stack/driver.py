@@ -219,6 +219,9 @@ class StackDriverSpec(DriverSpec):
 class StackDriver(Driver):
     """Layers in one index space (`domain`, the hull of theirs)."""
 
+    #: (a view of other drivers: `spec(retain_context=True)` cannot bind its bases yet)
+    wraps_driver = True
+
     def __init__(self, layers: Sequence[Layer], dtype: Any, domain: IndexDomain, context: Any, data_copy: Any, spec: Any = None,
                  dimension_units: Any = None):
         self.layers = list(layers)
