@@ -329,8 +329,9 @@ class KvStoreDriver(abc.ABC):
         resource members are written as references and the resources recorded in the builder,
         whose ``context_json()`` the caller places under ``"context"``.
         """
-        j: dict[str, Any] = {"driver": self.driver_spec.id}
-        j.update(self.driver_spec.options_json())
+        spec = self.printed_spec()
+        j: dict[str, Any] = {"driver": spec.id}
+        j.update(spec.options_json())
         if path:
             j["path"] = path
         if builder is not MISSING and builder is not None:
@@ -345,7 +346,12 @@ class KvStoreDriver(abc.ABC):
     def bound_spec(self, path: str) -> "ParsedSpec":
         """The spec of this driver at `path`, its resources (and its base's) bound."""
         base = None if self.base is None else self.base.bound_spec(self.base_path)
-        return ParsedSpec(self.driver_spec, path, None, dict(self.resources), base)
+        return ParsedSpec(self.printed_spec(), path, None, dict(self.resources), base)
+
+    def printed_spec(self) -> Any:
+        """The driver spec that this open driver's specs print: the one it was opened with, or
+        with what it has learned since (an ocdbt database's config)."""
+        return self.driver_spec
 
     def describe_key(self, key: bytes) -> str:
         """How TensorStore names `key` in messages (``".zarray"``; files: ``local file "..."``)."""

@@ -9,6 +9,7 @@ entries, referring to out-of-line values where they are (the data is not rewritt
 
 from __future__ import annotations
 
+import copy
 import threading
 from typing import Any
 
@@ -47,6 +48,19 @@ class OcdbtDriver(KvStoreAdapterDriver):
         from ...json_util import dumps
 
         return dumps(key.decode("utf-8", "replace"))
+
+    def printed_spec(self) -> OcdbtDriverSpec:
+        """The spec, with the database's whole config once this handle has read or written its
+        manifest, as TensorStore prints it (the uuid, compression ... of the database)."""
+        state = self.db.cached_state()
+        config = None if state is None or state.manifest is None else state.manifest.config
+        if config is None:
+            return self.spec
+        from .dump import manifest_config_json
+
+        printed = copy.copy(self.spec)
+        printed.options = {**self.spec.options, "config": manifest_config_json(config)}
+        return printed
 
     # -- reads ----------------------------------------------------------------------------------
 

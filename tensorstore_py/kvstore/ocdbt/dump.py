@@ -41,7 +41,9 @@ def _parse_location(text: Any) -> tuple[str, Ref]:
     return m.group(1), Ref(DataFile(unquote(m.group(2)), unquote(m.group(3))), int(m.group(4)), int(m.group(5)))
 
 
-def _config_json(config: codec.Config) -> dict:
+def manifest_config_json(config: codec.Config) -> dict:
+    """A database's config as TensorStore prints it (in a dump's manifest, and in the spec of
+    an open kvstore that has read or written the manifest)."""
     out: dict[str, Any] = {}
     if config.zstd_level is None:
         out["compression"] = None
@@ -75,7 +77,7 @@ def _node_entry_json(e: VersionNodeEntry) -> dict:
 
 
 def manifest_json(m: Manifest) -> dict:
-    return {"config": _config_json(m.config),
+    return {"config": manifest_config_json(m.config),
             "version_tree_nodes": [_node_entry_json(e) for e in m.version_nodes],
             "versions": [_version_json(v) for v in m.versions or []]}
 
