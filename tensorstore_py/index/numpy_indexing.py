@@ -487,6 +487,44 @@ def _plain_slice_interval(domain: Any, j: int, x: slice) -> tuple | None:
     except StatusError:
         return None
 
+
+class _NewDims:
+    """The input dimensions a fast key path builds, one after another (bounds, implicitness,
+    labels), and the output maps onto them."""
+
+    __slots__ = ("lo", "hi", "il", "iu", "labels")
+
+    def __init__(self) -> None:
+        self.lo: list = []
+        self.hi: list = []
+        self.il: list = []
+        self.iu: list = []
+        self.labels: list = []
+
+    def add(self, lo: int, hi: int, il: bool, iu: bool, label: str) -> int:
+        """Appends a dimension; its index."""
+        self.lo.append(lo); self.hi.append(hi); self.il.append(il); self.iu.append(iu)  # noqa: E702
+        self.labels.append(label)
+        return len(self.lo) - 1
+
+    def sliced(self, domain: Any, j: int, x: slice) -> "OutputIndexMap | None":
+        """The map of `domain`'s dimension `j` through the plain slice `x`, onto a new
+        dimension; None where the general path must decide."""
+        interval = _plain_slice_interval(domain, j, x)
+        if interval is None:
+            return None
+        (lo, hi, il, iu), (offset, stride) = interval
+        return OutputIndexMap.single(self.add(lo, hi, il, iu, domain._labels[j]), offset, stride)
+
+    def kept(self, domain: Any, j: int) -> OutputIndexMap:
+        """The map of `domain`'s dimension `j` onto a new dimension just like it."""
+        return OutputIndexMap.single(
+            self.add(domain._lo[j], domain._hi[j], domain._il[j], domain._iu[j], domain._labels[j]))
+
+    def domain(self) -> "IndexDomain":
+        return IndexDomain._make(self.lo, self.hi, self.il, self.iu, self.labels)
+
+
 def _basic_key_transform(domain: "IndexDomain", key: Any) -> "IndexTransform | None":
     """`build_index_transform` for the common key of integers and scalar slices only (the
     small-read path), in one pass; None for any other key, which takes the general path."""
@@ -494,31 +532,21 @@ def _basic_key_transform(domain: "IndexDomain", key: Any) -> "IndexTransform | N
     rank = domain.rank
     if len(items) > rank:
         return None
-    lo: list = []
-    hi: list = []
-    il: list = []
-    iu: list = []
-    labels: list = []
+    dims = _NewDims()
     outputs: list = []
     for j, x in enumerate(items):
         kind = type(x)
         if kind is slice:
-            interval = _plain_slice_interval(domain, j, x)
-            if interval is None:
+            m = dims.sliced(domain, j, x)
+            if m is None:
                 return None
-            bounds, (offset, stride) = interval
-            outputs.append(OutputIndexMap.single(len(lo), offset, stride))
-            lo.append(bounds[0]); hi.append(bounds[1]); il.append(bounds[2]); iu.append(bounds[3])  # noqa: E702
-            labels.append(domain._labels[j])
+            outputs.append(m)
         elif kind is int:
             outputs.append(OutputIndexMap.constant(x))
         else:
             return None
-    for j in range(len(items), rank):
-        outputs.append(OutputIndexMap.single(len(lo)))
-        lo.append(domain._lo[j]); hi.append(domain._hi[j]); il.append(domain._il[j]); iu.append(domain._iu[j])  # noqa: E702
-        labels.append(domain._labels[j])
-    return IndexTransform._make(IndexDomain._make(lo, hi, il, iu, labels), outputs)
+    outputs.extend(dims.kept(domain, j) for j in range(len(items), rank))
+    return IndexTransform._make(dims.domain(), outputs)
 
 
 _PLAIN_BOUND = (int, type(None))
@@ -549,51 +577,38 @@ def _array_key_transform(domain: "IndexDomain", key: Any, mode: str) -> "IndexTr
     if not arrays:
         return None
     vectorized = mode == "vindex"
-    if vectorized:
+    dims = _NewDims()
+    if vectorized:  # the arrays' one joint dimension comes first
         length = max(a.shape[0] for a in arrays.values())
         if any(a.shape[0] not in (1, length) for a in arrays.values()):
             return None
-    lo: list = []
-    hi: list = []
-    il: list = []
-    iu: list = []
-    labels: list = []
-    if vectorized:  # the arrays' one joint dimension comes first
-        lo.append(0); hi.append(length - 1); il.append(False); iu.append(False); labels.append("")  # noqa: E702
-    maps: list = []  # per output: ("map", OutputIndexMap) or ("array", array, its new dimension)
+        dims.add(0, length - 1, False, False, "")
+    maps: list = []  # per output: an OutputIndexMap, or (array, its new dimension)
     for j, x in enumerate(items):
         kind = type(x)
         if kind is slice:
-            interval = _plain_slice_interval(domain, j, x)
-            if interval is None:
+            m = dims.sliced(domain, j, x)
+            if m is None:
                 return None
-            bounds, (offset, stride) = interval
-            maps.append(("map", OutputIndexMap.single(len(lo), offset, stride)))
-            lo.append(bounds[0]); hi.append(bounds[1]); il.append(bounds[2]); iu.append(bounds[3])  # noqa: E702
-            labels.append(domain._labels[j])
+            maps.append(m)
         elif kind is int:
-            maps.append(("map", OutputIndexMap.constant(x)))
+            maps.append(OutputIndexMap.constant(x))
         elif vectorized:
-            maps.append(("array", arrays[j], 0))
+            maps.append((arrays[j], 0))
         else:
-            n = arrays[j].shape[0]
-            maps.append(("array", arrays[j], len(lo)))
-            lo.append(0); hi.append(n - 1); il.append(False); iu.append(False); labels.append("")  # noqa: E702
-    for j in range(len(items), rank):
-        maps.append(("map", OutputIndexMap.single(len(lo))))
-        lo.append(domain._lo[j]); hi.append(domain._hi[j]); il.append(domain._il[j]); iu.append(domain._iu[j])  # noqa: E702
-        labels.append(domain._labels[j])
-    new_rank = len(lo)
+            maps.append((arrays[j], dims.add(0, arrays[j].shape[0] - 1, False, False, "")))
+    maps.extend(dims.kept(domain, j) for j in range(len(items), rank))
+    new_rank = len(dims.lo)
     outputs = []
     for entry in maps:
-        if entry[0] == "map":
-            outputs.append(entry[1])
+        if type(entry) is not tuple:
+            outputs.append(entry)
             continue
-        _, a, dim = entry
+        a, dim = entry
         shape = [1] * new_rank
         shape[dim] = a.shape[0]
         outputs.append(OutputIndexMap.from_array(a.reshape(shape), 0, 1))
-    new_domain = IndexDomain._make(lo, hi, il, iu, labels)
+    new_domain = dims.domain()
     if explicitly_empty(new_domain):
         return None  # (the general path makes the index arrays constants)
     return IndexTransform._make(new_domain, outputs)
