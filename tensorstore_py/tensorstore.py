@@ -154,29 +154,28 @@ class TensorStore(Indexable):
         spec_object = getattr(self._driver, "spec_object", None)
         if spec_object is not None:  # a driver without a JSON form (virtual_chunked)
             spec = spec_object(self._transform)
-        elif retain_context:
-            # Bound to the very resources this store uses (its memory store, cache pool ...), as
-            # a pickled store is: reopened, the spec shares them.
-            from .context import Context, PickleResourceCollector
-            from .errors import unimplemented
-
-            if getattr(self._driver, "wraps_driver", False):
-                raise unimplemented("spec(retain_context=True) of a view of another TensorStore (cast, "
-                                    "downsample, stack) is not supported yet")
-            collector = PickleResourceCollector()
-            j = self._driver.spec_json_through(self._transform, collector, minimal_spec)
-            for resource in self._driver.context_resources():
-                collector.add(resource)
-            spec = Spec(j)
-            spec.update(context=Context._with_resources(collector.resources))
         else:
-            j = self._spec_json(False, minimal_spec, unbind_context)
+            if retain_context:
+                from .errors import unimplemented
+
+                if getattr(self._driver, "wraps_driver", False):
+                    raise unimplemented("spec(retain_context=True) of a view of another TensorStore (cast, "
+                                        "downsample, stack) is not supported yet")
+                # Bound to the very resources this store uses (its memory store, cache pool ...),
+                # as a pickled store is: reopened, the spec shares them.
+                j, resources = self._driver.spec_json_with_resources(self._transform, minimal_spec)
+            else:
+                j = self._spec_json(False, minimal_spec, unbind_context)
             spec = Spec(j)
             # Nested specs written by an open driver keep exactly the members written (a parsed
             # array layer would otherwise gain its default transform).
             written = getattr(spec._driver_spec, "match_written_json", None)
             if written is not None:
                 written(j)
+            if retain_context:
+                from .context import Context
+
+                spec.update(context=Context._with_resources(resources))
         if options:
             spec.update(**options)
         return spec

@@ -165,9 +165,8 @@ class KeyNode:
             # On the executor already: the value is made here, and a local store's write goes
             # to the store's pool (`ENCODE_HERE`), not on this thread, which is for CPU work.
             inline = on_executor and not self.needs_read
-            if executor is ENCODE_HERE and self.needs_read and not on_executor:
-                executor = None  # not a thread for CPU work: the read and merge go to the store's pool too
-            self._read_modify_write(ENCODE_HERE if inline else executor, expected_generation)
+            self._read_modify_write(ENCODE_HERE if inline else self._where(executor, on_executor),
+                                    expected_generation)
             return self.committed
 
         ready = self.ready()
@@ -176,9 +175,7 @@ class KeyNode:
         # read, the merge always moves back to the executor, off the kvstore's I/O threads.)
         on_cpu = on_executor or not ready.done()
         inline = on_cpu and not self.needs_read
-        hop = executor if executor is ENCODE_HERE else None if inline else executor
-        if hop is ENCODE_HERE and self.needs_read and not on_cpu:
-            hop = None  # as above
+        hop = self._where(executor, on_cpu) if executor is ENCODE_HERE else None if inline else executor
 
         committed = self.committed
 
@@ -193,6 +190,14 @@ class KeyNode:
 
         ready.add_done_callback(start)
         return committed
+
+    def _where(self, executor: Any, on_cpu: bool) -> Any:
+        """`executor` for the read-modify-write, except that `ENCODE_HERE` reads and merges
+        on the calling thread only when it is one for CPU work: elsewhere (a caller's thread)
+        the whole attempt goes to the store's pool (None)."""
+        if executor is ENCODE_HERE and self.needs_read and not on_cpu:
+            return None
+        return executor
 
     def _read_modify_write(self, executor: Any, expected_generation: bytes | None) -> None:
         # Straight into `committed`: no Future between the staging and the write.

@@ -108,13 +108,22 @@ class Driver(abc.ABC):
         that cannot be described by JSON (virtual_chunked's Python callbacks) overrides this
         with its own ``(callable, args)`` that rebuild an equivalent driver.
         """
+        return (open_pickled_driver, self.spec_json_with_resources(None, False))
+
+    def spec_json_with_resources(self, transform: Any, minimal: bool) -> tuple[dict, dict]:
+        """The spec JSON (through `transform`, when given) with resource members written as
+        references, and the bound resources (identifier -> resource) they refer to: what a
+        pickled store and a spec retaining its context carry."""
         from ..context import PickleResourceCollector
 
         collector = PickleResourceCollector()
-        j = self.spec_json(collector, False)
+        if transform is None:
+            j = self.spec_json(collector, minimal)
+        else:
+            j = self.spec_json_through(transform, collector, minimal)
         for resource in self.context_resources():
             collector.add(resource)
-        return (open_pickled_driver, (j, collector.resources))
+        return j, collector.resources
 
     @property
     def url_suffix(self) -> str:
